@@ -1,0 +1,449 @@
+//! The ALB adapter: [`TrafficRouter`] and [`AlbInventory`] over the ELBv2 API.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetGroupStickinessConfig,
+    TargetGroupTuple, TargetHealthStateEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+
+use crate::aws::calls::CallCounter;
+use crate::aws::errors::classify;
+use crate::model::{ListenerArn, LoadBalancerArn, Stickiness, TargetGroupArn};
+use crate::ports::{
+    AlbInventory, ApiError, ApiErrorKind, Tags, TargetGroupInfo, TargetHealth, TrafficRouter,
+};
+use crate::route::{ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot};
+
+const SERVICE: &str = "elasticloadbalancing";
+
+/// The ELBv2 API as albflip's router and inventory.
+#[derive(Debug, Clone)]
+pub struct ElbV2 {
+    client: Client,
+    calls: CallCounter,
+}
+
+impl ElbV2 {
+    /// An adapter over a client built from `config`, counting calls in `calls`.
+    pub fn new(config: &SdkConfig, calls: CallCounter) -> ElbV2 {
+        ElbV2 {
+            client: Client::new(config),
+            calls,
+        }
+    }
+
+    /// The API call counter.
+    pub fn calls(&self) -> &CallCounter {
+        &self.calls
+    }
+
+    fn op(&self, name: &str) -> String {
+        let op = format!("{SERVICE}:{name}");
+        self.calls.record(&op);
+        op
+    }
+
+    async fn describe_target_groups(
+        &self,
+        names: Option<&str>,
+        arn: Option<&TargetGroupArn>,
+    ) -> Result<Option<TargetGroupInfo>, ApiError> {
+        let op = self.op("DescribeTargetGroups");
+        let mut req = self.client.describe_target_groups();
+        if let Some(n) = names {
+            req = req.names(n);
+        }
+        if let Some(a) = arn {
+            req = req.target_group_arns(a.as_str());
+        }
+        match req.send().await {
+            Ok(out) => Ok(out.target_groups().first().and_then(|tg| {
+                let arn = TargetGroupArn::parse(tg.target_group_arn()?).ok()?;
+                Some(TargetGroupInfo {
+                    name: tg.target_group_name().unwrap_or(arn.name()).to_string(),
+                    load_balancers: tg
+                        .load_balancer_arns()
+                        .iter()
+                        .filter_map(|a| LoadBalancerArn::parse(a).ok())
+                        .collect(),
+                    arn,
+                })
+            })),
+            Err(e) => {
+                let e = classify(&op, e);
+                if e.kind == ApiErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// The SDK actions of a route, kept so that a write changes the forward action only.
+#[derive(Debug, Clone)]
+struct SdkActions(Vec<Action>);
+
+fn snapshot(
+    route: &RouteId,
+    load_balancer: LoadBalancerArn,
+    actions: &[Action],
+    operation: &str,
+) -> Result<RouteSnapshot, ApiError> {
+    let action_types = actions
+        .iter()
+        .map(|a| {
+            a.r#type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    let forward = actions
+        .iter()
+        .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+        .map(|a| forward_of(a, operation))
+        .transpose()?;
+    Ok(RouteSnapshot {
+        route: route.clone(),
+        load_balancer,
+        action_types,
+        forward,
+        preserved: Preserved::new(SdkActions(actions.to_vec())),
+    })
+}
+
+fn forward_of(action: &Action, operation: &str) -> Result<ForwardAction, ApiError> {
+    let parse = |arn: &str| {
+        TargetGroupArn::parse(arn).map_err(|e| {
+            ApiError::new(
+                operation,
+                ApiErrorKind::Other,
+                format!("unexpected response: {e}"),
+            )
+        })
+    };
+    let config = action.forward_config();
+    let tuples = config.map(|c| c.target_groups()).unwrap_or_default();
+    let targets = if tuples.is_empty() {
+        action
+            .target_group_arn()
+            .map(|arn| {
+                parse(arn).map(|target_group| ForwardTarget {
+                    target_group,
+                    weight: None,
+                })
+            })
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        tuples
+            .iter()
+            .map(|t| {
+                parse(t.target_group_arn().unwrap_or_default()).map(|target_group| ForwardTarget {
+                    target_group,
+                    weight: t.weight().map(i64::from),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let stickiness = config
+        .and_then(|c| c.target_group_stickiness_config())
+        .map(|s| Stickiness {
+            enabled: s.enabled().unwrap_or(false),
+            // A negative duration cannot be written back; 0 marks it invalid for the checks.
+            duration_seconds: s.duration_seconds().map(|d| u32::try_from(d).unwrap_or(0)),
+        });
+    Ok(ForwardAction {
+        targets,
+        stickiness,
+    })
+}
+
+/// The SDK action list of `current` with its forward action replaced by `forward`.
+fn actions_with(
+    current: &RouteSnapshot,
+    forward: &ForwardAction,
+    operation: &str,
+) -> Result<Vec<Action>, ApiError> {
+    let SdkActions(actions) = current
+        .preserved
+        .get::<SdkActions>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                operation,
+                ApiErrorKind::Other,
+                "the route snapshot was not read by the ELBv2 adapter",
+            )
+        })?;
+    let stickiness = forward.stickiness.unwrap_or(Stickiness::OFF);
+    let mut sticky = TargetGroupStickinessConfig::builder().enabled(stickiness.enabled);
+    if let Some(d) = stickiness.duration_seconds.filter(|_| stickiness.enabled) {
+        sticky = sticky.duration_seconds(i32::try_from(d).unwrap_or(i32::MAX));
+    }
+    let config = ForwardActionConfig::builder()
+        .set_target_groups(Some(
+            forward
+                .targets
+                .iter()
+                .map(|t| {
+                    TargetGroupTuple::builder()
+                        .target_group_arn(t.target_group.as_str())
+                        .set_weight(t.weight.and_then(|w| i32::try_from(w).ok()))
+                        .build()
+                })
+                .collect(),
+        ))
+        .target_group_stickiness_config(sticky.build())
+        .build();
+    let mut replaced = false;
+    let out = actions
+        .into_iter()
+        .map(|mut a| {
+            if a.r#type() == Some(&ActionTypeEnum::Forward) && !replaced {
+                replaced = true;
+                a.target_group_arn = None;
+                a.forward_config = Some(config.clone());
+            }
+            a
+        })
+        .collect();
+    if replaced {
+        Ok(out)
+    } else {
+        Err(ApiError::new(
+            operation,
+            ApiErrorKind::Other,
+            "the route has no forward action to replace",
+        ))
+    }
+}
+
+impl TrafficRouter for ElbV2 {
+    async fn read(&self, route: &RouteId) -> Result<RouteSnapshot, ApiError> {
+        match route {
+            RouteId::Listener(arn) => {
+                let op = self.op("DescribeListeners");
+                let out = self
+                    .client
+                    .describe_listeners()
+                    .listener_arns(arn.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+                let listener = out.listeners().first().ok_or_else(|| {
+                    ApiError::new(&op, ApiErrorKind::NotFound, format!("no listener {arn}"))
+                })?;
+                let lb = listener
+                    .load_balancer_arn()
+                    .and_then(|a| LoadBalancerArn::parse(a).ok())
+                    .unwrap_or_else(|| arn.load_balancer());
+                snapshot(route, lb, listener.default_actions(), &op)
+            }
+            RouteId::Rule(arn) => {
+                let op = self.op("DescribeRules");
+                let out = self
+                    .client
+                    .describe_rules()
+                    .rule_arns(arn.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+                let rule = out.rules().first().ok_or_else(|| {
+                    ApiError::new(&op, ApiErrorKind::NotFound, format!("no rule {arn}"))
+                })?;
+                snapshot(route, arn.listener().load_balancer(), rule.actions(), &op)
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        current: &RouteSnapshot,
+        forward: &ForwardAction,
+    ) -> Result<RouteSnapshot, ApiError> {
+        match &current.route {
+            RouteId::Listener(arn) => {
+                let op = self.op("ModifyListener");
+                let actions = actions_with(current, forward, &op)?;
+                let out = self
+                    .client
+                    .modify_listener()
+                    .listener_arn(arn.as_str())
+                    .set_default_actions(Some(actions))
+                    .send()
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+                let listener = out.listeners().first().ok_or_else(|| {
+                    ApiError::new(&op, ApiErrorKind::Other, "the response lists no listener")
+                })?;
+                snapshot(
+                    &current.route,
+                    current.load_balancer.clone(),
+                    listener.default_actions(),
+                    &op,
+                )
+            }
+            RouteId::Rule(arn) => {
+                let op = self.op("ModifyRule");
+                let actions = actions_with(current, forward, &op)?;
+                let out = self
+                    .client
+                    .modify_rule()
+                    .rule_arn(arn.as_str())
+                    .set_actions(Some(actions))
+                    .send()
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+                let rule = out.rules().first().ok_or_else(|| {
+                    ApiError::new(&op, ApiErrorKind::Other, "the response lists no rule")
+                })?;
+                snapshot(
+                    &current.route,
+                    current.load_balancer.clone(),
+                    rule.actions(),
+                    &op,
+                )
+            }
+        }
+    }
+}
+
+impl AlbInventory for ElbV2 {
+    async fn find_listener(&self, load_balancer: &str, port: u16) -> Result<ListenerArn, ApiError> {
+        let op = self.op("DescribeLoadBalancers");
+        let out = self
+            .client
+            .describe_load_balancers()
+            .names(load_balancer)
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        let lb_arn = out
+            .load_balancers()
+            .first()
+            .and_then(|lb| lb.load_balancer_arn())
+            .ok_or_else(|| {
+                ApiError::new(
+                    &op,
+                    ApiErrorKind::NotFound,
+                    format!("no load balancer named {load_balancer}"),
+                )
+            })?
+            .to_string();
+        let op = self.op("DescribeListeners");
+        let out = self
+            .client
+            .describe_listeners()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        let ports: Vec<String> = out
+            .listeners()
+            .iter()
+            .filter_map(|l| l.port())
+            .map(|p| p.to_string())
+            .collect();
+        out.listeners()
+            .iter()
+            .find(|l| l.port() == Some(i32::from(port)))
+            .and_then(|l| l.listener_arn())
+            .and_then(|a| ListenerArn::parse(a).ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    &op,
+                    ApiErrorKind::NotFound,
+                    format!(
+                        "load balancer {load_balancer} has no listener on port {port} (ports: {})",
+                        if ports.is_empty() {
+                            "none".to_string()
+                        } else {
+                            ports.join(", ")
+                        }
+                    ),
+                )
+            })
+    }
+
+    async fn find_target_group(&self, name: &str) -> Result<Option<TargetGroupInfo>, ApiError> {
+        self.describe_target_groups(Some(name), None).await
+    }
+
+    async fn target_group(
+        &self,
+        arn: &TargetGroupArn,
+    ) -> Result<Option<TargetGroupInfo>, ApiError> {
+        self.describe_target_groups(None, Some(arn)).await
+    }
+
+    async fn tags(&self, arns: &[&str]) -> Result<BTreeMap<String, Tags>, ApiError> {
+        let op = self.op("DescribeTags");
+        let out = self
+            .client
+            .describe_tags()
+            .set_resource_arns(Some(arns.iter().map(|a| a.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        Ok(out
+            .tag_descriptions()
+            .iter()
+            .map(|d| {
+                let tags = d
+                    .tags()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or_default().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                (d.resource_arn().unwrap_or_default().to_string(), tags)
+            })
+            .collect())
+    }
+
+    async fn set_tags(&self, arn: &str, tags: &[(&str, &str)]) -> Result<(), ApiError> {
+        let op = self.op("AddTags");
+        self.client
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        Ok(())
+    }
+
+    async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
+        let op = self.op("DescribeTargetHealth");
+        let out = self
+            .client
+            .describe_target_health()
+            .target_group_arn(target_group.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        let descriptions = out.target_health_descriptions();
+        let healthy = descriptions
+            .iter()
+            .filter(|d| {
+                d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+            })
+            .count();
+        Ok(TargetHealth {
+            healthy: u32::try_from(healthy).unwrap_or(u32::MAX),
+            total: u32::try_from(descriptions.len()).unwrap_or(u32::MAX),
+        })
+    }
+}

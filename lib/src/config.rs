@@ -1,0 +1,116 @@
+//! The `albflip.toml` configuration file: everything that says *what* to act on and *how to reach AWS*,
+//! so that a pipeline can keep it next to its Jenkinsfile. Flags and `ALBFLIP_*` environment variables
+//! override it (the CLI applies that precedence).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The file albflip reads from the working directory when `--config` is not given.
+pub const DEFAULT_FILE: &str = "albflip.toml";
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[target]`: what to act on.
+    #[serde(default)]
+    pub target: TargetSection,
+    /// `[aws]`: how to reach AWS.
+    #[serde(default)]
+    pub aws: AwsSection,
+}
+
+/// `[target]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TargetSection {
+    /// Listener ARN.
+    pub listener_arn: Option<String>,
+    /// Rule ARN (act on a listener rule instead of the default action).
+    pub rule_arn: Option<String>,
+    /// Load balancer name (with `port`).
+    pub load_balancer: Option<String>,
+    /// Listener port.
+    pub port: Option<u16>,
+    /// Blue target group name or ARN.
+    pub blue: Option<String>,
+    /// Green target group name or ARN.
+    pub green: Option<String>,
+    /// Naming convention: environment.
+    pub environment: Option<String>,
+    /// Naming convention: application.
+    pub application: Option<String>,
+}
+
+/// `[aws]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AwsSection {
+    /// Region.
+    pub region: Option<String>,
+    /// Shared-config profile.
+    pub profile: Option<String>,
+    /// Endpoint URL (a local emulator, a VPC endpoint).
+    pub endpoint_url: Option<String>,
+}
+
+impl FileConfig {
+    /// Parses a configuration file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<FileConfig, Error> {
+        toml::from_str(text).map_err(|e| {
+            Error::invalid(
+                format!("config file {}", origin.display()),
+                e.message().trim_end().to_string(),
+                "Fix the file; the README lists every key",
+            )
+        })
+    }
+
+    /// Loads `explicit` (which must exist), or `albflip.toml` in `cwd` when present, or nothing.
+    pub fn load(
+        explicit: Option<&Path>,
+        cwd: &Path,
+    ) -> Result<(FileConfig, Option<PathBuf>), Error> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = cwd.join(DEFAULT_FILE);
+                if !p.exists() {
+                    return Ok((FileConfig::default(), None));
+                }
+                p
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::invalid(
+                format!("--config {}", path.display()),
+                format!("cannot read it: {e}"),
+                "Pass the path of an existing albflip.toml",
+            )
+        })?;
+        Ok((FileConfig::parse(&text, &path)?, Some(path)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sections_and_rejects_unknown_keys() {
+        let c = FileConfig::parse(
+            "[target]\nenvironment = \"prod\"\napplication = \"shop\"\nport = 8080\n[aws]\nregion = \"eu-west-1\"\n",
+            Path::new("albflip.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.target.environment.as_deref(), Some("prod"));
+        assert_eq!(c.target.port, Some(8080));
+        assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+        let err =
+            FileConfig::parse("[target]\nlistner-arn = \"x\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(err.to_string().contains("listner-arn"), "{err}");
+    }
+}

@@ -1,0 +1,47 @@
+//! # albflip
+//!
+//! Move live traffic between a blue and a green target group on an AWS Application Load Balancer, step
+//! by step, and put it back on the stable color when the new one misbehaves.
+//!
+//! ## The model
+//! A *route* ([`route::RouteId`]) is a listener's default action or one listener rule. Its forward action
+//! names the blue and the green target group with ALB weights ([`model::Weights`], each 0..=999, never
+//! both zero). albflip speaks in a [`model::Split`]: whole percent on each color, adding up to 100, and
+//! writes it as weights while keeping everything else of the action (stickiness, other actions, the
+//! order of the target groups) as it found it. After every write it verifies the live action.
+//!
+//! ## Layout
+//! - [`model`]: colors, percentages, weights, splits, stickiness, ARNs; invalid values unrepresentable.
+//! - [`route`]: pure logic over a route's forward action: checks, live split, the action for a new split.
+//! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
+//! - [`traffic`]: the operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
+//! - [`ports`]: the traits the operations need ([`ports::TrafficRouter`], [`ports::AlbInventory`]).
+//! - [`aws`]: adapters from those traits to the AWS SDK, and the one place the SDK is configured.
+//! - [`config`]: the `albflip.toml` file.
+//! - [`error`]: [`Error`] and its [`ErrorKind`].
+//!
+//! ## Example
+//! ```no_run
+//! use albflip::{aws, resolve::Target, traffic, model::{Color, Percent}};
+//!
+//! # async fn run() -> Result<(), albflip::Error> {
+//! let config = aws::load_config(&aws::AwsSettings::default()).await?;
+//! let alb = aws::ElbV2::new(&config, aws::CallCounter::default());
+//! let target = Target::from_convention("prod", "shop", 80);
+//! let outcome = traffic::shift(&alb, &target, Color::Green, Percent::new(10).unwrap(), Default::default()).await?;
+//! println!("{} -> {}", outcome.before, outcome.after);
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod resolve;
+pub mod route;
+pub mod traffic;
+
+pub use error::{Error, ErrorKind};

@@ -1,0 +1,171 @@
+//! The traits the operations and the engine need from the outside world. Nothing AWS-shaped leaks
+//! through them: the AWS adapters in [`crate::aws`] implement them, and so can an in-memory fake or a
+//! different cloud.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use serde::Serialize;
+
+use crate::model::{ListenerArn, LoadBalancerArn, TargetGroupArn};
+use crate::route::{ForwardAction, RouteId, RouteSnapshot};
+
+/// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed: {kind}{}", detail(.message))]
+pub struct ApiError {
+    /// The API operation, e.g. `elasticloadbalancing:ModifyListener`.
+    pub operation: String,
+    /// What kind of failure it was.
+    pub kind: ApiErrorKind,
+    /// The backend's own words, if any.
+    pub message: String,
+}
+
+fn detail(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(" ({message})")
+    }
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(
+        operation: impl Into<String>,
+        kind: ApiErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            operation: operation.into(),
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// The kinds of backend failure albflip tells apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiErrorKind {
+    /// The resource does not exist.
+    NotFound,
+    /// The caller lacks a permission; names the IAM action.
+    AccessDenied {
+        /// The IAM action refused, e.g. `elasticloadbalancing:ModifyListener`.
+        action: String,
+    },
+    /// Rate limited even after retries.
+    Throttled,
+    /// The endpoint could not be reached.
+    Unreachable,
+    /// No answer in time.
+    Timeout,
+    /// The backend refused the request as invalid.
+    Rejected {
+        /// The error code, e.g. `InvalidLoadBalancerAction`.
+        code: String,
+    },
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for ApiErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiErrorKind::NotFound => f.write_str("not found"),
+            ApiErrorKind::AccessDenied { action } => write!(f, "missing permission {action}"),
+            ApiErrorKind::Throttled => f.write_str("throttled by AWS after retries"),
+            ApiErrorKind::Unreachable => f.write_str("endpoint unreachable"),
+            ApiErrorKind::Timeout => f.write_str("timed out"),
+            ApiErrorKind::Rejected { code } => write!(f, "rejected ({code})"),
+            ApiErrorKind::Other => f.write_str("error"),
+        }
+    }
+}
+
+/// Reads and writes the forward action of a route: the one read and the one write Flagger's router has.
+pub trait TrafficRouter: Send + Sync {
+    /// Reads the route as it is live now.
+    fn read(&self, route: &RouteId)
+        -> impl Future<Output = Result<RouteSnapshot, ApiError>> + Send;
+
+    /// Replaces the forward action of `current` with `forward`, keeping every other action and field as
+    /// found in `current`, in one API call. Returns the route as the backend reports it after the write.
+    fn write(
+        &self,
+        current: &RouteSnapshot,
+        forward: &ForwardAction,
+    ) -> impl Future<Output = Result<RouteSnapshot, ApiError>> + Send;
+}
+
+/// A target group as the load balancer API describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetGroupInfo {
+    /// Its ARN.
+    pub arn: TargetGroupArn,
+    /// Its name.
+    pub name: String,
+    /// The load balancers that forward to it.
+    pub load_balancers: Vec<LoadBalancerArn>,
+}
+
+/// How many targets of a group are healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TargetHealth {
+    /// Targets in state `healthy`.
+    pub healthy: u32,
+    /// All registered targets.
+    pub total: u32,
+}
+
+/// Tags of one resource.
+pub type Tags = BTreeMap<String, String>;
+
+/// Look-ups and tags around the routes: finding listeners and target groups, their tags and health.
+pub trait AlbInventory: Send + Sync {
+    /// The listener on `port` of the load balancer named `load_balancer`.
+    fn find_listener(
+        &self,
+        load_balancer: &str,
+        port: u16,
+    ) -> impl Future<Output = Result<ListenerArn, ApiError>> + Send;
+
+    /// The target group named `name`, if it exists.
+    fn find_target_group(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<TargetGroupInfo>, ApiError>> + Send;
+
+    /// The target group with ARN `arn`, if it exists.
+    fn target_group(
+        &self,
+        arn: &TargetGroupArn,
+    ) -> impl Future<Output = Result<Option<TargetGroupInfo>, ApiError>> + Send;
+
+    /// The tags of each resource in `arns` (at most 20), in one call.
+    fn tags(
+        &self,
+        arns: &[&str],
+    ) -> impl Future<Output = Result<BTreeMap<String, Tags>, ApiError>> + Send;
+
+    /// Adds or overwrites tags on one resource.
+    fn set_tags(
+        &self,
+        arn: &str,
+        tags: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// Healthy and total targets of a target group.
+    fn health(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
+}
+
+/// Everything the traffic operations need from a load balancer API.
+pub trait Alb: TrafficRouter + AlbInventory {}
+
+impl<T: TrafficRouter + AlbInventory> Alb for T {}

@@ -1,0 +1,518 @@
+//! Resolving what to act on: from what the user named (a listener ARN, a load balancer and port, target
+//! group names or ARNs, or nothing) to a live route with known blue and green target groups.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+use crate::model::{Color, ListenerArn, RuleArn, Split, TargetGroupArn};
+use crate::ports::{Alb, ApiError, ApiErrorKind, Tags};
+use crate::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+
+/// The tag on a listener (or rule) naming its stable color.
+pub const STABLE_TAG: &str = "albflip:stable";
+/// The tag on a target group naming its color.
+pub const COLOR_TAG: &str = "albflip:color";
+
+/// How the user named the route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteSpec {
+    /// A listener's default action, by ARN.
+    Listener(ListenerArn),
+    /// A listener rule, by ARN.
+    Rule(RuleArn),
+    /// The default action of the listener on `port` of the load balancer named `name`.
+    LoadBalancer {
+        /// The load balancer's name.
+        name: String,
+        /// The listener port.
+        port: u16,
+    },
+}
+
+/// How the user named a target group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupRef {
+    /// By ARN.
+    Arn(TargetGroupArn),
+    /// By name.
+    Name(String),
+}
+
+impl FromStr for GroupRef {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("arn:") {
+            return TargetGroupArn::parse(s).map(GroupRef::Arn).map_err(|e| {
+                Error::invalid(
+                    "target group",
+                    e.to_string(),
+                    "Pass a target group name or its full ARN",
+                )
+            });
+        }
+        let valid = !s.is_empty()
+            && s.len() <= 32
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if valid {
+            Ok(GroupRef::Name(s.to_string()))
+        } else {
+            Err(Error::invalid(
+                format!("target group {s:?}"),
+                "not a valid target group name (1-32 letters, digits and hyphens, not starting or ending with a hyphen) nor an ARN",
+                "Pass a target group name or its full ARN",
+            ))
+        }
+    }
+}
+
+impl fmt::Display for GroupRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupRef::Arn(a) => write!(f, "{a}"),
+            GroupRef::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// What to act on, as the user said it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The route.
+    pub route: RouteSpec,
+    /// The blue target group, when named.
+    pub blue: Option<GroupRef>,
+    /// The green target group, when named.
+    pub green: Option<GroupRef>,
+}
+
+impl Target {
+    /// The naming convention of the pipelines albflip replaces: load balancer `{E}-{A}-alb`, target
+    /// groups `{E}-{A}-blue-tg` and `{E}-{A}-green-tg`.
+    pub fn from_convention(environment: &str, application: &str, port: u16) -> Target {
+        let base = format!("{environment}-{application}");
+        Target {
+            route: RouteSpec::LoadBalancer {
+                name: format!("{base}-alb"),
+                port,
+            },
+            blue: Some(GroupRef::Name(format!("{base}-blue-tg"))),
+            green: Some(GroupRef::Name(format!("{base}-green-tg"))),
+        }
+    }
+
+    fn named(&self, color: Color) -> Option<&GroupRef> {
+        match color {
+            Color::Blue => self.blue.as_ref(),
+            Color::Green => self.green.as_ref(),
+        }
+    }
+}
+
+/// Where the stable color came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StableSource {
+    /// The `albflip:stable` tag.
+    Tag,
+    /// No tag: blue by default.
+    Default,
+}
+
+/// A live route with its colors resolved.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The route as read.
+    pub snapshot: RouteSnapshot,
+    /// Blue and green.
+    pub groups: ColorGroups,
+    /// The live split.
+    pub split: Split,
+    /// The stable color.
+    pub stable: Color,
+    /// Where the stable color came from.
+    pub stable_source: StableSource,
+}
+
+impl Resolved {
+    /// The forward action (present by construction).
+    pub fn forward(&self) -> Result<&ForwardAction, Error> {
+        route::forward_of(&self.snapshot)
+            .map_err(|problem| unsupported(&self.snapshot.route, problem))
+    }
+}
+
+/// Reads the route the user named and works out blue and green.
+pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error> {
+    let route = route_id(alb, &target.route).await?;
+    let resource = [route.resource_arn()];
+    let (snapshot, tags) = tokio::join!(alb.read(&route), alb.tags(&resource));
+    let snapshot = snapshot.map_err(|e| not_found_or_read(e, &route))?;
+    let tags = tags.map_err(Error::Read)?;
+    let forward = route::forward_of(&snapshot).map_err(|p| unsupported(&route, p))?;
+    route::check_forward(forward).map_err(|p| unsupported(&route, p))?;
+    let groups = resolve_groups(alb, &snapshot, forward, target).await?;
+    let split = route::live_split(forward, &groups).map_err(|p| unsupported(&route, p))?;
+    let stable_tag = tags
+        .get(route.resource_arn())
+        .and_then(|t| t.get(STABLE_TAG))
+        .and_then(|v| v.parse::<Color>().ok());
+    Ok(Resolved {
+        snapshot,
+        groups,
+        split,
+        stable: stable_tag.unwrap_or(Color::Blue),
+        stable_source: if stable_tag.is_some() {
+            StableSource::Tag
+        } else {
+            StableSource::Default
+        },
+    })
+}
+
+async fn route_id<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<RouteId, Error> {
+    match spec {
+        RouteSpec::Listener(arn) => Ok(RouteId::Listener(arn.clone())),
+        RouteSpec::Rule(arn) => Ok(RouteId::Rule(arn.clone())),
+        RouteSpec::LoadBalancer { name, port } => alb
+            .find_listener(name, *port)
+            .await
+            .map(RouteId::Listener)
+            .map_err(|e| match e.kind {
+                ApiErrorKind::NotFound => Error::NotFound {
+                    what: format!("listener on port {port} of load balancer {name:?}"),
+                    fix: format!("Check --load-balancer/--port (or --environment/--application); `aws elbv2 describe-load-balancers --names {name}` lists what exists ({})", e.message),
+                },
+                _ => Error::Read(e),
+            }),
+    }
+}
+
+fn not_found_or_read(e: ApiError, route: &RouteId) -> Error {
+    if e.kind == ApiErrorKind::NotFound {
+        Error::NotFound {
+            what: route.to_string(),
+            fix: "Check the ARN and the region (--region); `aws elbv2 describe-listeners --load-balancer-arn ...` lists the listeners".to_string(),
+        }
+    } else {
+        Error::Read(e)
+    }
+}
+
+fn unsupported(route: &RouteId, problem: route::RouteProblem) -> Error {
+    use route::RouteProblem as P;
+    let fix = match &problem {
+        P::NotAForward { .. } => "Point albflip at a route that forwards to the blue and green target groups (--rule-arn for a rule)",
+        P::TooManyTargetGroups { .. } | P::ForeignTargetGroup(_) => "Remove the extra target groups from the action first, or use a route that forwards only to blue and green",
+        P::DuplicateTargetGroup(_) => "Fix the action so each target group appears once",
+        P::WeightOutOfRange { .. } | P::AllZeroWeights => "Fix the weights (0..=999, not all zero) with `aws elbv2 modify-listener`, or use `albflip shift --force`-free paths after fixing",
+        P::InvalidStickiness(_) => "Set a stickiness duration of 1..=604800 seconds, or disable stickiness",
+        P::MissingColor { .. } => "Name the target groups the action forwards to with --blue/--green",
+    };
+    Error::UnsupportedRoute {
+        route: route.clone(),
+        problem,
+        fix: fix.to_string(),
+    }
+}
+
+/// The color a target group's name suggests: a `-blue`/`-green` suffix, optionally followed by `-tg`.
+pub fn color_from_name(name: &str) -> Option<Color> {
+    let stem = name.strip_suffix("-tg").unwrap_or(name);
+    Color::ALL
+        .into_iter()
+        .find(|c| stem.ends_with(&format!("-{}", c.as_str())))
+}
+
+/// The name of the other color's target group under the same naming scheme.
+fn sibling_name(name: &str, color: Color) -> Option<String> {
+    let (stem, tail) = match name.strip_suffix("-tg") {
+        Some(stem) => (stem, "-tg"),
+        None => (name, ""),
+    };
+    let base = stem.strip_suffix(&format!("-{}", color.as_str()))?;
+    Some(format!("{base}-{}{tail}", color.other().as_str()))
+}
+
+async fn resolve_groups<A: Alb>(
+    alb: &A,
+    snapshot: &RouteSnapshot,
+    forward: &ForwardAction,
+    target: &Target,
+) -> Result<ColorGroups, Error> {
+    let in_forward: Vec<&TargetGroupArn> =
+        forward.targets.iter().map(|t| &t.target_group).collect();
+    let mut named: [Option<TargetGroupArn>; 2] = [None, None];
+    for color in Color::ALL {
+        if let Some(r) = target.named(color) {
+            named[color as usize] = Some(lookup(alb, r, &in_forward, color).await?);
+        }
+    }
+    let groups = match named {
+        [Some(blue), Some(green)] => ColorGroups { blue, green },
+        [Some(blue), None] => complete(alb, &in_forward, Color::Blue, blue).await?,
+        [None, Some(green)] => complete(alb, &in_forward, Color::Green, green).await?,
+        [None, None] => detect(alb, &in_forward).await?,
+    };
+    if groups.blue == groups.green {
+        return Err(Error::invalid(
+            "--blue/--green",
+            format!(
+                "blue and green are the same target group ({})",
+                groups.blue.name()
+            ),
+            "Name two different target groups",
+        ));
+    }
+    check_membership(alb, snapshot, &in_forward, &groups, target).await?;
+    Ok(groups)
+}
+
+async fn lookup<A: Alb>(
+    alb: &A,
+    r: &GroupRef,
+    in_forward: &[&TargetGroupArn],
+    color: Color,
+) -> Result<TargetGroupArn, Error> {
+    let hint = format!("Check --{color} (a target group name or ARN in this region)");
+    match r {
+        GroupRef::Arn(arn) => {
+            if in_forward.contains(&arn) {
+                return Ok(arn.clone());
+            }
+            match alb.target_group(arn).await {
+                Ok(Some(info)) => Ok(info.arn),
+                Ok(None) => Err(Error::NotFound {
+                    what: format!("{color} target group {arn}"),
+                    fix: hint,
+                }),
+                Err(e) if e.kind == ApiErrorKind::NotFound => Err(Error::NotFound {
+                    what: format!("{color} target group {arn}"),
+                    fix: hint,
+                }),
+                Err(e) => Err(Error::Read(e)),
+            }
+        }
+        GroupRef::Name(name) => {
+            if let Some(arn) = in_forward.iter().find(|a| a.name() == name) {
+                return Ok((*arn).clone());
+            }
+            match alb.find_target_group(name).await {
+                Ok(Some(info)) => Ok(info.arn),
+                Ok(None) => Err(Error::NotFound {
+                    what: format!("{color} target group {name:?}"),
+                    fix: hint,
+                }),
+                Err(e) if e.kind == ApiErrorKind::NotFound => Err(Error::NotFound {
+                    what: format!("{color} target group {name:?}"),
+                    fix: hint,
+                }),
+                Err(e) => Err(Error::Read(e)),
+            }
+        }
+    }
+}
+
+/// One color named: the other is the remaining group of a two-group forward.
+async fn complete<A: Alb>(
+    alb: &A,
+    in_forward: &[&TargetGroupArn],
+    color: Color,
+    arn: TargetGroupArn,
+) -> Result<ColorGroups, Error> {
+    let other = match in_forward {
+        [a, b] if *a == &arn => (*b).clone(),
+        [a, b] if *b == &arn => (*a).clone(),
+        [single] if *single == &arn => sibling_by_name(alb, single, color).await?,
+        _ => {
+            return Err(Error::invalid(
+                format!("--{color}"),
+                format!("cannot tell which target group is {}", color.other()),
+                format!("Name both with --blue and --green"),
+            ))
+        }
+    };
+    Ok(match color {
+        Color::Blue => ColorGroups {
+            blue: arn,
+            green: other,
+        },
+        Color::Green => ColorGroups {
+            blue: other,
+            green: arn,
+        },
+    })
+}
+
+/// Nothing named: detect colors from names (`-blue`/`-green`, optionally `-tg`) or `albflip:color` tags.
+async fn detect<A: Alb>(alb: &A, in_forward: &[&TargetGroupArn]) -> Result<ColorGroups, Error> {
+    let fix = "Name them with --blue and --green, use --environment/--application, or tag the target groups albflip:color=blue|green";
+    match in_forward {
+        [a, b] => {
+            if let (Some(ca), Some(cb)) = (color_from_name(a.name()), color_from_name(b.name())) {
+                if ca != cb {
+                    return Ok(pair(ca, (*a).clone(), (*b).clone()));
+                }
+            }
+            let tags = alb
+                .tags(&[a.as_str(), b.as_str()])
+                .await
+                .map_err(Error::Read)?;
+            let tag_color = |arn: &TargetGroupArn| {
+                tags.get(arn.as_str())
+                    .and_then(|t: &Tags| t.get(COLOR_TAG))
+                    .and_then(|v| v.parse::<Color>().ok())
+            };
+            match (tag_color(a), tag_color(b)) {
+                (Some(ca), Some(cb)) if ca != cb => Ok(pair(ca, (*a).clone(), (*b).clone())),
+                _ => Err(Error::invalid(
+                    "target groups",
+                    format!("cannot tell which of {} and {} is blue", a.name(), b.name()),
+                    fix,
+                )),
+            }
+        }
+        [single] => {
+            let color = color_from_name(single.name()).ok_or_else(|| {
+                Error::invalid(
+                    "target groups",
+                    format!(
+                        "the route forwards to {} only, and its name does not say its color",
+                        single.name()
+                    ),
+                    fix,
+                )
+            })?;
+            let other = sibling_by_name(alb, single, color).await?;
+            Ok(pair(color, (*single).clone(), other))
+        }
+        _ => Err(Error::invalid(
+            "target groups",
+            "the route forwards to no target group",
+            fix,
+        )),
+    }
+}
+
+fn pair(color_of_first: Color, first: TargetGroupArn, second: TargetGroupArn) -> ColorGroups {
+    match color_of_first {
+        Color::Blue => ColorGroups {
+            blue: first,
+            green: second,
+        },
+        Color::Green => ColorGroups {
+            blue: second,
+            green: first,
+        },
+    }
+}
+
+async fn sibling_by_name<A: Alb>(
+    alb: &A,
+    single: &TargetGroupArn,
+    color: Color,
+) -> Result<TargetGroupArn, Error> {
+    let other = color.other();
+    let name = sibling_name(single.name(), color).ok_or_else(|| {
+        Error::invalid(
+            format!("--{other}"),
+            format!("the route forwards to {} only and the {other} target group cannot be derived from its name", single.name()),
+            format!("Name the {other} target group with --{other}"),
+        )
+    })?;
+    match alb.find_target_group(&name).await.map_err(Error::Read)? {
+        Some(info) => Ok(info.arn),
+        None => Err(Error::NotFound {
+            what: format!("{other} target group {name:?}"),
+            fix: format!("Create it, or name the {other} target group with --{other}"),
+        }),
+    }
+}
+
+/// Named groups must be in the forward action; when the route forwards to one group, the group to add
+/// must not belong to another load balancer.
+async fn check_membership<A: Alb>(
+    alb: &A,
+    snapshot: &RouteSnapshot,
+    in_forward: &[&TargetGroupArn],
+    groups: &ColorGroups,
+    target: &Target,
+) -> Result<(), Error> {
+    let listed = in_forward
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    for color in Color::ALL {
+        let arn = groups.of(color);
+        if in_forward.contains(&arn) {
+            continue;
+        }
+        let explicit = target.named(color).is_some();
+        if in_forward.len() == 2
+            || (in_forward.len() == 1 && !in_forward.iter().any(|a| groups.color_of(a).is_some()))
+        {
+            let what = if explicit {
+                format!("--{color} {}", arn.name())
+            } else {
+                format!("{color} target group {}", arn.name())
+            };
+            return Err(Error::invalid(
+                what,
+                format!("it is not in the forward action of the {} (which forwards to {listed})", snapshot.route),
+                "Name a target group of that action, or point albflip at the route that forwards to it",
+            ));
+        }
+        let info = alb.target_group(arn).await.map_err(Error::Read)?;
+        let foreign = info
+            .map(|i| {
+                i.load_balancers
+                    .into_iter()
+                    .find(|lb| lb != &snapshot.load_balancer)
+            })
+            .unwrap_or(None);
+        if let Some(lb) = foreign {
+            return Err(Error::invalid(
+                format!("--{color} {}", arn.name()),
+                format!("it belongs to another load balancer ({})", lb.name()),
+                "Use a target group of this load balancer",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colors_come_from_name_suffixes() {
+        assert_eq!(color_from_name("prod-shop-blue-tg"), Some(Color::Blue));
+        assert_eq!(color_from_name("shop-green"), Some(Color::Green));
+        assert_eq!(color_from_name("shop-greenish"), None);
+        assert_eq!(
+            sibling_name("prod-shop-blue-tg", Color::Blue).as_deref(),
+            Some("prod-shop-green-tg")
+        );
+        assert_eq!(
+            sibling_name("shop-green", Color::Green).as_deref(),
+            Some("shop-blue")
+        );
+    }
+
+    #[test]
+    fn group_refs_are_validated() {
+        assert!(matches!(
+            "demo-shop-blue-tg".parse::<GroupRef>(),
+            Ok(GroupRef::Name(_))
+        ));
+        assert!("arn:aws:elasticloadbalancing:x"
+            .parse::<GroupRef>()
+            .is_err());
+        assert!("has space".parse::<GroupRef>().is_err());
+    }
+}

@@ -1,0 +1,441 @@
+//! A *route*: a listener's default action or one listener rule, and the weighted forward action it carries.
+//!
+//! This module is pure: it reads a [`RouteSnapshot`] (what a router found) and computes the forward action
+//! that expresses a new [`Split`], keeping every target group, weight-independent field and the stickiness
+//! setting that was found.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::model::{
+    AlbWeight, Color, ListenerArn, LoadBalancerArn, RuleArn, Split, Stickiness, TargetGroupArn,
+    Weights,
+};
+
+/// Which route to act on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "arn", rename_all = "snake_case")]
+pub enum RouteId {
+    /// The default action of a listener.
+    Listener(ListenerArn),
+    /// One listener rule.
+    Rule(RuleArn),
+}
+
+impl RouteId {
+    /// The listener the route belongs to.
+    pub fn listener(&self) -> ListenerArn {
+        match self {
+            RouteId::Listener(arn) => arn.clone(),
+            RouteId::Rule(rule) => rule.listener(),
+        }
+    }
+
+    /// The ARN of the resource that is modified and tagged (the listener or the rule).
+    pub fn resource_arn(&self) -> &str {
+        match self {
+            RouteId::Listener(arn) => arn.as_str(),
+            RouteId::Rule(arn) => arn.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for RouteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteId::Listener(arn) => write!(f, "default action of listener {arn}"),
+            RouteId::Rule(arn) => write!(f, "listener rule {arn}"),
+        }
+    }
+}
+
+/// One target group in a forward action, with the weight exactly as found (it may be out of range when
+/// something other than albflip wrote it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForwardTarget {
+    /// The target group.
+    pub target_group: TargetGroupArn,
+    /// The raw weight; `None` when the action names a single target group without weights.
+    pub weight: Option<i64>,
+}
+
+/// A forward action: its target groups and group-level stickiness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForwardAction {
+    /// The target groups in the order AWS lists them.
+    pub targets: Vec<ForwardTarget>,
+    /// Group-level stickiness; `None` when the action has no stickiness config.
+    pub stickiness: Option<Stickiness>,
+}
+
+/// Data a router keeps with a snapshot so that it can write back everything it found unchanged. Opaque to
+/// everyone but the router that produced it.
+#[derive(Clone)]
+pub struct Preserved(Arc<dyn Any + Send + Sync>);
+
+impl Preserved {
+    /// Wraps router-private data.
+    pub fn new<T: Any + Send + Sync>(value: T) -> Preserved {
+        Preserved(Arc::new(value))
+    }
+
+    /// The router-private data, if it is of type `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Debug for Preserved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Preserved(..)")
+    }
+}
+
+/// A route as a router read it.
+#[derive(Debug, Clone)]
+pub struct RouteSnapshot {
+    /// Which route this is.
+    pub route: RouteId,
+    /// The load balancer the route belongs to.
+    pub load_balancer: LoadBalancerArn,
+    /// The types of all actions of the route, in order (`forward`, `redirect`, `authenticate-oidc`...).
+    pub action_types: Vec<String>,
+    /// The forward action, when the route has one.
+    pub forward: Option<ForwardAction>,
+    /// Everything else the router needs to write the route back unchanged.
+    pub preserved: Preserved,
+}
+
+/// Which target group is blue and which is green on a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColorGroups {
+    /// The blue target group.
+    pub blue: TargetGroupArn,
+    /// The green target group.
+    pub green: TargetGroupArn,
+}
+
+impl ColorGroups {
+    /// The target group of `color`.
+    pub fn of(&self, color: Color) -> &TargetGroupArn {
+        match color {
+            Color::Blue => &self.blue,
+            Color::Green => &self.green,
+        }
+    }
+
+    /// The color of `arn`, if it is blue or green.
+    pub fn color_of(&self, arn: &TargetGroupArn) -> Option<Color> {
+        Color::ALL.into_iter().find(|c| self.of(*c) == arn)
+    }
+}
+
+/// Why a route's action cannot be shifted as found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteProblem {
+    /// The route has no forward action (a redirect or fixed response, for example).
+    #[error("its action is {found}, not a forward to target groups; albflip only shifts forward actions")]
+    NotAForward {
+        /// The action types found.
+        found: String,
+    },
+    /// The forward action names more target groups than blue and green.
+    #[error("its forward action has {count} target groups; albflip shifts between exactly two (blue and green) and never drops one")]
+    TooManyTargetGroups {
+        /// How many there are.
+        count: usize,
+    },
+    /// The forward action names the same target group twice.
+    #[error("its forward action names target group {0} twice")]
+    DuplicateTargetGroup(String),
+    /// A weight is outside 0..=999.
+    #[error(
+        "target group {target_group} has weight {weight}, outside the 0..=999 that AWS accepts"
+    )]
+    WeightOutOfRange {
+        /// The target group.
+        target_group: String,
+        /// The weight found.
+        weight: i64,
+    },
+    /// Every weight is zero.
+    #[error("all its target groups have weight 0, so it routes no traffic")]
+    AllZeroWeights,
+    /// The stickiness setting found would be refused by AWS if written back.
+    #[error("its stickiness setting ({0:?}) is outside what AWS accepts (enabled needs 1..=604800 seconds)")]
+    InvalidStickiness(Stickiness),
+    /// A target group in the action is neither blue nor green.
+    #[error("its forward action includes target group {0}, which is neither blue nor green")]
+    ForeignTargetGroup(String),
+    /// Blue or green is missing from the action (and the action holds two groups already).
+    #[error("{color} target group {target_group} is not in its forward action")]
+    MissingColor {
+        /// The color that is missing.
+        color: Color,
+        /// The target group named for it.
+        target_group: String,
+    },
+}
+
+/// Checks a found forward action for things albflip refuses to work with.
+pub fn check_forward(forward: &ForwardAction) -> Result<(), RouteProblem> {
+    if forward.targets.len() > 2 {
+        return Err(RouteProblem::TooManyTargetGroups {
+            count: forward.targets.len(),
+        });
+    }
+    if let [a, b] = forward.targets.as_slice() {
+        if a.target_group == b.target_group {
+            return Err(RouteProblem::DuplicateTargetGroup(
+                a.target_group.to_string(),
+            ));
+        }
+    }
+    for t in &forward.targets {
+        if let Some(w) = t.weight {
+            if AlbWeight::new(w).is_none() {
+                return Err(RouteProblem::WeightOutOfRange {
+                    target_group: t.target_group.to_string(),
+                    weight: w,
+                });
+            }
+        }
+    }
+    if forward.targets.len() == 2 && forward.targets.iter().all(|t| t.weight == Some(0)) {
+        return Err(RouteProblem::AllZeroWeights);
+    }
+    if let Some(s) = forward.stickiness {
+        if !s.is_valid_for_aws() {
+            return Err(RouteProblem::InvalidStickiness(s));
+        }
+    }
+    Ok(())
+}
+
+/// The forward action of a snapshot, or why there is none to shift.
+pub fn forward_of(snapshot: &RouteSnapshot) -> Result<&ForwardAction, RouteProblem> {
+    snapshot
+        .forward
+        .as_ref()
+        .ok_or_else(|| RouteProblem::NotAForward {
+            found: if snapshot.action_types.is_empty() {
+                "empty".to_string()
+            } else {
+                snapshot.action_types.join(" + ")
+            },
+        })
+}
+
+/// The live split of a forward action between `groups`.
+pub fn live_split(forward: &ForwardAction, groups: &ColorGroups) -> Result<Split, RouteProblem> {
+    check_forward(forward)?;
+    let mut weights = [AlbWeight::ZERO; 2];
+    for t in &forward.targets {
+        let color = groups
+            .color_of(&t.target_group)
+            .ok_or_else(|| RouteProblem::ForeignTargetGroup(t.target_group.to_string()))?;
+        // A forward without weights (a single target group) sends it everything; AWS treats a missing
+        // weight in a ForwardConfig as 1.
+        let raw = t.weight.unwrap_or(1);
+        weights[color as usize] = AlbWeight::new(raw).ok_or(RouteProblem::WeightOutOfRange {
+            target_group: t.target_group.to_string(),
+            weight: raw,
+        })?;
+    }
+    Weights::new(weights[0], weights[1])
+        .map(Weights::split)
+        .map_err(|_| RouteProblem::AllZeroWeights)
+}
+
+/// The forward action that puts `split` on `groups`, built from the `current` one: the same target
+/// groups in the same order (the missing color appended when the route forwarded to one group only), the
+/// same stickiness (off when none was set), new weights.
+pub fn forward_with_split(
+    current: &ForwardAction,
+    groups: &ColorGroups,
+    split: Split,
+) -> Result<ForwardAction, RouteProblem> {
+    check_forward(current)?;
+    let weights = split.weights();
+    let mut colors: Vec<Color> = Vec::with_capacity(2);
+    for t in &current.targets {
+        let color = groups
+            .color_of(&t.target_group)
+            .ok_or_else(|| RouteProblem::ForeignTargetGroup(t.target_group.to_string()))?;
+        colors.push(color);
+    }
+    if current.targets.len() == 2 {
+        for color in Color::ALL {
+            if !colors.contains(&color) {
+                return Err(RouteProblem::MissingColor {
+                    color,
+                    target_group: groups.of(color).to_string(),
+                });
+            }
+        }
+    }
+    for color in Color::ALL {
+        if !colors.contains(&color) {
+            colors.push(color);
+        }
+    }
+    let targets = colors
+        .into_iter()
+        .map(|c| ForwardTarget {
+            target_group: groups.of(c).clone(),
+            weight: Some(i64::from(weights.of(c).get())),
+        })
+        .collect();
+    Ok(ForwardAction {
+        targets,
+        stickiness: Some(current.stickiness.unwrap_or(Stickiness::OFF)),
+    })
+}
+
+/// Whether the `live` forward action is the one that was `written`: the same groups, weights and
+/// stickiness. A missing stickiness config reads as "off".
+pub fn matches_written(live: &ForwardAction, written: &ForwardAction) -> bool {
+    let norm = |f: &ForwardAction| {
+        let mut t: Vec<(String, Option<i64>)> = f
+            .targets
+            .iter()
+            .map(|t| (t.target_group.to_string(), t.weight))
+            .collect();
+        t.sort();
+        let s = f.stickiness.unwrap_or(Stickiness::OFF);
+        let s = (s.enabled, if s.enabled { s.duration_seconds } else { None });
+        (t, s)
+    };
+    norm(live) == norm(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Percent;
+
+    fn tg(name: &str) -> TargetGroupArn {
+        TargetGroupArn::parse(&format!(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/0123456789abcdef"
+        ))
+        .unwrap()
+    }
+
+    fn groups() -> ColorGroups {
+        ColorGroups {
+            blue: tg("b-blue-tg"),
+            green: tg("b-green-tg"),
+        }
+    }
+
+    fn forward(targets: &[(&str, Option<i64>)], stickiness: Option<Stickiness>) -> ForwardAction {
+        ForwardAction {
+            targets: targets
+                .iter()
+                .map(|(n, w)| ForwardTarget {
+                    target_group: tg(n),
+                    weight: *w,
+                })
+                .collect(),
+            stickiness,
+        }
+    }
+
+    #[test]
+    fn a_single_group_forward_is_converted_to_both_groups_keeping_order() {
+        let current = forward(&[("b-blue-tg", None)], None);
+        assert_eq!(
+            live_split(&current, &groups()).unwrap(),
+            Split::all_to(Color::Blue)
+        );
+        let next = forward_with_split(
+            &current,
+            &groups(),
+            Split::to(Color::Green, Percent::new(10).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(
+            next,
+            forward(
+                &[("b-blue-tg", Some(90)), ("b-green-tg", Some(10))],
+                Some(Stickiness::OFF)
+            )
+        );
+    }
+
+    #[test]
+    fn stickiness_is_kept() {
+        let sticky = Stickiness {
+            enabled: true,
+            duration_seconds: Some(300),
+        };
+        let current = forward(
+            &[("b-green-tg", Some(0)), ("b-blue-tg", Some(100))],
+            Some(sticky),
+        );
+        let next = forward_with_split(&current, &groups(), Split::all_to(Color::Green)).unwrap();
+        assert_eq!(next.stickiness, Some(sticky));
+        assert_eq!(next.targets[0].target_group, tg("b-green-tg"));
+        assert_eq!(next.targets[0].weight, Some(100));
+    }
+
+    #[test]
+    fn refuses_what_aws_would_refuse_or_albflip_would_drop() {
+        let three = forward(
+            &[
+                ("b-blue-tg", Some(1)),
+                ("b-green-tg", Some(1)),
+                ("x", Some(1)),
+            ],
+            None,
+        );
+        assert!(matches!(
+            check_forward(&three),
+            Err(RouteProblem::TooManyTargetGroups { count: 3 })
+        ));
+        let twice = forward(&[("b-blue-tg", Some(1)), ("b-blue-tg", Some(1))], None);
+        assert!(matches!(
+            check_forward(&twice),
+            Err(RouteProblem::DuplicateTargetGroup(_))
+        ));
+        let heavy = forward(&[("b-blue-tg", Some(1000)), ("b-green-tg", Some(1))], None);
+        assert!(matches!(
+            check_forward(&heavy),
+            Err(RouteProblem::WeightOutOfRange { weight: 1000, .. })
+        ));
+        let zero = forward(&[("b-blue-tg", Some(0)), ("b-green-tg", Some(0))], None);
+        assert_eq!(check_forward(&zero), Err(RouteProblem::AllZeroWeights));
+        let bad_sticky = forward(
+            &[("b-blue-tg", Some(1))],
+            Some(Stickiness {
+                enabled: true,
+                duration_seconds: Some(0),
+            }),
+        );
+        assert!(matches!(
+            check_forward(&bad_sticky),
+            Err(RouteProblem::InvalidStickiness(_))
+        ));
+        let foreign = forward(&[("b-blue-tg", Some(1)), ("other", Some(1))], None);
+        assert!(matches!(
+            forward_with_split(&foreign, &groups(), Split::all_to(Color::Blue)),
+            Err(RouteProblem::ForeignTargetGroup(_))
+        ));
+    }
+
+    #[test]
+    fn written_and_live_compare_ignoring_order() {
+        let a = forward(
+            &[("b-blue-tg", Some(90)), ("b-green-tg", Some(10))],
+            Some(Stickiness::OFF),
+        );
+        let b = forward(&[("b-green-tg", Some(10)), ("b-blue-tg", Some(90))], None);
+        assert!(matches_written(&b, &a));
+        let c = forward(&[("b-green-tg", Some(11)), ("b-blue-tg", Some(89))], None);
+        assert!(!matches_written(&c, &a));
+    }
+}

@@ -1,0 +1,333 @@
+//! The traffic operations: `status`, `shift` and `rollback`. Each resolves the route, decides, writes at
+//! most once, and verifies what it wrote.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::model::{Color, LoadBalancerArn, Percent, Split, Stickiness, TargetGroupArn};
+use crate::ports::{Alb, ApiErrorKind, TargetHealth};
+use crate::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
+use crate::route::{self, ForwardAction, RouteId};
+
+/// One color of a route, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColorStatus {
+    /// The target group's ARN.
+    pub target_group_arn: TargetGroupArn,
+    /// The target group's name.
+    pub target_group_name: String,
+    /// Its share of traffic.
+    pub percent: u8,
+    /// Its raw ALB weight; `None` when the route forwards to one group without weights or not to it.
+    pub weight: Option<i64>,
+    /// Healthy targets.
+    pub healthy: u32,
+    /// Registered targets.
+    pub total: u32,
+}
+
+/// The state of a route.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteStatus {
+    /// The route.
+    pub route: RouteId,
+    /// The listener of the route.
+    pub listener_arn: String,
+    /// The load balancer.
+    pub load_balancer_arn: LoadBalancerArn,
+    /// Blue.
+    pub blue: ColorStatus,
+    /// Green.
+    pub green: ColorStatus,
+    /// Group stickiness (off when the action has none).
+    pub stickiness: Stickiness,
+    /// The stable color.
+    pub stable: Color,
+    /// Where the stable color came from.
+    pub stable_source: StableSource,
+    /// Whether the route still forwards to a single group (converted on the first shift).
+    pub single_target_group: bool,
+}
+
+/// Reads the route and the health of both colors.
+pub async fn status<A: Alb>(alb: &A, target: &Target) -> Result<RouteStatus, Error> {
+    let resolved = resolve::resolve(alb, target).await?;
+    let (blue, green) = tokio::join!(
+        alb.health(&resolved.groups.blue),
+        alb.health(&resolved.groups.green)
+    );
+    let health = [blue.map_err(Error::Read)?, green.map_err(Error::Read)?];
+    let forward = resolved.forward()?;
+    let color_status = |color: Color| {
+        let arn = resolved.groups.of(color).clone();
+        let h = health[color as usize];
+        ColorStatus {
+            target_group_name: arn.name().to_string(),
+            percent: resolved.split.percent_of(color).get(),
+            weight: forward
+                .targets
+                .iter()
+                .find(|t| t.target_group == arn)
+                .and_then(|t| t.weight),
+            healthy: h.healthy,
+            total: h.total,
+            target_group_arn: arn,
+        }
+    };
+    Ok(RouteStatus {
+        listener_arn: resolved.snapshot.route.listener().to_string(),
+        route: resolved.snapshot.route.clone(),
+        load_balancer_arn: resolved.snapshot.load_balancer.clone(),
+        blue: color_status(Color::Blue),
+        green: color_status(Color::Green),
+        stickiness: forward.stickiness.unwrap_or(Stickiness::OFF),
+        stable: resolved.stable,
+        stable_source: resolved.stable_source,
+        single_target_group: forward.targets.len() == 1,
+    })
+}
+
+/// Options of a traffic change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChangeOptions {
+    /// Compute and report, write nothing.
+    pub dry_run: bool,
+    /// Send traffic to a color even if it has no healthy targets.
+    pub force: bool,
+}
+
+/// How a change was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// Nothing was written (dry run, or already at the requested split).
+    NotNeeded,
+    /// The write's response showed the written action.
+    Response,
+    /// A separate read after the write showed the written action.
+    ReadBack,
+}
+
+/// What a traffic change did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeOutcome {
+    /// The route.
+    pub route: RouteId,
+    /// The split before.
+    pub before: Split,
+    /// The split after (or that would be, on a dry run).
+    pub after: Split,
+    /// Whether anything was written.
+    pub written: bool,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// How the write was verified.
+    pub verification: Verification,
+    /// The stable color after the change.
+    pub stable: Color,
+    /// Whether the `albflip:stable` tag was (or on a dry run, would be) written.
+    pub stable_tag_written: bool,
+    /// Stickiness as found and kept.
+    pub stickiness: Stickiness,
+    /// Warnings for the operator (for example, forced traffic to a color without healthy targets).
+    pub warnings: Vec<String>,
+    /// The forward action written (or that would be).
+    pub forward: ForwardAction,
+}
+
+/// Puts `percent` of traffic on `color` and the rest on the other color, then reads the route back to
+/// verify it.
+pub async fn shift<A: Alb>(
+    alb: &A,
+    target: &Target,
+    color: Color,
+    percent: Percent,
+    options: ChangeOptions,
+) -> Result<ChangeOutcome, Error> {
+    let resolved = resolve::resolve(alb, target).await?;
+    apply(
+        alb,
+        &resolved,
+        Split::to(color, percent),
+        options,
+        Verification::ReadBack,
+    )
+    .await
+}
+
+/// The emergency path: all traffic to the stable color (or `to`), verified from the write's response so
+/// that it takes one read and one write. Idempotent: nothing is written when traffic is already there.
+pub async fn rollback<A: Alb>(
+    alb: &A,
+    target: &Target,
+    to: Option<Color>,
+    options: ChangeOptions,
+) -> Result<ChangeOutcome, Error> {
+    let resolved = resolve::resolve(alb, target).await?;
+    let color = to.unwrap_or(resolved.stable);
+    apply(
+        alb,
+        &resolved,
+        Split::all_to(color),
+        options,
+        Verification::Response,
+    )
+    .await
+}
+
+/// Writes `split` on a resolved route (unless it is already live or this is a dry run), verifies it and
+/// records the stable color when one color now has all traffic.
+pub async fn apply<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    split: Split,
+    options: ChangeOptions,
+    verification: Verification,
+) -> Result<ChangeOutcome, Error> {
+    let route = resolved.snapshot.route.clone();
+    let current = resolved.forward()?;
+    let desired =
+        route::forward_with_split(current, &resolved.groups, split).map_err(|problem| {
+            Error::UnsupportedRoute {
+                route: route.clone(),
+                problem,
+                fix: "See `albflip status`".to_string(),
+            }
+        })?;
+    let already = route::matches_written(current, &desired);
+    let warnings = check_health(alb, resolved, split, options).await?;
+    let new_stable = split.whole_color().unwrap_or(resolved.stable);
+    let tag_needed = split.whole_color().is_some()
+        && (new_stable != resolved.stable || resolved.stable_source == StableSource::Default);
+    let mut outcome = ChangeOutcome {
+        route: route.clone(),
+        before: resolved.split,
+        after: split,
+        written: false,
+        dry_run: options.dry_run,
+        verification: Verification::NotNeeded,
+        stable: new_stable,
+        stable_tag_written: tag_needed,
+        stickiness: current.stickiness.unwrap_or(Stickiness::OFF),
+        warnings,
+        forward: desired.clone(),
+    };
+    if options.dry_run {
+        return Ok(outcome);
+    }
+    if !already {
+        write_and_verify(alb, resolved, &desired, verification).await?;
+        outcome.written = true;
+        outcome.verification = verification;
+    }
+    if tag_needed {
+        alb.set_tags(route.resource_arn(), &[(STABLE_TAG, new_stable.as_str())])
+            .await
+            .map_err(|source| Error::TagFailed {
+                split: split.to_string(),
+                resource: route.resource_arn().to_string(),
+                color: new_stable,
+                source,
+            })?;
+    }
+    Ok(outcome)
+}
+
+async fn write_and_verify<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    desired: &ForwardAction,
+    verification: Verification,
+) -> Result<(), Error> {
+    let route = &resolved.snapshot.route;
+    let after = alb
+        .write(&resolved.snapshot, desired)
+        .await
+        .map_err(|source| Error::WriteFailed {
+            route: route.clone(),
+            source,
+        })?;
+    let live = if verification == Verification::ReadBack {
+        alb.read(route).await.map_err(|source| Error::WriteFailed {
+            route: route.clone(),
+            source,
+        })?
+    } else {
+        after
+    };
+    match live.forward.as_ref() {
+        Some(found) if route::matches_written(found, desired) => Ok(()),
+        found => Err(Error::VerificationFailed {
+            route: route.clone(),
+            expected: describe_forward(desired),
+            found: found
+                .map(describe_forward)
+                .unwrap_or_else(|| live.action_types.join(" + ")),
+        }),
+    }
+}
+
+/// A one-line description of a forward action: `name=weight, name=weight; stickiness`.
+pub fn describe_forward(forward: &ForwardAction) -> String {
+    let groups: Vec<String> = forward
+        .targets
+        .iter()
+        .map(|t| match t.weight {
+            Some(w) => format!("{}={w}", t.target_group.name()),
+            None => t.target_group.name().to_string(),
+        })
+        .collect();
+    format!(
+        "{}; stickiness {}",
+        groups.join(", "),
+        forward.stickiness.unwrap_or(Stickiness::OFF)
+    )
+}
+
+/// Every color whose share goes up must have a healthy target, unless forced (then it is a warning).
+async fn check_health<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    split: Split,
+    options: ChangeOptions,
+) -> Result<Vec<String>, Error> {
+    let mut warnings = Vec::new();
+    for color in Color::ALL {
+        let percent = split.percent_of(color);
+        if percent <= resolved.split.percent_of(color) {
+            continue;
+        }
+        let arn = resolved.groups.of(color);
+        let health: TargetHealth = match alb.health(arn).await {
+            Ok(h) => h,
+            Err(e) if options.force && e.kind != ApiErrorKind::NotFound => {
+                warnings.push(format!(
+                    "could not read the health of {color} ({}): {e}; shifting anyway (--force)",
+                    arn.name()
+                ));
+                continue;
+            }
+            Err(e) => return Err(Error::Read(e)),
+        };
+        if health.healthy > 0 {
+            continue;
+        }
+        let error = Error::NoHealthyTargets {
+            color,
+            target_group: arn.name().to_string(),
+            percent,
+            healthy: health.healthy,
+            total: health.total,
+        };
+        if !options.force {
+            return Err(error);
+        }
+        warnings.push(format!(
+            "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of --force",
+            arn.name(),
+            health.healthy,
+            health.total
+        ));
+    }
+    Ok(warnings)
+}

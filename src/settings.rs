@@ -1,0 +1,204 @@
+//! From parsed flags (with their `ALBFLIP_*` environment fallbacks) and the config file to the
+//! library's inputs, in that order of precedence. Validation errors here are usage errors (exit 2).
+
+use std::path::Path;
+
+use albflip::aws::AwsSettings;
+use albflip::config::{FileConfig, TargetSection};
+use albflip::model::{ListenerArn, RuleArn};
+use albflip::resolve::{GroupRef, RouteSpec, Target};
+use albflip::Error;
+
+use crate::args::{GlobalArgs, TargetArgs};
+
+/// The default listener port.
+const DEFAULT_PORT: u16 = 80;
+
+/// Everything a command needs to know about where to act.
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub target: Target,
+}
+
+impl Settings {
+    /// Merges flags/env over the config file.
+    pub fn resolve(global: &GlobalArgs, flags: &TargetArgs, cwd: &Path) -> Result<Settings, Error> {
+        let (file, _path) = FileConfig::load(global.config.as_deref(), cwd)?;
+        let cli = TargetSection {
+            listener_arn: flags.listener_arn.clone(),
+            rule_arn: flags.rule_arn.clone(),
+            load_balancer: flags.load_balancer.clone(),
+            port: flags.port,
+            blue: flags.blue.clone(),
+            green: flags.green.clone(),
+            environment: flags.environment.clone(),
+            application: flags.application.clone(),
+        };
+        let target = target_from(&cli, &file.target)?;
+        let aws = AwsSettings {
+            region: global.region.clone().or(file.aws.region),
+            profile: global.profile.clone().or(file.aws.profile),
+            endpoint_url: global.endpoint_url.clone().or(file.aws.endpoint_url),
+        };
+        Ok(Settings { aws, target })
+    }
+}
+
+fn names_route(t: &TargetSection) -> bool {
+    t.listener_arn.is_some()
+        || t.rule_arn.is_some()
+        || t.load_balancer.is_some()
+        || t.environment.is_some()
+}
+
+/// The route comes whole from the highest level that names one (flags/env, else the file); target
+/// groups and the port fall through level by level.
+fn target_from(cli: &TargetSection, file: &TargetSection) -> Result<Target, Error> {
+    let route_level = if names_route(cli) { cli } else { file };
+    if !names_route(route_level) {
+        return Err(Error::InvalidInput {
+            what: "target".into(),
+            why: "no route named".into(),
+            fix: "Pass --listener-arn ARN, --load-balancer NAME [--port N], or --environment E --application A (or set them in albflip.toml [target])".into(),
+        });
+    }
+    let port = cli.port.or(file.port).unwrap_or(DEFAULT_PORT);
+    let mut target = route_of(route_level, port)?;
+    if let Some(b) = cli.blue.as_ref().or(file.blue.as_ref()) {
+        target.blue = Some(parse_group(b, "--blue")?);
+    }
+    if let Some(g) = cli.green.as_ref().or(file.green.as_ref()) {
+        target.green = Some(parse_group(g, "--green")?);
+    }
+    Ok(target)
+}
+
+fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
+    let count = [
+        t.listener_arn.is_some(),
+        t.rule_arn.is_some(),
+        t.load_balancer.is_some(),
+        t.environment.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if count > 1 {
+        return Err(Error::InvalidInput {
+            what: "target".into(),
+            why: "more than one of listener-arn, rule-arn, load-balancer and environment/application is set".into(),
+            fix: "Name the route one way only".into(),
+        });
+    }
+    let invalid = |flag: &str, e: albflip::model::InvalidArn| Error::InvalidInput {
+        what: flag.to_string(),
+        why: e.to_string(),
+        fix: "Copy the ARN from `aws elbv2 describe-listeners` or the stack outputs".into(),
+    };
+    if let Some(arn) = &t.listener_arn {
+        let arn = ListenerArn::parse(arn).map_err(|e| invalid("--listener-arn", e))?;
+        return Ok(Target {
+            route: RouteSpec::Listener(arn),
+            blue: None,
+            green: None,
+        });
+    }
+    if let Some(arn) = &t.rule_arn {
+        let arn = RuleArn::parse(arn).map_err(|e| invalid("--rule-arn", e))?;
+        return Ok(Target {
+            route: RouteSpec::Rule(arn),
+            blue: None,
+            green: None,
+        });
+    }
+    if let Some(name) = &t.load_balancer {
+        return Ok(Target {
+            route: RouteSpec::LoadBalancer {
+                name: name.clone(),
+                port,
+            },
+            blue: None,
+            green: None,
+        });
+    }
+    match (&t.environment, &t.application) {
+        (Some(e), Some(a)) => Ok(Target::from_convention(e, a, port)),
+        _ => Err(Error::InvalidInput {
+            what: "--environment/--application".into(),
+            why: "both are needed for the naming convention".into(),
+            fix: "Pass both, or name the listener with --listener-arn".into(),
+        }),
+    }
+}
+
+fn parse_group(value: &str, flag: &str) -> Result<GroupRef, Error> {
+    value.parse::<GroupRef>().map_err(|e| match e {
+        Error::InvalidInput { why, fix, .. } => Error::InvalidInput {
+            what: format!("{flag} {value}"),
+            why,
+            fix,
+        },
+        other => other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section() -> TargetSection {
+        TargetSection::default()
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_route_comes_from_one_level() {
+        let cli = TargetSection {
+            load_balancer: Some("cli-alb".into()),
+            ..section()
+        };
+        let file = TargetSection {
+            listener_arn: Some(
+                "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2".into(),
+            ),
+            port: Some(8080),
+            green: Some("file-green".into()),
+            ..section()
+        };
+        let t = target_from(&cli, &file).unwrap();
+        assert_eq!(
+            t.route,
+            RouteSpec::LoadBalancer {
+                name: "cli-alb".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(t.green, Some(GroupRef::Name("file-green".into())));
+    }
+
+    #[test]
+    fn the_convention_and_errors() {
+        let cli = TargetSection {
+            environment: Some("prod".into()),
+            application: Some("shop".into()),
+            ..section()
+        };
+        let t = target_from(&cli, &section()).unwrap();
+        assert_eq!(
+            t.route,
+            RouteSpec::LoadBalancer {
+                name: "prod-shop-alb".into(),
+                port: 80
+            }
+        );
+        assert_eq!(t.blue, Some(GroupRef::Name("prod-shop-blue-tg".into())));
+        assert!(target_from(&section(), &section()).is_err());
+        let bad = TargetSection {
+            listener_arn: Some("not-an-arn".into()),
+            ..section()
+        };
+        assert!(target_from(&bad, &section())
+            .unwrap_err()
+            .to_string()
+            .contains("--listener-arn"));
+    }
+}
