@@ -253,8 +253,8 @@ async fn resolve_groups<A: Alb>(
     }
     let groups = match named {
         [Some(blue), Some(green)] => ColorGroups { blue, green },
-        [Some(blue), None] => complete(alb, &in_forward, Color::Blue, blue).await?,
-        [None, Some(green)] => complete(alb, &in_forward, Color::Green, green).await?,
+        [Some(blue), None] => complete(alb, snapshot, &in_forward, Color::Blue, blue).await?,
+        [None, Some(green)] => complete(alb, snapshot, &in_forward, Color::Green, green).await?,
         [None, None] => detect(alb, &in_forward).await?,
     };
     if groups.blue == groups.green {
@@ -319,6 +319,7 @@ async fn lookup<A: Alb>(
 /// One color named: the other is the remaining group of a two-group forward.
 async fn complete<A: Alb>(
     alb: &A,
+    snapshot: &RouteSnapshot,
     in_forward: &[&TargetGroupArn],
     color: Color,
     arn: TargetGroupArn,
@@ -327,6 +328,9 @@ async fn complete<A: Alb>(
         [a, b] if *a == &arn => (*b).clone(),
         [a, b] if *b == &arn => (*a).clone(),
         [single] if *single == &arn => sibling_by_name(alb, single, color).await?,
+        _ if !in_forward.contains(&&arn) => {
+            return Err(not_in_forward(snapshot, in_forward, color, &arn, true))
+        }
         _ => {
             return Err(Error::invalid(
                 format!("--{color}"),
@@ -430,6 +434,33 @@ async fn sibling_by_name<A: Alb>(
             fix: format!("Create it, or name the {other} target group with --{other}"),
         }),
     }
+}
+
+fn not_in_forward(
+    snapshot: &RouteSnapshot,
+    in_forward: &[&TargetGroupArn],
+    color: Color,
+    arn: &TargetGroupArn,
+    explicit: bool,
+) -> Error {
+    let listed = in_forward
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = if explicit {
+        format!("--{color} {}", arn.name())
+    } else {
+        format!("{color} target group {}", arn.name())
+    };
+    Error::invalid(
+        what,
+        format!(
+            "it is not in the forward action of the {} (which forwards to {listed})",
+            snapshot.route
+        ),
+        "Name a target group of that action, or point albflip at the route that forwards to it",
+    )
 }
 
 /// Named groups must be in the forward action; when the route forwards to one group, the group to add

@@ -1,0 +1,483 @@
+//! The test harness: starts the emulator, creates stacks, runs the binary, reads the listener through
+//! the real SDK.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_elasticloadbalancingv2 as elb;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, TargetGroupStickinessConfig, TargetGroupTuple,
+};
+use serde_json::Value;
+
+pub const REGION: &str = "us-east-1";
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A shared tokio runtime for SDK calls made by the tests themselves.
+pub fn rt() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
+}
+
+/// The emulator of this test run.
+pub struct Emulator {
+    pub endpoint: String,
+    _process: Mutex<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    repo().join(".venv").join("bin").join(name)
+}
+
+const INSTALL_HINT: &str =
+    "The emulator (moto_server, pinned in localstack/requirements.txt) is missing. \
+Install it with `localstack/ensure-env` (needs python3 with venv and access to PyPI), \
+or run the README's test command, which does this for you.";
+
+/// Starts (once per test run) moto_server on a free loopback port. The server is started through a
+/// shell that kills it when this process's end of its stdin pipe closes, so it never outlives the run.
+pub fn emulator() -> &'static Emulator {
+    static EMU: OnceLock<Emulator> = OnceLock::new();
+    EMU.get_or_init(|| {
+        if !venv_bin("moto_server").exists() {
+            let status = Command::new(repo().join("localstack/ensure-env"))
+                .stdout(Stdio::null())
+                .status();
+            assert!(
+                matches!(status, Ok(s) if s.success()) && venv_bin("moto_server").exists(),
+                "{INSTALL_HINT}"
+            );
+        }
+        let port = free_port();
+        let script = format!(
+            "\"{}\" -H 127.0.0.1 -p {port} >/tmp/albflip-test-moto-{port}.log 2>&1 & pid=$!; cat >/dev/null; kill $pid",
+            venv_bin("moto_server").display()
+        );
+        let child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the emulator: {e}. {INSTALL_HINT}"));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_until_up(&endpoint, port);
+        Emulator { endpoint, _process: Mutex::new(child) }
+    })
+}
+
+fn wait_until_up(endpoint: &str, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the emulator did not answer at {endpoint} within 40 s (log: /tmp/albflip-test-moto-{port}.log). {INSTALL_HINT}");
+}
+
+/// One copy of the reference stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub environment: String,
+    pub application: String,
+    pub load_balancer_arn: String,
+    pub listener_arn: String,
+    pub blue_tg: String,
+    pub green_tg: String,
+}
+
+impl Stack {
+    pub fn lb_name(&self) -> String {
+        format!("{}-{}-alb", self.environment, self.application)
+    }
+
+    /// The flags that name this stack by the naming convention.
+    pub fn convention(&self) -> Vec<String> {
+        vec![
+            "--environment".into(),
+            self.environment.clone(),
+            "--application".into(),
+            self.application.clone(),
+        ]
+    }
+
+    /// The flags that name the listener by ARN.
+    pub fn by_arn(&self) -> Vec<String> {
+        vec!["--listener-arn".into(), self.listener_arn.clone()]
+    }
+}
+
+/// Creates a fresh stack: `stickiness` makes the listener a weighted 100/0 forward with stickiness.
+pub fn stack(stickiness: Option<u32>) -> Stack {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let environment = format!("t{}x{n}", std::process::id() % 10_000);
+    let application = "shop".to_string();
+    let emu = emulator();
+    let mut cmd = Command::new(repo().join("localstack/create-stack"));
+    cmd.args([
+        "--endpoint",
+        &emu.endpoint,
+        "--environment",
+        &environment,
+        "--application",
+        &application,
+    ]);
+    if let Some(s) = stickiness {
+        cmd.args(["--stickiness", &s.to_string()]);
+    }
+    let out = cmd.output().expect("run localstack/create-stack");
+    assert!(
+        out.status.success(),
+        "create-stack failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("create-stack prints JSON");
+    let s = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("output {k} missing in {v}"))
+            .to_string()
+    };
+    Stack {
+        load_balancer_arn: s("LoadBalancerArn"),
+        listener_arn: s("ListenerArn"),
+        blue_tg: s("BlueTargetGroupArn"),
+        green_tg: s("GreenTargetGroupArn"),
+        environment,
+        application,
+    }
+}
+
+/// A command for the real binary, hermetic: test credentials, the emulator's endpoint, no ambient
+/// albflip or AWS profile settings, run in an empty directory.
+pub fn albflip() -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("albflip"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ALBFLIP_") || k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_ENDPOINT_URL", &emulator().endpoint)
+        .env("NO_COLOR", "1")
+        .current_dir(empty_dir());
+    cmd
+}
+
+/// A fresh empty directory.
+pub fn empty_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "albflip-it-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "albflip failed: {self:?}");
+        self
+    }
+}
+
+/// Runs the binary with `args`.
+pub fn run<S: AsRef<str>>(args: &[S]) -> Run {
+    run_in(albflip(), args)
+}
+
+/// Runs a prepared command with `args`.
+pub fn run_in<S: AsRef<str>>(mut cmd: Command, args: &[S]) -> Run {
+    let out: Output = cmd
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("run albflip");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Concatenates argument lists.
+pub fn args(parts: &[&[String]], tail: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = parts.iter().flat_map(|p| p.iter().cloned()).collect();
+    v.extend(tail.iter().map(|s| s.to_string()));
+    v
+}
+
+/// An SDK client on the emulator.
+pub fn elb() -> elb::Client {
+    static CLIENT: OnceLock<elb::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let conf = elb::Config::builder()
+                .behavior_version(elb::config::BehaviorVersion::latest())
+                .region(elb::config::Region::new(REGION))
+                .endpoint_url(&emulator().endpoint)
+                .credentials_provider(elb::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .http_client(
+                    aws_smithy_http_client::Builder::new()
+                        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                        ))
+                        .build_https(),
+                )
+                .build();
+            elb::Client::from_conf(conf)
+        })
+        .clone()
+}
+
+/// Everything the API says about a listener, its rules and its tags, for before/after comparisons.
+pub fn fingerprint(listener_arn: &str) -> String {
+    rt().block_on(async {
+        let c = elb();
+        let l = c
+            .describe_listeners()
+            .listener_arns(listener_arn)
+            .send()
+            .await
+            .expect("describe listeners");
+        let r = c
+            .describe_rules()
+            .listener_arn(listener_arn)
+            .send()
+            .await
+            .expect("describe rules");
+        let t = c
+            .describe_tags()
+            .resource_arns(listener_arn)
+            .send()
+            .await
+            .expect("describe tags");
+        format!(
+            "{:?}\n{:?}\n{:?}",
+            l.listeners(),
+            r.rules(),
+            t.tag_descriptions()
+        )
+    })
+}
+
+/// The default forward action of a listener: (target group ARN, weight) pairs and stickiness.
+pub fn forward(listener_arn: &str) -> (Vec<(String, Option<i32>)>, Option<(bool, Option<i32>)>) {
+    rt().block_on(async {
+        let out = elb()
+            .describe_listeners()
+            .listener_arns(listener_arn)
+            .send()
+            .await
+            .expect("describe");
+        let action = out.listeners()[0].default_actions()[0].clone();
+        let cfg = action.forward_config();
+        let groups = match cfg.map(|c| c.target_groups()).filter(|g| !g.is_empty()) {
+            Some(g) => g
+                .iter()
+                .map(|t| {
+                    (
+                        t.target_group_arn().unwrap_or_default().to_string(),
+                        t.weight(),
+                    )
+                })
+                .collect(),
+            None => vec![(
+                action.target_group_arn().unwrap_or_default().to_string(),
+                None,
+            )],
+        };
+        let sticky = cfg
+            .and_then(|c| c.target_group_stickiness_config())
+            .map(|s| (s.enabled().unwrap_or(false), s.duration_seconds()));
+        (groups, sticky)
+    })
+}
+
+/// The weights of blue and green on a listener's default action.
+pub fn weights(stack: &Stack) -> (Option<i32>, Option<i32>) {
+    let (groups, _) = forward(&stack.listener_arn);
+    let w = |arn: &str| groups.iter().find(|(a, _)| a == arn).and_then(|(_, w)| *w);
+    (w(&stack.blue_tg), w(&stack.green_tg))
+}
+
+/// The listener's tag `key`.
+pub fn tag(arn: &str, key: &str) -> Option<String> {
+    rt().block_on(async {
+        let out = elb()
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .expect("describe tags");
+        out.tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value().map(str::to_string))
+    })
+}
+
+/// Sets a listener's default actions directly through the API (to build odd states).
+pub fn set_default_actions(listener_arn: &str, actions: Vec<Action>) {
+    rt().block_on(async {
+        elb()
+            .modify_listener()
+            .listener_arn(listener_arn)
+            .set_default_actions(Some(actions))
+            .send()
+            .await
+            .expect("modify listener");
+    })
+}
+
+/// A weighted forward action.
+pub fn weighted(groups: &[(&str, i32)], stickiness: Option<(bool, i32)>) -> Action {
+    let mut cfg = ForwardActionConfig::builder().set_target_groups(Some(
+        groups
+            .iter()
+            .map(|(arn, w)| {
+                TargetGroupTuple::builder()
+                    .target_group_arn(*arn)
+                    .weight(*w)
+                    .build()
+            })
+            .collect(),
+    ));
+    if let Some((enabled, d)) = stickiness {
+        cfg = cfg.target_group_stickiness_config(
+            TargetGroupStickinessConfig::builder()
+                .enabled(enabled)
+                .duration_seconds(d)
+                .build(),
+        );
+    }
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(cfg.build())
+        .build()
+}
+
+/// Creates an extra target group in the stack's VPC and returns its ARN.
+pub fn extra_target_group(stack: &Stack, suffix: &str) -> String {
+    rt().block_on(async {
+        let c = elb();
+        let tg = c
+            .describe_target_groups()
+            .target_group_arns(&stack.blue_tg)
+            .send()
+            .await
+            .expect("describe tg");
+        let vpc = tg.target_groups()[0]
+            .vpc_id()
+            .unwrap_or_default()
+            .to_string();
+        let out = c
+            .create_target_group()
+            .name(format!("{}-{suffix}", stack.environment))
+            .protocol(elb::types::ProtocolEnum::Http)
+            .port(80)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .expect("create tg");
+        out.target_groups()[0]
+            .target_group_arn()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
+/// Creates another listener on the stack's load balancer with `action` and returns its ARN.
+pub fn extra_listener(stack: &Stack, port: i32, action: Action) -> String {
+    rt().block_on(async {
+        let out = elb()
+            .create_listener()
+            .load_balancer_arn(&stack.load_balancer_arn)
+            .protocol(elb::types::ProtocolEnum::Http)
+            .port(port)
+            .default_actions(action)
+            .send()
+            .await
+            .expect("create listener");
+        out.listeners()[0]
+            .listener_arn()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
+/// Deregisters every target of a target group (so it has 0 healthy of 0).
+pub fn deregister_all(tg: &str) {
+    rt().block_on(async {
+        let c = elb();
+        let h = c
+            .describe_target_health()
+            .target_group_arn(tg)
+            .send()
+            .await
+            .expect("health");
+        let targets: Vec<_> = h
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target().cloned())
+            .collect();
+        if !targets.is_empty() {
+            c.deregister_targets()
+                .target_group_arn(tg)
+                .set_targets(Some(targets))
+                .send()
+                .await
+                .expect("deregister");
+        }
+    })
+}
+
+/// Writes a file into a directory and returns the directory.
+pub fn dir_with_file(name: &str, contents: &str) -> PathBuf {
+    let dir = empty_dir();
+    std::fs::write(dir.join(name), contents).expect("write file");
+    dir
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real `albflip` binary against a real AWS API emulator (moto) over HTTP.
+//!
+//! One emulator per test run on a free loopback port; every test creates its own copy of the reference
+//! stack (a unique environment/application) so tests run in parallel without seeing each other.
+
+mod bad_input;
+mod harness;
+mod rollback;
+mod shift;
+mod status;

@@ -1,0 +1,126 @@
+//! `albflip rollback`: the emergency path.
+
+use crate::harness::*;
+
+#[test]
+fn rollback_returns_all_traffic_to_the_stable_tag_color_in_one_write() {
+    let s = stack(Some(300));
+    // Green at 100 % but the stable tag still says blue (a deployment that went bad after the switch).
+    run(&args(
+        &[&s.by_arn()],
+        &["shift", "--target", "green", "--percentage", "60"],
+    ))
+    .ok();
+    set_default_actions(
+        &s.listener_arn,
+        vec![weighted(
+            &[(&s.blue_tg, 0), (&s.green_tg, 100)],
+            Some((true, 300)),
+        )],
+    );
+    rt().block_on(async {
+        elb()
+            .add_tags()
+            .resource_arns(&s.listener_arn)
+            .tags(
+                aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                    .key("albflip:stable")
+                    .value("blue")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("tag");
+    });
+    let v = run(&args(&[&s.by_arn()], &["rollback", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["after"]["blue"], 100);
+    assert_eq!(v["before"]["green"], 100);
+    assert_eq!(v["verification"], "response");
+    assert_eq!(v["api_calls"]["elasticloadbalancing:ModifyListener"], 1);
+    assert!(
+        v["api_calls"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k.starts_with("elasticloadbalancing:")),
+        "{v}"
+    );
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+    assert_eq!(
+        forward(&s.listener_arn).1,
+        Some((true, Some(300))),
+        "stickiness kept"
+    );
+    // Idempotent: a second rollback writes nothing.
+    let before = fingerprint(&s.listener_arn);
+    let v = run(&args(&[&s.by_arn()], &["rollback", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["written"], false);
+    assert!(
+        v["api_calls"]
+            .get("elasticloadbalancing:ModifyListener")
+            .is_none(),
+        "{v}"
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before);
+}
+
+#[test]
+fn rollback_to_overrides_the_stable_color_and_records_it() {
+    let s = stack(None);
+    run(&args(
+        &[&s.convention()],
+        &["shift", "--target", "green", "--percentage", "30"],
+    ))
+    .ok();
+    let r = run(&args(&[&s.convention()], &["rollback", "--to", "green"])).ok();
+    assert!(
+        r.stdout
+            .contains("Rolled back: blue 70% / green 30% -> blue 0% / green 100%"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(0), Some(100)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:stable").as_deref(),
+        Some("green")
+    );
+    // Now the stable color is green: a plain rollback keeps traffic there.
+    let v = run(&args(&[&s.convention()], &["rollback", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["after"]["green"], 100);
+    assert_eq!(v["written"], false);
+}
+
+#[test]
+fn rollback_refuses_a_color_without_healthy_targets_unless_forced() {
+    let s = stack(None);
+    run(&args(
+        &[&s.by_arn()],
+        &["shift", "--target", "green", "--percentage", "100"],
+    ))
+    .ok();
+    deregister_all(&s.blue_tg);
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&args(&[&s.by_arn()], &["rollback", "--to", "blue"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("refusing to send 100% to blue"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("0 healthy of 0"), "{}", r.stderr);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(fingerprint(&s.listener_arn), before);
+    let r = run(&args(
+        &[&s.by_arn()],
+        &["rollback", "--to", "blue", "--force"],
+    ))
+    .ok();
+    assert!(r.stdout.contains("WARNING: blue"), "{}", r.stdout);
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+}

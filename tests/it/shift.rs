@@ -1,0 +1,172 @@
+//! `albflip shift`: weights, conversion, stickiness, dry runs and the stable tag.
+
+use crate::harness::*;
+
+#[test]
+fn shift_to_10_50_100_and_back_writes_the_weights_and_tags_the_stable_color() {
+    let s = stack(None);
+    let base = s.convention();
+    for (pct, blue, green) in [(10, 90, 10), (50, 50, 50), (100, 0, 100)] {
+        let r = run(&args(
+            &[&base],
+            &[
+                "shift",
+                "--target",
+                "green",
+                "--percentage",
+                &pct.to_string(),
+            ],
+        ))
+        .ok();
+        assert!(r.stdout.contains("verified by read-back"), "{}", r.stdout);
+        assert_eq!(
+            weights(&s),
+            (Some(blue), Some(green)),
+            "after shift to {pct}"
+        );
+    }
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:stable").as_deref(),
+        Some("green")
+    );
+    let r = run(&args(
+        &[&base],
+        &["shift", "--target", "blue", "--percentage", "100"],
+    ))
+    .ok();
+    assert!(
+        r.stdout
+            .contains("blue 0% / green 100% -> blue 100% / green 0%"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:stable").as_deref(),
+        Some("blue")
+    );
+}
+
+#[test]
+fn a_single_target_group_forward_is_converted_to_a_weighted_forward() {
+    let s = stack(None);
+    let (groups, _) = forward(&s.listener_arn);
+    assert_eq!(
+        groups,
+        vec![(s.blue_tg.clone(), None)],
+        "the stack starts with a single-group forward"
+    );
+    let v = run(&args(&[&s.by_arn()], &["status", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["single_target_group"], true);
+    run(&args(
+        &[&s.by_arn()],
+        &["shift", "--target", "green", "--percentage", "10"],
+    ))
+    .ok();
+    let (groups, sticky) = forward(&s.listener_arn);
+    assert_eq!(
+        groups,
+        vec![
+            (s.blue_tg.clone(), Some(90)),
+            (s.green_tg.clone(), Some(10))
+        ]
+    );
+    assert_eq!(sticky.map(|s| s.0), Some(false));
+}
+
+#[test]
+fn stickiness_is_kept_through_shifts() {
+    let s = stack(Some(300));
+    assert_eq!(forward(&s.listener_arn).1, Some((true, Some(300))));
+    for pct in ["10", "50", "100", "0"] {
+        run(&args(
+            &[&s.by_arn()],
+            &["shift", "--target", "green", "--percentage", pct],
+        ))
+        .ok();
+        assert_eq!(
+            forward(&s.listener_arn).1,
+            Some((true, Some(300))),
+            "after shift to {pct}"
+        );
+    }
+    let v = run(&args(&[&s.by_arn()], &["status", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["stickiness"]["enabled"], true);
+    assert_eq!(v["stickiness"]["duration_seconds"], 300);
+}
+
+#[test]
+fn dry_run_prints_the_change_and_writes_nothing() {
+    let s = stack(Some(120));
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&args(
+        &[&s.by_arn()],
+        &[
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "100",
+            "--dry-run",
+        ],
+    ))
+    .ok();
+    assert!(
+        r.stdout
+            .contains("blue 100% / green 0% -> blue 0% / green 100%"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("would tag albflip:stable=green"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Nothing was written."), "{}", r.stdout);
+    let r = run(&args(
+        &[&s.by_arn()],
+        &["rollback", "--to", "green", "--dry-run", "--output", "json"],
+    ))
+    .ok();
+    assert_eq!(r.json()["written"], false);
+    assert_eq!(r.json()["dry_run"], true);
+    assert_eq!(fingerprint(&s.listener_arn), before);
+}
+
+#[test]
+fn bake_and_validation_minutes_are_accepted() {
+    let s = stack(None);
+    run(&args(
+        &[&s.by_arn()],
+        &[
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "25",
+            "--bake",
+            "0s",
+        ],
+    ))
+    .ok();
+    assert_eq!(weights(&s), (Some(75), Some(25)));
+    let r = run(&args(
+        &[&s.by_arn()],
+        &[
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "25",
+            "--bake",
+            "1m",
+            "--validation-minutes",
+            "2",
+        ],
+    ));
+    assert_eq!(r.code, 2, "{r:?}");
+}
