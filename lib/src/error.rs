@@ -71,6 +71,49 @@ pub enum Error {
         #[source]
         source: ApiError,
     },
+    /// Another deployment or writer is in the way (a canary awaiting promotion, a deployment in progress).
+    #[error("{what}. {fix}")]
+    Conflict {
+        /// What is in the way.
+        what: String,
+        /// What to do.
+        fix: String,
+    },
+    /// The live split is not what albflip last wrote: someone else changed the route.
+    #[error("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. Nothing was written. Check who changed it, then rerun (or `albflip rollback`)")]
+    Drift {
+        /// The route.
+        route: RouteId,
+        /// What albflip expected.
+        expected: String,
+        /// What is live.
+        found: String,
+    },
+    /// The route is not in a state the command applies to (e.g. `promote` without a canary).
+    #[error("{what}. {fix}")]
+    State {
+        /// What is wrong.
+        what: String,
+        /// What to do.
+        fix: String,
+    },
+    /// A deployment stopped on an unexpected error after moving traffic; traffic was returned to the
+    /// stable color.
+    #[error("the deployment stopped: {cause}. Traffic was returned to {stable} and verified")]
+    Aborted {
+        /// What went wrong.
+        cause: Box<Error>,
+        /// The color traffic was returned to.
+        stable: Color,
+    },
+    /// Putting traffic back on the stable color failed: a human must act.
+    #[error("ROLLBACK FAILED: {rollback}; it was started because: {cause}")]
+    RollbackFailed {
+        /// Why the rollback was started.
+        cause: String,
+        /// Why it failed.
+        rollback: Box<Error>,
+    },
     /// A color that would receive more traffic has no healthy targets.
     #[error("refusing to send {percent} to {color} ({target_group}): it has {healthy} healthy of {total} registered targets. Bring its targets up, or pass --force to shift anyway")]
     NoHealthyTargets {
@@ -87,6 +130,15 @@ pub enum Error {
     },
 }
 
+impl Error {
+    pub(crate) fn conflict(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Conflict {
+            what: what.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
 /// The classes of [`Error`], which the CLI maps to exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -97,6 +149,10 @@ pub enum ErrorKind {
     Runtime,
     /// A write or its verification failed: the live state may differ from what was intended.
     WriteFailed,
+    /// Another deployment, or a change by someone else, is in the way; nothing was written.
+    Conflict,
+    /// Traffic could not be put back on the stable color: a human must act.
+    RollbackFailed,
 }
 
 impl Error {
@@ -104,9 +160,13 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidInput { .. } | Error::NotFound { .. } => ErrorKind::InvalidInput,
-            Error::UnsupportedRoute { .. } | Error::Read(_) | Error::NoHealthyTargets { .. } => {
-                ErrorKind::Runtime
-            }
+            Error::UnsupportedRoute { .. }
+            | Error::Read(_)
+            | Error::NoHealthyTargets { .. }
+            | Error::State { .. }
+            | Error::Aborted { .. } => ErrorKind::Runtime,
+            Error::Conflict { .. } | Error::Drift { .. } => ErrorKind::Conflict,
+            Error::RollbackFailed { .. } => ErrorKind::RollbackFailed,
             Error::WriteFailed { .. }
             | Error::VerificationFailed { .. }
             | Error::TagFailed { .. } => ErrorKind::WriteFailed,
@@ -115,7 +175,10 @@ impl Error {
 
     /// Whether albflip may have changed something in AWS before failing.
     pub fn may_have_changed_aws(&self) -> bool {
-        self.kind() == ErrorKind::WriteFailed
+        matches!(
+            self.kind(),
+            ErrorKind::WriteFailed | ErrorKind::RollbackFailed
+        ) || matches!(self, Error::Aborted { .. })
     }
 
     pub(crate) fn invalid(

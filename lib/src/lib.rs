@@ -37,11 +37,16 @@
 
 pub mod aws;
 pub mod config;
+pub mod engine;
 pub mod error;
+pub mod events;
 pub mod model;
+pub mod plan;
 pub mod ports;
 pub mod resolve;
 pub mod route;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod traffic;
 
 pub use error::{Error, ErrorKind};

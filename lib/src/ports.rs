@@ -169,3 +169,75 @@ pub trait AlbInventory: Send + Sync {
 pub trait Alb: TrafficRouter + AlbInventory {}
 
 impl<T: TrafficRouter + AlbInventory> Alb for T {}
+
+/// What to fetch for one poll: both colors' ALB metrics over one window, and alarm states.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricQuery {
+    /// The `LoadBalancer` dimension: `app/NAME/ID`.
+    pub load_balancer: String,
+    /// The `TargetGroup` dimension of the new color: `targetgroup/NAME/ID`.
+    pub new_target_group: String,
+    /// The `TargetGroup` dimension of the stable color.
+    pub stable_target_group: String,
+    /// Window start.
+    pub start: std::time::SystemTime,
+    /// Window end.
+    pub end: std::time::SystemTime,
+    /// The metric period.
+    pub period: std::time::Duration,
+    /// The latency statistic.
+    pub latency_statistic: crate::plan::LatencyStatistic,
+    /// CloudWatch alarms to read.
+    pub alarms: Vec<String>,
+}
+
+/// A source of gate observations (CloudWatch, or Prometheus, Datadog, a script in tests).
+pub trait MetricSource: Send + Sync {
+    /// Fetches one observation. No traffic yet is an observation with zero requests, not an error.
+    fn observe(
+        &self,
+        query: &MetricQuery,
+    ) -> impl Future<Output = Result<crate::plan::Observation, ApiError>> + Send;
+}
+
+/// Wall-clock time and sleeping, behind a trait so simulated runs stay consistent.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> std::time::SystemTime;
+    /// Sleeps for `duration`.
+    fn sleep(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// The real clock, measured through tokio's clock so that `tokio::time::pause()` simulates it: the wall
+/// time at creation plus tokio's elapsed time.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    wall: std::time::SystemTime,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock starting now.
+    pub fn new() -> TokioClock {
+        TokioClock {
+            wall: std::time::SystemTime::now(),
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        TokioClock::new()
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> std::time::SystemTime {
+        self.wall + self.start.elapsed()
+    }
+
+    fn sleep(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(duration)
+    }
+}

@@ -135,6 +135,8 @@ pub struct Resolved {
     pub stable: Color,
     /// Where the stable color came from.
     pub stable_source: StableSource,
+    /// The tags of the route's resource (listener or rule).
+    pub tags: Tags,
 }
 
 impl Resolved {
@@ -156,10 +158,8 @@ pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error
     route::check_forward(forward).map_err(|p| unsupported(&route, p))?;
     let groups = resolve_groups(alb, &snapshot, forward, target).await?;
     let split = route::live_split(forward, &groups).map_err(|p| unsupported(&route, p))?;
-    let stable_tag = tags
-        .get(route.resource_arn())
-        .and_then(|t| t.get(STABLE_TAG))
-        .and_then(|v| v.parse::<Color>().ok());
+    let tags = tags.get(route.resource_arn()).cloned().unwrap_or_default();
+    let stable_tag = tags.get(STABLE_TAG).and_then(|v| v.parse::<Color>().ok());
     Ok(Resolved {
         snapshot,
         groups,
@@ -170,6 +170,7 @@ pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error
         } else {
             StableSource::Default
         },
+        tags,
     })
 }
 

@@ -3,11 +3,12 @@
 
 use serde::Serialize;
 
+use crate::engine::{state, STATE_TAG};
 use crate::error::Error;
 use crate::model::{Color, LoadBalancerArn, Percent, Split, Stickiness, TargetGroupArn};
-use crate::ports::{Alb, ApiErrorKind, TargetHealth};
+use crate::ports::{Alb, ApiErrorKind, TargetHealth, TrafficRouter};
 use crate::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
-use crate::route::{self, ForwardAction, RouteId};
+use crate::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
 
 /// One color of a route, as `status` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -165,14 +166,30 @@ pub async fn rollback<A: Alb>(
 ) -> Result<ChangeOutcome, Error> {
     let resolved = resolve::resolve(alb, target).await?;
     let color = to.unwrap_or(resolved.stable);
-    apply(
+    let outcome = apply(
         alb,
         &resolved,
         Split::all_to(color),
         options,
         Verification::Response,
     )
-    .await
+    .await?;
+    let in_flight = matches!(
+        resolved.tags.get(STATE_TAG).map(String::as_str),
+        Some(state::IN_PROGRESS | state::AWAITING_PROMOTION)
+    );
+    if in_flight && !options.dry_run {
+        let resource = resolved.snapshot.route.resource_arn();
+        alb.set_tags(resource, &[(STATE_TAG, state::ROLLED_BACK)])
+            .await
+            .map_err(|source| Error::TagFailed {
+                split: outcome.after.to_string(),
+                resource: resource.to_string(),
+                color,
+                source,
+            })?;
+    }
+    Ok(outcome)
 }
 
 /// Writes `split` on a resolved route (unless it is already live or this is a dry run), verifies it and
@@ -216,7 +233,14 @@ pub async fn apply<A: Alb>(
         return Ok(outcome);
     }
     if !already {
-        write_and_verify(alb, resolved, &desired, verification).await?;
+        write_verified(
+            alb,
+            &resolved.snapshot,
+            &resolved.groups,
+            split,
+            verification,
+        )
+        .await?;
         outcome.written = true;
         outcome.verification = verification;
     }
@@ -233,37 +257,54 @@ pub async fn apply<A: Alb>(
     Ok(outcome)
 }
 
-async fn write_and_verify<A: Alb>(
-    alb: &A,
-    resolved: &Resolved,
-    desired: &ForwardAction,
+/// Writes `split` on the route read as `current` (one write), then verifies it from the write's response
+/// or from a separate read. Returns the route as verified.
+pub async fn write_verified<R: TrafficRouter>(
+    router: &R,
+    current: &RouteSnapshot,
+    groups: &ColorGroups,
+    split: Split,
     verification: Verification,
-) -> Result<(), Error> {
-    let route = &resolved.snapshot.route;
-    let after = alb
-        .write(&resolved.snapshot, desired)
+) -> Result<RouteSnapshot, Error> {
+    let route = &current.route;
+    let forward = route::forward_of(current).map_err(|problem| unsupported(route, problem))?;
+    let desired = route::forward_with_split(forward, groups, split)
+        .map_err(|problem| unsupported(route, problem))?;
+    let after = router
+        .write(current, &desired)
         .await
         .map_err(|source| Error::WriteFailed {
             route: route.clone(),
             source,
         })?;
     let live = if verification == Verification::ReadBack {
-        alb.read(route).await.map_err(|source| Error::WriteFailed {
-            route: route.clone(),
-            source,
-        })?
+        router
+            .read(route)
+            .await
+            .map_err(|source| Error::WriteFailed {
+                route: route.clone(),
+                source,
+            })?
     } else {
         after
     };
     match live.forward.as_ref() {
-        Some(found) if route::matches_written(found, desired) => Ok(()),
+        Some(found) if route::matches_written(found, &desired) => Ok(live),
         found => Err(Error::VerificationFailed {
             route: route.clone(),
-            expected: describe_forward(desired),
+            expected: describe_forward(&desired),
             found: found
                 .map(describe_forward)
                 .unwrap_or_else(|| live.action_types.join(" + ")),
         }),
+    }
+}
+
+fn unsupported(route: &RouteId, problem: route::RouteProblem) -> Error {
+    Error::UnsupportedRoute {
+        route: route.clone(),
+        problem,
+        fix: "See `albflip status`".to_string(),
     }
 }
 
@@ -285,7 +326,7 @@ pub fn describe_forward(forward: &ForwardAction) -> String {
 }
 
 /// Every color whose share goes up must have a healthy target, unless forced (then it is a warning).
-async fn check_health<A: Alb>(
+pub(crate) async fn check_health<A: Alb>(
     alb: &A,
     resolved: &Resolved,
     split: Split,

@@ -1,15 +1,18 @@
 //! AWS adapters: they translate between the [`crate::ports`] traits and the AWS SDK, and decide nothing.
 //!
 //! - [`sdk`]: one place where region, profile, endpoint, timeouts, retries and the HTTP client are set.
+//! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
 //! - [`elbv2`]: the ALB router and inventory ([`ElbV2`]).
 //! - [`errors`]: SDK errors classified into [`crate::ports::ApiError`].
 //! - [`calls`]: counts API calls per operation, for the summary and the benchmarks.
 
 pub mod calls;
+pub mod cloudwatch;
 pub mod elbv2;
 pub mod errors;
 pub mod sdk;
 
 pub use calls::CallCounter;
+pub use cloudwatch::CloudWatch;
 pub use elbv2::ElbV2;
 pub use sdk::{load_config, AwsSettings};

@@ -1,0 +1,274 @@
+//! The CloudWatch adapter: one `GetMetricData` per poll for every metric of both colors, plus
+//! `DescribeAlarms` when alarms are gated on. Rates are computed by albflip from sums, never with metric
+//! math (which the emulator does not serve and which hides the sample size).
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_cloudwatch::Client;
+
+use crate::aws::calls::CallCounter;
+use crate::aws::errors::classify;
+use crate::plan::{ColorMetrics, Observation};
+use crate::ports::{ApiError, MetricQuery, MetricSource};
+
+/// The metrics fetched for each color: (query id suffix, metric name, statistic or `None` for the
+/// configured latency statistic).
+const METRICS: &[(&str, &str, Option<&str>)] = &[
+    ("req", "RequestCount", Some("Sum")),
+    ("err", "HTTPCode_Target_5XX_Count", Some("Sum")),
+    ("lat", "TargetResponseTime", None),
+    ("hh", "HealthyHostCount", Some("Minimum")),
+    ("uh", "UnHealthyHostCount", Some("Maximum")),
+];
+
+/// CloudWatch as a [`MetricSource`].
+#[derive(Debug, Clone)]
+pub struct CloudWatch {
+    client: Client,
+    calls: CallCounter,
+}
+
+impl CloudWatch {
+    /// An adapter over a client built from `config`, counting calls in `calls`.
+    pub fn new(config: &SdkConfig, calls: CallCounter) -> CloudWatch {
+        CloudWatch {
+            client: Client::new(config),
+            calls,
+        }
+    }
+}
+
+/// The `GetMetricData` queries for a poll: ids `n_*` for the new color and `s_*` for the stable one.
+pub fn metric_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
+    let latency = q.latency_statistic.to_string();
+    let period = i32::try_from(q.period.as_secs().max(1)).unwrap_or(60);
+    let mut out = Vec::new();
+    for (prefix, tg) in [("n", &q.new_target_group), ("s", &q.stable_target_group)] {
+        for (id, name, stat) in METRICS {
+            let metric = Metric::builder()
+                .namespace("AWS/ApplicationELB")
+                .metric_name(*name)
+                .dimensions(
+                    Dimension::builder()
+                        .name("LoadBalancer")
+                        .value(&q.load_balancer)
+                        .build(),
+                )
+                .dimensions(
+                    Dimension::builder()
+                        .name("TargetGroup")
+                        .value(tg.as_str())
+                        .build(),
+                )
+                .build();
+            let stat = MetricStat::builder()
+                .metric(metric)
+                .period(period)
+                .stat(stat.map(str::to_string).unwrap_or_else(|| latency.clone()))
+                .build();
+            out.push(
+                MetricDataQuery::builder()
+                    .id(format!("{prefix}_{id}"))
+                    .metric_stat(stat)
+                    .return_data(true)
+                    .build(),
+            );
+        }
+    }
+    out
+}
+
+/// Folds the datapoints of one query id into a color's metrics.
+fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
+    let max = values.iter().copied().reduce(f64::max);
+    let min = values.iter().copied().reduce(f64::min);
+    match id {
+        "req" => metrics.requests = values.iter().sum(),
+        "err" => metrics.errors = values.iter().sum(),
+        "lat" => metrics.latency_seconds = max,
+        "hh" => metrics.healthy_hosts = min,
+        "uh" => metrics.unhealthy_hosts = max,
+        _ => {}
+    }
+}
+
+impl MetricSource for CloudWatch {
+    async fn observe(&self, q: &MetricQuery) -> Result<Observation, ApiError> {
+        let op = "cloudwatch:GetMetricData";
+        let mut new = ColorMetrics::default();
+        let mut stable = ColorMetrics::default();
+        let mut token: Option<String> = None;
+        loop {
+            self.calls.record(op);
+            let out = self
+                .client
+                .get_metric_data()
+                .set_metric_data_queries(Some(metric_queries(q)))
+                .start_time(DateTime::from(q.start))
+                .end_time(DateTime::from(q.end))
+                .scan_by(ScanBy::TimestampAscending)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(op, e))?;
+            for r in out.metric_data_results() {
+                let id = r.id().unwrap_or_default();
+                let (color, metric) = id.split_once('_').unwrap_or(("", ""));
+                let target = if color == "n" { &mut new } else { &mut stable };
+                fold(target, metric, r.values());
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let alarms = if q.alarms.is_empty() {
+            Vec::new()
+        } else {
+            self.alarm_states(&q.alarms).await?
+        };
+        Ok(Observation {
+            new,
+            stable,
+            alarms,
+            window_start: q.start,
+            window_end: q.end,
+        })
+    }
+}
+
+impl CloudWatch {
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
+        let op = "cloudwatch:DescribeAlarms";
+        self.calls.record(op);
+        let out = self
+            .client
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify(op, e))?;
+        let metric = out.metric_alarms().iter().map(|a| {
+            (
+                a.alarm_name(),
+                a.state_value().map(|s| s.as_str().to_string()),
+            )
+        });
+        let composite = out.composite_alarms().iter().map(|a| {
+            (
+                a.alarm_name(),
+                a.state_value().map(|s| s.as_str().to_string()),
+            )
+        });
+        Ok(metric
+            .chain(composite)
+            .filter_map(|(n, s)| Some((n?.to_string(), s.unwrap_or_default())))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::LatencyStatistic;
+    use std::time::{Duration, SystemTime};
+
+    fn query(stat: LatencyStatistic) -> MetricQuery {
+        MetricQuery {
+            load_balancer: "app/prod-shop-alb/50dc6c495c0c9188".into(),
+            new_target_group: "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067".into(),
+            stable_target_group: "targetgroup/prod-shop-blue-tg/943f017f100becff".into(),
+            start: SystemTime::UNIX_EPOCH,
+            end: SystemTime::UNIX_EPOCH + Duration::from_secs(300),
+            period: Duration::from_secs(60),
+            latency_statistic: stat,
+            alarms: vec![],
+        }
+    }
+
+    #[test]
+    fn one_request_holds_every_metric_of_both_colors_with_the_right_statistics_and_dimensions() {
+        let qs = metric_queries(&query(LatencyStatistic::Percentile(99.0)));
+        assert_eq!(qs.len(), 10);
+        let ids: Vec<&str> = qs.iter().filter_map(|q| q.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "n_req", "n_err", "n_lat", "n_hh", "n_uh", "s_req", "s_err", "s_lat", "s_hh",
+                "s_uh"
+            ]
+        );
+        let shape: Vec<(String, String, i32, String)> = qs
+            .iter()
+            .map(|q| {
+                let s = q.metric_stat().unwrap();
+                let m = s.metric().unwrap();
+                let tg = m
+                    .dimensions()
+                    .iter()
+                    .find(|d| d.name() == Some("TargetGroup"))
+                    .and_then(|d| d.value())
+                    .unwrap();
+                (
+                    m.metric_name().unwrap().to_string(),
+                    s.stat().unwrap().to_string(),
+                    s.period().unwrap(),
+                    tg.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape[0],
+            (
+                "RequestCount".into(),
+                "Sum".into(),
+                60,
+                "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067".into()
+            )
+        );
+        assert_eq!(
+            shape[1],
+            (
+                "HTTPCode_Target_5XX_Count".into(),
+                "Sum".into(),
+                60,
+                "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067".into()
+            )
+        );
+        assert_eq!(shape[2].0, "TargetResponseTime");
+        assert_eq!(shape[2].1, "p99");
+        assert_eq!(shape[3].1, "Minimum");
+        assert_eq!(shape[4].1, "Maximum");
+        assert_eq!(shape[7].3, "targetgroup/prod-shop-blue-tg/943f017f100becff");
+        for q in &qs {
+            let m = q.metric_stat().unwrap().metric().unwrap();
+            assert_eq!(m.namespace(), Some("AWS/ApplicationELB"));
+            let lb = m
+                .dimensions()
+                .iter()
+                .find(|d| d.name() == Some("LoadBalancer"))
+                .and_then(|d| d.value());
+            assert_eq!(lb, Some("app/prod-shop-alb/50dc6c495c0c9188"));
+            assert!(q.expression().is_none(), "no metric math");
+            assert_eq!(q.return_data(), Some(true));
+        }
+        let avg = metric_queries(&query(LatencyStatistic::Average));
+        assert_eq!(avg[2].metric_stat().unwrap().stat(), Some("Average"));
+    }
+
+    #[test]
+    fn datapoints_fold_into_sums_and_worst_values() {
+        let mut m = ColorMetrics::default();
+        fold(&mut m, "req", &[100.0, 50.0]);
+        fold(&mut m, "err", &[]);
+        fold(&mut m, "lat", &[0.2, 0.9, 0.1]);
+        fold(&mut m, "hh", &[2.0, 1.0]);
+        fold(&mut m, "uh", &[0.0, 3.0]);
+        assert_eq!(m.requests, 150.0);
+        assert_eq!(m.errors, 0.0, "missing 5XX datapoints mean zero errors");
+        assert_eq!(m.latency_seconds, Some(0.9));
+        assert_eq!(m.healthy_hosts, Some(1.0));
+        assert_eq!(m.unhealthy_hosts, Some(3.0));
+    }
+}

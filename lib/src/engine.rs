@@ -1,0 +1,516 @@
+//! The step engine: observe → decide → act → verify, through the ports. Each step re-reads the live
+//! split (drift check), writes once, reads back, then bakes while polling the gates; the first failing
+//! verdict puts traffic back on the stable color at once, traffic first.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::events::{Event, Observer, SplitView};
+use crate::model::{Color, Percent, Split};
+use crate::plan::decide::Failure;
+use crate::plan::gates::evaluate;
+use crate::plan::{BakeDecision, BakePolicy, BakeTracker, GateThresholds, Plan, Step};
+use crate::ports::{Alb, Clock, MetricQuery, MetricSource};
+use crate::resolve::{self, Resolved, Target, STABLE_TAG};
+use crate::route::{self, RouteId};
+use crate::traffic::{self, ChangeOptions, Verification};
+
+/// The tag recording a deployment's state on the route's resource.
+pub const STATE_TAG: &str = "albflip:state";
+/// The tag recording a deployment's target color.
+pub const TARGET_TAG: &str = "albflip:target";
+
+/// Consecutive failed metric fetches that fail a step.
+pub const MAX_METRIC_ERRORS: u32 = 3;
+
+/// Where the metrics window sits relative to now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MetricWindow {
+    /// Window length.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub window: Duration,
+    /// How far before now the window ends (CloudWatch publishes ALB data late).
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub lag: Duration,
+    /// The metric period.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub period: Duration,
+}
+
+impl Default for MetricWindow {
+    fn default() -> Self {
+        MetricWindow {
+            window: Duration::from_secs(300),
+            lag: Duration::from_secs(60),
+            period: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything a deployment needs besides the route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploySpec {
+    /// The steps.
+    pub plan: Plan,
+    /// The strategy, for people.
+    pub strategy: String,
+    /// How steps bake.
+    pub policy: BakePolicy,
+    /// The gates.
+    pub gates: GateThresholds,
+    /// The metrics window.
+    pub window: MetricWindow,
+    /// Shift even to a color without healthy targets.
+    pub force: bool,
+}
+
+/// How a deployment ended (errors aside).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// All steps passed; the new color is stable.
+    Completed {
+        /// The new stable color.
+        stable: Color,
+    },
+    /// The canary passed; `promote` finishes it.
+    AwaitingPromotion {
+        /// The new color.
+        target: Color,
+        /// Its share.
+        percent: u8,
+    },
+    /// A gate failed and traffic is back on the stable color.
+    RolledBack {
+        /// Why.
+        failure: Failure,
+        /// The stable color.
+        to: Color,
+        /// The step that failed (1-based).
+        step: usize,
+        /// That step's share.
+        percent: u8,
+    },
+}
+
+/// The deployment states recorded in the `albflip:state` tag.
+pub mod state {
+    /// Steps are running.
+    pub const IN_PROGRESS: &str = "in-progress";
+    /// A canary waits for `promote`.
+    pub const AWAITING_PROMOTION: &str = "awaiting-promotion";
+    /// The new color is stable.
+    pub const COMPLETE: &str = "complete";
+    /// A gate failed and traffic went back.
+    pub const ROLLED_BACK: &str = "rolled-back";
+}
+
+/// Drives deployments through the ports.
+pub struct Engine<'a, A, M, C> {
+    /// The load balancer.
+    pub alb: &'a A,
+    /// The gate metrics.
+    pub metrics: &'a M,
+    /// Time.
+    pub clock: &'a C,
+    /// Who hears about progress.
+    pub observer: &'a dyn Observer,
+}
+
+impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
+    fn emit(&self, event: Event) {
+        self.observer.on_event(self.clock.now(), &event);
+    }
+
+    /// Runs a deployment: the plan's steps, each baked under the gates.
+    pub async fn deploy(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let resolved = resolve::resolve(self.alb, target).await?;
+        let new = spec.plan.target;
+        check_can_start(&resolved, new)?;
+        let first = Split::to(
+            new,
+            spec.plan
+                .steps
+                .first()
+                .map(|s| s.percent)
+                .unwrap_or(Percent::FULL),
+        );
+        traffic::check_health(
+            self.alb,
+            &resolved,
+            first,
+            ChangeOptions {
+                dry_run: false,
+                force: spec.force,
+            },
+        )
+        .await?;
+        self.run(
+            &resolved,
+            spec,
+            spec.plan.steps_to_run(),
+            spec.plan.pause_after.is_some(),
+        )
+        .await
+    }
+
+    /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
+    pub async fn promote(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let resolved = resolve::resolve(self.alb, target).await?;
+        let awaiting =
+            resolved.tags.get(STATE_TAG).map(String::as_str) == Some(state::AWAITING_PROMOTION);
+        let recorded = resolved
+            .tags
+            .get(TARGET_TAG)
+            .and_then(|c| c.parse::<Color>().ok());
+        let new = match (awaiting, recorded) {
+            (true, Some(c)) => c,
+            _ => {
+                return Err(Error::State {
+                    what: format!("no canary is awaiting promotion on the {}", resolved.snapshot.route),
+                    fix: "Start one with `albflip deploy --strategy canary`; `albflip status` shows the route's state".into(),
+                })
+            }
+        };
+        let spec = DeploySpec {
+            plan: Plan::promotion(new, spec.policy.bake),
+            ..spec.clone()
+        };
+        self.run(&resolved, &spec, &spec.plan.steps, false).await
+    }
+
+    async fn run(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        steps: &[Step],
+        pause: bool,
+    ) -> Result<Outcome, Error> {
+        let route = &resolved.snapshot.route;
+        let new = spec.plan.target;
+        let stable = new.other();
+        self.emit(Event::DeploymentStarted {
+            route: route.resource_arn().to_string(),
+            target: new,
+            stable,
+            strategy: spec.strategy.clone(),
+            steps: steps.iter().map(|s| s.percent.get()).collect(),
+            split: resolved.split.into(),
+        });
+        self.set_state(route, state::IN_PROGRESS, new).await?;
+        let mut expected = resolved.split;
+        for (i, step) in steps.iter().enumerate() {
+            let n = i + 1;
+            self.emit(Event::StepStarted {
+                step: n,
+                of: steps.len(),
+                percent: step.percent.get(),
+            });
+            let split = Split::to(new, step.percent);
+            if let Err(e) = self.apply_step(resolved, expected, split, n).await {
+                return Err(self.abort(resolved, stable, e).await);
+            }
+            expected = split;
+            match self.bake(resolved, spec, step, n).await {
+                Ok(None) => self.emit(Event::StepPassed {
+                    step: n,
+                    percent: step.percent.get(),
+                }),
+                Ok(Some(failure)) => {
+                    self.emit(Event::RollingBack {
+                        failure: failure.clone(),
+                    });
+                    self.rollback_to(resolved, stable, &failure.message())
+                        .await?;
+                    self.set_state(route, state::ROLLED_BACK, new).await?;
+                    return Ok(Outcome::RolledBack {
+                        failure,
+                        to: stable,
+                        step: n,
+                        percent: step.percent.get(),
+                    });
+                }
+                Err(e) => return Err(self.abort(resolved, stable, e).await),
+            }
+        }
+        if pause {
+            self.set_state(route, state::AWAITING_PROMOTION, new)
+                .await?;
+            let percent = expected.percent_of(new).get();
+            self.emit(Event::AwaitingPromotion {
+                target: new,
+                percent,
+            });
+            return Ok(Outcome::AwaitingPromotion {
+                target: new,
+                percent,
+            });
+        }
+        self.alb
+            .set_tags(
+                route.resource_arn(),
+                &[
+                    (STABLE_TAG, new.as_str()),
+                    (STATE_TAG, state::COMPLETE),
+                    (TARGET_TAG, new.as_str()),
+                ],
+            )
+            .await
+            .map_err(|source| Error::TagFailed {
+                split: expected.to_string(),
+                resource: route.resource_arn().to_string(),
+                color: new,
+                source,
+            })?;
+        self.emit(Event::Completed { stable: new });
+        Ok(Outcome::Completed { stable: new })
+    }
+
+    /// Reads the live route, refuses on drift, writes the step's split and reads it back.
+    async fn apply_step(
+        &self,
+        resolved: &Resolved,
+        expected: Split,
+        split: Split,
+        step: usize,
+    ) -> Result<(), Error> {
+        let route = &resolved.snapshot.route;
+        let live = self.alb.read(route).await.map_err(Error::Read)?;
+        let forward = route::forward_of(&live).map_err(|problem| Error::UnsupportedRoute {
+            route: route.clone(),
+            problem,
+            fix: "See `albflip status`".into(),
+        })?;
+        let live_split = route::live_split(forward, &resolved.groups).map_err(|problem| {
+            Error::UnsupportedRoute {
+                route: route.clone(),
+                problem,
+                fix: "See `albflip status`".into(),
+            }
+        })?;
+        if live_split != expected {
+            return Err(Error::Drift {
+                route: route.clone(),
+                expected: expected.to_string(),
+                found: live_split.to_string(),
+            });
+        }
+        if live_split != split || forward.targets.len() < 2 {
+            traffic::write_verified(
+                self.alb,
+                &live,
+                &resolved.groups,
+                split,
+                Verification::ReadBack,
+            )
+            .await?;
+        }
+        self.emit(Event::WeightsApplied {
+            step,
+            split: SplitView::from(split),
+        });
+        Ok(())
+    }
+
+    /// Bakes one step: polls until it passes (`None`) or fails (`Some`).
+    async fn bake(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        step: &Step,
+        n: usize,
+    ) -> Result<Option<Failure>, Error> {
+        if step.bake.is_zero() {
+            return Ok(None);
+        }
+        let policy = BakePolicy {
+            bake: step.bake,
+            ..spec.policy
+        };
+        let new = spec.plan.target;
+        let started = self.clock.now();
+        let mut tracker = BakeTracker::default();
+        let mut errors = 0u32;
+        loop {
+            self.clock.sleep(policy.poll_interval).await;
+            let now = self.clock.now();
+            let elapsed = now.duration_since(started).unwrap_or_default();
+            let query = self.query(resolved, spec, now);
+            let observation = match self.metrics.observe(&query).await {
+                Ok(o) => {
+                    errors = 0;
+                    o
+                }
+                Err(e) => {
+                    errors += 1;
+                    self.emit(Event::MetricsUnavailable {
+                        step: n,
+                        error: e.to_string(),
+                    });
+                    if errors >= MAX_METRIC_ERRORS {
+                        return Ok(Some(Failure::NoData {
+                            message: format!(
+                                "metrics unavailable for {errors} consecutive polls: {e}"
+                            ),
+                        }));
+                    }
+                    continue;
+                }
+            };
+            let report = evaluate(&spec.gates, &observation, new);
+            let decision = tracker.judge(&policy, &report, elapsed);
+            self.emit(Event::GateEvaluated {
+                step: n,
+                elapsed_seconds: elapsed.as_secs_f64(),
+                bake_seconds: policy.bake.as_secs_f64(),
+                results: report.results,
+                decision: match &decision {
+                    BakeDecision::Continue => "continue",
+                    BakeDecision::Passed => "passed",
+                    BakeDecision::Failed(_) => "failed",
+                }
+                .into(),
+            });
+            match decision {
+                BakeDecision::Continue => {}
+                BakeDecision::Passed => return Ok(None),
+                BakeDecision::Failed(f) => return Ok(Some(f)),
+            }
+        }
+    }
+
+    fn query(&self, resolved: &Resolved, spec: &DeploySpec, now: SystemTime) -> MetricQuery {
+        let end = now.checked_sub(spec.window.lag).unwrap_or(now);
+        let start = end.checked_sub(spec.window.window).unwrap_or(end);
+        let new = spec.plan.target;
+        MetricQuery {
+            load_balancer: resolved
+                .snapshot
+                .load_balancer
+                .metric_dimension()
+                .to_string(),
+            new_target_group: resolved.groups.of(new).metric_dimension().to_string(),
+            stable_target_group: resolved
+                .groups
+                .of(new.other())
+                .metric_dimension()
+                .to_string(),
+            start,
+            end,
+            period: spec.window.period,
+            latency_statistic: spec.gates.latency_statistic,
+            alarms: spec.gates.alarms.clone(),
+        }
+    }
+
+    /// Traffic back to `stable`: a fresh read, one write, verified from its response.
+    async fn rollback_to(
+        &self,
+        resolved: &Resolved,
+        stable: Color,
+        cause: &str,
+    ) -> Result<(), Error> {
+        let route = &resolved.snapshot.route;
+        let result = async {
+            let live = self.alb.read(route).await.map_err(Error::Read)?;
+            traffic::write_verified(
+                self.alb,
+                &live,
+                &resolved.groups,
+                Split::all_to(stable),
+                Verification::Response,
+            )
+            .await
+        }
+        .await;
+        match result {
+            Ok(_) => {
+                self.emit(Event::RolledBack {
+                    to: stable,
+                    split: Split::all_to(stable).into(),
+                });
+                Ok(())
+            }
+            Err(e) => Err(Error::RollbackFailed {
+                cause: cause.to_string(),
+                rollback: Box::new(e),
+            }),
+        }
+    }
+
+    /// After an unexpected error mid-deployment: traffic back to stable unless the error was drift (a
+    /// human is changing the route; albflip stops without writing).
+    async fn abort(&self, resolved: &Resolved, stable: Color, e: Error) -> Error {
+        if matches!(e, Error::Drift { .. }) {
+            return e;
+        }
+        let cause = e.to_string();
+        match self.rollback_to(resolved, stable, &cause).await {
+            Ok(()) => Error::Aborted {
+                cause: Box::new(e),
+                stable,
+            },
+            Err(rollback_error) => rollback_error,
+        }
+    }
+
+    async fn set_state(&self, route: &RouteId, value: &str, target: Color) -> Result<(), Error> {
+        self.alb
+            .set_tags(
+                route.resource_arn(),
+                &[(STATE_TAG, value), (TARGET_TAG, target.as_str())],
+            )
+            .await
+            .map_err(Error::Read)
+    }
+}
+
+/// A deployment may start when no other one is in flight on the route and the target is not already
+/// the stable color.
+fn check_can_start(resolved: &Resolved, new: Color) -> Result<(), Error> {
+    let state = resolved.tags.get(STATE_TAG).map(String::as_str);
+    let recorded = resolved
+        .tags
+        .get(TARGET_TAG)
+        .map(String::as_str)
+        .unwrap_or("?");
+    match state {
+        Some(state::AWAITING_PROMOTION) => {
+            return Err(Error::conflict(
+                format!(
+                    "a canary of {recorded} is awaiting promotion on the {}",
+                    resolved.snapshot.route
+                ),
+                "Run `albflip promote` to finish it or `albflip rollback` to abandon it",
+            ))
+        }
+        Some(state::IN_PROGRESS) => {
+            return Err(Error::conflict(
+                format!(
+                    "a deployment of {recorded} is recorded as in progress on the {}",
+                    resolved.snapshot.route
+                ),
+                "If no albflip is running, run `albflip rollback` to put traffic back and clear it",
+            ))
+        }
+        _ => {}
+    }
+    if resolved.stable == new {
+        return Err(Error::invalid(
+            format!("--target {new}"),
+            format!(
+                "{new} is already the stable color (it serves {})",
+                resolved.split.percent_of(new)
+            ),
+            format!(
+                "Deploy the new version to {} and run `albflip deploy --target {}`",
+                new.other(),
+                new.other()
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! What the engine reports as it goes: the CLI renders these as lines or NDJSON, tests collect them.
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::model::{Color, Split};
+use crate::plan::decide::Failure;
+use crate::plan::GateResult;
+
+/// A split as `{"blue": 90, "green": 10}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SplitView {
+    /// Blue's share.
+    pub blue: u8,
+    /// Green's share.
+    pub green: u8,
+}
+
+impl From<Split> for SplitView {
+    fn from(s: Split) -> Self {
+        SplitView {
+            blue: s.percent_of(Color::Blue).get(),
+            green: s.percent_of(Color::Green).get(),
+        }
+    }
+}
+
+/// An engine event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// The deployment started.
+    DeploymentStarted {
+        /// The route (listener or rule ARN).
+        route: String,
+        /// The new color.
+        target: Color,
+        /// The stable color.
+        stable: Color,
+        /// The strategy, for people.
+        strategy: String,
+        /// The new color's share at each step.
+        steps: Vec<u8>,
+        /// The live split at the start.
+        split: SplitView,
+    },
+    /// A step started.
+    StepStarted {
+        /// 1-based step number.
+        step: usize,
+        /// Steps in this run.
+        of: usize,
+        /// The new color's share.
+        percent: u8,
+    },
+    /// The step's weights were written and verified by a read-back.
+    WeightsApplied {
+        /// Step number.
+        step: usize,
+        /// The live split.
+        split: SplitView,
+    },
+    /// One poll of the gates.
+    GateEvaluated {
+        /// Step number.
+        step: usize,
+        /// Seconds since the weights were verified.
+        elapsed_seconds: f64,
+        /// The bake length.
+        bake_seconds: f64,
+        /// Every gate's result.
+        results: Vec<GateResult>,
+        /// `continue`, `passed` or `failed`.
+        decision: String,
+    },
+    /// The metric source failed for one poll.
+    MetricsUnavailable {
+        /// Step number.
+        step: usize,
+        /// The error.
+        error: String,
+    },
+    /// The step passed its bake.
+    StepPassed {
+        /// Step number.
+        step: usize,
+        /// The new color's share.
+        percent: u8,
+    },
+    /// A gate failed: traffic is going back to the stable color.
+    RollingBack {
+        /// Why.
+        failure: Failure,
+    },
+    /// Traffic is back on the stable color (verified).
+    RolledBack {
+        /// The stable color.
+        to: Color,
+        /// The live split.
+        split: SplitView,
+    },
+    /// The deployment completed: the new color is stable.
+    Completed {
+        /// The new stable color.
+        stable: Color,
+    },
+    /// The canary passed; waiting for `albflip promote`.
+    AwaitingPromotion {
+        /// The new color.
+        target: Color,
+        /// Its share.
+        percent: u8,
+    },
+}
+
+/// Receives engine events.
+pub trait Observer: Send + Sync {
+    /// Called for each event, with the engine clock's time.
+    fn on_event(&self, at: SystemTime, event: &Event);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Ignore;
+
+impl Observer for Ignore {
+    fn on_event(&self, _: SystemTime, _: &Event) {}
+}
+
+/// An observer that keeps every event (for tests and reports).
+#[derive(Debug, Default)]
+pub struct Collect(Mutex<Vec<(SystemTime, Event)>>);
+
+impl Collect {
+    /// The events so far.
+    pub fn events(&self) -> Vec<(SystemTime, Event)> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl Observer for Collect {
+    fn on_event(&self, at: SystemTime, event: &Event) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((at, event.clone()));
+        }
+    }
+}

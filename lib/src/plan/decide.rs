@@ -1,0 +1,271 @@
+//! The step decision: given a poll's gate report and how long the step has baked, continue, pass or fail.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::plan::gates::{GateReport, GateResult};
+
+/// What to do when a poll has too few requests to judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoDataPolicy {
+    /// Keep baking until data arrives or the bake extension runs out, then fail.
+    Wait,
+    /// Fail the step.
+    Fail,
+    /// Count the poll as passing.
+    Pass,
+}
+
+impl FromStr for NoDataPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "wait" => Ok(NoDataPolicy::Wait),
+            "fail" => Ok(NoDataPolicy::Fail),
+            "pass" => Ok(NoDataPolicy::Pass),
+            _ => Err(format!(
+                "{s:?} is not a no-data policy: use wait, fail or pass"
+            )),
+        }
+    }
+}
+
+/// How a step bakes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BakePolicy {
+    /// How long each step bakes.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub bake: Duration,
+    /// How often the gates are polled.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub poll_interval: Duration,
+    /// Consecutive failing polls that fail the step.
+    pub failure_threshold: u32,
+    /// What to do without data.
+    pub on_no_data: NoDataPolicy,
+    /// How long past the bake `wait` may wait for data.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub max_bake_extension: Duration,
+}
+
+impl Default for BakePolicy {
+    fn default() -> Self {
+        BakePolicy {
+            bake: Duration::from_secs(180),
+            poll_interval: Duration::from_secs(30),
+            failure_threshold: 1,
+            on_no_data: NoDataPolicy::Wait,
+            max_bake_extension: Duration::from_secs(180),
+        }
+    }
+}
+
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Failure {
+    /// A gate breached its threshold on enough consecutive polls.
+    Gate {
+        /// The breaching gate.
+        result: GateResult,
+        /// Consecutive failing polls.
+        polls: u32,
+    },
+    /// No data to judge.
+    NoData {
+        /// What the last poll said.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// A sentence for people.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Gate { result, polls } if *polls > 1 => {
+                format!("{} ({polls} consecutive polls)", result.message)
+            }
+            Failure::Gate { result, .. } => result.message.clone(),
+            Failure::NoData { message } => message.clone(),
+        }
+    }
+}
+
+/// The decision after a poll.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum BakeDecision {
+    /// Keep baking.
+    Continue,
+    /// The step passed.
+    Passed,
+    /// The step failed: roll back.
+    Failed(Failure),
+}
+
+/// The memory of one step's bake: consecutive failures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BakeTracker {
+    consecutive_failures: u32,
+}
+
+impl BakeTracker {
+    /// Judges one poll taken `elapsed` after the step's weights were verified.
+    pub fn judge(
+        &mut self,
+        policy: &BakePolicy,
+        report: &GateReport,
+        elapsed: Duration,
+    ) -> BakeDecision {
+        if let Some(failure) = report.first_failure() {
+            self.consecutive_failures += 1;
+            if self.consecutive_failures >= policy.failure_threshold.max(1) {
+                return BakeDecision::Failed(Failure::Gate {
+                    result: failure.clone(),
+                    polls: self.consecutive_failures,
+                });
+            }
+            return BakeDecision::Continue;
+        }
+        self.consecutive_failures = 0;
+        if !report.has_data {
+            let message = report
+                .results
+                .first()
+                .map(|r| r.message.clone())
+                .unwrap_or_default();
+            match policy.on_no_data {
+                NoDataPolicy::Fail => {
+                    return BakeDecision::Failed(Failure::NoData {
+                        message: format!("no data (--on-no-data fail): {message}"),
+                    })
+                }
+                NoDataPolicy::Wait if elapsed >= policy.bake + policy.max_bake_extension => {
+                    return BakeDecision::Failed(Failure::NoData {
+                        message: format!(
+                            "no data after baking {} (bake {} + extension {}): {message}",
+                            humantime::format_duration(elapsed),
+                            humantime::format_duration(policy.bake),
+                            humantime::format_duration(policy.max_bake_extension)
+                        ),
+                    })
+                }
+                NoDataPolicy::Wait => return BakeDecision::Continue,
+                NoDataPolicy::Pass => {}
+            }
+        }
+        if elapsed >= policy.bake {
+            BakeDecision::Passed
+        } else {
+            BakeDecision::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::gates::{GateKind, Verdict};
+
+    fn report(verdict: Verdict, has_data: bool) -> GateReport {
+        GateReport {
+            results: vec![GateResult {
+                gate: GateKind::ErrorRate,
+                verdict,
+                value: None,
+                threshold: 0.01,
+                message: "m".into(),
+            }],
+            has_data,
+        }
+    }
+
+    #[test]
+    fn a_breach_shorter_than_the_threshold_does_not_fail() {
+        let policy = BakePolicy {
+            failure_threshold: 2,
+            bake: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let mut t = BakeTracker::default();
+        assert_eq!(
+            t.judge(
+                &policy,
+                &report(Verdict::Fail, true),
+                Duration::from_secs(10)
+            ),
+            BakeDecision::Continue
+        );
+        assert_eq!(
+            t.judge(
+                &policy,
+                &report(Verdict::Pass, true),
+                Duration::from_secs(20)
+            ),
+            BakeDecision::Continue
+        );
+        assert_eq!(
+            t.judge(
+                &policy,
+                &report(Verdict::Fail, true),
+                Duration::from_secs(30)
+            ),
+            BakeDecision::Continue
+        );
+        assert!(matches!(
+            t.judge(
+                &policy,
+                &report(Verdict::Fail, true),
+                Duration::from_secs(40)
+            ),
+            BakeDecision::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn no_data_policies() {
+        let base = BakePolicy {
+            bake: Duration::from_secs(60),
+            max_bake_extension: Duration::from_secs(30),
+            ..Default::default()
+        };
+        let none = report(Verdict::NoData, false);
+        let mut t = BakeTracker::default();
+        let wait = BakePolicy {
+            on_no_data: NoDataPolicy::Wait,
+            ..base
+        };
+        assert_eq!(
+            t.judge(&wait, &none, Duration::from_secs(60)),
+            BakeDecision::Continue
+        );
+        assert!(matches!(
+            t.judge(&wait, &none, Duration::from_secs(90)),
+            BakeDecision::Failed(Failure::NoData { .. })
+        ));
+        let fail = BakePolicy {
+            on_no_data: NoDataPolicy::Fail,
+            ..base
+        };
+        assert!(matches!(
+            t.judge(&fail, &none, Duration::from_secs(1)),
+            BakeDecision::Failed(_)
+        ));
+        let pass = BakePolicy {
+            on_no_data: NoDataPolicy::Pass,
+            ..base
+        };
+        assert_eq!(
+            t.judge(&pass, &none, Duration::from_secs(30)),
+            BakeDecision::Continue
+        );
+        assert_eq!(
+            t.judge(&pass, &none, Duration::from_secs(60)),
+            BakeDecision::Passed
+        );
+    }
+}

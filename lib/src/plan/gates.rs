@@ -1,0 +1,483 @@
+//! Gates: what a poll of the metrics says about the new color.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::model::Color;
+
+/// The CloudWatch statistic used for `TargetResponseTime`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(into = "String")]
+pub enum LatencyStatistic {
+    /// `Average`.
+    Average,
+    /// `Maximum`.
+    Maximum,
+    /// A percentile such as `p99` or `p99.9`.
+    Percentile(f64),
+}
+
+impl From<LatencyStatistic> for String {
+    fn from(s: LatencyStatistic) -> String {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for LatencyStatistic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LatencyStatistic::Average => f.write_str("Average"),
+            LatencyStatistic::Maximum => f.write_str("Maximum"),
+            LatencyStatistic::Percentile(p) => write!(f, "p{p}"),
+        }
+    }
+}
+
+/// A string that is not a latency statistic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a latency statistic: use p50..p99.9 (e.g. p99), Average or Maximum")]
+pub struct InvalidStatistic(pub String);
+
+impl FromStr for LatencyStatistic {
+    type Err = InvalidStatistic;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "average" | "avg" => Ok(LatencyStatistic::Average),
+            "maximum" | "max" => Ok(LatencyStatistic::Maximum),
+            other => other
+                .strip_prefix('p')
+                .and_then(|n| n.parse::<f64>().ok())
+                .filter(|p| *p > 0.0 && *p < 100.0)
+                .map(LatencyStatistic::Percentile)
+                .ok_or_else(|| InvalidStatistic(s.to_string())),
+        }
+    }
+}
+
+/// Gate thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateThresholds {
+    /// Highest acceptable 5XX / requests of the new color, as a fraction (0.01 = 1 %).
+    pub max_error_rate: f64,
+    /// Requests the window must hold before the error rate is judged.
+    pub min_requests: u64,
+    /// The latency statistic.
+    pub latency_statistic: LatencyStatistic,
+    /// Highest acceptable latency.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub max_latency: Duration,
+    /// Fewest healthy hosts.
+    pub min_healthy_hosts: u32,
+    /// Most unhealthy hosts.
+    pub max_unhealthy_hosts: u32,
+    /// Most the new color's error rate may exceed the stable color's, as a fraction (0.005 = 0.5 pp).
+    pub max_error_rate_increase: f64,
+    /// CloudWatch alarms that must not be in ALARM.
+    pub alarms: Vec<String>,
+}
+
+impl Default for GateThresholds {
+    fn default() -> Self {
+        GateThresholds {
+            max_error_rate: 0.01,
+            min_requests: 50,
+            latency_statistic: LatencyStatistic::Percentile(99.0),
+            max_latency: Duration::from_secs(1),
+            min_healthy_hosts: 1,
+            max_unhealthy_hosts: 0,
+            max_error_rate_increase: 0.005,
+            alarms: Vec::new(),
+        }
+    }
+}
+
+/// One color's metrics over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct ColorMetrics {
+    /// Sum of `RequestCount`.
+    pub requests: f64,
+    /// Sum of `HTTPCode_Target_5XX_Count` (missing datapoints mean zero).
+    pub errors: f64,
+    /// The worst period's latency statistic, in seconds; `None` without datapoints.
+    pub latency_seconds: Option<f64>,
+    /// The lowest `HealthyHostCount`; `None` without datapoints.
+    pub healthy_hosts: Option<f64>,
+    /// The highest `UnHealthyHostCount`; `None` without datapoints.
+    pub unhealthy_hosts: Option<f64>,
+}
+
+impl ColorMetrics {
+    /// Errors per request, when there were requests.
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0.0).then(|| self.errors / self.requests)
+    }
+}
+
+/// What one poll saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    /// The new color's metrics.
+    pub new: ColorMetrics,
+    /// The stable color's metrics in the same window.
+    pub stable: ColorMetrics,
+    /// Alarm states by name (`OK`, `ALARM`, `INSUFFICIENT_DATA`); a named alarm missing here was not found.
+    pub alarms: Vec<(String, String)>,
+    /// Window start.
+    pub window_start: SystemTime,
+    /// Window end.
+    pub window_end: SystemTime,
+}
+
+/// A gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "gate", content = "name", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GateKind {
+    /// 5XX / requests of the new color.
+    ErrorRate,
+    /// The latency statistic of the new color.
+    Latency,
+    /// Healthy hosts of the new color.
+    HealthyHosts,
+    /// Unhealthy hosts of the new color.
+    UnhealthyHosts,
+    /// A CloudWatch alarm.
+    Alarm(String),
+    /// The new color's error rate against the stable color's.
+    ErrorRateIncrease,
+}
+
+/// A gate's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Within the threshold.
+    Pass,
+    /// Breached.
+    Fail,
+    /// Not enough data to judge.
+    NoData,
+    /// Not applicable in this window (for example the stable color has too little traffic to compare).
+    Skipped,
+}
+
+/// A gate's verdict with the value measured and the threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResult {
+    /// Which gate.
+    pub gate: GateKind,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The measured value (a fraction for rates, seconds for latency, a count for hosts).
+    pub value: Option<f64>,
+    /// The threshold.
+    pub threshold: f64,
+    /// A sentence for people, e.g. `green error rate 12.3% > 1.0% (123 of 1000 requests, 14:02:00–14:07:00)`.
+    pub message: String,
+}
+
+/// All gates of one poll.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateReport {
+    /// Each gate's result.
+    pub results: Vec<GateResult>,
+    /// Whether the window held enough requests to judge the new color.
+    pub has_data: bool,
+}
+
+impl GateReport {
+    /// The first failing gate.
+    pub fn first_failure(&self) -> Option<&GateResult> {
+        self.results.iter().find(|r| r.verdict == Verdict::Fail)
+    }
+}
+
+/// `HH:MM:SS–HH:MM:SS` (UTC) of a window.
+pub fn window_text(start: SystemTime, end: SystemTime) -> String {
+    let t = |s: SystemTime| {
+        let full = humantime::format_rfc3339_seconds(s).to_string();
+        full.get(11..19).unwrap_or(&full).to_string()
+    };
+    format!("{}–{} UTC", t(start), t(end))
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Judges an observation of `new_color` against the thresholds.
+pub fn evaluate(t: &GateThresholds, obs: &Observation, new_color: Color) -> GateReport {
+    let window = window_text(obs.window_start, obs.window_end);
+    let stable_color = new_color.other();
+    let n = &obs.new;
+    let enough = n.requests >= t.min_requests as f64;
+    let mut results = Vec::new();
+
+    results.push(match n.error_rate().filter(|_| enough) {
+        Some(rate) => {
+            let verdict = if rate > t.max_error_rate {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            };
+            let op = if verdict == Verdict::Fail { ">" } else { "≤" };
+            GateResult {
+                gate: GateKind::ErrorRate,
+                verdict,
+                value: Some(rate),
+                threshold: t.max_error_rate,
+                message: format!(
+                    "{new_color} error rate {} {op} {} ({} of {} requests, {window})",
+                    pct(rate),
+                    pct(t.max_error_rate),
+                    n.errors,
+                    n.requests
+                ),
+            }
+        }
+        None => GateResult {
+            gate: GateKind::ErrorRate,
+            verdict: Verdict::NoData,
+            value: None,
+            threshold: t.max_error_rate,
+            message: format!(
+                "{new_color} error rate not judged: {} of {} required requests ({window})",
+                n.requests, t.min_requests
+            ),
+        },
+    });
+
+    let max_latency = t.max_latency.as_secs_f64();
+    results.push(threshold_gate(
+        GateKind::Latency,
+        n.latency_seconds,
+        max_latency,
+        |v| v > max_latency,
+        |v, ok| {
+            format!(
+                "{new_color} latency {} {:.3}s {} {:.3}s ({window})",
+                t.latency_statistic,
+                v,
+                if ok { "≤" } else { ">" },
+                max_latency
+            )
+        },
+        format!("{new_color} latency: no datapoints ({window})"),
+    ));
+
+    let min_h = f64::from(t.min_healthy_hosts);
+    results.push(threshold_gate(
+        GateKind::HealthyHosts,
+        n.healthy_hosts,
+        min_h,
+        |v| v < min_h,
+        |v, ok| {
+            format!(
+                "{new_color} healthy hosts {v} {} {min_h} ({window})",
+                if ok { "≥" } else { "<" }
+            )
+        },
+        format!("{new_color} healthy hosts: no datapoints ({window})"),
+    ));
+
+    let max_u = f64::from(t.max_unhealthy_hosts);
+    results.push(threshold_gate(
+        GateKind::UnhealthyHosts,
+        n.unhealthy_hosts,
+        max_u,
+        |v| v > max_u,
+        |v, ok| {
+            format!(
+                "{new_color} unhealthy hosts {v} {} {max_u} ({window})",
+                if ok { "≤" } else { ">" }
+            )
+        },
+        format!("{new_color} unhealthy hosts: no datapoints ({window})"),
+    ));
+
+    for name in &t.alarms {
+        let state = obs
+            .alarms
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.as_str());
+        let (verdict, message) = match state {
+            Some("ALARM") => (Verdict::Fail, format!("alarm {name} is in ALARM")),
+            Some(s) => (Verdict::Pass, format!("alarm {name} is {s}")),
+            None => (Verdict::NoData, format!("alarm {name} not found")),
+        };
+        results.push(GateResult {
+            gate: GateKind::Alarm(name.clone()),
+            verdict,
+            value: None,
+            threshold: 0.0,
+            message,
+        });
+    }
+
+    let s = &obs.stable;
+    let increase = match (n.error_rate().filter(|_| enough), s.error_rate()) {
+        (Some(new_rate), Some(stable_rate)) if s.requests >= t.min_requests as f64 => {
+            let diff = new_rate - stable_rate;
+            let fail = diff > t.max_error_rate_increase;
+            GateResult {
+                gate: GateKind::ErrorRateIncrease,
+                verdict: if fail { Verdict::Fail } else { Verdict::Pass },
+                value: Some(diff),
+                threshold: t.max_error_rate_increase,
+                message: format!(
+                    "{new_color} error rate {} vs {stable_color} {}: {:+.1} pp {} {:.1} pp ({window})",
+                    pct(new_rate), pct(stable_rate), diff * 100.0, if fail { ">" } else { "≤" }, t.max_error_rate_increase * 100.0
+                ),
+            }
+        }
+        _ => GateResult {
+            gate: GateKind::ErrorRateIncrease,
+            verdict: Verdict::Skipped,
+            value: None,
+            threshold: t.max_error_rate_increase,
+            message: format!("comparison with {stable_color} skipped: too little traffic ({} and {} requests, {window})", n.requests, s.requests),
+        },
+    };
+    results.push(increase);
+
+    GateReport {
+        results,
+        has_data: enough,
+    }
+}
+
+fn threshold_gate(
+    gate: GateKind,
+    value: Option<f64>,
+    threshold: f64,
+    breached: impl Fn(f64) -> bool,
+    message: impl Fn(f64, bool) -> String,
+    no_data: String,
+) -> GateResult {
+    match value {
+        Some(v) => {
+            let fail = breached(v);
+            GateResult {
+                gate,
+                verdict: if fail { Verdict::Fail } else { Verdict::Pass },
+                value: Some(v),
+                threshold,
+                message: message(v, !fail),
+            }
+        }
+        None => GateResult {
+            gate,
+            verdict: Verdict::NoData,
+            value: None,
+            threshold,
+            message: no_data,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(new: ColorMetrics, stable: ColorMetrics) -> Observation {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(14 * 3600 + 2 * 60);
+        Observation {
+            new,
+            stable,
+            alarms: vec![],
+            window_start: start,
+            window_end: start + Duration::from_secs(300),
+        }
+    }
+
+    fn healthy(requests: f64, errors: f64) -> ColorMetrics {
+        ColorMetrics {
+            requests,
+            errors,
+            latency_seconds: Some(0.1),
+            healthy_hosts: Some(2.0),
+            unhealthy_hosts: Some(0.0),
+        }
+    }
+
+    #[test]
+    fn the_error_rate_message_names_value_threshold_sample_and_window() {
+        let r = evaluate(
+            &GateThresholds::default(),
+            &obs(healthy(1000.0, 123.0), healthy(1000.0, 0.0)),
+            Color::Green,
+        );
+        let f = r.first_failure().unwrap();
+        assert_eq!(f.gate, GateKind::ErrorRate);
+        assert_eq!(
+            f.message,
+            "green error rate 12.3% > 1.0% (123 of 1000 requests, 14:02:00–14:07:00 UTC)"
+        );
+    }
+
+    #[test]
+    fn too_few_requests_is_no_data_not_a_pass() {
+        let r = evaluate(
+            &GateThresholds::default(),
+            &obs(healthy(10.0, 10.0), healthy(0.0, 0.0)),
+            Color::Green,
+        );
+        assert!(!r.has_data);
+        assert!(r.first_failure().is_none());
+        assert_eq!(r.results[0].verdict, Verdict::NoData);
+    }
+
+    #[test]
+    fn latency_hosts_alarms_and_the_relative_check() {
+        let mut t = GateThresholds {
+            alarms: vec!["db".into(), "missing".into()],
+            ..Default::default()
+        };
+        let mut new = healthy(1000.0, 9.0);
+        new.latency_seconds = Some(1.5);
+        let mut o = obs(new, healthy(1000.0, 0.0));
+        o.alarms = vec![("db".into(), "ALARM".into())];
+        let r = evaluate(&t, &o, Color::Blue);
+        let verdict = |g: GateKind| r.results.iter().find(|x| x.gate == g).unwrap().verdict;
+        assert_eq!(verdict(GateKind::ErrorRate), Verdict::Pass);
+        assert_eq!(verdict(GateKind::Latency), Verdict::Fail);
+        assert_eq!(verdict(GateKind::Alarm("db".into())), Verdict::Fail);
+        assert_eq!(verdict(GateKind::Alarm("missing".into())), Verdict::NoData);
+        assert_eq!(verdict(GateKind::ErrorRateIncrease), Verdict::Fail);
+        t.alarms.clear();
+        let mut o = obs(
+            ColorMetrics {
+                healthy_hosts: Some(0.0),
+                ..healthy(1000.0, 0.0)
+            },
+            healthy(10.0, 0.0),
+        );
+        o.new.latency_seconds = Some(0.2);
+        let r = evaluate(&t, &o, Color::Green);
+        assert_eq!(r.first_failure().unwrap().gate, GateKind::HealthyHosts);
+        assert_eq!(r.results.last().unwrap().verdict, Verdict::Skipped);
+    }
+
+    #[test]
+    fn statistics_parse() {
+        assert_eq!(
+            "p99".parse::<LatencyStatistic>().unwrap(),
+            LatencyStatistic::Percentile(99.0)
+        );
+        assert_eq!(
+            "p99.9".parse::<LatencyStatistic>().unwrap().to_string(),
+            "p99.9"
+        );
+        assert_eq!(
+            "Average".parse::<LatencyStatistic>().unwrap(),
+            LatencyStatistic::Average
+        );
+        assert!("p100".parse::<LatencyStatistic>().is_err());
+        assert!("median".parse::<LatencyStatistic>().is_err());
+    }
+}

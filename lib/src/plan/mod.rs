@@ -1,0 +1,14 @@
+//! The pure decision core: strategies become step plans, observations become gate verdicts, verdicts
+//! become the next action. No I/O, no clock reads, no AWS types: everything time-related comes in as
+//! arguments, so whole deployments run in simulated time.
+
+pub mod decide;
+pub mod gates;
+pub mod strategy;
+
+pub use decide::{BakeDecision, BakePolicy, BakeTracker, NoDataPolicy};
+pub use gates::{
+    ColorMetrics, GateKind, GateReport, GateResult, GateThresholds, LatencyStatistic, Observation,
+    Verdict,
+};
+pub use strategy::{Plan, Step, Steps, Strategy};

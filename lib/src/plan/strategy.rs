@@ -1,0 +1,270 @@
+//! Strategies and the step plans they produce.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::{Color, Percent};
+
+/// Validated steps: strictly increasing percentages of the new color, each 1..=100, ending at 100.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Steps(Vec<Percent>);
+
+/// Why a list of steps is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidSteps {
+    /// No steps.
+    #[error("no steps given")]
+    Empty,
+    /// A step is not a whole number 1..=100.
+    #[error("step {0:?} is not a whole number from 1 to 100")]
+    OutOfRange(String),
+    /// The steps do not strictly increase.
+    #[error("steps must strictly increase ({0} is not above {1})")]
+    NotIncreasing(u8, u8),
+    /// The last step is not 100.
+    #[error("the last step must be 100 (got {0})")]
+    LastNot100(u8),
+}
+
+impl Steps {
+    /// The default gradual steps: 10, 25, 50, 75, 100.
+    pub fn gradual() -> Steps {
+        Steps(
+            [10, 25, 50, 75, 100]
+                .iter()
+                .filter_map(|p| Percent::new(*p))
+                .collect(),
+        )
+    }
+
+    /// Validates a list of percentages.
+    pub fn new(percents: &[u8]) -> Result<Steps, InvalidSteps> {
+        let last = *percents.last().ok_or(InvalidSteps::Empty)?;
+        let mut out = Vec::with_capacity(percents.len());
+        let mut previous = 0u8;
+        for &p in percents {
+            if p == 0 || p > 100 {
+                return Err(InvalidSteps::OutOfRange(p.to_string()));
+            }
+            if p <= previous {
+                return Err(InvalidSteps::NotIncreasing(p, previous));
+            }
+            previous = p;
+            out.extend(Percent::new(p));
+        }
+        if last != 100 {
+            return Err(InvalidSteps::LastNot100(last));
+        }
+        Ok(Steps(out))
+    }
+
+    /// Parses `5,20,50,100`.
+    pub fn parse(list: &str) -> Result<Steps, InvalidSteps> {
+        let mut values = Vec::new();
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let v = part
+                .parse::<u8>()
+                .map_err(|_| InvalidSteps::OutOfRange(part.to_string()))?;
+            values.push(v);
+        }
+        Steps::new(&values)
+    }
+
+    /// The percentages.
+    pub fn percents(&self) -> &[Percent] {
+        &self.0
+    }
+}
+
+/// How to move traffic to the new color.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Strategy {
+    /// Step by step (10, 25, 50, 75, 100 by default, or custom steps).
+    Gradual {
+        /// The steps.
+        steps: Steps,
+    },
+    /// 0 -> 100 in one step, then one bake.
+    Immediate,
+    /// One canary step and a bake, then wait for `promote` (or promote at once with `auto_promote`).
+    Canary {
+        /// The canary share.
+        percentage: Percent,
+        /// Promote without waiting.
+        auto_promote: bool,
+    },
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Strategy::Gradual { steps } => {
+                let list: Vec<String> = steps
+                    .percents()
+                    .iter()
+                    .map(|p| p.get().to_string())
+                    .collect();
+                write!(f, "gradual {}", list.join("→"))
+            }
+            Strategy::Immediate => f.write_str("immediate"),
+            Strategy::Canary {
+                percentage,
+                auto_promote,
+            } => {
+                write!(
+                    f,
+                    "canary {percentage}{}",
+                    if *auto_promote {
+                        " with auto-promote"
+                    } else {
+                        ""
+                    }
+                )
+            }
+        }
+    }
+}
+
+/// One step of a plan: the new color's share and how long it bakes under the gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// The new color's share.
+    pub percent: Percent,
+    /// How long the step bakes.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub bake: Duration,
+}
+
+/// A deployment plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The color that receives traffic.
+    pub target: Color,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// After this many steps the deployment stops and waits for `promote` (canary without auto-promote).
+    pub pause_after: Option<usize>,
+}
+
+impl Plan {
+    /// The plan of `strategy` moving traffic to `target`, each step baking for `bake`.
+    pub fn new(strategy: &Strategy, target: Color, bake: Duration) -> Plan {
+        let step = |p: Percent| Step { percent: p, bake };
+        match strategy {
+            Strategy::Gradual { steps } => Plan {
+                target,
+                steps: steps.percents().iter().copied().map(step).collect(),
+                pause_after: None,
+            },
+            Strategy::Immediate => Plan {
+                target,
+                steps: vec![step(Percent::FULL)],
+                pause_after: None,
+            },
+            Strategy::Canary {
+                percentage,
+                auto_promote,
+            } => Plan {
+                target,
+                steps: vec![step(*percentage), step(Percent::FULL)],
+                pause_after: (!auto_promote).then_some(1),
+            },
+        }
+    }
+
+    /// The plan of `promote`: the remaining step to 100 %.
+    pub fn promotion(target: Color, bake: Duration) -> Plan {
+        Plan {
+            target,
+            steps: vec![Step {
+                percent: Percent::FULL,
+                bake,
+            }],
+            pause_after: None,
+        }
+    }
+
+    /// The steps run before the deployment pauses or completes.
+    pub fn steps_to_run(&self) -> &[Step] {
+        match self.pause_after {
+            Some(n) => &self.steps[..n.min(self.steps.len())],
+            None => &self.steps,
+        }
+    }
+
+    /// The least time the run takes: the sum of the bakes of the steps it runs.
+    pub fn minimum_duration(&self) -> Duration {
+        self.steps_to_run().iter().map(|s| s.bake).sum()
+    }
+}
+
+pub(crate) mod secs {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_validated() {
+        assert_eq!(Steps::parse("5,20,50,100").unwrap().percents().len(), 4);
+        assert_eq!(
+            Steps::parse("10,10,100"),
+            Err(InvalidSteps::NotIncreasing(10, 10))
+        );
+        assert_eq!(Steps::parse("10,50"), Err(InvalidSteps::LastNot100(50)));
+        assert_eq!(
+            Steps::parse("0,100"),
+            Err(InvalidSteps::OutOfRange("0".into()))
+        );
+        assert_eq!(
+            Steps::parse("10,x,100"),
+            Err(InvalidSteps::OutOfRange("x".into()))
+        );
+        assert_eq!(Steps::parse(""), Err(InvalidSteps::Empty));
+        assert_eq!(
+            Steps::parse("50,101"),
+            Err(InvalidSteps::OutOfRange("101".into()))
+        );
+    }
+
+    #[test]
+    fn plans_of_each_strategy() {
+        let bake = Duration::from_secs(60);
+        let g = Plan::new(
+            &Strategy::Gradual {
+                steps: Steps::gradual(),
+            },
+            Color::Green,
+            bake,
+        );
+        assert_eq!(
+            g.steps.iter().map(|s| s.percent.get()).collect::<Vec<_>>(),
+            vec![10, 25, 50, 75, 100]
+        );
+        assert_eq!(g.minimum_duration(), Duration::from_secs(300));
+        let c = Plan::new(
+            &Strategy::Canary {
+                percentage: Percent::new(10).unwrap(),
+                auto_promote: false,
+            },
+            Color::Green,
+            bake,
+        );
+        assert_eq!(c.steps_to_run().len(), 1);
+        let i = Plan::new(&Strategy::Immediate, Color::Blue, bake);
+        assert_eq!(i.steps.len(), 1);
+        assert_eq!(i.steps[0].percent, Percent::FULL);
+    }
+}

@@ -1,0 +1,359 @@
+//! In-memory stand-ins for the ports (feature `testing`): a load balancer with one listener forwarding
+//! to blue and green, and a metric source driven by a script. With `tokio::time::pause()` and
+//! [`crate::ports::TokioClock`] whole deployments run in simulated time.
+//!
+//! ```
+//! use albflip::testing::InMemoryAlb;
+//! use albflip::model::{Color, Split};
+//! let alb = InMemoryAlb::new();
+//! assert_eq!(alb.split(), Split::all_to(Color::Blue));
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use crate::model::{Color, ListenerArn, LoadBalancerArn, Split, Stickiness, TargetGroupArn};
+use crate::plan::{ColorMetrics, Observation};
+use crate::ports::{
+    AlbInventory, ApiError, ApiErrorKind, MetricQuery, MetricSource, Tags, TargetGroupInfo,
+    TargetHealth, TrafficRouter,
+};
+use crate::route::{
+    self, ColorGroups, ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot,
+};
+
+const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/sim-shop-alb/0000000000000001";
+const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/sim-shop-alb/0000000000000001/0000000000000002";
+const BLUE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/sim-shop-blue-tg/0000000000000003";
+const GREEN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/sim-shop-green-tg/0000000000000004";
+
+#[derive(Debug)]
+struct State {
+    forward: ForwardAction,
+    tags: BTreeMap<String, Tags>,
+    health: BTreeMap<String, TargetHealth>,
+    written: Vec<Split>,
+    failing_writes: u32,
+}
+
+/// An in-memory load balancer: one listener whose default action forwards to blue and green.
+#[derive(Debug)]
+pub struct InMemoryAlb {
+    state: Mutex<State>,
+    groups: ColorGroups,
+}
+
+fn arn<T, E: std::fmt::Debug>(parsed: Result<T, E>) -> T {
+    match parsed {
+        Ok(v) => v,
+        Err(e) => panic!("constant ARN is invalid: {e:?}"),
+    }
+}
+
+impl Default for InMemoryAlb {
+    fn default() -> Self {
+        InMemoryAlb::new()
+    }
+}
+
+impl InMemoryAlb {
+    /// Blue 100 %, green 0 %, two healthy targets each, stickiness off.
+    pub fn new() -> InMemoryAlb {
+        let groups = ColorGroups {
+            blue: arn(TargetGroupArn::parse(BLUE)),
+            green: arn(TargetGroupArn::parse(GREEN)),
+        };
+        let forward = ForwardAction {
+            targets: vec![
+                ForwardTarget {
+                    target_group: groups.blue.clone(),
+                    weight: Some(100),
+                },
+                ForwardTarget {
+                    target_group: groups.green.clone(),
+                    weight: Some(0),
+                },
+            ],
+            stickiness: Some(Stickiness::OFF),
+        };
+        let health = [BLUE, GREEN]
+            .iter()
+            .map(|a| {
+                (
+                    a.to_string(),
+                    TargetHealth {
+                        healthy: 2,
+                        total: 2,
+                    },
+                )
+            })
+            .collect();
+        InMemoryAlb {
+            state: Mutex::new(State {
+                forward,
+                tags: BTreeMap::new(),
+                health,
+                written: Vec::new(),
+                failing_writes: 0,
+            }),
+            groups,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The listener's ARN.
+    pub fn listener_arn(&self) -> ListenerArn {
+        arn(ListenerArn::parse(LISTENER))
+    }
+
+    /// Blue and green.
+    pub fn groups(&self) -> &ColorGroups {
+        &self.groups
+    }
+
+    /// The live split.
+    pub fn split(&self) -> Split {
+        route::live_split(&self.lock().forward, &self.groups).unwrap_or(Split::all_to(Color::Blue))
+    }
+
+    /// Every split written so far, in order.
+    pub fn written(&self) -> Vec<Split> {
+        self.lock().written.clone()
+    }
+
+    /// A tag of the listener.
+    pub fn tag(&self, key: &str) -> Option<String> {
+        self.lock()
+            .tags
+            .get(LISTENER)
+            .and_then(|t| t.get(key).cloned())
+    }
+
+    /// Sets the live split behind albflip's back (drift).
+    pub fn set_split(&self, split: Split) {
+        let mut s = self.lock();
+        if let Ok(f) = route::forward_with_split(&s.forward.clone(), &self.groups, split) {
+            s.forward = f;
+        }
+    }
+
+    /// Sets the health of a color.
+    pub fn set_health(&self, color: Color, health: TargetHealth) {
+        self.lock()
+            .health
+            .insert(self.groups.of(color).to_string(), health);
+    }
+
+    /// Makes the next `n` writes fail.
+    pub fn fail_writes(&self, n: u32) {
+        self.lock().failing_writes = n;
+    }
+
+    fn snapshot(&self, s: &State) -> RouteSnapshot {
+        RouteSnapshot {
+            route: RouteId::Listener(self.listener_arn()),
+            load_balancer: arn(LoadBalancerArn::parse(LB)),
+            action_types: vec!["forward".into()],
+            forward: Some(s.forward.clone()),
+            preserved: Preserved::new(()),
+        }
+    }
+}
+
+impl TrafficRouter for InMemoryAlb {
+    async fn read(&self, route: &RouteId) -> Result<RouteSnapshot, ApiError> {
+        if route.resource_arn() != LISTENER {
+            return Err(ApiError::new(
+                "memory:Read",
+                ApiErrorKind::NotFound,
+                route.to_string(),
+            ));
+        }
+        let s = self.lock();
+        Ok(self.snapshot(&s))
+    }
+
+    async fn write(
+        &self,
+        _current: &RouteSnapshot,
+        forward: &ForwardAction,
+    ) -> Result<RouteSnapshot, ApiError> {
+        let mut s = self.lock();
+        if s.failing_writes > 0 {
+            s.failing_writes -= 1;
+            return Err(ApiError::new(
+                "memory:Write",
+                ApiErrorKind::Unreachable,
+                "injected failure",
+            ));
+        }
+        s.forward = forward.clone();
+        let split = route::live_split(forward, &self.groups).map_err(|e| {
+            ApiError::new(
+                "memory:Write",
+                ApiErrorKind::Rejected {
+                    code: "Invalid".into(),
+                },
+                e.to_string(),
+            )
+        })?;
+        s.written.push(split);
+        Ok(self.snapshot(&s))
+    }
+}
+
+impl AlbInventory for InMemoryAlb {
+    async fn find_listener(
+        &self,
+        _load_balancer: &str,
+        _port: u16,
+    ) -> Result<ListenerArn, ApiError> {
+        Ok(self.listener_arn())
+    }
+
+    async fn find_target_group(&self, name: &str) -> Result<Option<TargetGroupInfo>, ApiError> {
+        let lb = arn(LoadBalancerArn::parse(LB));
+        Ok([&self.groups.blue, &self.groups.green]
+            .into_iter()
+            .find(|a| a.name() == name)
+            .map(|a| TargetGroupInfo {
+                arn: a.clone(),
+                name: name.to_string(),
+                load_balancers: vec![lb],
+            }))
+    }
+
+    async fn target_group(
+        &self,
+        arn_: &TargetGroupArn,
+    ) -> Result<Option<TargetGroupInfo>, ApiError> {
+        self.find_target_group(arn_.name()).await
+    }
+
+    async fn tags(&self, arns: &[&str]) -> Result<BTreeMap<String, Tags>, ApiError> {
+        let s = self.lock();
+        Ok(arns
+            .iter()
+            .map(|a| (a.to_string(), s.tags.get(*a).cloned().unwrap_or_default()))
+            .collect())
+    }
+
+    async fn set_tags(&self, arn_: &str, tags: &[(&str, &str)]) -> Result<(), ApiError> {
+        let mut s = self.lock();
+        let entry = s.tags.entry(arn_.to_string()).or_default();
+        for (k, v) in tags {
+            entry.insert(k.to_string(), v.to_string());
+        }
+        Ok(())
+    }
+
+    async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
+        Ok(self
+            .lock()
+            .health
+            .get(target_group.as_str())
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
+/// What a script sees when asked for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricContext {
+    /// The new color's live share at the time of the poll.
+    pub new_percent: u8,
+    /// The window's start.
+    pub start: SystemTime,
+    /// The window's end.
+    pub end: SystemTime,
+}
+
+/// What a script returns for one poll.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// The new color's metrics.
+    pub new: ColorMetrics,
+    /// The stable color's metrics.
+    pub stable: ColorMetrics,
+    /// Alarm states by name.
+    pub alarms: Vec<(String, String)>,
+}
+
+impl From<(ColorMetrics, ColorMetrics)> for Sample {
+    fn from((new, stable): (ColorMetrics, ColorMetrics)) -> Sample {
+        Sample {
+            new,
+            stable,
+            alarms: Vec::new(),
+        }
+    }
+}
+
+/// Metrics computed by a script from the live split and the window.
+pub struct ScriptedMetrics<F> {
+    alb: Arc<InMemoryAlb>,
+    new: Color,
+    script: F,
+    polls: Mutex<Vec<MetricContext>>,
+}
+
+impl<F> ScriptedMetrics<F>
+where
+    F: Fn(&MetricContext) -> Sample + Send + Sync,
+{
+    /// A source that returns `script(context)` for each poll.
+    pub fn new(alb: Arc<InMemoryAlb>, new: Color, script: F) -> Self {
+        ScriptedMetrics {
+            alb,
+            new,
+            script,
+            polls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every poll so far.
+    pub fn polls(&self) -> Vec<MetricContext> {
+        self.polls.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+impl<F> MetricSource for ScriptedMetrics<F>
+where
+    F: Fn(&MetricContext) -> Sample + Send + Sync,
+{
+    async fn observe(&self, q: &MetricQuery) -> Result<Observation, ApiError> {
+        let ctx = MetricContext {
+            new_percent: self.alb.split().percent_of(self.new).get(),
+            start: q.start,
+            end: q.end,
+        };
+        if let Ok(mut p) = self.polls.lock() {
+            p.push(ctx);
+        }
+        let sample = (self.script)(&ctx);
+        Ok(Observation {
+            new: sample.new,
+            stable: sample.stable,
+            alarms: sample.alarms,
+            window_start: q.start,
+            window_end: q.end,
+        })
+    }
+}
+
+/// Healthy traffic: `requests` requests with `errors` 5XX, 100 ms latency, 2 healthy hosts.
+pub fn traffic(requests: f64, errors: f64) -> ColorMetrics {
+    ColorMetrics {
+        requests,
+        errors,
+        latency_seconds: Some(0.1),
+        healthy_hosts: Some(2.0),
+        unhealthy_hosts: Some(0.0),
+    }
+}

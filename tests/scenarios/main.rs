@@ -1,0 +1,553 @@
+//! Whole deployments in simulated time: the in-memory load balancer, scripted metrics and tokio's paused
+//! clock. Each scenario asserts the exact sequence of splits written and the outcome.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
+use albflip::events::{Collect, Event};
+use albflip::model::{Color, Percent, Split};
+use albflip::plan::decide::Failure;
+use albflip::plan::{BakePolicy, GateKind, GateThresholds, NoDataPolicy, Plan, Steps, Strategy};
+use albflip::ports::{TargetHealth, TokioClock};
+use albflip::resolve::{RouteSpec, Target};
+use albflip::testing::{traffic, InMemoryAlb, MetricContext, Sample, ScriptedMetrics};
+use albflip::traffic::{rollback, ChangeOptions};
+use albflip::Error;
+
+const BAKE: Duration = Duration::from_secs(180);
+const POLL: Duration = Duration::from_secs(30);
+
+fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> DeploySpec {
+    DeploySpec {
+        plan: Plan::new(&strategy, Color::Green, policy.bake),
+        strategy: strategy.to_string(),
+        policy,
+        gates,
+        window: MetricWindow {
+            window: Duration::from_secs(60),
+            lag: Duration::ZERO,
+            period: Duration::from_secs(60),
+        },
+        force: false,
+    }
+}
+
+fn policy() -> BakePolicy {
+    BakePolicy {
+        bake: BAKE,
+        poll_interval: POLL,
+        ..BakePolicy::default()
+    }
+}
+
+fn gradual() -> Strategy {
+    Strategy::Gradual {
+        steps: Steps::gradual(),
+    }
+}
+
+fn target(alb: &InMemoryAlb) -> Target {
+    Target {
+        route: RouteSpec::Listener(alb.listener_arn()),
+        blue: None,
+        green: None,
+    }
+}
+
+/// Requests in proportion to the split: 10 per percent on each color.
+fn proportional(ctx: &MetricContext, new_error_rate: f64) -> Sample {
+    let new = f64::from(ctx.new_percent) * 10.0;
+    let stable = f64::from(100 - ctx.new_percent) * 10.0;
+    (
+        traffic(new, (new * new_error_rate).round()),
+        traffic(stable, 0.0),
+    )
+        .into()
+}
+
+fn greens(alb: &InMemoryAlb) -> Vec<u8> {
+    alb.written()
+        .iter()
+        .map(|s: &Split| s.percent_of(Color::Green).get())
+        .collect()
+}
+
+struct Run {
+    result: Result<Outcome, Error>,
+    events: Vec<(SystemTime, Event)>,
+}
+
+async fn deploy<F>(alb: &Arc<InMemoryAlb>, spec: &DeploySpec, script: F) -> Run
+where
+    F: Fn(&MetricContext) -> Sample + Send + Sync,
+{
+    let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, script);
+    let clock = TokioClock::new();
+    let observer = Collect::default();
+    let engine = Engine {
+        alb: alb.as_ref(),
+        metrics: &metrics,
+        clock: &clock,
+        observer: &observer,
+    };
+    let result = engine.deploy(&target(alb), spec).await;
+    Run {
+        result,
+        events: observer.events(),
+    }
+}
+
+fn failed_gate(outcome: &Outcome) -> (GateKind, usize) {
+    match outcome {
+        Outcome::RolledBack {
+            failure: Failure::Gate { result, .. },
+            step,
+            to: Color::Blue,
+            ..
+        } => (result.gate.clone(), *step),
+        other => panic!("expected a gate rollback, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_healthy_gradual_deployment_reaches_100_and_makes_green_stable() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    assert_eq!(greens(&alb), vec![10, 25, 50, 75, 100]);
+    assert_eq!(alb.tag("albflip:stable").as_deref(), Some("green"));
+    assert_eq!(alb.tag("albflip:state").as_deref(), Some("complete"));
+    let passed = run
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::StepPassed { .. }))
+        .count();
+    assert_eq!(passed, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_at_the_first_step_roll_back_at_once() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, 0.2),
+    )
+    .await;
+    let outcome = run.result.unwrap();
+    assert_eq!(failed_gate(&outcome), (GateKind::ErrorRate, 1));
+    assert_eq!(greens(&alb), vec![10, 0]);
+    assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
+    assert_eq!(
+        alb.tag("albflip:stable"),
+        None,
+        "blue stays stable by default"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn fine_at_10_and_25_failing_at_50() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, if c.new_percent >= 50 { 0.05 } else { 0.0 }),
+    )
+    .await;
+    let outcome = run.result.unwrap();
+    assert_eq!(failed_gate(&outcome), (GateKind::ErrorRate, 3));
+    assert_eq!(greens(&alb), vec![10, 25, 50, 0]);
+    match outcome {
+        Outcome::RolledBack { failure, .. } => {
+            assert!(
+                failure
+                    .message()
+                    .starts_with("green error rate 5.0% > 1.0% (25 of 500 requests,"),
+                "{}",
+                failure.message()
+            )
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_latency_breach_rolls_back() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| {
+            let mut s = proportional(c, 0.0);
+            if c.new_percent >= 25 {
+                s.new.latency_seconds = Some(2.5);
+            }
+            s
+        },
+    )
+    .await;
+    assert_eq!(failed_gate(&run.result.unwrap()), (GateKind::Latency, 2));
+    assert_eq!(greens(&alb), vec![10, 25, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn healthy_hosts_dropping_to_zero_rolls_back() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| {
+            let mut s = proportional(c, 0.0);
+            if c.new_percent >= 75 {
+                s.new.healthy_hosts = Some(0.0);
+            }
+            s
+        },
+    )
+    .await;
+    assert_eq!(
+        failed_gate(&run.result.unwrap()),
+        (GateKind::HealthyHosts, 4)
+    );
+    assert_eq!(greens(&alb), vec![10, 25, 50, 75, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_in_alarm_rolls_back() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let gates = GateThresholds {
+        alarms: vec!["shop-p99".into()],
+        ..Default::default()
+    };
+    let run = deploy(&alb, &spec(gradual(), policy(), gates), |c| {
+        let mut s = proportional(c, 0.0);
+        let state = if c.new_percent >= 50 { "ALARM" } else { "OK" };
+        s.alarms = vec![("shop-p99".into(), state.into())];
+        s
+    })
+    .await;
+    assert_eq!(
+        failed_gate(&run.result.unwrap()),
+        (GateKind::Alarm("shop-p99".into()), 3)
+    );
+    assert_eq!(greens(&alb), vec![10, 25, 50, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_traffic_under_each_no_data_policy() {
+    let none = |_: &MetricContext| -> Sample { (traffic(0.0, 0.0), traffic(0.0, 0.0)).into() };
+    let extension = Duration::from_secs(60);
+    // wait: bakes through the bake and the extension, then fails the step.
+    let alb = Arc::new(InMemoryAlb::new());
+    let p = BakePolicy {
+        on_no_data: NoDataPolicy::Wait,
+        max_bake_extension: extension,
+        ..policy()
+    };
+    let start = tokio::time::Instant::now();
+    let run = deploy(&alb, &spec(gradual(), p, GateThresholds::default()), none).await;
+    assert!(matches!(
+        run.result.unwrap(),
+        Outcome::RolledBack {
+            failure: Failure::NoData { .. },
+            step: 1,
+            ..
+        }
+    ));
+    assert_eq!(greens(&alb), vec![10, 0]);
+    assert_eq!(
+        start.elapsed(),
+        BAKE + extension,
+        "waited exactly the bake plus the extension"
+    );
+    // fail: the first poll fails.
+    let alb = Arc::new(InMemoryAlb::new());
+    let p = BakePolicy {
+        on_no_data: NoDataPolicy::Fail,
+        ..policy()
+    };
+    let start = tokio::time::Instant::now();
+    let run = deploy(&alb, &spec(gradual(), p, GateThresholds::default()), none).await;
+    assert!(matches!(
+        run.result.unwrap(),
+        Outcome::RolledBack {
+            failure: Failure::NoData { .. },
+            step: 1,
+            ..
+        }
+    ));
+    assert_eq!(start.elapsed(), POLL);
+    assert_eq!(greens(&alb), vec![10, 0]);
+    // pass: completes.
+    let alb = Arc::new(InMemoryAlb::new());
+    let p = BakePolicy {
+        on_no_data: NoDataPolicy::Pass,
+        ..policy()
+    };
+    let run = deploy(&alb, &spec(gradual(), p, GateThresholds::default()), none).await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    assert_eq!(greens(&alb), vec![10, 25, 50, 75, 100]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breach_shorter_than_the_failure_threshold_does_not_roll_back() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let p = BakePolicy {
+        failure_threshold: 2,
+        ..policy()
+    };
+    let polls = std::sync::atomic::AtomicU32::new(0);
+    let run = deploy(&alb, &spec(gradual(), p, GateThresholds::default()), |c| {
+        // One bad poll (the second), then healthy again.
+        let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        proportional(c, if n == 1 { 0.5 } else { 0.0 })
+    })
+    .await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    assert_eq!(greens(&alb), vec![10, 25, 50, 75, 100]);
+    let failed_polls = run
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::GateEvaluated { results, .. } if results.iter().any(|r| r.verdict == albflip::plan::Verdict::Fail)))
+        .count();
+    assert_eq!(failed_polls, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn canary_waits_for_promotion_then_promote_completes() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let canary = Strategy::Canary {
+        percentage: Percent::new(10).unwrap(),
+        auto_promote: false,
+    };
+    let s = spec(canary, policy(), GateThresholds::default());
+    let run = deploy(&alb, &s, |c| proportional(c, 0.0)).await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::AwaitingPromotion {
+            target: Color::Green,
+            percent: 10
+        }
+    );
+    assert_eq!(greens(&alb), vec![10]);
+    assert_eq!(
+        alb.tag("albflip:state").as_deref(),
+        Some("awaiting-promotion")
+    );
+    // A new deployment is refused while the canary waits.
+    let again = deploy(&alb, &s, |c| proportional(c, 0.0)).await;
+    assert!(
+        matches!(again.result, Err(Error::Conflict { .. })),
+        "{:?}",
+        again.result
+    );
+    // Promote.
+    let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, |c: &MetricContext| {
+        proportional(c, 0.0)
+    });
+    let clock = TokioClock::new();
+    let observer = Collect::default();
+    let engine = Engine {
+        alb: alb.as_ref(),
+        metrics: &metrics,
+        clock: &clock,
+        observer: &observer,
+    };
+    let start = tokio::time::Instant::now();
+    assert_eq!(
+        engine.promote(&target(&alb), &s).await.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    assert_eq!(start.elapsed(), BAKE, "the promotion bakes under the gates");
+    assert_eq!(greens(&alb), vec![10, 100]);
+    assert_eq!(alb.tag("albflip:stable").as_deref(), Some("green"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn canary_then_rollback_abandons_it() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let canary = Strategy::Canary {
+        percentage: Percent::new(20).unwrap(),
+        auto_promote: false,
+    };
+    let run = deploy(
+        &alb,
+        &spec(canary, policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    assert!(matches!(
+        run.result.unwrap(),
+        Outcome::AwaitingPromotion { percent: 20, .. }
+    ));
+    let outcome = rollback(alb.as_ref(), &target(&alb), None, ChangeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome.after, Split::all_to(Color::Blue));
+    assert_eq!(greens(&alb), vec![20, 0]);
+    assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn canary_with_auto_promote_runs_to_100() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let canary = Strategy::Canary {
+        percentage: Percent::new(10).unwrap(),
+        auto_promote: true,
+    };
+    let run = deploy(
+        &alb,
+        &spec(canary, policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    assert_eq!(greens(&alb), vec![10, 100]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn detection_happens_at_the_first_poll_after_the_breach_is_visible() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let t0 = SystemTime::now();
+    // The breach becomes visible in the metrics 100 s into the first step's bake.
+    let breach = t0 + Duration::from_secs(100);
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        move |c| proportional(c, if c.end >= breach { 0.3 } else { 0.0 }),
+    )
+    .await;
+    assert_eq!(failed_gate(&run.result.unwrap()), (GateKind::ErrorRate, 1));
+    let rolled_at = run
+        .events
+        .iter()
+        .find(|(_, e)| matches!(e, Event::RolledBack { .. }))
+        .map(|(at, _)| *at)
+        .expect("rolled back");
+    let delay = rolled_at.duration_since(breach).unwrap();
+    assert!(
+        delay <= POLL,
+        "detected {delay:?} after the breach; the poll interval is {POLL:?}"
+    );
+    assert!(
+        rolled_at.duration_since(t0).unwrap() < BAKE,
+        "not at the end of the bake"
+    );
+    assert_eq!(greens(&alb), vec![10, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn drift_stops_the_deployment_without_writing() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let alb2 = alb.clone();
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        move |c| {
+            if c.new_percent == 25 {
+                // Someone sets 40 % by hand while step 2 bakes.
+                alb2.set_split(Split::to(Color::Green, Percent::new(40).unwrap()));
+            }
+            proportional(c, 0.0)
+        },
+    )
+    .await;
+    assert!(
+        matches!(run.result, Err(Error::Drift { .. })),
+        "{:?}",
+        run.result.as_ref().err()
+    );
+    assert_eq!(
+        greens(&alb),
+        vec![10, 25],
+        "nothing written after the drift"
+    );
+    assert_eq!(alb.split().percent_of(Color::Green).get(), 40);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_write_mid_deployment_returns_traffic_to_stable() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let alb2 = alb.clone();
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        move |c| {
+            if c.new_percent == 25 {
+                alb2.fail_writes(1);
+            }
+            proportional(c, 0.0)
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            run.result,
+            Err(Error::Aborted {
+                stable: Color::Blue,
+                ..
+            })
+        ),
+        "{:?}",
+        run.result
+    );
+    assert_eq!(greens(&alb), vec![10, 25, 0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_healthy_targets_on_the_new_color_refuses_to_start() {
+    let alb = Arc::new(InMemoryAlb::new());
+    alb.set_health(
+        Color::Green,
+        TargetHealth {
+            healthy: 0,
+            total: 2,
+        },
+    );
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    assert!(
+        matches!(
+            run.result,
+            Err(Error::NoHealthyTargets {
+                color: Color::Green,
+                ..
+            })
+        ),
+        "{:?}",
+        run.result
+    );
+    assert!(greens(&alb).is_empty());
+}
