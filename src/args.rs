@@ -29,8 +29,151 @@ pub enum Command {
     Status,
     /// Put a percentage of traffic on one color and the rest on the other.
     Shift(ShiftArgs),
-    /// Emergency: all traffic to the stable color (or --to), in one read and one write.
+    /// Emergency: all traffic to the stable color (or --to), in one write, no metric queries.
     Rollback(RollbackArgs),
+    /// Move traffic to the new color step by step, baking each step under the gates; roll back on failure.
+    Deploy(DeployArgs),
+    /// Finish a canary awaiting promotion: 100 % to the new color, with a final bake under the gates.
+    Promote(PromoteArgs),
+    /// Print what `deploy` would do (steps, gates, minimum duration, API calls) and write nothing.
+    Plan(DeployArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyName {
+    /// Steps 10, 25, 50, 75, 100 (or --steps).
+    Gradual,
+    /// 0 -> 100 in one step, then one bake.
+    Immediate,
+    /// One canary step, one bake, then wait for `albflip promote`.
+    Canary,
+}
+
+#[derive(Debug, Args)]
+pub struct BakeArgs {
+    /// How long each step bakes under the gates, e.g. 3m, 90s [default: 3m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "validation_minutes", env = "ALBFLIP_BAKE")]
+    pub bake: Option<std::time::Duration>,
+    /// The bake in minutes (alias of --bake).
+    #[arg(long, value_name = "N")]
+    pub validation_minutes: Option<u64>,
+}
+
+impl BakeArgs {
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        self.bake.or(self
+            .validation_minutes
+            .map(|m| std::time::Duration::from_secs(m * 60)))
+    }
+}
+
+/// Gate thresholds and polling; each also comes from ALBFLIP_* and albflip.toml [gates].
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Highest 5XX rate of the new color, in percent [default: 1].
+    #[arg(long, value_name = "PCT", env = "ALBFLIP_MAX_ERROR_RATE", value_parser = parse_percent_value)]
+    pub max_error_rate: Option<f64>,
+    /// Requests the window must hold before the error rate is judged [default: 50].
+    #[arg(long, value_name = "N", env = "ALBFLIP_MIN_REQUESTS")]
+    pub min_requests: Option<u64>,
+    /// TargetResponseTime statistic: p99, p95, p99.9, Average, Maximum [default: p99].
+    #[arg(long, value_name = "STAT", env = "ALBFLIP_LATENCY_STATISTIC")]
+    pub latency_statistic: Option<String>,
+    /// Highest latency [default: 1s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_MAX_LATENCY")]
+    pub max_latency: Option<std::time::Duration>,
+    /// Fewest HealthyHostCount of the new color [default: 1].
+    #[arg(long, value_name = "N", env = "ALBFLIP_MIN_HEALTHY_HOSTS")]
+    pub min_healthy_hosts: Option<u32>,
+    /// Most UnHealthyHostCount of the new color [default: 0].
+    #[arg(long, value_name = "N", env = "ALBFLIP_MAX_UNHEALTHY_HOSTS")]
+    pub max_unhealthy_hosts: Option<u32>,
+    /// A CloudWatch alarm that must not be in ALARM (repeatable).
+    #[arg(
+        long = "alarm",
+        value_name = "NAME",
+        env = "ALBFLIP_ALARMS",
+        value_delimiter = ','
+    )]
+    pub alarms: Vec<String>,
+    /// Most the new color's error rate may exceed the stable color's, in percentage points [default: 0.5].
+    #[arg(long, value_name = "PP", env = "ALBFLIP_MAX_ERROR_RATE_INCREASE", value_parser = parse_percent_value)]
+    pub max_error_rate_increase: Option<f64>,
+    /// Without enough requests: keep baking (wait), fail the step, or pass it [default: wait].
+    #[arg(long, value_name = "wait|fail|pass", env = "ALBFLIP_ON_NO_DATA")]
+    pub on_no_data: Option<String>,
+    /// How long `wait` may extend a bake for data [default: the bake].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_MAX_BAKE_EXTENSION")]
+    pub max_bake_extension: Option<std::time::Duration>,
+    /// How often the gates are polled [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_POLL_INTERVAL")]
+    pub poll_interval: Option<std::time::Duration>,
+    /// The metrics window [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_METRIC_WINDOW")]
+    pub metric_window: Option<std::time::Duration>,
+    /// How far before now the window ends; CloudWatch publishes ALB data late [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_METRIC_LAG")]
+    pub metric_lag: Option<std::time::Duration>,
+    /// The metric period [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_METRIC_PERIOD")]
+    pub metric_period: Option<std::time::Duration>,
+    /// Consecutive failing polls that fail a step [default: 1].
+    #[arg(long, value_name = "N", env = "ALBFLIP_FAILURE_THRESHOLD")]
+    pub failure_threshold: Option<u32>,
+}
+
+/// A number of percent, with or without a trailing `%`, 0..=100.
+fn parse_percent_value(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of percent"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} is outside 0..=100 percent"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The new color: the one that receives traffic.
+    #[arg(long, value_name = "blue|green")]
+    pub target: Color,
+    /// How to move traffic [default: gradual].
+    #[arg(long, value_enum, env = "ALBFLIP_STRATEGY")]
+    pub strategy: Option<StrategyName>,
+    /// Custom steps for gradual, e.g. 5,20,50,100 (strictly increasing, 1-100, last 100).
+    #[arg(long, value_name = "LIST", env = "ALBFLIP_STEPS")]
+    pub steps: Option<String>,
+    /// The canary share [default: 10].
+    #[arg(long, value_name = "P", env = "ALBFLIP_CANARY_PERCENTAGE")]
+    pub canary_percentage: Option<Percent>,
+    /// Promote a canary without waiting for `albflip promote`.
+    #[arg(long)]
+    pub auto_promote: bool,
+    #[command(flatten)]
+    pub bake: BakeArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start even if the new color has no healthy targets.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub bake: BakeArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// Print the plan and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -41,12 +184,12 @@ pub struct ShiftArgs {
     /// The share of traffic the target color gets (0-100); the other color gets the rest.
     #[arg(long, value_name = "P", allow_negative_numbers = true)]
     pub percentage: Percent,
-    /// How long the step bakes under the gates (the gate window), e.g. 3m, 90s.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "validation_minutes")]
-    pub bake: Option<std::time::Duration>,
-    /// The gate window in minutes (alias of --bake).
-    #[arg(long, value_name = "N")]
-    pub validation_minutes: Option<u64>,
+    /// With --bake (or --validation-minutes) the shift is a gated step: it bakes under the gates and
+    /// rolls back to the stable color if one fails. Without, it is a plain shift.
+    #[command(flatten)]
+    pub bake: BakeArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
     /// Print the change and write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -2,13 +2,17 @@
 //! exit codes; it never calls the AWS SDK itself.
 
 mod args;
+mod progress;
 mod render;
 mod settings;
+mod spec;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use albflip::aws::{self, CallCounter, ElbV2};
+use albflip::aws::{self, CallCounter, CloudWatch, ElbV2};
+use albflip::engine::{DeploySpec, Engine, Outcome};
+use albflip::ports::TokioClock;
 use albflip::traffic::{self, ChangeOptions};
 use albflip::{Error, ErrorKind};
 use clap::Parser;
@@ -21,6 +25,8 @@ mod exit {
     pub const SUCCESS: u8 = 0;
     pub const RUNTIME: u8 = 1;
     pub const USAGE: u8 = 2;
+    pub const GATE_ROLLED_BACK: u8 = 3;
+    pub const CONFLICT: u8 = 4;
     pub const ROLLBACK_FAILED: u8 = 5;
 }
 
@@ -41,7 +47,7 @@ fn main() -> ExitCode {
     let output = cli.global.output;
     let is_rollback = matches!(cli.command, Command::Rollback(_));
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = exit_code(&e, is_rollback);
             report_error(&e, code, output);
@@ -70,6 +76,8 @@ fn exit_code(e: &Error, is_rollback: bool) -> u8 {
     match e.kind() {
         ErrorKind::InvalidInput => exit::USAGE,
         ErrorKind::WriteFailed if is_rollback => exit::ROLLBACK_FAILED,
+        ErrorKind::RollbackFailed => exit::ROLLBACK_FAILED,
+        ErrorKind::Conflict => exit::CONFLICT,
         _ => exit::RUNTIME,
     }
 }
@@ -90,13 +98,45 @@ fn report_error(e: &Error, code: u8, output: OutputFormat) {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Error> {
+async fn run(cli: Cli) -> Result<u8, Error> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let settings = Settings::resolve(&cli.global, &cli.target, &cwd)?;
+    let g = &cli.global;
+    let file = &settings.file;
+    // Specs are validated before any AWS client is built: bad input never reaches AWS.
+    let deploy_spec = match &cli.command {
+        Command::Deploy(a) | Command::Plan(a) => {
+            Some(spec::deploy(a, &file.strategy, &file.gates)?)
+        }
+        Command::Promote(a) => {
+            let bake = spec::bake(&a.bake, &file.strategy)?;
+            let (gates, policy, window) = spec::gates(&a.gates, &file.gates, bake)?;
+            let plan = albflip::plan::Plan::promotion(albflip::model::Color::Green, bake);
+            Some(DeploySpec {
+                plan,
+                strategy: "promote".into(),
+                policy,
+                gates,
+                window,
+                force: false,
+            })
+        }
+        Command::Shift(a) => match a.bake.duration() {
+            Some(bake) if !a.dry_run => Some(spec::shift(
+                a.target,
+                a.percentage,
+                bake,
+                &a.gates,
+                &file.gates,
+                a.force,
+            )?),
+            _ => None,
+        },
+        _ => None,
+    };
     let config = aws::load_config(&settings.aws).await?;
     let calls = CallCounter::default();
     let alb = ElbV2::new(&config, calls.clone());
-    let g = &cli.global;
     let out = match &cli.command {
         Command::Status => {
             let status = traffic::status(&alb, &settings.target).await?;
@@ -105,7 +145,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 OutputFormat::Text => render::status_text(&status),
             }
         }
-        Command::Shift(a) => {
+        Command::Shift(a) if deploy_spec.is_none() => {
             let options = ChangeOptions {
                 dry_run: a.dry_run,
                 force: a.force,
@@ -122,12 +162,69 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let outcome = traffic::rollback(&alb, &settings.target, a.to, options).await?;
             render_change("rollback", "Rolled back", &outcome, &calls, g)
         }
+        Command::Plan(_)
+        | Command::Deploy(args::DeployArgs { dry_run: true, .. })
+        | Command::Promote(args::PromoteArgs { dry_run: true, .. }) => {
+            let resolved = albflip::resolve::resolve(&alb, &settings.target).await?;
+            let mut spec = deploy_spec.clone().ok_or_else(|| Error::InvalidInput {
+                what: "plan".into(),
+                why: "no plan".into(),
+                fix: String::new(),
+            })?;
+            if matches!(cli.command, Command::Promote(_)) {
+                // The color being promoted is the one the canary recorded.
+                let recorded = resolved
+                    .tags
+                    .get(albflip::engine::TARGET_TAG)
+                    .and_then(|c| c.parse().ok());
+                spec.plan = albflip::plan::Plan::promotion(
+                    recorded.unwrap_or(resolved.stable.other()),
+                    spec.policy.bake,
+                );
+            }
+            let spec = &spec;
+            match g.output {
+                OutputFormat::Json => format!("{}\n", render::plan_json(spec, &resolved)),
+                OutputFormat::Text => render::plan_text(spec, &resolved),
+            }
+        }
+        Command::Deploy(_) | Command::Promote(_) | Command::Shift(_) => {
+            let spec = deploy_spec.as_ref().ok_or_else(|| Error::InvalidInput {
+                what: "deploy".into(),
+                why: "no plan".into(),
+                fix: String::new(),
+            })?;
+            let metrics = CloudWatch::new(&config, calls.clone());
+            let clock = TokioClock::new();
+            let printer = progress::Printer {
+                format: g.output,
+                verbose: g.verbose > 0,
+                quiet: g.quiet,
+            };
+            let engine = Engine {
+                alb: &alb,
+                metrics: &metrics,
+                clock: &clock,
+                observer: &printer,
+            };
+            let outcome = match &cli.command {
+                Command::Deploy(_) => engine.deploy(&settings.target, spec).await?,
+                Command::Promote(_) => engine.promote(&settings.target, spec).await?,
+                _ => engine.shift(&settings.target, spec).await?,
+            };
+            let code = match outcome {
+                Outcome::RolledBack { .. } => exit::GATE_ROLLED_BACK,
+                _ => exit::SUCCESS,
+            };
+            render::summary(&outcome, &calls, g.output, g.quiet);
+            return Ok(code);
+        }
     };
     if !g.quiet || g.output == OutputFormat::Json {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());
     }
-    Ok(())
+    Ok(exit::SUCCESS)
 }
 
 fn render_change(

@@ -143,3 +143,147 @@ pub fn change_json(
         "api_calls": calls,
     })
 }
+
+/// The final summary of a deployment: a line for people, or a `summary` NDJSON object.
+pub fn summary(
+    outcome: &albflip::engine::Outcome,
+    calls: &albflip::aws::CallCounter,
+    format: crate::args::OutputFormat,
+    quiet: bool,
+) {
+    use albflip::engine::Outcome;
+    let text = match outcome {
+        Outcome::Completed { stable } => format!("OK: deployment complete, {stable} is stable"),
+        Outcome::AwaitingPromotion { target, percent } => {
+            format!("OK: canary {target} at {percent}% awaits promotion")
+        }
+        Outcome::Shifted { split, stable } => format!(
+            "OK: shift passed its bake: blue {}% / green {}% (stable {stable})",
+            split.blue, split.green
+        ),
+        Outcome::RolledBack {
+            failure,
+            to,
+            step,
+            percent,
+        } => {
+            format!(
+                "ROLLED BACK to {to} at step {step} ({percent}%): {}",
+                failure.message()
+            )
+        }
+        _ => "finished".to_string(),
+    };
+    match format {
+        crate::args::OutputFormat::Json => {
+            let mut v = serde_json::to_value(outcome).unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("event".into(), json!("summary"));
+                obj.insert("message".into(), json!(text));
+                obj.insert("api_calls".into(), json!(calls.per_service()));
+                obj.insert("api_calls_by_operation".into(), json!(calls.snapshot()));
+            }
+            println!("{v}");
+        }
+        crate::args::OutputFormat::Text => {
+            if !quiet || matches!(outcome, Outcome::RolledBack { .. }) {
+                let per: Vec<String> = calls
+                    .per_service()
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                println!("{text}\nAPI calls: {}", per.join(", "));
+            }
+        }
+    }
+}
+
+fn human(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// `albflip plan` for people.
+pub fn plan_text(
+    spec: &albflip::engine::DeploySpec,
+    resolved: &albflip::resolve::Resolved,
+) -> String {
+    let p = &spec.plan;
+    let g = &spec.gates;
+    let mut out = format!(
+        "Plan: {} to {} on the {}\n  now {}; stable {}\n",
+        spec.strategy, p.target, resolved.snapshot.route, resolved.split, resolved.stable
+    );
+    for (i, s) in p.steps_to_run().iter().enumerate() {
+        out.push_str(&format!(
+            "  step {}: {} {}, bake {}\n",
+            i + 1,
+            p.target,
+            s.percent,
+            human(s.bake)
+        ));
+    }
+    if p.pause_after.is_some() {
+        out.push_str(
+            "  then: wait for `albflip promote` (100% with a final bake) or `albflip rollback`\n",
+        );
+    }
+    out.push_str(&format!(
+        "  gates: error rate <= {:.1}% (judged from {} requests), latency {} <= {}, healthy hosts >= {}, unhealthy hosts <= {}, error rate <= stable + {:.1} pp, alarms: {}\n",
+        g.max_error_rate * 100.0, g.min_requests, g.latency_statistic, human(g.max_latency), g.min_healthy_hosts, g.max_unhealthy_hosts,
+        g.max_error_rate_increase * 100.0, if g.alarms.is_empty() { "none".to_string() } else { g.alarms.join(", ") }
+    ));
+    let pol = &spec.policy;
+    out.push_str(&format!(
+        "  polling every {} over the last {} ending {} ago (period {}); {} failing poll(s) fail a step; no data: {:?} (up to +{})\n",
+        human(pol.poll_interval), human(spec.window.window), human(spec.window.lag), human(spec.window.period), pol.failure_threshold, pol.on_no_data, human(pol.max_bake_extension)
+    ));
+    out.push_str(&format!(
+        "  minimum duration: {}\n",
+        human(p.minimum_duration())
+    ));
+    out.push_str(&format!("  API calls: {}\n", api_call_estimate(spec)));
+    out.push_str("Nothing was written.\n");
+    out
+}
+
+/// What the run will call, per phase.
+fn api_call_estimate(spec: &albflip::engine::DeploySpec) -> String {
+    let steps = spec.plan.steps_to_run();
+    let polls: u64 = steps
+        .iter()
+        .map(|s| {
+            (s.bake.as_secs_f64() / spec.policy.poll_interval.as_secs_f64().max(0.001)).ceil()
+                as u64
+        })
+        .sum();
+    let alarm_calls = if spec.gates.alarms.is_empty() {
+        0
+    } else {
+        polls
+    };
+    let elb = 3 + 1 + steps.len() as u64 * 3 + 1;
+    format!(
+        "start: DescribeListeners + DescribeTags + DescribeTargetHealth, AddTags (state); per step: DescribeListeners (drift check), ModifyListener, DescribeListeners (read-back); per poll: 1 GetMetricData for every metric of both colors{}; end: AddTags. At least {} elasticloadbalancing and {} cloudwatch calls ({} polls) when every gate passes",
+        if alarm_calls > 0 { " + 1 DescribeAlarms" } else { "" },
+        elb,
+        polls + alarm_calls,
+        polls
+    )
+}
+
+/// `albflip plan --output json`.
+pub fn plan_json(
+    spec: &albflip::engine::DeploySpec,
+    resolved: &albflip::resolve::Resolved,
+) -> serde_json::Value {
+    json!({
+        "route": resolved.snapshot.route.resource_arn(),
+        "current": {"blue": resolved.split.percent_of(Color::Blue).get(), "green": resolved.split.percent_of(Color::Green).get()},
+        "stable": resolved.stable,
+        "spec": spec,
+        "steps_to_run": spec.plan.steps_to_run(),
+        "minimum_duration_seconds": spec.plan.minimum_duration().as_secs_f64(),
+        "api_calls": api_call_estimate(spec),
+        "written": false,
+    })
+}

@@ -18,6 +18,7 @@ const DEFAULT_PORT: u16 = 80;
 pub struct Settings {
     pub aws: AwsSettings,
     pub target: Target,
+    pub file: FileConfig,
 }
 
 impl Settings {
@@ -36,11 +37,14 @@ impl Settings {
         };
         let target = target_from(&cli, &file.target)?;
         let aws = AwsSettings {
-            region: global.region.clone().or(file.aws.region),
-            profile: global.profile.clone().or(file.aws.profile),
-            endpoint_url: global.endpoint_url.clone().or(file.aws.endpoint_url),
+            region: global.region.clone().or(file.aws.region.clone()),
+            profile: global.profile.clone().or(file.aws.profile.clone()),
+            endpoint_url: global
+                .endpoint_url
+                .clone()
+                .or(file.aws.endpoint_url.clone()),
         };
-        Ok(Settings { aws, target })
+        Ok(Settings { aws, target, file })
     }
 }
 

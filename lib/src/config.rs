@@ -12,7 +12,7 @@ use crate::error::Error;
 pub const DEFAULT_FILE: &str = "albflip.toml";
 
 /// The whole file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// `[target]`: what to act on.
@@ -21,6 +21,64 @@ pub struct FileConfig {
     /// `[aws]`: how to reach AWS.
     #[serde(default)]
     pub aws: AwsSection,
+    /// `[strategy]`: how to move traffic.
+    #[serde(default)]
+    pub strategy: StrategySection,
+    /// `[gates]`: what must hold while a step bakes.
+    #[serde(default)]
+    pub gates: GatesSection,
+}
+
+/// `[strategy]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StrategySection {
+    /// `gradual`, `immediate` or `canary`.
+    pub strategy: Option<String>,
+    /// Custom steps, e.g. `[5, 20, 50, 100]`.
+    pub steps: Option<Vec<u8>>,
+    /// The canary share.
+    pub canary_percentage: Option<u8>,
+    /// Promote a canary without waiting.
+    pub auto_promote: Option<bool>,
+    /// How long each step bakes, e.g. `"3m"`.
+    pub bake: Option<String>,
+}
+
+/// `[gates]`. Durations are strings such as `"30s"`; rates are in percent.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GatesSection {
+    /// Highest 5XX rate of the new color, in percent.
+    pub max_error_rate: Option<f64>,
+    /// Requests needed before the error rate is judged.
+    pub min_requests: Option<u64>,
+    /// `p99`, `p95`, `Average`...
+    pub latency_statistic: Option<String>,
+    /// Highest latency, e.g. `"1s"`.
+    pub max_latency: Option<String>,
+    /// Fewest healthy hosts.
+    pub min_healthy_hosts: Option<u32>,
+    /// Most unhealthy hosts.
+    pub max_unhealthy_hosts: Option<u32>,
+    /// CloudWatch alarms that must not be in ALARM.
+    pub alarms: Option<Vec<String>>,
+    /// Most the new color's error rate may exceed the stable one's, in percentage points.
+    pub max_error_rate_increase: Option<f64>,
+    /// `wait`, `fail` or `pass`.
+    pub on_no_data: Option<String>,
+    /// How long `wait` may extend a bake.
+    pub max_bake_extension: Option<String>,
+    /// How often gates are polled.
+    pub poll_interval: Option<String>,
+    /// The metrics window.
+    pub metric_window: Option<String>,
+    /// How far before now the window ends.
+    pub metric_lag: Option<String>,
+    /// The metric period.
+    pub metric_period: Option<String>,
+    /// Consecutive failing polls that fail a step.
+    pub failure_threshold: Option<u32>,
 }
 
 /// `[target]`.
@@ -109,6 +167,13 @@ mod tests {
         assert_eq!(c.target.environment.as_deref(), Some("prod"));
         assert_eq!(c.target.port, Some(8080));
         assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+        let c = FileConfig::parse(
+            "[strategy]\nstrategy = \"canary\"\nbake = \"5m\"\n[gates]\nmax-error-rate = 0.5\nalarms = [\"a\"]\n",
+            Path::new("albflip.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.strategy.strategy.as_deref(), Some("canary"));
+        assert_eq!(c.gates.max_error_rate, Some(0.5));
         let err =
             FileConfig::parse("[target]\nlistner-arn = \"x\"\n", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("listner-arn"), "{err}");

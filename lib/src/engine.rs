@@ -66,6 +66,17 @@ pub struct DeploySpec {
     pub force: bool,
 }
 
+/// What kind of run the engine is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A deployment to 100 %.
+    Deploy,
+    /// A canary that pauses for promotion.
+    Canary,
+    /// One gated `shift` step; no deployment state.
+    Shift,
+}
+
 /// How a deployment ended (errors aside).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -82,6 +93,13 @@ pub enum Outcome {
         target: Color,
         /// Its share.
         percent: u8,
+    },
+    /// A gated shift passed its bake.
+    Shifted {
+        /// The live split.
+        split: SplitView,
+        /// The stable color afterwards.
+        stable: Color,
     },
     /// A gate failed and traffic is back on the stable color.
     RolledBack {
@@ -148,13 +166,34 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             },
         )
         .await?;
-        self.run(
-            &resolved,
-            spec,
-            spec.plan.steps_to_run(),
-            spec.plan.pause_after.is_some(),
-        )
-        .await
+        let mode = if spec.plan.pause_after.is_some() {
+            Mode::Canary
+        } else {
+            Mode::Deploy
+        };
+        self.run(&resolved, spec, spec.plan.steps_to_run(), mode)
+            .await
+    }
+
+    /// One gated step (`albflip shift --bake`): the plan's single step, baked under the gates, rolled
+    /// back to the stable color on failure. Records no deployment state, so pipelines can call it
+    /// step after step.
+    pub async fn shift(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let resolved = resolve::resolve(self.alb, target).await?;
+        let step = spec
+            .plan
+            .steps
+            .first()
+            .map(|s| s.percent)
+            .unwrap_or(Percent::FULL);
+        let split = Split::to(spec.plan.target, step);
+        let options = ChangeOptions {
+            dry_run: false,
+            force: spec.force,
+        };
+        traffic::check_health(self.alb, &resolved, split, options).await?;
+        self.run(&resolved, spec, &spec.plan.steps, Mode::Shift)
+            .await
     }
 
     /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
@@ -179,7 +218,8 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             plan: Plan::promotion(new, spec.policy.bake),
             ..spec.clone()
         };
-        self.run(&resolved, &spec, &spec.plan.steps, false).await
+        self.run(&resolved, &spec, &spec.plan.steps, Mode::Deploy)
+            .await
     }
 
     async fn run(
@@ -187,11 +227,12 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         resolved: &Resolved,
         spec: &DeploySpec,
         steps: &[Step],
-        pause: bool,
+        mode: Mode,
     ) -> Result<Outcome, Error> {
         let route = &resolved.snapshot.route;
         let new = spec.plan.target;
-        let stable = new.other();
+        let stable = resolved.stable;
+        let record = mode != Mode::Shift;
         self.emit(Event::DeploymentStarted {
             route: route.resource_arn().to_string(),
             target: new,
@@ -200,7 +241,9 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             steps: steps.iter().map(|s| s.percent.get()).collect(),
             split: resolved.split.into(),
         });
-        self.set_state(route, state::IN_PROGRESS, new).await?;
+        if record {
+            self.set_state(route, state::IN_PROGRESS, new).await?;
+        }
         let mut expected = resolved.split;
         for (i, step) in steps.iter().enumerate() {
             let n = i + 1;
@@ -236,7 +279,10 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 Err(e) => return Err(self.abort(resolved, stable, e).await),
             }
         }
-        if pause {
+        if mode == Mode::Shift {
+            return self.finish_shift(route, resolved, expected).await;
+        }
+        if mode == Mode::Canary {
             self.set_state(route, state::AWAITING_PROMOTION, new)
                 .await?;
             let percent = expected.percent_of(new).get();
@@ -267,6 +313,30 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             })?;
         self.emit(Event::Completed { stable: new });
         Ok(Outcome::Completed { stable: new })
+    }
+
+    async fn finish_shift(
+        &self,
+        route: &RouteId,
+        resolved: &Resolved,
+        split: Split,
+    ) -> Result<Outcome, Error> {
+        let whole = split.whole_color();
+        if let Some(color) = whole.filter(|c| *c != resolved.stable) {
+            self.alb
+                .set_tags(route.resource_arn(), &[(STABLE_TAG, color.as_str())])
+                .await
+                .map_err(|source| Error::TagFailed {
+                    split: split.to_string(),
+                    resource: route.resource_arn().to_string(),
+                    color,
+                    source,
+                })?;
+        }
+        Ok(Outcome::Shifted {
+            split: split.into(),
+            stable: whole.unwrap_or(resolved.stable),
+        })
     }
 
     /// Reads the live route, refuses on drift, writes the step's split and reads it back.

@@ -214,8 +214,9 @@ pub async fn apply<A: Alb>(
     let already = route::matches_written(current, &desired);
     let warnings = check_health(alb, resolved, split, options).await?;
     let new_stable = split.whole_color().unwrap_or(resolved.stable);
-    let tag_needed = split.whole_color().is_some()
-        && (new_stable != resolved.stable || resolved.stable_source == StableSource::Default);
+    // Only a change of the stable color is recorded: an untagged route is blue-stable by default, so
+    // confirming blue needs no write (and keeps the rollback path at one write).
+    let tag_needed = split.whole_color().is_some() && new_stable != resolved.stable;
     let mut outcome = ChangeOutcome {
         route: route.clone(),
         before: resolved.split,

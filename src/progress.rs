@@ -1,0 +1,114 @@
+//! Renders engine events: timestamped lines for people (and Jenkins logs), NDJSON for machines.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use albflip::events::{Event, Observer, SplitView};
+use albflip::plan::Verdict;
+
+use crate::args::OutputFormat;
+
+/// Prints each event as it happens.
+pub struct Printer {
+    pub format: OutputFormat,
+    pub verbose: bool,
+    pub quiet: bool,
+}
+
+fn clock(at: SystemTime) -> String {
+    let full = humantime::format_rfc3339_seconds(at).to_string();
+    full.get(11..19).unwrap_or(&full).to_string()
+}
+
+fn split(s: &SplitView) -> String {
+    format!("blue {}% / green {}%", s.blue, s.green)
+}
+
+/// One line for people, or `None` to stay silent.
+pub fn line(event: &Event, verbose: bool) -> Option<String> {
+    Some(match event {
+        Event::DeploymentStarted {
+            route,
+            target,
+            stable,
+            strategy,
+            split: s,
+            ..
+        } => {
+            format!(
+                "deploying {target} ({strategy}) on {route}; stable {stable}; now {}",
+                split(s)
+            )
+        }
+        Event::StepStarted { step, of, percent } => {
+            format!("step {step}/{of}: moving to {percent}%")
+        }
+        Event::WeightsApplied { step, split: s } => {
+            format!("step {step}: weights applied and verified: {}", split(s))
+        }
+        Event::GateEvaluated {
+            step,
+            elapsed_seconds,
+            bake_seconds,
+            results,
+            decision,
+        } => {
+            let shown: Vec<&str> = results
+                .iter()
+                .filter(|r| {
+                    verbose
+                        || r.verdict == Verdict::Fail
+                        || r.verdict == Verdict::NoData
+                        || matches!(r.gate, albflip::plan::GateKind::ErrorRate)
+                })
+                .map(|r| r.message.as_str())
+                .collect();
+            format!(
+                "step {step}: gates at {:.0}s/{:.0}s: {} -> {decision}",
+                elapsed_seconds,
+                bake_seconds,
+                shown.join("; ")
+            )
+        }
+        Event::MetricsUnavailable { step, error } => {
+            format!("step {step}: metrics unavailable: {error}")
+        }
+        Event::StepPassed { step, percent } => format!("step {step}: passed at {percent}%"),
+        Event::RollingBack { failure } => {
+            format!("GATE FAILED: {}; rolling back", failure.message())
+        }
+        Event::RolledBack { to, split: s } => {
+            format!("rolled back: all traffic on {to} ({}, verified)", split(s))
+        }
+        Event::Completed { stable } => format!("completed: {stable} is now stable"),
+        Event::AwaitingPromotion { target, percent } => {
+            format!("canary passed: {target} at {percent}%, awaiting promotion (`albflip promote` or `albflip rollback`)")
+        }
+        _ => return None,
+    })
+}
+
+impl Observer for Printer {
+    fn on_event(&self, at: SystemTime, event: &Event) {
+        let mut out = std::io::stdout().lock();
+        match self.format {
+            OutputFormat::Json => {
+                let mut v = serde_json::to_value(event).unwrap_or_default();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert(
+                        "ts".into(),
+                        humantime::format_rfc3339_millis(at).to_string().into(),
+                    );
+                }
+                let _ = writeln!(out, "{v}");
+            }
+            OutputFormat::Text if !self.quiet => {
+                if let Some(l) = line(event, self.verbose) {
+                    let _ = writeln!(out, "{} {l}", clock(at));
+                }
+            }
+            OutputFormat::Text => {}
+        }
+        let _ = out.flush();
+    }
+}

@@ -1,0 +1,314 @@
+//! `albflip deploy`, `promote`, `plan` and gated `shift` against the emulator, with a metrics publisher
+//! that writes ALB metrics in proportion to the live weights.
+
+use crate::harness::*;
+
+/// Short timings so a deployment takes seconds: 1 s polls over a 5 s window with no lag.
+fn fast(bake: &str) -> Vec<String> {
+    [
+        "--bake",
+        bake,
+        "--poll-interval",
+        "1s",
+        "--metric-lag",
+        "0s",
+        "--metric-window",
+        "5s",
+        "--metric-period",
+        "1s",
+        "--latency-statistic",
+        "Average",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The route flags, the command, then the fast timings.
+fn gated(route: &[String], command: &[&str], bake: &str) -> Vec<String> {
+    let mut v = route.to_vec();
+    v.extend(command.iter().map(|s| s.to_string()));
+    v.extend(fast(bake));
+    v
+}
+
+fn events(r: &Run) -> Vec<serde_json::Value> {
+    r.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not NDJSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn a_healthy_gradual_deployment_completes_with_green_stable() {
+    let s = stack(Some(60));
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let argv = gated(
+        &s.by_arn(),
+        &[
+            "deploy", "--target", "green", "--steps", "50,100", "--output", "json",
+        ],
+        "3s",
+    );
+    let r = run(&argv);
+    assert_eq!(r.code, 0, "{r:?}");
+    let ev = events(&r);
+    let kinds: Vec<&str> = ev.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(
+        kinds.contains(&"weights_applied") && kinds.contains(&"gate_evaluated"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "step_passed").count(),
+        2,
+        "{kinds:?}"
+    );
+    let last = ev.last().unwrap();
+    assert_eq!(last["event"], "summary");
+    assert_eq!(last["outcome"], "completed");
+    assert_eq!(last["stable"], "green");
+    assert!(
+        last["api_calls"]["cloudwatch"].as_u64().unwrap() >= 2,
+        "{last}"
+    );
+    // Every poll is one GetMetricData for all metrics of both colors.
+    let polls = kinds.iter().filter(|k| **k == "gate_evaluated").count() as u64;
+    assert_eq!(
+        last["api_calls_by_operation"]["cloudwatch:GetMetricData"]
+            .as_u64()
+            .unwrap(),
+        polls,
+        "{last}"
+    );
+    // The gates judged real traffic: the passing polls saw requests.
+    let judged = ev
+        .iter()
+        .filter(|e| e["event"] == "gate_evaluated")
+        .any(|e| e["results"][0]["verdict"] == "pass");
+    assert!(judged, "no poll judged the error rate: {}", r.stdout);
+    assert_eq!(weights(&s), (Some(0), Some(100)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:stable").as_deref(),
+        Some("green")
+    );
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("complete")
+    );
+    assert_eq!(
+        forward(&s.listener_arn).1,
+        Some((true, Some(60))),
+        "stickiness kept"
+    );
+}
+
+#[test]
+fn a_faulty_green_is_rolled_back_with_exit_3() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.2,
+        },
+    );
+    let argv = gated(&s.convention(), &["deploy", "--target", "green"], "30s");
+    let started = std::time::Instant::now();
+    let r = run(&argv);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "rolled back at once, not after the bake"
+    );
+    assert!(
+        r.stdout.contains("GATE FAILED: green error rate"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("> 1.0% ("), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("ROLLED BACK to blue at step 1 (10%)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("rolled-back")
+    );
+}
+
+#[test]
+fn canary_then_promote() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let r = run(&gated(
+        &s.by_arn(),
+        &[
+            "deploy",
+            "--target",
+            "green",
+            "--strategy",
+            "canary",
+            "--canary-percentage",
+            "20",
+        ],
+        "2s",
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("awaiting promotion"), "{}", r.stdout);
+    assert_eq!(weights(&s), (Some(80), Some(20)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("awaiting-promotion")
+    );
+    // A second deploy is a conflict while the canary waits.
+    let r = run(&gated(&s.by_arn(), &["deploy", "--target", "green"], "2s"));
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("awaiting promotion") && r.stderr.contains("albflip promote"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&gated(&s.by_arn(), &["promote"], "2s"));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("completed: green is now stable"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(0), Some(100)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:stable").as_deref(),
+        Some("green")
+    );
+    // Nothing left to promote.
+    let r = run(&gated(&s.by_arn(), &["promote"], "2s"));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("no canary is awaiting promotion"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn plan_and_dry_run_write_nothing() {
+    let s = stack(Some(300));
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&args(
+        &[&s.by_arn()],
+        &[
+            "plan",
+            "--target",
+            "green",
+            "--strategy",
+            "gradual",
+            "--bake",
+            "3m",
+        ],
+    ))
+    .ok();
+    for want in [
+        "step 1: green 10%, bake 3m",
+        "step 5: green 100%, bake 3m",
+        "minimum duration: 15m",
+        "GetMetricData",
+        "Nothing was written.",
+    ] {
+        assert!(r.stdout.contains(want), "missing {want:?}:\n{}", r.stdout);
+    }
+    let v = run(&args(
+        &[&s.by_arn()],
+        &[
+            "deploy",
+            "--target",
+            "green",
+            "--strategy",
+            "canary",
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    ))
+    .ok()
+    .json();
+    assert_eq!(v["written"], false);
+    assert_eq!(v["steps_to_run"].as_array().unwrap().len(), 1);
+    assert_eq!(fingerprint(&s.listener_arn), before);
+}
+
+#[test]
+fn a_gated_shift_rolls_back_on_a_failing_gate() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.5,
+        },
+    );
+    let r = run(&gated(
+        &s.by_arn(),
+        &["shift", "--target", "green", "--percentage", "30"],
+        "20s",
+    ));
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+}
+
+#[test]
+fn bad_deploy_input_is_refused_before_any_aws_call() {
+    let s = stack(None);
+    let l = &s.listener_arn;
+    let before = fingerprint(l);
+    for (argv, fragment) in [
+        (
+            vec!["deploy", "--target", "green", "--steps", "10,5,100"],
+            "strictly increase",
+        ),
+        (
+            vec!["deploy", "--target", "green", "--steps", "10,50"],
+            "last step must be 100",
+        ),
+        (
+            vec![
+                "deploy",
+                "--target",
+                "green",
+                "--latency-statistic",
+                "median",
+            ],
+            "not a latency statistic",
+        ),
+        (
+            vec!["deploy", "--target", "green", "--on-no-data", "maybe"],
+            "not a no-data policy",
+        ),
+        (
+            vec!["deploy", "--target", "green", "--max-error-rate", "150"],
+            "outside 0..=100",
+        ),
+        (
+            vec!["deploy", "--target", "blue"],
+            "already the stable color",
+        ),
+    ] {
+        let r = run(&args(&[&s.by_arn()], &argv));
+        assert_eq!(r.code, 2, "{argv:?}: {r:?}");
+        assert!(r.stderr.contains(fragment), "{argv:?}: {}", r.stderr);
+    }
+    assert_eq!(fingerprint(l), before);
+}
