@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo: start the local AWS (moto on 127.0.0.1:4566), create the reference stack, and move traffic.
+# The demo: start the local AWS (moto on 127.0.0.1:4566), create the reference stack, move traffic by
+# hand, then run a healthy gradual deployment and one that albflip rolls back on its own.
 # Needs Rust and Python 3; installs the pinned emulator into .venv on first run. Stop the local AWS with
 # `localstack/stop`.
 set -euo pipefail
@@ -7,16 +8,43 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
-export AWS_ENDPOINT_URL="$(localstack/start)"
+endpoint="$(localstack/start)"
+export AWS_ENDPOINT_URL="$endpoint"
 echo "== local AWS at $AWS_ENDPOINT_URL; creating the reference stack" >&2
-localstack/create-stack --endpoint "$AWS_ENDPOINT_URL" --stickiness 300 >/dev/null
+stack_json="$(mktemp)"
+localstack/create-stack --endpoint "$AWS_ENDPOINT_URL" --stickiness 300 >"$stack_json"
 cargo build --quiet --bin albflip
 albflip() { echo; echo "\$ albflip $*"; target/debug/albflip "$@"; }
 export ALBFLIP_ENVIRONMENT=demo ALBFLIP_APPLICATION=shop
+# Short timings so the demo takes seconds (the defaults bake 3m and poll every 30s).
+fast=(--bake 4s --poll-interval 1s --metric-lag 0s --metric-window 5s --metric-period 1s --latency-statistic Average)
 
+traffic_pid=""
+traffic() {  # simulated ALB metrics; moto generates none
+  [ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null || true
+  .venv/bin/python localstack/traffic.py --endpoint "$AWS_ENDPOINT_URL" --stack-json "$stack_json" "$@" &
+  traffic_pid=$!
+}
+trap '[ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null; rm -f "$stack_json"' EXIT
+
+echo "== 1. status, a manual shift, and the emergency rollback"
+target/debug/albflip rollback --to blue --quiet   # start from blue (a rerun of the demo leaves green stable)
 albflip status
 albflip shift --target green --percentage 10
 albflip status
 albflip rollback
+
+echo; echo "== 2. a healthy gradual deployment of green (simulated traffic: no errors)"
+traffic --green-errors 0
+albflip deploy --target green --steps 25,50,100 "${fast[@]}"
+
+echo; echo "== 3. a faulty deployment of blue (simulated traffic: 20% of blue's requests fail)"
+traffic --blue-errors 0.2
+set +e
+albflip deploy --target blue "${fast[@]}"
+code=$?
+set -e
+echo "(exit code $code: 3 means a gate failed and albflip rolled back)"
+albflip status
 echo
 echo "== done. The local AWS is still running at $AWS_ENDPOINT_URL; stop it with localstack/stop"

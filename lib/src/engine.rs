@@ -309,7 +309,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 split: expected.to_string(),
                 resource: route.resource_arn().to_string(),
                 color: new,
-                source,
+                source: Box::new(source),
             })?;
         self.emit(Event::Completed { stable: new });
         Ok(Outcome::Completed { stable: new })
@@ -330,7 +330,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                     split: split.to_string(),
                     resource: route.resource_arn().to_string(),
                     color,
-                    source,
+                    source: Box::new(source),
                 })?;
         }
         Ok(Outcome::Shifted {

@@ -69,7 +69,7 @@ pub enum Error {
         color: Color,
         /// The error.
         #[source]
-        source: ApiError,
+        source: Box<ApiError>,
     },
     /// Another deployment or writer is in the way (a canary awaiting promotion, a deployment in progress).
     #[error("{what}. {fix}")]

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use crate::model::{ListenerArn, LoadBalancerArn, TargetGroupArn};
+use crate::model::{LoadBalancerArn, TargetGroupArn};
 use crate::route::{ForwardAction, RouteId, RouteSnapshot};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
@@ -126,12 +126,13 @@ pub type Tags = BTreeMap<String, String>;
 
 /// Look-ups and tags around the routes: finding listeners and target groups, their tags and health.
 pub trait AlbInventory: Send + Sync {
-    /// The listener on `port` of the load balancer named `load_balancer`.
+    /// The default action of the listener on `port` of the load balancer named `load_balancer`, read in
+    /// the same call that finds it.
     fn find_listener(
         &self,
         load_balancer: &str,
         port: u16,
-    ) -> impl Future<Output = Result<ListenerArn, ApiError>> + Send;
+    ) -> impl Future<Output = Result<RouteSnapshot, ApiError>> + Send;
 
     /// The target group named `name`, if it exists.
     fn find_target_group(

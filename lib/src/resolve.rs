@@ -1,6 +1,7 @@
 //! Resolving what to act on: from what the user named (a listener ARN, a load balancer and port, target
 //! group names or ARNs, or nothing) to a live route with known blue and green target groups.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -149,16 +150,12 @@ impl Resolved {
 
 /// Reads the route the user named and works out blue and green.
 pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error> {
-    let route = route_id(alb, &target.route).await?;
-    let resource = [route.resource_arn()];
-    let (snapshot, tags) = tokio::join!(alb.read(&route), alb.tags(&resource));
-    let snapshot = snapshot.map_err(|e| not_found_or_read(e, &route))?;
-    let tags = tags.map_err(Error::Read)?;
+    let (snapshot, tags) = read_route(alb, &target.route).await?;
+    let route = snapshot.route.clone();
     let forward = route::forward_of(&snapshot).map_err(|p| unsupported(&route, p))?;
     route::check_forward(forward).map_err(|p| unsupported(&route, p))?;
     let groups = resolve_groups(alb, &snapshot, forward, target).await?;
     let split = route::live_split(forward, &groups).map_err(|p| unsupported(&route, p))?;
-    let tags = tags.get(route.resource_arn()).cloned().unwrap_or_default();
     let stable_tag = tags.get(STABLE_TAG).and_then(|v| v.parse::<Color>().ok());
     Ok(Resolved {
         snapshot,
@@ -174,22 +171,43 @@ pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error
     })
 }
 
-async fn route_id<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<RouteId, Error> {
-    match spec {
-        RouteSpec::Listener(arn) => Ok(RouteId::Listener(arn.clone())),
-        RouteSpec::Rule(arn) => Ok(RouteId::Rule(arn.clone())),
-        RouteSpec::LoadBalancer { name, port } => alb
-            .find_listener(name, *port)
-            .await
-            .map(RouteId::Listener)
-            .map_err(|e| match e.kind {
+/// Reads the route and its tags: by ARN both at once; by load balancer and port, the call that finds
+/// the listener also reads it, then its tags.
+async fn read_route<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<(RouteSnapshot, Tags), Error> {
+    let (snapshot, mut tags) = match spec {
+        RouteSpec::Listener(arn) => read_by_id(alb, RouteId::Listener(arn.clone())).await?,
+        RouteSpec::Rule(arn) => read_by_id(alb, RouteId::Rule(arn.clone())).await?,
+        RouteSpec::LoadBalancer { name, port } => {
+            let snapshot = alb.find_listener(name, *port).await.map_err(|e| match e.kind {
                 ApiErrorKind::NotFound => Error::NotFound {
                     what: format!("listener on port {port} of load balancer {name:?}"),
                     fix: format!("Check --load-balancer/--port (or --environment/--application); `aws elbv2 describe-load-balancers --names {name}` lists what exists ({})", e.message),
                 },
                 _ => Error::Read(e),
-            }),
-    }
+            })?;
+            let tags = alb
+                .tags(&[snapshot.route.resource_arn()])
+                .await
+                .map_err(Error::Read)?;
+            (snapshot, tags)
+        }
+    };
+    let own = tags
+        .remove(snapshot.route.resource_arn())
+        .unwrap_or_default();
+    Ok((snapshot, own))
+}
+
+async fn read_by_id<A: Alb>(
+    alb: &A,
+    route: RouteId,
+) -> Result<(RouteSnapshot, BTreeMap<String, Tags>), Error> {
+    let resource = [route.resource_arn()];
+    let (snapshot, tags) = tokio::join!(alb.read(&route), alb.tags(&resource));
+    Ok((
+        snapshot.map_err(|e| not_found_or_read(e, &route))?,
+        tags.map_err(Error::Read)?,
+    ))
 }
 
 fn not_found_or_read(e: ApiError, route: &RouteId) -> Error {
@@ -336,7 +354,7 @@ async fn complete<A: Alb>(
             return Err(Error::invalid(
                 format!("--{color}"),
                 format!("cannot tell which target group is {}", color.other()),
-                format!("Name both with --blue and --green"),
+                "Name both with --blue and --green",
             ))
         }
     };

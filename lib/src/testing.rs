@@ -213,8 +213,9 @@ impl AlbInventory for InMemoryAlb {
         &self,
         _load_balancer: &str,
         _port: u16,
-    ) -> Result<ListenerArn, ApiError> {
-        Ok(self.listener_arn())
+    ) -> Result<RouteSnapshot, ApiError> {
+        let s = self.lock();
+        Ok(self.snapshot(&s))
     }
 
     async fn find_target_group(&self, name: &str) -> Result<Option<TargetGroupInfo>, ApiError> {

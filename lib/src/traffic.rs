@@ -186,7 +186,7 @@ pub async fn rollback<A: Alb>(
                 split: outcome.after.to_string(),
                 resource: resource.to_string(),
                 color,
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(outcome)
@@ -252,7 +252,7 @@ pub async fn apply<A: Alb>(
                 split: split.to_string(),
                 resource: route.resource_arn().to_string(),
                 color: new_stable,
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(outcome)

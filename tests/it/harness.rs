@@ -303,8 +303,13 @@ pub fn fingerprint(listener_arn: &str) -> String {
     })
 }
 
-/// The default forward action of a listener: (target group ARN, weight) pairs and stickiness.
-pub fn forward(listener_arn: &str) -> (Vec<(String, Option<i32>)>, Option<(bool, Option<i32>)>) {
+/// (target group ARN, weight) pairs of a forward action.
+pub type Groups = Vec<(String, Option<i32>)>;
+/// (enabled, duration) of a forward action's stickiness config.
+pub type Sticky = Option<(bool, Option<i32>)>;
+
+/// The default forward action of a listener: its groups and stickiness.
+pub fn forward(listener_arn: &str) -> (Groups, Sticky) {
     rt().block_on(async {
         let out = elb()
             .describe_listeners()

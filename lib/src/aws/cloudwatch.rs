@@ -84,8 +84,9 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
     let max = values.iter().copied().reduce(f64::max);
     let min = values.iter().copied().reduce(f64::min);
     match id {
-        "req" => metrics.requests = values.iter().sum(),
-        "err" => metrics.errors = values.iter().sum(),
+        // A fold from +0.0: `Iterator::sum` of no floats is -0.0, which would print as "-0".
+        "req" => metrics.requests = values.iter().fold(0.0, |a, b| a + b),
+        "err" => metrics.errors = values.iter().fold(0.0, |a, b| a + b),
         "lat" => metrics.latency_seconds = max,
         "hh" => metrics.healthy_hosts = min,
         "uh" => metrics.unhealthy_hosts = max,
@@ -267,6 +268,7 @@ mod tests {
         fold(&mut m, "uh", &[0.0, 3.0]);
         assert_eq!(m.requests, 150.0);
         assert_eq!(m.errors, 0.0, "missing 5XX datapoints mean zero errors");
+        assert!(m.errors.is_sign_positive(), "no datapoints is +0, not -0");
         assert_eq!(m.latency_seconds, Some(0.9));
         assert_eq!(m.healthy_hosts, Some(1.0));
         assert_eq!(m.unhealthy_hosts, Some(3.0));

@@ -314,7 +314,11 @@ impl TrafficRouter for ElbV2 {
 }
 
 impl AlbInventory for ElbV2 {
-    async fn find_listener(&self, load_balancer: &str, port: u16) -> Result<ListenerArn, ApiError> {
+    async fn find_listener(
+        &self,
+        load_balancer: &str,
+        port: u16,
+    ) -> Result<RouteSnapshot, ApiError> {
         let op = self.op("DescribeLoadBalancers");
         let out = self
             .client
@@ -327,19 +331,19 @@ impl AlbInventory for ElbV2 {
             .load_balancers()
             .first()
             .and_then(|lb| lb.load_balancer_arn())
+            .and_then(|a| LoadBalancerArn::parse(a).ok())
             .ok_or_else(|| {
                 ApiError::new(
                     &op,
                     ApiErrorKind::NotFound,
                     format!("no load balancer named {load_balancer}"),
                 )
-            })?
-            .to_string();
+            })?;
         let op = self.op("DescribeListeners");
         let out = self
             .client
             .describe_listeners()
-            .load_balancer_arn(&lb_arn)
+            .load_balancer_arn(lb_arn.as_str())
             .send()
             .await
             .map_err(|e| classify(&op, e))?;
@@ -349,25 +353,37 @@ impl AlbInventory for ElbV2 {
             .filter_map(|l| l.port())
             .map(|p| p.to_string())
             .collect();
-        out.listeners()
-            .iter()
-            .find(|l| l.port() == Some(i32::from(port)))
-            .and_then(|l| l.listener_arn())
+        let listener =
+            out.listeners()
+                .iter()
+                .find(|l| l.port() == Some(i32::from(port)))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        &op,
+                        ApiErrorKind::NotFound,
+                        format!(
+                    "load balancer {load_balancer} has no listener on port {port} (ports: {})",
+                    if ports.is_empty() { "none".to_string() } else { ports.join(", ") }
+                ),
+                    )
+                })?;
+        let arn = listener
+            .listener_arn()
             .and_then(|a| ListenerArn::parse(a).ok())
             .ok_or_else(|| {
                 ApiError::new(
                     &op,
-                    ApiErrorKind::NotFound,
-                    format!(
-                        "load balancer {load_balancer} has no listener on port {port} (ports: {})",
-                        if ports.is_empty() {
-                            "none".to_string()
-                        } else {
-                            ports.join(", ")
-                        }
-                    ),
+                    ApiErrorKind::Other,
+                    "the response has no valid listener ARN",
                 )
-            })
+            })?;
+        // The listener was read in full by the call that found it: no second DescribeListeners.
+        snapshot(
+            &RouteId::Listener(arn),
+            lb_arn,
+            listener.default_actions(),
+            &op,
+        )
     }
 
     async fn find_target_group(&self, name: &str) -> Result<Option<TargetGroupInfo>, ApiError> {
