@@ -148,6 +148,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         let resolved = resolve::resolve(self.alb, target).await?;
         let new = spec.plan.target;
         check_can_start(&resolved, new)?;
+        self.check_alarms(&resolved, spec).await?;
         let first = Split::to(
             new,
             spec.plan
@@ -337,6 +338,33 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             split: split.into(),
             stable: whole.unwrap_or(resolved.stable),
         })
+    }
+
+    /// A named alarm that does not exist would never fail its gate: refuse to start instead.
+    async fn check_alarms(&self, resolved: &Resolved, spec: &DeploySpec) -> Result<(), Error> {
+        if spec.gates.alarms.is_empty() {
+            return Ok(());
+        }
+        let observation = self
+            .metrics
+            .observe(&self.query(resolved, spec, self.clock.now()))
+            .await
+            .map_err(Error::Read)?;
+        let missing: Vec<&str> = spec
+            .gates
+            .alarms
+            .iter()
+            .filter(|name| !observation.alarms.iter().any(|(n, _)| n == *name))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            format!("--alarm {}", missing.join(", ")),
+            "no such CloudWatch alarm in this account and region, so its gate could never fail",
+            "Check the alarm name (`aws cloudwatch describe-alarms --alarm-names NAME`)",
+        ))
     }
 
     /// Reads the live route, refuses on drift, writes the step's split and reads it back.

@@ -312,3 +312,75 @@ fn bad_deploy_input_is_refused_before_any_aws_call() {
     }
     assert_eq!(fingerprint(l), before);
 }
+
+#[test]
+fn an_alarm_going_to_alarm_rolls_back_and_an_unknown_alarm_is_refused() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let name = format!("{}-shop-errors", s.environment);
+    rt().block_on(async {
+        cloudwatch()
+            .put_metric_alarm()
+            .alarm_name(&name)
+            .namespace("AWS/ApplicationELB")
+            .metric_name("HTTPCode_Target_5XX_Count")
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(10.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .expect("put alarm");
+    });
+    let r = run(&gated(
+        &s.by_arn(),
+        &["deploy", "--target", "green", "--alarm", "no-such-alarm"],
+        "2s",
+    ));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("--alarm no-such-alarm") && r.stderr.contains("no such CloudWatch alarm"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        weights(&s),
+        (None, None),
+        "nothing written: still the single-group forward"
+    );
+
+    let argv = gated(
+        &s.by_arn(),
+        &["deploy", "--target", "green", "--alarm", &name],
+        "60s",
+    );
+    let deploy = std::thread::spawn(move || run(&argv));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    rt().block_on(async {
+        cloudwatch()
+            .set_alarm_state()
+            .alarm_name(&name)
+            .state_value(StateValue::Alarm)
+            .state_reason("test")
+            .send()
+            .await
+            .expect("set alarm state");
+    });
+    let r = deploy.join().expect("deploy thread");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout
+            .contains(&format!("GATE FAILED: alarm {name} is in ALARM")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+}

@@ -551,3 +551,25 @@ async fn no_healthy_targets_on_the_new_color_refuses_to_start() {
     );
     assert!(greens(&alb).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_alarm_refuses_to_start() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let gates = GateThresholds {
+        alarms: vec!["shop-p99".into(), "typo".into()],
+        ..Default::default()
+    };
+    let run = deploy(&alb, &spec(gradual(), policy(), gates), |c| {
+        let mut s = proportional(c, 0.0);
+        s.alarms = vec![("shop-p99".into(), "OK".into())];
+        s
+    })
+    .await;
+    match run.result {
+        Err(e @ Error::InvalidInput { .. }) => {
+            assert!(e.to_string().contains("--alarm typo"), "{e}")
+        }
+        other => panic!("expected an invalid-input error, got {other:?}"),
+    }
+    assert!(greens(&alb).is_empty(), "nothing written");
+}
