@@ -57,6 +57,23 @@ pub struct BakeArgs {
     /// The bake in minutes (alias of --bake).
     #[arg(long, value_name = "N")]
     pub validation_minutes: Option<u64>,
+    /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
+    /// Either way the state is recorded and albflip exits 130; a second signal exits at once.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "rollback",
+        env = "ALBFLIP_ON_INTERRUPT"
+    )]
+    pub on_interrupt: InterruptArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InterruptArg {
+    /// Traffic back to the stable color.
+    Rollback,
+    /// Leave the weights as they are.
+    Hold,
 }
 
 impl BakeArgs {

@@ -11,11 +11,12 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use albflip::aws::{self, CallCounter, CloudWatch, ElbV2};
-use albflip::engine::{DeploySpec, Engine, Outcome};
+use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
 use albflip::ports::TokioClock;
 use albflip::traffic::{self, ChangeOptions};
 use albflip::{Error, ErrorKind};
 use clap::Parser;
+use tokio_util::sync::CancellationToken;
 
 use args::{Cli, Command, OutputFormat};
 use settings::Settings;
@@ -27,6 +28,7 @@ mod exit {
     pub const USAGE: u8 = 2;
     pub const GATE_ROLLED_BACK: u8 = 3;
     pub const CONFLICT: u8 = 4;
+    pub const INTERRUPTED: u8 = 130;
     pub const ROLLBACK_FAILED: u8 = 5;
 }
 
@@ -196,17 +198,23 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             })?;
             let metrics = CloudWatch::new(&config, calls.clone());
             let clock = TokioClock::new();
+            let bake_args = match &cli.command {
+                Command::Deploy(a) => Some(&a.bake),
+                Command::Promote(a) => Some(&a.bake),
+                Command::Shift(a) => Some(&a.bake),
+                _ => None,
+            };
+            let on_interrupt = match bake_args.map(|b| b.on_interrupt) {
+                Some(args::InterruptArg::Hold) => OnInterrupt::Hold,
+                _ => OnInterrupt::Rollback,
+            };
             let printer = progress::Printer {
                 format: g.output,
                 verbose: g.verbose > 0,
                 quiet: g.quiet,
             };
-            let engine = Engine {
-                alb: &alb,
-                metrics: &metrics,
-                clock: &clock,
-                observer: &printer,
-            };
+            let engine = Engine::new(&alb, &metrics, &clock, &printer)
+                .with_cancellation(interrupts(), on_interrupt);
             let outcome = match &cli.command {
                 Command::Deploy(_) => engine.deploy(&settings.target, spec).await?,
                 Command::Promote(_) => engine.promote(&settings.target, spec).await?,
@@ -214,6 +222,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             };
             let code = match outcome {
                 Outcome::RolledBack { .. } => exit::GATE_ROLLED_BACK,
+                Outcome::Interrupted { .. } => exit::INTERRUPTED,
                 _ => exit::SUCCESS,
             };
             render::summary(&outcome, &calls, g.output, g.quiet);
@@ -225,6 +234,37 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         let _ = stdout.write_all(out.as_bytes());
     }
     Ok(exit::SUCCESS)
+}
+
+/// A token cancelled by the first SIGINT or SIGTERM; a second one exits at once with 130.
+fn interrupts() -> CancellationToken {
+    use tokio::signal::unix::{signal, SignalKind};
+    let token = CancellationToken::new();
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!(
+            "cannot listen for SIGINT/SIGTERM: an interrupt will stop albflip without a rollback"
+        );
+        return token;
+    };
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        for seen in 1.. {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            if seen > 1 {
+                eprintln!("albflip: second interrupt: exiting now");
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+            eprintln!("albflip: interrupted: stopping now (send the signal again to exit without waiting)");
+            cancel.cancel();
+        }
+    });
+    token
 }
 
 fn render_change(

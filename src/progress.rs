@@ -81,6 +81,20 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
             format!("rolled back: all traffic on {to} ({}, verified)", split(s))
         }
         Event::Completed { stable } => format!("completed: {stable} is now stable"),
+        Event::Interrupted {
+            rolled_back,
+            split: s,
+            step,
+        } => {
+            format!(
+                "interrupted at step {step}: {}",
+                if *rolled_back {
+                    format!("rolled back, {}", split(s))
+                } else {
+                    format!("weights held at {}", split(s))
+                }
+            )
+        }
         Event::AwaitingPromotion { target, percent } => {
             format!("canary passed: {target} at {percent}%, awaiting promotion (`albflip promote` or `albflip rollback`)")
         }

@@ -161,6 +161,14 @@ pub fn summary(
             "OK: shift passed its bake: blue {}% / green {}% (stable {stable})",
             split.blue, split.green
         ),
+        Outcome::Interrupted { rolled_back: true, split, step } => format!(
+            "INTERRUPTED at step {step}: traffic put back on the stable color (blue {}% / green {}%, verified)",
+            split.blue, split.green
+        ),
+        Outcome::Interrupted { split, step, .. } => format!(
+            "INTERRUPTED at step {step}: weights held at blue {}% / green {}% (--on-interrupt hold); `albflip rollback` restores",
+            split.blue, split.green
+        ),
         Outcome::RolledBack {
             failure,
             to,
@@ -186,7 +194,12 @@ pub fn summary(
             println!("{v}");
         }
         crate::args::OutputFormat::Text => {
-            if !quiet || matches!(outcome, Outcome::RolledBack { .. }) {
+            if !quiet
+                || matches!(
+                    outcome,
+                    Outcome::RolledBack { .. } | Outcome::Interrupted { .. }
+                )
+            {
                 let per: Vec<String> = calls
                     .per_service()
                     .iter()

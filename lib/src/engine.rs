@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::events::{Event, Observer, SplitView};
@@ -66,6 +67,13 @@ pub struct DeploySpec {
     pub force: bool,
 }
 
+/// How a bake ended.
+enum Baked {
+    Passed,
+    Failed(Failure),
+    Cancelled,
+}
+
 /// What kind of run the engine is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -101,6 +109,15 @@ pub enum Outcome {
         /// The stable color afterwards.
         stable: Color,
     },
+    /// The run was cancelled.
+    Interrupted {
+        /// Whether traffic was put back on the stable color.
+        rolled_back: bool,
+        /// The live split afterwards.
+        split: SplitView,
+        /// The step that was running (1-based).
+        step: usize,
+    },
     /// A gate failed and traffic is back on the stable color.
     RolledBack {
         /// Why.
@@ -124,18 +141,57 @@ pub mod state {
     pub const COMPLETE: &str = "complete";
     /// A gate failed and traffic went back.
     pub const ROLLED_BACK: &str = "rolled-back";
+    /// The run was cancelled (Jenkins abort, Ctrl-C).
+    pub const INTERRUPTED: &str = "interrupted";
 }
 
 /// Drives deployments through the ports.
 pub struct Engine<'a, A, M, C> {
-    /// The load balancer.
-    pub alb: &'a A,
-    /// The gate metrics.
-    pub metrics: &'a M,
-    /// Time.
-    pub clock: &'a C,
-    /// Who hears about progress.
-    pub observer: &'a dyn Observer,
+    alb: &'a A,
+    metrics: &'a M,
+    clock: &'a C,
+    observer: &'a dyn Observer,
+    cancel: CancellationToken,
+    on_interrupt: OnInterrupt,
+}
+
+/// What a cancelled deployment does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInterrupt {
+    /// Put all traffic back on the stable color (verified), then stop.
+    #[default]
+    Rollback,
+    /// Leave the weights as they are and record that.
+    Hold,
+}
+
+impl<'a, A: Alb, M: MetricSource, C: Clock> Engine<'a, A, M, C> {
+    /// An engine over the given ports. It runs until done unless cancelled through
+    /// [`Engine::with_cancellation`].
+    pub fn new(alb: &'a A, metrics: &'a M, clock: &'a C, observer: &'a dyn Observer) -> Self {
+        Engine {
+            alb,
+            metrics,
+            clock,
+            observer,
+            cancel: CancellationToken::new(),
+            on_interrupt: OnInterrupt::Rollback,
+        }
+    }
+
+    /// Stops the run when `token` is cancelled (from another task, or a signal handler): at the next
+    /// poll or step boundary, never in the middle of an API call; then does what `on_interrupt` says and
+    /// returns [`Outcome::Interrupted`].
+    pub fn with_cancellation(
+        mut self,
+        token: CancellationToken,
+        on_interrupt: OnInterrupt,
+    ) -> Self {
+        self.cancel = token;
+        self.on_interrupt = on_interrupt;
+        self
+    }
 }
 
 impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
@@ -248,6 +304,11 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         let mut expected = resolved.split;
         for (i, step) in steps.iter().enumerate() {
             let n = i + 1;
+            if self.cancel.is_cancelled() {
+                return self
+                    .interrupted(resolved, stable, expected, n, record)
+                    .await;
+            }
             self.emit(Event::StepStarted {
                 step: n,
                 of: steps.len(),
@@ -259,17 +320,24 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             }
             expected = split;
             match self.bake(resolved, spec, step, n).await {
-                Ok(None) => self.emit(Event::StepPassed {
+                Ok(Baked::Passed) => self.emit(Event::StepPassed {
                     step: n,
                     percent: step.percent.get(),
                 }),
-                Ok(Some(failure)) => {
+                Ok(Baked::Cancelled) => {
+                    return self
+                        .interrupted(resolved, stable, expected, n, record)
+                        .await
+                }
+                Ok(Baked::Failed(failure)) => {
                     self.emit(Event::RollingBack {
                         failure: failure.clone(),
                     });
                     self.rollback_to(resolved, stable, &failure.message())
                         .await?;
-                    self.set_state(route, state::ROLLED_BACK, new).await?;
+                    if record {
+                        self.set_state(route, state::ROLLED_BACK, new).await?;
+                    }
                     return Ok(Outcome::RolledBack {
                         failure,
                         to: stable,
@@ -280,40 +348,77 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 Err(e) => return Err(self.abort(resolved, stable, e).await),
             }
         }
-        if mode == Mode::Shift {
-            return self.finish_shift(route, resolved, expected).await;
-        }
-        if mode == Mode::Canary {
-            self.set_state(route, state::AWAITING_PROMOTION, new)
-                .await?;
-            let percent = expected.percent_of(new).get();
-            self.emit(Event::AwaitingPromotion {
-                target: new,
-                percent,
-            });
-            return Ok(Outcome::AwaitingPromotion {
-                target: new,
-                percent,
-            });
-        }
-        self.alb
-            .set_tags(
-                route.resource_arn(),
-                &[
+        match mode {
+            Mode::Shift => self.finish_shift(route, resolved, expected).await,
+            Mode::Canary => {
+                self.set_state(route, state::AWAITING_PROMOTION, new)
+                    .await?;
+                let percent = expected.percent_of(new).get();
+                self.emit(Event::AwaitingPromotion {
+                    target: new,
+                    percent,
+                });
+                Ok(Outcome::AwaitingPromotion {
+                    target: new,
+                    percent,
+                })
+            }
+            Mode::Deploy => {
+                let tags = [
                     (STABLE_TAG, new.as_str()),
                     (STATE_TAG, state::COMPLETE),
                     (TARGET_TAG, new.as_str()),
-                ],
-            )
-            .await
-            .map_err(|source| Error::TagFailed {
-                split: expected.to_string(),
-                resource: route.resource_arn().to_string(),
-                color: new,
-                source: Box::new(source),
-            })?;
-        self.emit(Event::Completed { stable: new });
-        Ok(Outcome::Completed { stable: new })
+                ];
+                self.alb
+                    .set_tags(route.resource_arn(), &tags)
+                    .await
+                    .map_err(|source| Error::TagFailed {
+                        split: expected.to_string(),
+                        resource: route.resource_arn().to_string(),
+                        color: new,
+                        source: Box::new(source),
+                    })?;
+                self.emit(Event::Completed { stable: new });
+                Ok(Outcome::Completed { stable: new })
+            }
+        }
+    }
+
+    /// The run was cancelled: traffic back to stable (or held, per the policy), state recorded.
+    async fn interrupted(
+        &self,
+        resolved: &Resolved,
+        stable: Color,
+        live: Split,
+        step: usize,
+        record: bool,
+    ) -> Result<Outcome, Error> {
+        let rolled_back =
+            self.on_interrupt == OnInterrupt::Rollback && live != Split::all_to(stable);
+        if rolled_back {
+            self.rollback_to(resolved, stable, "the run was interrupted")
+                .await?;
+        }
+        let split = if self.on_interrupt == OnInterrupt::Rollback {
+            Split::all_to(stable)
+        } else {
+            live
+        };
+        if record {
+            let new = stable.other();
+            self.set_state(&resolved.snapshot.route, state::INTERRUPTED, new)
+                .await?;
+        }
+        self.emit(Event::Interrupted {
+            rolled_back,
+            split: split.into(),
+            step,
+        });
+        Ok(Outcome::Interrupted {
+            rolled_back,
+            split: split.into(),
+            step,
+        })
     }
 
     async fn finish_shift(
@@ -413,16 +518,16 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         Ok(())
     }
 
-    /// Bakes one step: polls until it passes (`None`) or fails (`Some`).
+    /// Bakes one step: polls until it passes, fails or the run is cancelled.
     async fn bake(
         &self,
         resolved: &Resolved,
         spec: &DeploySpec,
         step: &Step,
         n: usize,
-    ) -> Result<Option<Failure>, Error> {
+    ) -> Result<Baked, Error> {
         if step.bake.is_zero() {
-            return Ok(None);
+            return Ok(Baked::Passed);
         }
         let policy = BakePolicy {
             bake: step.bake,
@@ -433,7 +538,10 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         let mut tracker = BakeTracker::default();
         let mut errors = 0u32;
         loop {
-            self.clock.sleep(policy.poll_interval).await;
+            tokio::select! {
+                _ = self.clock.sleep(policy.poll_interval) => {}
+                _ = self.cancel.cancelled() => return Ok(Baked::Cancelled),
+            }
             let now = self.clock.now();
             let elapsed = now.duration_since(started).unwrap_or_default();
             let query = self.query(resolved, spec, now);
@@ -449,7 +557,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                         error: e.to_string(),
                     });
                     if errors >= MAX_METRIC_ERRORS {
-                        return Ok(Some(Failure::NoData {
+                        return Ok(Baked::Failed(Failure::NoData {
                             message: format!(
                                 "metrics unavailable for {errors} consecutive polls: {e}"
                             ),
@@ -474,8 +582,8 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             });
             match decision {
                 BakeDecision::Continue => {}
-                BakeDecision::Passed => return Ok(None),
-                BakeDecision::Failed(f) => return Ok(Some(f)),
+                BakeDecision::Passed => return Ok(Baked::Passed),
+                BakeDecision::Failed(f) => return Ok(Baked::Failed(f)),
             }
         }
     }
@@ -583,6 +691,15 @@ fn check_can_start(resolved: &Resolved, new: Color) -> Result<(), Error> {
                     resolved.snapshot.route
                 ),
                 "Run `albflip promote` to finish it or `albflip rollback` to abandon it",
+            ))
+        }
+        Some(state::INTERRUPTED) if resolved.split.whole_color() != Some(resolved.stable) => {
+            return Err(Error::conflict(
+                format!(
+                    "a deployment of {recorded} was interrupted and left traffic at {} on the {}",
+                    resolved.split, resolved.snapshot.route
+                ),
+                "Run `albflip rollback` to put traffic back on the stable color first",
             ))
         }
         Some(state::IN_PROGRESS) => {

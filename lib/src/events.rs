@@ -107,6 +107,15 @@ pub enum Event {
         /// The new stable color.
         stable: Color,
     },
+    /// The run was cancelled (a signal, or the embedding program).
+    Interrupted {
+        /// Whether traffic was put back on the stable color.
+        rolled_back: bool,
+        /// The live split afterwards.
+        split: SplitView,
+        /// The step that was running.
+        step: usize,
+    },
     /// The canary passed; waiting for `albflip promote`.
     AwaitingPromotion {
         /// The new color.

@@ -176,7 +176,7 @@ pub async fn rollback<A: Alb>(
     .await?;
     let in_flight = matches!(
         resolved.tags.get(STATE_TAG).map(String::as_str),
-        Some(state::IN_PROGRESS | state::AWAITING_PROMOTION)
+        Some(state::IN_PROGRESS | state::AWAITING_PROMOTION | state::INTERRUPTED)
     );
     if in_flight && !options.dry_run {
         let resource = resolved.snapshot.route.resource_arn();

@@ -384,3 +384,52 @@ fn an_alarm_going_to_alarm_rolls_back_and_an_unknown_alarm_is_refused() {
     );
     assert_eq!(weights(&s), (Some(100), Some(0)));
 }
+
+#[test]
+fn sigint_during_a_deployment_rolls_back_and_exits_130_within_2_seconds() {
+    use std::io::{BufRead, BufReader};
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let mut cmd = albflip();
+    cmd.args(gated(&s.by_arn(), &["deploy", "--target", "green"], "60s"))
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn albflip");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    // Wait until the first step's weights are live, then interrupt during its bake.
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push(line.clone());
+        if line.contains("weights applied and verified") {
+            break;
+        }
+    }
+    assert_eq!(weights(&s), (Some(90), Some(10)), "{seen:?}");
+    let signalled = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let code = child.wait().expect("wait").code();
+    let took = signalled.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(code, Some(130), "{rest:?}");
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("INTERRUPTED at step 1")),
+        "{rest:?}"
+    );
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("interrupted")
+    );
+}

@@ -85,12 +85,7 @@ where
     let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, script);
     let clock = TokioClock::new();
     let observer = Collect::default();
-    let engine = Engine {
-        alb: alb.as_ref(),
-        metrics: &metrics,
-        clock: &clock,
-        observer: &observer,
-    };
+    let engine = Engine::new(alb.as_ref(), &metrics, &clock, &observer);
     let result = engine.deploy(&target(alb), spec).await;
     Run {
         result,
@@ -368,12 +363,7 @@ async fn canary_waits_for_promotion_then_promote_completes() {
     });
     let clock = TokioClock::new();
     let observer = Collect::default();
-    let engine = Engine {
-        alb: alb.as_ref(),
-        metrics: &metrics,
-        clock: &clock,
-        observer: &observer,
-    };
+    let engine = Engine::new(alb.as_ref(), &metrics, &clock, &observer);
     let start = tokio::time::Instant::now();
     assert_eq!(
         engine.promote(&target(&alb), &s).await.unwrap(),
@@ -572,4 +562,71 @@ async fn an_unknown_alarm_refuses_to_start() {
         other => panic!("expected an invalid-input error, got {other:?}"),
     }
     assert!(greens(&alb).is_empty(), "nothing written");
+}
+
+async fn cancelled_run(
+    on_interrupt: albflip::engine::OnInterrupt,
+) -> (Arc<InMemoryAlb>, Result<Outcome, Error>) {
+    let alb = Arc::new(InMemoryAlb::new());
+    let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, |c: &MetricContext| {
+        proportional(c, 0.0)
+    });
+    let clock = TokioClock::new();
+    let observer = Collect::default();
+    let token = tokio_util::sync::CancellationToken::new();
+    let engine = Engine::new(alb.as_ref(), &metrics, &clock, &observer)
+        .with_cancellation(token.clone(), on_interrupt);
+    let s = spec(gradual(), policy(), GateThresholds::default());
+    // Cancel from another task 200 s in: during the second step's bake.
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        token.cancel();
+    });
+    let result = engine.deploy(&target(&alb), &s).await;
+    canceller.await.unwrap();
+    (alb, result)
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_rolls_traffic_back_and_records_the_interruption() {
+    let (alb, result) = cancelled_run(albflip::engine::OnInterrupt::Rollback).await;
+    match result.unwrap() {
+        Outcome::Interrupted {
+            rolled_back: true,
+            step: 2,
+            split,
+        } => assert_eq!((split.blue, split.green), (100, 0)),
+        other => panic!("expected an interrupted rollback, got {other:?}"),
+    }
+    assert_eq!(greens(&alb), vec![10, 25, 0]);
+    assert_eq!(alb.tag("albflip:state").as_deref(), Some("interrupted"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_with_hold_leaves_the_weights_and_blocks_a_new_deploy() {
+    let (alb, result) = cancelled_run(albflip::engine::OnInterrupt::Hold).await;
+    assert!(matches!(
+        result.unwrap(),
+        Outcome::Interrupted {
+            rolled_back: false,
+            step: 2,
+            ..
+        }
+    ));
+    assert_eq!(greens(&alb), vec![10, 25]);
+    let again = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    assert!(
+        matches!(again.result, Err(Error::Conflict { .. })),
+        "{:?}",
+        again.result
+    );
+    rollback(alb.as_ref(), &target(&alb), None, ChangeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
 }
