@@ -11,6 +11,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 
 use crate::aws::calls::CallCounter;
 use crate::aws::errors::classify;
+use crate::aws::throttle::retry_throttled;
 use crate::model::{ListenerArn, LoadBalancerArn, Stickiness, TargetGroupArn};
 use crate::ports::{
     AlbInventory, ApiError, ApiErrorKind, Tags, TargetGroupInfo, TargetHealth, TrafficRouter,
@@ -268,16 +269,19 @@ impl TrafficRouter for ElbV2 {
     ) -> Result<RouteSnapshot, ApiError> {
         match &current.route {
             RouteId::Listener(arn) => {
-                let op = self.op("ModifyListener");
+                let op = format!("{SERVICE}:ModifyListener");
                 let actions = actions_with(current, forward, &op)?;
-                let out = self
-                    .client
-                    .modify_listener()
-                    .listener_arn(arn.as_str())
-                    .set_default_actions(Some(actions))
-                    .send()
-                    .await
-                    .map_err(|e| classify(&op, e))?;
+                let out = retry_throttled(|| async {
+                    self.calls.record(&op);
+                    self.client
+                        .modify_listener()
+                        .listener_arn(arn.as_str())
+                        .set_default_actions(Some(actions.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| classify(&op, e))
+                })
+                .await?;
                 let listener = out.listeners().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::Other, "the response lists no listener")
                 })?;
@@ -289,16 +293,19 @@ impl TrafficRouter for ElbV2 {
                 )
             }
             RouteId::Rule(arn) => {
-                let op = self.op("ModifyRule");
+                let op = format!("{SERVICE}:ModifyRule");
                 let actions = actions_with(current, forward, &op)?;
-                let out = self
-                    .client
-                    .modify_rule()
-                    .rule_arn(arn.as_str())
-                    .set_actions(Some(actions))
-                    .send()
-                    .await
-                    .map_err(|e| classify(&op, e))?;
+                let out = retry_throttled(|| async {
+                    self.calls.record(&op);
+                    self.client
+                        .modify_rule()
+                        .rule_arn(arn.as_str())
+                        .set_actions(Some(actions.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| classify(&op, e))
+                })
+                .await?;
                 let rule = out.rules().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::Other, "the response lists no rule")
                 })?;
@@ -426,18 +433,22 @@ impl AlbInventory for ElbV2 {
     }
 
     async fn set_tags(&self, arn: &str, tags: &[(&str, &str)]) -> Result<(), ApiError> {
-        let op = self.op("AddTags");
-        self.client
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| classify(&op, e))?;
+        let op = format!("{SERVICE}:AddTags");
+        let tags: Vec<Tag> = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+            .collect();
+        retry_throttled(|| async {
+            self.calls.record(&op);
+            self.client
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(|e| classify(&op, e))
+        })
+        .await?;
         Ok(())
     }
 

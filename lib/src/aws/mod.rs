@@ -4,6 +4,7 @@
 //! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
 //! - [`elbv2`]: the ALB router and inventory ([`ElbV2`]).
 //! - [`errors`]: SDK errors classified into [`crate::ports::ApiError`].
+//! - [`throttle`]: longer retries for throttled writes.
 //! - [`calls`]: counts API calls per operation, for the summary and the benchmarks.
 
 pub mod calls;
@@ -11,6 +12,7 @@ pub mod cloudwatch;
 pub mod elbv2;
 pub mod errors;
 pub mod sdk;
+pub mod throttle;
 
 pub use calls::CallCounter;
 pub use cloudwatch::CloudWatch;
