@@ -155,9 +155,9 @@ fn parse_percent_value(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The new color: the one that receives traffic.
-    #[arg(long, value_name = "blue|green")]
-    pub target: Color,
+    /// The new color: the one that receives traffic (with --resume: taken from the record).
+    #[arg(long, value_name = "blue|green", required_unless_present = "resume")]
+    pub target: Option<Color>,
     /// How to move traffic [default: gradual].
     #[arg(long, value_enum, env = "ALBFLIP_STRATEGY")]
     pub strategy: Option<StrategyName>,
@@ -180,6 +180,14 @@ pub struct DeployArgs {
     /// Start even if the new color has no healthy targets.
     #[arg(long)]
     pub force: bool,
+    /// Continue the deployment recorded as in progress or interrupted (after kill -9 or a lost agent),
+    /// from its recorded step, re-running that step's bake. --target and the strategy come from the record.
+    #[arg(long)]
+    pub resume: bool,
+    /// When the live split is not what albflip last wrote (someone changed it), continue from the live
+    /// value instead of stopping with exit 4.
+    #[arg(long, env = "ALBFLIP_ADOPT_DRIFT")]
+    pub adopt_drift: bool,
 }
 
 #[derive(Debug, Args)]

@@ -121,6 +121,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 gates,
                 window,
                 force: false,
+                adopt_drift: false,
             })
         }
         Command::Shift(a) => match a.bake.duration() {
@@ -177,7 +178,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 // The color being promoted is the one the canary recorded.
                 let recorded = resolved
                     .tags
-                    .get(albflip::engine::TARGET_TAG)
+                    .get(albflip::state::TARGET_TAG)
                     .and_then(|c| c.parse().ok());
                 spec.plan = albflip::plan::Plan::promotion(
                     recorded.unwrap_or(resolved.stable.other()),
@@ -214,8 +215,10 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 quiet: g.quiet,
             };
             let engine = Engine::new(&alb, &metrics, &clock, &printer)
-                .with_cancellation(interrupts(), on_interrupt);
+                .with_cancellation(interrupts(), on_interrupt)
+                .with_identity(albflip::state::identity_from_env());
             let outcome = match &cli.command {
+                Command::Deploy(a) if a.resume => engine.resume(&settings.target, spec).await?,
                 Command::Deploy(_) => engine.deploy(&settings.target, spec).await?,
                 Command::Promote(_) => engine.promote(&settings.target, spec).await?,
                 _ => engine.shift(&settings.target, spec).await?,

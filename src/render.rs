@@ -20,6 +20,25 @@ pub fn status_text(s: &RouteStatus) -> String {
         }
     ));
     out.push_str(&format!("Stickiness  {}\n", s.stickiness));
+    if let Some(d) = &s.deployment {
+        let steps: Vec<String> = d.steps.iter().map(|p| format!("{p}%")).collect();
+        out.push_str(&format!(
+            "Deployment  {} of {} ({} {}), step {} of {}, {}; started by {}, updated {}\n",
+            d.id,
+            d.target,
+            d.strategy,
+            steps.join("→"),
+            d.step,
+            d.steps.len(),
+            d.phase.as_str(),
+            if d.started_by.is_empty() {
+                "?"
+            } else {
+                &d.started_by
+            },
+            d.updated
+        ));
+    }
     if s.single_target_group {
         out.push_str("Forward     single target group (converted to a weighted forward on the first shift)\n");
     }

@@ -247,12 +247,14 @@ pub fn deploy(
     let bake = bake(&args.bake, strategy_file)?;
     let (gates, policy, window) = gates(&args.gates, gates_file, bake)?;
     Ok(DeploySpec {
-        plan: Plan::new(&strategy, args.target, bake),
+        // With --resume the target and steps come from the recorded deployment and replace this plan.
+        plan: Plan::new(&strategy, args.target.unwrap_or(Color::Green), bake),
         strategy: strategy.to_string(),
         policy,
         gates,
         window,
         force: args.force,
+        adopt_drift: args.adopt_drift,
     })
 }
 
@@ -277,5 +279,6 @@ pub fn shift(
         gates,
         window,
         force,
+        adopt_drift: false,
     })
 }

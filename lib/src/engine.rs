@@ -14,14 +14,12 @@ use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::{BakeDecision, BakePolicy, BakeTracker, GateThresholds, Plan, Step};
 use crate::ports::{Alb, Clock, MetricQuery, MetricSource};
-use crate::resolve::{self, Resolved, Target, STABLE_TAG};
+use crate::resolve::{self, Resolved, Target};
 use crate::route::{self, RouteId};
+use crate::state::{self, DeploymentRecord, Phase, STABLE_TAG};
 use crate::traffic::{self, ChangeOptions, Verification};
 
-/// The tag recording a deployment's state on the route's resource.
-pub const STATE_TAG: &str = "albflip:state";
-/// The tag recording a deployment's target color.
-pub const TARGET_TAG: &str = "albflip:target";
+pub use crate::state::{STATE_TAG, TARGET_TAG};
 
 /// Consecutive failed metric fetches that fail a step.
 pub const MAX_METRIC_ERRORS: u32 = 3;
@@ -65,6 +63,8 @@ pub struct DeploySpec {
     pub window: MetricWindow,
     /// Shift even to a color without healthy targets.
     pub force: bool,
+    /// Continue from the live split when it differs from what albflip last wrote, instead of stopping.
+    pub adopt_drift: bool,
 }
 
 /// How a bake ended.
@@ -131,20 +131,6 @@ pub enum Outcome {
     },
 }
 
-/// The deployment states recorded in the `albflip:state` tag.
-pub mod state {
-    /// Steps are running.
-    pub const IN_PROGRESS: &str = "in-progress";
-    /// A canary waits for `promote`.
-    pub const AWAITING_PROMOTION: &str = "awaiting-promotion";
-    /// The new color is stable.
-    pub const COMPLETE: &str = "complete";
-    /// A gate failed and traffic went back.
-    pub const ROLLED_BACK: &str = "rolled-back";
-    /// The run was cancelled (Jenkins abort, Ctrl-C).
-    pub const INTERRUPTED: &str = "interrupted";
-}
-
 /// Drives deployments through the ports.
 pub struct Engine<'a, A, M, C> {
     alb: &'a A,
@@ -153,6 +139,7 @@ pub struct Engine<'a, A, M, C> {
     observer: &'a dyn Observer,
     cancel: CancellationToken,
     on_interrupt: OnInterrupt,
+    identity: String,
 }
 
 /// What a cancelled deployment does with traffic.
@@ -177,7 +164,15 @@ impl<'a, A: Alb, M: MetricSource, C: Clock> Engine<'a, A, M, C> {
             observer,
             cancel: CancellationToken::new(),
             on_interrupt: OnInterrupt::Rollback,
+            identity: "albflip".into(),
         }
+    }
+
+    /// Records `identity` as who started the deployments this engine runs (the CLI passes `$BUILD_TAG`
+    /// or user@host, see [`state::identity_from_env`]).
+    pub fn with_identity(mut self, identity: impl Into<String>) -> Self {
+        self.identity = state::tag_safe(&identity.into());
+        self
     }
 
     /// Stops the run when `token` is cancelled (from another task, or a signal handler): at the next
@@ -203,32 +198,71 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
     pub async fn deploy(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
         let resolved = resolve::resolve(self.alb, target).await?;
         let new = spec.plan.target;
-        check_can_start(&resolved, new)?;
+        state::check_can_start(&resolved, new)?;
         self.check_alarms(&resolved, spec).await?;
-        let first = Split::to(
-            new,
-            spec.plan
-                .steps
-                .first()
-                .map(|s| s.percent)
-                .unwrap_or(Percent::FULL),
-        );
-        traffic::check_health(
-            self.alb,
-            &resolved,
-            first,
-            ChangeOptions {
-                dry_run: false,
-                force: spec.force,
-            },
-        )
-        .await?;
+        self.check_first_step(&resolved, spec, new).await?;
         let mode = if spec.plan.pause_after.is_some() {
             Mode::Canary
         } else {
             Mode::Deploy
         };
-        self.run(&resolved, spec, spec.plan.steps_to_run(), mode)
+        let record = self.new_record(spec, kind_of(spec));
+        self.run(
+            &resolved,
+            spec,
+            spec.plan.steps_to_run(),
+            1,
+            mode,
+            Some(record),
+        )
+        .await
+    }
+
+    /// Continues a deployment recorded as in progress or interrupted (after `kill -9`, a lost agent or
+    /// `--on-interrupt hold`): from the recorded step, re-running that step's bake, with the recorded
+    /// target and steps and the gates of `spec`.
+    pub async fn resume(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let resolved = resolve::resolve(self.alb, target).await?;
+        let record = DeploymentRecord::from_tags(&resolved.tags)
+            .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted) && !r.steps.is_empty())
+            .ok_or_else(|| Error::State {
+                what: format!("no interrupted or in-progress deployment is recorded on the {}", resolved.snapshot.route),
+                fix: "Start a new one with `albflip deploy` (without --resume); `albflip status` shows the recorded state".into(),
+            })?;
+        let steps = record
+            .steps
+            .iter()
+            .filter_map(|p| Percent::new(*p))
+            .map(|percent| Step {
+                percent,
+                bake: spec.policy.bake,
+            })
+            .collect::<Vec<_>>();
+        let pause = (record.strategy == "canary").then_some(1);
+        let plan = Plan {
+            target: record.target,
+            steps,
+            pause_after: pause,
+        };
+        let spec = DeploySpec {
+            plan,
+            strategy: format!("resume {} {}", record.strategy, record.id),
+            adopt_drift: true,
+            ..spec.clone()
+        };
+        let from = record.step.clamp(1, spec.plan.steps.len().max(1));
+        let mode = if pause.is_some() {
+            Mode::Canary
+        } else {
+            Mode::Deploy
+        };
+        let to_run = &spec.plan.steps_to_run().get(from - 1..).unwrap_or_default();
+        let record = DeploymentRecord {
+            phase: Phase::InProgress,
+            started_by: self.identity.clone(),
+            ..record
+        };
+        self.run(&resolved, &spec, to_run, from, mode, Some(record))
             .await
     }
 
@@ -237,46 +271,89 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
     /// step after step.
     pub async fn shift(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
         let resolved = resolve::resolve(self.alb, target).await?;
-        let step = spec
-            .plan
-            .steps
-            .first()
-            .map(|s| s.percent)
-            .unwrap_or(Percent::FULL);
-        let split = Split::to(spec.plan.target, step);
-        let options = ChangeOptions {
-            dry_run: false,
-            force: spec.force,
-        };
-        traffic::check_health(self.alb, &resolved, split, options).await?;
-        self.run(&resolved, spec, &spec.plan.steps, Mode::Shift)
+        self.check_alarms(&resolved, spec).await?;
+        self.check_first_step(&resolved, spec, spec.plan.target)
+            .await?;
+        self.run(&resolved, spec, &spec.plan.steps, 1, Mode::Shift, None)
             .await
     }
 
     /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
     pub async fn promote(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
         let resolved = resolve::resolve(self.alb, target).await?;
-        let awaiting =
-            resolved.tags.get(STATE_TAG).map(String::as_str) == Some(state::AWAITING_PROMOTION);
-        let recorded = resolved
-            .tags
-            .get(TARGET_TAG)
-            .and_then(|c| c.parse::<Color>().ok());
-        let new = match (awaiting, recorded) {
-            (true, Some(c)) => c,
-            _ => {
-                return Err(Error::State {
-                    what: format!("no canary is awaiting promotion on the {}", resolved.snapshot.route),
-                    fix: "Start one with `albflip deploy --strategy canary`; `albflip status` shows the route's state".into(),
-                })
-            }
-        };
+        let record = DeploymentRecord::from_tags(&resolved.tags)
+            .filter(|r| r.phase == Phase::AwaitingPromotion)
+            .ok_or_else(|| Error::State {
+                what: format!("no canary is awaiting promotion on the {}", resolved.snapshot.route),
+                fix: "Start one with `albflip deploy --strategy canary`; `albflip status` shows the route's state".into(),
+            })?;
         let spec = DeploySpec {
-            plan: Plan::promotion(new, spec.policy.bake),
+            plan: Plan::promotion(record.target, spec.policy.bake),
             ..spec.clone()
         };
-        self.run(&resolved, &spec, &spec.plan.steps, Mode::Deploy)
+        self.check_alarms(&resolved, &spec).await?;
+        let record = DeploymentRecord {
+            phase: Phase::InProgress,
+            steps: vec![100],
+            step: 0,
+            strategy: "promote".into(),
+            ..record
+        };
+        self.run(
+            &resolved,
+            &spec,
+            &spec.plan.steps,
+            1,
+            Mode::Deploy,
+            Some(record),
+        )
+        .await
+    }
+
+    async fn check_first_step(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        new: Color,
+    ) -> Result<(), Error> {
+        let first = spec
+            .plan
+            .steps
+            .first()
+            .map(|s| s.percent)
+            .unwrap_or(Percent::FULL);
+        let options = ChangeOptions {
+            dry_run: false,
+            force: spec.force,
+        };
+        traffic::check_health(self.alb, resolved, Split::to(new, first), options)
             .await
+            .map(|_| ())
+    }
+
+    fn new_record(&self, spec: &DeploySpec, kind: &str) -> DeploymentRecord {
+        let now = self.clock.now();
+        DeploymentRecord {
+            id: state::new_id(now),
+            target: spec.plan.target,
+            strategy: kind.to_string(),
+            steps: spec.plan.steps.iter().map(|s| s.percent.get()).collect(),
+            step: 0,
+            phase: Phase::InProgress,
+            started_by: self.identity.clone(),
+            updated: state::timestamp(now),
+        }
+    }
+
+    /// Writes the record (all its tags in one call).
+    async fn record(&self, route: &RouteId, record: &mut DeploymentRecord) -> Result<(), Error> {
+        record.updated = state::timestamp(self.clock.now());
+        let tags = record.to_tags();
+        let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.alb
+            .set_tags(route.resource_arn(), &pairs)
+            .await
+            .map_err(Error::Read)
     }
 
     async fn run(
@@ -284,12 +361,14 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         resolved: &Resolved,
         spec: &DeploySpec,
         steps: &[Step],
+        first_step: usize,
         mode: Mode,
+        mut record: Option<DeploymentRecord>,
     ) -> Result<Outcome, Error> {
         let route = &resolved.snapshot.route;
         let new = spec.plan.target;
         let stable = resolved.stable;
-        let record = mode != Mode::Shift;
+        let total = first_step - 1 + steps.len();
         self.emit(Event::DeploymentStarted {
             route: route.resource_arn().to_string(),
             target: new,
@@ -298,25 +377,32 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             steps: steps.iter().map(|s| s.percent.get()).collect(),
             split: resolved.split.into(),
         });
-        if record {
-            self.set_state(route, state::IN_PROGRESS, new).await?;
+        if let Some(r) = record.as_mut() {
+            self.record(route, r).await?;
         }
         let mut expected = resolved.split;
         for (i, step) in steps.iter().enumerate() {
-            let n = i + 1;
+            let n = first_step + i;
             if self.cancel.is_cancelled() {
                 return self
-                    .interrupted(resolved, stable, expected, n, record)
+                    .interrupted(resolved, stable, expected, n, record.as_mut())
                     .await;
             }
             self.emit(Event::StepStarted {
                 step: n,
-                of: steps.len(),
+                of: total,
                 percent: step.percent.get(),
             });
+            if let Some(r) = record.as_mut() {
+                r.step = n;
+                self.record(route, r).await?;
+            }
             let split = Split::to(new, step.percent);
-            if let Err(e) = self.apply_step(resolved, expected, split, n).await {
-                return Err(self.abort(resolved, stable, e).await);
+            let applied = self
+                .apply_step(resolved, expected, split, n, spec.adopt_drift && i == 0)
+                .await;
+            if let Err(e) = applied {
+                return Err(self.abort(resolved, stable, e, record.as_mut()).await);
             }
             expected = split;
             match self.bake(resolved, spec, step, n).await {
@@ -326,7 +412,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 }),
                 Ok(Baked::Cancelled) => {
                     return self
-                        .interrupted(resolved, stable, expected, n, record)
+                        .interrupted(resolved, stable, expected, n, record.as_mut())
                         .await
                 }
                 Ok(Baked::Failed(failure)) => {
@@ -335,8 +421,9 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                     });
                     self.rollback_to(resolved, stable, &failure.message())
                         .await?;
-                    if record {
-                        self.set_state(route, state::ROLLED_BACK, new).await?;
+                    if let Some(r) = record.as_mut() {
+                        r.phase = Phase::RolledBack;
+                        self.record(route, r).await?;
                     }
                     return Ok(Outcome::RolledBack {
                         failure,
@@ -345,14 +432,13 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                         percent: step.percent.get(),
                     });
                 }
-                Err(e) => return Err(self.abort(resolved, stable, e).await),
+                Err(e) => return Err(self.abort(resolved, stable, e, record.as_mut()).await),
             }
         }
-        match mode {
-            Mode::Shift => self.finish_shift(route, resolved, expected).await,
-            Mode::Canary => {
-                self.set_state(route, state::AWAITING_PROMOTION, new)
-                    .await?;
+        match (mode, record.as_mut()) {
+            (Mode::Canary, Some(r)) => {
+                r.phase = Phase::AwaitingPromotion;
+                self.record(route, r).await?;
                 let percent = expected.percent_of(new).get();
                 self.emit(Event::AwaitingPromotion {
                     target: new,
@@ -363,14 +449,11 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                     percent,
                 })
             }
-            Mode::Deploy => {
-                let tags = [
-                    (STABLE_TAG, new.as_str()),
-                    (STATE_TAG, state::COMPLETE),
-                    (TARGET_TAG, new.as_str()),
-                ];
+            (Mode::Deploy, Some(r)) => {
+                r.phase = Phase::Complete;
+                self.record(route, r).await?;
                 self.alb
-                    .set_tags(route.resource_arn(), &tags)
+                    .set_tags(route.resource_arn(), &[(STABLE_TAG, new.as_str())])
                     .await
                     .map_err(|source| Error::TagFailed {
                         split: expected.to_string(),
@@ -381,6 +464,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 self.emit(Event::Completed { stable: new });
                 Ok(Outcome::Completed { stable: new })
             }
+            _ => self.finish_shift(route, resolved, expected).await,
         }
     }
 
@@ -391,7 +475,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         stable: Color,
         live: Split,
         step: usize,
-        record: bool,
+        record: Option<&mut DeploymentRecord>,
     ) -> Result<Outcome, Error> {
         let rolled_back =
             self.on_interrupt == OnInterrupt::Rollback && live != Split::all_to(stable);
@@ -404,10 +488,9 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         } else {
             live
         };
-        if record {
-            let new = stable.other();
-            self.set_state(&resolved.snapshot.route, state::INTERRUPTED, new)
-                .await?;
+        if let Some(r) = record {
+            r.phase = Phase::Interrupted;
+            self.record(&resolved.snapshot.route, r).await?;
         }
         self.emit(Event::Interrupted {
             rolled_back,
@@ -479,6 +562,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         expected: Split,
         split: Split,
         step: usize,
+        adopt_drift: bool,
     ) -> Result<(), Error> {
         let route = &resolved.snapshot.route;
         let live = self.alb.read(route).await.map_err(Error::Read)?;
@@ -494,7 +578,13 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 fix: "See `albflip status`".into(),
             }
         })?;
-        if live_split != expected {
+        if live_split != expected && adopt_drift {
+            self.emit(Event::DriftAdopted {
+                step,
+                expected: expected.into(),
+                found: live_split.into(),
+            });
+        } else if live_split != expected {
             return Err(Error::Drift {
                 route: route.clone(),
                 expected: expected.to_string(),
@@ -649,83 +739,41 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
 
     /// After an unexpected error mid-deployment: traffic back to stable unless the error was drift (a
     /// human is changing the route; albflip stops without writing).
-    async fn abort(&self, resolved: &Resolved, stable: Color, e: Error) -> Error {
+    async fn abort(
+        &self,
+        resolved: &Resolved,
+        stable: Color,
+        e: Error,
+        record: Option<&mut DeploymentRecord>,
+    ) -> Error {
         if matches!(e, Error::Drift { .. }) {
             return e;
         }
         let cause = e.to_string();
         match self.rollback_to(resolved, stable, &cause).await {
-            Ok(()) => Error::Aborted {
-                cause: Box::new(e),
-                stable,
-            },
+            Ok(()) => {
+                if let Some(r) = record {
+                    r.phase = Phase::RolledBack;
+                    // Best effort: traffic is back and verified; a failed tag write must not hide the cause.
+                    if let Err(tag_error) = self.record(&resolved.snapshot.route, r).await {
+                        tracing::warn!(%tag_error, "could not record the rolled-back state");
+                    }
+                }
+                Error::Aborted {
+                    cause: Box::new(e),
+                    stable,
+                }
+            }
             Err(rollback_error) => rollback_error,
         }
     }
-
-    async fn set_state(&self, route: &RouteId, value: &str, target: Color) -> Result<(), Error> {
-        self.alb
-            .set_tags(
-                route.resource_arn(),
-                &[(STATE_TAG, value), (TARGET_TAG, target.as_str())],
-            )
-            .await
-            .map_err(Error::Read)
-    }
 }
 
-/// A deployment may start when no other one is in flight on the route and the target is not already
-/// the stable color.
-fn check_can_start(resolved: &Resolved, new: Color) -> Result<(), Error> {
-    let state = resolved.tags.get(STATE_TAG).map(String::as_str);
-    let recorded = resolved
-        .tags
-        .get(TARGET_TAG)
-        .map(String::as_str)
-        .unwrap_or("?");
-    match state {
-        Some(state::AWAITING_PROMOTION) => {
-            return Err(Error::conflict(
-                format!(
-                    "a canary of {recorded} is awaiting promotion on the {}",
-                    resolved.snapshot.route
-                ),
-                "Run `albflip promote` to finish it or `albflip rollback` to abandon it",
-            ))
-        }
-        Some(state::INTERRUPTED) if resolved.split.whole_color() != Some(resolved.stable) => {
-            return Err(Error::conflict(
-                format!(
-                    "a deployment of {recorded} was interrupted and left traffic at {} on the {}",
-                    resolved.split, resolved.snapshot.route
-                ),
-                "Run `albflip rollback` to put traffic back on the stable color first",
-            ))
-        }
-        Some(state::IN_PROGRESS) => {
-            return Err(Error::conflict(
-                format!(
-                    "a deployment of {recorded} is recorded as in progress on the {}",
-                    resolved.snapshot.route
-                ),
-                "If no albflip is running, run `albflip rollback` to put traffic back and clear it",
-            ))
-        }
-        _ => {}
+/// The strategy's name as recorded.
+fn kind_of(spec: &DeploySpec) -> &'static str {
+    match (spec.plan.pause_after, spec.plan.steps.len()) {
+        (Some(_), _) => "canary",
+        (None, 1) => "immediate",
+        _ => "gradual",
     }
-    if resolved.stable == new {
-        return Err(Error::invalid(
-            format!("--target {new}"),
-            format!(
-                "{new} is already the stable color (it serves {})",
-                resolved.split.percent_of(new)
-            ),
-            format!(
-                "Deploy the new version to {} and run `albflip deploy --target {}`",
-                new.other(),
-                new.other()
-            ),
-        ));
-    }
-    Ok(())
 }

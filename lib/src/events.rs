@@ -83,6 +83,15 @@ pub enum Event {
         /// The error.
         error: String,
     },
+    /// The live split differed from what albflip expected and `adopt_drift` continued from it.
+    DriftAdopted {
+        /// Step number.
+        step: usize,
+        /// What albflip expected.
+        expected: SplitView,
+        /// What was live.
+        found: SplitView,
+    },
     /// The step passed its bake.
     StepPassed {
         /// Step number.

@@ -15,6 +15,9 @@
 //! - [`route`]: pure logic over a route's forward action: checks, live split, the action for a new split.
 //! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
 //! - [`traffic`]: the operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
+//! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
+//! - [`engine`]: the step engine: observe, decide, act, verify; rollback; cancellation.
+//! - [`events`]: what the engine reports as it goes.
 //! - [`ports`]: the traits the operations need ([`ports::TrafficRouter`], [`ports::AlbInventory`]).
 //! - [`aws`]: adapters from those traits to the AWS SDK, and the one place the SDK is configured.
 //! - [`config`]: the `albflip.toml` file.
@@ -45,6 +48,7 @@ pub mod plan;
 pub mod ports;
 pub mod resolve;
 pub mod route;
+pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod traffic;

@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use crate::engine::{state, STATE_TAG};
 use crate::error::Error;
 use crate::model::{Color, LoadBalancerArn, Percent, Split, Stickiness, TargetGroupArn};
 use crate::ports::{Alb, ApiErrorKind, TargetHealth, TrafficRouter};
 use crate::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
 use crate::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::state::{self, DeploymentRecord, Phase, STATE_TAG, UPDATED_TAG};
 
 /// One color of a route, as `status` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +48,8 @@ pub struct RouteStatus {
     pub stable_source: StableSource,
     /// Whether the route still forwards to a single group (converted on the first shift).
     pub single_target_group: bool,
+    /// The deployment recorded on the route, if any.
+    pub deployment: Option<DeploymentRecord>,
 }
 
 /// Reads the route and the health of both colors.
@@ -85,6 +87,7 @@ pub async fn status<A: Alb>(alb: &A, target: &Target) -> Result<RouteStatus, Err
         stable: resolved.stable,
         stable_source: resolved.stable_source,
         single_target_group: forward.targets.len() == 1,
+        deployment: DeploymentRecord::from_tags(&resolved.tags),
     })
 }
 
@@ -174,20 +177,28 @@ pub async fn rollback<A: Alb>(
         Verification::Response,
     )
     .await?;
-    let in_flight = matches!(
-        resolved.tags.get(STATE_TAG).map(String::as_str),
-        Some(state::IN_PROGRESS | state::AWAITING_PROMOTION | state::INTERRUPTED)
-    );
+    let in_flight = DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| {
+        matches!(
+            r.phase,
+            Phase::InProgress | Phase::AwaitingPromotion | Phase::Interrupted
+        )
+    });
     if in_flight && !options.dry_run {
         let resource = resolved.snapshot.route.resource_arn();
-        alb.set_tags(resource, &[(STATE_TAG, state::ROLLED_BACK)])
-            .await
-            .map_err(|source| Error::TagFailed {
-                split: outcome.after.to_string(),
-                resource: resource.to_string(),
-                color,
-                source: Box::new(source),
-            })?;
+        alb.set_tags(
+            resource,
+            &[
+                (STATE_TAG, Phase::RolledBack.as_str()),
+                (UPDATED_TAG, &state::timestamp(std::time::SystemTime::now())),
+            ],
+        )
+        .await
+        .map_err(|source| Error::TagFailed {
+            split: outcome.after.to_string(),
+            resource: resource.to_string(),
+            color,
+            source: Box::new(source),
+        })?;
     }
     Ok(outcome)
 }

@@ -30,6 +30,7 @@ fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> Deploy
             period: Duration::from_secs(60),
         },
         force: false,
+        adopt_drift: false,
     }
 }
 

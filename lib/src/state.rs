@@ -1,0 +1,281 @@
+//! Durable deployment state, recorded in tags on the route's resource (the listener or the rule), so
+//! that any machine can see and pick up a deployment: nothing is kept only on a local disk.
+//!
+//! Tag values may hold only letters, digits, spaces and `_ . : / = + - @`, so lists use `/`.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::model::Color;
+use crate::ports::Tags;
+
+/// The stable color.
+pub const STABLE_TAG: &str = "albflip:stable";
+/// The deployment's phase.
+pub const STATE_TAG: &str = "albflip:state";
+/// The deployment's new color.
+pub const TARGET_TAG: &str = "albflip:target";
+/// The deployment's id.
+pub const ID_TAG: &str = "albflip:deployment-id";
+/// The strategy and its steps, e.g. `gradual/10/25/50/75/100` or `canary/10`.
+pub const STRATEGY_TAG: &str = "albflip:strategy";
+/// The step running or last run (1-based).
+pub const STEP_TAG: &str = "albflip:step";
+/// Who started the deployment.
+pub const STARTED_BY_TAG: &str = "albflip:started-by";
+/// When the record last changed (RFC 3339, UTC).
+pub const UPDATED_TAG: &str = "albflip:updated";
+
+/// The phases a deployment goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// Steps are running.
+    InProgress,
+    /// A canary waits for `promote`.
+    AwaitingPromotion,
+    /// The new color is stable.
+    Complete,
+    /// A gate failed, or an operator rolled back.
+    RolledBack,
+    /// The run was cancelled.
+    Interrupted,
+}
+
+impl Phase {
+    /// The tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::InProgress => "in-progress",
+            Phase::AwaitingPromotion => "awaiting-promotion",
+            Phase::Complete => "complete",
+            Phase::RolledBack => "rolled-back",
+            Phase::Interrupted => "interrupted",
+        }
+    }
+
+    /// Parses a tag value.
+    pub fn parse(value: &str) -> Option<Phase> {
+        [
+            Phase::InProgress,
+            Phase::AwaitingPromotion,
+            Phase::Complete,
+            Phase::RolledBack,
+            Phase::Interrupted,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == value)
+    }
+}
+
+/// A deployment as recorded on the route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentRecord {
+    /// Its id.
+    pub id: String,
+    /// The new color.
+    pub target: Color,
+    /// The strategy name (`gradual`, `immediate`, `canary`, `shift`).
+    pub strategy: String,
+    /// The new color's share at each step.
+    pub steps: Vec<u8>,
+    /// The step running or last run (1-based; 0 before the first).
+    pub step: usize,
+    /// The phase.
+    pub phase: Phase,
+    /// Who started it (`$BUILD_TAG`, else user@host).
+    pub started_by: String,
+    /// When the record last changed.
+    pub updated: String,
+}
+
+impl DeploymentRecord {
+    /// Reads the record from a route's tags; `None` when there is none (or it is incomplete).
+    pub fn from_tags(tags: &Tags) -> Option<DeploymentRecord> {
+        let phase = Phase::parse(tags.get(STATE_TAG)?)?;
+        let target = tags.get(TARGET_TAG)?.parse::<Color>().ok()?;
+        let (strategy, steps) =
+            parse_strategy(tags.get(STRATEGY_TAG).map(String::as_str).unwrap_or(""));
+        Some(DeploymentRecord {
+            id: tags.get(ID_TAG).cloned().unwrap_or_default(),
+            target,
+            strategy,
+            steps,
+            step: tags.get(STEP_TAG).and_then(|s| s.parse().ok()).unwrap_or(0),
+            phase,
+            started_by: tags.get(STARTED_BY_TAG).cloned().unwrap_or_default(),
+            updated: tags.get(UPDATED_TAG).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// The tags that record it.
+    pub fn to_tags(&self) -> Vec<(&'static str, String)> {
+        let steps: Vec<String> = self.steps.iter().map(u8::to_string).collect();
+        let strategy = if steps.is_empty() {
+            self.strategy.clone()
+        } else {
+            format!("{}/{}", self.strategy, steps.join("/"))
+        };
+        vec![
+            (ID_TAG, self.id.clone()),
+            (TARGET_TAG, self.target.as_str().to_string()),
+            (STRATEGY_TAG, strategy),
+            (STEP_TAG, self.step.to_string()),
+            (STATE_TAG, self.phase.as_str().to_string()),
+            (STARTED_BY_TAG, tag_safe(&self.started_by)),
+            (UPDATED_TAG, self.updated.clone()),
+        ]
+    }
+}
+
+fn parse_strategy(value: &str) -> (String, Vec<u8>) {
+    let mut parts = value.split('/');
+    let name = parts.next().unwrap_or_default().to_string();
+    (name, parts.filter_map(|p| p.parse().ok()).collect())
+}
+
+/// Replaces characters a tag value cannot hold.
+pub fn tag_safe(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(256)
+        .collect();
+    if cleaned.is_empty() {
+        "unknown".into()
+    } else {
+        cleaned
+    }
+}
+
+/// RFC 3339 seconds, UTC.
+pub fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// A new deployment id: the start time and a few hex digits of its nanoseconds.
+pub fn new_id(at: SystemTime) -> String {
+    let nanos = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let stamp: String = timestamp(at)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{stamp}-{:04x}", nanos % 0x10000)
+}
+
+/// Who is running albflip: `$BUILD_TAG` (Jenkins) when set, else `user@host`.
+pub fn identity_from_env() -> String {
+    if let Some(tag) = std::env::var("BUILD_TAG").ok().filter(|t| !t.is_empty()) {
+        return tag_safe(&tag);
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    tag_safe(&format!("{user}@{host}"))
+}
+
+/// A deployment may start when none is in flight on the route and the new color is not already the
+/// stable one.
+pub fn check_can_start(
+    resolved: &crate::resolve::Resolved,
+    new: Color,
+) -> Result<(), crate::Error> {
+    use crate::Error;
+    let route = &resolved.snapshot.route;
+    if let Some(r) = DeploymentRecord::from_tags(&resolved.tags) {
+        let who = if r.started_by.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", r.started_by)
+        };
+        let since = if r.updated.is_empty() {
+            String::new()
+        } else {
+            format!(" (last update {})", r.updated)
+        };
+        let blocking = match r.phase {
+            Phase::AwaitingPromotion => Some((
+                format!("a canary of {} started{who} is awaiting promotion on the {route}{since}", r.target),
+                "Run `albflip promote` to finish it or `albflip rollback` to abandon it",
+            )),
+            Phase::InProgress => Some((
+                format!("a deployment of {} started{who} is recorded as in progress at step {} on the {route}{since}", r.target, r.step),
+                "If that albflip is still running, wait for it; if it died, run `albflip deploy --resume` to continue it or `albflip rollback` to abandon it",
+            )),
+            Phase::Interrupted if resolved.split.whole_color() != Some(resolved.stable) => Some((
+                format!("a deployment of {} started{who} was interrupted at step {} and left traffic at {} on the {route}{since}", r.target, r.step, resolved.split),
+                "Run `albflip deploy --resume` to continue it or `albflip rollback` to put traffic back on the stable color",
+            )),
+            _ => None,
+        };
+        if let Some((what, fix)) = blocking {
+            return Err(Error::conflict(what, fix));
+        }
+    }
+    if resolved.stable == new {
+        return Err(Error::InvalidInput {
+            what: format!("--target {new}"),
+            why: format!(
+                "{new} is already the stable color (it serves {})",
+                resolved.split.percent_of(new)
+            ),
+            fix: format!(
+                "Deploy the new version to {} and run `albflip deploy --target {}`",
+                new.other(),
+                new.other()
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_through_tags_with_tag_safe_values() {
+        let r = DeploymentRecord {
+            id: new_id(SystemTime::UNIX_EPOCH),
+            target: Color::Green,
+            strategy: "gradual".into(),
+            steps: vec![10, 25, 50, 75, 100],
+            step: 2,
+            phase: Phase::InProgress,
+            started_by: "jenkins-shop-deploy-42".into(),
+            updated: timestamp(SystemTime::UNIX_EPOCH),
+        };
+        let tags: Tags = r
+            .to_tags()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(tags[STRATEGY_TAG], "gradual/10/25/50/75/100");
+        assert_eq!(DeploymentRecord::from_tags(&tags), Some(r));
+        for v in tags.values() {
+            assert!(
+                v.chars()
+                    .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)),
+                "{v}"
+            );
+        }
+        assert_eq!(tag_safe("a,b→c"), "a-b-c");
+    }
+}
