@@ -37,6 +37,18 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Print what `deploy` would do (steps, gates, minimum duration, API calls) and write nothing.
     Plan(DeployArgs),
+    /// Show who holds the route's deployment lock; with --force, break a stale one.
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Break the lock whoever holds it (after confirmation).
+    #[arg(long)]
+    pub force: bool,
+    /// Confirm without asking (for non-interactive runs).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -270,6 +282,12 @@ pub struct GlobalArgs {
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// DynamoDB table for the deployment lock (one run per listener at a time).
+    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_LOCK_TABLE")]
+    pub lock_table: Option<String>,
+    /// How long the lock lasts unless renewed (it is renewed every third of this) [default: 2m].
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_LOCK_TTL")]
+    pub lock_ttl: Option<std::time::Duration>,
     /// Print more: API calls made, debug logs (-vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -10,7 +10,7 @@ mod spec;
 use std::io::Write;
 use std::process::ExitCode;
 
-use albflip::aws::{self, CallCounter, CloudWatch, ElbV2};
+use albflip::aws::{self, CallCounter, CloudWatch, DynamoLock, ElbV2};
 use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
 use albflip::ports::TokioClock;
 use albflip::traffic::{self, ChangeOptions};
@@ -153,8 +153,15 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 dry_run: a.dry_run,
                 force: a.force,
             };
-            let outcome =
-                traffic::shift(&alb, &settings.target, a.target, a.percentage, options).await?;
+            let held = if a.dry_run {
+                None
+            } else {
+                take_lock(&alb, &config, &settings, g).await?
+            };
+            let result =
+                traffic::shift(&alb, &settings.target, a.target, a.percentage, options).await;
+            release(held).await;
+            let outcome = result?;
             render_change("shift", "Shifted", &outcome, &calls, g)
         }
         Command::Rollback(a) => {
@@ -191,45 +198,14 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 OutputFormat::Text => render::plan_text(spec, &resolved),
             }
         }
+        Command::Unlock(a) => return unlock(&alb, &config, &settings, a, &calls, g).await,
         Command::Deploy(_) | Command::Promote(_) | Command::Shift(_) => {
             let spec = deploy_spec.as_ref().ok_or_else(|| Error::InvalidInput {
                 what: "deploy".into(),
                 why: "no plan".into(),
                 fix: String::new(),
             })?;
-            let metrics = CloudWatch::new(&config, calls.clone());
-            let clock = TokioClock::new();
-            let bake_args = match &cli.command {
-                Command::Deploy(a) => Some(&a.bake),
-                Command::Promote(a) => Some(&a.bake),
-                Command::Shift(a) => Some(&a.bake),
-                _ => None,
-            };
-            let on_interrupt = match bake_args.map(|b| b.on_interrupt) {
-                Some(args::InterruptArg::Hold) => OnInterrupt::Hold,
-                _ => OnInterrupt::Rollback,
-            };
-            let printer = progress::Printer {
-                format: g.output,
-                verbose: g.verbose > 0,
-                quiet: g.quiet,
-            };
-            let engine = Engine::new(&alb, &metrics, &clock, &printer)
-                .with_cancellation(interrupts(), on_interrupt)
-                .with_identity(albflip::state::identity_from_env());
-            let outcome = match &cli.command {
-                Command::Deploy(a) if a.resume => engine.resume(&settings.target, spec).await?,
-                Command::Deploy(_) => engine.deploy(&settings.target, spec).await?,
-                Command::Promote(_) => engine.promote(&settings.target, spec).await?,
-                _ => engine.shift(&settings.target, spec).await?,
-            };
-            let code = match outcome {
-                Outcome::RolledBack { .. } => exit::GATE_ROLLED_BACK,
-                Outcome::Interrupted { .. } => exit::INTERRUPTED,
-                _ => exit::SUCCESS,
-            };
-            render::summary(&outcome, &calls, g.output, g.quiet);
-            return Ok(code);
+            return run_engine(&cli, &settings, &config, &alb, spec, &calls).await;
         }
     };
     if !g.quiet || g.output == OutputFormat::Json {
@@ -237,6 +213,178 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         let _ = stdout.write_all(out.as_bytes());
     }
     Ok(exit::SUCCESS)
+}
+
+/// Runs deploy, promote or a gated shift through the engine, holding the route's lock.
+async fn run_engine(
+    cli: &Cli,
+    settings: &Settings,
+    config: &albflip::aws::SdkConfig,
+    alb: &ElbV2,
+    spec: &DeploySpec,
+    calls: &CallCounter,
+) -> Result<u8, Error> {
+    let g = &cli.global;
+    let bake_args = match &cli.command {
+        Command::Deploy(a) => Some(&a.bake),
+        Command::Promote(a) => Some(&a.bake),
+        Command::Shift(a) => Some(&a.bake),
+        _ => None,
+    };
+    let on_interrupt = match bake_args.map(|b| b.on_interrupt) {
+        Some(args::InterruptArg::Hold) => OnInterrupt::Hold,
+        _ => OnInterrupt::Rollback,
+    };
+    let cancel = interrupts();
+    let held = take_lock(alb, config, settings, g).await?;
+    if let Some(h) = &held {
+        // Losing the lease (taken over, or not renewable before it expired) stops the run like a signal.
+        let (lost, cancel) = (h.lost(), cancel.clone());
+        tokio::spawn(async move {
+            lost.cancelled().await;
+            eprintln!("albflip: the deployment lock was lost: stopping");
+            cancel.cancel();
+        });
+    }
+    let metrics = CloudWatch::new(config, calls.clone());
+    let clock = TokioClock::new();
+    let printer = progress::Printer {
+        format: g.output,
+        verbose: g.verbose > 0,
+        quiet: g.quiet,
+    };
+    let engine = Engine::new(alb, &metrics, &clock, &printer)
+        .with_cancellation(cancel, on_interrupt)
+        .with_identity(albflip::state::identity_from_env());
+    let target = &settings.target;
+    let result = match &cli.command {
+        Command::Deploy(a) if a.resume => engine.resume(target, spec).await,
+        Command::Deploy(_) => engine.deploy(target, spec).await,
+        Command::Promote(_) => engine.promote(target, spec).await,
+        _ => engine.shift(target, spec).await,
+    };
+    release(held).await;
+    let outcome = result?;
+    let code = match outcome {
+        Outcome::RolledBack { .. } => exit::GATE_ROLLED_BACK,
+        Outcome::Interrupted { .. } => exit::INTERRUPTED,
+        _ => exit::SUCCESS,
+    };
+    render::summary(&outcome, calls, g.output, g.quiet);
+    Ok(code)
+}
+
+type Held = albflip::lock::Held<DynamoLock>;
+
+/// Takes the route's lock when a lock table is configured; otherwise warns that the run is protected
+/// only by the state tags.
+async fn take_lock(
+    alb: &ElbV2,
+    config: &albflip::aws::SdkConfig,
+    settings: &Settings,
+    g: &args::GlobalArgs,
+) -> Result<Option<Held>, Error> {
+    let Some(table) = &settings.lock_table else {
+        if !g.quiet {
+            eprintln!("albflip: warning: no lock table configured (--lock-table, ALBFLIP_LOCK_TABLE or [lock] table): this run is not protected against a concurrent albflip on the same listener; only the deployment state tags guard it");
+        }
+        return Ok(None);
+    };
+    let key = lock_key(alb, settings).await?;
+    let lock = std::sync::Arc::new(DynamoLock::new(config, table, alb.calls().clone()));
+    let holder = format!(
+        "{} (pid {})",
+        albflip::state::identity_from_env(),
+        std::process::id()
+    );
+    albflip::lock::acquire(lock, &key, &holder, settings.lock_ttl)
+        .await
+        .map(Some)
+}
+
+/// The lock key: the ARN of the route's resource (listener or rule).
+async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
+    use albflip::resolve::RouteSpec;
+    Ok(match &settings.target.route {
+        RouteSpec::Listener(arn) => arn.to_string(),
+        RouteSpec::Rule(arn) => arn.to_string(),
+        RouteSpec::LoadBalancer { .. } => albflip::resolve::resolve(alb, &settings.target)
+            .await?
+            .snapshot
+            .route
+            .resource_arn()
+            .to_string(),
+    })
+}
+
+async fn release(held: Option<Held>) {
+    if let Some(h) = held {
+        if let Err(e) = h.release().await {
+            eprintln!("albflip: warning: could not release the deployment lock ({e}); it expires by itself");
+        }
+    }
+}
+
+/// `albflip unlock --force`: breaks a stale lock after confirmation.
+async fn unlock(
+    alb: &ElbV2,
+    config: &albflip::aws::SdkConfig,
+    settings: &Settings,
+    a: &args::UnlockArgs,
+    calls: &CallCounter,
+    g: &args::GlobalArgs,
+) -> Result<u8, Error> {
+    let Some(table) = &settings.lock_table else {
+        return Err(Error::InvalidInput {
+            what: "unlock".into(),
+            why: "no lock table is configured".into(),
+            fix: "Pass --lock-table NAME (or ALBFLIP_LOCK_TABLE, or [lock] table in albflip.toml)"
+                .into(),
+        });
+    };
+    let key = lock_key(alb, settings).await?;
+    let lock = DynamoLock::new(config, table, calls.clone());
+    let Some(current) = albflip::lock::holder(&lock, &key).await? else {
+        if !g.quiet {
+            println!("No lock is held on {key}.");
+        }
+        return Ok(exit::SUCCESS);
+    };
+    let who = format!(
+        "{} since {} (expires {})",
+        current.holder, current.since, current.expires
+    );
+    if !a.force {
+        return Err(Error::InvalidInput {
+            what: "unlock".into(),
+            why: format!("the lock on {key} is held by {who}"),
+            fix: "If that run is dead, pass --force to break the lock".into(),
+        });
+    }
+    if !a.yes && !confirm(&format!("Break the lock on {key} held by {who}? [y/N] ")) {
+        return Err(Error::InvalidInput {
+            what: "unlock --force".into(),
+            why: "not confirmed".into(),
+            fix: "Answer y at the prompt, or pass --yes in a non-interactive run".into(),
+        });
+    }
+    use albflip::ports::Lock;
+    lock.force_release(&key).await.map_err(Error::Read)?;
+    if !g.quiet {
+        println!("Broke the lock on {key} held by {who}.");
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Asks on the terminal; false when stdin is not a terminal.
+fn confirm(question: &str) -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; a second one exits at once with 130.

@@ -19,6 +19,10 @@ pub struct Settings {
     pub aws: AwsSettings,
     pub target: Target,
     pub file: FileConfig,
+    /// The DynamoDB lock table, when configured.
+    pub lock_table: Option<String>,
+    /// The lock's lease.
+    pub lock_ttl: std::time::Duration,
 }
 
 impl Settings {
@@ -44,7 +48,39 @@ impl Settings {
                 .clone()
                 .or(file.aws.endpoint_url.clone()),
         };
-        Ok(Settings { aws, target, file })
+        let lock_table = global
+            .lock_table
+            .clone()
+            .or(file.lock.table.clone())
+            .filter(|t| !t.trim().is_empty());
+        let lock_ttl = match (global.lock_ttl, &file.lock.ttl) {
+            (Some(d), _) => d,
+            (None, Some(text)) => {
+                humantime::parse_duration(text).map_err(|e| Error::InvalidInput {
+                    what: format!("albflip.toml [lock] ttl = {text:?}"),
+                    why: e.to_string(),
+                    fix: "Use a duration such as \"2m\"".into(),
+                })?
+            }
+            (None, None) => albflip::lock::DEFAULT_TTL,
+        };
+        if lock_ttl < std::time::Duration::from_secs(3) {
+            return Err(Error::InvalidInput {
+                what: "--lock-ttl".into(),
+                why: format!(
+                    "{} is too short to renew",
+                    humantime::format_duration(lock_ttl)
+                ),
+                fix: "Use at least 3s (default 2m)".into(),
+            });
+        }
+        Ok(Settings {
+            aws,
+            target,
+            file,
+            lock_table,
+            lock_ttl,
+        })
     }
 }
 

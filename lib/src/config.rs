@@ -27,6 +27,19 @@ pub struct FileConfig {
     /// `[gates]`: what must hold while a step bakes.
     #[serde(default)]
     pub gates: GatesSection,
+    /// `[lock]`: the deployment lock.
+    #[serde(default)]
+    pub lock: LockSection,
+}
+
+/// `[lock]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockSection {
+    /// The DynamoDB table.
+    pub table: Option<String>,
+    /// The lease, e.g. `"2m"`.
+    pub ttl: Option<String>,
 }
 
 /// `[strategy]`.

@@ -247,7 +247,6 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         let spec = DeploySpec {
             plan,
             strategy: format!("resume {} {}", record.strategy, record.id),
-            adopt_drift: true,
             ..spec.clone()
         };
         let from = record.step.clamp(1, spec.plan.steps.len().max(1));
@@ -399,7 +398,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             }
             let split = Split::to(new, step.percent);
             let applied = self
-                .apply_step(resolved, expected, split, n, spec.adopt_drift && i == 0)
+                .apply_step(resolved, expected, split, n, spec.adopt_drift)
                 .await;
             if let Err(e) = applied {
                 return Err(self.abort(resolved, stable, e, record.as_mut()).await);

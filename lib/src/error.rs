@@ -80,7 +80,7 @@ pub enum Error {
         fix: String,
     },
     /// The live split is not what albflip last wrote: someone else changed the route.
-    #[error("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. Nothing was written. Check who changed it, then rerun (or `albflip rollback`)")]
+    #[error("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. albflip stopped without writing. Check who changed it; then `albflip deploy --resume` continues from the live split, or `albflip rollback` returns traffic to the stable color")]
     Drift {
         /// The route.
         route: RouteId,
@@ -178,7 +178,7 @@ impl Error {
         matches!(
             self.kind(),
             ErrorKind::WriteFailed | ErrorKind::RollbackFailed
-        ) || matches!(self, Error::Aborted { .. })
+        ) || matches!(self, Error::Aborted { .. } | Error::Drift { .. })
     }
 
     pub(crate) fn invalid(

@@ -242,3 +242,48 @@ impl Clock for TokioClock {
         tokio::time::sleep(duration)
     }
 }
+
+/// Who holds a lease, for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaseHolder {
+    /// The holder (who started the run, and its process id).
+    pub holder: String,
+    /// When it was taken (RFC 3339).
+    pub since: String,
+    /// When it expires unless renewed (RFC 3339).
+    pub expires: String,
+}
+
+/// A store of leases with conditional writes (DynamoDB, or memory in tests).
+pub trait Lock: Send + Sync {
+    /// Takes the lease on `key` when it is free or expired; otherwise returns who holds it.
+    fn acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: std::time::SystemTime,
+    ) -> impl Future<Output = Result<Result<(), LeaseHolder>, ApiError>> + Send;
+
+    /// Extends the lease if `holder` still holds it; `false` when it does not.
+    fn renew(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: std::time::SystemTime,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+
+    /// Deletes the lease if `holder` holds it.
+    fn release(&self, key: &str, holder: &str)
+        -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// Who holds the lease on `key`.
+    fn holder(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<LeaseHolder>, ApiError>> + Send;
+
+    /// Deletes the lease whoever holds it (`albflip unlock --force`).
+    fn force_release(&self, key: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+}

@@ -358,3 +358,76 @@ pub fn traffic(requests: f64, errors: f64) -> ColorMetrics {
         unhealthy_hosts: Some(0.0),
     }
 }
+
+/// An in-memory lease store with the same conditional semantics as the DynamoDB one.
+#[derive(Debug, Default)]
+pub struct InMemoryLock {
+    leases: Mutex<BTreeMap<String, (String, SystemTime, SystemTime)>>,
+}
+
+impl crate::ports::Lock for InMemoryLock {
+    async fn acquire(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: SystemTime,
+    ) -> Result<Result<(), crate::ports::LeaseHolder>, ApiError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((h, since, expires)) = leases.get(key) {
+            if *expires >= now {
+                return Ok(Err(crate::ports::LeaseHolder {
+                    holder: h.clone(),
+                    since: crate::state::timestamp(*since),
+                    expires: crate::state::timestamp(*expires),
+                }));
+            }
+        }
+        leases.insert(key.to_string(), (holder.to_string(), now, now + ttl));
+        Ok(Ok(()))
+    }
+
+    async fn renew(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        now: SystemTime,
+    ) -> Result<bool, ApiError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        match leases.get_mut(key) {
+            Some((h, _, expires)) if h == holder => {
+                *expires = now + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release(&self, key: &str, holder: &str) -> Result<(), ApiError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if leases.get(key).is_some_and(|(h, _, _)| h == holder) {
+            leases.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn holder(&self, key: &str) -> Result<Option<crate::ports::LeaseHolder>, ApiError> {
+        let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(leases
+            .get(key)
+            .map(|(h, since, expires)| crate::ports::LeaseHolder {
+                holder: h.clone(),
+                since: crate::state::timestamp(*since),
+                expires: crate::state::timestamp(*expires),
+            }))
+    }
+
+    async fn force_release(&self, key: &str) -> Result<(), ApiError> {
+        self.leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        Ok(())
+    }
+}

@@ -105,6 +105,7 @@ pub struct Stack {
     pub listener_arn: String,
     pub blue_tg: String,
     pub green_tg: String,
+    pub lock_table: String,
 }
 
 impl Stack {
@@ -164,6 +165,7 @@ pub fn stack(stickiness: Option<u32>) -> Stack {
         listener_arn: s("ListenerArn"),
         blue_tg: s("BlueTargetGroupArn"),
         green_tg: s("GreenTargetGroupArn"),
+        lock_table: s("LockTableName"),
         environment,
         application,
     }

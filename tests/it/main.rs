@@ -6,6 +6,7 @@
 mod bad_input;
 mod deploy;
 mod harness;
+mod lock;
 mod rollback;
 mod shift;
 mod status;

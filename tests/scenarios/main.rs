@@ -631,3 +631,85 @@ async fn cancelling_with_hold_leaves_the_weights_and_blocks_a_new_deploy() {
         .unwrap();
     assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
 }
+
+#[tokio::test]
+async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_and_released() {
+    use albflip::lock;
+    use albflip::testing::InMemoryLock;
+    let store = Arc::new(InMemoryLock::default());
+    let ttl = Duration::from_millis(300);
+    let first = lock::acquire(store.clone(), "listener-1", "jenkins-1 (pid 1)", ttl)
+        .await
+        .unwrap();
+    match lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl).await {
+        Err(e @ Error::Conflict { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("jenkins-1 (pid 1) since"), "{text}");
+            assert!(text.contains("albflip unlock --force"), "{text}");
+        }
+        other => panic!("expected a conflict, got {:?}", other.err()),
+    }
+    // Renewal keeps the lease alive well past its ttl.
+    tokio::time::sleep(ttl * 3).await;
+    assert!(
+        lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl)
+            .await
+            .is_err()
+    );
+    assert!(!first.lost().is_cancelled());
+    first.release().await.unwrap();
+    let second = lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl)
+        .await
+        .unwrap();
+    second.release().await.unwrap();
+    // A holder that dies (never renews) loses the lease once it expires.
+    use albflip::ports::Lock;
+    store
+        .acquire("listener-2", "killed (pid 3)", ttl, SystemTime::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        lock::acquire(store.clone(), "listener-2", "jenkins-3 (pid 4)", ttl)
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(ttl + Duration::from_millis(1100)).await;
+    let third = lock::acquire(store.clone(), "listener-2", "jenkins-3 (pid 4)", ttl)
+        .await
+        .unwrap();
+    third.release().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn adopt_drift_continues_from_the_live_split() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let alb2 = alb.clone();
+    let mut s = spec(gradual(), policy(), GateThresholds::default());
+    s.adopt_drift = true;
+    let run = deploy(&alb, &s, move |c| {
+        if c.new_percent == 25 {
+            alb2.set_split(Split::to(Color::Green, Percent::new(40).unwrap()));
+        }
+        proportional(c, 0.0)
+    })
+    .await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    assert_eq!(
+        greens(&alb),
+        vec![10, 25, 50, 75, 100],
+        "continued from 40 % to the next step"
+    );
+    let adopted = run.events.iter().find_map(|(_, e)| match e {
+        Event::DriftAdopted {
+            expected, found, ..
+        } => Some((expected.green, found.green)),
+        _ => None,
+    });
+    assert_eq!(adopted, Some((25, 40)));
+}

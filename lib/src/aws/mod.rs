@@ -2,6 +2,7 @@
 //!
 //! - [`sdk`]: one place where region, profile, endpoint, timeouts, retries and the HTTP client are set.
 //! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
+//! - [`dynamodb`]: the deployment lock ([`DynamoLock`]).
 //! - [`elbv2`]: the ALB router and inventory ([`ElbV2`]).
 //! - [`errors`]: SDK errors classified into [`crate::ports::ApiError`].
 //! - [`throttle`]: longer retries for throttled writes.
@@ -9,12 +10,15 @@
 
 pub mod calls;
 pub mod cloudwatch;
+pub mod dynamodb;
 pub mod elbv2;
 pub mod errors;
 pub mod sdk;
 pub mod throttle;
 
+pub use aws_config::SdkConfig;
 pub use calls::CallCounter;
 pub use cloudwatch::CloudWatch;
+pub use dynamodb::DynamoLock;
 pub use elbv2::ElbV2;
 pub use sdk::{load_config, AwsSettings};

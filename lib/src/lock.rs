@@ -1,0 +1,111 @@
+//! One deployment per route: a lease taken before a run, renewed while it runs, released at the end,
+//! and expiring on its own if the holder dies. The lease store is the [`Lock`] port (DynamoDB in
+//! [`crate::aws::DynamoLock`], memory in tests).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Error;
+use crate::ports::{ApiError, LeaseHolder, Lock};
+
+/// The default lease: two minutes, renewed every third of it.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(120);
+
+/// A held lease; renewed in the background until [`Held::release`].
+pub struct Held<L: Lock + 'static> {
+    lock: Arc<L>,
+    key: String,
+    holder: String,
+    renewer: JoinHandle<()>,
+    lost: CancellationToken,
+}
+
+/// Takes the lease on `key` for `holder`, or fails with [`Error::Conflict`] naming who holds it and
+/// since when.
+pub async fn acquire<L: Lock + 'static>(
+    lock: Arc<L>,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Held<L>, Error> {
+    let now = SystemTime::now();
+    match lock.acquire(key, holder, ttl, now).await.map_err(Error::Read)? {
+        Ok(()) => {}
+        Err(current) => {
+            return Err(Error::Conflict {
+                what: format!(
+                    "another albflip holds the lock on {key}: {} since {} (expires {})",
+                    current.holder, current.since, current.expires
+                ),
+                fix: "Wait for it to finish; if it died, the lock expires by itself, or run `albflip unlock --force`".into(),
+            })
+        }
+    }
+    let lost = CancellationToken::new();
+    let renewer = tokio::spawn(renew(
+        lock.clone(),
+        key.to_string(),
+        holder.to_string(),
+        ttl,
+        lost.clone(),
+    ));
+    Ok(Held {
+        lock,
+        key: key.to_string(),
+        holder: holder.to_string(),
+        renewer,
+        lost,
+    })
+}
+
+/// Renews every third of `ttl`; cancels `lost` when the lease was taken over or could not be renewed
+/// before it expired.
+async fn renew<L: Lock>(
+    lock: Arc<L>,
+    key: String,
+    holder: String,
+    ttl: Duration,
+    lost: CancellationToken,
+) {
+    let mut last_ok = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        match lock.renew(&key, &holder, ttl, SystemTime::now()).await {
+            Ok(true) => last_ok = tokio::time::Instant::now(),
+            Ok(false) => {
+                tracing::error!(%key, "the deployment lock was taken over by another holder");
+                lost.cancel();
+                return;
+            }
+            Err(e) if last_ok.elapsed() >= ttl => {
+                tracing::error!(%key, error = %e, "could not renew the deployment lock before it expired");
+                lost.cancel();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "renewing the deployment lock failed; retrying")
+            }
+        }
+    }
+}
+
+impl<L: Lock + 'static> Held<L> {
+    /// Cancelled when the lease is lost; stop the run when it fires.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
+    }
+
+    /// Stops renewing and deletes the lease (only if still ours).
+    pub async fn release(self) -> Result<(), ApiError> {
+        self.renewer.abort();
+        self.lock.release(&self.key, &self.holder).await
+    }
+}
+
+/// Who holds the lease on `key`, if anyone.
+pub async fn holder<L: Lock>(lock: &L, key: &str) -> Result<Option<LeaseHolder>, Error> {
+    lock.holder(key).await.map_err(Error::Read)
+}

@@ -1,0 +1,266 @@
+//! One deployment per listener (the DynamoDB lease), durable state, kill -9 and --resume, drift.
+
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout, Stdio};
+use std::time::Duration;
+
+use crate::harness::*;
+
+/// Fast timings: 1 s polls over a 5 s window with no lag.
+fn fast(bake: &str) -> Vec<String> {
+    [
+        "--bake",
+        bake,
+        "--poll-interval",
+        "1s",
+        "--metric-lag",
+        "0s",
+        "--metric-window",
+        "5s",
+        "--metric-period",
+        "1s",
+        "--latency-statistic",
+        "Average",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn deploy_args(s: &Stack, extra: &[&str], bake: &str) -> Vec<String> {
+    let mut v = s.by_arn();
+    v.extend(
+        ["deploy", "--target", "green"]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    v.extend(extra.iter().map(|x| x.to_string()));
+    v.extend(fast(bake));
+    v
+}
+
+/// Starts albflip and waits until the first step's weights are live.
+fn start_until_weights(argv: &[String]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut cmd = albflip();
+    cmd.args(argv).stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn albflip");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push(line.clone());
+        if line.contains("weights applied and verified") {
+            return (child, lines);
+        }
+    }
+    panic!("albflip ended before applying weights: {seen:?}");
+}
+
+#[test]
+fn a_second_run_on_a_locked_listener_exits_4_naming_the_holder_and_unlock_breaks_it() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let lock = ["--lock-table", &s.lock_table];
+    let (mut first, _lines) = start_until_weights(&deploy_args(&s, &lock, "60s"));
+    let pid = first.id();
+
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&deploy_args(&s, &lock, "2s"));
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("another albflip holds the lock"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("(pid {pid}) since")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        fingerprint(&s.listener_arn),
+        before,
+        "the second run wrote nothing"
+    );
+
+    let mut unlock = s.by_arn();
+    unlock.extend(
+        ["unlock", "--lock-table", &s.lock_table]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    let r = run(&unlock);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("(pid {pid})")) && r.stderr.contains("--force"),
+        "{}",
+        r.stderr
+    );
+    let mut force = unlock.clone();
+    force.push("--force".into());
+    let r = run(&force);
+    assert_eq!(r.code, 2, "not confirmed without a terminal: {r:?}");
+    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+
+    // The first run finishes cleanly on SIGINT and releases the lock.
+    std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert_eq!(first.wait().expect("wait").code(), Some(130));
+    let r = run(&unlock).ok();
+    assert!(r.stdout.contains("No lock is held"), "{}", r.stdout);
+
+    // A stale lock (its holder was killed) is broken with --force --yes.
+    let (mut second, _lines) = start_until_weights(&deploy_args(&s, &lock, "60s"));
+    second.kill().expect("kill -9");
+    second.wait().expect("wait");
+    force.push("--yes".into());
+    let r = run(&force).ok();
+    assert!(r.stdout.contains("Broke the lock"), "{}", r.stdout);
+}
+
+#[test]
+fn without_a_lock_table_albflip_warns_once() {
+    let s = stack(None);
+    let mut argv = s.by_arn();
+    argv.extend(
+        ["shift", "--target", "green", "--percentage", "10"]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    let r = run(&argv).ok();
+    assert_eq!(
+        r.stderr.matches("no lock table configured").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn after_kill_9_status_shows_the_deployment_deploy_refuses_and_resume_finishes_it() {
+    let s = stack(Some(120));
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let mut cmd_env = albflip();
+    cmd_env.env("BUILD_TAG", "jenkins-shop-deploy-42");
+    cmd_env
+        .args(deploy_args(&s, &["--steps", "50,100"], "60s"))
+        .stdout(Stdio::piped());
+    let mut child = cmd_env.spawn().expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.by_ref() {
+        if line.expect("line").contains("weights applied and verified") {
+            break;
+        }
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    assert_eq!(weights(&s), (Some(50), Some(50)));
+
+    let v = run(&args(&[&s.by_arn()], &["status", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["deployment"]["phase"], "in-progress", "{v}");
+    assert_eq!(v["deployment"]["step"], 1);
+    assert_eq!(v["deployment"]["target"], "green");
+    assert_eq!(v["deployment"]["steps"], serde_json::json!([50, 100]));
+    assert_eq!(v["deployment"]["started_by"], "jenkins-shop-deploy-42");
+    let text = run(&args(&[&s.by_arn()], &["status"])).ok().stdout;
+    assert!(
+        text.contains("step 1 of 2, in-progress; started by jenkins-shop-deploy-42"),
+        "{text}"
+    );
+
+    let r = run(&deploy_args(&s, &[], "2s"));
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("recorded as in progress at step 1") && r.stderr.contains("--resume"),
+        "{}",
+        r.stderr
+    );
+
+    let mut resume = s.by_arn();
+    resume.extend(["deploy", "--resume"].iter().map(|x| x.to_string()));
+    resume.extend(fast("2s"));
+    let r = run(&resume);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("step 1/2: moving to 50%")
+            && r.stdout.contains("step 2/2: moving to 100%"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(0), Some(100)));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:stable").as_deref(),
+        Some("green")
+    );
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("complete")
+    );
+    assert_eq!(
+        forward(&s.listener_arn).1,
+        Some((true, Some(120))),
+        "stickiness kept"
+    );
+}
+
+#[test]
+fn drift_stops_the_run_without_writing_and_reports_both_values() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let mut cmd = albflip();
+    cmd.args(deploy_args(&s, &["--steps", "30,100"], "4s"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.by_ref() {
+        if line.expect("line").contains("weights applied and verified") {
+            break;
+        }
+    }
+    // Someone changes the weights by hand while step 1 bakes.
+    set_default_actions(
+        &s.listener_arn,
+        vec![weighted(&[(&s.blue_tg, 60), (&s.green_tg, 40)], None)],
+    );
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("expected blue 70% / green 30% but the live split is blue 60% / green 40%"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped without writing") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Nothing was changed"), "{stderr}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        weights(&s),
+        (Some(60), Some(40)),
+        "albflip wrote nothing after the drift"
+    );
+}
