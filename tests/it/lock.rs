@@ -53,7 +53,9 @@ fn start_until_weights(argv: &[String]) -> (Child, Lines<BufReader<ChildStdout>>
             return (child, lines);
         }
     }
-    panic!("albflip ended before applying weights: {seen:?}");
+    let _ = child.kill();
+    let status = child.wait();
+    panic!("albflip ended ({status:?}) before applying weights: {seen:?}");
 }
 
 #[test]
