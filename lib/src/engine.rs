@@ -325,9 +325,8 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             dry_run: false,
             force: spec.force,
         };
-        traffic::check_health(self.alb, resolved, Split::to(new, first), options)
-            .await
-            .map(|_| ())
+        traffic::check_health(self.alb, resolved, Split::to(new, first), options).await?;
+        traffic::check_conversion(self.alb, resolved, resolved.forward()?).await
     }
 
     fn new_record(&self, spec: &DeploySpec, kind: &str) -> DeploymentRecord {
@@ -400,8 +399,17 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             let applied = self
                 .apply_step(resolved, expected, split, n, spec.adopt_drift)
                 .await;
-            if let Err(e) = applied {
-                return Err(self.abort(resolved, stable, e, record.as_mut()).await);
+            match applied {
+                // Nothing moved yet in this run: report the error and leave the route as it was.
+                Err(e) if i == 0 && !e.may_have_changed_aws() => {
+                    if let Some(r) = record.as_mut() {
+                        r.phase = Phase::RolledBack;
+                        let _ = self.record(route, r).await;
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(self.abort(resolved, stable, e, record.as_mut()).await),
+                Ok(()) => {}
             }
             expected = split;
             match self.bake(resolved, spec, step, n).await {
@@ -591,6 +599,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             });
         }
         if live_split != split || forward.targets.len() < 2 {
+            traffic::check_conversion(self.alb, resolved, forward).await?;
             traffic::write_verified(
                 self.alb,
                 &live,

@@ -159,6 +159,12 @@ pub trait AlbInventory: Send + Sync {
         tags: &[(&str, &str)],
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 
+    /// Whether target-group-level stickiness (the `stickiness.enabled` attribute) is on for a group.
+    fn target_group_stickiness(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+
     /// Healthy and total targets of a target group.
     fn health(
         &self,

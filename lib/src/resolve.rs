@@ -221,7 +221,7 @@ fn not_found_or_read(e: ApiError, route: &RouteId) -> Error {
     }
 }
 
-fn unsupported(route: &RouteId, problem: route::RouteProblem) -> Error {
+pub(crate) fn unsupported(route: &RouteId, problem: route::RouteProblem) -> Error {
     use route::RouteProblem as P;
     let fix = match &problem {
         P::NotAForward { .. } => "Point albflip at a route that forwards to the blue and green target groups (--rule-arn for a rule)",
@@ -230,6 +230,7 @@ fn unsupported(route: &RouteId, problem: route::RouteProblem) -> Error {
         P::WeightOutOfRange { .. } | P::AllZeroWeights => "Fix the weights (0..=999, not all zero) with `aws elbv2 modify-listener`, or use `albflip shift --force`-free paths after fixing",
         P::InvalidStickiness(_) => "Set a stickiness duration of 1..=604800 seconds, or disable stickiness",
         P::MissingColor { .. } => "Name the target groups the action forwards to with --blue/--green",
+        P::TargetGroupStickiness(_) => "Enable group stickiness on the forward action, or turn stickiness off on the target group (`aws elbv2 modify-target-group-attributes --attributes Key=stickiness.enabled,Value=false`)",
     };
     Error::UnsupportedRoute {
         route: route.clone(),

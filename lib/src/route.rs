@@ -168,6 +168,10 @@ pub enum RouteProblem {
     /// The stickiness setting found would be refused by AWS if written back.
     #[error("its stickiness setting ({0:?}) is outside what AWS accepts (enabled needs 1..=604800 seconds)")]
     InvalidStickiness(Stickiness),
+    /// A target group has target-group-level stickiness on, which AWS refuses in a weighted forward
+    /// unless group stickiness is enabled too.
+    #[error("target group {0} has target-group stickiness (stickiness.enabled) on, and AWS refuses a weighted forward to it unless the forward action's group stickiness is enabled (InvalidLoadBalancerAction)")]
+    TargetGroupStickiness(String),
     /// A target group in the action is neither blue nor green.
     #[error("its forward action includes target group {0}, which is neither blue nor green")]
     ForeignTargetGroup(String),

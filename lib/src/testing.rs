@@ -35,6 +35,7 @@ struct State {
     health: BTreeMap<String, TargetHealth>,
     written: Vec<Split>,
     failing_writes: u32,
+    sticky_groups: std::collections::BTreeSet<String>,
 }
 
 /// An in-memory load balancer: one listener whose default action forwards to blue and green.
@@ -96,6 +97,7 @@ impl InMemoryAlb {
                 health,
                 written: Vec::new(),
                 failing_writes: 0,
+                sticky_groups: Default::default(),
             }),
             groups,
         }
@@ -148,6 +150,24 @@ impl InMemoryAlb {
         self.lock()
             .health
             .insert(self.groups.of(color).to_string(), health);
+    }
+
+    /// Turns target-group-level stickiness on for a color.
+    pub fn set_target_group_stickiness(&self, color: Color) {
+        let arn = self.groups.of(color).to_string();
+        self.lock().sticky_groups.insert(arn);
+    }
+
+    /// Makes the route forward to blue alone (no weights), as the reference stack does in the emulator.
+    pub fn set_single_group(&self) {
+        let blue = self.groups.blue.clone();
+        self.lock().forward = ForwardAction {
+            targets: vec![ForwardTarget {
+                target_group: blue,
+                weight: None,
+            }],
+            stickiness: None,
+        };
     }
 
     /// Makes the next `n` writes fail.
@@ -252,6 +272,13 @@ impl AlbInventory for InMemoryAlb {
             entry.insert(k.to_string(), v.to_string());
         }
         Ok(())
+    }
+
+    async fn target_group_stickiness(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> Result<bool, ApiError> {
+        Ok(self.lock().sticky_groups.contains(target_group.as_str()))
     }
 
     async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {

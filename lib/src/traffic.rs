@@ -245,6 +245,7 @@ pub async fn apply<A: Alb>(
         return Ok(outcome);
     }
     if !already {
+        check_conversion(alb, resolved, current).await?;
         write_verified(
             alb,
             &resolved.snapshot,
@@ -338,6 +339,32 @@ pub fn describe_forward(forward: &ForwardAction) -> String {
 }
 
 /// Every color whose share goes up must have a healthy target, unless forced (then it is a warning).
+/// Before a single-group forward becomes a weighted one: AWS refuses the weighted forward when a group
+/// has target-group stickiness on and the forward's group stickiness is off (argo-rollouts #1572). The
+/// emulator accepts it, so albflip checks it itself.
+pub(crate) async fn check_conversion<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    current: &ForwardAction,
+) -> Result<(), Error> {
+    let group_sticky = current.stickiness.is_some_and(|s| s.enabled);
+    if current.targets.len() >= 2 || group_sticky {
+        return Ok(());
+    }
+    for color in Color::ALL {
+        let arn = resolved.groups.of(color);
+        if alb
+            .target_group_stickiness(arn)
+            .await
+            .map_err(Error::Read)?
+        {
+            let problem = route::RouteProblem::TargetGroupStickiness(arn.name().to_string());
+            return Err(resolve::unsupported(&resolved.snapshot.route, problem));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn check_health<A: Alb>(
     alb: &A,
     resolved: &Resolved,

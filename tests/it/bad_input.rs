@@ -328,3 +328,38 @@ fn an_unreachable_endpoint_a_bad_config_and_a_missing_route_are_reported() {
         &["no route named", "--listener-arn"],
     );
 }
+
+#[test]
+fn a_conversion_aws_would_refuse_for_target_group_stickiness_is_refused_by_albflip() {
+    let s = stack(None);
+    rt().block_on(async {
+        elb()
+            .modify_target_group_attributes()
+            .target_group_arn(&s.green_tg)
+            .attributes(
+                aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                    .key("stickiness.enabled")
+                    .value("true")
+                    .build(),
+            )
+            .attributes(
+                aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                    .key("stickiness.type")
+                    .value("lb_cookie")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("modify attributes");
+    });
+    refused(
+        &s.listener_arn,
+        &shift(&s.by_arn(), &["--target", "green", "--percentage", "10"]),
+        1,
+        &[
+            "has target-group stickiness",
+            "InvalidLoadBalancerAction",
+            "stickiness.enabled,Value=false",
+        ],
+    );
+}

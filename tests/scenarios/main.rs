@@ -713,3 +713,29 @@ async fn adopt_drift_continues_from_the_live_split() {
     });
     assert_eq!(adopted, Some((25, 40)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn target_group_stickiness_blocks_the_conversion_aws_would_refuse() {
+    let alb = Arc::new(InMemoryAlb::new());
+    alb.set_single_group();
+    alb.set_target_group_stickiness(Color::Green);
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    match run.result {
+        Err(e @ Error::UnsupportedRoute { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("sim-shop-green-tg has target-group stickiness"),
+                "{text}"
+            );
+            assert!(text.contains("stickiness.enabled,Value=false"), "{text}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(greens(&alb).is_empty(), "nothing written");
+    assert_eq!(alb.tag("albflip:state"), None, "not even a state tag");
+}

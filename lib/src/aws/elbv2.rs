@@ -452,6 +452,24 @@ impl AlbInventory for ElbV2 {
         Ok(())
     }
 
+    async fn target_group_stickiness(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> Result<bool, ApiError> {
+        let op = self.op("DescribeTargetGroupAttributes");
+        let out = self
+            .client
+            .describe_target_group_attributes()
+            .target_group_arn(target_group.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        Ok(out
+            .attributes()
+            .iter()
+            .any(|a| a.key() == Some("stickiness.enabled") && a.value() == Some("true")))
+    }
+
     async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
         let op = self.op("DescribeTargetHealth");
         let out = self
