@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Move ALB traffic between blue and green target groups, and back.
 #[derive(Debug, Parser)]
-#[command(name = "albflip", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "albflip", version = VERSION, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -17,6 +17,14 @@ pub struct Cli {
     #[command(flatten)]
     pub target: TargetArgs,
 }
+
+/// The version with the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("ALBFLIP_GIT_COMMIT"),
+    ")"
+);
 
 /// The exit codes, shown under `--help`.
 pub const EXIT_CODES: &str = "Exit codes: 0 success; 1 runtime error (AWS or state; nothing changed unless the message says so); \
@@ -39,6 +47,13 @@ pub enum Command {
     Plan(DeployArgs),
     /// Show who holds the route's deployment lock; with --force, break a stale one.
     Unlock(UnlockArgs),
+    /// Print a shell completion script: `albflip completions bash > /etc/bash_completion.d/albflip`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `albflip man > /usr/local/share/man/man1/albflip.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

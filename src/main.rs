@@ -34,6 +34,12 @@ mod exit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Shell integration needs no AWS, no config and no route.
+    match &cli.command {
+        Command::Completions { shell } => return print_completions(*shell),
+        Command::Man => return print_man(),
+        _ => {}
+    }
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -141,6 +147,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     let calls = CallCounter::default();
     let alb = ElbV2::new(&config, calls.clone());
     let out = match &cli.command {
+        // Handled in main before any AWS set-up.
+        Command::Completions { .. } | Command::Man => String::new(),
         Command::Status => {
             let status = traffic::status(&alb, &settings.target).await?;
             match g.output {
@@ -385,6 +393,24 @@ fn confirm(question: &str) -> bool {
     eprint!("{question}");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "albflip", &mut std::io::stdout());
+    ExitCode::from(exit::SUCCESS)
+}
+
+fn print_man() -> ExitCode {
+    use clap::CommandFactory;
+    match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(e) => {
+            eprintln!("albflip: error: cannot write the man page: {e}");
+            ExitCode::from(exit::RUNTIME)
+        }
+    }
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; a second one exits at once with 130.

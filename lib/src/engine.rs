@@ -13,7 +13,7 @@ use crate::model::{Color, Percent, Split};
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::{BakeDecision, BakePolicy, BakeTracker, GateThresholds, Plan, Step};
-use crate::ports::{Alb, Clock, MetricQuery, MetricSource};
+use crate::ports::{Alb, ApiError, Clock, MetricQuery, MetricSource};
 use crate::resolve::{self, Resolved, Target};
 use crate::route::{self, RouteId};
 use crate::state::{self, DeploymentRecord, Phase, STABLE_TAG};
@@ -343,15 +343,41 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         }
     }
 
-    /// Writes the record (all its tags in one call).
-    async fn record(&self, route: &RouteId, record: &mut DeploymentRecord) -> Result<(), Error> {
+    /// Writes the record (all its tags in one call), plus `extra` tags.
+    async fn record_with(
+        &self,
+        route: &RouteId,
+        record: &mut DeploymentRecord,
+        extra: &[(&str, &str)],
+    ) -> Result<(), ApiError> {
         record.updated = state::timestamp(self.clock.now());
         let tags = record.to_tags();
-        let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.alb
-            .set_tags(route.resource_arn(), &pairs)
-            .await
-            .map_err(Error::Read)
+        let mut pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        pairs.extend_from_slice(extra);
+        self.alb.set_tags(route.resource_arn(), &pairs).await
+    }
+
+    /// Writes the record.
+    async fn record(&self, route: &RouteId, record: &mut DeploymentRecord) -> Result<(), ApiError> {
+        self.record_with(route, record, &[]).await
+    }
+
+    /// Writes the record after traffic already reached a safe place; a failure is logged, not fatal.
+    async fn record_best_effort(&self, route: &RouteId, record: &mut DeploymentRecord) {
+        if let Err(e) = self.record(route, record).await {
+            tracing::warn!(error = %e, "traffic is safe, but recording the deployment state failed");
+            eprintln!("albflip: warning: traffic is safe, but recording the deployment state on {route} failed: {e}; `albflip status` may show a stale state");
+        }
+    }
+
+    /// Traffic is where it should be but its record could not be written.
+    fn tag_failed(route: &RouteId, split: Split, color: Color, source: ApiError) -> Error {
+        Error::TagFailed {
+            split: split.to_string(),
+            resource: route.resource_arn().to_string(),
+            color,
+            source: Box::new(source),
+        }
     }
 
     async fn run(
@@ -376,7 +402,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             split: resolved.split.into(),
         });
         if let Some(r) = record.as_mut() {
-            self.record(route, r).await?;
+            self.record(route, r).await.map_err(Error::Read)?;
         }
         let mut expected = resolved.split;
         for (i, step) in steps.iter().enumerate() {
@@ -391,20 +417,29 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 of: total,
                 percent: step.percent.get(),
             });
-            if let Some(r) = record.as_mut() {
-                r.step = n;
-                self.record(route, r).await?;
-            }
             let split = Split::to(new, step.percent);
-            let applied = self
-                .apply_step(resolved, expected, split, n, spec.adopt_drift)
-                .await;
+            // A failure to record the step counts like a failure of the step: after the first step
+            // traffic has moved, so it goes back to the stable color.
+            let recorded = match record.as_mut() {
+                Some(r) => {
+                    r.step = n;
+                    self.record(route, r).await.map_err(Error::Read)
+                }
+                None => Ok(()),
+            };
+            let applied = match recorded {
+                Ok(()) => {
+                    self.apply_step(resolved, expected, split, n, spec.adopt_drift)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             match applied {
                 // Nothing moved yet in this run: report the error and leave the route as it was.
                 Err(e) if i == 0 && !e.may_have_changed_aws() => {
                     if let Some(r) = record.as_mut() {
                         r.phase = Phase::RolledBack;
-                        let _ = self.record(route, r).await;
+                        self.record_best_effort(route, r).await;
                     }
                     return Err(e);
                 }
@@ -430,7 +465,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                         .await?;
                     if let Some(r) = record.as_mut() {
                         r.phase = Phase::RolledBack;
-                        self.record(route, r).await?;
+                        self.record_best_effort(route, r).await;
                     }
                     return Ok(Outcome::RolledBack {
                         failure,
@@ -445,7 +480,9 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         match (mode, record.as_mut()) {
             (Mode::Canary, Some(r)) => {
                 r.phase = Phase::AwaitingPromotion;
-                self.record(route, r).await?;
+                self.record(route, r)
+                    .await
+                    .map_err(|e| Self::tag_failed(route, expected, new, e))?;
                 let percent = expected.percent_of(new).get();
                 self.emit(Event::AwaitingPromotion {
                     target: new,
@@ -458,16 +495,10 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             }
             (Mode::Deploy, Some(r)) => {
                 r.phase = Phase::Complete;
-                self.record(route, r).await?;
-                self.alb
-                    .set_tags(route.resource_arn(), &[(STABLE_TAG, new.as_str())])
+                // The stable color and the phase in one write.
+                self.record_with(route, r, &[(STABLE_TAG, new.as_str())])
                     .await
-                    .map_err(|source| Error::TagFailed {
-                        split: expected.to_string(),
-                        resource: route.resource_arn().to_string(),
-                        color: new,
-                        source: Box::new(source),
-                    })?;
+                    .map_err(|e| Self::tag_failed(route, expected, new, e))?;
                 self.emit(Event::Completed { stable: new });
                 Ok(Outcome::Completed { stable: new })
             }
@@ -497,7 +528,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         };
         if let Some(r) = record {
             r.phase = Phase::Interrupted;
-            self.record(&resolved.snapshot.route, r).await?;
+            self.record_best_effort(&resolved.snapshot.route, r).await;
         }
         self.emit(Event::Interrupted {
             rolled_back,

@@ -39,8 +39,9 @@ pub enum Error {
     /// A read failed; nothing was written.
     #[error("{0}")]
     Read(#[source] ApiError),
-    /// The write of a new split failed. The route may or may not have changed; `albflip status` tells.
-    #[error("writing the {route} failed: {source}. The weights may be unchanged or changed: run `albflip status` to see the live split")]
+    /// The write of a new split failed. Unless AWS refused it outright, the route may or may not have
+    /// changed; `albflip status` tells.
+    #[error("writing the {route} failed: {source}{}", if source.refused() { "" } else { ". The weights may be unchanged or changed: run `albflip status` to see the live split" })]
     WriteFailed {
         /// The route being written.
         route: RouteId,
@@ -59,7 +60,7 @@ pub enum Error {
         found: String,
     },
     /// Traffic was moved and verified, but recording the stable color failed.
-    #[error("traffic is now {split} (verified), but tagging {resource} with albflip:stable={color} failed: {source}")]
+    #[error("traffic is now {split} (verified), but recording albflip's tags (stable color {color}, deployment state) on {resource} failed: {source}. `albflip status` shows what is recorded")]
     TagFailed {
         /// The split now live.
         split: String,
@@ -175,10 +176,13 @@ impl Error {
 
     /// Whether albflip may have changed something in AWS before failing.
     pub fn may_have_changed_aws(&self) -> bool {
-        matches!(
-            self.kind(),
-            ErrorKind::WriteFailed | ErrorKind::RollbackFailed
-        ) || matches!(self, Error::Aborted { .. } | Error::Drift { .. })
+        match self {
+            // A write the backend refused (403, validation) changed nothing.
+            Error::WriteFailed { source, .. } => !source.refused(),
+            Error::RollbackFailed { rollback, .. } => rollback.may_have_changed_aws(),
+            Error::Aborted { .. } | Error::Drift { .. } => true,
+            other => other.kind() == ErrorKind::WriteFailed,
+        }
     }
 
     pub(crate) fn invalid(

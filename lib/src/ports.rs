@@ -32,6 +32,18 @@ fn detail(message: &str) -> String {
 }
 
 impl ApiError {
+    /// Whether the backend refused the request outright, so a write with this error changed nothing.
+    pub fn refused(&self) -> bool {
+        matches!(
+            self.kind,
+            ApiErrorKind::AccessDenied { .. }
+                | ApiErrorKind::NoCredentials
+                | ApiErrorKind::InvalidCredentials
+                | ApiErrorKind::NotFound
+                | ApiErrorKind::Rejected { .. }
+        )
+    }
+
     /// A new error.
     pub fn new(
         operation: impl Into<String>,
@@ -57,6 +69,10 @@ pub enum ApiErrorKind {
         /// The IAM action refused, e.g. `elasticloadbalancing:ModifyListener`.
         action: String,
     },
+    /// No credentials were found (environment, profile, instance or task role).
+    NoCredentials,
+    /// The credentials were refused as invalid or expired.
+    InvalidCredentials,
     /// Rate limited even after retries.
     Throttled,
     /// The endpoint could not be reached.
@@ -77,6 +93,12 @@ impl fmt::Display for ApiErrorKind {
         match self {
             ApiErrorKind::NotFound => f.write_str("not found"),
             ApiErrorKind::AccessDenied { action } => write!(f, "missing permission {action}"),
+            ApiErrorKind::NoCredentials => f.write_str(
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile or AWS_PROFILE, or run with an instance or task role",
+            ),
+            ApiErrorKind::InvalidCredentials => f.write_str(
+                "the AWS credentials were refused as invalid or expired: check the access keys, AWS_PROFILE/--profile, or refresh the session",
+            ),
             ApiErrorKind::Throttled => f.write_str("throttled by AWS after retries"),
             ApiErrorKind::Unreachable => f.write_str("endpoint unreachable"),
             ApiErrorKind::Timeout => f.write_str("timed out"),

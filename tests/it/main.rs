@@ -5,8 +5,10 @@
 
 mod bad_input;
 mod deploy;
+mod faults;
 mod harness;
 mod lock;
+mod proxy;
 mod rollback;
 mod shift;
 mod status;

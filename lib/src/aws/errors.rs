@@ -14,6 +14,16 @@ const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",
 ];
 
+/// Error codes (or texts) that mean "these credentials are not valid", not "not allowed".
+const INVALID_CREDENTIAL_CODES: &[&str] = &[
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidAccessKeyId",
+];
+
 /// Turns an SDK error of `operation` (`service:Operation`, e.g. `elasticloadbalancing:ModifyListener`)
 /// into an [`ApiError`].
 pub fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> ApiError
@@ -35,6 +45,12 @@ where
                 .as_connector_error()
                 .map(|c| source_chain(c))
                 .unwrap_or_else(|| "could not send the request".to_string());
+            // The SDK reports a failed credentials chain as a dispatch failure: say what it is.
+            let kind = if msg.contains("loading credentials") || msg.contains("no credentials") {
+                ApiErrorKind::NoCredentials
+            } else {
+                kind
+            };
             ApiError::new(operation, kind, msg)
         }
         SdkError::ServiceError(service) => {
@@ -70,6 +86,11 @@ fn from_parts(
     let text = format!("{code} {message} {body}");
     let kind = if NOT_FOUND_CODES.contains(&code) {
         ApiErrorKind::NotFound
+    } else if INVALID_CREDENTIAL_CODES.contains(&code)
+        || text.contains("security token included in the request is invalid")
+        || text.contains("InvalidClientTokenId")
+    {
+        ApiErrorKind::InvalidCredentials
     } else if code.contains("Throttl") || text.contains("Rate exceeded") {
         ApiErrorKind::Throttled
     } else if status == 403 || code.contains("AccessDenied") || code == "UnauthorizedOperation" {
@@ -159,6 +180,18 @@ mod tests {
             }
         );
         assert_eq!(e.message, "User is not authorized");
+    }
+
+    #[test]
+    fn invalid_keys_are_not_a_missing_permission() {
+        let e = from_parts(
+            "elasticloadbalancing:DescribeListeners",
+            None,
+            None,
+            403,
+            "<ErrorResponse><Error><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>".into(),
+        );
+        assert_eq!(e.kind, ApiErrorKind::InvalidCredentials);
     }
 
     #[test]
