@@ -79,10 +79,10 @@ pub enum StrategyName {
 #[derive(Debug, Args)]
 pub struct BakeArgs {
     /// How long each step bakes under the gates, e.g. 3m, 90s [default: 3m].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "validation_minutes", env = "ALBFLIP_BAKE")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "validation_minutes", env = "ALBFLIP_BAKE")]
     pub bake: Option<std::time::Duration>,
     /// The bake in minutes (alias of --bake).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub validation_minutes: Option<u64>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
     /// Either way the state is recorded and albflip exits 130; a second signal exits at once.
@@ -118,19 +118,19 @@ pub struct GateArgs {
     #[arg(long, value_name = "PCT", env = "ALBFLIP_MAX_ERROR_RATE", value_parser = parse_percent_value)]
     pub max_error_rate: Option<f64>,
     /// Requests the window must hold before the error rate is judged [default: 50].
-    #[arg(long, value_name = "N", env = "ALBFLIP_MIN_REQUESTS")]
+    #[arg(long, value_name = "N", env = "ALBFLIP_MIN_REQUESTS", value_parser = parse_count)]
     pub min_requests: Option<u64>,
     /// TargetResponseTime statistic: p99, p95, p99.9, Average, Maximum [default: p99].
     #[arg(long, value_name = "STAT", env = "ALBFLIP_LATENCY_STATISTIC")]
     pub latency_statistic: Option<String>,
     /// Highest latency [default: 1s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_MAX_LATENCY")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_MAX_LATENCY")]
     pub max_latency: Option<std::time::Duration>,
     /// Fewest HealthyHostCount of the new color [default: 1].
-    #[arg(long, value_name = "N", env = "ALBFLIP_MIN_HEALTHY_HOSTS")]
+    #[arg(long, value_name = "N", env = "ALBFLIP_MIN_HEALTHY_HOSTS", value_parser = parse_count32)]
     pub min_healthy_hosts: Option<u32>,
     /// Most UnHealthyHostCount of the new color [default: 0].
-    #[arg(long, value_name = "N", env = "ALBFLIP_MAX_UNHEALTHY_HOSTS")]
+    #[arg(long, value_name = "N", env = "ALBFLIP_MAX_UNHEALTHY_HOSTS", value_parser = parse_count32)]
     pub max_unhealthy_hosts: Option<u32>,
     /// A CloudWatch alarm that must not be in ALARM (repeatable).
     #[arg(
@@ -147,23 +147,50 @@ pub struct GateArgs {
     #[arg(long, value_name = "wait|fail|pass", env = "ALBFLIP_ON_NO_DATA")]
     pub on_no_data: Option<String>,
     /// How long `wait` may extend a bake for data [default: the bake].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_MAX_BAKE_EXTENSION")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_MAX_BAKE_EXTENSION")]
     pub max_bake_extension: Option<std::time::Duration>,
     /// How often the gates are polled [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_POLL_INTERVAL")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_POLL_INTERVAL")]
     pub poll_interval: Option<std::time::Duration>,
     /// The metrics window [default: 5m].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_METRIC_WINDOW")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_WINDOW")]
     pub metric_window: Option<std::time::Duration>,
     /// How far before now the window ends; CloudWatch publishes ALB data late [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_METRIC_LAG")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_LAG")]
     pub metric_lag: Option<std::time::Duration>,
     /// The metric period [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_METRIC_PERIOD")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_PERIOD")]
     pub metric_period: Option<std::time::Duration>,
     /// Consecutive failing polls that fail a step [default: 1].
-    #[arg(long, value_name = "N", env = "ALBFLIP_FAILURE_THRESHOLD")]
+    #[arg(long, value_name = "N", env = "ALBFLIP_FAILURE_THRESHOLD", value_parser = parse_count32)]
     pub failure_threshold: Option<u32>,
+}
+
+/// A duration such as `30s`, `3m` or `1h30m`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}): use e.g. 30s, 3m or 1h30m"))
+}
+
+/// A whole number of zero or more.
+fn parse_count(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("{s:?} is not a whole number of zero or more"))
+}
+
+/// A whole number of zero or more that fits 32 bits.
+fn parse_count32(s: &str) -> Result<u32, String> {
+    parse_count(s).and_then(|v| u32::try_from(v).map_err(|_| format!("{s:?} is too large")))
+}
+
+/// A TCP port, 1..=65535.
+fn parse_port(s: &str) -> Result<u16, String> {
+    s.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{s:?} is not a port number from 1 to 65535"))
 }
 
 /// A number of percent, with or without a trailing `%`, 0..=100.
@@ -301,7 +328,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_LOCK_TABLE")]
     pub lock_table: Option<String>,
     /// How long the lock lasts unless renewed (it is renewed every third of this) [default: 2m].
-    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, env = "ALBFLIP_LOCK_TTL")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_LOCK_TTL")]
     pub lock_ttl: Option<std::time::Duration>,
     /// Print more: API calls made, debug logs (-vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -331,7 +358,7 @@ pub struct TargetArgs {
     )]
     pub load_balancer: Option<String>,
     /// The listener port [default: 80].
-    #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT")]
+    #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,
     /// The blue target group (name or ARN) [default: detected].
     #[arg(long, global = true, value_name = "NAME|ARN", env = "ALBFLIP_BLUE")]

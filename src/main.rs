@@ -2,6 +2,7 @@
 //! exit codes; it never calls the AWS SDK itself.
 
 mod args;
+mod origins;
 mod progress;
 mod render;
 mod settings;
@@ -12,10 +13,11 @@ use std::process::ExitCode;
 
 use albflip::aws::{self, CallCounter, CloudWatch, DynamoLock, ElbV2};
 use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
+use albflip::ports::ApiErrorKind;
 use albflip::ports::TokioClock;
 use albflip::traffic::{self, ChangeOptions};
 use albflip::{Error, ErrorKind};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tokio_util::sync::CancellationToken;
 
 use args::{Cli, Command, OutputFormat};
@@ -33,7 +35,16 @@ mod exit {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let parsed = command
+        .clone()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return clap_error(e, &command),
+    };
+    let origins = origins::Origins::new(&command, &matches);
     // Shell integration needs no AWS, no config and no route.
     match &cli.command {
         Command::Completions { shell } => return print_completions(*shell),
@@ -56,17 +67,58 @@ fn main() -> ExitCode {
     let is_rollback = matches!(cli.command, Command::Rollback(_));
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
+        Err(failed) => {
+            let e = relabel(failed.error, &origins);
             let code = exit_code(&e, is_rollback);
-            report_error(&e, code, output);
+            report_error(&e, code, output, failed.endpoint.as_deref());
             ExitCode::from(code)
+        }
+    }
+}
+
+/// A clap error (or `--help`/`--version`), plus the `ALBFLIP_*` variable behind a bad value: clap names
+/// the flag even when the value came from the environment.
+fn clap_error(e: clap::Error, command: &clap::Command) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        for (env, value) in origins::Origins::env_behind(&e.to_string(), command) {
+            eprintln!("albflip: that value ({value:?}) came from the environment variable {env}: fix or unset {env}");
+        }
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE))
+}
+
+/// Names a bad input the way the user gave it (flag, `ALBFLIP_*` variable or `albflip.toml` key).
+fn relabel(e: Error, origins: &origins::Origins) -> Error {
+    match e {
+        Error::InvalidInput { what, why, fix } => Error::InvalidInput {
+            what: origins.relabel(&what),
+            why,
+            fix,
+        },
+        other => other,
+    }
+}
+
+/// A failed run, with the endpoint it talked to (for the hint on an unreachable endpoint).
+struct Failed {
+    error: Error,
+    endpoint: Option<String>,
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Failed {
+        Failed {
+            error,
+            endpoint: None,
         }
     }
 }
 
 fn init_logging(verbose: u8) {
     let level = match verbose {
-        0 | 1 => "warn",
+        // The SDK's own warnings (credential providers, config files) repeat what albflip reports.
+        0 | 1 => "albflip=warn,error",
         2 => "albflip=debug,warn",
         _ => "debug",
     };
@@ -90,13 +142,22 @@ fn exit_code(e: &Error, is_rollback: bool) -> u8 {
     }
 }
 
-fn report_error(e: &Error, code: u8, output: OutputFormat) {
+fn report_error(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str>) {
     let changed = if e.may_have_changed_aws() {
         ""
     } else {
         " Nothing was changed."
     };
     eprintln!("albflip: error: {e}.{changed}");
+    let unreachable = e
+        .api_error()
+        .is_some_and(|a| matches!(a.kind, ApiErrorKind::Unreachable | ApiErrorKind::Timeout));
+    if unreachable {
+        match endpoint {
+            Some(url) => eprintln!("albflip: hint: check that {url} is up and reachable; the endpoint comes from --endpoint-url, ALBFLIP_ENDPOINT_URL, AWS_ENDPOINT_URL or albflip.toml [aws] endpoint-url"),
+            None => eprintln!("albflip: hint: check the network path to AWS (proxy, VPC endpoint, DNS) and the region (--region, AWS_REGION)"),
+        }
+    }
     if code == exit::ROLLBACK_FAILED {
         eprintln!("albflip: THE ROLLBACK DID NOT COMPLETE. A human must act: check `albflip status` and fix the listener by hand.");
     }
@@ -106,9 +167,20 @@ fn report_error(e: &Error, code: u8, output: OutputFormat) {
     }
 }
 
-async fn run(cli: Cli) -> Result<u8, Error> {
+async fn run(cli: Cli) -> Result<u8, Failed> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let settings = Settings::resolve(&cli.global, &cli.target, &cwd)?;
+    let endpoint = settings
+        .aws
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    run_with(&cli, &settings)
+        .await
+        .map_err(|error| Failed { error, endpoint })
+}
+
+async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
     let g = &cli.global;
     let file = &settings.file;
     // Specs are validated before any AWS client is built: bad input never reaches AWS.
@@ -164,7 +236,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             let held = if a.dry_run {
                 None
             } else {
-                take_lock(&alb, &config, &settings, g).await?
+                take_lock(&alb, &config, settings, g).await?
             };
             let result =
                 traffic::shift(&alb, &settings.target, a.target, a.percentage, options).await;
@@ -206,14 +278,14 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 OutputFormat::Text => render::plan_text(spec, &resolved),
             }
         }
-        Command::Unlock(a) => return unlock(&alb, &config, &settings, a, &calls, g).await,
+        Command::Unlock(a) => return unlock(&alb, &config, settings, a, &calls, g).await,
         Command::Deploy(_) | Command::Promote(_) | Command::Shift(_) => {
             let spec = deploy_spec.as_ref().ok_or_else(|| Error::InvalidInput {
                 what: "deploy".into(),
                 why: "no plan".into(),
                 fix: String::new(),
             })?;
-            return run_engine(&cli, &settings, &config, &alb, spec, &calls).await;
+            return run_engine(cli, settings, &config, &alb, spec, &calls).await;
         }
     };
     if !g.quiet || g.output == OutputFormat::Json {

@@ -93,8 +93,13 @@ pub fn change_text(
     }
     let route = &o.route;
     if o.dry_run {
+        let action = if verb == "Rolled back" {
+            "roll back"
+        } else {
+            "shift"
+        };
         out.push_str(&format!(
-            "Dry run: would {verb} the {route}\n  {} -> {}\n",
+            "Dry run: would {action} the {route}\n  {} -> {}\n",
             o.before, o.after
         ));
         out.push_str(&format!(

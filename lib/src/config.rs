@@ -131,13 +131,7 @@ pub struct AwsSection {
 impl FileConfig {
     /// Parses a configuration file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<FileConfig, Error> {
-        toml::from_str(text).map_err(|e| {
-            Error::invalid(
-                format!("config file {}", origin.display()),
-                e.message().trim_end().to_string(),
-                "Fix the file; the README lists every key",
-            )
-        })
+        toml::from_str(text).map_err(|e| file_error(text, origin, &e))
     }
 
     /// Loads `explicit` (which must exist), or `albflip.toml` in `cwd` when present, or nothing.
@@ -164,6 +158,113 @@ impl FileConfig {
         })?;
         Ok((FileConfig::parse(&text, &path)?, Some(path)))
     }
+}
+
+/// A parse error named by file, line, section and key, in the user's terms, with the closest valid key
+/// for a misspelt one.
+fn file_error(text: &str, origin: &Path, e: &toml::de::Error) -> Error {
+    let message = e.message().trim_end();
+    let (line_no, line, section) = match e.span() {
+        Some(span) => locate(text, span.start),
+        None => (0, String::new(), String::new()),
+    };
+    let key = line
+        .split('=')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let place = match (section.is_empty(), key.is_empty() || key.starts_with('[')) {
+        (_, true) if !section.is_empty() => format!("{} [{section}]", origin.display()),
+        (true, _) => origin.display().to_string(),
+        (false, _) => format!("{} [{section}] {key}", origin.display()),
+    };
+    let at = if line_no > 0 {
+        format!(" (line {line_no}: {})", line.trim())
+    } else {
+        String::new()
+    };
+    let (why, fix) = match unknown_field(message) {
+        Some((bad, valid)) => {
+            let closest = valid
+                .iter()
+                .min_by_key(|v| strsim::levenshtein(&bad, v))
+                .filter(|v| strsim::levenshtein(&bad, v) <= 3);
+            let fix = match closest {
+                Some(c) => format!("Did you mean `{c}`? Valid keys here: {}", valid.join(", ")),
+                None => format!("Valid keys here: {}", valid.join(", ")),
+            };
+            (format!("unknown key `{bad}`{at}"), fix)
+        }
+        None => (
+            format!("{}{at}", plain_types(message)),
+            format!("Fix that value: {}", key_hint(&key)),
+        ),
+    };
+    Error::invalid(place, why, fix)
+}
+
+/// The 1-based line number, the line and the `[section]` above a byte offset.
+fn locate(text: &str, offset: usize) -> (usize, String, String) {
+    let before = &text[..offset.min(text.len())];
+    let line_no = before.matches('\n').count() + 1;
+    let line = text
+        .lines()
+        .nth(line_no - 1)
+        .unwrap_or_default()
+        .to_string();
+    let section = before
+        .lines()
+        .rev()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix('[')
+                .and_then(|r| r.split(']').next())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    (line_no, line, section)
+}
+
+/// `unknown field `x`, expected one of `a`, `b`` -> ("x", ["a", "b"]).
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (bad, rest) = rest.split_once('`')?;
+    let valid = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    Some((bad.to_string(), valid))
+}
+
+/// What a key takes, in words.
+fn key_hint(key: &str) -> &'static str {
+    match key {
+        "steps" => "steps are whole percentages from 1 to 100, strictly increasing, ending at 100, e.g. [10, 25, 50, 100]",
+        "canary-percentage" => "a whole percentage from 1 to 99",
+        "port" => "a port number from 1 to 65535",
+        "max-error-rate" | "max-error-rate-increase" => "a percentage from 0 to 100, e.g. 1.0",
+        "min-requests" | "min-healthy-hosts" | "max-unhealthy-hosts" | "failure-threshold" => "a whole number of zero or more",
+        "auto-promote" => "true or false",
+        "alarms" => "a list of alarm names, e.g. [\"shop-p99\"]",
+        "bake" | "max-latency" | "max-bake-extension" | "poll-interval" | "metric-window" | "metric-lag" | "metric-period" | "ttl" => {
+            "a duration in quotes, e.g. \"30s\" or \"3m\""
+        }
+        _ => "see the README for every key and its type",
+    }
+}
+
+/// serde's Rust type names in words.
+fn plain_types(message: &str) -> String {
+    message
+        .replace("expected f64", "expected a number")
+        .replace("expected u8", "expected a whole number from 0 to 255")
+        .replace("expected u16", "expected a whole number from 0 to 65535")
+        .replace("expected u32", "expected a whole number of zero or more")
+        .replace("expected u64", "expected a whole number of zero or more")
+        .replace("expected a boolean", "expected true or false")
 }
 
 #[cfg(test)]

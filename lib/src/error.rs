@@ -174,6 +174,17 @@ impl Error {
         }
     }
 
+    /// The API error behind this error, if there is one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Read(e) | Error::WriteFailed { source: e, .. } => Some(e),
+            Error::TagFailed { source, .. } => Some(source),
+            Error::Aborted { cause, .. } => cause.api_error(),
+            Error::RollbackFailed { rollback, .. } => rollback.api_error(),
+            _ => None,
+        }
+    }
+
     /// Whether albflip may have changed something in AWS before failing.
     pub fn may_have_changed_aws(&self) -> bool {
         match self {
