@@ -84,6 +84,9 @@ pub struct BakeArgs {
     /// The bake in minutes (alias of --bake).
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub validation_minutes: Option<u64>,
+    /// Write a self-contained HTML report of the run (timeline, chart, gate verdicts, outcome).
+    #[arg(long, value_name = "FILE.html", env = "ALBFLIP_REPORT")]
+    pub report: Option<std::path::PathBuf>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
     /// Either way the state is recorded and albflip exits 130; a second signal exits at once.
     #[arg(

@@ -5,6 +5,7 @@ mod args;
 mod origins;
 mod progress;
 mod render;
+mod report;
 mod settings;
 mod spec;
 
@@ -333,7 +334,9 @@ async fn run_engine(
         verbose: g.verbose > 0,
         quiet: g.quiet,
     };
-    let engine = Engine::new(alb, &metrics, &clock, &printer)
+    let collected = albflip::events::Collect::default();
+    let observer = albflip::events::Both(&printer, &collected);
+    let engine = Engine::new(alb, &metrics, &clock, &observer)
         .with_cancellation(cancel, on_interrupt)
         .with_identity(albflip::state::identity_from_env());
     let target = &settings.target;
@@ -344,6 +347,17 @@ async fn run_engine(
         _ => engine.shift(target, spec).await,
     };
     release(held).await;
+    if let Some(path) = bake_args.and_then(|b| b.report.as_ref()) {
+        let html = report::render(&settings.target, spec, &collected.events(), &result);
+        if let Err(e) = std::fs::write(path, html) {
+            eprintln!(
+                "albflip: warning: could not write the report {}: {e}",
+                path.display()
+            );
+        } else if !g.quiet && g.output == OutputFormat::Text {
+            println!("report: {}", path.display());
+        }
+    }
     let outcome = result?;
     let code = match outcome {
         Outcome::RolledBack { .. } => exit::GATE_ROLLED_BACK,

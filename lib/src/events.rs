@@ -166,3 +166,13 @@ impl Observer for Collect {
         }
     }
 }
+
+/// Sends every event to two observers (for example the terminal and a report).
+pub struct Both<'a>(pub &'a dyn Observer, pub &'a dyn Observer);
+
+impl Observer for Both<'_> {
+    fn on_event(&self, at: SystemTime, event: &Event) {
+        self.0.on_event(at, event);
+        self.1.on_event(at, event);
+    }
+}
