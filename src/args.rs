@@ -47,6 +47,8 @@ pub enum Command {
     Plan(DeployArgs),
     /// Show who holds the route's deployment lock; with --force, break a stale one.
     Unlock(UnlockArgs),
+    /// Print the least-privilege IAM policy (JSON) albflip needs for this route and lock table.
+    IamPolicy,
     /// Print a shell completion script: `albflip completions bash > /etc/bash_completion.d/albflip`.
     Completions {
         /// The shell.

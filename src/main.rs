@@ -279,6 +279,27 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                 OutputFormat::Text => render::plan_text(spec, &resolved),
             }
         }
+        Command::IamPolicy => {
+            let route = match &settings.target.route {
+                albflip::resolve::RouteSpec::Listener(arn) => {
+                    albflip::route::RouteId::Listener(arn.clone())
+                }
+                albflip::resolve::RouteSpec::Rule(arn) => {
+                    albflip::route::RouteId::Rule(arn.clone())
+                }
+                albflip::resolve::RouteSpec::LoadBalancer { .. } => {
+                    albflip::resolve::resolve(&alb, &settings.target)
+                        .await?
+                        .snapshot
+                        .route
+                }
+            };
+            let policy = albflip::iam::policy(&route, settings.lock_table.as_deref());
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&policy).unwrap_or_default()
+            )
+        }
         Command::Unlock(a) => return unlock(&alb, &config, settings, a, &calls, g).await,
         Command::Deploy(_) | Command::Promote(_) | Command::Shift(_) => {
             let spec = deploy_spec.as_ref().ok_or_else(|| Error::InvalidInput {

@@ -18,6 +18,7 @@
 //! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
 //! - [`engine`]: the step engine: observe, decide, act, verify; rollback; cancellation.
 //! - [`events`]: what the engine reports as it goes.
+//! - [`iam`]: the least-privilege IAM policy for a route.
 //! - [`lock`]: one deployment per route: a lease taken, renewed and released around a run.
 //! - [`ports`]: the traits the operations need ([`ports::TrafficRouter`], [`ports::AlbInventory`]).
 //! - [`aws`]: adapters from those traits to the AWS SDK, and the one place the SDK is configured.
@@ -44,6 +45,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod iam;
 pub mod lock;
 pub mod model;
 pub mod plan;
