@@ -11,6 +11,7 @@ mod spec;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use albflip::aws::{self, CallCounter, CloudWatch, DynamoLock, ElbV2};
 use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
@@ -350,13 +351,19 @@ async fn run_engine(
     }
     let metrics = CloudWatch::new(config, calls.clone());
     let clock = TokioClock::new();
-    let printer = progress::Printer {
-        format: g.output,
-        verbose: g.verbose > 0,
-        quiet: g.quiet,
+    let printer = std::sync::Arc::new(progress::Printer::new(g.output, g.verbose > 0, g.quiet));
+    let heartbeat = {
+        let printer = printer.clone();
+        let every = progress::Printer::heartbeat_every();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1).min(every)).await;
+                printer.beat(every);
+            }
+        })
     };
     let collected = albflip::events::Collect::default();
-    let observer = albflip::events::Both(&printer, &collected);
+    let observer = albflip::events::Both(printer.as_ref(), &collected);
     let engine = Engine::new(alb, &metrics, &clock, &observer)
         .with_cancellation(cancel, on_interrupt)
         .with_identity(albflip::state::identity_from_env());
@@ -367,6 +374,7 @@ async fn run_engine(
         Command::Promote(_) => engine.promote(target, spec).await,
         _ => engine.shift(target, spec).await,
     };
+    heartbeat.abort();
     release(held).await;
     if let Some(path) = bake_args.and_then(|b| b.report.as_ref()) {
         let html = report::render(&settings.target, spec, &collected.events(), &result);

@@ -1,18 +1,89 @@
 //! Renders engine events: timestamped lines for people (and Jenkins logs), NDJSON for machines.
 
 use std::io::Write;
-use std::time::SystemTime;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
 
 use albflip::events::{Event, Observer, SplitView};
 use albflip::plan::Verdict;
 
 use crate::args::OutputFormat;
 
-/// Prints each event as it happens.
+/// Prints each event as it happens, and in text mode a heartbeat line when nothing was printed for
+/// [`Printer::heartbeat_every`] during a run, so a pipeline log shows albflip is alive.
 pub struct Printer {
     pub format: OutputFormat,
     pub verbose: bool,
     pub quiet: bool,
+    /// When the last line was printed, and the step being baked (number, percent, started).
+    last: Mutex<(Instant, Option<Baking>)>,
+}
+
+/// The step being baked: number, percent, since when.
+type Baking = (usize, u8, Instant);
+
+impl Printer {
+    pub fn new(format: OutputFormat, verbose: bool, quiet: bool) -> Printer {
+        Printer {
+            format,
+            verbose,
+            quiet,
+            last: Mutex::new((Instant::now(), None)),
+        }
+    }
+
+    /// The longest silence in a text log: 30 s (ALBFLIP_HEARTBEAT_SECONDS lowers it, for tests).
+    pub fn heartbeat_every() -> Duration {
+        std::env::var("ALBFLIP_HEARTBEAT_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| (1..=30).contains(s))
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(30))
+    }
+
+    /// Prints a heartbeat when the log has been silent for `every` (text mode only). Call it
+    /// periodically from a background task.
+    pub fn beat(&self, every: Duration) {
+        if self.format != OutputFormat::Text || self.quiet {
+            return;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.0.elapsed() < every {
+            return;
+        }
+        let line = match last.1 {
+            Some((step, percent, since)) => {
+                format!(
+                    "step {step}: at {percent}%, {}s in; still watching the gates",
+                    since.elapsed().as_secs()
+                )
+            }
+            None => "still working".to_string(),
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{} {line}", clock(SystemTime::now()));
+        let _ = out.flush();
+        last.0 = Instant::now();
+    }
+
+    fn note(&self, event: &Event) {
+        if let Ok(mut last) = self.last.lock() {
+            last.0 = Instant::now();
+            match event {
+                Event::StepStarted { step, percent, .. } => {
+                    last.1 = Some((*step, *percent, Instant::now()))
+                }
+                Event::StepPassed { .. }
+                | Event::RolledBack { .. }
+                | Event::Completed { .. }
+                | Event::Interrupted { .. } => last.1 = None,
+                _ => {}
+            }
+        }
+    }
 }
 
 fn clock(at: SystemTime) -> String {
@@ -124,5 +195,7 @@ impl Observer for Printer {
             OutputFormat::Text => {}
         }
         let _ = out.flush();
+        drop(out);
+        self.note(event);
     }
 }

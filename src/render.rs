@@ -211,6 +211,12 @@ pub fn summary(
             let mut v = serde_json::to_value(outcome).unwrap_or_default();
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("event".into(), json!("summary"));
+                obj.insert(
+                    "ts".into(),
+                    json!(
+                        humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+                    ),
+                );
                 obj.insert("message".into(), json!(text));
                 obj.insert("api_calls".into(), json!(calls.per_service()));
                 obj.insert("api_calls_by_operation".into(), json!(calls.snapshot()));

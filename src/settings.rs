@@ -241,4 +241,13 @@ mod tests {
             .to_string()
             .contains("--listener-arn"));
     }
+    #[test]
+    fn the_annotated_example_file_parses_and_sets_every_section() {
+        let text = include_str!("../albflip.example.toml");
+        let c = FileConfig::parse(text, std::path::Path::new("albflip.example.toml")).unwrap();
+        assert_eq!(c.target.environment.as_deref(), Some("prod"));
+        assert_eq!(c.lock.table.as_deref(), Some("prod-shop-albflip-locks"));
+        assert_eq!(c.strategy.steps, Some(vec![10, 25, 50, 75, 100]));
+        assert_eq!(c.gates.failure_threshold, Some(1));
+    }
 }

@@ -270,9 +270,22 @@ fn drift_stops_the_run_without_writing_and_reports_both_values() {
 #[test]
 fn adopt_drift_continues_from_the_live_split() {
     let s = stack(None);
-    let _metrics = Publisher::start(&s, Faults { blue: 0.0, green: 0.0 });
-    let (mut child, lines) = start_until_weights(&deploy_args(&s, &["--steps", "30,100", "--adopt-drift"], "4s"));
-    set_default_actions(&s.listener_arn, vec![weighted(&[(&s.blue_tg, 60), (&s.green_tg, 40)], None)]);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let (mut child, lines) = start_until_weights(&deploy_args(
+        &s,
+        &["--steps", "30,100", "--adopt-drift"],
+        "4s",
+    ));
+    set_default_actions(
+        &s.listener_arn,
+        vec![weighted(&[(&s.blue_tg, 60), (&s.green_tg, 40)], None)],
+    );
     let code = child.wait().expect("wait").code();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(code, Some(0), "{rest:?}");
@@ -282,19 +295,39 @@ fn adopt_drift_continues_from_the_live_split() {
 #[test]
 fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
     let s = stack(None);
-    let _metrics = Publisher::start(&s, Faults { blue: 0.0, green: 0.0 });
-    let (mut child, _lines) = start_until_weights(&deploy_args(&s, &["--on-interrupt", "hold"], "60s"));
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let (mut child, _lines) =
+        start_until_weights(&deploy_args(&s, &["--on-interrupt", "hold"], "60s"));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert_eq!(child.wait().expect("wait").code(), Some(130));
     assert_eq!(weights(&s), (Some(90), Some(10)), "held where it was");
-    assert_eq!(tag(&s.listener_arn, "albflip:state").as_deref(), Some("interrupted"));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("interrupted")
+    );
     // A new deploy is refused until the held deployment is resumed or rolled back.
     let r = run(&deploy_args(&s, &[], "2s"));
     assert_eq!(r.code, 4, "{r:?}");
-    assert!(r.stderr.contains("was interrupted at step 1") && r.stderr.contains("--resume"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("was interrupted at step 1") && r.stderr.contains("--resume"),
+        "{}",
+        r.stderr
+    );
     let r = run(&args(&[&s.by_arn()], &["rollback"])).ok();
     assert!(r.stdout.contains("-> blue 100% / green 0%"), "{}", r.stdout);
-    assert_eq!(tag(&s.listener_arn, "albflip:state").as_deref(), Some("rolled-back"));
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("rolled-back")
+    );
 
     // Two signals in a row: the second exits at once, whatever the first was doing.
     let (mut child, _lines) = start_until_weights(&deploy_args(&s, &[], "60s"));

@@ -9,6 +9,7 @@ mod deploy;
 mod faults;
 mod harness;
 mod lock;
+mod operator;
 mod proxy;
 mod rollback;
 mod shift;

@@ -1,0 +1,116 @@
+//! Operator experience: plain lines for Jenkins (timestamps, heartbeat, no control characters), shell
+//! integration, the IAM policy command.
+
+use crate::harness::*;
+
+#[test]
+fn jenkins_output_is_plain_timestamped_lines_with_a_heartbeat() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let mut cmd = albflip();
+    // Polls every 5 s; the heartbeat (lowered from 30 s for the test) must fill the silence.
+    cmd.env("ALBFLIP_HEARTBEAT_SECONDS", "2");
+    let argv = args(
+        &[&s.by_arn()],
+        &[
+            "deploy",
+            "--target",
+            "green",
+            "--strategy",
+            "immediate",
+            "--bake",
+            "5s",
+            "--poll-interval",
+            "5s",
+            "--metric-lag",
+            "0s",
+            "--metric-window",
+            "10s",
+            "--metric-period",
+            "1s",
+            "--latency-statistic",
+            "Average",
+        ],
+    );
+    let r = run_in(cmd, &argv);
+    assert_eq!(r.code, 0, "{r:?}");
+    for byte in r.stdout.bytes() {
+        assert!(
+            byte == b'\n' || byte >= 0x20,
+            "control character {byte:#x} in: {}",
+            r.stdout
+        );
+    }
+    let timestamped = r.stdout.lines().filter(|l| {
+        let b = l.as_bytes();
+        b.len() > 9 && b[2] == b':' && b[5] == b':' && b[8] == b' '
+    });
+    assert!(timestamped.count() >= 4, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("still watching the gates"),
+        "no heartbeat: {}",
+        r.stdout
+    );
+}
+
+#[test]
+fn completions_man_page_and_version() {
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completions", shell]).ok();
+        assert!(
+            r.stdout.contains("albflip") && r.stdout.contains("rollback"),
+            "{shell}: {}",
+            r.stdout
+        );
+    }
+    let r = run(&["man"]).ok();
+    assert!(
+        r.stdout.contains(".TH albflip 1") && r.stdout.contains("rollback"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&["--version"]).ok();
+    let version = r.stdout.trim();
+    assert!(version.starts_with("albflip 0."), "{version}");
+    let commit = version.split(['(', ')']).nth(1).unwrap_or_default();
+    assert!(
+        commit.len() >= 12 && commit[..12].chars().all(|c| c.is_ascii_hexdigit()),
+        "no git commit in {version}"
+    );
+}
+
+#[test]
+fn iam_policy_scopes_the_write_to_the_listener_and_the_lock_table() {
+    let s = stack(None);
+    let r = run(&args(
+        &[&s.convention()],
+        &["iam-policy", "--lock-table", &s.lock_table],
+    ))
+    .ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("policy JSON");
+    let statements = v["Statement"].as_array().expect("statements");
+    let write = statements
+        .iter()
+        .find(|st| st["Sid"] == "AlbflipWriteRoute")
+        .expect("write statement");
+    assert_eq!(write["Resource"], serde_json::json!([s.listener_arn]));
+    assert!(write["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "elasticloadbalancing:ModifyListener"));
+    let lock = statements
+        .iter()
+        .find(|st| st["Sid"] == "AlbflipLock")
+        .expect("lock statement");
+    assert!(lock["Resource"][0]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!(":table/{}", s.lock_table)));
+}
