@@ -45,6 +45,9 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Print what `deploy` would do (steps, gates, minimum duration, API calls) and write nothing.
     Plan(DeployArgs),
+    /// Print the resolved configuration and where each value came from (flag, environment,
+    /// albflip.toml or default).
+    Config(ConfigArgs),
     /// Show who holds the route's deployment lock; with --force, break a stale one.
     Unlock(UnlockArgs),
     /// Print the least-privilege IAM policy (JSON) albflip needs for this route and lock table.
@@ -212,11 +215,9 @@ fn parse_percent_value(s: &str) -> Result<f64, String> {
     }
 }
 
+/// How to move traffic; also from ALBFLIP_* and albflip.toml [strategy].
 #[derive(Debug, Args)]
-pub struct DeployArgs {
-    /// The new color: the one that receives traffic (with --resume: taken from the record).
-    #[arg(long, value_name = "blue|green", required_unless_present = "resume")]
-    pub target: Option<Color>,
+pub struct StrategyArgs {
     /// How to move traffic [default: gradual].
     #[arg(long, value_enum, env = "ALBFLIP_STRATEGY")]
     pub strategy: Option<StrategyName>,
@@ -229,6 +230,26 @@ pub struct DeployArgs {
     /// Promote a canary without waiting for `albflip promote`.
     #[arg(long)]
     pub auto_promote: bool,
+}
+
+/// `albflip config`: the settings a deployment would use.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub strategy: StrategyArgs,
+    #[command(flatten)]
+    pub bake: BakeArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The new color: the one that receives traffic (with --resume: taken from the record).
+    #[arg(long, value_name = "blue|green", required_unless_present = "resume")]
+    pub target: Option<Color>,
+    #[command(flatten)]
+    pub strategy: StrategyArgs,
     #[command(flatten)]
     pub bake: BakeArgs,
     #[command(flatten)]

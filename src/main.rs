@@ -7,6 +7,7 @@ mod progress;
 mod render;
 mod report;
 mod settings;
+mod show_config;
 mod spec;
 
 use std::io::Write;
@@ -51,6 +52,21 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Completions { shell } => return print_completions(*shell),
         Command::Man => return print_man(),
+        Command::Config(args) => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            return match show_config::show(&cli, args, &origins, &cwd) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::from(exit::SUCCESS)
+                }
+                Err(e) => {
+                    let e = relabel(e, &origins);
+                    let code = exit_code(&e, false);
+                    report_error(&e, code, cli.global.output, None);
+                    ExitCode::from(code)
+                }
+            };
+        }
         _ => {}
     }
     init_logging(cli.global.verbose);
@@ -222,7 +238,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
     let alb = ElbV2::new(&config, calls.clone());
     let out = match &cli.command {
         // Handled in main before any AWS set-up.
-        Command::Completions { .. } | Command::Man => String::new(),
+        Command::Completions { .. } | Command::Man | Command::Config(_) => String::new(),
         Command::Status => {
             let status = traffic::status(&alb, &settings.target).await?;
             match g.output {

@@ -75,6 +75,19 @@ impl Origins {
         }
     }
 
+    /// Where a setting's value came from: `flag --x`, `env ALBFLIP_X`, its `albflip.toml` key (when
+    /// `in_file`) or `default`.
+    pub fn source(&self, long: &str, in_file: bool) -> String {
+        let flag = long.trim_start_matches('-');
+        let found = self.args.iter().find(|(l, _, _)| l == flag);
+        match found {
+            Some((_, _, Some(ValueSource::CommandLine))) => format!("flag --{flag}"),
+            Some((_, Some(env), Some(ValueSource::EnvVariable))) => format!("env {env}"),
+            _ if in_file => file_key(flag).unwrap_or_else(|| "albflip.toml".into()),
+            _ => "default".into(),
+        }
+    }
+
     /// Renames the flags at the start of an error's `what` (`--blue/--green`, `--steps 10,5`) after
     /// their real origin.
     pub fn relabel(&self, what: &str) -> String {

@@ -10,7 +10,7 @@ use albflip::plan::{
 };
 use albflip::Error;
 
-use crate::args::{BakeArgs, DeployArgs, GateArgs, StrategyName};
+use crate::args::{BakeArgs, DeployArgs, GateArgs, StrategyArgs, StrategyName};
 
 /// The default bake.
 const DEFAULT_BAKE: Duration = Duration::from_secs(180);
@@ -179,7 +179,7 @@ pub fn gates(
 }
 
 /// The strategy of `deploy`/`plan`.
-pub fn strategy(args: &DeployArgs, file: &StrategySection) -> Result<Strategy, Error> {
+pub fn strategy(args: &StrategyArgs, file: &StrategySection) -> Result<Strategy, Error> {
     let name = match (args.strategy, file.strategy.as_deref()) {
         (Some(s), _) => s,
         (None, Some("gradual")) | (None, None) => StrategyName::Gradual,
@@ -236,14 +236,16 @@ pub fn deploy(
     strategy_file: &StrategySection,
     gates_file: &GatesSection,
 ) -> Result<DeploySpec, Error> {
-    if args.steps.is_some() && !matches!(args.strategy, None | Some(StrategyName::Gradual)) {
+    if args.strategy.steps.is_some()
+        && !matches!(args.strategy.strategy, None | Some(StrategyName::Gradual))
+    {
         return Err(invalid(
             "--steps",
             "only applies to --strategy gradual",
             "Drop --steps or use --strategy gradual",
         ));
     }
-    let strategy = strategy(args, strategy_file)?;
+    let strategy = strategy(&args.strategy, strategy_file)?;
     let bake = bake(&args.bake, strategy_file)?;
     let (gates, policy, window) = gates(&args.gates, gates_file, bake)?;
     Ok(DeploySpec {

@@ -401,8 +401,12 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             steps: steps.iter().map(|s| s.percent.get()).collect(),
             split: resolved.split.into(),
         });
-        if let Some(r) = record.as_mut() {
-            self.record(route, r).await.map_err(Error::Read)?;
+        // The record is first written with the first step (one write fewer per deployment, which
+        // matters against the ELB write quota); a run with no steps records itself here.
+        if steps.is_empty() {
+            if let Some(r) = record.as_mut() {
+                self.record(route, r).await.map_err(Error::Read)?;
+            }
         }
         let mut expected = resolved.split;
         for (i, step) in steps.iter().enumerate() {

@@ -114,3 +114,61 @@ fn iam_policy_scopes_the_write_to_the_listener_and_the_lock_table() {
         .unwrap()
         .ends_with(&format!(":table/{}", s.lock_table)));
 }
+
+#[test]
+fn config_prints_each_resolved_value_and_where_it_came_from() {
+    let dir = dir_with_file("albflip.toml", "[target]\nenvironment = \"prod\"\napplication = \"shop\"\n[gates]\nmax-error-rate = 2.5\n[strategy]\nbake = \"5m\"\n");
+    let mut cmd = albflip();
+    cmd.current_dir(&dir).env("ALBFLIP_POLL_INTERVAL", "10s");
+    let r = run_in(cmd, &["config", "--min-requests", "80", "--output", "json"]).ok();
+    let v = r.json();
+    let source = |k: &str| {
+        v["settings"][k]["source"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let value = |k: &str| {
+        v["settings"][k]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        (value("min-requests"), source("min-requests")),
+        ("80".into(), "flag --min-requests".into())
+    );
+    assert_eq!(
+        (value("poll-interval"), source("poll-interval")),
+        ("10s".into(), "env ALBFLIP_POLL_INTERVAL".into())
+    );
+    assert_eq!(
+        (value("max-error-rate"), source("max-error-rate")),
+        ("2.5%".into(), "albflip.toml [gates] max-error-rate".into())
+    );
+    assert_eq!(
+        (value("bake"), source("bake")),
+        ("5m".into(), "albflip.toml [strategy] bake".into())
+    );
+    assert_eq!(
+        (value("latency-statistic"), source("latency-statistic")),
+        ("p99".into(), "default".into())
+    );
+    assert_eq!(
+        value("route"),
+        "listener on port 80 of load balancer prod-shop-alb"
+    );
+    assert_eq!(value("green"), "prod-shop-green-tg");
+    // A misspelt key names the file, the line and the closest valid key.
+    let dir = dir_with_file("albflip.toml", "[gates]\nmax-eror-rate = 2\n");
+    let mut cmd = albflip();
+    cmd.current_dir(&dir);
+    let r = run_in(cmd, &["config"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("unknown key `max-eror-rate`")
+            && r.stderr.contains("Did you mean `max-error-rate`?"),
+        "{}",
+        r.stderr
+    );
+}

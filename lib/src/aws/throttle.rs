@@ -1,6 +1,6 @@
 //! Longer patience for writes under throttling. The SDK's standard retry gives every call a few
 //! attempts; a write that is still throttled after those (a fleet of deployments against the ELB API's
-//! write quota) is retried here with exponential backoff and jitter for up to [`WRITE_BUDGET`], because
+//! write quota) is retried here with exponential backoff and jitter for up to [`WRITE_BUDGET`] (5 minutes), because
 //! giving up on a write mid-deployment is worse than waiting for it.
 
 use std::future::Future;
@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::ports::{ApiError, ApiErrorKind};
 
 /// How long a throttled write keeps being retried.
-pub const WRITE_BUDGET: Duration = Duration::from_secs(120);
+pub const WRITE_BUDGET: Duration = Duration::from_secs(300);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 

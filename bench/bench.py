@@ -1,0 +1,626 @@
+#!/usr/bin/env python3
+"""The albflip benchmarks (issue 10). Run through bench/run, which starts the emulator and builds albflip;
+this script creates the stacks, measures, checks the targets and writes the results.
+
+    bench.py --endpoint URL --proxy-port N --albflip BIN --fleet BIN --out DIR
+             [--only rollback,deploy,fleet,startup,micro] [--runs 10] [--detect-runs 10]
+             [--fleet-size 100] [--fleet-steps 50,100] [--fleet-concurrency N] [--writes-per-second 3]
+
+Prints a Markdown summary on stdout (the tables of BENCHMARKS.md), writes DIR/results.json and
+DIR/summary.md, and exits 1 when a checked target is missed (see "Checks" in BENCHMARKS.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WRITE_OPS = ("ModifyListener", "ModifyRule", "AddTags", "RemoveTags")
+DEPLOY_FLAGS = ["--bake", "4s", "--poll-interval", "1s", "--metric-lag", "0s", "--metric-window", "5s",
+                "--metric-period", "1s", "--latency-statistic", "Average", "--output", "json"]
+POLL_INTERVAL = 1.0
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def summarize(xs: list[float]) -> dict:
+    xs = sorted(xs)
+    return {"n": len(xs), "median": statistics.median(xs) if xs else None,
+            "min": xs[0] if xs else None, "max": xs[-1] if xs else None}
+
+
+def ms(x: float | None) -> str:
+    return "–" if x is None else (f"{x * 1e3:.0f} ms" if x >= 0.1 else f"{x * 1e3:.1f} ms")
+
+
+def secs(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2f} s"
+
+
+def parse_ts(s: str) -> float:
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def writes_of(calls: dict) -> int:
+    return sum(n for op, n in calls.items() if op.split(":")[-1] in WRITE_OPS)
+
+
+class Bench:
+    def __init__(self, a: argparse.Namespace):
+        self.a = a
+        self.endpoint = a.endpoint
+        self.out = Path(a.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "ALBFLIP_CONFIG"):
+            self.env.pop(k, None)
+        self.env = {k: v for k, v in self.env.items() if not k.startswith("ALBFLIP_")}
+        self.elb = boto3.client("elbv2", endpoint_url=self.endpoint, region_name="us-east-1",
+                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.results: dict = {}
+        self.checks: list[dict] = []
+        self.cwd = self.out  # no albflip.toml there
+
+    # ---------- helpers ----------
+    def check(self, name: str, target: str, value: str, ok: bool, hard: bool = True) -> None:
+        status = "met" if ok else ("MISSED" if hard else "missed (reported, not failed)")
+        self.checks.append({"name": name, "target": target, "value": value, "ok": ok, "hard": hard,
+                            "status": status})
+        (log if ok else log)(f"check: {name}: {value} (target {target}): {status}")
+
+    def run(self, cmd: list, env: dict | None = None, timeout: float = 120) -> tuple[float, subprocess.CompletedProcess]:
+        t0 = time.perf_counter()
+        p = subprocess.run([str(c) for c in cmd], env=env or self.env, cwd=self.cwd, capture_output=True,
+                           text=True, timeout=timeout)
+        return time.perf_counter() - t0, p
+
+    def create_stack(self, app: str) -> dict:
+        log(f"creating stack bench-{app}")
+        p = subprocess.run([str(REPO / "localstack" / "create-stack"), "--endpoint", self.endpoint,
+                            "--environment", "bench", "--application", app],
+                           capture_output=True, text=True, timeout=300)
+        if p.returncode != 0:
+            sys.exit(f"bench: create-stack bench-{app} failed:\n{p.stderr[-2000:]}")
+        stack = json.loads(p.stdout)
+        (self.out / f"stack-{app}.json").write_text(json.dumps(stack, indent=2))
+        return stack
+
+    def weights(self, listener: str) -> dict:
+        action = self.elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
+        tuples = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        return {t["TargetGroupArn"]: t.get("Weight", 1) for t in tuples} or {action.get("TargetGroupArn"): 100}
+
+    def set_weights(self, listener: str, blue: str, green: str, b: int, g: int) -> float:
+        t0 = time.perf_counter()
+        self.elb.modify_listener(ListenerArn=listener, DefaultActions=[{"Type": "forward", "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": blue, "Weight": b}, {"TargetGroupArn": green, "Weight": g}]}}])
+        return time.perf_counter() - t0
+
+    def rss_kb(self, cmd: list) -> int | None:
+        timebin = Path("/usr/bin/time")
+        if timebin.exists():
+            p = subprocess.run([str(timebin), "-f", "%M", *map(str, cmd)], env=self.env, cwd=self.cwd,
+                               capture_output=True, text=True)
+            try:
+                return int(p.stderr.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                pass
+        helper = ("import resource,subprocess,sys;subprocess.run(sys.argv[1:],capture_output=True);"
+                  "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        p = subprocess.run([sys.executable, "-c", helper, *map(str, cmd)], env=self.env, cwd=self.cwd,
+                           capture_output=True, text=True)
+        return int(p.stdout.strip())
+
+    # ---------- 4. start-up ----------
+    def startup(self, listener: str) -> None:
+        log("start-up: albflip --help, albflip plan")
+        albflip = self.a.albflip
+        n = max(self.a.runs, 20)
+        cases = {
+            "albflip --help": [albflip, "--help"],
+            "albflip plan (2 API calls)": [albflip, "--listener-arn", listener, "plan", "--target", "green",
+                                           "--steps", "25,50,100", "--output", "json"],
+            "baseline: spawn /bin/true": ["/bin/true"],
+            "context: aws --version": ["aws", "--version"],
+            "context: python -c 'import boto3'": [sys.executable, "-c", "import boto3"],
+        }
+        out = {}
+        for name, cmd in cases.items():
+            runs = n if not name.startswith("context") else 5
+            self.run(cmd)  # warm-up
+            times = []
+            for _ in range(runs):
+                t, p = self.run(cmd)
+                if p.returncode != 0:
+                    sys.exit(f"bench: {name} failed: {p.stderr[-1000:]}")
+                times.append(t)
+            out[name] = {**summarize(times), "peak_rss_kb": max(self.rss_kb(cmd) or 0 for _ in range(3))}
+        self.results["startup"] = out
+
+    # ---------- 1. rollback ----------
+    def rollback(self, stack: dict) -> None:
+        L, B, G = stack["ListenerArn"], stack["BlueTargetGroupArn"], stack["GreenTargetGroupArn"]
+        albflip = self.a.albflip
+        methods = {
+            "albflip --listener-arn": [albflip, "--listener-arn", L, "rollback", "--output", "json"],
+            "albflip --environment --application": [albflip, "--environment", "bench", "--application", "rb",
+                                                    "rollback", "--output", "json"],
+            "boto3 script": [sys.executable, HERE / "rollback_boto3.py", "bench", "rb"],
+            "AWS CLI (4 commands)": [HERE / "rollback-awscli.sh", "bench", "rb"],
+        }
+        times = {m: [] for m in methods}
+        calls: dict[str, list] = {m: [] for m in methods if m.startswith("albflip")}
+        modify_rtt = []
+        bad = []
+        log(f"rollback: {self.a.runs} runs of each of {len(methods)} methods (+1 warm-up), interleaved")
+        for i in range(self.a.runs + 1):
+            for m, cmd in methods.items():
+                rtt = self.set_weights(L, B, G, 50, 50)
+                t, p = self.run(cmd)
+                w = self.weights(L)
+                if p.returncode != 0 or w.get(B) != 100 or w.get(G, 0) != 0:
+                    bad.append({"method": m, "rc": p.returncode, "weights": w, "stderr": p.stderr[-500:]})
+                    continue
+                if i == 0:
+                    continue  # warm-up
+                modify_rtt.append(rtt)
+                times[m].append(t)
+                if m in calls:
+                    calls[m].append(json.loads(p.stdout).get("api_calls", {}))
+        res = {"runs": self.a.runs, "methods": {}, "failures": bad,
+               "modify_listener_rtt": summarize(modify_rtt)}
+        base = statistics.median(times["albflip --listener-arn"])
+        for m in methods:
+            r = summarize(times[m])
+            r["ratio_vs_albflip_arn"] = r["median"] / base if r["median"] else None
+            if m in calls:
+                distinct = {json.dumps(c, sort_keys=True) for c in calls[m]}
+                r["api_calls"] = calls[m][0] if calls[m] else {}
+                r["api_calls_identical_every_run"] = len(distinct) == 1
+            else:
+                r["api_calls"] = {"elasticloadbalancing:DescribeLoadBalancers": 1,
+                                  "elasticloadbalancing:DescribeListeners": 1,
+                                  "elasticloadbalancing:DescribeTargetGroups": 1,
+                                  "elasticloadbalancing:ModifyListener": 1}
+            res["methods"][m] = r
+        self.results["rollback"] = res
+        self.check("rollbacks put all traffic on blue", "every run", f"{len(bad)} failed runs", not bad)
+        c = res["methods"]["albflip --listener-arn"]["api_calls"]
+        total, writes = sum(c.values()), writes_of(c)
+        self.check("albflip rollback writes", "exactly 1", f"{writes} ({', '.join(k.split(':')[1] for k in c if k.split(':')[1] in WRITE_OPS)})",
+                   writes == 1)
+        self.check("albflip rollback API calls", "≤ 2", f"{total}", total <= 2, hard=False)
+
+    # ---------- 2. gradual deployment ----------
+    def deploy(self, stack: dict) -> None:
+        L, B, G = stack["ListenerArn"], stack["BlueTargetGroupArn"], stack["GreenTargetGroupArn"]
+        stack_file = self.out / "stack-dep.json"
+        trigger, faults = self.out / "fault.trigger", self.out / "faults.ndjson"
+        for f in (trigger, faults):
+            f.unlink(missing_ok=True)
+        pub = subprocess.Popen([sys.executable, HERE / "fault_publisher.py", "--endpoint", self.endpoint,
+                                "--stack-json", stack_file, "--trigger", trigger, "--log", faults,
+                                "--green-errors", "0.2"], env=self.env, stdout=subprocess.DEVNULL)
+        try:
+            self.reset(L, B, G)
+            time.sleep(6)  # a full metric window of healthy history
+            runs = [self.fault_run(i, L, B, G, trigger, faults) for i in range(self.a.detect_runs)]
+            healthy = self.healthy_run(L)
+        finally:
+            pub.terminate()
+            pub.wait(10)
+        delays = [r["delay_event"] for r in runs if r.get("delay_event") is not None]
+        seen = [r["delay_observed"] for r in runs if r.get("delay_observed") is not None]
+        wait = [r["visible_to_detecting_poll"] for r in runs if r.get("visible_to_detecting_poll") is not None]
+        stored = [r["delay_from_stored"] for r in runs if r.get("delay_from_stored") is not None]
+        act = [r["detecting_poll_to_rolled_back"] for r in runs if r.get("detecting_poll_to_rolled_back") is not None]
+        res = {"healthy": healthy, "fault_runs": runs,
+               "detection_delay": summarize(delays), "detection_delay_observed": summarize(seen),
+               "visible_to_detecting_poll": summarize(wait), "delay_from_stored": summarize(stored), "detecting_poll_to_rolled_back": summarize(act)}
+        self.results["deploy"] = res
+        target = POLL_INTERVAL + 1.0
+        ok_runs = [r for r in runs if r.get("ok")]
+        self.check("fault runs rolled back (exit 3, 100/0 on blue)", f"{len(runs)} of {len(runs)}",
+                   f"{len(ok_runs)} of {len(runs)}", len(ok_runs) == len(runs))
+        med = res["detection_delay"]["median"]
+        self.check("detection delay, median", f"≤ {target:.1f} s (poll interval + 1 s)", secs(med),
+                   med is not None and med <= target)
+        mx = res["detection_delay"]["max"]
+        self.check("detection delay, worst run", f"≤ {target:.1f} s", secs(mx), mx is not None and mx <= target,
+                   hard=False)
+        self.check("GetMetricData per poll", "1", f"{healthy['get_metric_data_per_poll']:.2f}",
+                   abs(healthy["get_metric_data_per_poll"] - 1) < 1e-9)
+        self.check("traffic writes (ModifyListener) per step", "1", f"{healthy['modify_listener_per_step']:.2f}",
+                   abs(healthy["modify_listener_per_step"] - 1) < 1e-9)
+        self.check("listener reads per step", "1 read-back", f"{healthy['describe_listeners_per_step']:.2f} "
+                   "(drift check before the write + read-back after it)",
+                   healthy["describe_listeners_per_step"] <= 1, hard=False)
+
+    def deploy_proc(self, target: str = "green") -> tuple[subprocess.Popen, list, threading.Thread]:
+        cmd = [self.a.albflip, "--listener-arn", self.dep_listener, "deploy", "--target", target,
+               "--steps", "25,50,100", *DEPLOY_FLAGS]
+        p = subprocess.Popen([str(c) for c in cmd], env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        lines: list = []
+
+        def reader():
+            for line in p.stdout:
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        return p, lines, t
+
+    def reset(self, L: str, B: str, G: str) -> None:
+        """All traffic on blue and no albflip state (a re-used emulator may hold an earlier run's)."""
+        self.set_weights(L, B, G, 100, 0)
+        self.elb.remove_tags(ResourceArns=[L], TagKeys=["albflip:stable", "albflip:state", "albflip:target"])
+
+    def fault_run(self, i: int, L: str, B: str, G: str, trigger: Path, faults: Path) -> dict:
+        self.dep_listener = L
+        w = self.weights(L)
+        if w.get(B) != 100 or w.get(G, 0) != 0:
+            self.set_weights(L, B, G, 100, 0)
+        p, events, reader = self.deploy_proc()
+        deadline = time.time() + 30
+        while not any(e.get("event") == "weights_applied" for e in events):
+            if time.time() > deadline or p.poll() is not None:
+                reader.join(2)
+                err = p.stderr.read() if p.poll() is not None else ""
+                p.kill()
+                r = {"run": i, "ok": False, "error": f"no weights_applied: {events[-3:]} {err[-500:]}"}
+                log(f"deploy: fault run {i + 1} failed: {r['error']}")
+                return r
+            time.sleep(0.01)
+        time.sleep(random.uniform(1.2, 2.2))  # a random phase relative to the 1 s polls
+        label = f"run-{i}-{time.time()}"
+        back_seen: list = []
+
+        def watch():
+            end = time.time() + 30
+            while time.time() < end:
+                w = self.weights(L)
+                if w.get(B) == 100 and w.get(G, 0) == 0:
+                    back_seen.append(time.time())
+                    return
+                time.sleep(0.05)
+        trigger.write_text(label)
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            rc = p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = None
+        reader.join(5)
+        watcher.join(35)
+        trigger.unlink(missing_ok=True)
+        visible = stored = None
+        for line in faults.read_text().splitlines():
+            rec = json.loads(line)
+            if rec["trigger"] == label:
+                visible, stored = rec["visible"], rec["stored"]
+        by = {}
+        for e in events:
+            by.setdefault(e.get("event"), []).append(e)
+        rolled = by.get("rolled_back", [{}])[0].get("ts")
+        rolling = by.get("rolling_back", [{}])[0].get("ts")
+        summary = by.get("summary", [{}])[-1]
+        r = {"run": i, "rc": rc, "visible": visible, "stored": stored, "fault_step": len(by.get("weights_applied", [])),
+             "calls": summary.get("api_calls_by_operation")}
+        if visible and rolled:
+            r["delay_event"] = parse_ts(rolled) - visible
+            r["delay_from_stored"] = parse_ts(rolled) - stored
+            if rolling:
+                r["visible_to_detecting_poll"] = parse_ts(rolling) - visible
+                r["detecting_poll_to_rolled_back"] = parse_ts(rolled) - parse_ts(rolling)
+        if visible and back_seen:
+            r["delay_observed"] = back_seen[0] - visible
+        w = self.weights(L)
+        r["ok"] = rc == 3 and w.get(B) == 100 and w.get(G, 0) == 0 and "delay_event" in r
+        log(f"deploy: fault run {i + 1}/{self.a.detect_runs}: exit {rc}, "
+            f"fault visible -> rolled back {secs(r.get('delay_event'))} "
+            f"(watcher saw 100/0 after {secs(r.get('delay_observed'))})")
+        time.sleep(6)  # let the faulty datapoints leave the 5 s window
+        return r
+
+    def healthy_run(self, L: str) -> dict:
+        self.dep_listener = L
+        log("deploy: healthy gradual deployment 25,50,100 with 4 s bakes")
+        t0 = time.perf_counter()
+        p, events, reader = self.deploy_proc()
+        rc = p.wait(120)
+        reader.join(5)
+        wall = time.perf_counter() - t0
+        count = {}
+        for e in events:
+            count[e.get("event")] = count.get(e.get("event"), 0) + 1
+        if rc != 0 or not any(e.get("event") == "summary" for e in events):
+            sys.exit(f"bench: healthy deployment exited {rc}: {events[-3:]} {p.stderr.read()[-1000:]}")
+        summary = [e for e in events if e.get("event") == "summary"][-1]
+        calls = summary["api_calls_by_operation"]
+        steps, polls = count.get("weights_applied", 0), count.get("gate_evaluated", 0)
+        gmd = calls.get("cloudwatch:GetMetricData", 0)
+        ml = calls.get("elasticloadbalancing:ModifyListener", 0)
+        dl = calls.get("elasticloadbalancing:DescribeListeners", 0)
+        return {"rc": rc, "wall_seconds": wall, "steps": steps, "polls": polls, "events": count,
+                "api_calls_by_operation": calls, "api_calls": summary.get("api_calls"),
+                "get_metric_data_per_poll": gmd / polls if polls else float("nan"),
+                "modify_listener_per_step": ml / steps if steps else float("nan"),
+                "describe_listeners_per_step": (dl - 1) / steps if steps else float("nan")}
+
+    # ---------- 3. fleet ----------
+    def fleet(self) -> None:
+        n = self.a.fleet_size
+        stacks = [self.create_stack("fleeta"), self.create_stack("fleetb")]
+        arns, groups = [], {}
+        per = (n + len(stacks) - 1) // len(stacks)
+        log(f"fleet: creating {n} listeners ({per} per load balancer)")
+        for s in stacks:
+            for j in range(min(per, n - len(arns))):
+                l = self.elb.create_listener(
+                    LoadBalancerArn=s["LoadBalancerArn"], Protocol="HTTP", Port=10000 + j,
+                    DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                        {"TargetGroupArn": s["BlueTargetGroupArn"], "Weight": 100},
+                        {"TargetGroupArn": s["GreenTargetGroupArn"], "Weight": 0}]}}])["Listeners"][0]
+                arns.append(l["ListenerArn"])
+                groups[l["ListenerArn"]] = (s["BlueTargetGroupArn"], s["GreenTargetGroupArn"])
+        listeners = self.out / "fleet-listeners.txt"
+        listeners.write_text("\n".join(arns) + "\n")
+        port = self.a.proxy_port
+        upstream = self.endpoint.split("//", 1)[1]
+        proxy = subprocess.Popen([sys.executable, HERE / "throttle_proxy.py", "--listen", f"127.0.0.1:{port}",
+                                  "--upstream", upstream, "--writes-per-second", str(self.a.writes_per_second)],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                    break
+                except OSError:
+                    if time.time() > deadline or proxy.poll() is not None:
+                        sys.exit(f"bench: the throttling proxy did not start on port {port}")
+                    time.sleep(0.1)
+            env = {**self.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+            log(f"fleet: {n} deployments, {self.a.fleet_concurrency or n} in flight (steps {self.a.fleet_steps}, no bake) through the proxy "
+                f"at {self.a.writes_per_second:g} ELB writes/s")
+            t, p = self.run([self.a.fleet, "--listeners", listeners, "--steps", self.a.fleet_steps,
+                             "--target", "green",
+                             *(["--concurrency", str(self.a.fleet_concurrency)] if self.a.fleet_concurrency else [])],
+                            env=env, timeout=1200)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/__proxy/stats", timeout=10) as r:
+                pstats = json.load(r)
+        finally:
+            proxy.terminate()
+            final = proxy.communicate(timeout=10)[0]
+        log(f"fleet: proxy final counters: {final.strip()[:300]}")
+        try:
+            out = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            sys.exit(f"bench: fleet printed no result (exit {p.returncode}): {p.stderr[-2000:]}")
+        wrong = []
+        for arn in arns:
+            blue, green = groups[arn]
+            w = self.weights(arn)
+            if w.get(green) != 100 or w.get(blue, 0) != 0:
+                wrong.append(arn)
+        tags_wrong = 0
+        for k in range(0, len(arns), 20):
+            for d in self.elb.describe_tags(ResourceArns=arns[k:k + 20])["TagDescriptions"]:
+                tags = {t["Key"]: t["Value"] for t in d["Tags"]}
+                if tags.get("albflip:stable") != "green" or tags.get("albflip:state") != "complete":
+                    tags_wrong += 1
+        writes = pstats["writes_forwarded"]
+        floor = writes / self.a.writes_per_second
+        res = {"deployments": n, "steps": self.a.fleet_steps, "writes_per_second": self.a.writes_per_second,
+               "process_wall_seconds": t, "result": out, "proxy": pstats, "wrong_weights": len(wrong),
+               "wrong_tags": tags_wrong, "write_floor_seconds": floor,
+               "floor_efficiency": floor / out["wall_seconds"] if out.get("wall_seconds") else None}
+        self.results["fleet"] = res
+        self.check(f"fleet: failed deployments ({out.get('concurrency')} in flight)", "0", f"{out.get('failed')} of {out.get('deployments')}",
+                   out.get("failed") == 0 and out.get("deployments") == n)
+        self.check("fleet: listeners verified 0/100 on green, tagged stable=green",
+                   f"{n} of {n}", f"{n - max(len(wrong), tags_wrong)} of {n}", not wrong and not tags_wrong)
+
+    # ---------- micro ----------
+    def micro(self) -> None:
+        log("micro: planning and gate evaluation, 10,000 each")
+        outs = []
+        for _ in range(5):
+            _, p = self.run([self.a.fleet, "--micro", "10000"])
+            outs.append(json.loads(p.stdout))
+        self.results["micro"] = {
+            "n": 10000,
+            "plan_ns_per_route": statistics.median(o["plan_ns_per_route"] for o in outs),
+            "gate_ns_per_evaluation": statistics.median(o["gate_ns_per_evaluation"] for o in outs),
+            "plan_total_ms": statistics.median(o["plan_total_ms"] for o in outs),
+        }
+
+    # ---------- machine ----------
+    def machine(self) -> None:
+        def sh(cmd: str) -> str:
+            try:
+                return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=30).stdout.strip()
+            except Exception as e:  # noqa: BLE001
+                return f"? ({e})"
+        import moto  # noqa: PLC0415
+        self.results["machine"] = {
+            "nproc": sh("nproc"),
+            "cpu": sh("lscpu | sed -n 's/^Model name: *//p' | head -1"),
+            "hypervisor": sh("lscpu | sed -n 's/^Hypervisor vendor: *//p' | head -1"),
+            "memory": sh("free -h | awk '/^Mem:/ {print $2}'"),
+            "kernel": platform.release(),
+            "python": platform.python_version(),
+            "moto": moto.__version__,
+            "boto3": boto3.__version__,
+            "awscli": sh("aws --version 2>&1"),
+            "rustc": sh("rustc --version"),
+            "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "source": (self.out / "source.txt").read_text().strip() if (self.out / "source.txt").exists() else "?",
+        }
+
+    # ---------- report ----------
+    def report(self) -> str:
+        r = self.results
+        m = r.get("machine", {})
+        lines = [f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}, {m.get('hypervisor') or 'bare metal'}), "
+                 f"{m.get('memory')} RAM, Linux {m.get('kernel')}; moto {m.get('moto')}, boto3 {m.get('boto3')}, "
+                 f"{m.get('awscli')}, {m.get('rustc')}; {m.get('date')}",
+                 f"albflip built from: {m.get('source')}", ""]
+        if "rollback" in r:
+            rb = r["rollback"]
+            lines += [f"### 1. Emergency rollback (median of {rb['runs']} runs; 50/50 → 100/0 each run)", "",
+                      "| method | median | min | max | × albflip | API calls |", "|---|---|---|---|---|---|"]
+            for name, x in rb["methods"].items():
+                c = x["api_calls"]
+                detail = ", ".join(f"{k.split(':')[1]} {v}" for k, v in c.items())
+                lines.append(f"| {name} | {ms(x['median'])} | {ms(x['min'])} | {ms(x['max'])} | "
+                             f"{x['ratio_vs_albflip_arn']:.1f}× | {sum(c.values())} ({detail}) |")
+            lines += ["", f"ModifyListener round trip (boto3, in-process, same emulator): median "
+                      f"{ms(rb['modify_listener_rtt']['median'])}.", ""]
+        if "deploy" in r:
+            d = r["deploy"]
+            h = d["healthy"]
+            c = h["api_calls_by_operation"]
+            lines += ["### 2. Gradual deployment 25 → 50 → 100, 4 s bakes, 1 s polls", "",
+                      f"Healthy run: exit {h['rc']}, {h['wall_seconds']:.1f} s, {h['steps']} steps, "
+                      f"{h['polls']} polls. API calls: " + ", ".join(f"{k} {v}" for k, v in c.items()), "",
+                      "| per | measured | target |", "|---|---|---|",
+                      f"| poll: GetMetricData | {h['get_metric_data_per_poll']:.2f} | 1 |",
+                      f"| step: ModifyListener | {h['modify_listener_per_step']:.2f} | 1 |",
+                      f"| step: DescribeListeners (drift check + read-back) | {h['describe_listeners_per_step']:.2f} | 1 (read-back) |",
+                      f"| step: AddTags (deployment record; whole run: {c.get('elasticloadbalancing:AddTags', 0)}) | "
+                      f"{c.get('elasticloadbalancing:AddTags', 0) / h['steps']:.2f} | – |",
+                      "",
+                      f"Detection delay over {len(d['fault_runs'])} fault runs (fault visible in CloudWatch → "
+                      "traffic verified back on blue):", "",
+                      "| measure | median | min | max |", "|---|---|---|---|"]
+            for key, label in (("detection_delay", "fault visible → `rolled_back` event"),
+                               ("visible_to_detecting_poll", "… of which: waiting for the next poll"),
+                               ("detecting_poll_to_rolled_back", "… of which: GetMetricData + ModifyListener"),
+                               ("detection_delay_observed", "fault visible → watcher reads 100/0 (50 ms polling)"),
+                               ("delay_from_stored", "PutMetricData of the fault returned → `rolled_back` event")):
+                s = d[key]
+                lines.append(f"| {label} | {ms(s['median'])} | {ms(s['min'])} | {ms(s['max'])} |")
+            lines.append("")
+        if "fleet" in r:
+            f = r["fleet"]
+            o = f["result"]
+            px = f["proxy"]
+            ds = o["deployment_seconds"]
+            lines += [f"### 3. Fleet: {f['deployments']} listeners, one process, {o['concurrency']} in flight, "
+                      f"steps {f['steps']}, no bake, "
+                      f"ELB writes throttled at {f['writes_per_second']:g}/s", "",
+                      "| measure | value |", "|---|---|",
+                      f"| wall time (all deployments) | {o['wall_seconds']:.1f} s |",
+                      f"| write floor (successful writes ÷ {f['writes_per_second']:g}/s) | {f['write_floor_seconds']:.1f} s |",
+                      f"| floor ÷ wall | {f['floor_efficiency'] * 100:.0f} % |",
+                      f"| per deployment: median / max | {ds['median']:.1f} s / {ds['max']:.1f} s |",
+                      f"| completed / failed | {o['completed']} / {o['failed']} |",
+                      f"| API calls counted by albflip (incl. write retries) | {o['api_calls_total']}: "
+                      + ", ".join(f"{k.split(':')[1]} {v}" for k, v in o["api_calls_by_operation"].items()) + " |",
+                      f"| HTTP requests forwarded by the proxy / answered Throttling | {px['forwarded_total']} / {px['throttled_total']} |",
+                      f"| writes forwarded (succeeded) | {px['writes_forwarded']} ({px['writes_forwarded'] / f['deployments']:.1f} per deployment) |",
+                      f"| listeners verified on green / tagged | {f['deployments'] - f['wrong_weights']} / {f['deployments'] - f['wrong_tags']} |",
+                      ""]
+        if "startup" in r:
+            lines += ["### 4. Start-up", "", "| command | median | min | max | peak RSS |", "|---|---|---|---|---|"]
+            for name, x in r["startup"].items():
+                lines.append(f"| {name} | {ms(x['median'])} | {ms(x['min'])} | {ms(x['max'])} | "
+                             f"{x['peak_rss_kb'] / 1024:.1f} MiB |")
+            lines.append("")
+        if "micro" in r:
+            mi = r["micro"]
+            lines += ["### Pure hot paths (std::time::Instant, median of 5 × 10,000)", "",
+                      f"- planning one route's deployment (parse steps + plan): {mi['plan_ns_per_route']:.0f} ns; "
+                      f"a fleet of 10,000 routes: {mi['plan_total_ms']:.2f} ms",
+                      f"- evaluating all gates on one poll's observation: {mi['gate_ns_per_evaluation']:.0f} ns", ""]
+        if "rollback" in r and "startup" in r:
+            rb = r["rollback"]
+            start = r["startup"]["albflip --help"]["median"]
+            rtt = rb["modify_listener_rtt"]["median"]
+            got = rb["methods"]["albflip --listener-arn"]["median"]
+            lines += [f"Rollback floor: process start ({ms(start)}) + one ModifyListener round trip ({ms(rtt)}) = "
+                      f"{ms(start + rtt)}; albflip --listener-arn takes {ms(got)} ({got / (start + rtt):.1f}× the floor).", ""]
+        lines += ["### Checks", "", "| check | target | measured | status |", "|---|---|---|---|"]
+        for c in self.checks:
+            lines.append(f"| {c['name']} | {c['target']} | {c['value']} | {c['status']} |")
+        return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--proxy-port", type=int, required=True)
+    p.add_argument("--albflip", required=True)
+    p.add_argument("--fleet", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--only", default="startup,rollback,deploy,fleet,micro")
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--detect-runs", type=int, default=10)
+    p.add_argument("--fleet-size", type=int, default=100)
+    p.add_argument("--fleet-steps", default="50,100")
+    p.add_argument("--fleet-concurrency", type=int, default=0,
+                   help="deployments in flight at once in the fleet run (default: all of them)")
+    p.add_argument("--writes-per-second", type=float, default=3.0)
+    a = p.parse_args()
+    a.albflip, a.fleet = str(Path(a.albflip).resolve()), str(Path(a.fleet).resolve())
+    if shutil.which("aws") is None and "rollback" in a.only:
+        sys.exit("bench: the AWS CLI (`aws`) is not on PATH; it is one of the rollback baselines")
+    only = set(a.only.split(","))
+    b = Bench(a)
+    b.machine()
+    rb = None
+    if only & {"startup", "rollback"}:
+        rb = b.create_stack("rb")
+    if "startup" in only:
+        b.startup(rb["ListenerArn"])
+    if "rollback" in only:
+        b.rollback(rb)
+    if "deploy" in only:
+        b.deploy(b.create_stack("dep"))
+    if "fleet" in only:
+        b.fleet()
+    if "micro" in only:
+        b.micro()
+    report = b.report()
+    b.results["checks"] = b.checks
+    (b.out / "results.json").write_text(json.dumps(b.results, indent=2, default=str))
+    (b.out / "summary.md").write_text(report)
+    print(report)
+    failed = [c for c in b.checks if c["hard"] and not c["ok"]]
+    if failed:
+        log("FAILED: " + "; ".join(f"{c['name']}: {c['value']} (target {c['target']})" for c in failed))
+        sys.exit(1)
+    log("all checked targets met (see the table for reported ones)")
+
+
+if __name__ == "__main__":
+    main()
