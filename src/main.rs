@@ -2,6 +2,7 @@
 //! exit codes; it never calls the AWS SDK itself.
 
 mod args;
+mod live;
 mod origins;
 mod progress;
 mod render;
@@ -368,7 +369,11 @@ async fn run_engine(
     let metrics = CloudWatch::new(config, calls.clone());
     let clock = TokioClock::new();
     let printer = std::sync::Arc::new(progress::Printer::new(g.output, g.verbose > 0, g.quiet));
-    let heartbeat = {
+    let collected = albflip::events::Collect::default();
+    // On a terminal, a live view; in a pipeline (or with -q or JSON), plain lines with a heartbeat.
+    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
+        .then(|| live::LiveView::new(g.verbose > 0));
+    let heartbeat = live.is_none().then(|| {
         let printer = printer.clone();
         let every = progress::Printer::heartbeat_every();
         tokio::spawn(async move {
@@ -377,9 +382,12 @@ async fn run_engine(
                 printer.beat(every);
             }
         })
+    });
+    let screen: &dyn albflip::events::Observer = match &live {
+        Some(view) => view,
+        None => printer.as_ref(),
     };
-    let collected = albflip::events::Collect::default();
-    let observer = albflip::events::Both(printer.as_ref(), &collected);
+    let observer = albflip::events::Both(screen, &collected);
     let engine = Engine::new(alb, &metrics, &clock, &observer)
         .with_cancellation(cancel, on_interrupt)
         .with_identity(albflip::state::identity_from_env());
@@ -390,7 +398,9 @@ async fn run_engine(
         Command::Promote(_) => engine.promote(target, spec).await,
         _ => engine.shift(target, spec).await,
     };
-    heartbeat.abort();
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
     release(held).await;
     if let Some(path) = bake_args.and_then(|b| b.report.as_ref()) {
         let html = report::render(&settings.target, spec, &collected.events(), &result);

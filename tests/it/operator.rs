@@ -172,3 +172,96 @@ fn config_prints_each_resolved_value_and_where_it_came_from() {
         r.stderr
     );
 }
+
+/// Runs albflip under a pseudo-terminal (`script`) and returns everything it drew.
+fn on_a_terminal(argv: &[String], no_color: bool) -> (i32, String) {
+    let bin = assert_cmd::cargo::cargo_bin("albflip");
+    let quoted: Vec<String> = argv
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let command = format!("{} {}", bin.display(), quoted.join(" "));
+    let mut script = std::process::Command::new("script");
+    for (k, v) in albflip().get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    script.env("TERM", "xterm-256color");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    } else {
+        script.env_remove("NO_COLOR");
+    }
+    let out = script
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(empty_dir())
+        .output()
+        .expect("script(1)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn on_a_terminal_each_step_gets_a_live_bake_bar_with_colored_verdicts_and_no_color_is_respected() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let deploy = |target: &str| {
+        args(
+            &[&s.by_arn()],
+            &[
+                "deploy",
+                "--target",
+                target,
+                "--strategy",
+                "immediate",
+                "--bake",
+                "3s",
+                "--poll-interval",
+                "1s",
+                "--metric-lag",
+                "0s",
+                "--metric-window",
+                "5s",
+                "--metric-period",
+                "1s",
+                "--latency-statistic",
+                "Average",
+                "-v",
+            ],
+        )
+    };
+    let (code, screen) = on_a_terminal(&deploy("green"), false);
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("step 1/1 100%"),
+        "no progress bar: {screen}"
+    );
+    assert!(
+        screen.contains('█') || screen.contains('░'),
+        "no bar: {screen}"
+    );
+    assert!(
+        screen.contains("\u{1b}[32m"),
+        "no green verdicts: {screen:?}"
+    );
+    assert!(screen.contains("green error rate"), "{screen}");
+    let (code, screen) = on_a_terminal(&deploy("blue"), true);
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("step 1/1 100%"), "{screen}");
+    for sgr in ["\u{1b}[31m", "\u{1b}[32m", "\u{1b}[33m", "\u{1b}[36m"] {
+        assert!(
+            !screen.contains(sgr),
+            "color with NO_COLOR ({sgr:?}): {screen:?}"
+        );
+    }
+}
