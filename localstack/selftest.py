@@ -149,7 +149,7 @@ def verify_stack(sess, out: dict, env: str, app: str, sticky: int | None) -> Non
         a = st["Action"]
         actions.update([a] if isinstance(a, str) else a)
     need = {"elasticloadbalancing:ModifyListener", "elasticloadbalancing:DescribeTargetHealth",
-            "autoscaling:SetDesiredCapacity", "cloudwatch:GetMetricData", "dynamodb:PutItem"}
+            "elasticloadbalancing:AddTags", "cloudwatch:GetMetricData", "dynamodb:PutItem"}
     check(f"[{p}] IAM policy {p}-albflip has albflip's actions",
           pol["PolicyName"] == f"{p}-albflip" and need <= actions, str(sorted(need - actions)))
 

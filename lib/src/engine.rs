@@ -362,6 +362,22 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         self.record_with(route, record, &[]).await
     }
 
+    /// Records that step `n` runs.
+    async fn record_step(
+        &self,
+        route: &RouteId,
+        record: Option<&mut DeploymentRecord>,
+        n: usize,
+    ) -> Result<(), Error> {
+        match record {
+            Some(r) => {
+                r.step = n;
+                self.record(route, r).await.map_err(Error::Read)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Writes the record after traffic already reached a safe place; a failure is logged, not fatal.
     async fn record_best_effort(&self, route: &RouteId, record: &mut DeploymentRecord) {
         if let Err(e) = self.record(route, record).await {
@@ -422,33 +438,30 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 percent: step.percent.get(),
             });
             let split = Split::to(new, step.percent);
-            // A failure to record the step counts like a failure of the step: after the first step
-            // traffic has moved, so it goes back to the stable color.
-            let recorded = match record.as_mut() {
-                Some(r) => {
-                    r.step = n;
-                    self.record(route, r).await.map_err(Error::Read)
+            // The first step writes the weights before the record, so a refused first write leaves
+            // the route exactly as it was (tags included). Later steps record first: a failure to
+            // record counts like a failure of the step, and traffic, already moved, goes back.
+            let applied = if i == 0 {
+                match self
+                    .apply_step(resolved, expected, split, n, spec.adopt_drift)
+                    .await
+                {
+                    // Nothing moved yet in this run: report the error; the route is as it was.
+                    Err(e) if !e.may_have_changed_aws() => return Err(e),
+                    Err(e) => Err(e),
+                    Ok(()) => self.record_step(route, record.as_mut(), n).await,
                 }
-                None => Ok(()),
-            };
-            let applied = match recorded {
-                Ok(()) => {
-                    self.apply_step(resolved, expected, split, n, spec.adopt_drift)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            match applied {
-                // Nothing moved yet in this run: report the error and leave the route as it was.
-                Err(e) if i == 0 && !e.may_have_changed_aws() => {
-                    if let Some(r) = record.as_mut() {
-                        r.phase = Phase::RolledBack;
-                        self.record_best_effort(route, r).await;
+            } else {
+                match self.record_step(route, record.as_mut(), n).await {
+                    Ok(()) => {
+                        self.apply_step(resolved, expected, split, n, spec.adopt_drift)
+                            .await
                     }
-                    return Err(e);
+                    Err(e) => Err(e),
                 }
-                Err(e) => return Err(self.abort(resolved, stable, e, record.as_mut()).await),
-                Ok(()) => {}
+            };
+            if let Err(e) = applied {
+                return Err(self.abort(resolved, stable, e, record.as_mut()).await);
             }
             expected = split;
             match self.bake(resolved, spec, step, n).await {

@@ -23,7 +23,7 @@ impl Series {
     pub fn push(&mut self, t: f64, value: Option<f64>, failed: bool) {
         match value {
             Some(v) => {
-                if self.runs.last().is_none_or(|r| r.is_empty()) {
+                if self.runs.is_empty() {
                     self.runs.push(Vec::new());
                 }
                 if let Some(run) = self.runs.last_mut() {
@@ -124,6 +124,17 @@ pub fn nice_ceiling(x: f64) -> f64 {
         .unwrap_or(10.0 * base)
 }
 
+/// How many intervals divide `0..=ymax` (a nice ceiling) into round values: 4 for 1 and 2 (× 10ⁿ),
+/// 5 for 2.5 and 5.
+pub fn ticks(ymax: f64) -> u32 {
+    let mantissa = ymax / 10f64.powf(ymax.log10().floor());
+    if (mantissa - 2.5).abs() < 1e-6 || (mantissa - 5.0).abs() < 1e-6 {
+        5
+    } else {
+        4
+    }
+}
+
 /// A tick spacing for a time axis of `span` seconds: at most about ten ticks.
 pub fn time_step(span: f64) -> f64 {
     const STEPS: [f64; 14] = [
@@ -199,7 +210,13 @@ fn share_stroke(color: &str) -> &'static str {
 }
 
 /// One panel's frame, horizontal grid and y tick labels; returns its y scale.
-fn panel(svg: &mut String, top: f64, title: &str, ymax: f64, tick: impl Fn(f64) -> String) -> Scale {
+fn panel(
+    svg: &mut String,
+    top: f64,
+    title: &str,
+    ymax: f64,
+    tick: impl Fn(f64) -> String,
+) -> Scale {
     let right = WIDTH - RIGHT;
     let y = Scale::new((0.0, ymax), (top + PANEL, top));
     let _ = write!(
@@ -208,8 +225,9 @@ fn panel(svg: &mut String, top: f64, title: &str, ymax: f64, tick: impl Fn(f64) 
         top - 8.0,
         escape(title)
     );
-    for i in 0..=4 {
-        let v = ymax * f64::from(i) / 4.0;
+    let n = ticks(ymax);
+    for i in 0..=n {
+        let v = ymax * f64::from(i) / f64::from(n);
         let py = y.at(v);
         let _ = write!(
             svg,
@@ -231,9 +249,9 @@ fn threshold(svg: &mut String, y: Scale, value: f64, label: &str) {
     let py = y.at(value);
     let _ = write!(
         svg,
-        r##"<line class="threshold" x1="{LEFT}" x2="{:.1}" y1="{py:.1}" y2="{py:.1}" stroke-dasharray="6 4"/><text class="threshold-label" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+        r##"<line class="threshold" x1="{LEFT}" x2="{:.1}" y1="{py:.1}" y2="{py:.1}" stroke-dasharray="6 4"/><text class="threshold-label" x="{:.1}" y="{:.1}">{}</text>"##,
         WIDTH - RIGHT,
-        WIDTH - RIGHT - 4.0,
+        LEFT + 4.0,
         py - 4.0,
         escape(label)
     );
@@ -262,7 +280,8 @@ fn series(svg: &mut String, s: &Series, class: &str, x: Scale, y: Scale) {
 pub fn svg(d: &ChartData) -> String {
     let height = TOP + 3.0 * PANEL + 2.0 * GAP + 40.0;
     let span = d.span.max(1.0);
-    let x = Scale::new((0.0, span), (LEFT, WIDTH - RIGHT));
+    // A little room after the last event so a final rollback shows.
+    let x = Scale::new((0.0, span * 1.03), (LEFT, WIDTH - RIGHT));
     let tops = [TOP, TOP + PANEL + GAP, TOP + 2.0 * (PANEL + GAP)];
     let mut s = String::new();
     let _ = write!(
@@ -301,10 +320,19 @@ pub fn svg(d: &ChartData) -> String {
         ymax,
         |v| format!("{}%", trim(v)),
     );
-    threshold(&mut s, y, d.max_error_rate, &format!("max {}%", trim(d.max_error_rate)));
+    threshold(
+        &mut s,
+        y,
+        d.max_error_rate,
+        &format!("max {}%", trim(d.max_error_rate)),
+    );
     series(&mut s, &d.error_rate, "error-rate", x, y);
     if d.error_rate.marks.is_empty() {
-        empty(&mut s, tops[1], "no error rate judged (too few requests or no polls)");
+        empty(
+            &mut s,
+            tops[1],
+            "no error rate judged (too few requests or no polls)",
+        );
     }
 
     // Latency (seconds) against its threshold.
@@ -316,7 +344,12 @@ pub fn svg(d: &ChartData) -> String {
         ymax,
         seconds_label,
     );
-    threshold(&mut s, y, d.max_latency, &format!("max {}", seconds_label(d.max_latency)));
+    threshold(
+        &mut s,
+        y,
+        d.max_latency,
+        &format!("max {}", seconds_label(d.max_latency)),
+    );
     series(&mut s, &d.latency, "latency", x, y);
     if d.latency.marks.is_empty() {
         empty(&mut s, tops[2], "no latency datapoints");
@@ -354,11 +387,16 @@ pub fn svg(d: &ChartData) -> String {
     for m in &d.markers {
         let px = x.at(m.t);
         let class = if m.alarm { "marker alarm" } else { "marker" };
+        // Labels right of the line, or left of it near the right edge.
+        let (lx, anchor) = if px > WIDTH - RIGHT - 200.0 {
+            (px - 3.0, "end")
+        } else {
+            (px + 3.0, "start")
+        };
         let _ = write!(
             s,
-            r##"<line class="{class}" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{bottom:.1}"/><text class="marker-label{}" x="{:.1}" y="{:.1}">{}</text>"##,
+            r##"<line class="{class}" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{bottom:.1}"/><text class="marker-label{}" x="{lx:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"##,
             if m.alarm { " alarm" } else { "" },
-            px + 3.0,
             if m.alarm { TOP + 24.0 } else { TOP + 12.0 },
             escape(&m.label)
         );
@@ -427,6 +465,10 @@ mod tests {
         assert_eq!(time_step(9.0), 1.0);
         assert_eq!(time_step(40.0), 5.0);
         assert_eq!(time_step(900.0), 120.0);
+        assert_eq!(
+            (ticks(1.0), ticks(2.0), ticks(25.0), ticks(0.5)),
+            (4, 4, 5, 5)
+        );
         assert_eq!(time_label(0.0), "0s");
         assert_eq!(time_label(90.0), "1m30s");
         assert_eq!(time_label(120.0), "2m");
@@ -440,7 +482,14 @@ mod tests {
     fn a_step_line_holds_each_value_until_the_next() {
         assert_eq!(
             step_points(&[(0.0, 0.0), (1.0, 10.0), (8.0, 0.0)], 10.0),
-            vec![(0.0, 0.0), (1.0, 0.0), (1.0, 10.0), (8.0, 10.0), (8.0, 0.0), (10.0, 0.0)]
+            vec![
+                (0.0, 0.0),
+                (1.0, 0.0),
+                (1.0, 10.0),
+                (8.0, 10.0),
+                (8.0, 0.0),
+                (10.0, 0.0)
+            ]
         );
         assert!(step_points(&[], 10.0).is_empty());
     }
@@ -448,7 +497,10 @@ mod tests {
     #[test]
     fn a_poll_without_a_value_breaks_the_line() {
         let d = data();
-        assert_eq!(d.error_rate.runs, vec![vec![(4.0, 0.0)], vec![(6.0, 20.0), (7.0, 20.0)]]);
+        assert_eq!(
+            d.error_rate.runs,
+            vec![vec![(4.0, 0.0)], vec![(6.0, 20.0), (7.0, 20.0)]]
+        );
         assert_eq!(d.error_rate.marks.len(), 3);
     }
 
@@ -458,15 +510,24 @@ mod tests {
         assert!(svg.starts_with("<svg id=\"chart\""), "{svg}");
         assert!(svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline class=\"series share\"").count(), 1);
-        assert_eq!(svg.matches("<polyline class=\"series error-rate\"").count(), 2);
+        assert_eq!(
+            svg.matches("<polyline class=\"series error-rate\"").count(),
+            2
+        );
         assert_eq!(svg.matches("<polyline class=\"series latency\"").count(), 1);
         assert_eq!(svg.matches("class=\"threshold\"").count(), 2);
-        assert!(svg.contains(">max 1%<") && svg.contains(">max 1 s<"), "{svg}");
+        assert!(
+            svg.contains(">max 1%<") && svg.contains(">max 1 s<"),
+            "{svg}"
+        );
         assert_eq!(svg.matches("class=\"poll fail\"").count(), 2);
         assert!(svg.contains("rollback &lt;now&gt;") && !svg.contains("<now>"));
         // Error rate panel: 0..25 % (20 × 1.15 → 25); the 1 % threshold sits 1/25 up from its bottom.
         let top = TOP + PANEL + GAP;
         let y = top + PANEL - PANEL / 25.0;
-        assert!(svg.contains(&format!("y1=\"{y:.1}\" y2=\"{y:.1}\" stroke-dasharray")), "{svg}");
+        assert!(
+            svg.contains(&format!("y1=\"{y:.1}\" y2=\"{y:.1}\" stroke-dasharray")),
+            "{svg}"
+        );
     }
 }

@@ -11,11 +11,10 @@
 //! The driver runs every case and reports all failures at once. AccessDenied and bad credentials need
 //! a second emulator with IAM enforcement; they are a second table driven by the same driver.
 
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, RedirectActionConfig,
     RedirectActionStatusCodeEnum,
@@ -920,166 +919,41 @@ fn catalogue_of_bad_inputs() {
 
 // ---- AccessDenied: a second emulator with IAM enforcement -------------------------------------------
 
-/// The IAM-enforcing emulator, its stack and two users' keys.
+/// The IAM-enforcing emulator (`harness::iam_emulator`, shared with iam.rs), its stack and a
+/// Describe-only user's keys. iam.rs proves the other side: a principal with exactly the actions of
+/// `albflip iam-policy` deploys and rolls back.
 struct IamWorld {
-    endpoint: String,
-    _process: Mutex<Child>,
-    admin: (String, String),
-    reader: (String, String),
-    stack: serde_json::Value,
+    emu: &'static IamEmulator,
+    reader: Keys,
+    stack: Stack,
 }
-
-/// Calls made before IAM is enforced: CreateUser, PutUserPolicy, CreateAccessKey for two users.
-const SETUP_CALLS: u32 = 6;
-
-const IAM_SETUP: &str = r#"
-import json, sys, boto3
-iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
-out = {}
-for user, actions in (("admin", ["*"]),
-                      ("reader", ["elasticloadbalancing:Describe*", "cloudwatch:GetMetricData",
-                                  "cloudwatch:DescribeAlarms"])):
-    iam.create_user(UserName="albflip-" + user)
-    iam.put_user_policy(UserName="albflip-" + user, PolicyName="albflip", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
-    k = iam.create_access_key(UserName="albflip-" + user)["AccessKey"]
-    out[user] = [k["AccessKeyId"], k["SecretAccessKey"]]
-print(json.dumps(out))
-"#;
 
 fn iam_world() -> &'static IamWorld {
     static WORLD: OnceLock<IamWorld> = OnceLock::new();
     WORLD.get_or_init(|| {
-        emulator(); // installs the emulator when missing
-        let venv = repo().join(".venv/bin");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let log = format!("/tmp/albflip-test-moto-iam-{port}.log");
-        let script = format!(
-            "\"{}\" -H 127.0.0.1 -p {port} >{log} 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-            venv.join("moto_server").display()
+        let emu = iam_emulator();
+        let reader = emu.user(
+            "albflip-reader",
+            &serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Action": ["elasticloadbalancing:Describe*", "cloudwatch:GetMetricData",
+                           "cloudwatch:DescribeAlarms"],
+                "Resource": "*"}]}),
         );
-        let child = Command::new("sh")
-            .args(["-c", &script])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_CALLS.to_string())
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("start the IAM-enforcing emulator");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(40);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the IAM emulator did not start (log: {log})"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let out = Command::new(venv.join("python"))
-            .args(["-c", IAM_SETUP, &endpoint])
-            .output()
-            .expect("run the IAM setup");
-        assert!(
-            out.status.success(),
-            "IAM setup failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let keys: serde_json::Value = serde_json::from_slice(&out.stdout).expect("keys JSON");
-        let pair = |u: &str| {
-            (
-                keys[u][0].as_str().unwrap().to_string(),
-                keys[u][1].as_str().unwrap().to_string(),
-            )
-        };
-        let admin = pair("admin");
-        let out = Command::new(repo().join("localstack/create-stack"))
-            .args([
-                "--endpoint",
-                &endpoint,
-                "--environment",
-                "iam",
-                "--application",
-                "shop",
-                "--stickiness",
-                "60",
-            ])
-            .env("AWS_ACCESS_KEY_ID", &admin.0)
-            .env("AWS_SECRET_ACCESS_KEY", &admin.1)
-            .env("AWS_SESSION_TOKEN", "")
-            .output()
-            .expect("run create-stack");
-        assert!(
-            out.status.success(),
-            "create-stack on the IAM emulator failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stack = serde_json::from_slice(&out.stdout).expect("stack JSON");
-        IamWorld {
-            endpoint,
-            _process: Mutex::new(child),
-            admin,
-            reader: pair("reader"),
-            stack,
-        }
+        let (stack, _) = emu.stack("iam", Some(60));
+        IamWorld { emu, reader, stack }
     })
 }
 
 /// `harness::fingerprint`, on the IAM emulator as its admin.
 fn iam_fingerprint(listener_arn: &str) -> String {
-    let w = iam_world();
-    rt().block_on(async {
-        let conf = elb::Config::builder()
-            .behavior_version(elb::config::BehaviorVersion::latest())
-            .region(elb::config::Region::new(REGION))
-            .endpoint_url(&w.endpoint)
-            .credentials_provider(elb::config::Credentials::new(
-                &w.admin.0, &w.admin.1, None, None, "tests",
-            ))
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
-            .build();
-        let c = elb::Client::from_conf(conf);
-        let l = c
-            .describe_listeners()
-            .listener_arns(listener_arn)
-            .send()
-            .await
-            .expect("describe listeners");
-        let r = c
-            .describe_rules()
-            .listener_arn(listener_arn)
-            .send()
-            .await
-            .expect("describe rules");
-        let t = c
-            .describe_tags()
-            .resource_arns(listener_arn)
-            .send()
-            .await
-            .expect("describe tags");
-        format!(
-            "{:?}\n{:?}\n{:?}",
-            l.listeners(),
-            r.rules(),
-            t.tag_descriptions()
-        )
-    })
+    iam_world().emu.fingerprint(listener_arn)
 }
 
 #[test]
 fn catalogue_of_refused_credentials() {
     let w = iam_world();
-    let l = w.stack["ListenerArn"]
-        .as_str()
-        .expect("ListenerArn")
-        .to_string();
+    let l = w.stack.listener_arn.clone();
     let by = |tail: &[&str]| -> Vec<String> { sv(&[&["--listener-arn", &l][..], tail].concat()) };
     let reader = |c: Case| -> Case {
         let mut c = c;
@@ -1121,7 +995,7 @@ fn catalogue_of_refused_credentials() {
         .fix(&["credentials"])
         .absent(&["missing permission"]),
     ];
-    let endpoint = w.endpoint.clone();
+    let endpoint = w.emu.endpoint.clone();
     drive(
         &cases,
         &move || {

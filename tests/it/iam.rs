@@ -1,0 +1,241 @@
+//! `albflip iam-policy` is enough and each write in it is needed, proven on an emulator that enforces
+//! IAM (`harness::iam_emulator`); and the reference stack's managed policy is the same policy.
+//!
+//! What moto's IAM enforcement can prove, and what it cannot: it matches only the *action* of a request
+//! against the caller's policies, never the resource (a statement scoped to an ARN is denied even for a
+//! request on exactly that ARN). So the test principals get the actions of `albflip iam-policy`'s
+//! output with every statement's `Resource` replaced by `"*"`: these tests prove least privilege at the
+//! action level only. The ARN scoping is checked textually instead: the output names the route and the
+//! lock table, and the reference stack's policy, as the emulator created it, names the same resources.
+//! moto also names CloudWatch actions by the request's SigV4 service, `monitoring:`, so every
+//! `cloudwatch:X` action is granted as `monitoring:X` too (the same permission under moto's name).
+//!
+//! The Describe-only principal (no write at all: a clear "missing permission
+//! elasticloadbalancing:ModifyListener", exit 1, nothing changed) is in catalogue.rs
+//! (`catalogue_of_refused_credentials`); here the principal lacks just one action of the policy.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// `albflip --listener-arn L iam-policy --lock-table T`, run as the admin.
+fn iam_policy(emu: &IamEmulator, route: &[&str], lock_table: &str) -> Value {
+    let mut argv: Vec<&str> = route.to_vec();
+    argv.extend(["iam-policy", "--lock-table", lock_table]);
+    let r = run_in(emu.albflip(&emu.admin), &argv).ok();
+    r.json()
+}
+
+/// A statement's `Action` or `Resource` (a string or a list) as a set.
+fn set(v: &Value) -> BTreeSet<String> {
+    match v {
+        Value::String(s) => [s.clone()].into(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().expect("a string").to_string())
+            .collect(),
+        other => panic!("not a string or a list: {other}"),
+    }
+}
+
+/// The policy for the test principal: the actions of `policy` without `drop`, on `"*"` (moto checks
+/// actions only), with each `cloudwatch:X` also granted as moto's `monitoring:X`.
+fn on_any_resource(policy: &Value, drop: Option<&str>) -> Value {
+    let statements: Vec<Value> = policy["Statement"]
+        .as_array()
+        .expect("Statement")
+        .iter()
+        .map(|s| {
+            let mut actions: Vec<String> = set(&s["Action"])
+                .into_iter()
+                .filter(|a| Some(a.as_str()) != drop)
+                .collect();
+            let aliases: Vec<String> = actions
+                .iter()
+                .filter_map(|a| a.strip_prefix("cloudwatch:"))
+                .map(|op| format!("monitoring:{op}"))
+                .collect();
+            actions.extend(aliases);
+            json!({"Effect": s["Effect"], "Action": actions, "Resource": "*"})
+        })
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// A fast gradual deployment to green with the lock; no metrics publisher (`--on-no-data pass`), but
+/// every poll still calls GetMetricData.
+fn deploy(stack: &Stack) -> Vec<String> {
+    let mut v = stack.by_arn();
+    v.extend(
+        [
+            "deploy",
+            "--target",
+            "green",
+            "--steps",
+            "50,100",
+            "--bake",
+            "2s",
+            "--poll-interval",
+            "1s",
+            "--metric-lag",
+            "0s",
+            "--metric-window",
+            "5s",
+            "--metric-period",
+            "1s",
+            "--latency-statistic",
+            "Average",
+            "--on-no-data",
+            "pass",
+            "--lock-table",
+            &stack.lock_table,
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    v
+}
+
+#[test]
+fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
+    let emu = iam_emulator();
+    let (s, _) = emu.stack("iamok", Some(60));
+    let policy = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let keys = emu.user("albflip-least", &on_any_resource(&policy, None));
+
+    let r = run_in(emu.albflip(&keys), &deploy(&s));
+    assert_eq!(r.code, 0, "deploy with the iam-policy actions: {r:?}");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !all.contains("missing permission") && !all.contains("metrics unavailable"),
+        "albflip needed an action iam-policy does not list: {r:?}"
+    );
+    assert_eq!(emu.weights(&s), (Some(0), Some(100)), "{r:?}");
+
+    let mut argv = s.by_arn();
+    argv.extend(
+        ["rollback", "--to", "blue", "--lock-table", &s.lock_table]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 0, "rollback with the iam-policy actions: {r:?}");
+    assert!(!r.stderr.contains("missing permission"), "{r:?}");
+    assert_eq!(emu.weights(&s), (Some(100), Some(0)), "{r:?}");
+}
+
+#[test]
+fn without_modify_listener_a_deploy_names_the_permission_and_moves_no_traffic() {
+    let emu = iam_emulator();
+    let (s, _) = emu.stack("iamno", Some(60));
+    let policy = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let missing = "elasticloadbalancing:ModifyListener";
+    assert!(
+        set(&policy["Statement"][1]["Action"]).contains(missing),
+        "{policy}"
+    );
+    let keys = emu.user(
+        "albflip-no-modify-listener",
+        &on_any_resource(&policy, Some(missing)),
+    );
+
+    let before = emu.fingerprint(&s.listener_arn);
+    let r = run_in(emu.albflip(&keys), &deploy(&s));
+    let after = emu.fingerprint(&s.listener_arn);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("missing permission {missing}")),
+        "{r:?}"
+    );
+    // The listener, its rules and its tags are byte-identical: the first step writes the weights before
+    // the deployment record, so a refused first write leaves nothing behind.
+    assert_eq!(before, after, "the listener, its rules or its tags changed");
+    assert!(r.stderr.contains("Nothing was changed"), "{r:?}");
+    assert_eq!(emu.weights(&s), (Some(100), Some(0)));
+
+    // The lease was released: the same deployment with the whole policy takes the lock at once.
+    let keys = emu.user("albflip-least-after", &on_any_resource(&policy, None));
+    let r = run_in(emu.albflip(&keys), &deploy(&s));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(emu.weights(&s), (Some(0), Some(100)));
+}
+
+/// Every statement of `want` is in `have`: the same actions, and each resource of `want` is a resource
+/// of `have` or matched by one of its `…/*` wildcards.
+fn covered(want: &Value, have: &Value) -> Result<(), String> {
+    for w in want["Statement"].as_array().expect("Statement") {
+        let actions = set(&w["Action"]);
+        let found = have["Statement"]
+            .as_array()
+            .expect("Statement")
+            .iter()
+            .find(|h| set(&h["Action"]) == actions && h["Effect"] == w["Effect"]);
+        let Some(h) = found else {
+            return Err(format!("no statement with exactly {actions:?}"));
+        };
+        let resources = set(&h["Resource"]);
+        for r in set(&w["Resource"]) {
+            let ok = resources
+                .iter()
+                .any(|h| *h == r || (h.ends_with("/*") && r.starts_with(&h[..h.len() - 1])));
+            if !ok {
+                return Err(format!("{actions:?} not on {r} but on {resources:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_reference_stack_creates_the_policy_iam_policy_prints() {
+    let emu = iam_emulator();
+    let (s, outputs) = emu.stack("iamcfn", None);
+    let created = emu.policy_document(outputs["PolicyArn"].as_str().expect("PolicyArn"));
+
+    let for_listener = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    // A rule of the stack's listener (iam-policy reads nothing for a rule ARN; any rule id will do).
+    let rule = format!(
+        "{}/0123456789abcdef",
+        s.listener_arn.replacen(":listener/", ":listener-rule/", 1)
+    );
+    let for_rule = iam_policy(emu, &["--rule-arn", &rule], &s.lock_table);
+
+    // The template grants what iam-policy prints, for the listener and for its rules…
+    covered(&for_listener, &created).unwrap_or_else(|e| {
+        panic!("listener: {e}\ncreated: {created}\niam-policy: {for_listener}")
+    });
+    covered(&for_rule, &created)
+        .unwrap_or_else(|e| panic!("rule: {e}\ncreated: {created}\niam-policy: {for_rule}"));
+    // …and nothing else: every action of the template is one of iam-policy's, and only the reads
+    // (Describe* and the CloudWatch reads) are on "*".
+    let printed: BTreeSet<String> = [&for_listener, &for_rule]
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap().iter())
+        .flat_map(|st| set(&st["Action"]))
+        .collect();
+    for st in created["Statement"].as_array().expect("Statement") {
+        let actions = set(&st["Action"]);
+        let extra: Vec<_> = actions.difference(&printed).collect();
+        assert!(
+            extra.is_empty(),
+            "the template grants {extra:?}, which iam-policy does not: {created}"
+        );
+        if set(&st["Resource"]).contains("*") {
+            assert!(
+                actions
+                    .iter()
+                    .all(|a| a.starts_with("elasticloadbalancing:Describe")
+                        || a.starts_with("cloudwatch:")),
+                "writes on \"*\": {st}"
+            );
+        }
+    }
+    // The rule wildcard is this listener's, not every listener's.
+    let rules = format!(
+        "{}/*",
+        s.listener_arn.replacen(":listener/", ":listener-rule/", 1)
+    );
+    assert!(created.to_string().contains(&rules), "{created}");
+}
