@@ -28,8 +28,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an API call may take with all its retries.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(40);
-/// Attempts per API call (the SDK's adaptive retry mode: exponential backoff with jitter and client-side
-/// rate limiting under throttling).
+/// Attempts per API call (the SDK's standard retry mode, exponential backoff with jitter).
 pub const MAX_ATTEMPTS: u32 = 4;
 
 /// Loads the SDK configuration for `settings`.
@@ -39,10 +38,10 @@ pub async fn load_config(settings: &AwsSettings) -> Result<SdkConfig, Error> {
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        // Adaptive: the standard retry plus a client-side rate limiter shared by every client of the
-        // process, which slows all callers down together when AWS throttles (a fleet of deployments
-        // against the ELB write quota) instead of letting some retry and starve others.
-        .retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS))
+        // Standard, not adaptive: the adaptive mode's rate limiter is shared by reads and writes, so a
+        // throttled write quota starved the reads of a fleet until they timed out (measured with
+        // bench/run). Writes are paced separately, see `throttle`.
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

@@ -23,16 +23,65 @@ pub fn backoff(attempt: u32, noise: u32) -> Duration {
     base + jitter
 }
 
-/// Runs `call` again while it fails with [`ApiErrorKind::Throttled`], within [`WRITE_BUDGET`].
+/// Spaces the process's ELB writes when AWS throttles them: every write waits its turn in one FIFO
+/// queue (tokio's mutex is fair), and the gap between writes doubles on each throttled write (up to
+/// 2 s) and shrinks on each success. Without it, a fleet of deployments retrying independently lets
+/// some writes lose the race over and over until their budget runs out (measured with bench/run).
+struct Pacer {
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+    gap: std::sync::Mutex<Duration>,
+}
+
+const MAX_GAP: Duration = Duration::from_secs(2);
+
+fn pacer() -> &'static Pacer {
+    static PACER: std::sync::OnceLock<Pacer> = std::sync::OnceLock::new();
+    PACER.get_or_init(|| Pacer {
+        next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        gap: std::sync::Mutex::new(Duration::ZERO),
+    })
+}
+
+impl Pacer {
+    fn gap(&self) -> Duration {
+        self.gap.lock().map(|g| *g).unwrap_or(Duration::ZERO)
+    }
+
+    fn adjust(&self, throttled: bool) {
+        if let Ok(mut gap) = self.gap.lock() {
+            *gap = if throttled {
+                (*gap * 2).max(Duration::from_millis(100)).min(MAX_GAP)
+            } else if *gap < Duration::from_millis(10) {
+                Duration::ZERO
+            } else {
+                gap.mul_f64(0.8)
+            };
+        }
+    }
+
+    /// Waits for this write's turn.
+    async fn turn(&self) {
+        let mut next = self.next.lock().await;
+        tokio::time::sleep_until(*next).await;
+        *next = tokio::time::Instant::now() + self.gap();
+    }
+}
+
+/// Runs `call` (a write) in its turn, and again while it fails with [`ApiErrorKind::Throttled`],
+/// within [`WRITE_BUDGET`].
 pub async fn retry_throttled<T, F, Fut>(mut call: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
     let started = tokio::time::Instant::now();
+    let pacer = pacer();
     let mut attempt = 0;
     loop {
-        match call().await {
+        pacer.turn().await;
+        let result = call().await;
+        pacer.adjust(matches!(&result, Err(e) if e.kind == ApiErrorKind::Throttled));
+        match result {
             Err(e) if e.kind == ApiErrorKind::Throttled && started.elapsed() < WRITE_BUDGET => {
                 let noise = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
