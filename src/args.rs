@@ -119,7 +119,7 @@ impl BakeArgs {
     }
 }
 
-/// Gate thresholds and polling; each also comes from ALBFLIP_* and albflip.toml [gates].
+/// Gate thresholds and polling; each also comes from `ALBFLIP_*` and `albflip.toml` `[gates]`.
 #[derive(Debug, Args)]
 pub struct GateArgs {
     /// Highest 5XX rate of the new color, in percent [default: 1].
@@ -215,7 +215,7 @@ fn parse_percent_value(s: &str) -> Result<f64, String> {
     }
 }
 
-/// How to move traffic; also from ALBFLIP_* and albflip.toml [strategy].
+/// How to move traffic; also from `ALBFLIP_*` and `albflip.toml` `[strategy]`.
 #[derive(Debug, Args)]
 pub struct StrategyArgs {
     /// How to move traffic [default: gradual].

@@ -463,6 +463,11 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             if let Err(e) = applied {
                 return Err(self.abort(resolved, stable, e, record.as_mut()).await);
             }
+            // Announced once the weights are verified and the step is recorded.
+            self.emit(Event::WeightsApplied {
+                step: n,
+                split: SplitView::from(split),
+            });
             expected = split;
             match self.bake(resolved, spec, step, n).await {
                 Ok(Baked::Passed) => self.emit(Event::StepPassed {
@@ -657,10 +662,6 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             )
             .await?;
         }
-        self.emit(Event::WeightsApplied {
-            step,
-            split: SplitView::from(split),
-        });
         Ok(())
     }
 

@@ -3,35 +3,6 @@
 
 use crate::harness::*;
 
-/// Short timings so a deployment takes seconds: 1 s polls over a 5 s window with no lag.
-fn fast(bake: &str) -> Vec<String> {
-    [
-        "--bake",
-        bake,
-        "--poll-interval",
-        "1s",
-        "--metric-lag",
-        "0s",
-        "--metric-window",
-        "5s",
-        "--metric-period",
-        "1s",
-        "--latency-statistic",
-        "Average",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-/// The route flags, the command, then the fast timings.
-fn gated(route: &[String], command: &[&str], bake: &str) -> Vec<String> {
-    let mut v = route.to_vec();
-    v.extend(command.iter().map(|s| s.to_string()));
-    v.extend(fast(bake));
-    v
-}
-
 fn events(r: &Run) -> Vec<serde_json::Value> {
     r.stdout
         .lines()
@@ -92,20 +63,7 @@ fn a_healthy_gradual_deployment_completes_with_green_stable() {
         .filter(|e| e["event"] == "gate_evaluated")
         .any(|e| e["results"][0]["verdict"] == "pass");
     assert!(judged, "no poll judged the error rate: {}", r.stdout);
-    assert_eq!(weights(&s), (Some(0), Some(100)));
-    assert_eq!(
-        tag(&s.listener_arn, "albflip:stable").as_deref(),
-        Some("green")
-    );
-    assert_eq!(
-        tag(&s.listener_arn, "albflip:state").as_deref(),
-        Some("complete")
-    );
-    assert_eq!(
-        forward(&s.listener_arn).1,
-        Some((true, Some(60))),
-        "stickiness kept"
-    );
+    assert_completed_on_green(&s, Some((true, Some(60))));
 }
 
 #[test]

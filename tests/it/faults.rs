@@ -67,40 +67,19 @@ fn shape(listener_arn: &str) -> String {
 }
 
 fn fingerprint_parts(listener_arn: &str) -> String {
-    rt().block_on(async {
-        let c = elb();
-        let l = c
-            .describe_listeners()
-            .listener_arns(listener_arn)
-            .send()
-            .await
-            .expect("describe listeners");
-        let r = c
-            .describe_rules()
-            .listener_arn(listener_arn)
-            .send()
-            .await
-            .expect("describe rules");
-        let t = c
-            .describe_tags()
-            .resource_arns(listener_arn)
-            .send()
-            .await
-            .expect("describe tags");
-        let tags: BTreeMap<String, String> = t
-            .tag_descriptions()
-            .iter()
-            .flat_map(|d| d.tags())
-            .filter(|t| !t.key().unwrap_or_default().starts_with("albflip:"))
-            .map(|t| {
-                (
-                    t.key().unwrap_or_default().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        format!("{:?}\n{:?}\n{tags:?}", l.listeners(), r.rules())
-    })
+    let (listeners, rules, tag_descriptions) = listener_state(&elb(), listener_arn);
+    let tags: BTreeMap<String, String> = tag_descriptions
+        .iter()
+        .flat_map(|d| d.tags())
+        .filter(|t| !t.key().unwrap_or_default().starts_with("albflip:"))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    format!("{listeners:?}\n{rules:?}\n{tags:?}")
 }
 
 /// The albflip tags of a listener.

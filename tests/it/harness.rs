@@ -276,33 +276,97 @@ pub fn elb() -> elb::Client {
 
 /// Everything the API says about a listener, its rules and its tags, for before/after comparisons.
 pub fn fingerprint(listener_arn: &str) -> String {
+    fingerprint_with(&elb(), listener_arn)
+}
+
+/// The listener, its rules and its tags as `client` reads them.
+pub fn listener_state(
+    client: &elb::Client,
+    listener_arn: &str,
+) -> (
+    Vec<elb::types::Listener>,
+    Vec<elb::types::Rule>,
+    Vec<elb::types::TagDescription>,
+) {
     rt().block_on(async {
-        let c = elb();
-        let l = c
+        let l = client
             .describe_listeners()
             .listener_arns(listener_arn)
             .send()
             .await
             .expect("describe listeners");
-        let r = c
+        let r = client
             .describe_rules()
             .listener_arn(listener_arn)
             .send()
             .await
             .expect("describe rules");
-        let t = c
+        let t = client
             .describe_tags()
             .resource_arns(listener_arn)
             .send()
             .await
             .expect("describe tags");
-        format!(
-            "{:?}\n{:?}\n{:?}",
-            l.listeners(),
-            r.rules(),
-            t.tag_descriptions()
+        (
+            l.listeners().to_vec(),
+            r.rules().to_vec(),
+            t.tag_descriptions().to_vec(),
         )
     })
+}
+
+/// [`fingerprint`] through `client`.
+pub fn fingerprint_with(client: &elb::Client, listener_arn: &str) -> String {
+    let (listeners, rules, tags) = listener_state(client, listener_arn);
+    format!("{listeners:?}\n{rules:?}\n{tags:?}")
+}
+
+/// Short timings so a deployment takes seconds: 1 s polls over a 5 s window with no lag.
+pub fn fast(bake: &str) -> Vec<String> {
+    [
+        "--bake",
+        bake,
+        "--poll-interval",
+        "1s",
+        "--metric-lag",
+        "0s",
+        "--metric-window",
+        "5s",
+        "--metric-period",
+        "1s",
+        "--latency-statistic",
+        "Average",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The route flags, the command, then the fast timings.
+pub fn gated(route: &[String], command: &[&str], bake: &str) -> Vec<String> {
+    let mut v = route.to_vec();
+    v.extend(command.iter().map(|s| s.to_string()));
+    v.extend(fast(bake));
+    v
+}
+
+/// A deployment finished on green: 0/100, green stable, state complete, stickiness as given.
+#[track_caller]
+pub fn assert_completed_on_green(stack: &Stack, stickiness: Sticky) {
+    assert_eq!(weights(stack), (Some(0), Some(100)));
+    assert_eq!(
+        tag(&stack.listener_arn, "albflip:stable").as_deref(),
+        Some("green")
+    );
+    assert_eq!(
+        tag(&stack.listener_arn, "albflip:state").as_deref(),
+        Some("complete")
+    );
+    assert_eq!(
+        forward(&stack.listener_arn).1,
+        stickiness,
+        "stickiness kept"
+    );
 }
 
 /// (target group ARN, weight) pairs of a forward action.
@@ -820,33 +884,7 @@ impl IamEmulator {
 
     /// `fingerprint`, on this emulator.
     pub fn fingerprint(&self, listener_arn: &str) -> String {
-        let c = self.elb();
-        rt().block_on(async {
-            let l = c
-                .describe_listeners()
-                .listener_arns(listener_arn)
-                .send()
-                .await
-                .expect("describe listeners");
-            let r = c
-                .describe_rules()
-                .listener_arn(listener_arn)
-                .send()
-                .await
-                .expect("describe rules");
-            let t = c
-                .describe_tags()
-                .resource_arns(listener_arn)
-                .send()
-                .await
-                .expect("describe tags");
-            format!(
-                "{:?}\n{:?}\n{:?}",
-                l.listeners(),
-                r.rules(),
-                t.tag_descriptions()
-            )
-        })
+        fingerprint_with(&self.elb(), listener_arn)
     }
 
     /// `weights`, on this emulator.

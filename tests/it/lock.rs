@@ -6,27 +6,6 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-/// Fast timings: 1 s polls over a 5 s window with no lag.
-fn fast(bake: &str) -> Vec<String> {
-    [
-        "--bake",
-        bake,
-        "--poll-interval",
-        "1s",
-        "--metric-lag",
-        "0s",
-        "--metric-window",
-        "5s",
-        "--metric-period",
-        "1s",
-        "--latency-statistic",
-        "Average",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
 fn deploy_args(s: &Stack, extra: &[&str], bake: &str) -> Vec<String> {
     let mut v = s.by_arn();
     v.extend(
@@ -205,20 +184,7 @@ fn after_kill_9_status_shows_the_deployment_deploy_refuses_and_resume_finishes_i
         "{}",
         r.stdout
     );
-    assert_eq!(weights(&s), (Some(0), Some(100)));
-    assert_eq!(
-        tag(&s.listener_arn, "albflip:stable").as_deref(),
-        Some("green")
-    );
-    assert_eq!(
-        tag(&s.listener_arn, "albflip:state").as_deref(),
-        Some("complete")
-    );
-    assert_eq!(
-        forward(&s.listener_arn).1,
-        Some((true, Some(120))),
-        "stickiness kept"
-    );
+    assert_completed_on_green(&s, Some((true, Some(120))));
 }
 
 #[test]
