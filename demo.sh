@@ -16,6 +16,8 @@ localstack/create-stack --endpoint "$AWS_ENDPOINT_URL" --stickiness 300 >"$stack
 cargo build --quiet --bin albflip
 albflip() { echo; echo "\$ albflip $*"; target/debug/albflip "$@"; }
 export ALBFLIP_ENVIRONMENT=demo ALBFLIP_APPLICATION=shop
+export ALBFLIP_LOCK_TABLE=demo-shop-albflip-locks   # the reference stack's lock table: one albflip per listener
+mkdir -p reports
 # Short timings so the demo takes seconds (the defaults bake 3m and poll every 30s).
 fast=(--bake 4s --poll-interval 1s --metric-lag 0s --metric-window 5s --metric-period 1s --latency-statistic Average)
 
@@ -36,15 +38,16 @@ albflip rollback
 
 echo; echo "== 2. a healthy gradual deployment of green (simulated traffic: no errors)"
 traffic --green-errors 0
-albflip deploy --target green --steps 25,50,100 "${fast[@]}"
+albflip deploy --target green --steps 25,50,100 "${fast[@]}" --report reports/healthy.html
 
 echo; echo "== 3. a faulty deployment of blue (simulated traffic: 20% of blue's requests fail)"
 traffic --blue-errors 0.2
 set +e
-albflip deploy --target blue "${fast[@]}"
+albflip deploy --target blue "${fast[@]}" --report reports/rolled-back.html
 code=$?
 set -e
 echo "(exit code $code: 3 means a gate failed and albflip rolled back)"
 albflip status
 echo
-echo "== done. The local AWS is still running at $AWS_ENDPOINT_URL; stop it with localstack/stop"
+echo "== done. HTML reports: reports/healthy.html, reports/rolled-back.html"
+echo "== The local AWS is still running at $AWS_ENDPOINT_URL; stop it with localstack/stop"
