@@ -1,8 +1,16 @@
 //! The step engine: observe → decide → act → verify, through the ports. Each step re-reads the live
 //! split (drift check), writes once, reads back, then bakes while polling the gates; the first failing
 //! verdict puts traffic back on the stable color at once, traffic first.
+//!
+//! - [`spec`]: what a run needs ([`DeploySpec`], [`MetricWindow`]) and how it ended ([`Outcome`]).
+//! - this module: the [`Engine`], its entry points (`deploy`, `resume`, `shift`, `promote`) and the step
+//!   loop with the deployment record.
+//! - `act`: one step's write (drift check, write, read-back) and the rollback.
+//! - `bake`: polling the gates while a step bakes.
 
-use std::time::{Duration, SystemTime};
+mod act;
+mod bake;
+pub mod spec;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -10,69 +18,18 @@ use tokio_util::sync::CancellationToken;
 use crate::error::Error;
 use crate::events::{Event, Observer, SplitView};
 use crate::model::{Color, Percent, Split};
-use crate::plan::decide::Failure;
-use crate::plan::gates::evaluate;
-use crate::plan::{BakeDecision, BakePolicy, BakeTracker, GateThresholds, Plan, Step};
-use crate::ports::{Alb, ApiError, Clock, MetricQuery, MetricSource};
+use crate::plan::{Plan, Step};
+use crate::ports::{Alb, ApiError, Clock, MetricSource};
 use crate::resolve::{self, Resolved, Target};
-use crate::route::{self, RouteId};
+use crate::route::RouteId;
 use crate::state::{self, DeploymentRecord, Phase, STABLE_TAG};
-use crate::traffic::{self, ChangeOptions, Verification};
+use crate::traffic::{self, ChangeOptions};
 
 pub use crate::state::{STATE_TAG, TARGET_TAG};
+pub use bake::MAX_METRIC_ERRORS;
+pub use spec::{DeploySpec, MetricWindow, Outcome};
 
-/// Consecutive failed metric fetches that fail a step.
-pub const MAX_METRIC_ERRORS: u32 = 3;
-
-/// Where the metrics window sits relative to now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct MetricWindow {
-    /// Window length.
-    #[serde(with = "crate::plan::strategy::secs")]
-    pub window: Duration,
-    /// How far before now the window ends (CloudWatch publishes ALB data late).
-    #[serde(with = "crate::plan::strategy::secs")]
-    pub lag: Duration,
-    /// The metric period.
-    #[serde(with = "crate::plan::strategy::secs")]
-    pub period: Duration,
-}
-
-impl Default for MetricWindow {
-    fn default() -> Self {
-        MetricWindow {
-            window: Duration::from_secs(300),
-            lag: Duration::from_secs(60),
-            period: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Everything a deployment needs besides the route.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeploySpec {
-    /// The steps.
-    pub plan: Plan,
-    /// The strategy, for people.
-    pub strategy: String,
-    /// How steps bake.
-    pub policy: BakePolicy,
-    /// The gates.
-    pub gates: GateThresholds,
-    /// The metrics window.
-    pub window: MetricWindow,
-    /// Shift even to a color without healthy targets.
-    pub force: bool,
-    /// Continue from the live split when it differs from what albflip last wrote, instead of stopping.
-    pub adopt_drift: bool,
-}
-
-/// How a bake ended.
-enum Baked {
-    Passed,
-    Failed(Failure),
-    Cancelled,
-}
+use bake::Baked;
 
 /// What kind of run the engine is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,52 +40,6 @@ enum Mode {
     Canary,
     /// One gated `shift` step; no deployment state.
     Shift,
-}
-
-/// How a deployment ended (errors aside).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Outcome {
-    /// All steps passed; the new color is stable.
-    Completed {
-        /// The new stable color.
-        stable: Color,
-    },
-    /// The canary passed; `promote` finishes it.
-    AwaitingPromotion {
-        /// The new color.
-        target: Color,
-        /// Its share.
-        percent: u8,
-    },
-    /// A gated shift passed its bake.
-    Shifted {
-        /// The live split.
-        split: SplitView,
-        /// The stable color afterwards.
-        stable: Color,
-    },
-    /// The run was cancelled.
-    Interrupted {
-        /// Whether traffic was put back on the stable color.
-        rolled_back: bool,
-        /// The live split afterwards.
-        split: SplitView,
-        /// The step that was running (1-based).
-        step: usize,
-    },
-    /// A gate failed and traffic is back on the stable color.
-    RolledBack {
-        /// Why.
-        failure: Failure,
-        /// The stable color.
-        to: Color,
-        /// The step that failed (1-based).
-        step: usize,
-        /// That step's share.
-        percent: u8,
-    },
 }
 
 /// Drives deployments through the ports.
@@ -586,243 +497,6 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             split: split.into(),
             stable: whole.unwrap_or(resolved.stable),
         })
-    }
-
-    /// A named alarm that does not exist would never fail its gate: refuse to start instead.
-    async fn check_alarms(&self, resolved: &Resolved, spec: &DeploySpec) -> Result<(), Error> {
-        if spec.gates.alarms.is_empty() {
-            return Ok(());
-        }
-        let observation = self
-            .metrics
-            .observe(&self.query(resolved, spec, self.clock.now()))
-            .await
-            .map_err(Error::Read)?;
-        let missing: Vec<&str> = spec
-            .gates
-            .alarms
-            .iter()
-            .filter(|name| !observation.alarms.iter().any(|(n, _)| n == *name))
-            .map(String::as_str)
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        Err(Error::invalid(
-            format!("--alarm {}", missing.join(", ")),
-            "no such CloudWatch alarm in this account and region, so its gate could never fail",
-            "Check the alarm name (`aws cloudwatch describe-alarms --alarm-names NAME`)",
-        ))
-    }
-
-    /// Reads the live route, refuses on drift, writes the step's split and reads it back.
-    async fn apply_step(
-        &self,
-        resolved: &Resolved,
-        expected: Split,
-        split: Split,
-        step: usize,
-        adopt_drift: bool,
-    ) -> Result<(), Error> {
-        let route = &resolved.snapshot.route;
-        let live = self.alb.read(route).await.map_err(Error::Read)?;
-        let forward = route::forward_of(&live).map_err(|problem| Error::UnsupportedRoute {
-            route: route.clone(),
-            problem,
-            fix: "See `albflip status`".into(),
-        })?;
-        let live_split = route::live_split(forward, &resolved.groups).map_err(|problem| {
-            Error::UnsupportedRoute {
-                route: route.clone(),
-                problem,
-                fix: "See `albflip status`".into(),
-            }
-        })?;
-        if live_split != expected && adopt_drift {
-            self.emit(Event::DriftAdopted {
-                step,
-                expected: expected.into(),
-                found: live_split.into(),
-            });
-        } else if live_split != expected {
-            return Err(Error::Drift {
-                route: route.clone(),
-                expected: expected.to_string(),
-                found: live_split.to_string(),
-            });
-        }
-        if live_split != split || forward.targets.len() < 2 {
-            traffic::check_conversion(self.alb, resolved, forward).await?;
-            traffic::write_verified(
-                self.alb,
-                &live,
-                &resolved.groups,
-                split,
-                Verification::ReadBack,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Bakes one step: polls until it passes, fails or the run is cancelled.
-    async fn bake(
-        &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        step: &Step,
-        n: usize,
-    ) -> Result<Baked, Error> {
-        if step.bake.is_zero() {
-            return Ok(Baked::Passed);
-        }
-        let policy = BakePolicy {
-            bake: step.bake,
-            ..spec.policy
-        };
-        let new = spec.plan.target;
-        let started = self.clock.now();
-        let mut tracker = BakeTracker::default();
-        let mut errors = 0u32;
-        loop {
-            tokio::select! {
-                _ = self.clock.sleep(policy.poll_interval) => {}
-                _ = self.cancel.cancelled() => return Ok(Baked::Cancelled),
-            }
-            let now = self.clock.now();
-            let elapsed = now.duration_since(started).unwrap_or_default();
-            let query = self.query(resolved, spec, now);
-            let observation = match self.metrics.observe(&query).await {
-                Ok(o) => {
-                    errors = 0;
-                    o
-                }
-                Err(e) => {
-                    errors += 1;
-                    self.emit(Event::MetricsUnavailable {
-                        step: n,
-                        error: e.to_string(),
-                    });
-                    if errors >= MAX_METRIC_ERRORS {
-                        return Ok(Baked::Failed(Failure::NoData {
-                            message: format!(
-                                "metrics unavailable for {errors} consecutive polls: {e}"
-                            ),
-                        }));
-                    }
-                    continue;
-                }
-            };
-            let report = evaluate(&spec.gates, &observation, new);
-            let decision = tracker.judge(&policy, &report, elapsed);
-            self.emit(Event::GateEvaluated {
-                step: n,
-                elapsed_seconds: elapsed.as_secs_f64(),
-                bake_seconds: policy.bake.as_secs_f64(),
-                results: report.results,
-                decision: match &decision {
-                    BakeDecision::Continue => "continue",
-                    BakeDecision::Passed => "passed",
-                    BakeDecision::Failed(_) => "failed",
-                }
-                .into(),
-            });
-            match decision {
-                BakeDecision::Continue => {}
-                BakeDecision::Passed => return Ok(Baked::Passed),
-                BakeDecision::Failed(f) => return Ok(Baked::Failed(f)),
-            }
-        }
-    }
-
-    fn query(&self, resolved: &Resolved, spec: &DeploySpec, now: SystemTime) -> MetricQuery {
-        let end = now.checked_sub(spec.window.lag).unwrap_or(now);
-        let start = end.checked_sub(spec.window.window).unwrap_or(end);
-        let new = spec.plan.target;
-        MetricQuery {
-            load_balancer: resolved
-                .snapshot
-                .load_balancer
-                .metric_dimension()
-                .to_string(),
-            new_target_group: resolved.groups.of(new).metric_dimension().to_string(),
-            stable_target_group: resolved
-                .groups
-                .of(new.other())
-                .metric_dimension()
-                .to_string(),
-            start,
-            end,
-            period: spec.window.period,
-            latency_statistic: spec.gates.latency_statistic,
-            alarms: spec.gates.alarms.clone(),
-        }
-    }
-
-    /// Traffic back to `stable`: a fresh read, one write, verified from its response.
-    async fn rollback_to(
-        &self,
-        resolved: &Resolved,
-        stable: Color,
-        cause: &str,
-    ) -> Result<(), Error> {
-        let route = &resolved.snapshot.route;
-        let result = async {
-            let live = self.alb.read(route).await.map_err(Error::Read)?;
-            traffic::write_verified(
-                self.alb,
-                &live,
-                &resolved.groups,
-                Split::all_to(stable),
-                Verification::Response,
-            )
-            .await
-        }
-        .await;
-        match result {
-            Ok(_) => {
-                self.emit(Event::RolledBack {
-                    to: stable,
-                    split: Split::all_to(stable).into(),
-                });
-                Ok(())
-            }
-            Err(e) => Err(Error::RollbackFailed {
-                cause: cause.to_string(),
-                rollback: Box::new(e),
-            }),
-        }
-    }
-
-    /// After an unexpected error mid-deployment: traffic back to stable unless the error was drift (a
-    /// human is changing the route; albflip stops without writing).
-    async fn abort(
-        &self,
-        resolved: &Resolved,
-        stable: Color,
-        e: Error,
-        record: Option<&mut DeploymentRecord>,
-    ) -> Error {
-        if matches!(e, Error::Drift { .. }) {
-            return e;
-        }
-        let cause = e.to_string();
-        match self.rollback_to(resolved, stable, &cause).await {
-            Ok(()) => {
-                if let Some(r) = record {
-                    r.phase = Phase::RolledBack;
-                    // Best effort: traffic is back and verified; a failed tag write must not hide the cause.
-                    if let Err(tag_error) = self.record(&resolved.snapshot.route, r).await {
-                        tracing::warn!(%tag_error, "could not record the rolled-back state");
-                    }
-                }
-                Error::Aborted {
-                    cause: Box::new(e),
-                    stable,
-                }
-            }
-            Err(rollback_error) => rollback_error,
-        }
     }
 }
 

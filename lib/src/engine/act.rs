@@ -1,0 +1,130 @@
+//! One step's write (re-read, drift check, write, read-back) and putting traffic back.
+
+use crate::error::Error;
+use crate::events::Event;
+use crate::model::{Color, Split};
+use crate::ports::{Alb, Clock, MetricSource};
+use crate::resolve::Resolved;
+use crate::route;
+use crate::state::{DeploymentRecord, Phase};
+use crate::traffic::{self, Verification};
+
+use super::Engine;
+
+impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
+    /// Reads the live route, refuses on drift, writes the step's split and reads it back.
+    pub(super) async fn apply_step(
+        &self,
+        resolved: &Resolved,
+        expected: Split,
+        split: Split,
+        step: usize,
+        adopt_drift: bool,
+    ) -> Result<(), Error> {
+        let route = &resolved.snapshot.route;
+        let live = self.alb.read(route).await.map_err(Error::Read)?;
+        let forward = route::forward_of(&live).map_err(|problem| Error::UnsupportedRoute {
+            route: route.clone(),
+            problem,
+            fix: "See `albflip status`".into(),
+        })?;
+        let live_split = route::live_split(forward, &resolved.groups).map_err(|problem| {
+            Error::UnsupportedRoute {
+                route: route.clone(),
+                problem,
+                fix: "See `albflip status`".into(),
+            }
+        })?;
+        if live_split != expected && adopt_drift {
+            self.emit(Event::DriftAdopted {
+                step,
+                expected: expected.into(),
+                found: live_split.into(),
+            });
+        } else if live_split != expected {
+            return Err(Error::Drift {
+                route: route.clone(),
+                expected: expected.to_string(),
+                found: live_split.to_string(),
+            });
+        }
+        if live_split != split || forward.targets.len() < 2 {
+            traffic::check_conversion(self.alb, resolved, forward).await?;
+            traffic::write_verified(
+                self.alb,
+                &live,
+                &resolved.groups,
+                split,
+                Verification::ReadBack,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Traffic back to `stable`: a fresh read, one write, verified from its response.
+    pub(super) async fn rollback_to(
+        &self,
+        resolved: &Resolved,
+        stable: Color,
+        cause: &str,
+    ) -> Result<(), Error> {
+        let route = &resolved.snapshot.route;
+        let result = async {
+            let live = self.alb.read(route).await.map_err(Error::Read)?;
+            traffic::write_verified(
+                self.alb,
+                &live,
+                &resolved.groups,
+                Split::all_to(stable),
+                Verification::Response,
+            )
+            .await
+        }
+        .await;
+        match result {
+            Ok(_) => {
+                self.emit(Event::RolledBack {
+                    to: stable,
+                    split: Split::all_to(stable).into(),
+                });
+                Ok(())
+            }
+            Err(e) => Err(Error::RollbackFailed {
+                cause: cause.to_string(),
+                rollback: Box::new(e),
+            }),
+        }
+    }
+
+    /// After an unexpected error mid-deployment: traffic back to stable unless the error was drift (a
+    /// human is changing the route; albflip stops without writing).
+    pub(super) async fn abort(
+        &self,
+        resolved: &Resolved,
+        stable: Color,
+        e: Error,
+        record: Option<&mut DeploymentRecord>,
+    ) -> Error {
+        if matches!(e, Error::Drift { .. }) {
+            return e;
+        }
+        let cause = e.to_string();
+        match self.rollback_to(resolved, stable, &cause).await {
+            Ok(()) => {
+                if let Some(r) = record {
+                    r.phase = Phase::RolledBack;
+                    // Best effort: traffic is back and verified; a failed tag write must not hide the cause.
+                    if let Err(tag_error) = self.record(&resolved.snapshot.route, r).await {
+                        tracing::warn!(%tag_error, "could not record the rolled-back state");
+                    }
+                }
+                Error::Aborted {
+                    cause: Box::new(e),
+                    stable,
+                }
+            }
+            Err(rollback_error) => rollback_error,
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Baking a step: poll the gates until the step passes, fails, or the run is cancelled.
+
+use std::time::SystemTime;
+
+use crate::error::Error;
+use crate::events::Event;
+use crate::plan::decide::Failure;
+use crate::plan::gates::evaluate;
+use crate::plan::{BakeDecision, BakePolicy, BakeTracker, Step};
+use crate::ports::{Alb, Clock, MetricQuery, MetricSource};
+use crate::resolve::Resolved;
+
+use super::{DeploySpec, Engine};
+
+/// Consecutive failed metric fetches that fail a step.
+pub const MAX_METRIC_ERRORS: u32 = 3;
+
+/// How a bake ended.
+pub(super) enum Baked {
+    Passed,
+    Failed(Failure),
+    Cancelled,
+}
+
+impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
+    /// A named alarm that does not exist would never fail its gate: refuse to start instead.
+    pub(super) async fn check_alarms(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+    ) -> Result<(), Error> {
+        if spec.gates.alarms.is_empty() {
+            return Ok(());
+        }
+        let observation = self
+            .metrics
+            .observe(&self.query(resolved, spec, self.clock.now()))
+            .await
+            .map_err(Error::Read)?;
+        let missing: Vec<&str> = spec
+            .gates
+            .alarms
+            .iter()
+            .filter(|name| !observation.alarms.iter().any(|(n, _)| n == *name))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            format!("--alarm {}", missing.join(", ")),
+            "no such CloudWatch alarm in this account and region, so its gate could never fail",
+            "Check the alarm name (`aws cloudwatch describe-alarms --alarm-names NAME`)",
+        ))
+    }
+
+    /// Bakes one step: polls until it passes, fails or the run is cancelled.
+    pub(super) async fn bake(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        step: &Step,
+        n: usize,
+    ) -> Result<Baked, Error> {
+        if step.bake.is_zero() {
+            return Ok(Baked::Passed);
+        }
+        let policy = BakePolicy {
+            bake: step.bake,
+            ..spec.policy
+        };
+        let new = spec.plan.target;
+        let started = self.clock.now();
+        let mut tracker = BakeTracker::default();
+        let mut errors = 0u32;
+        loop {
+            tokio::select! {
+                _ = self.clock.sleep(policy.poll_interval) => {}
+                _ = self.cancel.cancelled() => return Ok(Baked::Cancelled),
+            }
+            let now = self.clock.now();
+            let elapsed = now.duration_since(started).unwrap_or_default();
+            let query = self.query(resolved, spec, now);
+            let observation = match self.metrics.observe(&query).await {
+                Ok(o) => {
+                    errors = 0;
+                    o
+                }
+                Err(e) => {
+                    errors += 1;
+                    self.emit(Event::MetricsUnavailable {
+                        step: n,
+                        error: e.to_string(),
+                    });
+                    if errors >= MAX_METRIC_ERRORS {
+                        return Ok(Baked::Failed(Failure::NoData {
+                            message: format!(
+                                "metrics unavailable for {errors} consecutive polls: {e}"
+                            ),
+                        }));
+                    }
+                    continue;
+                }
+            };
+            let report = evaluate(&spec.gates, &observation, new);
+            let decision = tracker.judge(&policy, &report, elapsed);
+            self.emit(Event::GateEvaluated {
+                step: n,
+                elapsed_seconds: elapsed.as_secs_f64(),
+                bake_seconds: policy.bake.as_secs_f64(),
+                results: report.results,
+                decision: match &decision {
+                    BakeDecision::Continue => "continue",
+                    BakeDecision::Passed => "passed",
+                    BakeDecision::Failed(_) => "failed",
+                }
+                .into(),
+            });
+            match decision {
+                BakeDecision::Continue => {}
+                BakeDecision::Passed => return Ok(Baked::Passed),
+                BakeDecision::Failed(f) => return Ok(Baked::Failed(f)),
+            }
+        }
+    }
+
+    pub(super) fn query(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        now: SystemTime,
+    ) -> MetricQuery {
+        let end = now.checked_sub(spec.window.lag).unwrap_or(now);
+        let start = end.checked_sub(spec.window.window).unwrap_or(end);
+        let new = spec.plan.target;
+        MetricQuery {
+            load_balancer: resolved
+                .snapshot
+                .load_balancer
+                .metric_dimension()
+                .to_string(),
+            new_target_group: resolved.groups.of(new).metric_dimension().to_string(),
+            stable_target_group: resolved
+                .groups
+                .of(new.other())
+                .metric_dimension()
+                .to_string(),
+            start,
+            end,
+            period: spec.window.period,
+            latency_statistic: spec.gates.latency_statistic,
+            alarms: spec.gates.alarms.clone(),
+        }
+    }
+}

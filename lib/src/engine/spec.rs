@@ -1,0 +1,99 @@
+//! What a run needs and how it ended.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::events::SplitView;
+use crate::model::Color;
+use crate::plan::decide::Failure;
+use crate::plan::{BakePolicy, GateThresholds, Plan};
+
+/// Where the metrics window sits relative to now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MetricWindow {
+    /// Window length.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub window: Duration,
+    /// How far before now the window ends (CloudWatch publishes ALB data late).
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub lag: Duration,
+    /// The metric period.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub period: Duration,
+}
+
+impl Default for MetricWindow {
+    fn default() -> Self {
+        MetricWindow {
+            window: Duration::from_secs(300),
+            lag: Duration::from_secs(60),
+            period: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything a deployment needs besides the route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploySpec {
+    /// The steps.
+    pub plan: Plan,
+    /// The strategy, for people.
+    pub strategy: String,
+    /// How steps bake.
+    pub policy: BakePolicy,
+    /// The gates.
+    pub gates: GateThresholds,
+    /// The metrics window.
+    pub window: MetricWindow,
+    /// Shift even to a color without healthy targets.
+    pub force: bool,
+    /// Continue from the live split when it differs from what albflip last wrote, instead of stopping.
+    pub adopt_drift: bool,
+}
+
+/// How a deployment ended (errors aside).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// All steps passed; the new color is stable.
+    Completed {
+        /// The new stable color.
+        stable: Color,
+    },
+    /// The canary passed; `promote` finishes it.
+    AwaitingPromotion {
+        /// The new color.
+        target: Color,
+        /// Its share.
+        percent: u8,
+    },
+    /// A gated shift passed its bake.
+    Shifted {
+        /// The live split.
+        split: SplitView,
+        /// The stable color afterwards.
+        stable: Color,
+    },
+    /// The run was cancelled.
+    Interrupted {
+        /// Whether traffic was put back on the stable color.
+        rolled_back: bool,
+        /// The live split afterwards.
+        split: SplitView,
+        /// The step that was running (1-based).
+        step: usize,
+    },
+    /// A gate failed and traffic is back on the stable color.
+    RolledBack {
+        /// Why.
+        failure: Failure,
+        /// The stable color.
+        to: Color,
+        /// The step that failed (1-based).
+        step: usize,
+        /// That step's share.
+        percent: u8,
+    },
+}
