@@ -3,32 +3,34 @@
 
 mod args;
 mod live;
+mod locking;
 mod origins;
 mod progress;
 mod render;
 mod report;
 mod settings;
+mod shell;
 mod show_config;
+mod signals;
 mod spec;
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use albflip::aws::{self, CallCounter, CloudWatch, DynamoLock, ElbV2};
+use albflip::aws::{self, CallCounter, CloudWatch, ElbV2};
 use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
 use albflip::ports::ApiErrorKind;
 use albflip::ports::TokioClock;
 use albflip::traffic::{self, ChangeOptions};
 use albflip::{Error, ErrorKind};
 use clap::{CommandFactory, FromArgMatches};
-use tokio_util::sync::CancellationToken;
 
 use args::{Cli, Command, OutputFormat};
 use settings::Settings;
 
 /// Exit codes (documented in the README and in `--help`).
-mod exit {
+pub(crate) mod exit {
     pub const SUCCESS: u8 = 0;
     pub const RUNTIME: u8 = 1;
     pub const USAGE: u8 = 2;
@@ -51,8 +53,8 @@ fn main() -> ExitCode {
     let origins = origins::Origins::new(&command, &matches);
     // Shell integration needs no AWS, no config and no route.
     match &cli.command {
-        Command::Completions { shell } => return print_completions(*shell),
-        Command::Man => return print_man(),
+        Command::Completions { shell } => return shell::print_completions(*shell),
+        Command::Man => return shell::print_man(),
         Command::Config(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             return match show_config::show(&cli, args, &origins, &cwd) {
@@ -255,11 +257,11 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             let held = if a.dry_run {
                 None
             } else {
-                take_lock(&alb, &config, settings, g).await?
+                locking::take_lock(&alb, &config, settings, g).await?
             };
             let result =
                 traffic::shift(&alb, &settings.target, a.target, a.percentage, options).await;
-            release(held).await;
+            locking::release(held).await;
             let outcome = result?;
             render_change("shift", "Shifted", &outcome, &calls, g)
         }
@@ -318,7 +320,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                 serde_json::to_string_pretty(&policy).unwrap_or_default()
             )
         }
-        Command::Unlock(a) => return unlock(&alb, &config, settings, a, &calls, g).await,
+        Command::Unlock(a) => return locking::unlock(&alb, &config, settings, a, &calls, g).await,
         Command::Deploy(_) | Command::Promote(_) | Command::Shift(_) => {
             let spec = deploy_spec.as_ref().ok_or_else(|| Error::InvalidInput {
                 what: "deploy".into(),
@@ -355,8 +357,8 @@ async fn run_engine(
         Some(args::InterruptArg::Hold) => OnInterrupt::Hold,
         _ => OnInterrupt::Rollback,
     };
-    let cancel = interrupts();
-    let held = take_lock(alb, config, settings, g).await?;
+    let cancel = signals::interrupts();
+    let held = locking::take_lock(alb, config, settings, g).await?;
     if let Some(h) = &held {
         // Losing the lease (taken over, or not renewable before it expired) stops the run like a signal.
         let (lost, cancel) = (h.lost(), cancel.clone());
@@ -401,7 +403,7 @@ async fn run_engine(
     if let Some(h) = heartbeat {
         h.abort();
     }
-    release(held).await;
+    locking::release(held).await;
     if let Some(path) = bake_args.and_then(|b| b.report.as_ref()) {
         let html = report::render(&settings.target, spec, &collected.events(), &result);
         if let Err(e) = std::fs::write(path, html) {
@@ -421,168 +423,6 @@ async fn run_engine(
     };
     render::summary(&outcome, calls, g.output, g.quiet);
     Ok(code)
-}
-
-type Held = albflip::lock::Held<DynamoLock>;
-
-/// Takes the route's lock when a lock table is configured; otherwise warns that the run is protected
-/// only by the state tags.
-async fn take_lock(
-    alb: &ElbV2,
-    config: &albflip::aws::SdkConfig,
-    settings: &Settings,
-    g: &args::GlobalArgs,
-) -> Result<Option<Held>, Error> {
-    let Some(table) = &settings.lock_table else {
-        if !g.quiet {
-            eprintln!("albflip: warning: no lock table configured (--lock-table, ALBFLIP_LOCK_TABLE or [lock] table): this run is not protected against a concurrent albflip on the same listener; only the deployment state tags guard it");
-        }
-        return Ok(None);
-    };
-    let key = lock_key(alb, settings).await?;
-    let lock = std::sync::Arc::new(DynamoLock::new(config, table, alb.calls().clone()));
-    let holder = format!(
-        "{} (pid {})",
-        albflip::state::identity_from_env(),
-        std::process::id()
-    );
-    albflip::lock::acquire(lock, &key, &holder, settings.lock_ttl)
-        .await
-        .map(Some)
-}
-
-/// The lock key: the ARN of the route's resource (listener or rule).
-async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
-    use albflip::resolve::RouteSpec;
-    Ok(match &settings.target.route {
-        RouteSpec::Listener(arn) => arn.to_string(),
-        RouteSpec::Rule(arn) => arn.to_string(),
-        RouteSpec::LoadBalancer { .. } => albflip::resolve::resolve(alb, &settings.target)
-            .await?
-            .snapshot
-            .route
-            .resource_arn()
-            .to_string(),
-    })
-}
-
-async fn release(held: Option<Held>) {
-    if let Some(h) = held {
-        if let Err(e) = h.release().await {
-            eprintln!("albflip: warning: could not release the deployment lock ({e}); it expires by itself");
-        }
-    }
-}
-
-/// `albflip unlock --force`: breaks a stale lock after confirmation.
-async fn unlock(
-    alb: &ElbV2,
-    config: &albflip::aws::SdkConfig,
-    settings: &Settings,
-    a: &args::UnlockArgs,
-    calls: &CallCounter,
-    g: &args::GlobalArgs,
-) -> Result<u8, Error> {
-    let Some(table) = &settings.lock_table else {
-        return Err(Error::InvalidInput {
-            what: "unlock".into(),
-            why: "no lock table is configured".into(),
-            fix: "Pass --lock-table NAME (or ALBFLIP_LOCK_TABLE, or [lock] table in albflip.toml)"
-                .into(),
-        });
-    };
-    let key = lock_key(alb, settings).await?;
-    let lock = DynamoLock::new(config, table, calls.clone());
-    let Some(current) = albflip::lock::holder(&lock, &key).await? else {
-        if !g.quiet {
-            println!("No lock is held on {key}.");
-        }
-        return Ok(exit::SUCCESS);
-    };
-    let who = format!(
-        "{} since {} (expires {})",
-        current.holder, current.since, current.expires
-    );
-    if !a.force {
-        return Err(Error::InvalidInput {
-            what: "unlock".into(),
-            why: format!("the lock on {key} is held by {who}"),
-            fix: "If that run is dead, pass --force to break the lock".into(),
-        });
-    }
-    if !a.yes && !confirm(&format!("Break the lock on {key} held by {who}? [y/N] ")) {
-        return Err(Error::InvalidInput {
-            what: "unlock --force".into(),
-            why: "not confirmed".into(),
-            fix: "Answer y at the prompt, or pass --yes in a non-interactive run".into(),
-        });
-    }
-    use albflip::ports::Lock;
-    lock.force_release(&key).await.map_err(Error::Read)?;
-    if !g.quiet {
-        println!("Broke the lock on {key} held by {who}.");
-    }
-    Ok(exit::SUCCESS)
-}
-
-/// Asks on the terminal; false when stdin is not a terminal.
-fn confirm(question: &str) -> bool {
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        return false;
-    }
-    eprint!("{question}");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
-}
-
-fn print_completions(shell: clap_complete::Shell) -> ExitCode {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "albflip", &mut std::io::stdout());
-    ExitCode::from(exit::SUCCESS)
-}
-
-fn print_man() -> ExitCode {
-    use clap::CommandFactory;
-    match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-        Ok(()) => ExitCode::from(exit::SUCCESS),
-        Err(e) => {
-            eprintln!("albflip: error: cannot write the man page: {e}");
-            ExitCode::from(exit::RUNTIME)
-        }
-    }
-}
-
-/// A token cancelled by the first SIGINT or SIGTERM; a second one exits at once with 130.
-fn interrupts() -> CancellationToken {
-    use tokio::signal::unix::{signal, SignalKind};
-    let token = CancellationToken::new();
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::warn!(
-            "cannot listen for SIGINT/SIGTERM: an interrupt will stop albflip without a rollback"
-        );
-        return token;
-    };
-    let cancel = token.clone();
-    tokio::spawn(async move {
-        for seen in 1.. {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            if seen > 1 {
-                eprintln!("albflip: second interrupt: exiting now");
-                std::process::exit(i32::from(exit::INTERRUPTED));
-            }
-            eprintln!("albflip: interrupted: stopping now (send the signal again to exit without waiting)");
-            cancel.cancel();
-        }
-    });
-    token
 }
 
 fn render_change(
