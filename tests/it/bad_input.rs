@@ -76,7 +76,7 @@ fn malformed_and_missing_resources_are_named() {
         2,
         &["--listener-arn", "not a valid listener ARN"],
     );
-    let missing = format!("{}0", &l[..l.len() - 1]);
+    let missing = missing_listener(l);
     refused(
         l,
         &shift(

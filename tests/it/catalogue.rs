@@ -312,7 +312,7 @@ fn catalogue(fx: &Fixtures) -> Vec<Case> {
     let gated = |tail: &[&str]| shift(&[&["--bake", "1m"][..], tail].concat());
     let plan =
         |tail: &[&str]| on(&[&["deploy", "--target", "green", "--dry-run"][..], tail].concat());
-    let missing = format!("{}0", &l[..l.len() - 1]);
+    let missing = missing_listener(l);
     let other_green = fx.other.green_tg.as_str();
     let other_green_name = tg_name(other_green);
     let loose_name = tg_name(&fx.loose_tg);

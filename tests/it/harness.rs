@@ -911,3 +911,9 @@ impl IamEmulator {
         (w(&stack.blue_tg), w(&stack.green_tg))
     }
 }
+
+/// A well-formed ARN of a listener that does not exist: `arn` with its last hex digit changed.
+pub fn missing_listener(arn: &str) -> String {
+    let (head, last) = arn.split_at(arn.len() - 1);
+    format!("{head}{}", if last == "0" { "1" } else { "0" })
+}
