@@ -134,16 +134,25 @@ pub fn stack(stickiness: Option<u32>) -> Stack {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
     let environment = format!("t{}x{n}", std::process::id() % 10_000);
-    let application = "shop".to_string();
-    let emu = emulator();
-    let mut cmd = Command::new(repo().join("localstack/create-stack"));
+    let cmd = Command::new(repo().join("localstack/create-stack"));
+    create_stack(cmd, &emulator().endpoint, &environment, stickiness).0
+}
+
+/// Runs `localstack/create-stack` (a prepared command, e.g. with credentials) for application `shop` of
+/// `environment` on `endpoint`: the stack and create-stack's JSON outputs.
+pub fn create_stack(
+    mut cmd: Command,
+    endpoint: &str,
+    environment: &str,
+    stickiness: Option<u32>,
+) -> (Stack, Value) {
     cmd.args([
         "--endpoint",
-        &emu.endpoint,
+        endpoint,
         "--environment",
-        &environment,
+        environment,
         "--application",
-        &application,
+        "shop",
     ]);
     if let Some(s) = stickiness {
         cmd.args(["--stickiness", &s.to_string()]);
@@ -151,7 +160,7 @@ pub fn stack(stickiness: Option<u32>) -> Stack {
     let out = cmd.output().expect("run localstack/create-stack");
     assert!(
         out.status.success(),
-        "create-stack failed: {}",
+        "create-stack on {endpoint} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("create-stack prints JSON");
@@ -160,15 +169,16 @@ pub fn stack(stickiness: Option<u32>) -> Stack {
             .unwrap_or_else(|| panic!("output {k} missing in {v}"))
             .to_string()
     };
-    Stack {
+    let stack = Stack {
         load_balancer_arn: s("LoadBalancerArn"),
         listener_arn: s("ListenerArn"),
         blue_tg: s("BlueTargetGroupArn"),
         green_tg: s("GreenTargetGroupArn"),
         lock_table: s("LockTableName"),
-        environment,
-        application,
-    }
+        environment: environment.to_string(),
+        application: "shop".to_string(),
+    };
+    (stack, v)
 }
 
 /// A command for the real binary, hermetic: test credentials, the emulator's endpoint, no ambient
@@ -811,42 +821,10 @@ impl IamEmulator {
     /// Creates a copy of the reference stack as the admin: the stack and create-stack's JSON outputs.
     pub fn stack(&self, environment: &str, stickiness: Option<u32>) -> (Stack, Value) {
         let mut cmd = Command::new(repo().join("localstack/create-stack"));
-        cmd.args([
-            "--endpoint",
-            &self.endpoint,
-            "--environment",
-            environment,
-            "--application",
-            "shop",
-        ])
-        .env("AWS_ACCESS_KEY_ID", &self.admin.0)
-        .env("AWS_SECRET_ACCESS_KEY", &self.admin.1)
-        .env("AWS_SESSION_TOKEN", "");
-        if let Some(s) = stickiness {
-            cmd.args(["--stickiness", &s.to_string()]);
-        }
-        let out = cmd.output().expect("run create-stack");
-        assert!(
-            out.status.success(),
-            "create-stack on the IAM emulator failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).expect("create-stack prints JSON");
-        let s = |k: &str| {
-            v[k].as_str()
-                .unwrap_or_else(|| panic!("output {k} missing in {v}"))
-                .to_string()
-        };
-        let stack = Stack {
-            load_balancer_arn: s("LoadBalancerArn"),
-            listener_arn: s("ListenerArn"),
-            blue_tg: s("BlueTargetGroupArn"),
-            green_tg: s("GreenTargetGroupArn"),
-            lock_table: s("LockTableName"),
-            environment: environment.to_string(),
-            application: "shop".to_string(),
-        };
-        (stack, v)
+        cmd.env("AWS_ACCESS_KEY_ID", &self.admin.0)
+            .env("AWS_SECRET_ACCESS_KEY", &self.admin.1)
+            .env("AWS_SESSION_TOKEN", "");
+        create_stack(cmd, &self.endpoint, environment, stickiness)
     }
 
     /// The binary on this emulator with `keys`.
