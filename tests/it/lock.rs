@@ -137,8 +137,14 @@ fn after_kill_9_status_shows_the_deployment_deploy_refuses_and_resume_finishes_i
     );
     let mut cmd_env = albflip();
     cmd_env.env("BUILD_TAG", "jenkins-shop-deploy-42");
+    // The killed run holds a 6 s lease that nobody renews after the kill.
+    let lock = ["--lock-table", s.lock_table.as_str(), "--lock-ttl", "6s"];
     cmd_env
-        .args(deploy_args(&s, &["--steps", "50,100"], "60s"))
+        .args(deploy_args(
+            &s,
+            &[&["--steps", "50,100"][..], &lock[..]].concat(),
+            "60s",
+        ))
         .stdout(Stdio::piped());
     let mut child = cmd_env.spawn().expect("spawn");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -175,7 +181,18 @@ fn after_kill_9_status_shows_the_deployment_deploy_refuses_and_resume_finishes_i
 
     let mut resume = s.by_arn();
     resume.extend(["deploy", "--resume"].iter().map(|x| x.to_string()));
+    resume.extend(lock.iter().map(|x| x.to_string()));
     resume.extend(fast("2s"));
+    // The dead holder's lease still stands...
+    let r = run(&resume);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("another albflip holds the lock"),
+        "{}",
+        r.stderr
+    );
+    // ...until it expires, with no one to renew it.
+    std::thread::sleep(Duration::from_secs(7));
     let r = run(&resume);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
