@@ -345,7 +345,6 @@ fn an_alarm_going_to_alarm_rolls_back_and_an_unknown_alarm_is_refused() {
 
 #[test]
 fn sigint_during_a_deployment_rolls_back_and_exits_130_within_2_seconds() {
-    use std::io::{BufRead, BufReader};
     let s = stack(None);
     let _metrics = Publisher::start(
         &s,
@@ -354,22 +353,10 @@ fn sigint_during_a_deployment_rolls_back_and_exits_130_within_2_seconds() {
             green: 0.0,
         },
     );
-    let mut cmd = albflip();
-    cmd.args(gated(&s.by_arn(), &["deploy", "--target", "green"], "60s"))
-        .stdout(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn albflip");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    // Wait until the first step's weights are live, then interrupt during its bake.
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        seen.push(line.clone());
-        if line.contains("weights applied and verified") {
-            break;
-        }
-    }
-    assert_eq!(weights(&s), (Some(90), Some(10)), "{seen:?}");
+    // Interrupt during the first step's bake, once its weights are live.
+    let (mut child, lines) =
+        start_until_weights(&gated(&s.by_arn(), &["deploy", "--target", "green"], "60s"));
+    assert_eq!(weights(&s), (Some(90), Some(10)));
     let signalled = std::time::Instant::now();
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -271,13 +271,7 @@ pub fn elb() -> elb::Client {
                 .credentials_provider(elb::config::Credentials::new(
                     "testing", "testing", None, None, "tests",
                 ))
-                .http_client(
-                    aws_smithy_http_client::Builder::new()
-                        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                        ))
-                        .build_https(),
-                )
+                .http_client(albflip::aws::sdk::http_client())
                 .build();
             elb::Client::from_conf(conf)
         })
@@ -576,13 +570,7 @@ pub fn cloudwatch() -> aws_sdk_cloudwatch::Client {
                 .credentials_provider(config::Credentials::new(
                     "testing", "testing", None, None, "tests",
                 ))
-                .http_client(
-                    aws_smithy_http_client::Builder::new()
-                        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                        ))
-                        .build_https(),
-                )
+                .http_client(albflip::aws::sdk::http_client())
                 .build();
             aws_sdk_cloudwatch::Client::from_conf(conf)
         })
@@ -849,13 +837,7 @@ impl IamEmulator {
                 None,
                 "tests",
             ))
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
+            .http_client(albflip::aws::sdk::http_client())
             .build();
         elb::Client::from_conf(conf)
     }
@@ -894,4 +876,30 @@ impl IamEmulator {
 pub fn missing_listener(arn: &str) -> String {
     let (head, last) = arn.split_at(arn.len() - 1);
     format!("{head}{}", if last == "0" { "1" } else { "0" })
+}
+
+/// Starts albflip with `argv` and waits until the first step's weights are live (the
+/// "weights applied and verified" line); returns the running child and the rest of its stdout.
+pub fn start_until_weights(
+    argv: &[String],
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut cmd = albflip();
+    cmd.args(argv).stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn albflip");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push(line.clone());
+        if line.contains("weights applied and verified") {
+            return (child, lines);
+        }
+    }
+    let _ = child.kill();
+    let status = child.wait();
+    panic!("albflip ended ({status:?}) before applying weights: {seen:?}");
 }

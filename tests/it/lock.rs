@@ -1,7 +1,7 @@
 //! One deployment per listener (the DynamoDB lease), durable state, kill -9 and --resume, drift.
 
-use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::harness::*;
@@ -16,25 +16,6 @@ fn deploy_args(s: &Stack, extra: &[&str], bake: &str) -> Vec<String> {
     v.extend(extra.iter().map(|x| x.to_string()));
     v.extend(fast(bake));
     v
-}
-
-/// Starts albflip and waits until the first step's weights are live.
-fn start_until_weights(argv: &[String]) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut cmd = albflip();
-    cmd.args(argv).stdout(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn albflip");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        seen.push(line.clone());
-        if line.contains("weights applied and verified") {
-            return (child, lines);
-        }
-    }
-    let _ = child.kill();
-    let status = child.wait();
-    panic!("albflip ended ({status:?}) before applying weights: {seen:?}");
 }
 
 #[test]

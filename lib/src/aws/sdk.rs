@@ -31,11 +31,16 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(40);
 /// Attempts per API call (the SDK's standard retry mode, exponential backoff with jitter).
 pub const MAX_ATTEMPTS: u32 = 4;
 
+/// The HTTP client every albflip SDK client uses: hyper with rustls on ring (no aws-lc, no cmake).
+pub fn http_client() -> aws_sdk_elasticloadbalancingv2::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// Loads the SDK configuration for `settings`.
 pub async fn load_config(settings: &AwsSettings) -> Result<SdkConfig, Error> {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http = http_client();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         // Standard, not adaptive: the adaptive mode's rate limiter is shared by reads and writes, so a
