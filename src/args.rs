@@ -375,14 +375,31 @@ pub struct TargetArgs {
         conflicts_with = "load_balancer"
     )]
     pub rule_arn: Option<String>,
-    /// The load balancer, by name (with --port).
+    /// The load balancer, by name (with --port). Repeat it to move the routes of several load balancers
+    /// in lockstep: the first names the route, all are searched for routes to blue and green [default:
+    /// every load balancer the target groups are attached to].
     #[arg(
         long,
         global = true,
         value_name = "NAME",
-        env = "ALBFLIP_LOAD_BALANCER"
+        env = "ALBFLIP_LOAD_BALANCER",
+        value_delimiter = ','
     )]
-    pub load_balancer: Option<String>,
+    pub load_balancer: Vec<String>,
+    /// Move this route (listener or rule ARN) in lockstep too, although it forwards to only one of the
+    /// two target groups (repeatable).
+    #[arg(
+        long,
+        global = true,
+        value_name = "ARN",
+        env = "ALBFLIP_INCLUDE_ROUTE",
+        value_delimiter = ','
+    )]
+    pub include_route: Vec<String>,
+    /// Move only the named route, not the other listeners and rules that forward to the same target
+    /// groups.
+    #[arg(long, global = true, env = "ALBFLIP_SINGLE_ROUTE")]
+    pub single_route: bool,
     /// The listener port [default: 80].
     #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,

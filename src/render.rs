@@ -61,6 +61,42 @@ pub fn status_text(s: &RouteStatus) -> String {
             c.target_group_arn
         ));
     }
+    out.push_str(&routes_text(s));
+    out
+}
+
+/// The lockstep group: each route with its split, then the routes left alone.
+fn routes_text(s: &RouteStatus) -> String {
+    let mut out = format!(
+        "
+  Routes moved together ({}):
+",
+        s.routes.len()
+    );
+    for r in &s.routes {
+        out.push_str(&format!(
+            "  blue {:>3}% / green {:>3}%  {}  [{}]
+",
+            r.blue_percent,
+            r.green_percent,
+            r.route,
+            r.load_balancer_arn.name()
+        ));
+    }
+    if !s.left_alone.is_empty() {
+        out.push_str(&format!(
+            "
+  Left alone ({}):
+",
+            s.left_alone.len()
+        ));
+        for l in &s.left_alone {
+            out.push_str(&format!(
+                "  {l}
+"
+            ));
+        }
+    }
     out
 }
 
@@ -106,6 +142,7 @@ pub fn change_text(
             "  would write: {}\n",
             describe_forward(&o.forward)
         ));
+        out.push_str(&others_text(o));
         if o.stable_tag_written {
             out.push_str(&format!("  would tag albflip:stable={}\n", o.stable));
         }
@@ -115,6 +152,7 @@ pub fn change_text(
             "Already at {} on the {route}; nothing to write.\n",
             o.after
         ));
+        out.push_str(&others_text(o));
     } else {
         let how = match o.verification {
             Verification::ReadBack => "verified by read-back",
@@ -122,9 +160,11 @@ pub fn change_text(
             Verification::NotNeeded => "no write",
         };
         out.push_str(&format!(
-            "{verb}: {} -> {}\n  on the {route}\n  {how}; stickiness {} kept\n",
-            o.before, o.after, o.stickiness
+            "{verb}: {} -> {}\n  on the {route}\n",
+            o.before, o.after
         ));
+        out.push_str(&others_text(o));
+        out.push_str(&format!("  {how}; stickiness {} kept\n", o.stickiness));
     }
     if !o.dry_run && o.stable_tag_written {
         out.push_str(&format!(
@@ -146,6 +186,18 @@ pub fn change_text(
 }
 
 /// Renders a shift or rollback as one JSON object.
+/// The other routes moved in lockstep, and the ones left alone.
+fn others_text(o: &ChangeOutcome) -> String {
+    let mut out = String::new();
+    for route in o.routes.iter().skip(1) {
+        out.push_str(&format!("  and in lockstep on the {route}\n"));
+    }
+    for l in &o.left_alone {
+        out.push_str(&format!("  left alone: {l}\n"));
+    }
+    out
+}
+
 pub fn change_json(
     command: &str,
     o: &ChangeOutcome,
@@ -164,6 +216,8 @@ pub fn change_json(
         "stable_tag_written": o.stable_tag_written,
         "stickiness": o.stickiness,
         "warnings": o.warnings,
+        "routes": o.routes.iter().map(|r| r.resource_arn()).collect::<Vec<_>>(),
+        "left_alone": o.left_alone,
         "api_calls": calls,
     })
 }

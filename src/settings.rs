@@ -5,8 +5,10 @@ use std::path::Path;
 
 use albflip::aws::AwsSettings;
 use albflip::config::{FileConfig, TargetSection};
+use albflip::lockstep::Lockstep;
 use albflip::model::{ListenerArn, RuleArn};
 use albflip::resolve::{GroupRef, RouteSpec, Target};
+use albflip::route::RouteId;
 use albflip::Error;
 
 use crate::args::{GlobalArgs, TargetArgs};
@@ -32,14 +34,15 @@ impl Settings {
         let cli = TargetSection {
             listener_arn: flags.listener_arn.clone(),
             rule_arn: flags.rule_arn.clone(),
-            load_balancer: flags.load_balancer.clone(),
+            load_balancer: flags.load_balancer.first().cloned(),
             port: flags.port,
             blue: flags.blue.clone(),
             green: flags.green.clone(),
             environment: flags.environment.clone(),
             application: flags.application.clone(),
         };
-        let target = target_from(&cli, &file.target)?;
+        let mut target = target_from(&cli, &file.target)?;
+        target.lockstep = lockstep_from(flags)?;
         let aws = AwsSettings {
             region: global.region.clone().or(file.aws.region.clone()),
             profile: global.profile.clone().or(file.aws.profile.clone()),
@@ -82,6 +85,27 @@ impl Settings {
             lock_ttl,
         })
     }
+}
+
+/// Which routes move with the named one: `--single-route`, the `--load-balancer`s named, and
+/// `--include-route`s.
+fn lockstep_from(flags: &TargetArgs) -> Result<Lockstep, Error> {
+    let include = flags
+        .include_route
+        .iter()
+        .map(|arn| {
+            RouteId::parse(arn).map_err(|e| Error::InvalidInput {
+                what: format!("--include-route {arn}"),
+                why: e.to_string(),
+                fix: "Pass a listener ARN or a listener rule ARN (`aws elbv2 describe-rules --listener-arn ...` lists the rules)".into(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Lockstep {
+        single_route: flags.single_route,
+        load_balancers: flags.load_balancer.clone(),
+        include,
+    })
 }
 
 fn names_route(t: &TargetSection) -> bool {
@@ -141,6 +165,7 @@ fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
             route: RouteSpec::Listener(arn),
             blue: None,
             green: None,
+            lockstep: Lockstep::default(),
         });
     }
     if let Some(arn) = &t.rule_arn {
@@ -149,6 +174,7 @@ fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
             route: RouteSpec::Rule(arn),
             blue: None,
             green: None,
+            lockstep: Lockstep::default(),
         });
     }
     if let Some(name) = &t.load_balancer {
@@ -159,6 +185,7 @@ fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
             },
             blue: None,
             green: None,
+            lockstep: Lockstep::default(),
         });
     }
     match (&t.environment, &t.application) {

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use albflip::aws::{load_config, AwsSettings, CallCounter, CloudWatch, ElbV2};
 use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::Ignore;
+use albflip::lockstep::Lockstep;
 use albflip::model::{Color, ListenerArn};
 use albflip::plan::gates::evaluate as evaluate_gates;
 use albflip::plan::{BakePolicy, ColorMetrics, GateThresholds, Observation, Plan, Steps, Strategy};
@@ -137,6 +138,12 @@ async fn main() {
                 route: RouteSpec::Listener(arn),
                 blue: None,
                 green: None,
+                // Each listener of the fleet is its own service: no lockstep discovery (it would read
+                // every listener's rules of the shared load balancer once per service).
+                lockstep: Lockstep {
+                    single_route: true,
+                    ..Lockstep::default()
+                },
             },
         ));
     }

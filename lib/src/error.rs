@@ -90,6 +90,33 @@ pub enum Error {
         /// What is live.
         found: String,
     },
+    /// The routes that move in lockstep do not all carry the same split.
+    #[error("the routes that forward to blue and green do not carry the same split ({routes}). albflip moves them in lockstep and stopped without writing. `albflip rollback` puts every route on the stable color; --single-route limits albflip to the named route")]
+    RoutesDisagree {
+        /// Each route with its split.
+        routes: String,
+    },
+    /// A write or verification failed part-way through the routes of a step; the routes already
+    /// written were put back.
+    #[error("{cause}. {}{}", restored_text(.restored), not_restored_text(.not_restored))]
+    LockstepFailed {
+        /// The failure, naming the route.
+        cause: Box<Error>,
+        /// The routes put back to where they were.
+        restored: Vec<String>,
+        /// The routes that could not be put back, with why.
+        not_restored: Vec<String>,
+    },
+    /// Some routes could not be written (the rollback goes on past a failed route).
+    #[error("{split} was written on {} of {} routes; failed: {}. Run `albflip rollback` again, or `albflip status` to see each route", written.len(), written.len() + failed.len(), failed.join("; "))]
+    RoutesFailed {
+        /// The split written.
+        split: String,
+        /// The routes written.
+        written: Vec<String>,
+        /// The failures, each naming its route.
+        failed: Vec<String>,
+    },
     /// The route is not in a state the command applies to (e.g. `promote` without a canary).
     #[error("{what}. {fix}")]
     State {
@@ -131,6 +158,25 @@ pub enum Error {
     },
 }
 
+fn restored_text(restored: &[String]) -> String {
+    if restored.is_empty() {
+        "No other route had been changed".into()
+    } else {
+        format!("Put back as they were: {}", restored.join("; "))
+    }
+}
+
+fn not_restored_text(not_restored: &[String]) -> String {
+    if not_restored.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ". COULD NOT PUT BACK: {}; run `albflip rollback`",
+            not_restored.join("; ")
+        )
+    }
+}
+
 impl Error {
     pub(crate) fn conflict(what: impl Into<String>, fix: impl Into<String>) -> Self {
         Error::Conflict {
@@ -166,11 +212,15 @@ impl Error {
             | Error::NoHealthyTargets { .. }
             | Error::State { .. }
             | Error::Aborted { .. } => ErrorKind::Runtime,
-            Error::Conflict { .. } | Error::Drift { .. } => ErrorKind::Conflict,
+            Error::Conflict { .. } | Error::Drift { .. } | Error::RoutesDisagree { .. } => {
+                ErrorKind::Conflict
+            }
+            Error::LockstepFailed { cause, .. } => cause.kind(),
             Error::RollbackFailed { .. } => ErrorKind::RollbackFailed,
             Error::WriteFailed { .. }
             | Error::VerificationFailed { .. }
-            | Error::TagFailed { .. } => ErrorKind::WriteFailed,
+            | Error::TagFailed { .. }
+            | Error::RoutesFailed { .. } => ErrorKind::WriteFailed,
         }
     }
 
@@ -179,7 +229,7 @@ impl Error {
         match self {
             Error::Read(e) | Error::WriteFailed { source: e, .. } => Some(e),
             Error::TagFailed { source, .. } => Some(source),
-            Error::Aborted { cause, .. } => cause.api_error(),
+            Error::Aborted { cause, .. } | Error::LockstepFailed { cause, .. } => cause.api_error(),
             Error::RollbackFailed { rollback, .. } => rollback.api_error(),
             _ => None,
         }
@@ -191,6 +241,8 @@ impl Error {
             // A write the backend refused (403, validation) changed nothing.
             Error::WriteFailed { source, .. } => !source.refused(),
             Error::RollbackFailed { rollback, .. } => rollback.may_have_changed_aws(),
+            // Every route written was read back as it was before, or put back.
+            Error::LockstepFailed { not_restored, .. } => !not_restored.is_empty(),
             Error::Aborted { .. } | Error::Drift { .. } => true,
             other => other.kind() == ErrorKind::WriteFailed,
         }

@@ -14,6 +14,7 @@
 //! - [`model`]: colors, percentages, weights, splits, stickiness, ARNs; invalid values unrepresentable.
 //! - [`route`]: pure logic over a route's forward action: checks, live split, the action for a new split.
 //! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
+//! - [`lockstep`]: every route that forwards to blue and green, found and moved together.
 //! - [`traffic`]: the operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
 //! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
 //! - [`engine`]: the step engine: observe, decide, act, verify; rollback; cancellation.
@@ -47,6 +48,7 @@ pub mod error;
 pub mod events;
 pub mod iam;
 pub mod lock;
+pub mod lockstep;
 pub mod model;
 pub mod plan;
 pub mod ports;

@@ -187,6 +187,19 @@ pub trait AlbInventory: Send + Sync {
         target_group: &TargetGroupArn,
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
 
+    /// The ARN of the load balancer named `name`, if it exists.
+    fn find_load_balancer(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<LoadBalancerArn>, ApiError>> + Send;
+
+    /// Every route of a load balancer, read in full: each listener's default action and each listener
+    /// rule other than the default one.
+    fn routes(
+        &self,
+        load_balancer: &LoadBalancerArn,
+    ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send;
+
     /// Healthy and total targets of a target group.
     fn health(
         &self,

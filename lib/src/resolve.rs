@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
+use crate::lockstep::{self, LeftAlone, Lockstep, Peer};
 use crate::model::{Color, ListenerArn, RuleArn, Split, TargetGroupArn};
 use crate::ports::{Alb, ApiError, ApiErrorKind, Tags};
 use crate::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
@@ -88,9 +89,22 @@ pub struct Target {
     pub blue: Option<GroupRef>,
     /// The green target group, when named.
     pub green: Option<GroupRef>,
+    /// Which other routes move in lockstep with this one.
+    pub lockstep: Lockstep,
 }
 
 impl Target {
+    /// The route `route`, with its colors detected and the routes that forward to the same groups
+    /// moving in lockstep.
+    pub fn new(route: RouteSpec) -> Target {
+        Target {
+            route,
+            blue: None,
+            green: None,
+            lockstep: Lockstep::default(),
+        }
+    }
+
     /// The naming convention of the pipelines albflip replaces: load balancer `{E}-{A}-alb`, target
     /// groups `{E}-{A}-blue-tg` and `{E}-{A}-green-tg`.
     pub fn from_convention(environment: &str, application: &str, port: u16) -> Target {
@@ -102,6 +116,7 @@ impl Target {
             },
             blue: Some(GroupRef::Name(format!("{base}-blue-tg"))),
             green: Some(GroupRef::Name(format!("{base}-green-tg"))),
+            lockstep: Lockstep::default(),
         }
     }
 
@@ -138,6 +153,10 @@ pub struct Resolved {
     pub stable_source: StableSource,
     /// The tags of the route's resource (listener or rule).
     pub tags: Tags,
+    /// The other routes that forward to blue and green and move in lockstep with this one.
+    pub peers: Vec<Peer>,
+    /// Routes that forward to blue or green and are left alone, with why.
+    pub left_alone: Vec<LeftAlone>,
 }
 
 impl Resolved {
@@ -145,6 +164,18 @@ impl Resolved {
     pub fn forward(&self) -> Result<&ForwardAction, Error> {
         route::forward_of(&self.snapshot)
             .map_err(|problem| unsupported(&self.snapshot.route, problem))
+    }
+
+    /// Every route that moves: the named one first, then its peers.
+    pub fn routes(&self) -> Vec<&RouteSnapshot> {
+        std::iter::once(&self.snapshot)
+            .chain(self.peers.iter().map(|p| &p.snapshot))
+            .collect()
+    }
+
+    /// Refuses unless every route carries the named route's split.
+    pub fn check_agreement(&self) -> Result<(), Error> {
+        lockstep::check_agreement(&self.snapshot, self.split, &self.peers)
     }
 }
 
@@ -157,6 +188,7 @@ pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error
     let groups = resolve_groups(alb, &snapshot, forward, target).await?;
     let split = route::live_split(forward, &groups).map_err(|p| unsupported(&route, p))?;
     let stable_tag = tags.get(STABLE_TAG).and_then(|v| v.parse::<Color>().ok());
+    let discovered = lockstep::discover(alb, &target.lockstep, &snapshot, &groups).await?;
     Ok(Resolved {
         snapshot,
         groups,
@@ -168,6 +200,8 @@ pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error
             StableSource::Default
         },
         tags,
+        peers: discovered.peers,
+        left_alone: discovered.left_alone,
     })
 }
 

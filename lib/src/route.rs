@@ -34,6 +34,15 @@ impl RouteId {
         }
     }
 
+    /// A route from its ARN: a listener rule's (`…:listener-rule/…`) or a listener's (`…:listener/…`,
+    /// meaning its default action).
+    pub fn parse(arn: &str) -> Result<RouteId, crate::model::InvalidArn> {
+        match RuleArn::parse(arn) {
+            Ok(rule) => Ok(RouteId::Rule(rule)),
+            Err(_) => ListenerArn::parse(arn).map(RouteId::Listener),
+        }
+    }
+
     /// The ARN of the resource that is modified and tagged (the listener or the rule).
     pub fn resource_arn(&self) -> &str {
         match self {

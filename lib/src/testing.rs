@@ -281,6 +281,24 @@ impl AlbInventory for InMemoryAlb {
         Ok(self.lock().sticky_groups.contains(target_group.as_str()))
     }
 
+    async fn find_load_balancer(&self, name: &str) -> Result<Option<LoadBalancerArn>, ApiError> {
+        let lb = arn(LoadBalancerArn::parse(LB));
+        Ok((lb.name() == name).then_some(lb))
+    }
+
+    async fn routes(
+        &self,
+        load_balancer: &LoadBalancerArn,
+    ) -> Result<Vec<RouteSnapshot>, ApiError> {
+        let s = self.lock();
+        let snapshot = self.snapshot(&s);
+        Ok(if &snapshot.load_balancer == load_balancer {
+            vec![snapshot]
+        } else {
+            Vec::new()
+        })
+    }
+
     async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
         Ok(self
             .lock()

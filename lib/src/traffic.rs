@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::lockstep::{self, LeftAlone};
 use crate::model::{Color, LoadBalancerArn, Percent, Split, Stickiness, TargetGroupArn};
 use crate::ports::{Alb, ApiErrorKind, TargetHealth, TrafficRouter};
 use crate::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
@@ -50,6 +51,23 @@ pub struct RouteStatus {
     pub single_target_group: bool,
     /// The deployment recorded on the route, if any.
     pub deployment: Option<DeploymentRecord>,
+    /// Every route that moves in lockstep, the named one first, each with its split.
+    pub routes: Vec<LockstepRoute>,
+    /// Routes that forward to blue or green and are left alone, with why.
+    pub left_alone: Vec<LeftAlone>,
+}
+
+/// One route of the lockstep group, as `status` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockstepRoute {
+    /// The route.
+    pub route: RouteId,
+    /// Its load balancer.
+    pub load_balancer_arn: LoadBalancerArn,
+    /// Blue's share.
+    pub blue_percent: u8,
+    /// Green's share.
+    pub green_percent: u8,
 }
 
 /// Reads the route and the health of both colors.
@@ -88,7 +106,21 @@ pub async fn status<A: Alb>(alb: &A, target: &Target) -> Result<RouteStatus, Err
         stable_source: resolved.stable_source,
         single_target_group: forward.targets.len() == 1,
         deployment: DeploymentRecord::from_tags(&resolved.tags),
+        routes: lockstep_routes(&resolved),
+        left_alone: resolved.left_alone.clone(),
     })
+}
+
+fn lockstep_routes(resolved: &Resolved) -> Vec<LockstepRoute> {
+    let line = |snapshot: &RouteSnapshot, split: Split| LockstepRoute {
+        route: snapshot.route.clone(),
+        load_balancer_arn: snapshot.load_balancer.clone(),
+        blue_percent: split.percent_of(Color::Blue).get(),
+        green_percent: split.percent_of(Color::Green).get(),
+    };
+    std::iter::once(line(&resolved.snapshot, resolved.split))
+        .chain(resolved.peers.iter().map(|p| line(&p.snapshot, p.split)))
+        .collect()
 }
 
 /// Options of a traffic change.
@@ -135,8 +167,12 @@ pub struct ChangeOutcome {
     pub stickiness: Stickiness,
     /// Warnings for the operator (for example, forced traffic to a color without healthy targets).
     pub warnings: Vec<String>,
-    /// The forward action written (or that would be).
+    /// The forward action written (or that would be) on the named route.
     pub forward: ForwardAction,
+    /// Every route that moved in lockstep (or would), the named one first.
+    pub routes: Vec<RouteId>,
+    /// Routes that forward to blue or green and were left alone, with why.
+    pub left_alone: Vec<LeftAlone>,
 }
 
 /// Puts `percent` of traffic on `color` and the rest on the other color, then reads the route back to
@@ -203,8 +239,13 @@ pub async fn rollback<A: Alb>(
     Ok(outcome)
 }
 
-/// Writes `split` on a resolved route (unless it is already live or this is a dry run), verifies it and
-/// records the stable color when one color now has all traffic.
+/// Writes `split` on a resolved route and its lockstep peers (unless it is already live or this is a
+/// dry run), verifies it and records the stable color when one color now has all traffic.
+///
+/// With [`Verification::ReadBack`] (a shift) the routes must agree on their split before, and a failure
+/// part-way puts the routes already written back ([`crate::lockstep::write_group`]). With
+/// [`Verification::Response`] (the rollback) every route that can be written is written
+/// ([`crate::lockstep::write_each`]).
 pub async fn apply<A: Alb>(
     alb: &A,
     resolved: &Resolved,
@@ -222,7 +263,11 @@ pub async fn apply<A: Alb>(
                 fix: "See `albflip status`".to_string(),
             }
         })?;
-    let already = route::matches_written(current, &desired);
+    if verification == Verification::ReadBack {
+        resolved.check_agreement()?;
+    }
+    let pending = pending_routes(resolved, split)?;
+    let already = pending.is_empty();
     let warnings = check_health(alb, resolved, split, options).await?;
     let new_stable = split.whole_color().unwrap_or(resolved.stable);
     // Only a change of the stable color is recorded: an untagged route is blue-stable by default, so
@@ -240,34 +285,68 @@ pub async fn apply<A: Alb>(
         stickiness: current.stickiness.unwrap_or(Stickiness::OFF),
         warnings,
         forward: desired.clone(),
+        routes: resolved.routes().iter().map(|r| r.route.clone()).collect(),
+        left_alone: resolved.left_alone.clone(),
     };
     if options.dry_run {
         return Ok(outcome);
     }
     if !already {
-        check_conversion(alb, resolved, current).await?;
-        write_verified(
-            alb,
-            &resolved.snapshot,
-            &resolved.groups,
-            split,
-            verification,
-        )
-        .await?;
+        for snapshot in &pending {
+            check_conversion(
+                alb,
+                resolved,
+                route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?,
+            )
+            .await?;
+        }
+        if verification == Verification::ReadBack {
+            lockstep::write_group(alb, &pending, &resolved.groups, split, verification).await?;
+        } else {
+            lockstep::write_each(alb, &pending, &resolved.groups, split).await?;
+        }
         outcome.written = true;
         outcome.verification = verification;
     }
     if tag_needed {
-        alb.set_tags(route.resource_arn(), &[(STABLE_TAG, new_stable.as_str())])
+        tag_stable(alb, resolved, split, new_stable).await?;
+    }
+    Ok(outcome)
+}
+
+/// The routes (the named one and its peers) that do not carry `split` yet.
+fn pending_routes(resolved: &Resolved, split: Split) -> Result<Vec<RouteSnapshot>, Error> {
+    let mut pending = Vec::new();
+    for snapshot in resolved.routes() {
+        let current = route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?;
+        let desired = route::forward_with_split(current, &resolved.groups, split)
+            .map_err(|p| unsupported(&snapshot.route, p))?;
+        if !route::matches_written(current, &desired) {
+            pending.push(snapshot.clone());
+        }
+    }
+    Ok(pending)
+}
+
+/// Records `stable` as the stable color on every route that moves.
+pub(crate) async fn tag_stable<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    split: Split,
+    stable: Color,
+) -> Result<(), Error> {
+    for snapshot in resolved.routes() {
+        let resource = snapshot.route.resource_arn();
+        alb.set_tags(resource, &[(STABLE_TAG, stable.as_str())])
             .await
             .map_err(|source| Error::TagFailed {
                 split: split.to_string(),
-                resource: route.resource_arn().to_string(),
-                color: new_stable,
+                resource: resource.to_string(),
+                color: stable,
                 source: Box::new(source),
             })?;
     }
-    Ok(outcome)
+    Ok(())
 }
 
 /// Writes `split` on the route read as `current` (one write), then verifies it from the write's response
@@ -290,22 +369,35 @@ pub async fn write_verified<R: TrafficRouter>(
             route: route.clone(),
             source,
         })?;
-    let live = if verification == Verification::ReadBack {
-        router
-            .read(route)
-            .await
-            .map_err(|source| Error::WriteFailed {
-                route: route.clone(),
-                source,
-            })?
+    if verification == Verification::ReadBack {
+        verify(router, route, &desired).await
     } else {
-        after
-    };
-    match live.forward.as_ref() {
-        Some(found) if route::matches_written(found, &desired) => Ok(live),
-        found => Err(Error::VerificationFailed {
+        check_written(after, &desired)
+    }
+}
+
+/// Reads `route` back and checks that it carries the `desired` forward action.
+pub(crate) async fn verify<R: TrafficRouter>(
+    router: &R,
+    route: &RouteId,
+    desired: &ForwardAction,
+) -> Result<RouteSnapshot, Error> {
+    let live = router
+        .read(route)
+        .await
+        .map_err(|source| Error::WriteFailed {
             route: route.clone(),
-            expected: describe_forward(&desired),
+            source,
+        })?;
+    check_written(live, desired)
+}
+
+fn check_written(live: RouteSnapshot, desired: &ForwardAction) -> Result<RouteSnapshot, Error> {
+    match live.forward.as_ref() {
+        Some(found) if route::matches_written(found, desired) => Ok(live),
+        found => Err(Error::VerificationFailed {
+            route: live.route.clone(),
+            expected: describe_forward(desired),
             found: found
                 .map(describe_forward)
                 .unwrap_or_else(|| live.action_types.join(" + ")),

@@ -10,6 +10,7 @@ mod faults;
 mod harness;
 mod iam;
 mod lock;
+mod lockstep;
 mod operator;
 mod proxy;
 mod report;

@@ -36,7 +36,12 @@ pub enum Fault {
     Dropped,
     /// Writes only: forwarded (and applied), then the connection is closed without the answer.
     DroppedAfterWrite,
+    /// HTTP 400 `ValidationError`: refused, not forwarded, not retried.
+    Rejected,
 }
+
+/// The query-protocol body of a refused request.
+pub const REJECTED_BODY: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>injected refusal</Message></Error><RequestId>x</RequestId></ErrorResponse>";
 
 /// The throttling error body of the AWS query protocol (ELBv2 and CloudWatch speak it).
 pub const THROTTLING_BODY: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>";
@@ -55,6 +60,8 @@ pub struct Config {
     pub only_actions: Option<Vec<String>>,
     /// The first this many eligible requests pass untouched (to fault, say, only the second AddTags).
     pub pass_first: u64,
+    /// At most this many faults in all (then everything passes).
+    pub max_faults: Option<u64>,
 }
 
 impl Config {
@@ -72,6 +79,7 @@ impl Config {
             seed,
             only_actions: None,
             pass_first: 0,
+            max_faults: None,
         }
     }
 
@@ -83,6 +91,7 @@ impl Config {
             seed: 1,
             only_actions: None,
             pass_first: 0,
+            max_faults: None,
         }
     }
 }
@@ -97,6 +106,7 @@ pub struct Counts {
     pub slow: u64,
     pub dropped: u64,
     pub dropped_after_write: u64,
+    pub rejected: u64,
     /// TCP connections accepted from clients (fewer than requests when keep-alive works).
     pub connections: u64,
 }
@@ -104,7 +114,12 @@ pub struct Counts {
 impl Counts {
     /// All injected faults.
     pub fn faults(&self) -> u64 {
-        self.unavailable + self.throttled + self.slow + self.dropped + self.dropped_after_write
+        self.unavailable
+            + self.throttled
+            + self.slow
+            + self.dropped
+            + self.dropped_after_write
+            + self.rejected
     }
 
     /// All requests seen.
@@ -121,6 +136,7 @@ struct Counters {
     slow: AtomicU64,
     dropped: AtomicU64,
     dropped_after_write: AtomicU64,
+    rejected: AtomicU64,
     connections: AtomicU64,
 }
 
@@ -133,6 +149,7 @@ impl Counters {
             Some(Fault::Slow) => &self.slow,
             Some(Fault::Dropped) => &self.dropped,
             Some(Fault::DroppedAfterWrite) => &self.dropped_after_write,
+            Some(Fault::Rejected) => &self.rejected,
         }
     }
 }
@@ -205,7 +222,16 @@ impl Shared {
             eligible = false;
         }
         drop(rng);
-        let fault = if eligible && total > 0 && roll < self.config.rate {
+        let spent = self.config.max_faults.is_some_and(|max| {
+            self.counters.unavailable.load(Ordering::SeqCst)
+                + self.counters.throttled.load(Ordering::SeqCst)
+                + self.counters.slow.load(Ordering::SeqCst)
+                + self.counters.dropped.load(Ordering::SeqCst)
+                + self.counters.dropped_after_write.load(Ordering::SeqCst)
+                + self.counters.rejected.load(Ordering::SeqCst)
+                >= max
+        });
+        let fault = if eligible && !spent && total > 0 && roll < self.config.rate {
             let mut n = (pick % u64::from(total)) as u32;
             kinds.iter().find_map(|(k, w)| {
                 if n < *w {
@@ -298,6 +324,9 @@ async fn handle(
             return Ok(plain(StatusCode::BAD_REQUEST, THROTTLING_BODY, "text/xml"))
         }
         Some(Fault::Dropped) => return Err(no_answer(INJECTED_DROP)),
+        Some(Fault::Rejected) => {
+            return Ok(plain(StatusCode::BAD_REQUEST, REJECTED_BODY, "text/xml"))
+        }
         Some(Fault::Slow) => tokio::time::sleep(decision.delay).await,
         Some(Fault::DroppedAfterWrite) | None => {}
     }
@@ -411,6 +440,7 @@ impl Proxy {
             slow: get(&c.slow),
             dropped: get(&c.dropped),
             dropped_after_write: get(&c.dropped_after_write),
+            rejected: get(&c.rejected),
             connections: get(&c.connections),
         }
     }

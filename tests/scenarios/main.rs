@@ -49,11 +49,7 @@ fn gradual() -> Strategy {
 }
 
 fn target(alb: &InMemoryAlb) -> Target {
-    Target {
-        route: RouteSpec::Listener(alb.listener_arn()),
-        blue: None,
-        green: None,
-    }
+    Target::new(RouteSpec::Listener(alb.listener_arn()))
 }
 
 /// Requests in proportion to the split: 10 per percent on each color.

@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use crate::aws::calls::CallCounter;
 use crate::aws::errors::classify;
 use crate::aws::throttle::retry_throttled;
-use crate::model::{ListenerArn, LoadBalancerArn, Stickiness, TargetGroupArn};
+use crate::model::{ListenerArn, LoadBalancerArn, RuleArn, Stickiness, TargetGroupArn};
 use crate::ports::{
     AlbInventory, ApiError, ApiErrorKind, Tags, TargetGroupInfo, TargetHealth, TrafficRouter,
 };
@@ -82,6 +82,40 @@ impl ElbV2 {
                 }
             }
         }
+    }
+}
+
+impl ElbV2 {
+    /// The rules of a listener other than its default rule (that one is the listener's default action).
+    async fn rules_of(
+        &self,
+        listener: &ListenerArn,
+        load_balancer: &LoadBalancerArn,
+    ) -> Result<Vec<RouteSnapshot>, ApiError> {
+        let op = self.op("DescribeRules");
+        let rules = self
+            .client
+            .describe_rules()
+            .listener_arn(listener.as_str())
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        rules
+            .iter()
+            .flat_map(|page| page.rules())
+            .filter(|rule| rule.is_default() != Some(true))
+            .filter_map(|rule| {
+                let arn = RuleArn::parse(rule.rule_arn()?).ok()?;
+                Some(snapshot(
+                    &RouteId::Rule(arn),
+                    load_balancer.clone(),
+                    rule.actions(),
+                    &op,
+                ))
+            })
+            .collect()
     }
 }
 
@@ -468,6 +502,62 @@ impl AlbInventory for ElbV2 {
             .attributes()
             .iter()
             .any(|a| a.key() == Some("stickiness.enabled") && a.value() == Some("true")))
+    }
+
+    async fn find_load_balancer(&self, name: &str) -> Result<Option<LoadBalancerArn>, ApiError> {
+        let op = self.op("DescribeLoadBalancers");
+        match self
+            .client
+            .describe_load_balancers()
+            .names(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .load_balancers()
+                .first()
+                .and_then(|lb| lb.load_balancer_arn())
+                .and_then(|a| LoadBalancerArn::parse(a).ok())),
+            Err(e) => match classify(&op, e) {
+                e if e.kind == ApiErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn routes(
+        &self,
+        load_balancer: &LoadBalancerArn,
+    ) -> Result<Vec<RouteSnapshot>, ApiError> {
+        let op = self.op("DescribeListeners");
+        let listeners = self
+            .client
+            .describe_listeners()
+            .load_balancer_arn(load_balancer.as_str())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        let mut routes = Vec::new();
+        for listener in &listeners {
+            let Some(arn) = listener
+                .listener_arn()
+                .and_then(|a| ListenerArn::parse(a).ok())
+            else {
+                continue;
+            };
+            let route = RouteId::Listener(arn.clone());
+            routes.push(snapshot(
+                &route,
+                load_balancer.clone(),
+                listener.default_actions(),
+                &op,
+            )?);
+            routes.extend(self.rules_of(&arn, load_balancer).await?);
+        }
+        Ok(routes)
     }
 
     async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {

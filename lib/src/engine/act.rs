@@ -2,8 +2,10 @@
 
 use crate::error::Error;
 use crate::events::Event;
+use crate::lockstep;
 use crate::model::{Color, Split};
 use crate::ports::{Alb, Clock, MetricSource};
+use crate::resolve::unsupported;
 use crate::resolve::Resolved;
 use crate::route;
 use crate::state::{DeploymentRecord, Phase};
@@ -12,7 +14,8 @@ use crate::traffic::{self, Verification};
 use super::Engine;
 
 impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
-    /// Reads the live route, refuses on drift, writes the step's split and reads it back.
+    /// Reads every route live, refuses on drift, writes the step's split on all of them and reads them
+    /// back; a failure part-way puts the routes already written back.
     pub(super) async fn apply_step(
         &self,
         resolved: &Resolved,
@@ -21,38 +24,34 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         step: usize,
         adopt_drift: bool,
     ) -> Result<(), Error> {
-        let route = &resolved.snapshot.route;
-        let live = self.alb.read(route).await.map_err(Error::Read)?;
-        let forward = route::forward_of(&live).map_err(|problem| Error::UnsupportedRoute {
-            route: route.clone(),
-            problem,
-            fix: "See `albflip status`".into(),
-        })?;
-        let live_split = route::live_split(forward, &resolved.groups).map_err(|problem| {
-            Error::UnsupportedRoute {
-                route: route.clone(),
-                problem,
-                fix: "See `albflip status`".into(),
+        let mut pending = Vec::new();
+        for snapshot in resolved.routes() {
+            let live = self.alb.read(&snapshot.route).await.map_err(Error::Read)?;
+            let forward = route::forward_of(&live).map_err(|p| unsupported(&live.route, p))?;
+            let live_split = route::live_split(forward, &resolved.groups)
+                .map_err(|p| unsupported(&live.route, p))?;
+            if live_split != expected && adopt_drift {
+                self.emit(Event::DriftAdopted {
+                    step,
+                    expected: expected.into(),
+                    found: live_split.into(),
+                });
+            } else if live_split != expected {
+                return Err(Error::Drift {
+                    route: live.route.clone(),
+                    expected: expected.to_string(),
+                    found: live_split.to_string(),
+                });
             }
-        })?;
-        if live_split != expected && adopt_drift {
-            self.emit(Event::DriftAdopted {
-                step,
-                expected: expected.into(),
-                found: live_split.into(),
-            });
-        } else if live_split != expected {
-            return Err(Error::Drift {
-                route: route.clone(),
-                expected: expected.to_string(),
-                found: live_split.to_string(),
-            });
+            if live_split != split || forward.targets.len() < 2 {
+                traffic::check_conversion(self.alb, resolved, forward).await?;
+                pending.push(live);
+            }
         }
-        if live_split != split || forward.targets.len() < 2 {
-            traffic::check_conversion(self.alb, resolved, forward).await?;
-            traffic::write_verified(
+        if !pending.is_empty() {
+            lockstep::write_group(
                 self.alb,
-                &live,
+                &pending,
                 &resolved.groups,
                 split,
                 Verification::ReadBack,
@@ -62,26 +61,16 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         Ok(())
     }
 
-    /// Traffic back to `stable`: a fresh read, one write, verified from its response.
+    /// Traffic back to `stable` on every route: fresh reads, one write per route that needs it,
+    /// verified from its response; a route that fails does not stop the others.
     pub(super) async fn rollback_to(
         &self,
         resolved: &Resolved,
         stable: Color,
         cause: &str,
     ) -> Result<(), Error> {
-        let route = &resolved.snapshot.route;
-        let result = async {
-            let live = self.alb.read(route).await.map_err(Error::Read)?;
-            traffic::write_verified(
-                self.alb,
-                &live,
-                &resolved.groups,
-                Split::all_to(stable),
-                Verification::Response,
-            )
-            .await
-        }
-        .await;
+        let result =
+            lockstep::rollback_each(self.alb, &resolved.routes(), &resolved.groups, stable).await;
         match result {
             Ok(_) => {
                 self.emit(Event::RolledBack {

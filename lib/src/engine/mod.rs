@@ -21,7 +21,7 @@ use crate::model::{Color, Percent, Split};
 use crate::plan::{Plan, Step};
 use crate::ports::{Alb, ApiError, Clock, MetricSource};
 use crate::resolve::{self, Resolved, Target};
-use crate::route::RouteId;
+use crate::route::{self, RouteId};
 use crate::state::{self, DeploymentRecord, Phase, STABLE_TAG};
 use crate::traffic::{self, ChangeOptions};
 
@@ -110,6 +110,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         let resolved = resolve::resolve(self.alb, target).await?;
         let new = spec.plan.target;
         state::check_can_start(&resolved, new)?;
+        resolved.check_agreement()?;
         self.check_alarms(&resolved, spec).await?;
         self.check_first_step(&resolved, spec, new).await?;
         let mode = if spec.plan.pause_after.is_some() {
@@ -181,6 +182,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
     /// step after step.
     pub async fn shift(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
         let resolved = resolve::resolve(self.alb, target).await?;
+        resolved.check_agreement()?;
         self.check_alarms(&resolved, spec).await?;
         self.check_first_step(&resolved, spec, spec.plan.target)
             .await?;
@@ -191,6 +193,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
     /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
     pub async fn promote(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
         let resolved = resolve::resolve(self.alb, target).await?;
+        resolved.check_agreement()?;
         let record = DeploymentRecord::from_tags(&resolved.tags)
             .filter(|r| r.phase == Phase::AwaitingPromotion)
             .ok_or_else(|| Error::State {
@@ -237,7 +240,12 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             force: spec.force,
         };
         traffic::check_health(self.alb, resolved, Split::to(new, first), options).await?;
-        traffic::check_conversion(self.alb, resolved, resolved.forward()?).await
+        for snapshot in resolved.routes() {
+            let forward = route::forward_of(snapshot)
+                .map_err(|p| resolve::unsupported(&snapshot.route, p))?;
+            traffic::check_conversion(self.alb, resolved, forward).await?;
+        }
+        Ok(())
     }
 
     fn new_record(&self, spec: &DeploySpec, kind: &str) -> DeploymentRecord {
@@ -432,10 +440,11 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 self.record_with(route, r, &[(STABLE_TAG, new.as_str())])
                     .await
                     .map_err(|e| Self::tag_failed(route, expected, new, e))?;
+                self.tag_peers_stable(resolved, expected, new).await?;
                 self.emit(Event::Completed { stable: new });
                 Ok(Outcome::Completed { stable: new })
             }
-            _ => self.finish_shift(route, resolved, expected).await,
+            _ => self.finish_shift(resolved, expected).await,
         }
     }
 
@@ -475,23 +484,32 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         })
     }
 
-    async fn finish_shift(
+    /// Records the stable color on the peers (the named route has it with its record).
+    async fn tag_peers_stable(
         &self,
-        route: &RouteId,
         resolved: &Resolved,
         split: Split,
-    ) -> Result<Outcome, Error> {
-        let whole = split.whole_color();
-        if let Some(color) = whole.filter(|c| *c != resolved.stable) {
+        stable: Color,
+    ) -> Result<(), Error> {
+        for peer in &resolved.peers {
+            let resource = peer.snapshot.route.resource_arn();
             self.alb
-                .set_tags(route.resource_arn(), &[(STABLE_TAG, color.as_str())])
+                .set_tags(resource, &[(STABLE_TAG, stable.as_str())])
                 .await
                 .map_err(|source| Error::TagFailed {
                     split: split.to_string(),
-                    resource: route.resource_arn().to_string(),
-                    color,
+                    resource: resource.to_string(),
+                    color: stable,
                     source: Box::new(source),
                 })?;
+        }
+        Ok(())
+    }
+
+    async fn finish_shift(&self, resolved: &Resolved, split: Split) -> Result<Outcome, Error> {
+        let whole = split.whole_color();
+        if let Some(color) = whole.filter(|c| *c != resolved.stable) {
+            traffic::tag_stable(self.alb, resolved, split, color).await?;
         }
         Ok(Outcome::Shifted {
             split: split.into(),
