@@ -45,6 +45,10 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Print what `deploy` would do (steps, gates, minimum duration, API calls) and write nothing.
     Plan(DeployArgs),
+    /// Run the pre-flight checks (route, target groups, health, stickiness, deployment state) and
+    /// evaluate the gates once now; print the verdicts and change nothing. Exit 0 when all pass, 1 when
+    /// one fails.
+    Check(DeployArgs),
     /// Print the resolved configuration and where each value came from (flag, environment,
     /// albflip.toml or default).
     Config(ConfigArgs),
@@ -326,6 +330,10 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
+    /// Healthy targets a color needs before its share of traffic goes up (every mutating command and
+    /// `check`).
+    #[arg(long, global = true, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), env = "ALBFLIP_MIN_HEALTHY_HOSTS")]
+    pub min_healthy_hosts: u32,
     /// Configuration file [default: ./albflip.toml when present].
     #[arg(long, global = true, value_name = "FILE", env = "ALBFLIP_CONFIG")]
     pub config: Option<PathBuf>,

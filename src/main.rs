@@ -206,7 +206,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
     let file = &settings.file;
     // Specs are validated before any AWS client is built: bad input never reaches AWS.
     let deploy_spec = match &cli.command {
-        Command::Deploy(a) | Command::Plan(a) => {
+        Command::Deploy(a) | Command::Plan(a) | Command::Check(a) => {
             Some(spec::deploy(a, &file.strategy, &file.gates)?)
         }
         Command::Promote(a) => {
@@ -221,6 +221,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                 window,
                 force: false,
                 adopt_drift: false,
+                min_healthy_hosts: 1,
             })
         }
         Command::Shift(a) => match a.bake.duration() {
@@ -236,6 +237,10 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
         },
         _ => None,
     };
+    let deploy_spec = deploy_spec.map(|s| DeploySpec {
+        min_healthy_hosts: g.min_healthy_hosts,
+        ..s
+    });
     let config = aws::load_config(&settings.aws).await?;
     let calls = CallCounter::default();
     let alb = ElbV2::new(&config, calls.clone());
@@ -253,6 +258,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             let options = ChangeOptions {
                 dry_run: a.dry_run,
                 force: a.force,
+                min_healthy_hosts: g.min_healthy_hosts,
             };
             let held = if a.dry_run {
                 None
@@ -269,6 +275,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             let options = ChangeOptions {
                 dry_run: a.dry_run,
                 force: a.force,
+                min_healthy_hosts: g.min_healthy_hosts,
             };
             let outcome = traffic::rollback(&alb, &settings.target, a.to, options).await?;
             render_change("rollback", "Rolled back", &outcome, &calls, g)
@@ -319,6 +326,31 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                 "{}\n",
                 serde_json::to_string_pretty(&policy).unwrap_or_default()
             )
+        }
+        Command::Check(_) => {
+            let spec = deploy_spec.as_ref().ok_or_else(|| Error::InvalidInput {
+                what: "check".into(),
+                why: "no plan".into(),
+                fix: String::new(),
+            })?;
+            let metrics = CloudWatch::new(&config, calls.clone());
+            let clock = TokioClock::new();
+            let engine = Engine::new(&alb, &metrics, &clock, &albflip::events::Ignore);
+            let report = engine.check(&settings.target, spec).await?;
+            let text = match g.output {
+                OutputFormat::Json => {
+                    format!("{}\n", serde_json::to_value(&report).unwrap_or_default())
+                }
+                OutputFormat::Text => render::check_text(&report),
+            };
+            if !g.quiet || g.output == OutputFormat::Json {
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            }
+            return Ok(if report.passed() {
+                exit::SUCCESS
+            } else {
+                exit::RUNTIME
+            });
         }
         Command::Unlock(a) => return locking::unlock(&alb, &config, settings, a, &calls, g).await,
         Command::Deploy(_) | Command::Promote(_) | Command::Shift(_) => {

@@ -384,3 +384,44 @@ pub fn plan_json(
         "written": false,
     })
 }
+
+/// `albflip check`: each pre-flight verdict, then the gates evaluated now.
+pub fn check_text(r: &albflip::engine::CheckReport) -> String {
+    let mut out = format!("Pre-flight for {} on the {}\n", r.target, r.route);
+    for c in &r.checks {
+        let mark = if c.passed { "PASS" } else { "FAIL" };
+        out.push_str(&format!("  {mark}  {:<20} {}\n", c.name, c.detail));
+    }
+    match (&r.gates, &r.metrics_error) {
+        (_, Some(e)) => out.push_str(&format!("Gates now: FAIL  metrics unavailable: {e}\n")),
+        (Some(g), None) => {
+            out.push_str("Gates now:\n");
+            for result in &g.results {
+                out.push_str(&format!(
+                    "  {:<7} {}\n",
+                    format!("{:?}", result.verdict).to_uppercase(),
+                    result.message
+                ));
+            }
+        }
+        (None, None) => {}
+    }
+    let failed = r.checks.iter().filter(|c| !c.passed).count();
+    out.push_str(&if r.passed() {
+        "Result: ready; nothing was changed.\n".to_string()
+    } else {
+        format!(
+            "Result: NOT READY ({failed} check(s) failed{}); nothing was changed.\n",
+            if r.metrics_error.is_some()
+                || r.gates
+                    .as_ref()
+                    .is_some_and(|g| g.first_failure().is_some())
+            {
+                ", gates failing"
+            } else {
+                ""
+            }
+        )
+    });
+    out
+}

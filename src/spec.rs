@@ -257,6 +257,7 @@ pub fn deploy(
         window,
         force: args.force,
         adopt_drift: args.adopt_drift,
+        min_healthy_hosts: 1,
     })
 }
 
@@ -282,5 +283,6 @@ pub fn shift(
         window,
         force,
         adopt_drift: false,
+        min_healthy_hosts: 1,
     })
 }

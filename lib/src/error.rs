@@ -142,8 +142,9 @@ pub enum Error {
         /// Why it failed.
         rollback: Box<Error>,
     },
-    /// A color that would receive more traffic has no healthy targets.
-    #[error("refusing to send {percent} to {color} ({target_group}): it has {healthy} healthy of {total} registered targets. Bring its targets up, or pass --force to shift anyway")]
+    /// A color that would receive more traffic has fewer healthy targets than required (none, by
+    /// default).
+    #[error("refusing to send {percent} to {color} ({target_group}): it has {healthy} healthy of {total} registered targets{}. Bring its targets up, or pass --force to shift anyway", if *.needed > 1 { format!(", fewer than the {needed} --min-healthy-hosts asks for") } else { String::new() })]
     NoHealthyTargets {
         /// The color.
         color: Color,
@@ -155,6 +156,8 @@ pub enum Error {
         healthy: u32,
         /// All registered targets.
         total: u32,
+        /// Healthy targets required (`--min-healthy-hosts`, at least 1).
+        needed: u32,
     },
 }
 

@@ -15,6 +15,7 @@
 //! - [`route`]: pure logic over a route's forward action: checks, live split, the action for a new split.
 //! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
 //! - [`lockstep`]: every route that forwards to blue and green, found and moved together.
+//! - [`preflight`]: the checks run before any write, as verdicts (`albflip check`).
 //! - [`traffic`]: the operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
 //! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
 //! - [`engine`]: the step engine: observe, decide, act, verify; rollback; cancellation.
@@ -52,6 +53,7 @@ pub mod lockstep;
 pub mod model;
 pub mod plan;
 pub mod ports;
+pub mod preflight;
 pub mod resolve;
 pub mod route;
 pub mod state;

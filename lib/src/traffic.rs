@@ -130,6 +130,8 @@ pub struct ChangeOptions {
     pub dry_run: bool,
     /// Send traffic to a color even if it has no healthy targets.
     pub force: bool,
+    /// Healthy targets a color needs before its share goes up (0 counts as 1).
+    pub min_healthy_hosts: u32,
 }
 
 /// How a change was verified.
@@ -481,7 +483,7 @@ pub(crate) async fn check_health<A: Alb>(
             }
             Err(e) => return Err(Error::Read(e)),
         };
-        if health.healthy > 0 {
+        if health.healthy >= options.min_healthy_hosts.max(1) {
             continue;
         }
         let error = Error::NoHealthyTargets {
@@ -490,6 +492,7 @@ pub(crate) async fn check_health<A: Alb>(
             percent,
             healthy: health.healthy,
             total: health.total,
+            needed: options.min_healthy_hosts.max(1),
         };
         if !options.force {
             return Err(error);

@@ -561,6 +561,7 @@ mod tests {
             window: Default::default(),
             force: false,
             adopt_drift: false,
+            min_healthy_hosts: 1,
         }
     }
 

@@ -208,7 +208,10 @@ fn two_load_balancers_move_in_lockstep() {
     );
     // By default the load balancers are the ones the target groups are attached to.
     let status = run(&args(&[&s.by_arn()], &["--output", "json", "status"])).ok();
-    let routes = status.json()["routes"].as_array().cloned().unwrap_or_default();
+    let routes = status.json()["routes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(routes.len(), 2, "{}", status.stdout);
     let lbs = vec![
         "--load-balancer".to_string(),

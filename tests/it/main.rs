@@ -12,6 +12,7 @@ mod iam;
 mod lock;
 mod lockstep;
 mod operator;
+mod preflight;
 mod proxy;
 mod report;
 mod rollback;

@@ -10,6 +10,7 @@
 
 mod act;
 mod bake;
+pub mod check;
 pub mod spec;
 
 use serde::Serialize;
@@ -27,6 +28,7 @@ use crate::traffic::{self, ChangeOptions};
 
 pub use crate::state::{STATE_TAG, TARGET_TAG};
 pub use bake::MAX_METRIC_ERRORS;
+pub use check::CheckReport;
 pub use spec::{DeploySpec, MetricWindow, Outcome};
 
 use bake::Baked;
@@ -238,6 +240,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         let options = ChangeOptions {
             dry_run: false,
             force: spec.force,
+            min_healthy_hosts: spec.min_healthy_hosts,
         };
         traffic::check_health(self.alb, resolved, Split::to(new, first), options).await?;
         for snapshot in resolved.routes() {

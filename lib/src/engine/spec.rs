@@ -50,6 +50,8 @@ pub struct DeploySpec {
     pub force: bool,
     /// Continue from the live split when it differs from what albflip last wrote, instead of stopping.
     pub adopt_drift: bool,
+    /// Healthy targets the new color needs before traffic moves to it (at least 1).
+    pub min_healthy_hosts: u32,
 }
 
 /// How a deployment ended (errors aside).

@@ -1,0 +1,82 @@
+//! Pre-flight: `albflip check` prints every verdict and changes nothing; `--min-healthy-hosts` gates
+//! every mutating command.
+
+use crate::harness::*;
+
+#[test]
+fn check_passes_on_a_healthy_stack_and_changes_nothing() {
+    let s = stack(Some(300));
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&gated(&s.by_arn(), &["check", "--target", "green"], "1s"));
+    assert_eq!(r.code, 0, "{r:?}");
+    for name in [
+        "route",
+        "routes agree",
+        "green health",
+        "blue health",
+        "stickiness",
+        "deployment state",
+    ] {
+        assert!(
+            r.stdout.contains(&format!("PASS  {name}")),
+            "{name}: {}",
+            r.stdout
+        );
+    }
+    assert!(
+        r.stdout.contains("Gates now:") && r.stdout.contains("Result: ready"),
+        "{}",
+        r.stdout
+    );
+    let json = run(&gated(
+        &s.by_arn(),
+        &["--output", "json", "check", "--target", "green"],
+        "1s",
+    ))
+    .ok()
+    .json();
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(8), "{json}");
+    assert_eq!(fingerprint(&s.listener_arn), before, "check writes nothing");
+}
+
+#[test]
+fn check_fails_naming_the_unhealthy_color_and_min_healthy_hosts_gates_shifts() {
+    let s = stack(Some(300));
+    let before = fingerprint(&s.listener_arn);
+    // The reference stack runs 2 instances per color: asking for 3 fails every mutating command.
+    let three = vec!["--min-healthy-hosts".to_string(), "3".to_string()];
+    let r = run(&args(
+        &[&s.by_arn(), &three],
+        &["shift", "--target", "green", "--percentage", "10"],
+    ));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("fewer than the 3 --min-healthy-hosts")
+            && r.stderr.contains("Nothing was changed"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&gated(
+        &[s.by_arn(), three.clone()].concat(),
+        &["check", "--target", "green"],
+        "1s",
+    ));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("FAIL  green health") && r.stdout.contains("NOT READY"),
+        "{}",
+        r.stdout
+    );
+
+    deregister_all(&s.green_tg);
+    let r = run(&gated(&s.by_arn(), &["check", "--target", "green"], "1s"));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("FAIL  green health") && r.stdout.contains("0 healthy of 0"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&args(&[&s.by_arn()], &["deploy", "--target", "green"]));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+}
