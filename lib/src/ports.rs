@@ -217,6 +217,9 @@ impl<T: TrafficRouter + AlbInventory> Alb for T {}
 pub struct MetricQuery {
     /// The `LoadBalancer` dimension: `app/NAME/ID`.
     pub load_balancer: String,
+    /// The `LoadBalancer` dimensions of the other load balancers whose routes move in lockstep: their
+    /// requests and errors add up with the first one's.
+    pub more_load_balancers: Vec<String>,
     /// The `TargetGroup` dimension of the new color: `targetgroup/NAME/ID`.
     pub new_target_group: String,
     /// The `TargetGroup` dimension of the stable color.

@@ -85,8 +85,9 @@ fn three_routes() -> (Stack, String, String) {
     (s, l8080, api)
 }
 
-/// A second load balancer in the stack's subnets with an HTTP:80 listener forwarding to `action`.
-fn second_alb(stack: &Stack, action: Action) -> (String, String) {
+/// A second load balancer in the stack's subnets with an HTTP:80 listener forwarding to `action`: its
+/// name and the stack as seen through it (its load balancer and listener).
+fn second_alb(stack: &Stack, action: Action) -> (String, Stack) {
     rt().block_on(async {
         let c = elb();
         let lb = c
@@ -122,11 +123,16 @@ fn second_alb(stack: &Stack, action: Action) -> (String, String) {
             .send()
             .await
             .expect("create listener");
-        let listener = listener.listeners()[0]
+        let listener_arn = listener.listeners()[0]
             .listener_arn()
             .unwrap_or_default()
             .to_string();
-        (name, listener)
+        let through = Stack {
+            load_balancer_arn: arn,
+            listener_arn,
+            ..stack.clone()
+        };
+        (name, through)
     })
 }
 
@@ -202,10 +208,11 @@ fn a_gated_deployment_moves_every_route_and_records_the_stable_color_on_each() {
 #[test]
 fn two_load_balancers_move_in_lockstep() {
     let s = stack(Some(300));
-    let (internal, internal_listener) = second_alb(
+    let (internal, through) = second_alb(
         &s,
         weighted(&[(&s.blue_tg, 100), (&s.green_tg, 0)], Some((true, 300))),
     );
+    let internal_listener = through.listener_arn.clone();
     // By default the load balancers are the ones the target groups are attached to.
     let status = run(&args(&[&s.by_arn()], &["--output", "json", "status"])).ok();
     let routes = status.json()["routes"]
@@ -354,4 +361,39 @@ fn routes_to_one_group_or_a_third_are_left_alone_unless_included() {
     .ok();
     assert_eq!(listener_weights(&s, &s.listener_arn), (Some(70), Some(30)));
     assert_eq!(listener_weights(&s, &blue_only), (Some(80), Some(20)));
+}
+
+#[test]
+fn errors_seen_only_through_the_second_load_balancer_roll_back_every_route() {
+    let s = stack(Some(300));
+    let (_, through) = second_alb(
+        &s,
+        weighted(&[(&s.blue_tg, 100), (&s.green_tg, 0)], Some((true, 300))),
+    );
+    let _external = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let _internal = Publisher::start(
+        &through,
+        Faults {
+            blue: 0.0,
+            green: 0.5,
+        },
+    );
+    let r = run(&gated(
+        &s.by_arn(),
+        &["deploy", "--target", "green", "--steps", "50,100"],
+        "20s",
+    ));
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("error rate"), "{}", r.stdout);
+    assert_eq!(listener_weights(&s, &s.listener_arn), (Some(100), Some(0)));
+    assert_eq!(
+        listener_weights(&s, &through.listener_arn),
+        (Some(100), Some(0))
+    );
 }

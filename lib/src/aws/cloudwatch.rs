@@ -39,8 +39,19 @@ impl CloudWatch {
     }
 }
 
-/// The `GetMetricData` queries for a poll: ids `n_*` for the new color and `s_*` for the stable one.
+/// The `GetMetricData` queries for a poll: ids `n_*` for the new color and `s_*` for the stable one on
+/// the named route's load balancer, `n1_*`, `s1_*`... on the other load balancers in lockstep.
 pub fn metric_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
+    let mut out = Vec::new();
+    let lbs = std::iter::once(&q.load_balancer).chain(&q.more_load_balancers);
+    for (i, lb) in lbs.enumerate() {
+        let suffix = if i == 0 { String::new() } else { i.to_string() };
+        out.extend(queries_on(q, lb, &suffix));
+    }
+    out
+}
+
+fn queries_on(q: &MetricQuery, load_balancer: &str, suffix: &str) -> Vec<MetricDataQuery> {
     let latency = q.latency_statistic.to_string();
     let period = i32::try_from(q.period.as_secs().max(1)).unwrap_or(60);
     let mut out = Vec::new();
@@ -52,7 +63,7 @@ pub fn metric_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
                 .dimensions(
                     Dimension::builder()
                         .name("LoadBalancer")
-                        .value(&q.load_balancer)
+                        .value(load_balancer)
                         .build(),
                 )
                 .dimensions(
@@ -69,7 +80,7 @@ pub fn metric_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
                 .build();
             out.push(
                 MetricDataQuery::builder()
-                    .id(format!("{prefix}_{id}"))
+                    .id(format!("{prefix}{suffix}_{id}"))
                     .metric_stat(stat)
                     .return_data(true)
                     .build(),
@@ -79,17 +90,23 @@ pub fn metric_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
     out
 }
 
-/// Folds the datapoints of one query id into a color's metrics.
+/// Folds the datapoints of one query id into a color's metrics. Called once per id, page and load
+/// balancer: counts add up, latency and unhealthy hosts take the worst, healthy hosts the fewest.
 fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
+    let either = |a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64| match (a, b) {
+        (Some(x), Some(y)) => Some(pick(x, y)),
+        (x, y) => x.or(y),
+    };
     let max = values.iter().copied().reduce(f64::max);
     let min = values.iter().copied().reduce(f64::min);
+    // Folds from +0.0: `Iterator::sum` of no floats is -0.0, which would print as "-0".
+    let sum = values.iter().fold(0.0, |a, b| a + b);
     match id {
-        // A fold from +0.0: `Iterator::sum` of no floats is -0.0, which would print as "-0".
-        "req" => metrics.requests = values.iter().fold(0.0, |a, b| a + b),
-        "err" => metrics.errors = values.iter().fold(0.0, |a, b| a + b),
-        "lat" => metrics.latency_seconds = max,
-        "hh" => metrics.healthy_hosts = min,
-        "uh" => metrics.unhealthy_hosts = max,
+        "req" => metrics.requests += sum,
+        "err" => metrics.errors += sum,
+        "lat" => metrics.latency_seconds = either(metrics.latency_seconds, max, f64::max),
+        "hh" => metrics.healthy_hosts = either(metrics.healthy_hosts, min, f64::min),
+        "uh" => metrics.unhealthy_hosts = either(metrics.unhealthy_hosts, max, f64::max),
         _ => {}
     }
 }
@@ -116,7 +133,11 @@ impl MetricSource for CloudWatch {
             for r in out.metric_data_results() {
                 let id = r.id().unwrap_or_default();
                 let (color, metric) = id.split_once('_').unwrap_or(("", ""));
-                let target = if color == "n" { &mut new } else { &mut stable };
+                let target = if color.starts_with('n') {
+                    &mut new
+                } else {
+                    &mut stable
+                };
                 fold(target, metric, r.values());
             }
             match out.next_token() {
@@ -178,6 +199,7 @@ mod tests {
     fn query(stat: LatencyStatistic) -> MetricQuery {
         MetricQuery {
             load_balancer: "app/prod-shop-alb/50dc6c495c0c9188".into(),
+            more_load_balancers: Vec::new(),
             new_target_group: "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067".into(),
             stable_target_group: "targetgroup/prod-shop-blue-tg/943f017f100becff".into(),
             start: SystemTime::UNIX_EPOCH,
@@ -272,5 +294,39 @@ mod tests {
         assert_eq!(m.latency_seconds, Some(0.9));
         assert_eq!(m.healthy_hosts, Some(1.0));
         assert_eq!(m.unhealthy_hosts, Some(3.0));
+    }
+
+    #[test]
+    fn load_balancers_in_lockstep_are_queried_in_the_same_request_and_add_up() {
+        let q = MetricQuery {
+            more_load_balancers: vec!["app/internal-shop-alb/0000000000000001".into()],
+            ..query(LatencyStatistic::Average)
+        };
+        let qs = metric_queries(&q);
+        assert_eq!(qs.len(), 20);
+        let second: Vec<(&str, Option<&str>)> = qs[10..]
+            .iter()
+            .map(|q| {
+                let lb = q.metric_stat().unwrap().metric().unwrap().dimensions()[0].value();
+                (q.id().unwrap(), lb)
+            })
+            .collect();
+        assert_eq!(
+            second[0],
+            ("n1_req", Some("app/internal-shop-alb/0000000000000001"))
+        );
+        assert_eq!(second[5].0, "s1_req");
+        let mut m = ColorMetrics::default();
+        fold(&mut m, "req", &[100.0]);
+        fold(&mut m, "req", &[40.0]);
+        fold(&mut m, "err", &[3.0]);
+        fold(&mut m, "err", &[2.0]);
+        fold(&mut m, "lat", &[0.2]);
+        fold(&mut m, "lat", &[0.7]);
+        fold(&mut m, "hh", &[3.0]);
+        fold(&mut m, "hh", &[2.0]);
+        assert_eq!((m.requests, m.errors), (140.0, 5.0));
+        assert_eq!(m.latency_seconds, Some(0.7));
+        assert_eq!(m.healthy_hosts, Some(2.0));
     }
 }

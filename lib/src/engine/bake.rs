@@ -139,6 +139,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 .load_balancer
                 .metric_dimension()
                 .to_string(),
+            more_load_balancers: more_load_balancers(resolved),
             new_target_group: resolved.groups.of(new).metric_dimension().to_string(),
             stable_target_group: resolved
                 .groups
@@ -152,4 +153,17 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             alarms: spec.gates.alarms.clone(),
         }
     }
+}
+
+/// The metric dimensions of the lockstep peers' load balancers other than the named route's.
+fn more_load_balancers(resolved: &Resolved) -> Vec<String> {
+    let mut more: Vec<String> = Vec::new();
+    for peer in &resolved.peers {
+        let lb = &peer.snapshot.load_balancer;
+        let dimension = lb.metric_dimension().to_string();
+        if lb != &resolved.snapshot.load_balancer && !more.contains(&dimension) {
+            more.push(dimension);
+        }
+    }
+    more
 }
