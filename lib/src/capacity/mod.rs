@@ -5,7 +5,7 @@
 //! had when the deployment started ([`CapacityRecord`]).
 //!
 //! Everything here goes through the ports ([`Scaler`], [`AlbInventory`], [`TrafficRouter`], [`Clock`]),
-//! so it runs in simulated time against [`crate::testing`] fakes.
+//! so it runs in simulated time against the in-memory fakes of the `testing` module (feature `testing`).
 //!
 //! ```no_run
 //! # use albflip::{aws, capacity::{self, ColorAsg, Wait}, ports::TokioClock, model::TargetGroupArn};
