@@ -159,6 +159,51 @@ pub enum Error {
         /// Healthy targets required (`--min-healthy-hosts`, at least 1).
         needed: u32,
     },
+    /// The new color's targets did not become healthy in time; no traffic was moved.
+    #[error("the {asg} Auto Scaling group is not ready: its target group {target_group} has {healthy} of {wanted} healthy targets after {waited}; no traffic was moved{}. Check its instances (launch failures, failing health checks) or raise --ready-timeout", if *.raised { format!(" (its desired capacity was raised to {wanted} and stays there)") } else { String::new() })]
+    NotReady {
+        /// The Auto Scaling group.
+        asg: String,
+        /// The target group that was watched.
+        target_group: String,
+        /// Healthy targets at the last look.
+        healthy: u32,
+        /// Healthy targets wanted.
+        wanted: u32,
+        /// How long albflip waited, for people (e.g. `10m`).
+        waited: String,
+        /// Whether albflip raised the group's capacity before waiting.
+        raised: bool,
+    },
+    /// Resizing an Auto Scaling group failed.
+    #[error("resizing the {asg} Auto Scaling group to {capacity} failed: {source}")]
+    ScalingFailed {
+        /// The Auto Scaling group.
+        asg: String,
+        /// The sizes that were to be written, for people.
+        capacity: String,
+        /// The error.
+        #[source]
+        source: Box<ApiError>,
+    },
+    /// A color was to be scaled down but a route still sends it traffic.
+    #[error("refusing to scale the {asg} Auto Scaling group down: the {route} still gives its target group {target_group} weight {weight}. Run `albflip status`; scale down only once the color has weight 0 on every route")]
+    ScaleDownRefused {
+        /// The Auto Scaling group.
+        asg: String,
+        /// Its target group.
+        target_group: String,
+        /// The route that still sends it traffic.
+        route: RouteId,
+        /// The target group's weight there (`None`: the only group, unweighted).
+        weight: String,
+    },
+    /// A lifecycle hook failed (non-zero exit, timeout, or it could not be started).
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+    /// The smoke check failed.
+    #[error(transparent)]
+    Smoke(#[from] crate::smoke::SmokeError),
 }
 
 fn restored_text(restored: &[String]) -> String {
@@ -213,11 +258,16 @@ impl Error {
             Error::UnsupportedRoute { .. }
             | Error::Read(_)
             | Error::NoHealthyTargets { .. }
+            | Error::NotReady { .. }
+            | Error::ScalingFailed { .. }
+            | Error::Hook(_)
+            | Error::Smoke(_)
             | Error::State { .. }
             | Error::Aborted { .. } => ErrorKind::Runtime,
-            Error::Conflict { .. } | Error::Drift { .. } | Error::RoutesDisagree { .. } => {
-                ErrorKind::Conflict
-            }
+            Error::Conflict { .. }
+            | Error::Drift { .. }
+            | Error::RoutesDisagree { .. }
+            | Error::ScaleDownRefused { .. } => ErrorKind::Conflict,
             Error::LockstepFailed { cause, .. } => cause.kind(),
             Error::RollbackFailed { .. } => ErrorKind::RollbackFailed,
             Error::WriteFailed { .. }
@@ -231,6 +281,7 @@ impl Error {
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Error::Read(e) | Error::WriteFailed { source: e, .. } => Some(e),
+            Error::ScalingFailed { source, .. } => Some(source),
             Error::TagFailed { source, .. } => Some(source),
             Error::Aborted { cause, .. } | Error::LockstepFailed { cause, .. } => cause.api_error(),
             Error::RollbackFailed { rollback, .. } => rollback.api_error(),
@@ -243,6 +294,8 @@ impl Error {
         match self {
             // A write the backend refused (403, validation) changed nothing.
             Error::WriteFailed { source, .. } => !source.refused(),
+            Error::ScalingFailed { source, .. } => !source.refused(),
+            Error::NotReady { raised, .. } => *raised,
             Error::RollbackFailed { rollback, .. } => rollback.may_have_changed_aws(),
             // Every route written was read back as it was before, or put back.
             Error::LockstepFailed { not_restored, .. } => !not_restored.is_empty(),

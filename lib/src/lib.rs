@@ -20,9 +20,15 @@
 //! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
 //! - [`engine`]: the step engine: observe, decide, act, verify; rollback; cancellation.
 //! - [`events`]: what the engine reports as it goes.
+//! - [`capacity`]: Auto Scaling around a deployment: match the new color's capacity and wait for healthy
+//!   targets, scale the old color down once no route sends it traffic, restore it on rollback.
+//! - [`hooks`]: lifecycle hooks (`--hook STAGE=COMMAND`): shell commands with a timeout and `ALBFLIP_*`
+//!   variables.
+//! - [`smoke`]: the smoke check: HTTP GETs through the test listener, 2xx expected.
 //! - [`iam`]: the least-privilege IAM policy for a route.
 //! - [`lock`]: one deployment per route: a lease taken, renewed and released around a run.
-//! - [`ports`]: the traits the operations need ([`ports::TrafficRouter`], [`ports::AlbInventory`]).
+//! - [`ports`]: the traits the operations need ([`ports::TrafficRouter`], [`ports::AlbInventory`],
+//!   [`ports::Scaler`]).
 //! - [`aws`]: adapters from those traits to the AWS SDK, and the one place the SDK is configured.
 //! - [`config`]: the `albflip.toml` file.
 //! - [`error`]: [`Error`] and its [`ErrorKind`].
@@ -43,10 +49,12 @@
 #![deny(missing_docs)]
 
 pub mod aws;
+pub mod capacity;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod hooks;
 pub mod iam;
 pub mod lock;
 pub mod lockstep;
@@ -56,8 +64,10 @@ pub mod ports;
 pub mod preflight;
 pub mod resolve;
 pub mod route;
+pub mod smoke;
 pub mod state;
-#[cfg(feature = "testing")]
+// Also built for the library's own unit tests, which run against the same fakes.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod traffic;
 

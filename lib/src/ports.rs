@@ -331,3 +331,67 @@ pub trait Lock: Send + Sync {
     /// Deletes the lease whoever holds it (`albflip unlock --force`).
     fn force_release(&self, key: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
+
+/// An Auto Scaling group as albflip sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AsgInfo {
+    /// Its name.
+    pub name: String,
+    /// Its minimum size.
+    pub min: u32,
+    /// Its maximum size.
+    pub max: u32,
+    /// Its desired capacity.
+    pub desired: u32,
+    /// Instances in the `InService` lifecycle state.
+    pub in_service: u32,
+    /// The target groups it registers its instances with.
+    pub target_groups: Vec<TargetGroupArn>,
+}
+
+impl AsgInfo {
+    /// Its sizes.
+    pub fn capacity(&self) -> Capacity {
+        Capacity {
+            min: self.min,
+            max: self.max,
+            desired: self.desired,
+        }
+    }
+}
+
+/// The three sizes of an Auto Scaling group, written together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capacity {
+    /// The minimum size.
+    pub min: u32,
+    /// The maximum size.
+    pub max: u32,
+    /// The desired capacity (`min <= desired <= max`).
+    pub desired: u32,
+}
+
+/// Reads and resizes Auto Scaling groups. The policy (never lower, raise the maximum, scale to zero only
+/// when no route sends traffic) lives in [`crate::capacity`]; an implementation writes what it is given.
+pub trait Scaler: Send + Sync {
+    /// The groups whose target groups include `target_group` (discovery of a color's group). Usually one;
+    /// the caller decides what several mean.
+    fn groups_for_target_group(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> impl Future<Output = Result<Vec<AsgInfo>, ApiError>> + Send;
+
+    /// The group named `name`, if it exists.
+    fn describe(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<AsgInfo>, ApiError>> + Send;
+
+    /// Sets the group's minimum, maximum and desired capacity in one call and returns the group as it is
+    /// afterwards.
+    fn set_capacity(
+        &self,
+        name: &str,
+        capacity: Capacity,
+    ) -> impl Future<Output = Result<AsgInfo, ApiError>> + Send;
+}

@@ -476,3 +476,140 @@ impl crate::ports::Lock for InMemoryLock {
         Ok(())
     }
 }
+
+/// The blue group of [`InMemoryScaler::blue_green`].
+pub const BLUE_ASG: &str = "sim-shop-blue-asg";
+/// The green group of [`InMemoryScaler::blue_green`].
+pub const GREEN_ASG: &str = "sim-shop-green-asg";
+
+/// An in-memory Auto Scaling API. Linked to an [`InMemoryAlb`] (see [`InMemoryScaler::blue_green`]), a
+/// resize brings up (or removes) that many healthy targets in the group's target groups at once, as the
+/// emulator does; unlinked, health stays whatever the test sets on the load balancer.
+#[derive(Debug, Default)]
+pub struct InMemoryScaler {
+    groups: Mutex<BTreeMap<String, crate::ports::AsgInfo>>,
+    writes: Mutex<Vec<(String, crate::ports::Capacity)>>,
+    failing_writes: Mutex<u32>,
+    alb: Option<Arc<InMemoryAlb>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl InMemoryScaler {
+    /// No groups, not linked to a load balancer.
+    pub fn new() -> InMemoryScaler {
+        InMemoryScaler::default()
+    }
+
+    /// [`BLUE_ASG`] (desired 2, min 0, max 4) and [`GREEN_ASG`] (desired 0) registered with `alb`'s blue
+    /// and green target groups, whose health is set to match (2 healthy blue, no green targets).
+    pub fn blue_green(alb: Arc<InMemoryAlb>) -> InMemoryScaler {
+        let group = |name: &str, desired: u32, color: Color| crate::ports::AsgInfo {
+            name: name.to_string(),
+            min: 0,
+            max: 4,
+            desired,
+            in_service: desired,
+            target_groups: vec![alb.groups().of(color).clone()],
+        };
+        let scaler = InMemoryScaler {
+            alb: Some(Arc::clone(&alb)),
+            ..InMemoryScaler::default()
+        };
+        scaler.add(group(BLUE_ASG, 2, Color::Blue));
+        scaler.add(group(GREEN_ASG, 0, Color::Green));
+        alb.set_health(Color::Green, TargetHealth::default());
+        scaler
+    }
+
+    /// Adds or replaces a group.
+    pub fn add(&self, group: crate::ports::AsgInfo) {
+        locked(&self.groups).insert(group.name.clone(), group);
+    }
+
+    /// A group as it is now.
+    pub fn group(&self, name: &str) -> Option<crate::ports::AsgInfo> {
+        locked(&self.groups).get(name).cloned()
+    }
+
+    /// Every resize so far, in order.
+    pub fn writes(&self) -> Vec<(String, crate::ports::Capacity)> {
+        locked(&self.writes).clone()
+    }
+
+    /// Makes the next `n` resizes fail.
+    pub fn fail_writes(&self, n: u32) {
+        *locked(&self.failing_writes) = n;
+    }
+
+    fn bring_up(&self, group: &crate::ports::AsgInfo) {
+        let Some(alb) = &self.alb else { return };
+        let health = TargetHealth {
+            healthy: group.desired,
+            total: group.desired,
+        };
+        for tg in &group.target_groups {
+            if let Some(color) = alb.groups().color_of(tg) {
+                alb.set_health(color, health);
+            }
+        }
+    }
+}
+
+impl crate::ports::Scaler for InMemoryScaler {
+    async fn groups_for_target_group(
+        &self,
+        target_group: &TargetGroupArn,
+    ) -> Result<Vec<crate::ports::AsgInfo>, ApiError> {
+        Ok(locked(&self.groups)
+            .values()
+            .filter(|g| g.target_groups.contains(target_group))
+            .cloned()
+            .collect())
+    }
+
+    async fn describe(&self, name: &str) -> Result<Option<crate::ports::AsgInfo>, ApiError> {
+        Ok(self.group(name))
+    }
+
+    async fn set_capacity(
+        &self,
+        name: &str,
+        capacity: crate::ports::Capacity,
+    ) -> Result<crate::ports::AsgInfo, ApiError> {
+        const OP: &str = "memory:UpdateAutoScalingGroup";
+        {
+            let mut failing = locked(&self.failing_writes);
+            if *failing > 0 {
+                *failing -= 1;
+                return Err(ApiError::new(
+                    OP,
+                    ApiErrorKind::Unreachable,
+                    "injected failure",
+                ));
+            }
+        }
+        if capacity.min > capacity.desired || capacity.desired > capacity.max {
+            let code = "ValidationError".to_string();
+            let why = format!(
+                "min {} <= desired {} <= max {} does not hold",
+                capacity.min, capacity.desired, capacity.max
+            );
+            return Err(ApiError::new(OP, ApiErrorKind::Rejected { code }, why));
+        }
+        let updated = {
+            let mut groups = locked(&self.groups);
+            let group = groups
+                .get_mut(name)
+                .ok_or_else(|| ApiError::new(OP, ApiErrorKind::NotFound, name))?;
+            (group.min, group.max, group.desired) = (capacity.min, capacity.max, capacity.desired);
+            group.in_service = capacity.desired;
+            group.clone()
+        };
+        locked(&self.writes).push((name.to_string(), capacity));
+        self.bring_up(&updated);
+        Ok(updated)
+    }
+}

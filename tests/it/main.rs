@@ -4,6 +4,7 @@
 //! stack (a unique environment/application) so tests run in parallel without seeing each other.
 
 mod bad_input;
+mod capacity;
 mod catalogue;
 mod deploy;
 mod faults;

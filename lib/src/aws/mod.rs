@@ -1,5 +1,6 @@
 //! AWS adapters: they translate between the [`crate::ports`] traits and the AWS SDK, and decide nothing.
 //!
+//! - [`autoscaling`]: reading and resizing Auto Scaling groups ([`AutoScaling`]).
 //! - [`sdk`]: one place where region, profile, endpoint, timeouts, retries and the HTTP client are set.
 //! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
 //! - [`dynamodb`]: the deployment lock ([`DynamoLock`]).
@@ -8,6 +9,7 @@
 //! - [`throttle`]: longer retries for throttled writes.
 //! - [`calls`]: counts API calls per operation, for the summary and the benchmarks.
 
+pub mod autoscaling;
 pub mod calls;
 pub mod cloudwatch;
 pub mod dynamodb;
@@ -16,6 +18,7 @@ pub mod errors;
 pub mod sdk;
 pub mod throttle;
 
+pub use autoscaling::AutoScaling;
 pub use aws_config::SdkConfig;
 pub use calls::CallCounter;
 pub use cloudwatch::CloudWatch;

@@ -1,0 +1,184 @@
+//! The smoke check (`--smoke-url`, `--smoke-count`): HTTP GETs through the test listener, each expected to
+//! answer 2xx within a timeout. The requests go through the SDK's own HTTP connector (hyper, rustls on
+//! ring), so https works and no second HTTP stack is built in. No proxy from the environment is used:
+//! the check is meant to reach the load balancer directly.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), albflip::smoke::SmokeError> {
+//! let report = albflip::smoke::check("http://shop-alb.example.com:8080/health", 3, std::time::Duration::from_secs(5)).await?;
+//! assert_eq!(report.attempts.len(), 3);
+//! # Ok(()) }
+//! ```
+
+use std::time::{Duration, Instant};
+
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_http_client::Connector;
+use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use serde::Serialize;
+
+/// One successful request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SmokeAttempt {
+    /// The HTTP status (2xx).
+    pub status: u16,
+    /// How long the answer took, in milliseconds.
+    pub millis: u64,
+}
+
+/// A passed smoke check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmokeReport {
+    /// The URL checked.
+    pub url: String,
+    /// Every request, in order.
+    pub attempts: Vec<SmokeAttempt>,
+}
+
+/// Why the smoke check failed; `attempt` is 1-based, `of` the number of requests asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SmokeError {
+    /// The URL is not an http:// or https:// URL.
+    #[error("--smoke-url {url:?} is not usable: {reason}. Pass a URL such as http://my-alb.example.com:8080/health")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An answer that is not 2xx.
+    #[error("smoke check {attempt} of {of}: GET {url} answered HTTP {status}, expected 2xx")]
+    Status {
+        /// The URL.
+        url: String,
+        /// Which request.
+        attempt: u32,
+        /// Requests asked for.
+        of: u32,
+        /// The status.
+        status: u16,
+    },
+    /// No answer in time.
+    #[error("smoke check {attempt} of {of}: GET {url} did not answer within {}. Check the test listener and the new color's targets, or raise --smoke-timeout", humantime::format_duration(*.timeout))]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// Which request.
+        attempt: u32,
+        /// Requests asked for.
+        of: u32,
+        /// The time allowed.
+        timeout: Duration,
+    },
+    /// The request failed (connection refused, TLS, DNS...).
+    #[error("smoke check {attempt} of {of}: GET {url} failed: {reason}")]
+    Request {
+        /// The URL.
+        url: String,
+        /// Which request.
+        attempt: u32,
+        /// Requests asked for.
+        of: u32,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// GETs `url` `count` times (at least once) one after another; each must answer 2xx within `timeout`.
+/// Stops at the first failure.
+pub async fn check(url: &str, count: u32, timeout: Duration) -> Result<SmokeReport, SmokeError> {
+    check_url(url)?;
+    let connector = Connector::builder()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build();
+    let of = count.max(1);
+    let mut attempts = Vec::new();
+    for attempt in 1..=of {
+        attempts.push(get(&connector, url, Try { attempt, of }, timeout).await?);
+    }
+    Ok(SmokeReport {
+        url: url.to_string(),
+        attempts,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Try {
+    attempt: u32,
+    of: u32,
+}
+
+async fn get(
+    connector: &Connector,
+    url: &str,
+    t: Try,
+    timeout: Duration,
+) -> Result<SmokeAttempt, SmokeError> {
+    let request = HttpRequest::get(url).map_err(|e| SmokeError::InvalidUrl {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    let started = Instant::now();
+    let answer = tokio::time::timeout(timeout, connector.call(request)).await;
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (url, attempt, of) = (url.to_string(), t.attempt, t.of);
+    match answer {
+        Err(_) => Err(SmokeError::Timeout {
+            url,
+            attempt,
+            of,
+            timeout,
+        }),
+        Ok(Err(e)) => Err(SmokeError::Request {
+            url,
+            attempt,
+            of,
+            reason: error_chain(&e),
+        }),
+        Ok(Ok(response)) => {
+            let status = response.status().as_u16();
+            if (200..300).contains(&status) {
+                Ok(SmokeAttempt { status, millis })
+            } else {
+                Err(SmokeError::Status {
+                    url,
+                    attempt,
+                    of,
+                    status,
+                })
+            }
+        }
+    }
+}
+
+fn check_url(url: &str) -> Result<(), SmokeError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let reason = match rest {
+        None => "it does not start with http:// or https://",
+        Some(r) if r.is_empty() || r.starts_with('/') => "it names no host",
+        Some(_) if url.contains(char::is_whitespace) => "it contains whitespace",
+        Some(_) => return Ok(()),
+    };
+    Err(SmokeError::InvalidUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    })
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.dedup();
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests;

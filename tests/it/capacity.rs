@@ -1,0 +1,185 @@
+//! The Auto Scaling adapter and `albflip::capacity` against the reference stack in the emulator, whose
+//! Auto Scaling groups register their instances with the blue and green target groups.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use albflip::aws::{AutoScaling, CallCounter, ElbV2, SdkConfig};
+use albflip::capacity::{self, ColorAsg, Wait};
+use albflip::model::{ListenerArn, TargetGroupArn};
+use albflip::ports::{AlbInventory, Scaler, TokioClock};
+use albflip::route::RouteId;
+use aws_sdk_elasticloadbalancingv2::config::{
+    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+};
+
+use crate::harness::*;
+
+/// A stack whose green group starts empty (desired 0) and blue's at the template's 2; with the names
+/// of both groups.
+fn stack_with_empty_green() -> (Stack, String, String) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let environment = format!(
+        "c{}y{}",
+        std::process::id() % 10_000,
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut cmd = Command::new(repo().join("localstack/create-stack"));
+    cmd.args(["--param", "GreenDesiredCapacity=0"]);
+    let (stack, outputs) = create_stack(cmd, &emulator().endpoint, &environment, None);
+    let name = |k: &str| outputs[k].as_str().expect(k).to_string();
+    (stack, name("BlueAsgName"), name("GreenAsgName"))
+}
+
+fn sdk_config() -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(&emulator().endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "tests",
+        )))
+        .http_client(albflip::aws::sdk::http_client())
+        .build()
+}
+
+fn tg(arn: &str) -> TargetGroupArn {
+    TargetGroupArn::parse(arn).expect("target group ARN")
+}
+
+const WAIT: Wait = Wait {
+    timeout: Duration::from_secs(30),
+    poll: Duration::from_secs(1),
+};
+
+#[test]
+fn green_is_raised_to_blue_and_blue_is_scaled_down_once_green_has_the_traffic() {
+    let (stack, blue_asg, green_asg) = stack_with_empty_green();
+    let config = sdk_config();
+    let calls = CallCounter::default();
+    let (alb, asgs) = (
+        ElbV2::new(&config, calls.clone()),
+        AutoScaling::new(&config, calls.clone()),
+    );
+    let (blue_tg, green_tg) = (tg(&stack.blue_tg), tg(&stack.green_tg));
+    let route = [RouteId::Listener(
+        ListenerArn::parse(&stack.listener_arn).expect("listener ARN"),
+    )];
+    let matched = rt().block_on(async {
+        let found = capacity::discover(&asgs, &green_tg).await.unwrap();
+        assert_eq!(found.map(|g| g.name), Some(green_asg.clone()));
+        assert_eq!(alb.health(&green_tg).await.unwrap().healthy, 0);
+
+        let green = ColorAsg {
+            asg: &green_asg,
+            target_group: &green_tg,
+        };
+        let mut looks = Vec::new();
+        let matched = capacity::match_capacity(
+            &asgs,
+            &alb,
+            &TokioClock::new(),
+            green,
+            &blue_asg,
+            WAIT,
+            |p| looks.push(p.clone()),
+        )
+        .await
+        .unwrap();
+        assert!(matched.raised);
+        assert_eq!((matched.new_before.desired, matched.new.desired), (0, 2));
+        assert_eq!(matched.stable.desired, 2);
+        assert!(matched.healthy >= 2, "{looks:?}");
+        assert_eq!(alb.health(&green_tg).await.unwrap().healthy, 2);
+
+        // The reference listener forwards to blue alone: blue must not be scaled down.
+        let blue = ColorAsg {
+            asg: &blue_asg,
+            target_group: &blue_tg,
+        };
+        let refused = capacity::scale_down(&asgs, &alb, &route, blue)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, albflip::Error::ScaleDownRefused { .. }),
+            "{refused:?}"
+        );
+        assert_eq!(asgs.describe(&blue_asg).await.unwrap().unwrap().desired, 2);
+        matched
+    });
+
+    // Green takes all the traffic; now blue may go.
+    set_default_actions(
+        &stack.listener_arn,
+        vec![weighted(
+            &[(&stack.blue_tg, 0), (&stack.green_tg, 100)],
+            None,
+        )],
+    );
+    rt().block_on(async {
+        let blue = ColorAsg {
+            asg: &blue_asg,
+            target_group: &blue_tg,
+        };
+
+        let down = capacity::scale_down(&asgs, &alb, &route, blue)
+            .await
+            .unwrap();
+        assert_eq!((down.min, down.desired), (0, 0));
+        assert_eq!(asgs.describe(&blue_asg).await.unwrap().unwrap().desired, 0);
+
+        // A rollback brings blue back to what it had when the deployment started.
+        let restored = capacity::restore_capacity(
+            &asgs,
+            &alb,
+            &TokioClock::new(),
+            &matched.stable,
+            &blue_tg,
+            Some(WAIT),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(restored.asg.desired, 2);
+        assert!(restored.healthy >= Some(2), "{restored:?}");
+    });
+    let per_op = calls.snapshot();
+    assert_eq!(
+        per_op.get("autoscaling:UpdateAutoScalingGroup"),
+        Some(&3),
+        "{per_op:?}"
+    );
+}
+
+#[test]
+fn a_missing_group_is_not_found_and_nothing_is_written() {
+    let (stack, blue_asg, _) = stack_with_empty_green();
+    let config = sdk_config();
+    let calls = CallCounter::default();
+    let (alb, asgs) = (
+        ElbV2::new(&config, calls.clone()),
+        AutoScaling::new(&config, calls.clone()),
+    );
+    let green_tg = tg(&stack.green_tg);
+    let green = ColorAsg {
+        asg: "no-such-asg",
+        target_group: &green_tg,
+    };
+    let e = rt()
+        .block_on(capacity::match_capacity(
+            &asgs,
+            &alb,
+            &TokioClock::new(),
+            green,
+            &blue_asg,
+            WAIT,
+            |_| {},
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("\"no-such-asg\" not found"), "{e}");
+    assert_eq!(
+        calls.snapshot().get("autoscaling:UpdateAutoScalingGroup"),
+        None
+    );
+}
