@@ -85,6 +85,44 @@ pub enum StrategyName {
     Canary,
 }
 
+/// Auto Scaling, hooks and the test listener around a deployment.
+#[derive(Debug, Args, Default)]
+pub struct LifecycleArgs {
+    /// Raise the new color's Auto Scaling group to the stable color's capacity and wait for that many
+    /// healthy targets before the first step [default: true when both groups are known].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", env = "ALBFLIP_MATCH_CAPACITY")]
+    pub match_capacity: Option<bool>,
+    /// How long to wait for the new color's healthy targets before giving up (nothing moved) [default: 10m].
+    #[arg(long, value_name = "DURATION", env = "ALBFLIP_READY_TIMEOUT")]
+    pub ready_timeout: Option<String>,
+    /// Scale the old color's group to zero this long after a completed deployment, once every route
+    /// shows it at weight 0 (0s: at once) [default: never; see `albflip cleanup`].
+    #[arg(long, value_name = "DURATION", env = "ALBFLIP_SCALE_DOWN_DELAY")]
+    pub scale_down_delay: Option<String>,
+    /// Run COMMAND at STAGE: before-deploy, after-test-traffic, before-step, after-step, after-deploy,
+    /// after-rollback (repeatable). A failing hook before or during a step rolls back.
+    #[arg(long = "hook", value_name = "STAGE=COMMAND")]
+    pub hooks: Vec<String>,
+    /// How long a hook may run before it is killed and counted as failed [default: 5m].
+    #[arg(long, value_name = "DURATION", env = "ALBFLIP_HOOK_TIMEOUT")]
+    pub hook_timeout: Option<String>,
+    /// The test listener's port: pointed 100 % at the new color before production traffic moves.
+    #[arg(long, value_name = "N", value_parser = parse_port, env = "ALBFLIP_TEST_LISTENER_PORT", conflicts_with = "test_listener_arn")]
+    pub test_listener_port: Option<u16>,
+    /// The test listener, by ARN.
+    #[arg(long, value_name = "ARN", env = "ALBFLIP_TEST_LISTENER_ARN")]
+    pub test_listener_arn: Option<String>,
+    /// GET this URL through the test listener before production traffic moves; expect 2xx.
+    #[arg(long, value_name = "URL", env = "ALBFLIP_SMOKE_URL")]
+    pub smoke_url: Option<String>,
+    /// How many smoke GETs must answer 2xx [default: 1].
+    #[arg(long, value_name = "N", env = "ALBFLIP_SMOKE_COUNT")]
+    pub smoke_count: Option<u32>,
+    /// How long each smoke GET may take [default: 5s].
+    #[arg(long, value_name = "DURATION", env = "ALBFLIP_SMOKE_TIMEOUT")]
+    pub smoke_timeout: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct BakeArgs {
     /// How long each step bakes under the gates, e.g. 3m, 90s [default: 3m].
@@ -272,6 +310,8 @@ pub struct DeployArgs {
     /// value instead of stopping with exit 4.
     #[arg(long, env = "ALBFLIP_ADOPT_DRIFT")]
     pub adopt_drift: bool,
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +370,12 @@ pub enum OutputFormat {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
+    /// Blue's Auto Scaling group [default: the group registered with blue's target group].
+    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_BLUE_ASG")]
+    pub blue_asg: Option<String>,
+    /// Green's Auto Scaling group [default: the group registered with green's target group].
+    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_GREEN_ASG")]
+    pub green_asg: Option<String>,
     /// Healthy targets a color needs before its share of traffic goes up (every mutating command and
     /// `check`).
     #[arg(long, global = true, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), env = "ALBFLIP_MIN_HEALTHY_HOSTS")]

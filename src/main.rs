@@ -2,6 +2,7 @@
 //! exit codes; it never calls the AWS SDK itself.
 
 mod args;
+mod lifecycle;
 mod live;
 mod locking;
 mod origins;
@@ -222,6 +223,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                 force: false,
                 adopt_drift: false,
                 min_healthy_hosts: 1,
+                lifecycle: Default::default(),
             })
         }
         Command::Shift(a) => match a.bake.duration() {
@@ -237,8 +239,14 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
         },
         _ => None,
     };
+    let lifecycle_flags = match &cli.command {
+        Command::Deploy(a) | Command::Check(a) | Command::Plan(a) => Some(&a.lifecycle),
+        _ => None,
+    };
+    let lifecycle = lifecycle::lifecycle(lifecycle_flags, g, file)?;
     let deploy_spec = deploy_spec.map(|s| DeploySpec {
         min_healthy_hosts: g.min_healthy_hosts,
+        lifecycle: lifecycle.clone(),
         ..s
     });
     let config = aws::load_config(&settings.aws).await?;

@@ -258,6 +258,7 @@ pub fn deploy(
         force: args.force,
         adopt_drift: args.adopt_drift,
         min_healthy_hosts: 1,
+        lifecycle: Default::default(),
     })
 }
 
@@ -284,5 +285,6 @@ pub fn shift(
         force,
         adopt_drift: false,
         min_healthy_hosts: 1,
+        lifecycle: Default::default(),
     })
 }

@@ -30,6 +30,59 @@ pub struct FileConfig {
     /// `[lock]`: the deployment lock.
     #[serde(default)]
     pub lock: LockSection,
+    /// `[autoscaling]`: each color's Auto Scaling group and what albflip does with it.
+    #[serde(default)]
+    pub autoscaling: AutoscalingSection,
+    /// `[hooks]`: commands run at lifecycle stages.
+    #[serde(default)]
+    pub hooks: HooksSection,
+    /// `[test-traffic]`: the test listener and its smoke check.
+    #[serde(default)]
+    pub test_traffic: TestTrafficSection,
+}
+
+/// `[autoscaling]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AutoscalingSection {
+    /// Blue's Auto Scaling group [default: the group registered with blue's target group].
+    pub blue_asg: Option<String>,
+    /// Green's Auto Scaling group.
+    pub green_asg: Option<String>,
+    /// Raise the new color to the stable color's capacity before the first step [default: on when
+    /// both groups are known].
+    pub match_capacity: Option<bool>,
+    /// How long to wait for the new color's healthy targets, e.g. `"10m"`.
+    pub ready_timeout: Option<String>,
+    /// Scale the old color to zero this long after a completed deployment (`"0s"`: at once) [default:
+    /// never; `albflip cleanup` does it later].
+    pub scale_down_delay: Option<String>,
+}
+
+/// `[hooks]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HooksSection {
+    /// Hooks as `STAGE=COMMAND`, like `--hook`.
+    pub run: Option<Vec<String>>,
+    /// How long a hook may run, e.g. `"5m"`.
+    pub timeout: Option<String>,
+}
+
+/// `[test-traffic]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TestTrafficSection {
+    /// The test listener's port on the route's load balancer.
+    pub listener_port: Option<u16>,
+    /// Or its ARN.
+    pub listener_arn: Option<String>,
+    /// The URL the smoke check GETs through the test listener.
+    pub smoke_url: Option<String>,
+    /// How many GETs must answer 2xx.
+    pub smoke_count: Option<u32>,
+    /// How long each GET may take, e.g. `"5s"`.
+    pub smoke_timeout: Option<String>,
 }
 
 /// `[lock]`.

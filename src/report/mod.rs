@@ -562,6 +562,7 @@ mod tests {
             force: false,
             adopt_drift: false,
             min_healthy_hosts: 1,
+            lifecycle: Default::default(),
         }
     }
 

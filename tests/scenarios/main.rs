@@ -32,6 +32,7 @@ fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> Deploy
         force: false,
         adopt_drift: false,
         min_healthy_hosts: 1,
+        lifecycle: Default::default(),
     }
 }
 

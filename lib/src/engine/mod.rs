@@ -11,6 +11,7 @@
 mod act;
 mod bake;
 pub mod check;
+pub mod lifecycle;
 pub mod spec;
 
 use serde::Serialize;

@@ -52,6 +52,8 @@ pub struct DeploySpec {
     pub adopt_drift: bool,
     /// Healthy targets the new color needs before traffic moves to it (at least 1).
     pub min_healthy_hosts: u32,
+    /// Auto Scaling, hooks and the test listener around the steps.
+    pub lifecycle: super::lifecycle::Lifecycle,
 }
 
 /// How a deployment ended (errors aside).

@@ -1,0 +1,211 @@
+//! What happens around the steps of a deployment: the Auto Scaling groups of both colors, lifecycle
+//! hooks, and the test listener with its smoke check. These are the settings; the engine acts on them.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::hooks::Hook;
+use crate::model::{Color, ListenerArn};
+
+/// The default wait for the new color's healthy targets.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(600);
+/// The default time a hook may run.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default time a smoke GET may take.
+pub const DEFAULT_SMOKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything around the steps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lifecycle {
+    /// The colors' Auto Scaling groups and what to do with them.
+    pub capacity: CapacityPolicy,
+    /// Commands run at lifecycle stages.
+    pub hooks: Vec<Hook>,
+    /// How long a hook may run before it is killed and counted as failed.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub hook_timeout: Duration,
+    /// The test listener, pointed at the new color before production traffic moves.
+    pub test_traffic: Option<TestTraffic>,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            capacity: CapacityPolicy::default(),
+            hooks: Vec::new(),
+            hook_timeout: DEFAULT_HOOK_TIMEOUT,
+            test_traffic: None,
+        }
+    }
+}
+
+/// The Auto Scaling groups of blue and green, and what albflip does with them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapacityPolicy {
+    /// Blue's group, when named.
+    pub blue_asg: Option<String>,
+    /// Green's group, when named.
+    pub green_asg: Option<String>,
+    /// Look up a color's group by its target group when it is not named.
+    pub discover: bool,
+    /// Raise the new color to the stable one's capacity before the first step; `None`: when both
+    /// groups are known.
+    pub match_capacity: Option<bool>,
+    /// How long to wait for the new color's healthy targets.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub ready_timeout: Duration,
+    /// Scale the old color to zero this long after a completed deployment; `None`: never (see
+    /// `albflip cleanup`).
+    pub scale_down_delay: Option<Duration>,
+}
+
+impl Default for CapacityPolicy {
+    fn default() -> Self {
+        CapacityPolicy {
+            blue_asg: None,
+            green_asg: None,
+            discover: true,
+            match_capacity: None,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            scale_down_delay: None,
+        }
+    }
+}
+
+impl CapacityPolicy {
+    /// The group named for `color`.
+    pub fn named(&self, color: Color) -> Option<&str> {
+        match color {
+            Color::Blue => self.blue_asg.as_deref(),
+            Color::Green => self.green_asg.as_deref(),
+        }
+    }
+}
+
+/// The test listener and the smoke check run through it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestTraffic {
+    /// Which listener.
+    pub listener: TestListener,
+    /// GET this URL (through the test listener) and expect 2xx.
+    pub smoke_url: Option<String>,
+    /// How many GETs must pass.
+    pub smoke_count: u32,
+    /// How long each GET may take.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub smoke_timeout: Duration,
+}
+
+/// How the test listener is named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestListener {
+    /// The listener on this port of the named route's load balancer.
+    Port(u16),
+    /// The listener with this ARN.
+    Arn(ListenerArn),
+}
+
+/// A duration from the file, named by its key in errors.
+fn duration(value: Option<&str>, key: &str) -> Result<Option<Duration>, crate::Error> {
+    value
+        .map(|v| {
+            humantime::parse_duration(v.trim()).map_err(|e| {
+                crate::Error::invalid(
+                    format!("{key} {v:?}"),
+                    e.to_string(),
+                    "Use a duration such as \"30s\", \"10m\" or \"1h\"",
+                )
+            })
+        })
+        .transpose()
+}
+
+impl Lifecycle {
+    /// Builds the lifecycle from the `[autoscaling]`, `[hooks]` and `[test-traffic]` sections of
+    /// `albflip.toml` (the CLI first lays its flags over them, so both read the same way). Keys are named
+    /// as `section.key` in errors.
+    pub fn from_config(
+        autoscaling: &crate::config::AutoscalingSection,
+        hooks: &crate::config::HooksSection,
+        test: &crate::config::TestTrafficSection,
+    ) -> Result<Lifecycle, crate::Error> {
+        let capacity = CapacityPolicy {
+            blue_asg: autoscaling.blue_asg.clone(),
+            green_asg: autoscaling.green_asg.clone(),
+            discover: true,
+            match_capacity: autoscaling.match_capacity,
+            ready_timeout: duration(autoscaling.ready_timeout.as_deref(), "ready-timeout")?
+                .unwrap_or(DEFAULT_READY_TIMEOUT),
+            scale_down_delay: duration(
+                autoscaling.scale_down_delay.as_deref(),
+                "scale-down-delay",
+            )?,
+        };
+        let parsed = hooks
+            .run
+            .iter()
+            .flatten()
+            .map(|h| {
+                h.parse::<Hook>().map_err(|e| {
+                    crate::Error::invalid(
+                        format!("hook {h:?}"),
+                        e.to_string(),
+                        "Write hooks as STAGE=COMMAND",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let hook_timeout =
+            duration(hooks.timeout.as_deref(), "hook-timeout")?.unwrap_or(DEFAULT_HOOK_TIMEOUT);
+        Ok(Lifecycle {
+            capacity,
+            hooks: parsed,
+            hook_timeout,
+            test_traffic: test_traffic(test)?,
+        })
+    }
+
+    /// The hooks of `stage`, in the order given.
+    pub fn hooks_at(&self, stage: crate::hooks::Stage) -> impl Iterator<Item = &Hook> {
+        self.hooks.iter().filter(move |h| h.stage == stage)
+    }
+}
+
+fn test_traffic(
+    test: &crate::config::TestTrafficSection,
+) -> Result<Option<TestTraffic>, crate::Error> {
+    let listener = match (&test.listener_arn, test.listener_port) {
+        (Some(_), Some(_)) => {
+            return Err(crate::Error::invalid(
+                "test-listener-port and test-listener-arn",
+                "both are set",
+                "Name the test listener one way only",
+            ))
+        }
+        (Some(arn), None) => TestListener::Arn(ListenerArn::parse(arn).map_err(|e| {
+            crate::Error::invalid(
+                format!("test-listener-arn {arn:?}"),
+                e.to_string(),
+                "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
+            )
+        })?),
+        (None, Some(port)) => TestListener::Port(port),
+        (None, None) if test.smoke_url.is_some() => {
+            return Err(crate::Error::invalid(
+                "smoke-url",
+                "a smoke check runs through the test listener, and none is named",
+                "Name it with --test-listener-port N or --test-listener-arn ARN",
+            ))
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(TestTraffic {
+        listener,
+        smoke_url: test.smoke_url.clone(),
+        smoke_count: test.smoke_count.unwrap_or(1).max(1),
+        smoke_timeout: duration(test.smoke_timeout.as_deref(), "smoke-timeout")?
+            .unwrap_or(DEFAULT_SMOKE_TIMEOUT),
+    }))
+}

@@ -1,0 +1,76 @@
+//! Flags over `albflip.toml`'s `[autoscaling]`, `[hooks]` and `[test-traffic]`, then the library builds
+//! the deployment's `Lifecycle` from the merged sections.
+
+use albflip::config::{AutoscalingSection, FileConfig, HooksSection, TestTrafficSection};
+use albflip::engine::lifecycle::Lifecycle;
+use albflip::Error;
+
+use crate::args::{GlobalArgs, LifecycleArgs};
+
+/// The lifecycle of a deployment: flags (and `ALBFLIP_*`) first, then the file. Flag names appear in
+/// errors as the library names the keys (`ready-timeout`, `hook`...), which are the flags' names too.
+pub fn lifecycle(
+    flags: Option<&LifecycleArgs>,
+    global: &GlobalArgs,
+    file: &FileConfig,
+) -> Result<Lifecycle, Error> {
+    let none = LifecycleArgs::default();
+    let f = flags.unwrap_or(&none);
+    let autoscaling = AutoscalingSection {
+        blue_asg: global
+            .blue_asg
+            .clone()
+            .or(file.autoscaling.blue_asg.clone()),
+        green_asg: global
+            .green_asg
+            .clone()
+            .or(file.autoscaling.green_asg.clone()),
+        match_capacity: f.match_capacity.or(file.autoscaling.match_capacity),
+        ready_timeout: f
+            .ready_timeout
+            .clone()
+            .or(file.autoscaling.ready_timeout.clone()),
+        scale_down_delay: f
+            .scale_down_delay
+            .clone()
+            .or(file.autoscaling.scale_down_delay.clone()),
+    };
+    let hooks = HooksSection {
+        // Flags add to the file's hooks: a pipeline stage can add a check to the team's defaults.
+        run: Some(
+            file.hooks
+                .run
+                .iter()
+                .flatten()
+                .chain(&f.hooks)
+                .cloned()
+                .collect(),
+        ),
+        timeout: f.hook_timeout.clone().or(file.hooks.timeout.clone()),
+    };
+    let port_flag = f.test_listener_port.is_some() || f.test_listener_arn.is_some();
+    let t = &file.test_traffic;
+    let test = TestTrafficSection {
+        listener_port: if port_flag {
+            f.test_listener_port
+        } else {
+            t.listener_port
+        },
+        listener_arn: if port_flag {
+            f.test_listener_arn.clone()
+        } else {
+            t.listener_arn.clone()
+        },
+        smoke_url: f.smoke_url.clone().or(t.smoke_url.clone()),
+        smoke_count: f.smoke_count.or(t.smoke_count),
+        smoke_timeout: f.smoke_timeout.clone().or(t.smoke_timeout.clone()),
+    };
+    Lifecycle::from_config(&autoscaling, &hooks, &test).map_err(|e| match e {
+        Error::InvalidInput { what, why, fix } => Error::InvalidInput {
+            what: format!("--{what}"),
+            why,
+            fix,
+        },
+        other => other,
+    })
+}
