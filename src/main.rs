@@ -430,9 +430,11 @@ async fn run_engine(
         None => printer.as_ref(),
     };
     let observer = albflip::events::Both(screen, &collected);
+    let scaler = albflip::aws::AutoScaling::new(config, calls.clone());
     let engine = Engine::new(alb, &metrics, &clock, &observer)
         .with_cancellation(cancel, on_interrupt)
-        .with_identity(albflip::state::identity_from_env());
+        .with_identity(albflip::state::identity_from_env())
+        .with_scaler(&scaler);
     let target = &settings.target;
     let result = match &cli.command {
         Command::Deploy(a) if a.resume => engine.resume(target, spec).await,

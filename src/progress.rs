@@ -146,7 +146,12 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
         }
         Event::StepPassed { step, percent } => format!("step {step}: passed at {percent}%"),
         Event::RollingBack { failure } => {
-            format!("GATE FAILED: {}; rolling back", failure.message())
+            let what = match failure {
+                albflip::plan::decide::Failure::Hook { .. } => "HOOK FAILED",
+                albflip::plan::decide::Failure::Smoke { .. } => "SMOKE CHECK FAILED",
+                _ => "GATE FAILED",
+            };
+            format!("{what}: {}; rolling back", failure.message())
         }
         Event::RolledBack { to, split: s } => {
             format!("rolled back: all traffic on {to} ({}, verified)", split(s))
@@ -166,6 +171,40 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
                 }
             )
         }
+        Event::HookPassed {
+            stage,
+            command,
+            seconds,
+            ..
+        } => format!("hook {stage} `{command}` passed ({seconds:.1}s)"),
+        Event::CapacityWaiting {
+            asg,
+            target_group,
+            healthy,
+            wanted,
+            seconds_left,
+        } => format!(
+            "waiting for {asg}: {healthy}/{wanted} healthy in {target_group}, {seconds_left}s left"
+        ),
+        Event::CapacityReady {
+            asg,
+            desired,
+            raised,
+            healthy,
+        } => format!(
+            "capacity ready: {asg} {} {desired}, {healthy} healthy",
+            if *raised { "raised to" } else { "already at" }
+        ),
+        Event::TestTrafficApplied { listener, to } => {
+            format!("test listener {listener}: all test traffic on {to} (verified)")
+        }
+        Event::SmokePassed { url, attempts } => {
+            format!("smoke check passed: {attempts} GET {url} answered 2xx")
+        }
+        Event::ScaledDown { color, asg } => {
+            format!("scaled {color} ({asg}) to 0 after a read-back showed it at weight 0 on every route")
+        }
+        Event::Warning { message } => format!("WARNING: {message}"),
         Event::AwaitingPromotion { target, percent } => {
             format!("canary passed: {target} at {percent}%, awaiting promotion (`albflip promote` or `albflip rollback`)")
         }

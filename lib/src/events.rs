@@ -131,6 +131,68 @@ pub enum Event {
         target: Color,
         /// Its share.
         percent: u8,
+    },    /// A lifecycle hook ran and succeeded.
+    HookPassed {
+        /// The stage.
+        stage: String,
+        /// The command.
+        command: String,
+        /// How long it ran, in seconds.
+        seconds: f64,
+        /// The last lines of its output.
+        output: String,
+    },
+    /// The new color's Auto Scaling group was raised (or already had enough capacity) and albflip is
+    /// waiting for its healthy targets.
+    CapacityWaiting {
+        /// The Auto Scaling group.
+        asg: String,
+        /// Its target group.
+        target_group: String,
+        /// Healthy targets now.
+        healthy: u32,
+        /// Healthy targets wanted.
+        wanted: u32,
+        /// Seconds left before giving up.
+        seconds_left: u64,
+    },
+    /// The new color has as many healthy targets as the stable one's desired capacity.
+    CapacityReady {
+        /// The Auto Scaling group.
+        asg: String,
+        /// Its desired capacity now.
+        desired: u32,
+        /// Whether albflip raised it.
+        raised: bool,
+        /// Healthy targets found.
+        healthy: u32,
+    },
+    /// The test listener was pointed at a color (verified by a read-back).
+    TestTrafficApplied {
+        /// The test listener's ARN.
+        listener: String,
+        /// The color it now forwards to.
+        to: Color,
+    },
+    /// The smoke check through the test listener passed.
+    SmokePassed {
+        /// The URL.
+        url: String,
+        /// GETs that answered 2xx.
+        attempts: usize,
+    },
+    /// The old color's Auto Scaling group was scaled to zero after a read-back showed it at weight 0 on
+    /// every route.
+    ScaledDown {
+        /// The color.
+        color: Color,
+        /// The Auto Scaling group.
+        asg: String,
+    },
+    /// Something went wrong after traffic reached a safe place; the run's outcome stands.
+    Warning {
+        /// What, for people.
+        message: String,
     },
 }
 

@@ -40,6 +40,36 @@ use crate::route::RouteId;
 
 pub use record::{CapacityRecord, MAX_TAG_VALUE};
 
+/// The [`Scaler`] of deployments without Auto Scaling: it knows no group, so discovery finds nothing
+/// and the engine never resizes anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoScaler;
+
+impl Scaler for NoScaler {
+    async fn groups_for_target_group(
+        &self,
+        _target_group: &TargetGroupArn,
+    ) -> Result<Vec<AsgInfo>, crate::ports::ApiError> {
+        Ok(Vec::new())
+    }
+
+    async fn describe(&self, _name: &str) -> Result<Option<AsgInfo>, crate::ports::ApiError> {
+        Ok(None)
+    }
+
+    async fn set_capacity(
+        &self,
+        name: &str,
+        _capacity: Capacity,
+    ) -> Result<AsgInfo, crate::ports::ApiError> {
+        Err(crate::ports::ApiError::new(
+            "autoscaling:UpdateAutoScalingGroup",
+            crate::ports::ApiErrorKind::NotFound,
+            format!("no Auto Scaling is configured, so there is no group {name}"),
+        ))
+    }
+}
+
 /// The shortest pause between two health reads, whatever the caller asks.
 pub const MIN_POLL: Duration = Duration::from_secs(1);
 

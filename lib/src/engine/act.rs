@@ -4,7 +4,7 @@ use crate::error::Error;
 use crate::events::Event;
 use crate::lockstep;
 use crate::model::{Color, Split};
-use crate::ports::{Alb, Clock, MetricSource};
+use crate::ports::{Alb, Clock, MetricSource, Scaler};
 use crate::resolve::unsupported;
 use crate::resolve::Resolved;
 use crate::route;
@@ -13,7 +13,7 @@ use crate::traffic::{self, Verification};
 
 use super::Engine;
 
-impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
+impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// Reads every route live, refuses on drift, writes the step's split on all of them and reads them
     /// back; a failure part-way puts the routes already written back.
     pub(super) async fn apply_step(

@@ -7,7 +7,7 @@ use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::{BakeDecision, BakePolicy, BakeTracker, Step};
-use crate::ports::{Alb, Clock, MetricQuery, MetricSource};
+use crate::ports::{Alb, Clock, MetricQuery, MetricSource, Scaler};
 use crate::resolve::Resolved;
 
 use super::{DeploySpec, Engine};
@@ -22,7 +22,7 @@ pub(super) enum Baked {
     Cancelled,
 }
 
-impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
+impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// A named alarm that does not exist would never fail its gate: refuse to start instead.
     pub(super) async fn check_alarms(
         &self,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::model::Color;
 use crate::plan::gates::{evaluate, GateReport, Verdict};
-use crate::ports::{Alb, Clock, MetricSource};
+use crate::ports::{Alb, Clock, MetricSource, Scaler};
 use crate::preflight::{self, Check};
 use crate::resolve::{self, Target};
 use crate::route::RouteId;
@@ -40,7 +40,7 @@ impl CheckReport {
     }
 }
 
-impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
+impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// Runs the pre-flight checks for `spec` and evaluates its gates once over the current window.
     /// Writes nothing.
     pub async fn check(&self, target: &Target, spec: &DeploySpec) -> Result<CheckReport, Error> {

@@ -55,6 +55,9 @@ pub struct CapacityPolicy {
     /// How long to wait for the new color's healthy targets.
     #[serde(with = "crate::plan::strategy::secs")]
     pub ready_timeout: Duration,
+    /// How often to read the new color's health while waiting.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub ready_poll: Duration,
     /// Scale the old color to zero this long after a completed deployment; `None`: never (see
     /// `albflip cleanup`).
     pub scale_down_delay: Option<Duration>,
@@ -68,6 +71,7 @@ impl Default for CapacityPolicy {
             discover: true,
             match_capacity: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            ready_poll: crate::capacity::Wait::DEFAULT_POLL,
             scale_down_delay: None,
         }
     }
@@ -138,6 +142,7 @@ impl Lifecycle {
             match_capacity: autoscaling.match_capacity,
             ready_timeout: duration(autoscaling.ready_timeout.as_deref(), "ready-timeout")?
                 .unwrap_or(DEFAULT_READY_TIMEOUT),
+            ready_poll: crate::capacity::Wait::DEFAULT_POLL,
             scale_down_delay: duration(
                 autoscaling.scale_down_delay.as_deref(),
                 "scale-down-delay",

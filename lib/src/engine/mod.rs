@@ -12,6 +12,7 @@ mod act;
 mod bake;
 pub mod check;
 pub mod lifecycle;
+mod stages;
 pub mod spec;
 
 use serde::Serialize;
@@ -21,9 +22,12 @@ use crate::error::Error;
 use crate::events::{Event, Observer, SplitView};
 use crate::model::{Color, Percent, Split};
 use crate::plan::{Plan, Step};
-use crate::ports::{Alb, ApiError, Clock, MetricSource};
+use crate::capacity::NoScaler;
+use crate::ports::{Alb, ApiError, Clock, MetricSource, Scaler};
 use crate::resolve::{self, Resolved, Target};
-use crate::route::{self, RouteId};
+use crate::hooks::Stage;
+use crate::plan::decide::Failure;
+use crate::route::{self, RouteId, RouteSnapshot};
 use crate::state::{self, DeploymentRecord, Phase, STABLE_TAG};
 use crate::traffic::{self, ChangeOptions};
 
@@ -33,6 +37,14 @@ pub use check::CheckReport;
 pub use spec::{DeploySpec, MetricWindow, Outcome};
 
 use bake::Baked;
+use stages::At;
+
+/// A failed step: which, at what share, and why.
+struct Failed {
+    step: usize,
+    percent: u8,
+    failure: Failure,
+}
 
 /// What kind of run the engine is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +57,13 @@ enum Mode {
     Shift,
 }
 
-/// Drives deployments through the ports.
-pub struct Engine<'a, A, M, C> {
+/// Drives deployments through the ports. `S` resizes Auto Scaling groups ([`Engine::with_scaler`]);
+/// without one the engine never touches capacity.
+pub struct Engine<'a, A, M, C, S = NoScaler> {
     alb: &'a A,
     metrics: &'a M,
     clock: &'a C,
+    scaler: &'a S,
     observer: &'a dyn Observer,
     cancel: CancellationToken,
     on_interrupt: OnInterrupt,
@@ -69,16 +83,36 @@ pub enum OnInterrupt {
 
 impl<'a, A: Alb, M: MetricSource, C: Clock> Engine<'a, A, M, C> {
     /// An engine over the given ports. It runs until done unless cancelled through
-    /// [`Engine::with_cancellation`].
+    /// [`Engine::with_cancellation`], and leaves Auto Scaling alone unless given a scaler through
+    /// [`Engine::with_scaler`].
     pub fn new(alb: &'a A, metrics: &'a M, clock: &'a C, observer: &'a dyn Observer) -> Self {
         Engine {
             alb,
             metrics,
             clock,
+            scaler: &NoScaler,
             observer,
             cancel: CancellationToken::new(),
             on_interrupt: OnInterrupt::Rollback,
             identity: "albflip".into(),
+        }
+    }
+}
+
+impl<'a, A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'a, A, M, C, S> {
+    /// Resizes the colors' Auto Scaling groups through `scaler` (matching capacity before the first
+    /// step, scaling the old color down after a completed deployment), as the spec's
+    /// [`lifecycle::CapacityPolicy`] says.
+    pub fn with_scaler<T: Scaler>(self, scaler: &'a T) -> Engine<'a, A, M, C, T> {
+        Engine {
+            alb: self.alb,
+            metrics: self.metrics,
+            clock: self.clock,
+            scaler,
+            observer: self.observer,
+            cancel: self.cancel,
+            on_interrupt: self.on_interrupt,
+            identity: self.identity,
         }
     }
 
@@ -103,14 +137,26 @@ impl<'a, A: Alb, M: MetricSource, C: Clock> Engine<'a, A, M, C> {
     }
 }
 
-impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
+impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     fn emit(&self, event: Event) {
         self.observer.on_event(self.clock.now(), &event);
     }
 
     /// Runs a deployment: the plan's steps, each baked under the gates.
+    ///
+    /// Around the steps, as `spec.lifecycle` says: the before-deploy hooks, the new color's capacity
+    /// (raised to the stable one's, then its healthy targets awaited), the test listener pointed at the
+    /// new color with its smoke check and after-test-traffic hooks; before-step and after-step hooks at
+    /// each step; after a completed deployment the after-deploy hooks and, after `scale_down_delay`, the
+    /// old color scaled to zero.
     pub async fn deploy(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let resolved = resolve::resolve(self.alb, target).await?;
+        let mut resolved = resolve::resolve(self.alb, target).await?;
+        let test = self.find_test_listener(&resolved, spec).await?;
+        if let Some(t) = &test {
+            // The test listener follows its own path: never a lockstep peer.
+            resolved.peers.retain(|p| p.snapshot.route != t.route);
+            resolved.left_alone.retain(|l| l.route != t.route);
+        }
         let new = spec.plan.target;
         state::check_can_start(&resolved, new)?;
         resolved.check_agreement()?;
@@ -121,6 +167,21 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         } else {
             Mode::Deploy
         };
+        if let Err(failure) = self
+            .run_hooks(Stage::BeforeDeploy, &resolved, spec, At::default())
+            .await
+        {
+            return Err(Error::State {
+                what: format!("the deployment did not start: {}", failure.message()),
+                fix: "Nothing was changed; fix what the hook reports and run it again".into(),
+            });
+        }
+        self.match_capacity(&resolved, spec).await?;
+        if let Some(t) = &test {
+            if let Some(failure) = self.test_traffic(&resolved, spec, t).await? {
+                return self.failed_before_production(&resolved, spec, t, failure).await;
+            }
+        }
         let record = self.new_record(spec, kind_of(spec));
         self.run(
             &resolved,
@@ -129,8 +190,38 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             1,
             mode,
             Some(record),
+            test.as_ref(),
         )
         .await
+    }
+
+    /// A smoke check or after-test-traffic hook failed: the test listener goes back to the stable color
+    /// and production traffic never moved.
+    async fn failed_before_production(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        test: &RouteSnapshot,
+        failure: Failure,
+    ) -> Result<Outcome, Error> {
+        let stable = resolved.stable;
+        self.emit(Event::RollingBack {
+            failure: failure.clone(),
+        });
+        self.point_test_listener(resolved, test, stable)
+            .await
+            .map_err(|e| Error::RollbackFailed {
+                cause: failure.message(),
+                rollback: Box::new(e),
+            })?;
+        self.run_hooks_after(Stage::AfterRollback, resolved, spec)
+            .await;
+        Ok(Outcome::RolledBack {
+            failure,
+            to: stable,
+            step: 0,
+            percent: 0,
+        })
     }
 
     /// Continues a deployment recorded as in progress or interrupted (after `kill -9`, a lost agent or
@@ -176,7 +267,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             started_by: self.identity.clone(),
             ..record
         };
-        self.run(&resolved, &spec, to_run, from, mode, Some(record))
+        self.run(&resolved, &spec, to_run, from, mode, Some(record), None)
             .await
     }
 
@@ -189,7 +280,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         self.check_alarms(&resolved, spec).await?;
         self.check_first_step(&resolved, spec, spec.plan.target)
             .await?;
-        self.run(&resolved, spec, &spec.plan.steps, 1, Mode::Shift, None)
+        self.run(&resolved, spec, &spec.plan.steps, 1, Mode::Shift, None, None)
             .await
     }
 
@@ -222,6 +313,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
             1,
             Mode::Deploy,
             Some(record),
+            None,
         )
         .await
     }
@@ -319,6 +411,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         resolved: &Resolved,
@@ -327,6 +420,7 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         first_step: usize,
         mode: Mode,
         mut record: Option<DeploymentRecord>,
+        test: Option<&RouteSnapshot>,
     ) -> Result<Outcome, Error> {
         let route = &resolved.snapshot.route;
         let new = spec.plan.target;
@@ -347,12 +441,19 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 self.record(route, r).await.map_err(Error::Read)?;
             }
         }
+        // Hooks belong to deployments, not to a single gated `shift`.
+        let hooked = mode != Mode::Shift;
         let mut expected = resolved.split;
         for (i, step) in steps.iter().enumerate() {
             let n = first_step + i;
+            let at = At {
+                step: Some(n),
+                steps: Some(total),
+                percent: Some(step.percent.get()),
+            };
             if self.cancel.is_cancelled() {
                 return self
-                    .interrupted(resolved, stable, expected, n, record.as_mut())
+                    .interrupted(resolved, spec, expected, n, record.as_mut(), test)
                     .await;
             }
             self.emit(Event::StepStarted {
@@ -360,6 +461,12 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 of: total,
                 percent: step.percent.get(),
             });
+            if hooked {
+                if let Err(failure) = self.run_hooks(Stage::BeforeStep, resolved, spec, at).await {
+                    let failed = Failed { step: n, percent: step.percent.get(), failure };
+                    return self.fail(resolved, spec, failed, record.as_mut(), test).await;
+                }
+            }
             let split = Split::to(new, step.percent);
             // The first step writes the weights before the record, so a refused first write leaves
             // the route exactly as it was (tags included). Later steps record first: a failure to
@@ -384,7 +491,9 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 }
             };
             if let Err(e) = applied {
-                return Err(self.abort(resolved, stable, e, record.as_mut()).await);
+                let e = self.abort(resolved, stable, e, record.as_mut()).await;
+                self.after_rollback(resolved, spec, test).await;
+                return Err(e);
             }
             // Announced once the weights are verified and the step is recorded.
             self.emit(Event::WeightsApplied {
@@ -392,34 +501,34 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                 split: SplitView::from(split),
             });
             expected = split;
-            match self.bake(resolved, spec, step, n).await {
+            let baked = match self.bake(resolved, spec, step, n).await {
+                Ok(Baked::Passed) if hooked => {
+                    match self.run_hooks(Stage::AfterStep, resolved, spec, at).await {
+                        Ok(()) => Ok(Baked::Passed),
+                        Err(failure) => Ok(Baked::Failed(failure)),
+                    }
+                }
+                other => other,
+            };
+            match baked {
                 Ok(Baked::Passed) => self.emit(Event::StepPassed {
                     step: n,
                     percent: step.percent.get(),
                 }),
                 Ok(Baked::Cancelled) => {
                     return self
-                        .interrupted(resolved, stable, expected, n, record.as_mut())
+                        .interrupted(resolved, spec, expected, n, record.as_mut(), test)
                         .await
                 }
                 Ok(Baked::Failed(failure)) => {
-                    self.emit(Event::RollingBack {
-                        failure: failure.clone(),
-                    });
-                    self.rollback_to(resolved, stable, &failure.message())
-                        .await?;
-                    if let Some(r) = record.as_mut() {
-                        r.phase = Phase::RolledBack;
-                        self.record_best_effort(route, r).await;
-                    }
-                    return Ok(Outcome::RolledBack {
-                        failure,
-                        to: stable,
-                        step: n,
-                        percent: step.percent.get(),
-                    });
+                    let failed = Failed { step: n, percent: step.percent.get(), failure };
+                    return self.fail(resolved, spec, failed, record.as_mut(), test).await;
                 }
-                Err(e) => return Err(self.abort(resolved, stable, e, record.as_mut()).await),
+                Err(e) => {
+                    let e = self.abort(resolved, stable, e, record.as_mut()).await;
+                    self.after_rollback(resolved, spec, test).await;
+                    return Err(e);
+                }
             }
         }
         match (mode, record.as_mut()) {
@@ -446,21 +555,77 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
                     .map_err(|e| Self::tag_failed(route, expected, new, e))?;
                 self.tag_peers_stable(resolved, expected, new).await?;
                 self.emit(Event::Completed { stable: new });
+                self.run_hooks_after(Stage::AfterDeploy, resolved, spec)
+                    .await;
+                self.scale_down_old(resolved, spec, test).await;
                 Ok(Outcome::Completed { stable: new })
             }
             _ => self.finish_shift(resolved, expected).await,
         }
     }
 
+    /// A step failed (a gate or a hook): traffic back to the stable color at once, then the test
+    /// listener, the record and the after-rollback hooks.
+    async fn fail(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        failed: Failed,
+        record: Option<&mut DeploymentRecord>,
+        test: Option<&RouteSnapshot>,
+    ) -> Result<Outcome, Error> {
+        let stable = resolved.stable;
+        self.emit(Event::RollingBack {
+            failure: failed.failure.clone(),
+        });
+        self.rollback_to(resolved, stable, &failed.failure.message())
+            .await?;
+        if let Some(r) = record {
+            r.phase = Phase::RolledBack;
+            self.record_best_effort(&resolved.snapshot.route, r).await;
+        }
+        self.after_rollback(resolved, spec, test).await;
+        Ok(Outcome::RolledBack {
+            failure: failed.failure,
+            to: stable,
+            step: failed.step,
+            percent: failed.percent,
+        })
+    }
+
+    /// After traffic is back on the stable color: the test listener follows it, then the after-rollback
+    /// hooks run. Problems here are warnings: production traffic is already safe.
+    async fn after_rollback(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        test: Option<&RouteSnapshot>,
+    ) {
+        if let Some(t) = test {
+            if let Err(e) = self.point_test_listener(resolved, t, resolved.stable).await {
+                self.emit(Event::Warning {
+                    message: format!(
+                        "the test listener could not be put back on {}: {e}",
+                        resolved.stable
+                    ),
+                });
+            }
+        }
+        self.run_hooks_after(Stage::AfterRollback, resolved, spec)
+            .await;
+    }
+
     /// The run was cancelled: traffic back to stable (or held, per the policy), state recorded.
     async fn interrupted(
         &self,
         resolved: &Resolved,
-        stable: Color,
+        spec: &DeploySpec,
         live: Split,
         step: usize,
         record: Option<&mut DeploymentRecord>,
+        test: Option<&RouteSnapshot>,
     ) -> Result<Outcome, Error> {
+        let stable = resolved.stable;
         let rolled_back =
             self.on_interrupt == OnInterrupt::Rollback && live != Split::all_to(stable);
         if rolled_back {
@@ -475,6 +640,9 @@ impl<A: Alb, M: MetricSource, C: Clock> Engine<'_, A, M, C> {
         if let Some(r) = record {
             r.phase = Phase::Interrupted;
             self.record_best_effort(&resolved.snapshot.route, r).await;
+        }
+        if rolled_back {
+            self.after_rollback(resolved, spec, test).await;
         }
         self.emit(Event::Interrupted {
             rolled_back,

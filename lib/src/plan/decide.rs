@@ -67,6 +67,7 @@ impl Default for BakePolicy {
 /// Why a step failed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Failure {
     /// A gate breached its threshold on enough consecutive polls.
     Gate {
@@ -79,6 +80,15 @@ pub enum Failure {
     NoData {
         /// What the last poll said.
         message: String,
+    },    /// A lifecycle hook failed (non-zero exit or timeout) before or during a step.
+    Hook {
+        /// The hook's error, with its output.
+        message: String,
+    },
+    /// The smoke check through the test listener failed.
+    Smoke {
+        /// What failed.
+        message: String,
     },
 }
 
@@ -90,7 +100,9 @@ impl Failure {
                 format!("{} ({polls} consecutive polls)", result.message)
             }
             Failure::Gate { result, .. } => result.message.clone(),
-            Failure::NoData { message } => message.clone(),
+            Failure::NoData { message }
+            | Failure::Hook { message }
+            | Failure::Smoke { message } => message.clone(),
         }
     }
 }

@@ -1,0 +1,333 @@
+//! The stages around the steps: hooks, the new color's capacity, the test listener and its smoke check,
+//! and scaling the old color down after a completed deployment.
+
+use crate::capacity::{self, CapacityRecord, ColorAsg, Wait};
+use crate::error::Error;
+use crate::events::Event;
+use crate::hooks::{self, HookContext, Stage};
+use crate::lockstep;
+use crate::model::{Color, Split};
+use crate::plan::decide::Failure;
+use crate::ports::{Alb, ApiErrorKind, Clock, MetricSource, Scaler};
+use crate::resolve::Resolved;
+use crate::route::{RouteId, RouteSnapshot};
+use crate::smoke;
+use crate::traffic::Verification;
+
+use super::lifecycle::{TestListener, TestTraffic};
+use super::{DeploySpec, Engine};
+
+/// Where a run stands, for the hooks' environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct At {
+    /// 1-based step.
+    pub step: Option<usize>,
+    /// Steps in the run.
+    pub steps: Option<usize>,
+    /// The new color's share.
+    pub percent: Option<u8>,
+}
+
+impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+    /// Runs the hooks of `stage` in order; the first failure is returned as a step failure.
+    pub(super) async fn run_hooks(
+        &self,
+        stage: Stage,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        at: At,
+    ) -> Result<(), Failure> {
+        for hook in spec.lifecycle.hooks_at(stage) {
+            let context = HookContext {
+                stage: Some(stage),
+                target: Some(spec.plan.target),
+                stable: Some(resolved.stable),
+                percent: at.percent,
+                step: at.step,
+                steps: at.steps,
+                listener_arn: Some(resolved.snapshot.route.listener().to_string()),
+                route_arn: Some(resolved.snapshot.route.resource_arn().to_string()),
+                deployment_id: None,
+            };
+            match hooks::run(hook, &context.env(), spec.lifecycle.hook_timeout).await {
+                Ok(run) => self.emit(Event::HookPassed {
+                    stage: stage.to_string(),
+                    command: hook.command.clone(),
+                    seconds: run.elapsed.as_secs_f64(),
+                    output: run.output,
+                }),
+                Err(e) => {
+                    return Err(Failure::Hook {
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs hooks after traffic is already safe (after-deploy, after-rollback): a failure is a warning.
+    pub(super) async fn run_hooks_after(
+        &self,
+        stage: Stage,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+    ) {
+        if let Err(failure) = self.run_hooks(stage, resolved, spec, At::default()).await {
+            self.emit(Event::Warning {
+                message: format!("{}; traffic is unaffected", failure.message()),
+            });
+        }
+    }
+
+    /// The Auto Scaling group of `color`: named in the spec, or the one registered with its target group.
+    async fn asg_of(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        color: Color,
+    ) -> Result<Option<String>, Error> {
+        let policy = &spec.lifecycle.capacity;
+        if let Some(name) = policy.named(color) {
+            return Ok(Some(name.to_string()));
+        }
+        if !policy.discover {
+            return Ok(None);
+        }
+        let found = capacity::discover(self.scaler, resolved.groups.of(color)).await?;
+        Ok(found.map(|g| g.name))
+    }
+
+    /// Before the first step: raises the new color's group to the stable one's capacity and waits for
+    /// its healthy targets, when the spec asks for it (by default, when both groups are known).
+    pub(super) async fn match_capacity(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+    ) -> Result<(), Error> {
+        let policy = &spec.lifecycle.capacity;
+        if policy.match_capacity == Some(false) {
+            return Ok(());
+        }
+        let new = spec.plan.target;
+        let new_asg = self.asg_of(resolved, spec, new).await?;
+        let stable_asg = self.asg_of(resolved, spec, new.other()).await?;
+        let (Some(new_asg), Some(stable_asg)) = (new_asg, stable_asg) else {
+            if policy.match_capacity == Some(true) {
+                return Err(Error::invalid(
+                    "--match-capacity",
+                    "it needs the Auto Scaling groups of both colors, and albflip found no group for one of them",
+                    "Name them with --blue-asg and --green-asg (or [autoscaling] in albflip.toml)",
+                ));
+            }
+            return Ok(());
+        };
+        let wait = Wait {
+            timeout: policy.ready_timeout,
+            poll: policy.ready_poll,
+        };
+        let color = ColorAsg {
+            asg: &new_asg,
+            target_group: resolved.groups.of(new),
+        };
+        let matched = capacity::match_capacity(
+            self.scaler,
+            self.alb,
+            self.clock,
+            color,
+            &stable_asg,
+            wait,
+            |p| {
+                self.emit(Event::CapacityWaiting {
+                    asg: p.asg.clone(),
+                    target_group: p.target_group.clone(),
+                    healthy: p.healthy,
+                    wanted: p.wanted,
+                    seconds_left: p.seconds_left,
+                })
+            },
+        )
+        .await?;
+        self.emit(Event::CapacityReady {
+            asg: new_asg,
+            desired: matched.new.desired,
+            raised: matched.raised,
+            healthy: matched.healthy,
+        });
+        // The stable color's capacity is recorded when it is scaled down (here after a completed
+        // deployment, or by `albflip cleanup`), not now: a refused first step must leave the route's
+        // tags as they were, and until the scale-down the group itself holds its capacity.
+        Ok(())
+    }
+
+    /// Records a color's capacity in a tag on the named route, for a rollback after a scale-down.
+    async fn record_capacity(
+        &self,
+        resolved: &Resolved,
+        color: Color,
+        record: &CapacityRecord,
+    ) -> Result<(), Error> {
+        let value = record.to_tag()?;
+        let key = CapacityRecord::tag_key(color);
+        self.alb
+            .set_tags(
+                resolved.snapshot.route.resource_arn(),
+                &[(key.as_str(), value.as_str())],
+            )
+            .await
+            .map_err(Error::Read)
+    }
+
+    /// The test listener named in the spec, read.
+    pub(super) async fn find_test_listener(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+    ) -> Result<Option<RouteSnapshot>, Error> {
+        let Some(test) = &spec.lifecycle.test_traffic else {
+            return Ok(None);
+        };
+        let found = match &test.listener {
+            TestListener::Port(port) => {
+                let lb = resolved.snapshot.load_balancer.name();
+                self.alb.find_listener(lb, *port).await
+            }
+            TestListener::Arn(arn) => self.alb.read(&RouteId::Listener(arn.clone())).await,
+        };
+        let snapshot = found.map_err(|e| match e.kind {
+            ApiErrorKind::NotFound => Error::NotFound {
+                what: format!("the test listener ({})", describe(test)),
+                fix: "Create it, or fix --test-listener-port/--test-listener-arn".into(),
+            },
+            _ => Error::Read(e),
+        })?;
+        if snapshot.route == resolved.snapshot.route {
+            return Err(Error::invalid(
+                "--test-listener-port",
+                "it names the production route itself",
+                "Name a second listener (e.g. port 9000) for test traffic",
+            ));
+        }
+        Ok(Some(snapshot))
+    }
+
+    /// Points the test listener at `color` (one write, read back).
+    pub(super) async fn point_test_listener(
+        &self,
+        resolved: &Resolved,
+        test: &RouteSnapshot,
+        color: Color,
+    ) -> Result<(), Error> {
+        let live = self.alb.read(&test.route).await.map_err(Error::Read)?;
+        lockstep::write_group(
+            self.alb,
+            std::slice::from_ref(&live),
+            &resolved.groups,
+            Split::all_to(color),
+            Verification::ReadBack,
+        )
+        .await?;
+        self.emit(Event::TestTrafficApplied {
+            listener: test.route.resource_arn().to_string(),
+            to: color,
+        });
+        Ok(())
+    }
+
+    /// Before production traffic moves: the test listener to the new color, then the smoke check and
+    /// the after-test-traffic hooks. `Ok(Some(failure))` when a check failed (the caller puts the test
+    /// listener back).
+    pub(super) async fn test_traffic(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        test: &RouteSnapshot,
+    ) -> Result<Option<Failure>, Error> {
+        self.point_test_listener(resolved, test, spec.plan.target)
+            .await?;
+        if let Some(TestTraffic {
+            smoke_url: Some(url),
+            smoke_count,
+            smoke_timeout,
+            ..
+        }) = &spec.lifecycle.test_traffic
+        {
+            match smoke::check(url, *smoke_count, *smoke_timeout).await {
+                Ok(report) => self.emit(Event::SmokePassed {
+                    url: url.clone(),
+                    attempts: report.attempts.len(),
+                }),
+                Err(e) => {
+                    return Ok(Some(Failure::Smoke {
+                        message: e.to_string(),
+                    }))
+                }
+            }
+        }
+        Ok(self
+            .run_hooks(Stage::AfterTestTraffic, resolved, spec, At::default())
+            .await
+            .err())
+    }
+
+    /// After a completed deployment: waits `--scale-down-delay`, then scales the old color to zero once
+    /// every route (and the test listener) reads back without traffic to it. Problems are warnings: the
+    /// deployment stands.
+    pub(super) async fn scale_down_old(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        test: Option<&RouteSnapshot>,
+    ) {
+        let Some(delay) = spec.lifecycle.capacity.scale_down_delay else {
+            return;
+        };
+        let old = spec.plan.target.other();
+        if let Err(e) = self.try_scale_down(resolved, spec, test, old, delay).await {
+            self.emit(Event::Warning {
+                message: format!("{old} was not scaled down: {e}; `albflip cleanup` does it later"),
+            });
+        }
+    }
+
+    async fn try_scale_down(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        test: Option<&RouteSnapshot>,
+        old: Color,
+        delay: std::time::Duration,
+    ) -> Result<(), Error> {
+        let Some(asg) = self.asg_of(resolved, spec, old).await? else {
+            return Ok(());
+        };
+        tokio::select! {
+            _ = self.clock.sleep(delay) => {}
+            _ = self.cancel.cancelled() => return Err(Error::State {
+                what: "the run was interrupted during --scale-down-delay".into(),
+                fix: "Run `albflip cleanup`".into(),
+            }),
+        }
+        let current = self.scaler.describe(&asg).await.map_err(Error::Read)?;
+        if let Some(info) = current.filter(|i| i.desired > 0) {
+            self.record_capacity(resolved, old, &CapacityRecord::of(&info))
+                .await?;
+        }
+        let mut routes: Vec<RouteId> = resolved.routes().iter().map(|r| r.route.clone()).collect();
+        routes.extend(test.map(|t| t.route.clone()));
+        let color = ColorAsg {
+            asg: &asg,
+            target_group: resolved.groups.of(old),
+        };
+        capacity::scale_down(self.scaler, self.alb, &routes, color).await?;
+        self.emit(Event::ScaledDown { color: old, asg });
+        Ok(())
+    }
+}
+
+fn describe(test: &TestTraffic) -> String {
+    match &test.listener {
+        TestListener::Port(p) => format!("port {p}"),
+        TestListener::Arn(a) => a.to_string(),
+    }
+}
