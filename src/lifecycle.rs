@@ -65,14 +65,15 @@ pub fn lifecycle(
         smoke_count: f.smoke_count.or(t.smoke_count),
         smoke_timeout: f.smoke_timeout.clone().or(t.smoke_timeout.clone()),
     };
-    let mut lifecycle = Lifecycle::from_config(&autoscaling, &hooks, &test).map_err(|e| match e {
-        Error::InvalidInput { what, why, fix } => Error::InvalidInput {
-            what: format!("--{what}"),
-            why,
-            fix,
-        },
-        other => other,
-    })?;
+    let mut lifecycle =
+        Lifecycle::from_config(&autoscaling, &hooks, &test).map_err(|e| match e {
+            Error::InvalidInput { what, why, fix } => Error::InvalidInput {
+                what: format!("--{what}"),
+                why,
+                fix,
+            },
+            other => other,
+        })?;
     // Undocumented knob for emulator tests and demos: how often to read health while waiting for capacity.
     if let Some(poll) = std::env::var("ALBFLIP_READY_POLL")
         .ok()

@@ -131,7 +131,8 @@ pub enum Event {
         target: Color,
         /// Its share.
         percent: u8,
-    },    /// A lifecycle hook ran and succeeded.
+    },
+    /// A lifecycle hook ran and succeeded.
     HookPassed {
         /// The stage.
         stage: String,

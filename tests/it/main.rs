@@ -10,6 +10,7 @@ mod deploy;
 mod faults;
 mod harness;
 mod iam;
+mod lifecycle;
 mod lock;
 mod lockstep;
 mod operator;

@@ -12,21 +12,21 @@ mod act;
 mod bake;
 pub mod check;
 pub mod lifecycle;
-mod stages;
 pub mod spec;
+mod stages;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::capacity::NoScaler;
 use crate::error::Error;
 use crate::events::{Event, Observer, SplitView};
+use crate::hooks::Stage;
 use crate::model::{Color, Percent, Split};
+use crate::plan::decide::Failure;
 use crate::plan::{Plan, Step};
-use crate::capacity::NoScaler;
 use crate::ports::{Alb, ApiError, Clock, MetricSource, Scaler};
 use crate::resolve::{self, Resolved, Target};
-use crate::hooks::Stage;
-use crate::plan::decide::Failure;
 use crate::route::{self, RouteId, RouteSnapshot};
 use crate::state::{self, DeploymentRecord, Phase, STABLE_TAG};
 use crate::traffic::{self, ChangeOptions};
@@ -161,7 +161,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         state::check_can_start(&resolved, new)?;
         resolved.check_agreement()?;
         self.check_alarms(&resolved, spec).await?;
-        self.check_first_step(&resolved, spec, new).await?;
+        self.check_conversion(&resolved).await?;
         let mode = if spec.plan.pause_after.is_some() {
             Mode::Canary
         } else {
@@ -176,10 +176,14 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 fix: "Nothing was changed; fix what the hook reports and run it again".into(),
             });
         }
+        // Capacity first: the new color's health is judged once its group had the chance to grow.
         self.match_capacity(&resolved, spec).await?;
+        self.check_new_health(&resolved, spec, new).await?;
         if let Some(t) = &test {
             if let Some(failure) = self.test_traffic(&resolved, spec, t).await? {
-                return self.failed_before_production(&resolved, spec, t, failure).await;
+                return self
+                    .failed_before_production(&resolved, spec, t, failure)
+                    .await;
             }
         }
         let record = self.new_record(spec, kind_of(spec));
@@ -280,8 +284,16 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         self.check_alarms(&resolved, spec).await?;
         self.check_first_step(&resolved, spec, spec.plan.target)
             .await?;
-        self.run(&resolved, spec, &spec.plan.steps, 1, Mode::Shift, None, None)
-            .await
+        self.run(
+            &resolved,
+            spec,
+            &spec.plan.steps,
+            1,
+            Mode::Shift,
+            None,
+            None,
+        )
+        .await
     }
 
     /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
@@ -324,6 +336,17 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         spec: &DeploySpec,
         new: Color,
     ) -> Result<(), Error> {
+        self.check_new_health(resolved, spec, new).await?;
+        self.check_conversion(resolved).await
+    }
+
+    /// The new color has enough healthy targets for the first step (unless forced).
+    async fn check_new_health(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        new: Color,
+    ) -> Result<(), Error> {
         let first = spec
             .plan
             .steps
@@ -336,6 +359,11 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             min_healthy_hosts: spec.min_healthy_hosts,
         };
         traffic::check_health(self.alb, resolved, Split::to(new, first), options).await?;
+        Ok(())
+    }
+
+    /// AWS accepts the weighted forward each single-group route becomes.
+    async fn check_conversion(&self, resolved: &Resolved) -> Result<(), Error> {
         for snapshot in resolved.routes() {
             let forward = route::forward_of(snapshot)
                 .map_err(|p| resolve::unsupported(&snapshot.route, p))?;
@@ -463,8 +491,14 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             });
             if hooked {
                 if let Err(failure) = self.run_hooks(Stage::BeforeStep, resolved, spec, at).await {
-                    let failed = Failed { step: n, percent: step.percent.get(), failure };
-                    return self.fail(resolved, spec, failed, record.as_mut(), test).await;
+                    let failed = Failed {
+                        step: n,
+                        percent: step.percent.get(),
+                        failure,
+                    };
+                    return self
+                        .fail(resolved, spec, failed, record.as_mut(), test)
+                        .await;
                 }
             }
             let split = Split::to(new, step.percent);
@@ -521,8 +555,14 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                         .await
                 }
                 Ok(Baked::Failed(failure)) => {
-                    let failed = Failed { step: n, percent: step.percent.get(), failure };
-                    return self.fail(resolved, spec, failed, record.as_mut(), test).await;
+                    let failed = Failed {
+                        step: n,
+                        percent: step.percent.get(),
+                        failure,
+                    };
+                    return self
+                        .fail(resolved, spec, failed, record.as_mut(), test)
+                        .await;
                 }
                 Err(e) => {
                     let e = self.abort(resolved, stable, e, record.as_mut()).await;

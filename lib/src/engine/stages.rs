@@ -94,8 +94,17 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         if !policy.discover {
             return Ok(None);
         }
-        let found = capacity::discover(self.scaler, resolved.groups.of(color)).await?;
-        Ok(found.map(|g| g.name))
+        match capacity::discover(self.scaler, resolved.groups.of(color)).await {
+            Ok(found) => Ok(found.map(|g| g.name)),
+            // A pipeline without Auto Scaling permissions still deploys; it just cannot match capacity.
+            Err(Error::Read(e)) if matches!(e.kind, ApiErrorKind::AccessDenied { .. }) => {
+                self.emit(Event::Warning {
+                    message: format!("could not look for {color}'s Auto Scaling group ({e}); capacity is left alone. Name the groups with --blue-asg/--green-asg, or grant autoscaling:DescribeAutoScalingGroups"),
+                });
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Before the first step: raises the new color's group to the stable one's capacity and waits for

@@ -80,7 +80,8 @@ pub enum Failure {
     NoData {
         /// What the last poll said.
         message: String,
-    },    /// A lifecycle hook failed (non-zero exit or timeout) before or during a step.
+    },
+    /// A lifecycle hook failed (non-zero exit or timeout) before or during a step.
     Hook {
         /// The hook's error, with its output.
         message: String,
