@@ -3,6 +3,10 @@
 //! verdict puts traffic back on the stable color at once, traffic first.
 //!
 //! - [`spec`]: what a run needs ([`DeploySpec`], [`MetricWindow`]) and how it ended ([`Outcome`]).
+//! - [`builder`]: building a [`DeploySpec`] in code ([`DeploySpec::builder`]) or from `albflip.toml`
+//!   ([`DeploySpec::from_config`]).
+//! - [`options`]: the settings of a deployment, set in code over the file's ([`DeployOptions`]), and
+//!   their defaults.
 //! - this module: the [`Engine`], its entry points (`deploy`, `resume`, `shift`, `promote`) and the step
 //!   loop with the deployment record.
 //! - `act`: one step's write (drift check, write, read-back) and the rollback.
@@ -10,10 +14,11 @@
 
 mod act;
 mod bake;
+pub mod builder;
+pub mod options;
 pub mod spec;
 
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::events::{Event, Observer, SplitView};
@@ -27,7 +32,12 @@ use crate::traffic::{self, ChangeOptions};
 
 pub use crate::state::{STATE_TAG, TARGET_TAG};
 pub use bake::MAX_METRIC_ERRORS;
+pub use builder::DeploySpecBuilder;
+pub use options::{DeployOptions, StrategyKind};
 pub use spec::{DeploySpec, MetricWindow, Outcome};
+/// The token that cancels a run from another task ([`Engine::with_cancellation`]), re-exported so an
+/// embedding program needs no direct `tokio-util` dependency.
+pub use tokio_util::sync::CancellationToken;
 
 use bake::Baked;
 
