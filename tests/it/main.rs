@@ -6,6 +6,7 @@
 mod bad_input;
 mod catalogue;
 mod deploy;
+mod embed;
 mod faults;
 mod harness;
 mod iam;
