@@ -66,6 +66,7 @@ pub struct Engine<'a, A, M, C> {
 /// What a cancelled deployment does with traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OnInterrupt {
     /// Put all traffic back on the stable color (verified), then stop.
     #[default]

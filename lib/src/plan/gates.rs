@@ -11,6 +11,7 @@ use crate::model::Color;
 /// The CloudWatch statistic used for `TargetResponseTime`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(into = "String")]
+#[non_exhaustive]
 pub enum LatencyStatistic {
     /// `Average`.
     Average,
@@ -154,6 +155,7 @@ pub enum GateKind {
 /// A gate's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Within the threshold.
     Pass,
