@@ -52,7 +52,34 @@ enum Mode {
     Shift,
 }
 
-/// Drives deployments through the ports.
+/// Drives deployments through the ports: a load balancer ([`Alb`]), a [`MetricSource`] and a
+/// [`Clock`], reporting to an [`Observer`]. One engine can run many deployments, one after the other
+/// or concurrently (each call resolves its own route); `deploy`, `resume`, `shift` and `promote`
+/// return an [`Outcome`], or an [`Error`] whose kind says whether traffic may have moved.
+///
+/// ```no_run
+/// use albflip::aws::{self, AwsSettings, CallCounter, CloudWatch, ElbV2};
+/// use albflip::engine::{CancellationToken, DeploySpec, Engine, OnInterrupt};
+/// use albflip::events::Ignore;
+/// use albflip::model::Color;
+/// use albflip::ports::TokioClock;
+/// use albflip::resolve::Target;
+///
+/// # async fn run() -> Result<(), albflip::Error> {
+/// let config = aws::load_config(&AwsSettings::default()).await?;
+/// let calls = CallCounter::default();
+/// let (alb, metrics) = (ElbV2::new(&config, calls.clone()), CloudWatch::new(&config, calls));
+/// let clock = TokioClock::new();
+/// let cancel = CancellationToken::new(); // cancel() it from another task to stop and roll back
+/// let engine = Engine::new(&alb, &metrics, &clock, &Ignore)
+///     .with_cancellation(cancel.clone(), OnInterrupt::Rollback)
+///     .with_identity("release-bot");
+/// let spec = DeploySpec::builder(Color::Green).build()?;
+/// let outcome = engine.deploy(&Target::from_convention("prod", "shop", 443), &spec).await?;
+/// println!("{outcome:?}");
+/// # Ok(())
+/// # }
+/// ```
 pub struct Engine<'a, A, M, C> {
     alb: &'a A,
     metrics: &'a M,
