@@ -210,22 +210,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
         Command::Deploy(a) | Command::Plan(a) | Command::Check(a) => {
             Some(spec::deploy(a, &file.strategy, &file.gates)?)
         }
-        Command::Promote(a) => {
-            let bake = spec::bake(&a.bake, &file.strategy)?;
-            let (gates, policy, window) = spec::gates(&a.gates, &file.gates, bake)?;
-            let plan = albflip::plan::Plan::promotion(albflip::model::Color::Green, bake);
-            Some(DeploySpec {
-                plan,
-                strategy: "promote".into(),
-                policy,
-                gates,
-                window,
-                force: false,
-                adopt_drift: false,
-                min_healthy_hosts: 1,
-                lifecycle: Default::default(),
-            })
-        }
+        Command::Promote(a) => Some(spec::promote(a, &file.strategy, &file.gates)?),
         Command::Shift(a) => match a.bake.duration() {
             Some(bake) if !a.dry_run => Some(spec::shift(
                 a.target,

@@ -158,6 +158,7 @@ pub fn change_text(
             Verification::ReadBack => "verified by read-back",
             Verification::Response => "verified from the write's response",
             Verification::NotNeeded => "no write",
+            _ => "verified",
         };
         out.push_str(&format!(
             "{verb}: {} -> {}\n  on the {route}\n",

@@ -45,9 +45,14 @@ pub fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Resu
         Err(Error::InvalidInput { why, .. }) if why == "no route named" => None,
         Err(e) => return Err(e),
     };
-    let strategy = spec::strategy(&args.strategy, &file.strategy)?;
-    let bake = spec::bake(&args.bake, &file.strategy)?;
-    let (gates, policy, window) = spec::gates(&args.gates, &file.gates, bake)?;
+    let options = spec::options(
+        Some((&args.strategy, &file.strategy)),
+        &args.bake,
+        &args.gates,
+    )?;
+    let spec = options.deploy_spec(albflip::model::Color::Green, &file.strategy, &file.gates)?;
+    let (strategy, bake) = (&spec.strategy, spec.policy.bake);
+    let (gates, policy, window) = (&spec.gates, &spec.policy, &spec.window);
     let (t, a, st, g, l) = (
         &file.target,
         &file.aws,

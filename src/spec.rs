@@ -1,19 +1,15 @@
-//! From flags, `ALBFLIP_*` and `albflip.toml` `[strategy]`/`[gates]` to the engine's `DeploySpec`.
+//! From flags (with their `ALBFLIP_*` fallbacks) to the library's `DeployOptions`; the library lays
+//! them over `albflip.toml` `[strategy]`/`[gates]` and its defaults to build the `DeploySpec`.
 
 use std::time::Duration;
 
 use albflip::config::{GatesSection, StrategySection};
-use albflip::engine::{DeploySpec, MetricWindow};
+use albflip::engine::{DeployOptions, DeploySpec, StrategyKind};
 use albflip::model::{Color, Percent};
-use albflip::plan::{
-    BakePolicy, GateThresholds, LatencyStatistic, NoDataPolicy, Plan, Step, Steps, Strategy,
-};
+use albflip::plan::Steps;
 use albflip::Error;
 
-use crate::args::{BakeArgs, DeployArgs, GateArgs, StrategyArgs, StrategyName};
-
-/// The default bake.
-const DEFAULT_BAKE: Duration = Duration::from_secs(180);
+use crate::args::{BakeArgs, DeployArgs, GateArgs, PromoteArgs, StrategyArgs, StrategyName};
 
 fn invalid(what: &str, why: impl Into<String>, fix: &str) -> Error {
     Error::InvalidInput {
@@ -23,211 +19,78 @@ fn invalid(what: &str, why: impl Into<String>, fix: &str) -> Error {
     }
 }
 
-fn file_duration(value: &Option<String>, key: &str) -> Result<Option<Duration>, Error> {
-    value
-        .as_deref()
-        .map(|v| {
-            humantime::parse_duration(v).map_err(|e| {
-                invalid(
-                    &format!("albflip.toml {key} = {v:?}"),
-                    e.to_string(),
-                    "Use a duration such as \"30s\" or \"3m\"",
-                )
-            })
-        })
-        .transpose()
+/// The options the flags set: the strategy's (with the file's `[strategy]`, when the command has
+/// them), the bake's and the gates'.
+pub fn options(
+    strategy: Option<(&StrategyArgs, &StrategySection)>,
+    bake: &BakeArgs,
+    gates: &GateArgs,
+) -> Result<DeployOptions, Error> {
+    let mut o = DeployOptions::default();
+    if let Some((args, file)) = strategy {
+        strategy_options(&mut o, args, file)?;
+    }
+    o.bake = bake.duration();
+    gate_options(&mut o, gates)?;
+    Ok(o)
 }
 
-/// The bake: flag/env, else `[strategy] bake`, else 3 minutes.
-pub fn bake(args: &BakeArgs, file: &StrategySection) -> Result<Duration, Error> {
-    match args.duration() {
-        Some(d) => Ok(d),
-        None => Ok(file_duration(&file.bake, "[strategy] bake")?.unwrap_or(DEFAULT_BAKE)),
-    }
+fn strategy_options(
+    o: &mut DeployOptions,
+    args: &StrategyArgs,
+    file: &StrategySection,
+) -> Result<(), Error> {
+    o.strategy = args.strategy.map(|s| match s {
+        StrategyName::Gradual => StrategyKind::Gradual,
+        StrategyName::Immediate => StrategyKind::Immediate,
+        StrategyName::Canary => StrategyKind::Canary,
+    });
+    // `--steps` counts only for a gradual deployment (the file may name another strategy).
+    let gradual = o.strategy_kind(file)? == StrategyKind::Gradual;
+    o.steps = match &args.steps {
+        Some(list) if gradual => Some(Steps::parse(list).map_err(|e| invalid(&format!("--steps {list}"), e.to_string(), "Give strictly increasing percentages from 1 to 100 ending at 100, e.g. 5,20,50,100"))?),
+        _ => None,
+    };
+    o.canary_percentage = args.canary_percentage;
+    o.auto_promote = args.auto_promote.then_some(true);
+    Ok(())
 }
 
-/// Gates, the bake policy and the metrics window.
-pub fn gates(
-    args: &GateArgs,
-    file: &GatesSection,
-    bake: Duration,
-) -> Result<(GateThresholds, BakePolicy, MetricWindow), Error> {
-    let d = GateThresholds::default();
-    let statistic = match args
-        .latency_statistic
-        .as_ref()
-        .or(file.latency_statistic.as_ref())
-    {
-        Some(s) => s.parse::<LatencyStatistic>().map_err(|e| {
-            invalid(
-                "--latency-statistic",
-                e.to_string(),
-                "Use p99, p95, p99.9, Average or Maximum",
-            )
-        })?,
-        None => d.latency_statistic,
-    };
-    let max_error_rate = args
-        .max_error_rate
-        .or(file.max_error_rate)
-        .map(|p| p / 100.0)
-        .unwrap_or(d.max_error_rate);
-    let increase = args
-        .max_error_rate_increase
-        .or(file.max_error_rate_increase)
-        .map(|p| p / 100.0)
-        .unwrap_or(d.max_error_rate_increase);
-    for (name, v) in [
-        ("max-error-rate", max_error_rate),
-        ("max-error-rate-increase", increase),
-    ] {
-        if !(0.0..=1.0).contains(&v) {
-            return Err(invalid(
-                &format!("[gates] {name}"),
-                format!("{} is outside 0..=100 percent", v * 100.0),
-                "Give a percentage from 0 to 100",
-            ));
-        }
-    }
-    let alarms = if args.alarms.is_empty() {
-        file.alarms.clone().unwrap_or_default()
-    } else {
-        args.alarms.clone()
-    };
-    let thresholds = GateThresholds {
-        max_error_rate,
-        min_requests: args
-            .min_requests
-            .or(file.min_requests)
-            .unwrap_or(d.min_requests),
-        latency_statistic: statistic,
-        max_latency: args
-            .max_latency
-            .or(file_duration(&file.max_latency, "[gates] max-latency")?)
-            .unwrap_or(d.max_latency),
-        min_healthy_hosts: args
-            .min_healthy_hosts
-            .or(file.min_healthy_hosts)
-            .unwrap_or(d.min_healthy_hosts),
-        max_unhealthy_hosts: args
-            .max_unhealthy_hosts
-            .or(file.max_unhealthy_hosts)
-            .unwrap_or(d.max_unhealthy_hosts),
-        max_error_rate_increase: increase,
-        alarms: alarms
-            .into_iter()
-            .filter(|a| !a.trim().is_empty())
-            .collect(),
-    };
-    let on_no_data = match args.on_no_data.as_ref().or(file.on_no_data.as_ref()) {
-        Some(v) => v
-            .parse::<NoDataPolicy>()
-            .map_err(|e| invalid("--on-no-data", e, "Use wait, fail or pass"))?,
-        None => NoDataPolicy::Wait,
-    };
-    let poll_interval = args
-        .poll_interval
-        .or(file_duration(&file.poll_interval, "[gates] poll-interval")?)
-        .unwrap_or(Duration::from_secs(30));
-    if poll_interval.is_zero() {
-        return Err(invalid(
-            "--poll-interval",
-            "must be above zero",
-            "Use e.g. 30s",
-        ));
-    }
-    let policy = BakePolicy {
-        bake,
-        poll_interval,
-        failure_threshold: args
-            .failure_threshold
-            .or(file.failure_threshold)
-            .unwrap_or(1)
-            .max(1),
-        on_no_data,
-        max_bake_extension: args
-            .max_bake_extension
-            .or(file_duration(
-                &file.max_bake_extension,
-                "[gates] max-bake-extension",
-            )?)
-            .unwrap_or(bake),
-    };
-    let d = MetricWindow::default();
-    let window = MetricWindow {
-        window: args
-            .metric_window
-            .or(file_duration(&file.metric_window, "[gates] metric-window")?)
-            .unwrap_or(d.window),
-        lag: args
-            .metric_lag
-            .or(file_duration(&file.metric_lag, "[gates] metric-lag")?)
-            .unwrap_or(d.lag),
-        period: args
-            .metric_period
-            .or(file_duration(&file.metric_period, "[gates] metric-period")?)
-            .unwrap_or(d.period),
-    };
-    if window.period.is_zero() || window.window < window.period {
-        return Err(invalid(
-            "--metric-window/--metric-period",
-            "the window must hold at least one period above zero",
-            "Use e.g. --metric-window 5m --metric-period 60s",
-        ));
-    }
-    Ok((thresholds, policy, window))
-}
-
-/// The strategy of `deploy`/`plan`.
-pub fn strategy(args: &StrategyArgs, file: &StrategySection) -> Result<Strategy, Error> {
-    let name = match (args.strategy, file.strategy.as_deref()) {
-        (Some(s), _) => s,
-        (None, Some("gradual")) | (None, None) => StrategyName::Gradual,
-        (None, Some("immediate")) => StrategyName::Immediate,
-        (None, Some("canary")) => StrategyName::Canary,
-        (None, Some(other)) => {
-            return Err(invalid(
-                &format!("albflip.toml [strategy] strategy = {other:?}"),
-                "unknown strategy",
-                "Use gradual, immediate or canary",
-            ))
-        }
-    };
-    Ok(match name {
-        StrategyName::Gradual => {
-            let steps = match (&args.steps, &file.steps) {
-                (Some(list), _) => Steps::parse(list).map_err(|e| invalid(&format!("--steps {list}"), e.to_string(), "Give strictly increasing percentages from 1 to 100 ending at 100, e.g. 5,20,50,100"))?,
-                (None, Some(list)) => Steps::new(list).map_err(|e| invalid("albflip.toml [strategy] steps", e.to_string(), "Give strictly increasing percentages from 1 to 100 ending at 100"))?,
-                (None, None) => Steps::gradual(),
-            };
-            Strategy::Gradual { steps }
-        }
-        StrategyName::Immediate => Strategy::Immediate,
-        StrategyName::Canary => {
-            let pct = match (args.canary_percentage, file.canary_percentage) {
-                (Some(p), _) => p,
-                (None, Some(p)) => Percent::new(p).ok_or_else(|| {
+fn gate_options(o: &mut DeployOptions, args: &GateArgs) -> Result<(), Error> {
+    o.latency_statistic = match &args.latency_statistic {
+        Some(s) => Some(
+            s.parse()
+                .map_err(|e: albflip::plan::gates::InvalidStatistic| {
                     invalid(
-                        "albflip.toml [strategy] canary-percentage",
-                        format!("{p} is above 100"),
-                        "Give 1..=99",
+                        "--latency-statistic",
+                        e.to_string(),
+                        "Use p99, p95, p99.9, Average or Maximum",
                     )
                 })?,
-                (None, None) => Percent::new(10).unwrap_or(Percent::FULL),
-            };
-            if pct.get() == 0 || pct.get() == 100 {
-                return Err(invalid(
-                    "--canary-percentage",
-                    format!("{pct} is not a canary"),
-                    "Give 1..=99",
-                ));
-            }
-            Strategy::Canary {
-                percentage: pct,
-                auto_promote: args.auto_promote || file.auto_promote.unwrap_or(false),
-            }
-        }
-    })
+        ),
+        None => None,
+    };
+    o.on_no_data = match &args.on_no_data {
+        Some(v) => Some(
+            v.parse()
+                .map_err(|e: String| invalid("--on-no-data", e, "Use wait, fail or pass"))?,
+        ),
+        None => None,
+    };
+    o.max_error_rate = args.max_error_rate;
+    o.max_error_rate_increase = args.max_error_rate_increase;
+    o.min_requests = args.min_requests;
+    o.max_latency = args.max_latency;
+    o.min_healthy_hosts = args.min_healthy_hosts;
+    o.max_unhealthy_hosts = args.max_unhealthy_hosts;
+    o.alarms = (!args.alarms.is_empty()).then(|| args.alarms.clone());
+    o.max_bake_extension = args.max_bake_extension;
+    o.poll_interval = args.poll_interval;
+    o.metric_window = args.metric_window;
+    o.metric_lag = args.metric_lag;
+    o.metric_period = args.metric_period;
+    o.failure_threshold = args.failure_threshold;
+    Ok(())
 }
 
 /// The spec of `deploy`/`plan`.
@@ -245,21 +108,28 @@ pub fn deploy(
             "Drop --steps or use --strategy gradual",
         ));
     }
-    let strategy = strategy(&args.strategy, strategy_file)?;
-    let bake = bake(&args.bake, strategy_file)?;
-    let (gates, policy, window) = gates(&args.gates, gates_file, bake)?;
-    Ok(DeploySpec {
-        // With --resume the target and steps come from the recorded deployment and replace this plan.
-        plan: Plan::new(&strategy, args.target.unwrap_or(Color::Green), bake),
-        strategy: strategy.to_string(),
-        policy,
-        gates,
-        window,
-        force: args.force,
-        adopt_drift: args.adopt_drift,
-        min_healthy_hosts: 1,
-        lifecycle: Default::default(),
-    })
+    let mut o = options(
+        Some((&args.strategy, strategy_file)),
+        &args.bake,
+        &args.gates,
+    )?;
+    o.force = args.force;
+    o.adopt_drift = args.adopt_drift;
+    // With --resume the target and steps come from the recorded deployment and replace this plan.
+    o.deploy_spec(
+        args.target.unwrap_or(Color::Green),
+        strategy_file,
+        gates_file,
+    )
+}
+
+/// The spec of `promote`: the step to 100 % (the engine takes the color from the canary's record).
+pub fn promote(
+    args: &PromoteArgs,
+    strategy_file: &StrategySection,
+    gates_file: &GatesSection,
+) -> Result<DeploySpec, Error> {
+    options(None, &args.bake, &args.gates)?.promote_spec(strategy_file, gates_file)
 }
 
 /// The spec of a gated `shift`: one step.
@@ -271,20 +141,8 @@ pub fn shift(
     gates_file: &GatesSection,
     force: bool,
 ) -> Result<DeploySpec, Error> {
-    let (gates, policy, window) = gates(args, gates_file, bake)?;
-    Ok(DeploySpec {
-        plan: Plan {
-            target,
-            steps: vec![Step { percent, bake }],
-            pause_after: None,
-        },
-        strategy: format!("shift to {percent}"),
-        policy,
-        gates,
-        window,
-        force,
-        adopt_drift: false,
-        min_healthy_hosts: 1,
-        lifecycle: Default::default(),
-    })
+    let mut o = DeployOptions::default();
+    gate_options(&mut o, args)?;
+    o.force = force;
+    o.shift_spec(target, percent, bake, gates_file)
 }

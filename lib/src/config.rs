@@ -1,12 +1,17 @@
 //! The `albflip.toml` configuration file: everything that says *what* to act on and *how to reach AWS*,
 //! so that a pipeline can keep it next to its Jenkinsfile. Flags and `ALBFLIP_*` environment variables
-//! override it (the CLI applies that precedence).
+//! override it (the CLI applies that precedence). [`deployment`] turns a whole file into a deployment
+//! for programs that embed the library.
+
+pub mod deployment;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::error::Error;
+
+pub use deployment::{load_deployment, Deployment};
 
 /// The file albflip reads from the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "albflip.toml";

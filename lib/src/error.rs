@@ -225,6 +225,17 @@ fn not_restored_text(not_restored: &[String]) -> String {
     }
 }
 
+impl From<crate::plan::strategy::InvalidSteps> for Error {
+    /// Invalid steps given in code, e.g. `Steps::new(&[50, 25, 100])?`.
+    fn from(e: crate::plan::strategy::InvalidSteps) -> Self {
+        Error::invalid(
+            "steps",
+            e.to_string(),
+            "Give strictly increasing percentages from 1 to 100 ending at 100",
+        )
+    }
+}
+
 impl Error {
     pub(crate) fn conflict(what: impl Into<String>, fix: impl Into<String>) -> Self {
         Error::Conflict {

@@ -10,6 +10,30 @@
 //! writes it as weights while keeping everything else of the action (stickiness, other actions, the
 //! order of the target groups) as it found it. After every write it verifies the live action.
 //!
+//! The *stable* color is the one recorded in the route's `albflip:stable` tag (blue when there is none).
+//! A *deployment* moves traffic to the other, new color in steps ([`plan::Plan`], from a
+//! [`plan::Strategy`]); each step *bakes* while the gates ([`plan::GateThresholds`]) are polled, and
+//! the first failing verdict puts all traffic back on the stable color, traffic first, then the record.
+//! Everything a deployment needs besides the route is a [`engine::DeploySpec`]: build it in code
+//! ([`engine::DeploySpec::builder`]), from the `[strategy]`/`[gates]` sections of the `albflip.toml`
+//! the CLI reads ([`engine::DeploySpec::from_config`]), or take route, AWS settings and spec from that
+//! file at once ([`config::load_deployment`]).
+//!
+//! The [`engine::Engine`] runs it over *ports*, traits for the outside world: a load balancer
+//! ([`ports::TrafficRouter`] + [`ports::AlbInventory`]), a [`ports::MetricSource`], a [`ports::Clock`]
+//! and, around runs, a [`ports::Lock`]. [`aws`] implements them on the AWS SDK; implement
+//! [`ports::MetricSource`] to gate on Prometheus or Datadog, [`ports::Clock`] to simulate time,
+//! [`ports::Lock`] for your own lease store. With the `testing` feature, [`testing`] adds an in-memory
+//! load balancer and scripted metrics. The engine reports [`events::Event`]s to an
+//! [`events::Observer`] as it goes and ends with an [`engine::Outcome`] (completed, rolled back,
+//! awaiting promotion, interrupted) or an [`Error`] whose [`ErrorKind`] says what it means for the
+//! route. A [`engine::CancellationToken`] cancelled from any task stops a run at the next poll or step
+//! boundary and puts traffic back on the stable color ([`engine::OnInterrupt`]), exactly as the CLI
+//! does on SIGINT.
+//!
+//! `status`, `shift` and `rollback` are plain functions in [`traffic`]; `promote` and `resume` are
+//! [`engine::Engine`] methods like `deploy`.
+//!
 //! ## Layout
 //! - [`model`]: colors, percentages, weights, splits, stickiness, ARNs; invalid values unrepresentable.
 //! - [`route`]: pure logic over a route's forward action: checks, live split, the action for a new split.
@@ -17,35 +41,114 @@
 //! - [`lockstep`]: every route that forwards to blue and green, found and moved together.
 //! - [`preflight`]: the checks run before any write, as verdicts (`albflip check`).
 //! - [`traffic`]: the operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
-//! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
-//! - [`engine`]: the step engine: observe, decide, act, verify; rollback; cancellation.
+//! - [`plan`]: the pure decision core: strategies and plans, gates and verdicts, the bake decision.
+//! - [`engine`]: the step engine (observe, decide, act, verify; rollback; cancellation), the
+//!   [`engine::DeploySpec`] it runs and how to build one, the [`engine::Outcome`].
 //! - [`events`]: what the engine reports as it goes.
 //! - [`capacity`]: Auto Scaling around a deployment: match the new color's capacity and wait for healthy
 //!   targets, scale the old color down once no route sends it traffic, restore it on rollback.
 //! - [`hooks`]: lifecycle hooks (`--hook STAGE=COMMAND`): shell commands with a timeout and `ALBFLIP_*`
 //!   variables.
 //! - [`smoke`]: the smoke check: HTTP GETs through the test listener, 2xx expected.
-//! - [`iam`]: the least-privilege IAM policy for a route.
+//! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
 //! - [`lock`]: one deployment per route: a lease taken, renewed and released around a run.
+//! - [`iam`]: the least-privilege IAM policy for a route.
 //! - [`ports`]: the traits the operations need ([`ports::TrafficRouter`], [`ports::AlbInventory`],
-//!   [`ports::Scaler`]).
+//!   [`ports::MetricSource`], [`ports::Scaler`], [`ports::Lock`], [`ports::Clock`]); nothing AWS-shaped
+//!   leaks through them.
 //! - [`aws`]: adapters from those traits to the AWS SDK, and the one place the SDK is configured.
-//! - [`config`]: the `albflip.toml` file.
+//! - [`config`]: the `albflip.toml` file, and a whole deployment from it.
+//! - [`testing`] (feature `testing`): in-memory load balancer, scripted metrics, in-memory lock.
 //! - [`error`]: [`Error`] and its [`ErrorKind`].
 //!
-//! ## Example
-//! ```no_run
-//! use albflip::{aws, resolve::Target, traffic, model::{Color, Percent}};
+//! The examples in `lib/examples/` are complete programs: `gradual.rs` runs a gradual deployment
+//! against AWS or the local emulator with events and Ctrl-C cancellation; `custom_metrics.rs` plugs in
+//! its own metric source (no AWS needed); `fleet.rs` deploys many listeners at once.
 //!
-//! # async fn run() -> Result<(), albflip::Error> {
-//! let config = aws::load_config(&aws::AwsSettings::default()).await?;
-//! let alb = aws::ElbV2::new(&config, aws::CallCounter::default());
-//! let target = Target::from_convention("prod", "shop", 80);
-//! let outcome = traffic::shift(&alb, &target, Color::Green, Percent::new(10).unwrap(), Default::default()).await?;
-//! println!("{} -> {}", outcome.before, outcome.after);
+//! ## Example: a gated deployment on AWS
+//! ```no_run
+//! use albflip::aws::{self, CallCounter, CloudWatch, ElbV2};
+//! use albflip::engine::{CancellationToken, Engine, OnInterrupt, Outcome};
+//! use albflip::events::{Event, Observer};
+//! use albflip::model::Color;
+//! use albflip::ports::TokioClock;
+//!
+//! /// Prints what the engine reports.
+//! struct Print;
+//! impl Observer for Print {
+//!     fn on_event(&self, _at: std::time::SystemTime, event: &Event) {
+//!         println!("{event:?}");
+//!     }
+//! }
+//!
+//! # async fn deploy() -> Result<(), albflip::Error> {
+//! // Route, AWS settings and spec from the albflip.toml the CLI reads.
+//! let deployment = albflip::config::load_deployment("albflip.toml".as_ref(), Color::Green)?;
+//! let config = aws::load_config(&deployment.aws).await?;
+//! let calls = CallCounter::default();
+//! let (alb, metrics) = (ElbV2::new(&config, calls.clone()), CloudWatch::new(&config, calls));
+//! let clock = TokioClock::new();
+//!
+//! // Ctrl-C (or any other task) cancels: traffic goes back to the stable color, as in the CLI.
+//! let cancel = CancellationToken::new();
+//! let on_ctrl_c = cancel.clone();
+//! tokio::spawn(async move {
+//!     let _ = tokio::signal::ctrl_c().await;
+//!     on_ctrl_c.cancel();
+//! });
+//!
+//! let engine = Engine::new(&alb, &metrics, &clock, &Print)
+//!     .with_cancellation(cancel, OnInterrupt::Rollback);
+//! match engine.deploy(&deployment.target, &deployment.spec).await? {
+//!     Outcome::Completed { stable } => println!("{stable} is stable"),
+//!     Outcome::RolledBack { failure, to, .. } => println!("rolled back to {to}: {}", failure.message()),
+//!     other => println!("{other:?}"),
+//! }
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Example: the same engine in memory (feature `testing`)
+//! A whole deployment in simulated time: the in-memory load balancer, metrics from a script, tokio's
+//! paused clock. This is how to test an integration without AWS.
+//! ```
+//! # #[cfg(feature = "testing")]
+//! # {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use albflip::engine::{DeploySpec, Engine, Outcome};
+//! use albflip::events::Collect;
+//! use albflip::model::{Color, Split};
+//! use albflip::plan::{Steps, Strategy};
+//! use albflip::ports::TokioClock;
+//! use albflip::resolve::{RouteSpec, Target};
+//! use albflip::testing::{traffic, InMemoryAlb, ScriptedMetrics};
+//!
+//! # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+//! # runtime.block_on(async {
+//! let alb = Arc::new(InMemoryAlb::new());
+//! // 1000 requests in every window, 2 of green's failing: well within the 1 % gate.
+//! let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, |_| (traffic(1000.0, 2.0), traffic(1000.0, 0.0)).into());
+//! let spec = DeploySpec::builder(Color::Green)
+//!     .strategy(Strategy::Gradual { steps: Steps::new(&[25, 100])? })
+//!     .bake(Duration::from_secs(60))
+//!     .build()?;
+//! let target = Target { route: RouteSpec::Listener(alb.listener_arn()), blue: None, green: None };
+//! let events = Collect::default();
+//! let clock = TokioClock::new();
+//! let outcome = Engine::new(&*alb, &metrics, &clock, &events).deploy(&target, &spec).await?;
+//!
+//! assert_eq!(outcome, Outcome::Completed { stable: Color::Green });
+//! assert_eq!(alb.split(), Split::all_to(Color::Green));
+//! assert_eq!(alb.tag("albflip:stable").as_deref(), Some("green"));
+//! # Ok::<(), albflip::Error>(())
+//! # }).unwrap();
+//! # }
+//! ```
+//!
+//! ## Stability
+//! The modules above are the public API and follow semver (see the README's "Semver" section); the
+//! `testing` feature's fakes may change in minor releases.
 #![deny(missing_docs)]
 
 pub mod aws;
@@ -66,8 +169,8 @@ pub mod resolve;
 pub mod route;
 pub mod smoke;
 pub mod state;
-// Also built for the library's own unit tests, which run against the same fakes.
-#[cfg(any(test, feature = "testing"))]
+// Also built for the library's own unit tests, which run against the same fakes, and for the docs.
+#[cfg(any(test, feature = "testing", doc))]
 pub mod testing;
 pub mod traffic;
 

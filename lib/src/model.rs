@@ -63,6 +63,14 @@ impl FromStr for Color {
 }
 
 /// A whole percentage, 0..=100.
+///
+/// ```
+/// use albflip::model::Percent;
+/// let ten = Percent::new(10).unwrap();
+/// assert_eq!(ten.complement().get(), 90);
+/// assert_eq!(ten.to_string(), "10%");
+/// assert!(Percent::new(101).is_none());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Percent(u8);
 
@@ -137,6 +145,17 @@ impl AlbWeight {
 }
 
 /// How traffic is divided between blue and green, in whole percent that add up to 100.
+///
+/// ```
+/// use albflip::model::{Color, Percent, Split};
+/// let canary = Split::to(Color::Green, Percent::new(10).unwrap());
+/// assert_eq!(canary.percent_of(Color::Blue).get(), 90);
+/// assert_eq!(canary.to_string(), "blue 90% / green 10%");
+/// assert_eq!(canary.whole_color(), None);
+/// assert_eq!(Split::all_to(Color::Blue).whole_color(), Some(Color::Blue));
+/// // Written to the ALB as weights 90 and 10.
+/// assert_eq!(canary.weights().of(Color::Green).get(), 10);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Split {
     green: Percent,

@@ -137,6 +137,7 @@ pub struct ChangeOptions {
 /// How a change was verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verification {
     /// Nothing was written (dry run, or already at the requested split).
     NotNeeded,

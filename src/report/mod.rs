@@ -331,6 +331,7 @@ fn verdict_cell(v: Verdict) -> (&'static str, &'static str) {
         Verdict::Fail => ("fail", "FAIL"),
         Verdict::NoData => ("nodata", "NO DATA"),
         Verdict::Skipped => ("skipped", "SKIPPED"),
+        _ => ("skipped", "?"),
     }
 }
 

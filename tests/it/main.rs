@@ -7,6 +7,7 @@ mod bad_input;
 mod capacity;
 mod catalogue;
 mod deploy;
+mod embed;
 mod faults;
 mod harness;
 mod iam;

@@ -3,6 +3,10 @@
 //! verdict puts traffic back on the stable color at once, traffic first.
 //!
 //! - [`spec`]: what a run needs ([`DeploySpec`], [`MetricWindow`]) and how it ended ([`Outcome`]).
+//! - [`builder`]: building a [`DeploySpec`] in code ([`DeploySpec::builder`]) or from `albflip.toml`
+//!   ([`DeploySpec::from_config`]).
+//! - [`options`]: the settings of a deployment, set in code over the file's ([`DeployOptions`]), and
+//!   their defaults.
 //! - this module: the [`Engine`], its entry points (`deploy`, `resume`, `shift`, `promote`) and the step
 //!   loop with the deployment record.
 //! - `act`: one step's write (drift check, write, read-back) and the rollback.
@@ -10,13 +14,14 @@
 
 mod act;
 mod bake;
+pub mod builder;
 pub mod check;
 pub mod lifecycle;
+pub mod options;
 pub mod spec;
 mod stages;
 
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::capacity::NoScaler;
 use crate::error::Error;
@@ -33,8 +38,13 @@ use crate::traffic::{self, ChangeOptions};
 
 pub use crate::state::{STATE_TAG, TARGET_TAG};
 pub use bake::MAX_METRIC_ERRORS;
+pub use builder::DeploySpecBuilder;
 pub use check::CheckReport;
+pub use options::{DeployOptions, StrategyKind};
 pub use spec::{DeploySpec, MetricWindow, Outcome};
+/// The token that cancels a run from another task ([`Engine::with_cancellation`]), re-exported so an
+/// embedding program needs no direct `tokio-util` dependency.
+pub use tokio_util::sync::CancellationToken;
 
 use bake::Baked;
 use stages::At;
@@ -57,8 +67,37 @@ enum Mode {
     Shift,
 }
 
-/// Drives deployments through the ports. `S` resizes Auto Scaling groups ([`Engine::with_scaler`]);
-/// without one the engine never touches capacity.
+/// Drives deployments through the ports: a load balancer ([`Alb`]), a [`MetricSource`] and a
+/// [`Clock`], reporting to an [`Observer`]. One engine can run many deployments, one after the other
+/// or concurrently (each call resolves its own route); `deploy`, `resume`, `shift` and `promote`
+/// return an [`Outcome`], or an [`Error`] whose kind says whether traffic may have moved.
+///
+/// ```no_run
+/// use albflip::aws::{self, AwsSettings, CallCounter, CloudWatch, ElbV2};
+/// use albflip::engine::{CancellationToken, DeploySpec, Engine, OnInterrupt};
+/// use albflip::events::Ignore;
+/// use albflip::model::Color;
+/// use albflip::ports::TokioClock;
+/// use albflip::resolve::Target;
+///
+/// # async fn run() -> Result<(), albflip::Error> {
+/// let config = aws::load_config(&AwsSettings::default()).await?;
+/// let calls = CallCounter::default();
+/// let (alb, metrics) = (ElbV2::new(&config, calls.clone()), CloudWatch::new(&config, calls));
+/// let clock = TokioClock::new();
+/// let cancel = CancellationToken::new(); // cancel() it from another task to stop and roll back
+/// let engine = Engine::new(&alb, &metrics, &clock, &Ignore)
+///     .with_cancellation(cancel.clone(), OnInterrupt::Rollback)
+///     .with_identity("release-bot");
+/// let spec = DeploySpec::builder(Color::Green).build()?;
+/// let outcome = engine.deploy(&Target::from_convention("prod", "shop", 443), &spec).await?;
+/// println!("{outcome:?}");
+/// # Ok(())
+/// # }
+/// ```
+///
+/// `S` resizes Auto Scaling groups ([`Engine::with_scaler`]); without one the engine never touches
+/// capacity.
 pub struct Engine<'a, A, M, C, S = NoScaler> {
     alb: &'a A,
     metrics: &'a M,
@@ -73,6 +112,7 @@ pub struct Engine<'a, A, M, C, S = NoScaler> {
 /// What a cancelled deployment does with traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum OnInterrupt {
     /// Put all traffic back on the stable color (verified), then stop.
     #[default]

@@ -10,6 +10,7 @@ use crate::plan::gates::{GateReport, GateResult};
 /// What to do when a poll has too few requests to judge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum NoDataPolicy {
     /// Keep baking until data arrives or the bake extension runs out, then fail.
     Wait,
@@ -111,6 +112,7 @@ impl Failure {
 /// The decision after a poll.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum BakeDecision {
     /// Keep baking.
     Continue,

@@ -11,6 +11,7 @@ use crate::model::Color;
 /// The CloudWatch statistic used for `TargetResponseTime`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(into = "String")]
+#[non_exhaustive]
 pub enum LatencyStatistic {
     /// `Average`.
     Average,
@@ -58,7 +59,22 @@ impl FromStr for LatencyStatistic {
     }
 }
 
-/// Gate thresholds.
+/// Gate thresholds: what must hold for the new color while a step bakes. Rates are fractions here
+/// (0.01 = 1 %); [`crate::engine::DeploySpec::builder`] and `albflip.toml` take percent.
+///
+/// ```
+/// use std::time::Duration;
+/// use albflip::plan::{GateThresholds, LatencyStatistic};
+///
+/// let gates = GateThresholds {
+///     max_error_rate: 0.005,
+///     latency_statistic: LatencyStatistic::Percentile(95.0),
+///     max_latency: Duration::from_millis(300),
+///     alarms: vec!["shop-p99-latency".into()],
+///     ..GateThresholds::default()
+/// };
+/// assert_eq!(gates.min_requests, 50);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateThresholds {
     /// Highest acceptable 5XX / requests of the new color, as a fraction (0.01 = 1 %).
@@ -154,6 +170,7 @@ pub enum GateKind {
 /// A gate's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Within the threshold.
     Pass,

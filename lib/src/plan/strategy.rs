@@ -80,6 +80,13 @@ impl Steps {
 }
 
 /// How to move traffic to the new color.
+///
+/// ```
+/// use albflip::plan::{Steps, Strategy};
+/// let gradual = Strategy::Gradual { steps: Steps::parse("5,20,50,100").unwrap() };
+/// assert_eq!(gradual.to_string(), "gradual 5→20→50→100");
+/// assert!(Steps::parse("50,20,100").is_err()); // steps strictly increase and end at 100
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -140,7 +147,20 @@ pub struct Step {
     pub bake: Duration,
 }
 
-/// A deployment plan.
+/// A deployment plan: the steps a [`Strategy`] gives for one target color.
+///
+/// ```
+/// use std::time::Duration;
+/// use albflip::model::{Color, Percent};
+/// use albflip::plan::{Plan, Strategy};
+///
+/// let canary = Strategy::Canary { percentage: Percent::new(5).unwrap(), auto_promote: false };
+/// let plan = Plan::new(&canary, Color::Green, Duration::from_secs(300));
+/// // One 5 % step runs, then the deployment waits for `promote` (the step to 100 %).
+/// assert_eq!(plan.steps_to_run().len(), 1);
+/// assert_eq!(plan.steps.len(), 2);
+/// assert_eq!(plan.minimum_duration(), Duration::from_secs(300));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     /// The color that receives traffic.
