@@ -110,7 +110,9 @@ impl Observer for LiveView {
                     return;
                 };
                 let text = match other {
-                    Event::RollingBack { .. } => style(text).red().bold().to_string(),
+                    Event::RollingBack { .. } | Event::Warning { .. } => {
+                        style(text).red().bold().to_string()
+                    }
                     Event::RolledBack { .. } | Event::Interrupted { .. } => {
                         style(text).yellow().to_string()
                     }

@@ -37,11 +37,9 @@ pub async fn take_lock(
 
 /// The lock key: the ARN of the route's resource (listener or rule).
 async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
-    use albflip::resolve::RouteSpec;
-    Ok(match &settings.target.route {
-        RouteSpec::Listener(arn) => arn.to_string(),
-        RouteSpec::Rule(arn) => arn.to_string(),
-        RouteSpec::LoadBalancer { .. } => albflip::resolve::resolve(alb, &settings.target)
+    Ok(match settings.target.route.route_id() {
+        Some(route) => route.resource_arn().to_string(),
+        None => albflip::resolve::resolve(alb, &settings.target)
             .await?
             .snapshot
             .route

@@ -300,14 +300,9 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             }
         }
         Command::IamPolicy => {
-            let route = match &settings.target.route {
-                albflip::resolve::RouteSpec::Listener(arn) => {
-                    albflip::route::RouteId::Listener(arn.clone())
-                }
-                albflip::resolve::RouteSpec::Rule(arn) => {
-                    albflip::route::RouteId::Rule(arn.clone())
-                }
-                albflip::resolve::RouteSpec::LoadBalancer { .. } => {
+            let route = match settings.target.route.route_id() {
+                Some(route) => route,
+                None => {
                     albflip::resolve::resolve(&alb, &settings.target)
                         .await?
                         .snapshot

@@ -17,6 +17,7 @@ pub fn status_text(s: &RouteStatus) -> String {
         match s.stable_source {
             StableSource::Tag => " (albflip:stable tag)",
             StableSource::Default => " (no albflip:stable tag: blue by default)",
+            _ => "",
         }
     ));
     out.push_str(&format!("Stickiness  {}\n", s.stickiness));

@@ -161,32 +161,17 @@ fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
     };
     if let Some(arn) = &t.listener_arn {
         let arn = ListenerArn::parse(arn).map_err(|e| invalid("--listener-arn", e))?;
-        return Ok(Target {
-            route: RouteSpec::Listener(arn),
-            blue: None,
-            green: None,
-            lockstep: Lockstep::default(),
-        });
+        return Ok(Target::new(RouteSpec::Listener(arn)));
     }
     if let Some(arn) = &t.rule_arn {
         let arn = RuleArn::parse(arn).map_err(|e| invalid("--rule-arn", e))?;
-        return Ok(Target {
-            route: RouteSpec::Rule(arn),
-            blue: None,
-            green: None,
-            lockstep: Lockstep::default(),
-        });
+        return Ok(Target::new(RouteSpec::Rule(arn)));
     }
     if let Some(name) = &t.load_balancer {
-        return Ok(Target {
-            route: RouteSpec::LoadBalancer {
-                name: name.clone(),
-                port,
-            },
-            blue: None,
-            green: None,
-            lockstep: Lockstep::default(),
-        });
+        return Ok(Target::new(RouteSpec::LoadBalancer {
+            name: name.clone(),
+            port,
+        }));
     }
     match (&t.environment, &t.application) {
         (Some(e), Some(a)) => Ok(Target::from_convention(e, a, port)),
@@ -276,5 +261,21 @@ mod tests {
         assert_eq!(c.lock.table.as_deref(), Some("prod-shop-albflip-locks"));
         assert_eq!(c.strategy.steps, Some(vec![10, 25, 50, 75, 100]));
         assert_eq!(c.gates.failure_threshold, Some(1));
+        let lifecycle = albflip::engine::lifecycle::Lifecycle::from_config(
+            &c.autoscaling,
+            &c.hooks,
+            &c.test_traffic,
+        )
+        .unwrap();
+        assert_eq!(
+            lifecycle.capacity.green_asg.as_deref(),
+            Some("prod-shop-green-asg")
+        );
+        assert_eq!(
+            lifecycle.capacity.scale_down_delay,
+            Some(std::time::Duration::from_secs(3600))
+        );
+        assert_eq!(lifecycle.hooks.len(), 2);
+        assert_eq!(lifecycle.test_traffic.map(|t| t.smoke_count), Some(3));
     }
 }

@@ -19,14 +19,7 @@ struct Entry {
 }
 
 fn describe_route(route: &albflip::resolve::RouteSpec) -> String {
-    use albflip::resolve::RouteSpec;
-    match route {
-        RouteSpec::Listener(arn) => format!("default action of listener {arn}"),
-        RouteSpec::Rule(arn) => format!("listener rule {arn}"),
-        RouteSpec::LoadBalancer { name, port } => {
-            format!("listener on port {port} of load balancer {name}")
-        }
-    }
+    route.to_string()
 }
 
 fn entry(origins: &Origins, key: &'static str, value: String, long: &str, in_file: bool) -> Entry {

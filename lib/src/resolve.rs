@@ -18,6 +18,7 @@ pub const COLOR_TAG: &str = "albflip:color";
 
 /// How the user named the route.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RouteSpec {
     /// A listener's default action, by ARN.
     Listener(ListenerArn),
@@ -32,8 +33,32 @@ pub enum RouteSpec {
     },
 }
 
+impl fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteSpec::Listener(arn) => write!(f, "default action of listener {arn}"),
+            RouteSpec::Rule(arn) => write!(f, "listener rule {arn}"),
+            RouteSpec::LoadBalancer { name, port } => {
+                write!(f, "listener on port {port} of load balancer {name}")
+            }
+        }
+    }
+}
+
+impl RouteSpec {
+    /// The route, when it is named by ARN; `None` when it must be looked up by load balancer and port.
+    pub fn route_id(&self) -> Option<RouteId> {
+        match self {
+            RouteSpec::Listener(arn) => Some(RouteId::Listener(arn.clone())),
+            RouteSpec::Rule(arn) => Some(RouteId::Rule(arn.clone())),
+            RouteSpec::LoadBalancer { .. } => None,
+        }
+    }
+}
+
 /// How the user named a target group.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GroupRef {
     /// By ARN.
     Arn(TargetGroupArn),
@@ -80,8 +105,19 @@ impl fmt::Display for GroupRef {
     }
 }
 
-/// What to act on, as the user said it.
+/// What to act on, as the user said it. Build it with [`Target::new`] or [`Target::from_convention`],
+/// then set the fields you need:
+///
+/// ```
+/// use albflip::model::ListenerArn;
+/// use albflip::resolve::{GroupRef, RouteSpec, Target};
+/// let arn = ListenerArn::parse("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2").unwrap();
+/// let mut target = Target::new(RouteSpec::Listener(arn));
+/// target.green = Some(GroupRef::Name("shop-green-tg".into()));
+/// target.lockstep.single_route = true;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Target {
     /// The route.
     pub route: RouteSpec,
@@ -131,6 +167,7 @@ impl Target {
 /// Where the stable color came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StableSource {
     /// The `albflip:stable` tag.
     Tag,

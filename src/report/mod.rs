@@ -11,7 +11,7 @@ use albflip::engine::{DeploySpec, Outcome};
 use albflip::events::{Event, SplitView};
 use albflip::model::Color;
 use albflip::plan::{GateKind, GateResult, Verdict};
-use albflip::resolve::{RouteSpec, Target};
+use albflip::resolve::Target;
 use albflip::Error;
 
 use chart::{ChartData, Marker, Series};
@@ -287,11 +287,7 @@ fn exit_meaning(code: u8) -> &'static str {
 }
 
 fn route_text(target: &Target) -> String {
-    match &target.route {
-        RouteSpec::Listener(arn) => format!("listener {arn}"),
-        RouteSpec::Rule(arn) => format!("rule {arn}"),
-        RouteSpec::LoadBalancer { name, port } => format!("load balancer {name}, port {port}"),
-    }
+    target.route.to_string()
 }
 
 fn gate_name(g: &GateKind, spec: &DeploySpec) -> String {

@@ -76,7 +76,16 @@ fn check_fails_naming_the_unhealthy_color_and_min_healthy_hosts_gates_shifts() {
         "{}",
         r.stdout
     );
-    let r = run(&args(&[&s.by_arn()], &["deploy", "--target", "green"]));
+    // deploy waits for green's group to report healthy targets (none will), then gives up.
+    let r = run(&args(
+        &[&s.by_arn()],
+        &["deploy", "--target", "green", "--ready-timeout", "2s"],
+    ));
     assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("is not ready") && r.stderr.contains("no traffic was moved"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
 }
