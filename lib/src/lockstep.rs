@@ -84,10 +84,8 @@ pub async fn discover<A: Alb>(
 ) -> Result<Discovered, Error> {
     let mut found = Vec::new();
     if !lockstep.single_route {
-        for lb in load_balancers(alb, lockstep, primary, groups).await? {
-            let routes = alb.routes(&lb).await.map_err(Error::Read)?;
-            found.extend(routes.into_iter().filter(|r| r.route != primary.route));
-        }
+        found = search(alb, lockstep, primary, groups).await?;
+        found.retain(|r| r.route != primary.route);
     }
     for id in &lockstep.include {
         if id != &primary.route && !found.iter().any(|r| &r.route == id) {
@@ -111,45 +109,59 @@ pub async fn discover<A: Alb>(
     Ok(discovered)
 }
 
-/// The load balancers to search: the named ones, or the route's own and every one the groups are
-/// attached to.
-async fn load_balancers<A: Alb>(
+/// Every route of the load balancers to search: the named ones, or the route's own and every one the
+/// groups are attached to. By default the route's own load balancer is read while the groups are looked
+/// up, so that the common case (one load balancer) costs one round trip more than no discovery.
+async fn search<A: Alb>(
     alb: &A,
     lockstep: &Lockstep,
     primary: &RouteSnapshot,
     groups: &ColorGroups,
-) -> Result<Vec<LoadBalancerArn>, Error> {
+) -> Result<Vec<RouteSnapshot>, Error> {
     let mut lbs = Vec::new();
+    let mut found = Vec::new();
     if lockstep.load_balancers.is_empty() {
-        lbs.push(primary.load_balancer.clone());
-        let (blue, green) = tokio::join!(
+        let own = &primary.load_balancer;
+        let (blue, green, routes) = tokio::join!(
             alb.target_group(&groups.blue),
-            alb.target_group(&groups.green)
+            alb.target_group(&groups.green),
+            alb.routes(own)
         );
+        found = routes.map_err(Error::Read)?;
+        lbs.push(own.clone());
         for info in [blue, green] {
             let attached = info.map_err(Error::Read)?.map(|i| i.load_balancers);
             lbs.extend(attached.unwrap_or_default());
         }
     } else {
         for name in &lockstep.load_balancers {
-            let arn = alb
-                .find_load_balancer(name)
-                .await
-                .map_err(Error::Read)?
-                .ok_or_else(|| Error::NotFound {
-                    what: format!("load balancer {name:?}"),
-                    fix: format!("Check --load-balancer (a load balancer name in this region); `aws elbv2 describe-load-balancers --names {name}` shows whether it exists"),
-                })?;
-            lbs.push(arn);
+            lbs.push(named_load_balancer(alb, name).await?);
         }
     }
-    let mut unique = Vec::new();
+    let mut unique: Vec<LoadBalancerArn> = Vec::new();
     for lb in lbs {
         if !unique.contains(&lb) {
             unique.push(lb);
         }
     }
-    Ok(unique)
+    let rest = unique
+        .iter()
+        .filter(|lb| found.is_empty() || *lb != &primary.load_balancer);
+    let more = futures_util::future::try_join_all(rest.map(|lb| alb.routes(lb)))
+        .await
+        .map_err(Error::Read)?;
+    found.extend(more.into_iter().flatten());
+    Ok(found)
+}
+
+async fn named_load_balancer<A: Alb>(alb: &A, name: &str) -> Result<LoadBalancerArn, Error> {
+    alb.find_load_balancer(name)
+        .await
+        .map_err(Error::Read)?
+        .ok_or_else(|| Error::NotFound {
+            what: format!("load balancer {name:?}"),
+            fix: format!("Check --load-balancer (a load balancer name in this region); `aws elbv2 describe-load-balancers --names {name}` shows whether it exists"),
+        })
 }
 
 async fn read_included<A: Alb>(alb: &A, id: &RouteId) -> Result<RouteSnapshot, Error> {

@@ -541,6 +541,7 @@ impl AlbInventory for ElbV2 {
             .await
             .map_err(|e| classify(&op, e))?;
         let mut routes = Vec::new();
+        let mut arns = Vec::new();
         for listener in &listeners {
             let Some(arn) = listener
                 .listener_arn()
@@ -555,8 +556,14 @@ impl AlbInventory for ElbV2 {
                 listener.default_actions(),
                 &op,
             )?);
-            routes.extend(self.rules_of(&arn, load_balancer).await?);
+            arns.push(arn);
         }
+        // Every listener's rules at once: one round trip whatever the number of listeners.
+        let rules = futures_util::future::try_join_all(
+            arns.iter().map(|arn| self.rules_of(arn, load_balancer)),
+        )
+        .await?;
+        routes.extend(rules.into_iter().flatten());
         Ok(routes)
     }
 
