@@ -329,7 +329,13 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                         .route
                 }
             };
-            let policy = albflip::iam::policy(&route, settings.lock_table.as_deref());
+            // With one group unnamed, albflip may discover it: then every group of the account.
+            let asgs: Vec<&str> =
+                match (&lifecycle.capacity.blue_asg, &lifecycle.capacity.green_asg) {
+                    (Some(blue), Some(green)) => vec![blue, green],
+                    _ => Vec::new(),
+                };
+            let policy = albflip::iam::policy(&route, settings.lock_table.as_deref(), &asgs);
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&policy).unwrap_or_default()

@@ -20,10 +20,17 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-/// `albflip --listener-arn L iam-policy --lock-table T`, run as the admin.
-fn iam_policy(emu: &IamEmulator, route: &[&str], lock_table: &str) -> Value {
+/// `albflip --listener-arn L iam-policy --lock-table T --blue-asg B --green-asg G`, run as the admin,
+/// for the stack whose create-stack outputs are `outputs`.
+fn iam_policy(emu: &IamEmulator, route: &[&str], lock_table: &str, outputs: &Value) -> Value {
     let mut argv: Vec<&str> = route.to_vec();
     argv.extend(["iam-policy", "--lock-table", lock_table]);
+    for (flag, key) in [
+        ("--blue-asg", "BlueAsgName"),
+        ("--green-asg", "GreenAsgName"),
+    ] {
+        argv.extend([flag, outputs[key].as_str().expect(key)]);
+    }
     let r = run_in(emu.albflip(&emu.admin), &argv).ok();
     r.json()
 }
@@ -101,8 +108,13 @@ fn deploy(stack: &Stack) -> Vec<String> {
 #[test]
 fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
     let emu = iam_emulator();
-    let (s, _) = emu.stack("iamok", Some(60));
-    let policy = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let (s, outputs) = emu.stack("iamok", Some(60));
+    let policy = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
     let keys = emu.user("albflip-least", &on_any_resource(&policy, None));
 
     let r = run_in(emu.albflip(&keys), &deploy(&s));
@@ -129,8 +141,13 @@ fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
 #[test]
 fn without_modify_listener_a_deploy_names_the_permission_and_moves_no_traffic() {
     let emu = iam_emulator();
-    let (s, _) = emu.stack("iamno", Some(60));
-    let policy = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let (s, outputs) = emu.stack("iamno", Some(60));
+    let policy = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
     let missing = "elasticloadbalancing:ModifyListener";
     assert!(
         set(&policy["Statement"][1]["Action"]).contains(missing),
@@ -194,13 +211,18 @@ fn the_reference_stack_creates_the_policy_iam_policy_prints() {
     let (s, outputs) = emu.stack("iamcfn", None);
     let created = emu.policy_document(outputs["PolicyArn"].as_str().expect("PolicyArn"));
 
-    let for_listener = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let for_listener = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
     // A rule of the stack's listener (iam-policy reads nothing for a rule ARN; any rule id will do).
     let rule = format!(
         "{}/0123456789abcdef",
         s.listener_arn.replacen(":listener/", ":listener-rule/", 1)
     );
-    let for_rule = iam_policy(emu, &["--rule-arn", &rule], &s.lock_table);
+    let for_rule = iam_policy(emu, &["--rule-arn", &rule], &s.lock_table, &outputs);
 
     // The template grants what iam-policy prints, for the listener and for its rules…
     covered(&for_listener, &created).unwrap_or_else(|e| {
@@ -209,7 +231,7 @@ fn the_reference_stack_creates_the_policy_iam_policy_prints() {
     covered(&for_rule, &created)
         .unwrap_or_else(|e| panic!("rule: {e}\ncreated: {created}\niam-policy: {for_rule}"));
     // …and nothing else: every action of the template is one of iam-policy's, and only the reads
-    // (Describe* and the CloudWatch reads) are on "*".
+    // (Describe* and the CloudWatch reads) are on "*"; the Auto Scaling writes name the two groups.
     let printed: BTreeSet<String> = [&for_listener, &for_rule]
         .iter()
         .flat_map(|p| p["Statement"].as_array().unwrap().iter())
@@ -227,6 +249,7 @@ fn the_reference_stack_creates_the_policy_iam_policy_prints() {
                 actions
                     .iter()
                     .all(|a| a.starts_with("elasticloadbalancing:Describe")
+                        || a.starts_with("autoscaling:Describe")
                         || a.starts_with("cloudwatch:")),
                 "writes on \"*\": {st}"
             );
