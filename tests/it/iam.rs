@@ -67,6 +67,8 @@ fn on_any_resource(policy: &Value, drop: Option<&str>) -> Value {
             actions.extend(aliases);
             json!({"Effect": s["Effect"], "Action": actions, "Resource": "*"})
         })
+        // A statement left without actions is invalid: drop it.
+        .filter(|s| s["Action"].as_array().is_some_and(|a| !a.is_empty()))
         .collect();
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -106,7 +108,7 @@ fn deploy(stack: &Stack) -> Vec<String> {
 }
 
 #[test]
-fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
+fn a_principal_with_exactly_the_iam_policy_deploys_cleans_up_and_rolls_back() {
     let emu = iam_emulator();
     let (s, outputs) = emu.stack("iamok", Some(60));
     let policy = iam_policy(
@@ -126,14 +128,33 @@ fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
     );
     assert_eq!(emu.weights(&s), (Some(0), Some(100)), "{r:?}");
 
+    // Cleanup scales blue to zero (DescribeAutoScalingGroups, AddTags, UpdateAutoScalingGroup)…
+    let mut argv = s.by_arn();
+    argv.extend(
+        ["cleanup", "--lock-table", &s.lock_table]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 0, "cleanup with the iam-policy actions: {r:?}");
+    assert!(r.stdout.contains("to zero: desired 2 -> 0"), "{r:?}");
+    assert!(!r.stderr.contains("missing permission"), "{r:?}");
+
+    // …and the rollback scales it back up before moving traffic.
     let mut argv = s.by_arn();
     argv.extend(
         ["rollback", "--to", "blue", "--lock-table", &s.lock_table]
             .iter()
             .map(|x| x.to_string()),
     );
-    let r = run_in(emu.albflip(&keys), &argv);
+    let mut cmd = emu.albflip(&keys);
+    cmd.env("ALBFLIP_READY_POLL", "1s");
+    let r = run_in(cmd, &argv);
     assert_eq!(r.code, 0, "rollback with the iam-policy actions: {r:?}");
+    assert!(
+        r.stdout.contains("back up to its recorded capacity"),
+        "{r:?}"
+    );
     assert!(!r.stderr.contains("missing permission"), "{r:?}");
     assert_eq!(emu.weights(&s), (Some(100), Some(0)), "{r:?}");
 }
@@ -177,6 +198,39 @@ fn without_modify_listener_a_deploy_names_the_permission_and_moves_no_traffic() 
     let r = run_in(emu.albflip(&keys), &deploy(&s));
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(emu.weights(&s), (Some(0), Some(100)));
+}
+
+#[test]
+fn without_update_auto_scaling_group_cleanup_names_the_permission_and_keeps_blue() {
+    let emu = iam_emulator();
+    let (s, outputs) = emu.stack("iamasg", Some(60));
+    let policy = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
+    let missing = "autoscaling:UpdateAutoScalingGroup";
+    let keys = emu.user(
+        "albflip-no-resize",
+        &on_any_resource(&policy, Some(missing)),
+    );
+    let r = run_in(emu.albflip(&keys), &deploy(&s));
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let mut argv = s.by_arn();
+    argv.push("cleanup".into());
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("missing permission {missing}")),
+        "{r:?}"
+    );
+    // Blue still runs: a second cleanup, with the whole policy, finds it at its size and records it.
+    let keys = emu.user("albflip-resize", &on_any_resource(&policy, None));
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("to zero: desired 2 -> 0"), "{r:?}");
 }
 
 /// Every statement of `want` is in `have`: the same actions, and each resource of `want` is a resource
