@@ -162,9 +162,14 @@ pub fn cleanup_text(o: &CleanupOutcome, calls: &BTreeMap<String, u64>, verbose: 
             format!("Scaled {old}'s Auto Scaling group {asg} to zero")
         };
         let b = &o.before;
+        let min = if b.min > 0 {
+            format!("min {} -> 0", b.min)
+        } else {
+            "min 0".to_string()
+        };
         out.push_str(&format!(
-            "{lead}: desired {} -> 0 (min {} -> 0, max {} kept)\n",
-            b.desired, b.min, b.max
+            "{lead}: desired {} -> 0 ({min}, max {} kept)\n",
+            b.desired, b.max
         ));
         out.push_str(&format!(
             "  {old} ({}) has weight 0 on {}; {} is stable{}\n",
