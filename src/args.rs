@@ -37,8 +37,14 @@ pub enum Command {
     Status,
     /// Put a percentage of traffic on one color and the rest on the other.
     Shift(ShiftArgs),
-    /// Emergency: all traffic to the stable color (or --to), in one write, no metric queries.
+    /// Emergency: all traffic to the stable color (or --to), in one write, no metric queries. When
+    /// `albflip cleanup` scaled that color down, it is scaled back up first and albflip waits for its
+    /// healthy targets (--force: does not wait).
     Rollback(RollbackArgs),
+    /// After a completed deployment: scale the old color's Auto Scaling group to zero, once every route
+    /// gives it weight 0 (read back right before the resize). Its capacity is recorded on the route
+    /// first, for `albflip rollback`.
+    Cleanup(CleanupArgs),
     /// Move traffic to the new color step by step, baking each step under the gates; roll back on failure.
     Deploy(DeployArgs),
     /// Finish a canary awaiting promotion: 100 % to the new color, with a final bake under the gates.
@@ -352,10 +358,22 @@ pub struct RollbackArgs {
     /// Send all traffic to this color instead of the stable one.
     #[arg(long, value_name = "blue|green")]
     pub to: Option<Color>,
-    /// Roll back even if that color has no healthy targets.
+    /// Roll back even if that color has no healthy targets; when its Auto Scaling group was scaled
+    /// down, scale it back up but move traffic without waiting for healthy targets.
     #[arg(long)]
     pub force: bool,
     /// Print the change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for the healthy targets of a color scaled back up before giving up (no traffic
+    /// moved) [default: 10m].
+    #[arg(long, value_name = "DURATION", env = "ALBFLIP_READY_TIMEOUT")]
+    pub ready_timeout: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Print what would be scaled and write nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -9,6 +9,7 @@ mod origins;
 mod progress;
 mod render;
 mod report;
+mod scaling;
 mod settings;
 mod shell;
 mod show_config;
@@ -224,8 +225,16 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
         },
         _ => None,
     };
+    let rollback_flags;
     let lifecycle_flags = match &cli.command {
         Command::Deploy(a) | Command::Check(a) | Command::Plan(a) => Some(&a.lifecycle),
+        Command::Rollback(a) => {
+            rollback_flags = args::LifecycleArgs {
+                ready_timeout: a.ready_timeout.clone(),
+                ..args::LifecycleArgs::default()
+            };
+            Some(&rollback_flags)
+        }
         _ => None,
     };
     let lifecycle = lifecycle::lifecycle(lifecycle_flags, g, file)?;
@@ -265,13 +274,10 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             render_change("shift", "Shifted", &outcome, &calls, g)
         }
         Command::Rollback(a) => {
-            let options = ChangeOptions {
-                dry_run: a.dry_run,
-                force: a.force,
-                min_healthy_hosts: g.min_healthy_hosts,
-            };
-            let outcome = traffic::rollback(&alb, &settings.target, a.to, options).await?;
-            render_change("rollback", "Rolled back", &outcome, &calls, g)
+            scaling::run_rollback(a, &alb, &config, settings, &lifecycle.capacity, g).await?
+        }
+        Command::Cleanup(a) => {
+            scaling::run_cleanup(a, &alb, &config, settings, &lifecycle.capacity, g).await?
         }
         Command::Plan(_)
         | Command::Deploy(args::DeployArgs { dry_run: true, .. })
@@ -309,7 +315,13 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                         .route
                 }
             };
-            let policy = albflip::iam::policy(&route, settings.lock_table.as_deref());
+            // With one group unnamed, albflip may discover it: then every group of the account.
+            let asgs: Vec<&str> =
+                match (&lifecycle.capacity.blue_asg, &lifecycle.capacity.green_asg) {
+                    (Some(blue), Some(green)) => vec![blue, green],
+                    _ => Vec::new(),
+                };
+            let policy = albflip::iam::policy(&route, settings.lock_table.as_deref(), &asgs);
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&policy).unwrap_or_default()

@@ -198,6 +198,20 @@ pub enum Error {
         /// The target group's weight there (`None`: the only group, unweighted).
         weight: String,
     },
+    /// Recording a group's capacity (the tag `albflip rollback` scales it back up from) failed, so the
+    /// group was not scaled down.
+    #[error("recording the capacity of the {asg} Auto Scaling group ({record}) on {resource} failed: {source}. The group was not scaled down: without the record `albflip rollback` could not scale it back up")]
+    CapacityRecordFailed {
+        /// The Auto Scaling group.
+        asg: String,
+        /// The tag that was to be written, `KEY=VALUE`.
+        record: String,
+        /// The listener or rule that was to carry it.
+        resource: String,
+        /// The error.
+        #[source]
+        source: Box<ApiError>,
+    },
     /// A lifecycle hook failed (non-zero exit, timeout, or it could not be started).
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
@@ -271,6 +285,7 @@ impl Error {
             | Error::NoHealthyTargets { .. }
             | Error::NotReady { .. }
             | Error::ScalingFailed { .. }
+            | Error::CapacityRecordFailed { .. }
             | Error::Hook(_)
             | Error::Smoke(_)
             | Error::State { .. }
@@ -292,7 +307,9 @@ impl Error {
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Error::Read(e) | Error::WriteFailed { source: e, .. } => Some(e),
-            Error::ScalingFailed { source, .. } => Some(source),
+            Error::ScalingFailed { source, .. } | Error::CapacityRecordFailed { source, .. } => {
+                Some(source)
+            }
             Error::TagFailed { source, .. } => Some(source),
             Error::Aborted { cause, .. } | Error::LockstepFailed { cause, .. } => cause.api_error(),
             Error::RollbackFailed { rollback, .. } => rollback.api_error(),

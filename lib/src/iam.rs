@@ -1,6 +1,6 @@
 //! The least-privilege IAM policy albflip needs for a route: what it reads (describe calls, which AWS
 //! does not scope to resources), what it writes (the listener or rule, scoped to its ARN), the metrics
-//! it reads and the lock table it uses.
+//! it reads, the Auto Scaling groups it resizes and the lock table it uses.
 
 use serde_json::{json, Value};
 
@@ -20,6 +20,12 @@ pub const ELB_READS: &[&str] = &[
 /// CloudWatch reads for the gates (not resource-scoped by AWS).
 pub const METRIC_READS: &[&str] = &["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"];
 
+/// Auto Scaling reads (matching capacity, discovery, cleanup, rollback); not resource-scoped by AWS.
+pub const ASG_READS: &[&str] = &["autoscaling:DescribeAutoScalingGroups"];
+
+/// Auto Scaling writes: resizing the colors' groups (scoped to their ARNs).
+pub const ASG_WRITES: &[&str] = &["autoscaling:UpdateAutoScalingGroup"];
+
 /// Lock table actions.
 pub const LOCK_ACTIONS: &[&str] = &[
     "dynamodb:GetItem",
@@ -28,12 +34,15 @@ pub const LOCK_ACTIONS: &[&str] = &[
     "dynamodb:DeleteItem",
 ];
 
-/// The policy document for `route` (and the lock table, when one is used).
-pub fn policy(route: &RouteId, lock_table: Option<&str>) -> Value {
+/// The policy document for `route`, the Auto Scaling groups named in `asgs` (every group of the route's
+/// account and region when none is named, since albflip may discover them) and the lock table, when one
+/// is used.
+pub fn policy(route: &RouteId, lock_table: Option<&str>, asgs: &[&str]) -> Value {
     let (write, resource) = match route {
         RouteId::Listener(arn) => ("elasticloadbalancing:ModifyListener", arn.as_str()),
         RouteId::Rule(arn) => ("elasticloadbalancing:ModifyRule", arn.as_str()),
     };
+    let scope = Scope::of(resource);
     let mut statements = vec![
         json!({"Sid": "AlbflipReadLoadBalancers", "Effect": "Allow", "Action": ELB_READS, "Resource": "*"}),
         json!({
@@ -43,23 +52,70 @@ pub fn policy(route: &RouteId, lock_table: Option<&str>) -> Value {
             "Resource": [resource],
         }),
         json!({"Sid": "AlbflipReadMetrics", "Effect": "Allow", "Action": METRIC_READS, "Resource": "*"}),
+        json!({"Sid": "AlbflipReadAutoScaling", "Effect": "Allow", "Action": ASG_READS, "Resource": "*"}),
+        json!({
+            "Sid": "AlbflipScaleColors",
+            "Effect": "Allow",
+            "Action": ASG_WRITES,
+            "Resource": scope.asg_arns(asgs),
+        }),
     ];
     if let Some(table) = lock_table {
-        // arn:aws:elasticloadbalancing:REGION:ACCOUNT:... -> arn:aws:dynamodb:REGION:ACCOUNT:table/NAME
-        let parts: Vec<&str> = resource.splitn(6, ':').collect();
-        let (partition, region, account) = (
-            parts.get(1).copied().unwrap_or("aws"),
-            parts.get(3).copied().unwrap_or("*"),
-            parts.get(4).copied().unwrap_or("*"),
-        );
         statements.push(json!({
             "Sid": "AlbflipLock",
             "Effect": "Allow",
             "Action": LOCK_ACTIONS,
-            "Resource": [format!("arn:{partition}:dynamodb:{region}:{account}:table/{table}")],
+            "Resource": [scope.arn("dynamodb", &format!("table/{table}"))],
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The partition, region and account of the route, which the other resources share.
+struct Scope<'a> {
+    partition: &'a str,
+    region: &'a str,
+    account: &'a str,
+}
+
+impl<'a> Scope<'a> {
+    /// From `arn:aws:elasticloadbalancing:REGION:ACCOUNT:...`.
+    fn of(resource: &'a str) -> Scope<'a> {
+        let parts: Vec<&str> = resource.splitn(6, ':').collect();
+        Scope {
+            partition: parts.get(1).copied().unwrap_or("aws"),
+            region: parts.get(3).copied().unwrap_or("*"),
+            account: parts.get(4).copied().unwrap_or("*"),
+        }
+    }
+
+    fn arn(&self, service: &str, rest: &str) -> String {
+        let Scope {
+            partition,
+            region,
+            account,
+        } = self;
+        format!("arn:{partition}:{service}:{region}:{account}:{rest}")
+    }
+
+    /// `autoScalingGroup:*:autoScalingGroupName/NAME` for each group (the `*` is the group's id), or
+    /// every group when none is named.
+    fn asg_arns(&self, asgs: &[&str]) -> Vec<String> {
+        let names = if asgs.is_empty() {
+            vec!["*"]
+        } else {
+            asgs.to_vec()
+        };
+        names
+            .iter()
+            .map(|n| {
+                self.arn(
+                    "autoscaling",
+                    &format!("autoScalingGroup:*:autoScalingGroupName/{n}"),
+                )
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +129,7 @@ mod tests {
         let p = policy(
             &RouteId::Listener(ListenerArn::parse(arn).unwrap()),
             Some("prod-shop-albflip-locks"),
+            &["prod-shop-blue-asg", "prod-shop-green-asg"],
         );
         let s = p["Statement"].as_array().unwrap();
         assert_eq!(
@@ -84,9 +141,41 @@ mod tests {
         );
         assert_eq!(s[1]["Resource"], json!([arn]));
         assert_eq!(
-            s[3]["Resource"],
+            s[3]["Action"],
+            json!(["autoscaling:DescribeAutoScalingGroups"])
+        );
+        assert_eq!(s[3]["Resource"], json!("*"));
+        assert_eq!(
+            s[4]["Resource"],
+            json!([
+                "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/prod-shop-blue-asg",
+                "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/prod-shop-green-asg"
+            ])
+        );
+        assert_eq!(
+            s[5]["Resource"],
             json!(["arn:aws:dynamodb:eu-west-1:123456789012:table/prod-shop-albflip-locks"])
         );
         assert!(s.iter().all(|st| st["Effect"] == "Allow"));
+    }
+
+    #[test]
+    fn without_named_groups_the_resize_covers_the_account_and_region_only() {
+        let arn = "arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:listener/app/a/1/2";
+        let p = policy(
+            &RouteId::Listener(ListenerArn::parse(arn).unwrap()),
+            None,
+            &[],
+        );
+        let s = p["Statement"].as_array().unwrap();
+        assert_eq!(s.len(), 5, "no lock statement without a table");
+        assert_eq!(
+            s[4]["Action"],
+            json!(["autoscaling:UpdateAutoScalingGroup"])
+        );
+        assert_eq!(
+            s[4]["Resource"],
+            json!(["arn:aws-cn:autoscaling:cn-north-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*"])
+        );
     }
 }

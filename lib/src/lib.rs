@@ -47,6 +47,8 @@
 //! - [`events`]: what the engine reports as it goes.
 //! - [`capacity`]: Auto Scaling around a deployment: match the new color's capacity and wait for healthy
 //!   targets, scale the old color down once no route sends it traffic, restore it on rollback.
+//! - [`cleanup`]: after a deployment: `cleanup` scales the old color to zero (its capacity recorded in a
+//!   tag first); the capacity-aware `rollback` scales a cleaned-up color back up before moving traffic.
 //! - [`hooks`]: lifecycle hooks (`--hook STAGE=COMMAND`): shell commands with a timeout and `ALBFLIP_*`
 //!   variables.
 //! - [`smoke`]: the smoke check: HTTP GETs through the test listener, 2xx expected.
@@ -153,6 +155,7 @@
 
 pub mod aws;
 pub mod capacity;
+pub mod cleanup;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -207,10 +207,22 @@ pub async fn rollback<A: Alb>(
     options: ChangeOptions,
 ) -> Result<ChangeOutcome, Error> {
     let resolved = resolve::resolve(alb, target).await?;
+    rollback_resolved(alb, &resolved, to, options).await
+}
+
+/// [`rollback`] on a route already resolved (so a caller that needed the route first, such as
+/// [`crate::cleanup::rollback`], does not read it twice): all traffic to `to` or the stable color,
+/// verified from the write's response, and a deployment in flight recorded as rolled back.
+pub async fn rollback_resolved<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    to: Option<Color>,
+    options: ChangeOptions,
+) -> Result<ChangeOutcome, Error> {
     let color = to.unwrap_or(resolved.stable);
     let outcome = apply(
         alb,
-        &resolved,
+        resolved,
         Split::all_to(color),
         options,
         Verification::Response,

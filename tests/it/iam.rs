@@ -20,10 +20,17 @@ use serde_json::{json, Value};
 
 use crate::harness::*;
 
-/// `albflip --listener-arn L iam-policy --lock-table T`, run as the admin.
-fn iam_policy(emu: &IamEmulator, route: &[&str], lock_table: &str) -> Value {
+/// `albflip --listener-arn L iam-policy --lock-table T --blue-asg B --green-asg G`, run as the admin,
+/// for the stack whose create-stack outputs are `outputs`.
+fn iam_policy(emu: &IamEmulator, route: &[&str], lock_table: &str, outputs: &Value) -> Value {
     let mut argv: Vec<&str> = route.to_vec();
     argv.extend(["iam-policy", "--lock-table", lock_table]);
+    for (flag, key) in [
+        ("--blue-asg", "BlueAsgName"),
+        ("--green-asg", "GreenAsgName"),
+    ] {
+        argv.extend([flag, outputs[key].as_str().expect(key)]);
+    }
     let r = run_in(emu.albflip(&emu.admin), &argv).ok();
     r.json()
 }
@@ -60,6 +67,8 @@ fn on_any_resource(policy: &Value, drop: Option<&str>) -> Value {
             actions.extend(aliases);
             json!({"Effect": s["Effect"], "Action": actions, "Resource": "*"})
         })
+        // A statement left without actions is invalid: drop it.
+        .filter(|s| s["Action"].as_array().is_some_and(|a| !a.is_empty()))
         .collect();
     json!({"Version": "2012-10-17", "Statement": statements})
 }
@@ -99,10 +108,15 @@ fn deploy(stack: &Stack) -> Vec<String> {
 }
 
 #[test]
-fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
+fn a_principal_with_exactly_the_iam_policy_deploys_cleans_up_and_rolls_back() {
     let emu = iam_emulator();
-    let (s, _) = emu.stack("iamok", Some(60));
-    let policy = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let (s, outputs) = emu.stack("iamok", Some(60));
+    let policy = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
     let keys = emu.user("albflip-least", &on_any_resource(&policy, None));
 
     let r = run_in(emu.albflip(&keys), &deploy(&s));
@@ -114,14 +128,33 @@ fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
     );
     assert_eq!(emu.weights(&s), (Some(0), Some(100)), "{r:?}");
 
+    // Cleanup scales blue to zero (DescribeAutoScalingGroups, AddTags, UpdateAutoScalingGroup)…
+    let mut argv = s.by_arn();
+    argv.extend(
+        ["cleanup", "--lock-table", &s.lock_table]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 0, "cleanup with the iam-policy actions: {r:?}");
+    assert!(r.stdout.contains("to zero: desired 2 -> 0"), "{r:?}");
+    assert!(!r.stderr.contains("missing permission"), "{r:?}");
+
+    // …and the rollback scales it back up before moving traffic.
     let mut argv = s.by_arn();
     argv.extend(
         ["rollback", "--to", "blue", "--lock-table", &s.lock_table]
             .iter()
             .map(|x| x.to_string()),
     );
-    let r = run_in(emu.albflip(&keys), &argv);
+    let mut cmd = emu.albflip(&keys);
+    cmd.env("ALBFLIP_READY_POLL", "1s");
+    let r = run_in(cmd, &argv);
     assert_eq!(r.code, 0, "rollback with the iam-policy actions: {r:?}");
+    assert!(
+        r.stdout.contains("back up to its recorded capacity"),
+        "{r:?}"
+    );
     assert!(!r.stderr.contains("missing permission"), "{r:?}");
     assert_eq!(emu.weights(&s), (Some(100), Some(0)), "{r:?}");
 }
@@ -129,8 +162,13 @@ fn a_principal_with_exactly_the_iam_policy_deploys_and_rolls_back() {
 #[test]
 fn without_modify_listener_a_deploy_names_the_permission_and_moves_no_traffic() {
     let emu = iam_emulator();
-    let (s, _) = emu.stack("iamno", Some(60));
-    let policy = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let (s, outputs) = emu.stack("iamno", Some(60));
+    let policy = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
     let missing = "elasticloadbalancing:ModifyListener";
     assert!(
         set(&policy["Statement"][1]["Action"]).contains(missing),
@@ -160,6 +198,39 @@ fn without_modify_listener_a_deploy_names_the_permission_and_moves_no_traffic() 
     let r = run_in(emu.albflip(&keys), &deploy(&s));
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(emu.weights(&s), (Some(0), Some(100)));
+}
+
+#[test]
+fn without_update_auto_scaling_group_cleanup_names_the_permission_and_keeps_blue() {
+    let emu = iam_emulator();
+    let (s, outputs) = emu.stack("iamasg", Some(60));
+    let policy = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
+    let missing = "autoscaling:UpdateAutoScalingGroup";
+    let keys = emu.user(
+        "albflip-no-resize",
+        &on_any_resource(&policy, Some(missing)),
+    );
+    let r = run_in(emu.albflip(&keys), &deploy(&s));
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let mut argv = s.by_arn();
+    argv.push("cleanup".into());
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("missing permission {missing}")),
+        "{r:?}"
+    );
+    // Blue still runs: a second cleanup, with the whole policy, finds it at its size and records it.
+    let keys = emu.user("albflip-resize", &on_any_resource(&policy, None));
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("to zero: desired 2 -> 0"), "{r:?}");
 }
 
 /// Every statement of `want` is in `have`: the same actions, and each resource of `want` is a resource
@@ -194,13 +265,18 @@ fn the_reference_stack_creates_the_policy_iam_policy_prints() {
     let (s, outputs) = emu.stack("iamcfn", None);
     let created = emu.policy_document(outputs["PolicyArn"].as_str().expect("PolicyArn"));
 
-    let for_listener = iam_policy(emu, &["--listener-arn", &s.listener_arn], &s.lock_table);
+    let for_listener = iam_policy(
+        emu,
+        &["--listener-arn", &s.listener_arn],
+        &s.lock_table,
+        &outputs,
+    );
     // A rule of the stack's listener (iam-policy reads nothing for a rule ARN; any rule id will do).
     let rule = format!(
         "{}/0123456789abcdef",
         s.listener_arn.replacen(":listener/", ":listener-rule/", 1)
     );
-    let for_rule = iam_policy(emu, &["--rule-arn", &rule], &s.lock_table);
+    let for_rule = iam_policy(emu, &["--rule-arn", &rule], &s.lock_table, &outputs);
 
     // The template grants what iam-policy prints, for the listener and for its rules…
     covered(&for_listener, &created).unwrap_or_else(|e| {
@@ -209,7 +285,7 @@ fn the_reference_stack_creates_the_policy_iam_policy_prints() {
     covered(&for_rule, &created)
         .unwrap_or_else(|e| panic!("rule: {e}\ncreated: {created}\niam-policy: {for_rule}"));
     // …and nothing else: every action of the template is one of iam-policy's, and only the reads
-    // (Describe* and the CloudWatch reads) are on "*".
+    // (Describe* and the CloudWatch reads) are on "*"; the Auto Scaling writes name the two groups.
     let printed: BTreeSet<String> = [&for_listener, &for_rule]
         .iter()
         .flat_map(|p| p["Statement"].as_array().unwrap().iter())
@@ -227,6 +303,7 @@ fn the_reference_stack_creates_the_policy_iam_policy_prints() {
                 actions
                     .iter()
                     .all(|a| a.starts_with("elasticloadbalancing:Describe")
+                        || a.starts_with("autoscaling:Describe")
                         || a.starts_with("cloudwatch:")),
                 "writes on \"*\": {st}"
             );

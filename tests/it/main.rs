@@ -6,6 +6,7 @@
 mod bad_input;
 mod capacity;
 mod catalogue;
+mod cleanup;
 mod deploy;
 mod embed;
 mod faults;

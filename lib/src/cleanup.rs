@@ -1,0 +1,399 @@
+//! After a deployment: [`cleanup`] scales the old color's Auto Scaling group to zero (its own pipeline
+//! stage, like CodeDeploy's "terminate the original instances after an hour"), and [`rollback`] scales a
+//! color that was cleaned up back to its recorded capacity, waits for its targets, and only then moves
+//! traffic to it.
+//!
+//! The capacity a group had before it was scaled down is kept in a tag on the route
+//! ([`CapacityRecord`], key `albflip:capacity:COLOR`), so the rollback works from any machine. The
+//! scale-down itself is [`capacity::scale_down`], which re-reads every route right before the write.
+//!
+//! ```no_run
+//! # use albflip::{aws, cleanup, engine::lifecycle::CapacityPolicy, resolve::Target};
+//! # async fn run() -> Result<(), albflip::Error> {
+//! let config = aws::load_config(&aws::AwsSettings::default()).await?;
+//! let calls = aws::CallCounter::default();
+//! let (alb, asgs) = (aws::ElbV2::new(&config, calls.clone()), aws::AutoScaling::new(&config, calls));
+//! let target = Target::from_convention("prod", "shop", 80);
+//! let done = cleanup::cleanup(&alb, &asgs, &target, &CapacityPolicy::default(), false).await?;
+//! println!("{} ({}) desired {} -> 0", done.old, done.asg, done.before.desired);
+//! # Ok(()) }
+//! ```
+
+use serde::Serialize;
+
+use crate::capacity::{self, CapacityRecord, ColorAsg, Progress, Restored, Wait};
+use crate::engine::lifecycle::CapacityPolicy;
+use crate::error::Error;
+use crate::model::Color;
+use crate::ports::{Alb, AsgInfo, Clock, Scaler};
+use crate::resolve::{self, Resolved, Target};
+use crate::route::RouteId;
+use crate::state::{DeploymentRecord, Phase};
+use crate::traffic::{self, ChangeOptions, ChangeOutcome};
+
+#[cfg(test)]
+mod tests;
+
+/// What [`cleanup`] did (or, on a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanupOutcome {
+    /// The named route, which carries the capacity record.
+    pub route: RouteId,
+    /// The color scaled down: the one that is not stable.
+    pub old: Color,
+    /// The stable color, which has all the traffic.
+    pub stable: Color,
+    /// The old color's Auto Scaling group.
+    pub asg: String,
+    /// The old color's target group, found at weight 0 on every route.
+    pub target_group: String,
+    /// The group as it was before.
+    pub before: AsgInfo,
+    /// The group afterwards; `None` on a dry run.
+    pub after: Option<AsgInfo>,
+    /// The record written (or that would be) before scaling down; `None` when the group was already at
+    /// zero, so that a second cleanup keeps the first one's record instead of recording zeros.
+    pub record: Option<CapacityRecord>,
+    /// Whether the group was (or would be) resized: `false` when it was already at zero.
+    pub scaled_down: bool,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Every route checked for traffic, the named one first.
+    pub routes: Vec<RouteId>,
+}
+
+/// Scales the old color (the one that is not stable) to zero once a deployment is over.
+///
+/// Refuses while a deployment is in flight on the route ([`Error::Conflict`]) and while the old color
+/// still has traffic on any route ([`Error::State`]). The old color's group is the one named in
+/// `asgs`, else the one registered with its target group (none: [`Error::NotFound`] naming
+/// `--blue-asg`/`--green-asg`). Its capacity is recorded in the tag [`CapacityRecord::tag_key`] on the
+/// named route before the resize, unless it is already at zero; then [`capacity::scale_down`] reads every
+/// route again and scales it to zero. Idempotent: a group already at zero is neither written nor
+/// recorded. With `dry_run` nothing is written.
+pub async fn cleanup<A: Alb, S: Scaler>(
+    alb: &A,
+    scaler: &S,
+    target: &Target,
+    asgs: &CapacityPolicy,
+    dry_run: bool,
+) -> Result<CleanupOutcome, Error> {
+    let resolved = resolve::resolve(alb, target).await?;
+    check_settled(&resolved)?;
+    let old = resolved.stable.other();
+    let before = find_asg(scaler, &resolved, asgs, old).await?;
+    let record = (before.desired > 0).then(|| CapacityRecord::of(&before));
+    let tag = record.as_ref().map(CapacityRecord::to_tag).transpose()?;
+    let mut outcome = CleanupOutcome {
+        route: resolved.snapshot.route.clone(),
+        old,
+        stable: resolved.stable,
+        asg: before.name.clone(),
+        target_group: resolved.groups.of(old).name().to_string(),
+        scaled_down: record.is_some(),
+        before,
+        after: None,
+        record,
+        dry_run,
+        routes: resolved.routes().iter().map(|s| s.route.clone()).collect(),
+    };
+    if dry_run {
+        return Ok(outcome);
+    }
+    if let Some(value) = &tag {
+        write_record(alb, &resolved, &outcome.asg, old, value).await?;
+    }
+    let group = ColorAsg {
+        asg: &outcome.asg,
+        target_group: resolved.groups.of(old),
+    };
+    outcome.after = Some(capacity::scale_down(scaler, alb, &outcome.routes, group).await?);
+    Ok(outcome)
+}
+
+/// Refuses while a deployment is in flight or the old color still has traffic on some route.
+fn check_settled(resolved: &Resolved) -> Result<(), Error> {
+    let route = &resolved.snapshot.route;
+    if let Some(r) = DeploymentRecord::from_tags(&resolved.tags) {
+        if matches!(r.phase, Phase::InProgress | Phase::AwaitingPromotion) {
+            return Err(Error::conflict(
+                format!(
+                    "a deployment of {} is recorded as {} on the {route}",
+                    r.target,
+                    r.phase.as_str()
+                ),
+                "Let it finish (or `albflip promote` / `albflip rollback` it), then run `albflip cleanup`",
+            ));
+        }
+    }
+    let (stable, old) = (resolved.stable, resolved.stable.other());
+    let serving: Vec<String> = std::iter::once((route, resolved.split))
+        .chain(resolved.peers.iter().map(|p| (&p.snapshot.route, p.split)))
+        .filter(|(_, split)| split.percent_of(old).get() > 0)
+        .map(|(r, split)| format!("{split} on the {r}"))
+        .collect();
+    if serving.is_empty() {
+        return Ok(());
+    }
+    Err(Error::State {
+        what: format!(
+            "{old} still has traffic ({}); the stable color is {stable}",
+            serving.join("; ")
+        ),
+        fix: format!(
+            "albflip scales {old} down only once {stable} has all the traffic on every route: finish the deployment, or `albflip rollback`, then run `albflip cleanup` again"
+        ),
+    })
+}
+
+/// The old color's group: named, else discovered by its target group; never one that also serves the
+/// stable color.
+async fn find_asg<S: Scaler>(
+    scaler: &S,
+    resolved: &Resolved,
+    asgs: &CapacityPolicy,
+    color: Color,
+) -> Result<AsgInfo, Error> {
+    let target_group = resolved.groups.of(color);
+    let name_it =
+        format!("Name it with --{color}-asg NAME (or {color}-asg in albflip.toml [autoscaling])");
+    let found = match asgs.named(color) {
+        Some(name) => scaler
+            .describe(name)
+            .await
+            .map_err(Error::Read)?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("{color}'s Auto Scaling group {name:?}"),
+                fix: format!("Check --{color}-asg (or {color}-asg in albflip.toml) and the region"),
+            })?,
+        None if asgs.discover => {
+            capacity::discover(scaler, target_group)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    what: format!(
+                        "an Auto Scaling group registered with {color}'s target group {}",
+                        target_group.name()
+                    ),
+                    fix: name_it.clone(),
+                })?
+        }
+        None => {
+            return Err(Error::NotFound {
+                what: format!("{color}'s Auto Scaling group"),
+                fix: name_it,
+            })
+        }
+    };
+    check_not_serving(&found, resolved, color)?;
+    Ok(found)
+}
+
+/// Refuses a group that registers with the other color's target group: scaling it down would take
+/// capacity from the color that serves the traffic.
+fn check_not_serving(group: &AsgInfo, resolved: &Resolved, color: Color) -> Result<(), Error> {
+    let live = resolved.groups.of(color.other());
+    if !group.target_groups.contains(live) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        format!("{color}'s Auto Scaling group {}", group.name),
+        format!(
+            "it registers its instances with {}'s target group {} too, which serves the traffic",
+            color.other(),
+            live.name()
+        ),
+        format!("Name {color}'s own group with --{color}-asg"),
+    ))
+}
+
+/// Writes the capacity record of `color`'s group on the named route.
+async fn write_record<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    asg: &str,
+    color: Color,
+    value: &str,
+) -> Result<(), Error> {
+    let key = CapacityRecord::tag_key(color);
+    let resource = resolved.snapshot.route.resource_arn();
+    alb.set_tags(resource, &[(&key, value)])
+        .await
+        .map_err(|source| Error::CapacityRecordFailed {
+            asg: asg.to_string(),
+            record: format!("{key}={value}"),
+            resource: resource.to_string(),
+            source: Box::new(source),
+        })
+}
+
+/// How to roll back: where traffic goes, the traffic options, and how long to wait for a color that
+/// must be scaled back up first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RollbackOptions {
+    /// Send all traffic to this color instead of the stable one.
+    pub to: Option<Color>,
+    /// The traffic change: dry run, force, healthy hosts needed.
+    pub change: ChangeOptions,
+    /// How long to wait for the color's healthy targets after scaling it back up; `None` (`--force`):
+    /// scale it up and move traffic at once.
+    pub wait: Option<Wait>,
+}
+
+/// A color's group scaled back up (or, on a dry run, that would be) before traffic moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityRestore {
+    /// The color.
+    pub color: Color,
+    /// What was recorded before it was scaled down.
+    pub record: CapacityRecord,
+    /// The group as found.
+    pub before: AsgInfo,
+    /// What the restore did; `None` on a dry run.
+    pub restored: Option<Restored>,
+}
+
+/// What [`rollback`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackOutcome {
+    /// The capacity restored before traffic moved; `None` when the color had no record or was at (or
+    /// above) its recorded desired capacity.
+    pub capacity: Option<CapacityRestore>,
+    /// The traffic change (capacity warnings first among its warnings).
+    pub change: ChangeOutcome,
+}
+
+/// `albflip rollback`, capacity-aware: all traffic to the stable color (or `options.to`), but when that
+/// color's group was scaled down since its capacity was recorded ([`CapacityRecord`] tag on the route),
+/// it is first scaled back up to the record and, unless `options.wait` is `None`, albflip waits until its
+/// target group has that many healthy targets, calling `on_progress` (with the color) after each look;
+/// only then does
+/// traffic move ([`traffic::rollback_resolved`]). A timeout is [`Error::NotReady`] with no traffic moved.
+///
+/// The route is resolved once. Without a record for the color this is exactly [`traffic::rollback`]:
+/// no Auto Scaling call is made. A group that cannot be read is a warning, not an error (the emergency
+/// path goes on; the health check before the write still guards the color).
+pub async fn rollback<A, S, C>(
+    alb: &A,
+    scaler: &S,
+    clock: &C,
+    target: &Target,
+    options: RollbackOptions,
+    on_progress: impl FnMut(Color, &Progress) + Send,
+) -> Result<RollbackOutcome, Error>
+where
+    A: Alb,
+    S: Scaler,
+    C: Clock,
+{
+    let resolved = resolve::resolve(alb, target).await?;
+    let color = options.to.unwrap_or(resolved.stable);
+    let mut warnings = Vec::new();
+    let capacity = match pending_restore(scaler, &resolved, color, &mut warnings).await {
+        Some(step) => {
+            Some(restore(alb, scaler, clock, &resolved, step, options, on_progress).await?)
+        }
+        None => None,
+    };
+    if let Some(c) = capacity.as_ref().filter(|_| options.wait.is_none()) {
+        warnings.push(forced_warning(c, options.change.dry_run));
+    }
+    // A dry run does not scale up, so the color's health now says nothing about it after the restore.
+    let judge_health = !(options.change.dry_run && capacity.is_some());
+    let change_options = ChangeOptions {
+        force: options.change.force || !judge_health,
+        ..options.change
+    };
+    let mut change = traffic::rollback_resolved(alb, &resolved, options.to, change_options).await?;
+    if judge_health {
+        warnings.append(&mut change.warnings);
+    }
+    change.warnings = warnings;
+    Ok(RollbackOutcome { capacity, change })
+}
+
+/// The capacity record of `color`'s group on the named route, if any.
+fn recorded(resolved: &Resolved, color: Color) -> Option<CapacityRecord> {
+    resolved
+        .tags
+        .get(&CapacityRecord::tag_key(color))
+        .and_then(|v| CapacityRecord::from_tag(v))
+}
+
+/// The restore `color` needs: its group has a record and wants fewer instances than recorded.
+async fn pending_restore<S: Scaler>(
+    scaler: &S,
+    resolved: &Resolved,
+    color: Color,
+    warnings: &mut Vec<String>,
+) -> Option<CapacityRestore> {
+    let record = recorded(resolved, color)?;
+    let before = current_group(scaler, &record, color, warnings).await?;
+    (before.desired < record.desired).then_some(CapacityRestore {
+        color,
+        record,
+        before,
+        restored: None,
+    })
+}
+
+/// The recorded group as it is now; a warning instead when it cannot be read.
+async fn current_group<S: Scaler>(
+    scaler: &S,
+    record: &CapacityRecord,
+    color: Color,
+    warnings: &mut Vec<String>,
+) -> Option<AsgInfo> {
+    let why = match scaler.describe(&record.asg).await {
+        Ok(Some(group)) => return Some(group),
+        Ok(None) => "it was not found".to_string(),
+        Err(e) => e.to_string(),
+    };
+    warnings.push(format!(
+        "WARNING: could not read {color}'s Auto Scaling group {} ({why}); its capacity was not restored, moving traffic if {color} has healthy targets",
+        record.asg
+    ));
+    None
+}
+
+/// Scales the group back up to its record and waits (unless `--force`), on a dry run nothing.
+async fn restore<A: Alb, S: Scaler, C: Clock>(
+    alb: &A,
+    scaler: &S,
+    clock: &C,
+    resolved: &Resolved,
+    mut step: CapacityRestore,
+    options: RollbackOptions,
+    mut on_progress: impl FnMut(Color, &Progress) + Send,
+) -> Result<CapacityRestore, Error> {
+    if options.change.dry_run {
+        return Ok(step);
+    }
+    let target_group = resolved.groups.of(step.color);
+    let restored = capacity::restore_capacity(
+        scaler,
+        alb,
+        clock,
+        &step.record,
+        target_group,
+        options.wait,
+        |p| on_progress(step.color, p),
+    )
+    .await?;
+    step.restored = Some(restored);
+    Ok(step)
+}
+
+fn forced_warning(c: &CapacityRestore, dry_run: bool) -> String {
+    let verb = if dry_run {
+        "would be raised"
+    } else {
+        "was raised"
+    };
+    format!(
+        "WARNING: {color}'s Auto Scaling group {asg} was scaled down (desired {from}); it {verb} back to {to}, and traffic moves WITHOUT waiting for healthy targets (--force): requests to {color} may fail until its instances pass health checks",
+        color = c.color,
+        asg = c.record.asg,
+        from = c.before.desired,
+        to = c.record.desired,
+    )
+}
