@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo: start the local AWS (moto on 127.0.0.1:4566), create the reference stack, move traffic by
-# hand, then run a healthy gradual deployment and one that albflip rolls back on its own.
+# hand, then run a healthy gradual deployment (green's Auto Scaling group starts at 0 and is raised to
+# blue's capacity first), one that albflip rolls back on its own, a cleanup that scales the old color to
+# zero and a rollback after the cleanup that scales it back up before moving traffic.
 # Needs Rust and Python 3; installs the pinned emulator into .venv on first run. Stop the local AWS with
 # `localstack/stop`.
 set -euo pipefail
@@ -12,11 +14,12 @@ endpoint="$(localstack/start)"
 export AWS_ENDPOINT_URL="$endpoint"
 echo "== local AWS at $AWS_ENDPOINT_URL; creating the reference stack" >&2
 stack_json="$(mktemp)"
-localstack/create-stack --endpoint "$AWS_ENDPOINT_URL" --stickiness 300 >"$stack_json"
+localstack/create-stack --endpoint "$AWS_ENDPOINT_URL" --stickiness 300 --param GreenDesiredCapacity=0 >"$stack_json"
 cargo build --quiet --bin albflip
 albflip() { echo; echo "\$ albflip $*"; target/debug/albflip "$@"; }
 export ALBFLIP_ENVIRONMENT=demo ALBFLIP_APPLICATION=shop
 export ALBFLIP_LOCK_TABLE=demo-shop-albflip-locks   # the reference stack's lock table: one albflip per listener
+export ALBFLIP_READY_POLL=1s   # look at the new color's health every second (10s by default)
 mkdir -p reports
 # Short timings so the demo takes seconds (the defaults bake 3m and poll every 30s).
 fast=(--bake 4s --poll-interval 1s --metric-lag 0s --metric-window 5s --metric-period 1s --latency-statistic Average)
@@ -36,7 +39,7 @@ albflip shift --target green --percentage 10
 albflip status
 albflip rollback
 
-echo; echo "== 2. a healthy gradual deployment of green (simulated traffic: no errors)"
+echo; echo "== 2. a healthy gradual deployment of green (simulated traffic: no errors); green's group starts at 0"
 traffic --green-errors 0
 albflip deploy --target green --steps 25,50,100 "${fast[@]}" --report reports/healthy.html
 
@@ -47,6 +50,12 @@ albflip deploy --target blue "${fast[@]}" --report reports/rolled-back.html
 code=$?
 set -e
 echo "(exit code $code: 3 means a gate failed and albflip rolled back)"
+albflip status
+
+echo; echo "== 4. cleanup: blue (not stable) is scaled to zero once every route shows it at weight 0"
+albflip cleanup
+echo; echo "== 5. a rollback to blue after the cleanup: blue's group is scaled back up and awaited first"
+albflip rollback --to blue
 albflip status
 echo
 echo "== done. HTML reports: reports/healthy.html, reports/rolled-back.html"

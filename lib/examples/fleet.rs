@@ -24,7 +24,6 @@ use std::time::{Duration, Instant, SystemTime};
 use albflip::aws::{load_config, AwsSettings, CallCounter, CloudWatch, ElbV2};
 use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::Ignore;
-use albflip::lockstep::Lockstep;
 use albflip::model::{Color, ListenerArn};
 use albflip::plan::gates::evaluate as evaluate_gates;
 use albflip::plan::{BakePolicy, ColorMetrics, GateThresholds, Observation, Plan, Steps, Strategy};
@@ -134,20 +133,13 @@ async fn main() {
     let mut targets = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let arn = ListenerArn::parse(line).unwrap_or_else(|e| usage(&e.to_string()));
-        targets.push((
-            line.to_string(),
-            Target {
-                route: RouteSpec::Listener(arn),
-                blue: None,
-                green: None,
-                // Each listener of the fleet is its own service: no lockstep discovery (it would read
-                // every listener's rules of the shared load balancer once per service).
-                lockstep: Lockstep {
-                    single_route: true,
-                    ..Lockstep::default()
-                },
-            },
-        ));
+        targets.push((line.to_string(), {
+            // Each listener of the fleet is its own service: no lockstep discovery (it would read
+            // every listener's rules of the shared load balancer once per service).
+            let mut target = Target::new(RouteSpec::Listener(arn));
+            target.lockstep.single_route = true;
+            target
+        }));
     }
     let spec = Arc::new(spec(args.target, &args.steps).unwrap_or_else(|e| usage(&e)));
 
