@@ -42,7 +42,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub hooks: HooksSection,
     /// `[test-traffic]`: the test listener and its smoke check.
-    #[serde(default)]
+    #[serde(default, rename = "test-traffic")]
     pub test_traffic: TestTrafficSection,
 }
 

@@ -731,7 +731,7 @@ mod tests {
         });
         let html = render(&target, &spec(), &[], &ok);
         assert!(html.contains("<div id=\"verdict\">COMPLETED</div>"));
-        assert!(html.contains("load balancer prod-shop-alb, port 80"));
+        assert!(html.contains("listener on port 80 of load balancer prod-shop-alb"));
         assert!(html.contains("the gates were never polled"));
         let err: Result<Outcome, Error> = Err(Error::NotFound {
             what: "load balancer <x>".into(),
