@@ -7,8 +7,12 @@
 //!   ([`DeploySpec::from_config`]).
 //! - [`options`]: the settings of a deployment, set in code over the file's ([`DeployOptions`]), and
 //!   their defaults.
-//! - this module: the [`Engine`], its entry points (`deploy`, `resume`, `shift`, `promote`) and the step
-//!   loop with the deployment record.
+//! - [`lifecycle`]: the settings around the steps: Auto Scaling, hooks, the test listener.
+//! - [`check`]: `albflip check`: the pre-flight and one gate evaluation, read-only ([`CheckReport`]).
+//! - this module: the [`Engine`] and its entry points (`deploy`, `resume`, `shift`, `promote`, `check`).
+//! - `run`: the step loop, and the way out on a failure, an interruption or completion.
+//! - `record`: the deployment record in the route's tags.
+//! - `stages`: hooks, the new color's capacity, the test listener and its smoke check, the scale-down.
 //! - `act`: one step's write (drift check, write, read-back) and the rollback.
 //! - `bake`: polling the gates while a step bakes.
 
@@ -18,6 +22,8 @@ pub mod builder;
 pub mod check;
 pub mod lifecycle;
 pub mod options;
+mod record;
+mod run;
 pub mod spec;
 mod stages;
 
@@ -25,15 +31,15 @@ use serde::Serialize;
 
 use crate::capacity::NoScaler;
 use crate::error::Error;
-use crate::events::{Event, Observer, SplitView};
+use crate::events::{Event, Observer};
 use crate::hooks::Stage;
 use crate::model::{Color, Percent, Split};
 use crate::plan::decide::Failure;
 use crate::plan::{Plan, Step};
-use crate::ports::{Alb, ApiError, Clock, MetricSource, Scaler};
+use crate::ports::{Alb, Clock, MetricSource, Scaler};
 use crate::resolve::{self, Resolved, Target};
-use crate::route::{self, RouteId, RouteSnapshot};
-use crate::state::{self, DeploymentRecord, Phase, STABLE_TAG};
+use crate::route::{self, RouteSnapshot};
+use crate::state::{self, DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions};
 
 pub use crate::state::{STATE_TAG, TARGET_TAG};
@@ -46,7 +52,6 @@ pub use spec::{DeploySpec, MetricWindow, Outcome};
 /// embedding program needs no direct `tokio-util` dependency.
 pub use tokio_util::sync::CancellationToken;
 
-use bake::Baked;
 use stages::At;
 
 /// A failed step: which, at what share, and why.
@@ -410,363 +415,6 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             traffic::check_conversion(self.alb, resolved, forward).await?;
         }
         Ok(())
-    }
-
-    fn new_record(&self, spec: &DeploySpec, kind: &str) -> DeploymentRecord {
-        let now = self.clock.now();
-        DeploymentRecord {
-            id: state::new_id(now),
-            target: spec.plan.target,
-            strategy: kind.to_string(),
-            steps: spec.plan.steps.iter().map(|s| s.percent.get()).collect(),
-            step: 0,
-            phase: Phase::InProgress,
-            started_by: self.identity.clone(),
-            updated: state::timestamp(now),
-        }
-    }
-
-    /// Writes the record (all its tags in one call), plus `extra` tags.
-    async fn record_with(
-        &self,
-        route: &RouteId,
-        record: &mut DeploymentRecord,
-        extra: &[(&str, &str)],
-    ) -> Result<(), ApiError> {
-        record.updated = state::timestamp(self.clock.now());
-        let tags = record.to_tags();
-        let mut pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        pairs.extend_from_slice(extra);
-        self.alb.set_tags(route.resource_arn(), &pairs).await
-    }
-
-    /// Writes the record.
-    async fn record(&self, route: &RouteId, record: &mut DeploymentRecord) -> Result<(), ApiError> {
-        self.record_with(route, record, &[]).await
-    }
-
-    /// Records that step `n` runs.
-    async fn record_step(
-        &self,
-        route: &RouteId,
-        record: Option<&mut DeploymentRecord>,
-        n: usize,
-    ) -> Result<(), Error> {
-        match record {
-            Some(r) => {
-                r.step = n;
-                self.record(route, r).await.map_err(Error::Read)
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Writes the record after traffic already reached a safe place; a failure is logged, not fatal.
-    async fn record_best_effort(&self, route: &RouteId, record: &mut DeploymentRecord) {
-        if let Err(e) = self.record(route, record).await {
-            tracing::warn!(error = %e, "traffic is safe, but recording the deployment state failed");
-            eprintln!("albflip: warning: traffic is safe, but recording the deployment state on {route} failed: {e}; `albflip status` may show a stale state");
-        }
-    }
-
-    /// Traffic is where it should be but its record could not be written.
-    fn tag_failed(route: &RouteId, split: Split, color: Color, source: ApiError) -> Error {
-        Error::TagFailed {
-            split: split.to_string(),
-            resource: route.resource_arn().to_string(),
-            color,
-            source: Box::new(source),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn run(
-        &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        steps: &[Step],
-        first_step: usize,
-        mode: Mode,
-        mut record: Option<DeploymentRecord>,
-        test: Option<&RouteSnapshot>,
-    ) -> Result<Outcome, Error> {
-        let route = &resolved.snapshot.route;
-        let new = spec.plan.target;
-        let stable = resolved.stable;
-        let total = first_step - 1 + steps.len();
-        self.emit(Event::DeploymentStarted {
-            route: route.resource_arn().to_string(),
-            target: new,
-            stable,
-            strategy: spec.strategy.clone(),
-            steps: steps.iter().map(|s| s.percent.get()).collect(),
-            split: resolved.split.into(),
-        });
-        // The record is first written with the first step (one write fewer per deployment, which
-        // matters against the ELB write quota); a run with no steps records itself here.
-        if steps.is_empty() {
-            if let Some(r) = record.as_mut() {
-                self.record(route, r).await.map_err(Error::Read)?;
-            }
-        }
-        // Hooks belong to deployments, not to a single gated `shift`.
-        let hooked = mode != Mode::Shift;
-        let mut expected = resolved.split;
-        for (i, step) in steps.iter().enumerate() {
-            let n = first_step + i;
-            let at = At {
-                step: Some(n),
-                steps: Some(total),
-                percent: Some(step.percent.get()),
-            };
-            if self.cancel.is_cancelled() {
-                return self
-                    .interrupted(resolved, spec, expected, n, record.as_mut(), test)
-                    .await;
-            }
-            self.emit(Event::StepStarted {
-                step: n,
-                of: total,
-                percent: step.percent.get(),
-            });
-            if hooked {
-                if let Err(failure) = self.run_hooks(Stage::BeforeStep, resolved, spec, at).await {
-                    let failed = Failed {
-                        step: n,
-                        percent: step.percent.get(),
-                        failure,
-                    };
-                    return self
-                        .fail(resolved, spec, failed, record.as_mut(), test)
-                        .await;
-                }
-            }
-            let split = Split::to(new, step.percent);
-            // The first step writes the weights before the record, so a refused first write leaves
-            // the route exactly as it was (tags included). Later steps record first: a failure to
-            // record counts like a failure of the step, and traffic, already moved, goes back.
-            let applied = if i == 0 {
-                match self
-                    .apply_step(resolved, expected, split, n, spec.adopt_drift)
-                    .await
-                {
-                    // Nothing moved yet in this run: report the error; the route is as it was.
-                    Err(e) if !e.may_have_changed_aws() => return Err(e),
-                    Err(e) => Err(e),
-                    Ok(()) => self.record_step(route, record.as_mut(), n).await,
-                }
-            } else {
-                match self.record_step(route, record.as_mut(), n).await {
-                    Ok(()) => {
-                        self.apply_step(resolved, expected, split, n, spec.adopt_drift)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                }
-            };
-            if let Err(e) = applied {
-                let e = self.abort(resolved, stable, e, record.as_mut()).await;
-                self.after_rollback(resolved, spec, test).await;
-                return Err(e);
-            }
-            // Announced once the weights are verified and the step is recorded.
-            self.emit(Event::WeightsApplied {
-                step: n,
-                split: SplitView::from(split),
-            });
-            expected = split;
-            let baked = match self.bake(resolved, spec, step, n).await {
-                Ok(Baked::Passed) if hooked => {
-                    match self.run_hooks(Stage::AfterStep, resolved, spec, at).await {
-                        Ok(()) => Ok(Baked::Passed),
-                        Err(failure) => Ok(Baked::Failed(failure)),
-                    }
-                }
-                other => other,
-            };
-            match baked {
-                Ok(Baked::Passed) => self.emit(Event::StepPassed {
-                    step: n,
-                    percent: step.percent.get(),
-                }),
-                Ok(Baked::Cancelled) => {
-                    return self
-                        .interrupted(resolved, spec, expected, n, record.as_mut(), test)
-                        .await
-                }
-                Ok(Baked::Failed(failure)) => {
-                    let failed = Failed {
-                        step: n,
-                        percent: step.percent.get(),
-                        failure,
-                    };
-                    return self
-                        .fail(resolved, spec, failed, record.as_mut(), test)
-                        .await;
-                }
-                Err(e) => {
-                    let e = self.abort(resolved, stable, e, record.as_mut()).await;
-                    self.after_rollback(resolved, spec, test).await;
-                    return Err(e);
-                }
-            }
-        }
-        match (mode, record.as_mut()) {
-            (Mode::Canary, Some(r)) => {
-                r.phase = Phase::AwaitingPromotion;
-                self.record(route, r)
-                    .await
-                    .map_err(|e| Self::tag_failed(route, expected, new, e))?;
-                let percent = expected.percent_of(new).get();
-                self.emit(Event::AwaitingPromotion {
-                    target: new,
-                    percent,
-                });
-                Ok(Outcome::AwaitingPromotion {
-                    target: new,
-                    percent,
-                })
-            }
-            (Mode::Deploy, Some(r)) => {
-                r.phase = Phase::Complete;
-                // The stable color and the phase in one write.
-                self.record_with(route, r, &[(STABLE_TAG, new.as_str())])
-                    .await
-                    .map_err(|e| Self::tag_failed(route, expected, new, e))?;
-                self.tag_peers_stable(resolved, expected, new).await?;
-                self.emit(Event::Completed { stable: new });
-                self.run_hooks_after(Stage::AfterDeploy, resolved, spec)
-                    .await;
-                self.scale_down_old(resolved, spec, test).await;
-                Ok(Outcome::Completed { stable: new })
-            }
-            _ => self.finish_shift(resolved, expected).await,
-        }
-    }
-
-    /// A step failed (a gate or a hook): traffic back to the stable color at once, then the test
-    /// listener, the record and the after-rollback hooks.
-    async fn fail(
-        &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        failed: Failed,
-        record: Option<&mut DeploymentRecord>,
-        test: Option<&RouteSnapshot>,
-    ) -> Result<Outcome, Error> {
-        let stable = resolved.stable;
-        self.emit(Event::RollingBack {
-            failure: failed.failure.clone(),
-        });
-        self.rollback_to(resolved, stable, &failed.failure.message())
-            .await?;
-        if let Some(r) = record {
-            r.phase = Phase::RolledBack;
-            self.record_best_effort(&resolved.snapshot.route, r).await;
-        }
-        self.after_rollback(resolved, spec, test).await;
-        Ok(Outcome::RolledBack {
-            failure: failed.failure,
-            to: stable,
-            step: failed.step,
-            percent: failed.percent,
-        })
-    }
-
-    /// After traffic is back on the stable color: the test listener follows it, then the after-rollback
-    /// hooks run. Problems here are warnings: production traffic is already safe.
-    async fn after_rollback(
-        &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        test: Option<&RouteSnapshot>,
-    ) {
-        if let Some(t) = test {
-            if let Err(e) = self.point_test_listener(resolved, t, resolved.stable).await {
-                self.emit(Event::Warning {
-                    message: format!(
-                        "the test listener could not be put back on {}: {e}",
-                        resolved.stable
-                    ),
-                });
-            }
-        }
-        self.run_hooks_after(Stage::AfterRollback, resolved, spec)
-            .await;
-    }
-
-    /// The run was cancelled: traffic back to stable (or held, per the policy), state recorded.
-    async fn interrupted(
-        &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        live: Split,
-        step: usize,
-        record: Option<&mut DeploymentRecord>,
-        test: Option<&RouteSnapshot>,
-    ) -> Result<Outcome, Error> {
-        let stable = resolved.stable;
-        let rolled_back =
-            self.on_interrupt == OnInterrupt::Rollback && live != Split::all_to(stable);
-        if rolled_back {
-            self.rollback_to(resolved, stable, "the run was interrupted")
-                .await?;
-        }
-        let split = if self.on_interrupt == OnInterrupt::Rollback {
-            Split::all_to(stable)
-        } else {
-            live
-        };
-        if let Some(r) = record {
-            r.phase = Phase::Interrupted;
-            self.record_best_effort(&resolved.snapshot.route, r).await;
-        }
-        if rolled_back {
-            self.after_rollback(resolved, spec, test).await;
-        }
-        self.emit(Event::Interrupted {
-            rolled_back,
-            split: split.into(),
-            step,
-        });
-        Ok(Outcome::Interrupted {
-            rolled_back,
-            split: split.into(),
-            step,
-        })
-    }
-
-    /// Records the stable color on the peers (the named route has it with its record).
-    async fn tag_peers_stable(
-        &self,
-        resolved: &Resolved,
-        split: Split,
-        stable: Color,
-    ) -> Result<(), Error> {
-        for peer in &resolved.peers {
-            let resource = peer.snapshot.route.resource_arn();
-            self.alb
-                .set_tags(resource, &[(STABLE_TAG, stable.as_str())])
-                .await
-                .map_err(|source| Error::TagFailed {
-                    split: split.to_string(),
-                    resource: resource.to_string(),
-                    color: stable,
-                    source: Box::new(source),
-                })?;
-        }
-        Ok(())
-    }
-
-    async fn finish_shift(&self, resolved: &Resolved, split: Split) -> Result<Outcome, Error> {
-        let whole = split.whole_color();
-        if let Some(color) = whole.filter(|c| *c != resolved.stable) {
-            traffic::tag_stable(self.alb, resolved, split, color).await?;
-        }
-        Ok(Outcome::Shifted {
-            split: split.into(),
-            stable: whole.unwrap_or(resolved.stable),
-        })
     }
 }
 
