@@ -32,29 +32,31 @@ traffic() {  # simulated ALB metrics; moto generates none
 }
 trap '[ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null; rm -f "$stack_json"' EXIT
 
-echo "== 1. status, a manual shift, and the emergency rollback"
+echo "== 1. status, and the pre-flight for green (its Auto Scaling group starts at 0: not ready yet)"
 target/debug/albflip rollback --to blue --quiet   # start from blue (a rerun of the demo leaves green stable)
 albflip status
-albflip shift --target green --percentage 10
-albflip status
-albflip rollback
+albflip check --target green "${fast[@]}" || echo "(exit code $?: 1 means a pre-flight check failed; nothing was changed)"
 
-echo; echo "== 2. a healthy gradual deployment of green (simulated traffic: no errors); green's group starts at 0"
+echo; echo "== 2. a healthy gradual deployment of green (simulated traffic: no errors)"
+echo "   green's group is raised to blue's capacity and its targets awaited before the first step"
 traffic --green-errors 0
 albflip deploy --target green --steps 25,50,100 "${fast[@]}" --report reports/healthy.html
 
-echo; echo "== 3. a faulty deployment of blue (simulated traffic: 20% of blue's requests fail)"
+echo; echo "== 3. a manual shift, and the emergency rollback"
+albflip shift --target blue --percentage 10
+albflip rollback
+
+echo; echo "== 4. a faulty deployment of blue (simulated traffic: 20% of blue's requests fail)"
 traffic --blue-errors 0.2
 set +e
 albflip deploy --target blue "${fast[@]}" --report reports/rolled-back.html
 code=$?
 set -e
 echo "(exit code $code: 3 means a gate failed and albflip rolled back)"
-albflip status
 
-echo; echo "== 4. cleanup: blue (not stable) is scaled to zero once every route shows it at weight 0"
+echo; echo "== 5. cleanup: blue (not stable) is scaled to zero once every route shows it at weight 0"
 albflip cleanup
-echo; echo "== 5. a rollback to blue after the cleanup: blue's group is scaled back up and awaited first"
+echo; echo "== 6. a rollback to blue after the cleanup: blue's group is scaled back up and awaited first"
 albflip rollback --to blue
 albflip status
 echo

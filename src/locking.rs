@@ -37,15 +37,8 @@ pub async fn take_lock(
 
 /// The lock key: the ARN of the route's resource (listener or rule).
 async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
-    Ok(match settings.target.route.route_id() {
-        Some(route) => route.resource_arn().to_string(),
-        None => albflip::resolve::resolve(alb, &settings.target)
-            .await?
-            .snapshot
-            .route
-            .resource_arn()
-            .to_string(),
-    })
+    let route = albflip::resolve::locate(alb, &settings.target.route).await?;
+    Ok(route.resource_arn().to_string())
 }
 
 pub async fn release(held: Option<Held>) {

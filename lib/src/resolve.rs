@@ -242,6 +242,14 @@ pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error
     })
 }
 
+/// The route the user named, found but not resolved (no colors, no discovery): what a lock key needs.
+pub async fn locate<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<RouteId, Error> {
+    match spec.route_id() {
+        Some(route) => Ok(route),
+        None => Ok(read_route(alb, spec).await?.0.route),
+    }
+}
+
 /// Reads the route and its tags: by ARN both at once; by load balancer and port, the call that finds
 /// the listener also reads it, then its tags.
 async fn read_route<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<(RouteSnapshot, Tags), Error> {
