@@ -182,7 +182,8 @@ pub struct GateArgs {
     /// Highest latency [default: 1s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_MAX_LATENCY")]
     pub max_latency: Option<std::time::Duration>,
-    /// Fewest HealthyHostCount of the new color [default: 1].
+    /// Fewest healthy targets of the new color: before traffic moves to it (pre-flight) and its
+    /// HealthyHostCount while each step bakes [default: 1].
     #[arg(long, value_name = "N", env = "ALBFLIP_MIN_HEALTHY_HOSTS", value_parser = parse_count32)]
     pub min_healthy_hosts: Option<u32>,
     /// Most UnHealthyHostCount of the new color [default: 0].
@@ -289,6 +290,8 @@ pub struct ConfigArgs {
     pub bake: BakeArgs,
     #[command(flatten)]
     pub gates: GateArgs,
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -326,6 +329,8 @@ pub struct PromoteArgs {
     pub bake: BakeArgs,
     #[command(flatten)]
     pub gates: GateArgs,
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
     /// Print the plan and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -394,10 +399,6 @@ pub struct GlobalArgs {
     /// Green's Auto Scaling group [default: the group registered with green's target group].
     #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_GREEN_ASG")]
     pub green_asg: Option<String>,
-    /// Healthy targets a color needs before its share of traffic goes up (every mutating command and
-    /// `check`).
-    #[arg(long, global = true, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), env = "ALBFLIP_MIN_HEALTHY_HOSTS")]
-    pub min_healthy_hosts: u32,
     /// Configuration file [default: ./albflip.toml when present].
     #[arg(long, global = true, value_name = "FILE", env = "ALBFLIP_CONFIG")]
     pub config: Option<PathBuf>,

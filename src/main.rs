@@ -228,6 +228,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
     let rollback_flags;
     let lifecycle_flags = match &cli.command {
         Command::Deploy(a) | Command::Check(a) | Command::Plan(a) => Some(&a.lifecycle),
+        Command::Promote(a) => Some(&a.lifecycle),
         Command::Rollback(a) => {
             rollback_flags = args::LifecycleArgs {
                 ready_timeout: a.ready_timeout.clone(),
@@ -239,7 +240,6 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
     };
     let lifecycle = lifecycle::lifecycle(lifecycle_flags, g, file)?;
     let deploy_spec = deploy_spec.map(|s| DeploySpec {
-        min_healthy_hosts: g.min_healthy_hosts,
         lifecycle: lifecycle.clone(),
         ..s
     });
@@ -260,7 +260,12 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             let options = ChangeOptions {
                 dry_run: a.dry_run,
                 force: a.force,
-                min_healthy_hosts: g.min_healthy_hosts,
+                // The gate's floor of healthy hosts is the shift's pre-flight minimum too.
+                min_healthy_hosts: a
+                    .gates
+                    .min_healthy_hosts
+                    .or(file.gates.min_healthy_hosts)
+                    .unwrap_or(1),
             };
             let held = if a.dry_run {
                 None

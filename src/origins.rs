@@ -35,6 +35,14 @@ fn file_key(long: &str) -> Option<String> {
         | "metric-period"
         | "failure-threshold" => "gates",
         "alarm" => return Some("albflip.toml [gates] alarms".into()),
+        "blue-asg" | "green-asg" | "match-capacity" | "ready-timeout" | "scale-down-delay" => {
+            "autoscaling"
+        }
+        "hook" => return Some("albflip.toml [hooks] run".into()),
+        "hook-timeout" => return Some("albflip.toml [hooks] timeout".into()),
+        "test-listener-port" => return Some("albflip.toml [test-traffic] listener-port".into()),
+        "test-listener-arn" => return Some("albflip.toml [test-traffic] listener-arn".into()),
+        "smoke-url" | "smoke-count" | "smoke-timeout" => "test-traffic",
         _ => return None,
     };
     Some(format!("albflip.toml [{section}] {long}"))

@@ -71,7 +71,8 @@ pub async fn run_rollback(
         change: ChangeOptions {
             dry_run: a.dry_run,
             force: a.force,
-            min_healthy_hosts: g.min_healthy_hosts,
+            // A rollback needs one healthy target: it is the way out.
+            min_healthy_hosts: 1,
         },
         wait,
     };

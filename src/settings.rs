@@ -40,9 +40,10 @@ impl Settings {
             green: flags.green.clone(),
             environment: flags.environment.clone(),
             application: flags.application.clone(),
+            ..TargetSection::default()
         };
         let mut target = target_from(&cli, &file.target)?;
-        target.lockstep = lockstep_from(flags)?;
+        target.lockstep = lockstep_from(flags, &file.target)?;
         let aws = AwsSettings {
             region: global.region.clone().or(file.aws.region.clone()),
             profile: global.profile.clone().or(file.aws.profile.clone()),
@@ -89,7 +90,8 @@ impl Settings {
 
 /// Which routes move with the named one: `--single-route`, the `--load-balancer`s named, and
 /// `--include-route`s.
-fn lockstep_from(flags: &TargetArgs) -> Result<Lockstep, Error> {
+fn lockstep_from(flags: &TargetArgs, file: &TargetSection) -> Result<Lockstep, Error> {
+    let from_file = file.lockstep()?;
     let include = flags
         .include_route
         .iter()
@@ -102,9 +104,17 @@ fn lockstep_from(flags: &TargetArgs) -> Result<Lockstep, Error> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Lockstep {
-        single_route: flags.single_route,
-        load_balancers: flags.load_balancer.clone(),
-        include,
+        single_route: flags.single_route || from_file.single_route,
+        load_balancers: if flags.load_balancer.is_empty() {
+            from_file.load_balancers
+        } else {
+            flags.load_balancer.clone()
+        },
+        include: if include.is_empty() {
+            from_file.include
+        } else {
+            include
+        },
     })
 }
 

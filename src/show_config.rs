@@ -30,6 +30,103 @@ fn entry(origins: &Origins, key: &'static str, value: String, long: &str, in_fil
     }
 }
 
+/// The settings around the steps: Auto Scaling, hooks, the test listener.
+fn lifecycle_entries(
+    cli: &Cli,
+    args: &ConfigArgs,
+    origins: &Origins,
+    file: &FileConfig,
+) -> Result<Vec<Entry>, Error> {
+    let l = crate::lifecycle::lifecycle(Some(&args.lifecycle), &cli.global, file)?;
+    let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
+    let (c, a, h) = (&l.capacity, &file.autoscaling, &file.hooks);
+    let test = l.test_traffic.as_ref();
+    let t = &file.test_traffic;
+    let asg = |name: Option<&str>| {
+        name.map_or(
+            "the group registered with its target group".into(),
+            str::to_string,
+        )
+    };
+    let rows: [(&'static str, String, &str, bool); 9] = [
+        (
+            "blue-asg",
+            asg(c.blue_asg.as_deref()),
+            "blue-asg",
+            a.blue_asg.is_some(),
+        ),
+        (
+            "green-asg",
+            asg(c.green_asg.as_deref()),
+            "green-asg",
+            a.green_asg.is_some(),
+        ),
+        (
+            "match-capacity",
+            c.match_capacity
+                .map_or("when both groups are known".into(), |m| m.to_string()),
+            "match-capacity",
+            a.match_capacity.is_some(),
+        ),
+        (
+            "ready-timeout",
+            human(c.ready_timeout),
+            "ready-timeout",
+            a.ready_timeout.is_some(),
+        ),
+        (
+            "scale-down-delay",
+            c.scale_down_delay
+                .map_or("never (albflip cleanup)".into(), human),
+            "scale-down-delay",
+            a.scale_down_delay.is_some(),
+        ),
+        (
+            "hooks",
+            if l.hooks.is_empty() {
+                "none".into()
+            } else {
+                l.hooks
+                    .iter()
+                    .map(|h| format!("{}={}", h.stage, h.command))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+            "hook",
+            h.run.is_some(),
+        ),
+        (
+            "hook-timeout",
+            human(l.hook_timeout),
+            "hook-timeout",
+            h.timeout.is_some(),
+        ),
+        (
+            "test-listener",
+            test.map_or("none".into(), |t| {
+                format!("{:?}", t.listener).to_lowercase()
+            }),
+            if t.listener_arn.is_some() || args.lifecycle.test_listener_arn.is_some() {
+                "test-listener-arn"
+            } else {
+                "test-listener-port"
+            },
+            t.listener_port.is_some() || t.listener_arn.is_some(),
+        ),
+        (
+            "smoke-url",
+            test.and_then(|t| t.smoke_url.clone())
+                .unwrap_or_else(|| "none".into()),
+            "smoke-url",
+            t.smoke_url.is_some(),
+        ),
+    ];
+    Ok(rows
+        .into_iter()
+        .map(|(key, value, long, in_file)| entry(origins, key, value, long, in_file))
+        .collect())
+}
+
 /// Renders the resolved configuration.
 pub fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Result<String, Error> {
     let (file, path) = FileConfig::load(cli.global.config.as_deref(), cwd)?;
@@ -253,6 +350,7 @@ pub fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Resu
         "failure-threshold",
         g.failure_threshold.is_some(),
     ));
+    entries.extend(lifecycle_entries(cli, args, origins, &file)?);
     let file_line = match &path {
         Some(p) => format!("config file: {}", p.display()),
         None => "config file: none (no albflip.toml here, no --config)".into(),

@@ -172,6 +172,39 @@ pub struct TargetSection {
     pub environment: Option<String>,
     /// Naming convention: application.
     pub application: Option<String>,
+    /// Load balancers whose routes move in lockstep with this one (default: every load balancer the
+    /// target groups are attached to).
+    pub lockstep_load_balancers: Option<Vec<String>>,
+    /// Routes (listener or rule ARNs) to move although they forward to one of the two groups only.
+    pub include_routes: Option<Vec<String>>,
+    /// Move only the named route.
+    pub single_route: Option<bool>,
+}
+
+impl TargetSection {
+    /// Which routes move with the named one, from `lockstep-load-balancers`, `include-routes` and
+    /// `single-route`.
+    pub fn lockstep(&self) -> Result<crate::lockstep::Lockstep, crate::Error> {
+        let include = self
+            .include_routes
+            .iter()
+            .flatten()
+            .map(|arn| {
+                crate::route::RouteId::parse(arn).map_err(|e| {
+                    crate::Error::invalid(
+                        format!("include-routes {arn:?}"),
+                        e.to_string(),
+                        "Give listener ARNs or listener rule ARNs",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::lockstep::Lockstep {
+            single_route: self.single_route.unwrap_or(false),
+            load_balancers: self.lockstep_load_balancers.clone().unwrap_or_default(),
+            include,
+        })
+    }
 }
 
 /// `[aws]`.

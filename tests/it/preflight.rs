@@ -44,10 +44,17 @@ fn check_fails_naming_the_unhealthy_color_and_min_healthy_hosts_gates_shifts() {
     let s = stack(Some(300));
     let before = fingerprint(&s.listener_arn);
     // The reference stack runs 2 instances per color: asking for 3 fails every mutating command.
-    let three = vec!["--min-healthy-hosts".to_string(), "3".to_string()];
     let r = run(&args(
-        &[&s.by_arn(), &three],
-        &["shift", "--target", "green", "--percentage", "10"],
+        &[&s.by_arn()],
+        &[
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "10",
+            "--min-healthy-hosts",
+            "3",
+        ],
     ));
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
@@ -57,8 +64,8 @@ fn check_fails_naming_the_unhealthy_color_and_min_healthy_hosts_gates_shifts() {
         r.stderr
     );
     let r = run(&gated(
-        &[s.by_arn(), three.clone()].concat(),
-        &["check", "--target", "green"],
+        &s.by_arn(),
+        &["check", "--target", "green", "--min-healthy-hosts", "3"],
         "1s",
     ));
     assert_eq!(r.code, 1, "{r:?}");

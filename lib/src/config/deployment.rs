@@ -84,6 +84,7 @@ impl TargetSection {
     /// `port`, 80 by default) or `environment` with `application`; `blue` and `green` when given.
     pub fn target(&self) -> Result<Target, Error> {
         let mut target = self.route()?;
+        target.lockstep = self.lockstep()?;
         if let Some(blue) = &self.blue {
             target.blue = Some(group(blue, "blue")?);
         }

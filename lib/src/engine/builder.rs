@@ -64,6 +64,7 @@ impl DeploySpec {
             options: DeployOptions::default(),
             strategy_file: StrategySection::default(),
             gates_file: GatesSection::default(),
+            lifecycle: super::lifecycle::Lifecycle::default(),
         }
     }
 }
@@ -76,6 +77,7 @@ pub struct DeploySpecBuilder {
     options: DeployOptions,
     strategy_file: StrategySection,
     gates_file: GatesSection,
+    lifecycle: super::lifecycle::Lifecycle,
 }
 
 impl DeploySpecBuilder {
@@ -173,10 +175,22 @@ impl DeploySpecBuilder {
         self
     }
 
+    /// Auto Scaling, hooks and the test listener around the steps (see
+    /// [`Lifecycle::from_config`](super::lifecycle::Lifecycle::from_config) to read them from the file).
+    pub fn lifecycle(mut self, lifecycle: super::lifecycle::Lifecycle) -> Self {
+        self.lifecycle = lifecycle;
+        self
+    }
+
     /// The spec, or the first invalid value.
     pub fn build(&self) -> Result<DeploySpec, Error> {
-        self.options
-            .deploy_spec(self.target, &self.strategy_file, &self.gates_file)
+        let spec = self
+            .options
+            .deploy_spec(self.target, &self.strategy_file, &self.gates_file)?;
+        Ok(DeploySpec {
+            lifecycle: self.lifecycle.clone(),
+            ..spec
+        })
     }
 }
 

@@ -195,13 +195,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// each step; after a completed deployment the after-deploy hooks and, after `scale_down_delay`, the
     /// old color scaled to zero.
     pub async fn deploy(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let mut resolved = resolve::resolve(self.alb, target).await?;
-        let test = self.find_test_listener(&resolved, spec).await?;
-        if let Some(t) = &test {
-            // The test listener follows its own path: never a lockstep peer.
-            resolved.peers.retain(|p| p.snapshot.route != t.route);
-            resolved.left_alone.retain(|l| l.route != t.route);
-        }
+        let (resolved, test) = self.resolve_with_test_listener(target, spec).await?;
         let new = spec.plan.target;
         state::check_can_start(&resolved, new)?;
         resolved.check_agreement()?;
@@ -244,6 +238,22 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         .await
     }
 
+    /// Resolves the route and finds the test listener, which follows its own path: never a lockstep
+    /// peer, even when it forwards to both colors.
+    async fn resolve_with_test_listener(
+        &self,
+        target: &Target,
+        spec: &DeploySpec,
+    ) -> Result<(Resolved, Option<RouteSnapshot>), Error> {
+        let mut resolved = resolve::resolve(self.alb, target).await?;
+        let test = self.find_test_listener(&resolved, spec).await?;
+        if let Some(t) = &test {
+            resolved.peers.retain(|p| p.snapshot.route != t.route);
+            resolved.left_alone.retain(|l| l.route != t.route);
+        }
+        Ok((resolved, test))
+    }
+
     /// A smoke check or after-test-traffic hook failed: the test listener goes back to the stable color
     /// and production traffic never moved.
     async fn failed_before_production(
@@ -277,7 +287,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// `--on-interrupt hold`): from the recorded step, re-running that step's bake, with the recorded
     /// target and steps and the gates of `spec`.
     pub async fn resume(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let resolved = resolve::resolve(self.alb, target).await?;
+        let (resolved, test) = self.resolve_with_test_listener(target, spec).await?;
         let record = DeploymentRecord::from_tags(&resolved.tags)
             .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted) && !r.steps.is_empty())
             .ok_or_else(|| Error::State {
@@ -316,8 +326,16 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             started_by: self.identity.clone(),
             ..record
         };
-        self.run(&resolved, &spec, to_run, from, mode, Some(record), None)
-            .await
+        self.run(
+            &resolved,
+            &spec,
+            to_run,
+            from,
+            mode,
+            Some(record),
+            test.as_ref(),
+        )
+        .await
     }
 
     /// One gated step (`albflip shift --bake`): the plan's single step, baked under the gates, rolled
@@ -343,7 +361,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
     pub async fn promote(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let resolved = resolve::resolve(self.alb, target).await?;
+        let (resolved, test) = self.resolve_with_test_listener(target, spec).await?;
         resolved.check_agreement()?;
         let record = DeploymentRecord::from_tags(&resolved.tags)
             .filter(|r| r.phase == Phase::AwaitingPromotion)
@@ -370,7 +388,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             1,
             Mode::Deploy,
             Some(record),
-            None,
+            test.as_ref(),
         )
         .await
     }

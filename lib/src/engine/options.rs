@@ -261,6 +261,7 @@ impl DeployOptions {
     }
 
     fn spec(&self, plan: Plan, strategy: String, gating: Gating) -> DeploySpec {
+        let min_healthy_hosts = gating.gates.min_healthy_hosts.max(1);
         DeploySpec {
             plan,
             strategy,
@@ -269,7 +270,8 @@ impl DeployOptions {
             window: gating.window,
             force: self.force,
             adopt_drift: self.adopt_drift,
-            min_healthy_hosts: 1,
+            // One setting for both: the gate's HealthyHostCount floor is also the pre-flight's.
+            min_healthy_hosts,
             lifecycle: super::lifecycle::Lifecycle::default(),
         }
     }

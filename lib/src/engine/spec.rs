@@ -50,7 +50,8 @@ pub struct DeploySpec {
     pub force: bool,
     /// Continue from the live split when it differs from what albflip last wrote, instead of stopping.
     pub adopt_drift: bool,
-    /// Healthy targets the new color needs before traffic moves to it (at least 1).
+    /// Healthy targets the new color needs before traffic moves to it (at least 1). Built specs take it
+    /// from the gate `min_healthy_hosts`: one setting for the pre-flight and the bake.
     pub min_healthy_hosts: u32,
     /// Auto Scaling, hooks and the test listener around the steps.
     pub lifecycle: super::lifecycle::Lifecycle,
