@@ -130,10 +130,15 @@ impl Observer for Print {
     }
 }
 
-/// Deploys green on the in-memory load balancer, gated on the counts file.
-async fn deploy(error_rate: f64) -> Result<Outcome, albflip::Error> {
+/// Deploys green on the in-memory load balancer, gated on the counts file. (Public so that a test can
+/// run this example too.)
+pub async fn deploy(error_rate: f64) -> Result<Outcome, albflip::Error> {
     let alb = Arc::new(InMemoryAlb::new());
-    let path = std::env::temp_dir().join(format!("albflip-counts-{}.json", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "albflip-counts-{}-{}.json",
+        std::process::id(),
+        (error_rate * 1e6) as u64
+    ));
     let traffic = {
         let (alb, path) = (alb.clone(), path.clone());
         tokio::spawn(async move {

@@ -737,3 +737,19 @@ async fn target_group_stickiness_blocks_the_conversion_aws_would_refuse() {
     assert!(greens(&alb).is_empty(), "nothing written");
     assert_eq!(alb.tag("albflip:state"), None, "not even a state tag");
 }
+
+/// The custom metric source example (lib/examples/custom_metrics.rs), run as it is.
+#[allow(dead_code)]
+#[path = "../../lib/examples/custom_metrics.rs"]
+mod custom_metrics_example;
+
+#[tokio::test(start_paused = true)]
+async fn the_custom_metric_source_example_completes_on_clean_counts_and_rolls_back_on_errors() {
+    let clean = custom_metrics_example::deploy(0.0).await;
+    assert!(matches!(clean, Ok(Outcome::Completed { .. })), "{clean:?}");
+    let faulty = custom_metrics_example::deploy(0.05).await;
+    assert!(
+        matches!(faulty, Ok(Outcome::RolledBack { .. })),
+        "{faulty:?}"
+    );
+}
