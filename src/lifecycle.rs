@@ -74,12 +74,14 @@ pub fn lifecycle(
             },
             other => other,
         })?;
-    // Undocumented knob for emulator tests and demos: how often to read health while waiting for capacity.
-    if let Some(poll) = std::env::var("ALBFLIP_READY_POLL")
-        .ok()
-        .and_then(|v| humantime::parse_duration(&v).ok())
-    {
-        lifecycle.capacity.ready_poll = poll;
+    // How often to read health while waiting for capacity (10s; 1s in emulator tests and the demo).
+    if let Ok(v) = std::env::var("ALBFLIP_READY_POLL") {
+        lifecycle.capacity.ready_poll =
+            humantime::parse_duration(v.trim()).map_err(|e| Error::InvalidInput {
+                what: format!("ALBFLIP_READY_POLL={v:?}"),
+                why: e.to_string(),
+                fix: "Use a duration such as \"10s\" (at least 1s is used)".to_string(),
+            })?;
     }
     Ok(lifecycle)
 }

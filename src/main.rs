@@ -340,7 +340,9 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             })?;
             let metrics = CloudWatch::new(&config, calls.clone());
             let clock = TokioClock::new();
-            let engine = Engine::new(&alb, &metrics, &clock, &albflip::events::Ignore);
+            let scaler = albflip::aws::AutoScaling::new(&config, calls.clone());
+            let engine =
+                Engine::new(&alb, &metrics, &clock, &albflip::events::Ignore).with_scaler(&scaler);
             let report = engine.check(&settings.target, spec).await?;
             let text = match g.output {
                 OutputFormat::Json => {

@@ -2,7 +2,6 @@
 //! scales a cleaned-up color back up (with a countdown on stderr) before it moves traffic.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use albflip::aws::{AutoScaling, ElbV2, SdkConfig};
 use albflip::capacity::{CapacityRecord, Progress, Wait};
@@ -17,10 +16,6 @@ use serde_json::json;
 use crate::args::{CleanupArgs, GlobalArgs, OutputFormat, RollbackArgs};
 use crate::settings::Settings;
 use crate::{locking, render};
-
-/// The environment variable that sets how often a color scaled back up is checked for healthy targets
-/// (a duration; default 10s, at least 1s).
-const READY_POLL_ENV: &str = "ALBFLIP_READY_POLL";
 
 /// `albflip cleanup`: the old color to zero, holding the route's lock (unless a dry run).
 pub async fn run_cleanup(
@@ -63,7 +58,7 @@ pub async fn run_rollback(
     } else {
         Some(Wait {
             timeout: policy.ready_timeout,
-            poll: ready_poll()?,
+            poll: policy.ready_poll,
         })
     };
     let options = RollbackOptions {
@@ -102,18 +97,6 @@ pub async fn run_rollback(
             format!("{restored}{change}")
         }
     })
-}
-
-/// The pause between two health reads: `ALBFLIP_READY_POLL`, else [`Wait::DEFAULT_POLL`].
-fn ready_poll() -> Result<Duration, Error> {
-    match std::env::var(READY_POLL_ENV) {
-        Ok(v) => humantime::parse_duration(v.trim()).map_err(|e| Error::InvalidInput {
-            what: format!("{READY_POLL_ENV}={v:?}"),
-            why: e.to_string(),
-            fix: "Use a duration such as \"10s\" (at least 1s is used)".to_string(),
-        }),
-        Err(_) => Ok(Wait::DEFAULT_POLL),
-    }
 }
 
 /// One look while waiting: `waiting for blue (prod-shop-blue-asg): 1/2 healthy, 540 s left`.

@@ -107,7 +107,16 @@ pub async fn cleanup<A: Alb, S: Scaler>(
         asg: &outcome.asg,
         target_group: resolved.groups.of(old),
     };
-    outcome.after = Some(capacity::scale_down(scaler, alb, &outcome.routes, group).await?);
+    // Every route that forwards to the old group is read back at weight 0 first: albflip's own and any
+    // other (left alone, on a load balancer outside the search, the test listener).
+    let mut checked =
+        crate::lockstep::routes_to(alb, group.target_group, &resolved.snapshot).await?;
+    for route in &outcome.routes {
+        if !checked.contains(route) {
+            checked.push(route.clone());
+        }
+    }
+    outcome.after = Some(capacity::scale_down(scaler, alb, &checked, group).await?);
     Ok(outcome)
 }
 
@@ -302,6 +311,11 @@ where
     let change_options = ChangeOptions {
         force: options.change.force || !judge_health,
         ..options.change
+    };
+    // After a wait for the restored group, decide from the routes as they are now, not as they were.
+    let resolved = match &capacity {
+        Some(_) if !options.change.dry_run => resolve::resolve(alb, target).await?,
+        _ => resolved,
     };
     let mut change = traffic::rollback_resolved(alb, &resolved, options.to, change_options).await?;
     if judge_health {

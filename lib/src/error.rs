@@ -324,7 +324,8 @@ impl Error {
             Error::WriteFailed { source, .. } => !source.refused(),
             Error::ScalingFailed { source, .. } => !source.refused(),
             Error::NotReady { raised, .. } => *raised,
-            Error::RollbackFailed { rollback, .. } => rollback.may_have_changed_aws(),
+            // A rollback is only ever started after traffic moved.
+            Error::RollbackFailed { .. } => true,
             // Every route written was read back as it was before, or put back.
             Error::LockstepFailed { not_restored, .. } => !not_restored.is_empty(),
             Error::Aborted { .. } | Error::Drift { .. } => true,

@@ -134,6 +134,9 @@ async fn search<A: Alb>(
             lbs.extend(attached.unwrap_or_default());
         }
     } else {
+        // The named route's own load balancer is always searched: its other listeners and rules are
+        // the likeliest peers.
+        lbs.push(primary.load_balancer.clone());
         for name in &lockstep.load_balancers {
             lbs.push(named_load_balancer(alb, name).await?);
         }
@@ -299,19 +302,20 @@ pub async fn write_group<R: TrafficRouter>(
             .await
             .map(|live| vec![live]);
     }
+    let desired = current
+        .iter()
+        .map(|before| desired_forward(before, groups, split))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut written: Vec<Written<'_>> = Vec::new();
-    let mut desired = Vec::new();
-    for before in current {
-        let wanted = desired_forward(before, groups, split)?;
+    for (before, wanted) in current.iter().zip(&desired) {
         written.push(Written { before });
-        if let Err(source) = router.write(before, &wanted).await {
+        if let Err(source) = router.write(before, wanted).await {
             let failed = Error::WriteFailed {
                 route: before.route.clone(),
                 source,
             };
             return Err(restore(router, &written, failed).await);
         }
-        desired.push(wanted);
     }
     let mut verified = Vec::new();
     for (before, wanted) in current.iter().zip(&desired) {
@@ -346,14 +350,25 @@ async fn restore<R: TrafficRouter>(router: &R, written: &[Written<'_>], failed: 
         let result = async {
             let live = router.read(route).await?;
             match live.forward.as_ref() {
-                Some(found) if route::matches_written(found, before) => Ok(false),
-                _ => router.write(&live, before).await.map(|_| true),
+                Some(found) if route::matches_written(found, before) => Ok(None),
+                _ => router.write(&live, before).await.map(Some),
             }
         }
         .await;
         match result {
-            Ok(true) => restored.push(route.to_string()),
-            Ok(false) => {}
+            Ok(None) => {}
+            // Verified from the write's response, like every other write.
+            Ok(Some(after))
+                if after
+                    .forward
+                    .as_ref()
+                    .is_some_and(|f| route::matches_written(f, before)) =>
+            {
+                restored.push(route.to_string())
+            }
+            Ok(Some(_)) => not_restored.push(format!(
+                "{route} (the put-back did not show in the response)"
+            )),
             Err(e) => not_restored.push(format!("{route} ({e})")),
         }
     }
@@ -376,8 +391,18 @@ pub async fn write_each<R: TrafficRouter>(
     let mut written = Vec::new();
     let mut failed: Vec<Error> = Vec::new();
     for snapshot in current {
-        let forward = route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?;
-        let wanted = desired_forward(snapshot, groups, split)?;
+        // A route that cannot take the split (someone made it a redirect mid-run) is a failure of its
+        // own: the others are still written.
+        let planned = route::forward_of(snapshot)
+            .map_err(|p| unsupported(&snapshot.route, p))
+            .and_then(|forward| Ok((forward, desired_forward(snapshot, groups, split)?)));
+        let (forward, wanted) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                failed.push(e);
+                continue;
+            }
+        };
         if route::matches_written(forward, &wanted) {
             continue;
         }
@@ -450,4 +475,36 @@ pub async fn rollback_each<R: TrafficRouter>(
             })
         }
     }
+}
+
+/// Every route that forwards to `target_group` at all, on the load balancers it is attached to and on
+/// `primary`'s: what a scale-down must find at weight 0, whether albflip moves those routes or not
+/// (routes left alone, routes outside `--load-balancer`, everything with `--single-route`).
+pub async fn routes_to<A: Alb>(
+    alb: &A,
+    target_group: &crate::model::TargetGroupArn,
+    primary: &RouteSnapshot,
+) -> Result<Vec<RouteId>, Error> {
+    let info = alb.target_group(target_group).await.map_err(Error::Read)?;
+    let mut lbs = vec![primary.load_balancer.clone()];
+    for lb in info.map(|i| i.load_balancers).unwrap_or_default() {
+        if !lbs.contains(&lb) {
+            lbs.push(lb);
+        }
+    }
+    let found = futures_util::future::try_join_all(lbs.iter().map(|lb| alb.routes(lb)))
+        .await
+        .map_err(Error::Read)?;
+    let mut routes = vec![primary.route.clone()];
+    for snapshot in found.into_iter().flatten() {
+        let forwards = snapshot
+            .forward
+            .iter()
+            .flat_map(|f| &f.targets)
+            .any(|t| &t.target_group == target_group);
+        if forwards && !routes.contains(&snapshot.route) {
+            routes.push(snapshot.route);
+        }
+    }
+    Ok(routes)
 }

@@ -1,5 +1,8 @@
 //! Pre-flight: everything albflip checks before it writes, as a list of verdicts a person can read
-//! (`albflip check`). The mutating commands run the same checks and stop at the first failure.
+//! (`albflip check`). The mutating commands check the same things where they apply (the routes'
+//! agreement, the new color's health after its capacity is matched, the stickiness conversion, the
+//! deployment state) and stop at the first failure, nothing written; that the target groups sit on no
+//! other load balancer is `check`'s own, advisory verdict.
 
 use serde::Serialize;
 
@@ -152,7 +155,7 @@ async fn stickiness<A: Alb>(alb: &A, resolved: &Resolved) -> Result<String, Erro
     for snapshot in resolved.routes() {
         let forward = route::forward_of(snapshot)
             .map_err(|p| crate::resolve::unsupported(&snapshot.route, p))?;
-        crate::traffic::check_conversion(alb, resolved, forward).await?;
+        crate::traffic::check_conversion(alb, resolved, &snapshot.route, forward).await?;
     }
     let s = resolved
         .forward()?

@@ -311,6 +311,7 @@ pub async fn apply<A: Alb>(
             check_conversion(
                 alb,
                 resolved,
+                &snapshot.route,
                 route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?,
             )
             .await?;
@@ -397,12 +398,14 @@ pub(crate) async fn verify<R: TrafficRouter>(
     route: &RouteId,
     desired: &ForwardAction,
 ) -> Result<RouteSnapshot, Error> {
+    // The write went through: a read-back that fails is a verification failure, never "nothing changed".
     let live = router
         .read(route)
         .await
-        .map_err(|source| Error::WriteFailed {
+        .map_err(|e| Error::VerificationFailed {
             route: route.clone(),
-            source,
+            expected: describe_forward(desired),
+            found: format!("nothing: the read-back failed ({e})"),
         })?;
     check_written(live, desired)
 }
@@ -452,6 +455,7 @@ pub fn describe_forward(forward: &ForwardAction) -> String {
 pub(crate) async fn check_conversion<A: Alb>(
     alb: &A,
     resolved: &Resolved,
+    route: &RouteId,
     current: &ForwardAction,
 ) -> Result<(), Error> {
     let group_sticky = current.stickiness.is_some_and(|s| s.enabled);
@@ -466,7 +470,7 @@ pub(crate) async fn check_conversion<A: Alb>(
             .map_err(Error::Read)?
         {
             let problem = route::RouteProblem::TargetGroupStickiness(arn.name().to_string());
-            return Err(resolve::unsupported(&resolved.snapshot.route, problem));
+            return Err(resolve::unsupported(route, problem));
         }
     }
     Ok(())
@@ -481,7 +485,13 @@ pub(crate) async fn check_health<A: Alb>(
     let mut warnings = Vec::new();
     for color in Color::ALL {
         let percent = split.percent_of(color);
-        if percent <= resolved.split.percent_of(color) {
+        // The color's lowest share on any route of the group: a rise anywhere needs healthy targets.
+        let lowest = std::iter::once(resolved.split)
+            .chain(resolved.peers.iter().map(|p| p.split))
+            .map(|s| s.percent_of(color).get())
+            .min()
+            .unwrap_or(0);
+        if percent.get() <= lowest {
             continue;
         }
         let arn = resolved.groups.of(color);

@@ -94,6 +94,10 @@ fn green_at_zero_is_raised_to_blue_and_healthy_before_the_first_step_and_blue_is
 {
     let (s, blue_asg, green_asg) = stack_with_empty_green();
     assert_eq!(desired(&green_asg), 0);
+    // `check` knows deploy raises green first: not a failure, and it says why.
+    let r = run(&gated(&s.by_arn(), &["check", "--target", "green"], "1s"));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("deploy first raises"), "{}", r.stdout);
     let _metrics = Publisher::start(&s, no_faults());
     let mut cmd = albflip();
     cmd.env("ALBFLIP_READY_POLL", "1s");
@@ -278,4 +282,37 @@ fn a_failing_smoke_check_puts_the_test_listener_back_and_never_moves_production(
         .find(|(a, _)| a == &s.blue_tg)
         .and_then(|(_, w)| *w);
     assert_eq!(blue, Some(100), "the test listener is back on blue");
+}
+
+#[test]
+fn a_route_albflip_leaves_alone_still_forwarding_to_blue_keeps_blue_from_being_scaled_down() {
+    let (s, blue_asg, _green_asg) = stack_with_empty_green();
+    // A listener that forwards to blue only: reported and left alone, but it still sends blue traffic.
+    let blue_only = extra_listener(&s, 8081, weighted(&[(&s.blue_tg, 1)], None));
+    let _metrics = Publisher::start(&s, no_faults());
+    let mut cmd = albflip();
+    cmd.env("ALBFLIP_READY_POLL", "1s");
+    let r = run_in(
+        cmd,
+        &gated(
+            &s.by_arn(),
+            &[
+                "deploy",
+                "--target",
+                "green",
+                "--steps",
+                "100",
+                "--scale-down-delay",
+                "0s",
+            ],
+            "1s",
+        ),
+    );
+    assert_eq!(r.code, 0, "the deployment itself completes: {r:?}");
+    assert!(
+        r.stdout.contains("blue was not scaled down") && r.stdout.contains(&blue_only),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(desired(&blue_asg), 2, "blue keeps its capacity");
 }

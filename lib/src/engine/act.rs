@@ -44,7 +44,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 });
             }
             if live_split != split || forward.targets.len() < 2 {
-                traffic::check_conversion(self.alb, resolved, forward).await?;
+                traffic::check_conversion(self.alb, resolved, &live.route, forward).await?;
                 pending.push(live);
             }
         }

@@ -7,7 +7,7 @@ use crate::model::Color;
 use crate::plan::gates::{evaluate, GateReport, Verdict};
 use crate::ports::{Alb, Clock, MetricSource, Scaler};
 use crate::preflight::{self, Check};
-use crate::resolve::{self, Target};
+use crate::resolve::{Resolved, Target};
 use crate::route::RouteId;
 
 use super::{DeploySpec, Engine};
@@ -44,9 +44,11 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// Runs the pre-flight checks for `spec` and evaluates its gates once over the current window.
     /// Writes nothing.
     pub async fn check(&self, target: &Target, spec: &DeploySpec) -> Result<CheckReport, Error> {
-        let resolved = resolve::resolve(self.alb, target).await?;
+        let (resolved, _test) = self.resolve_with_test_listener(target, spec).await?;
         let new = spec.plan.target;
-        let checks = preflight::checks(self.alb, &resolved, new, spec.min_healthy_hosts).await;
+        let mut checks = preflight::checks(self.alb, &resolved, new, spec.min_healthy_hosts).await;
+        self.allow_for_capacity(&resolved, spec, &mut checks)
+            .await?;
         let query = self.query(&resolved, spec, self.clock.now());
         let (gates, metrics_error) = match self.metrics.observe(&query).await {
             Ok(observation) => (Some(evaluate(&spec.gates, &observation, new)), None),
@@ -59,5 +61,51 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             gates,
             metrics_error,
         })
+    }
+
+    /// The new color's health is judged after its Auto Scaling group is raised: when `deploy` would
+    /// raise it first, a short-handed new color is not a failure of `check`, and the verdict says so.
+    async fn allow_for_capacity(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        checks: &mut [Check],
+    ) -> Result<(), Error> {
+        let new = spec.plan.target;
+        let name = format!("{new} health");
+        let Some(check) = checks.iter_mut().find(|c| c.name == name && !c.passed) else {
+            return Ok(());
+        };
+        if spec.lifecycle.capacity.match_capacity == Some(false) {
+            return Ok(());
+        }
+        let new_asg = self.asg_of(resolved, spec, new).await?;
+        let stable_asg = self.asg_of(resolved, spec, new.other()).await?;
+        let (Some(asg), Some(stable_asg)) = (new_asg, stable_asg) else {
+            return Ok(());
+        };
+        // Only a group deploy will raise gets the benefit of the doubt, and only when the stable color's
+        // capacity would be enough; a group already at capacity with too few healthy targets fails.
+        let stable = self
+            .scaler
+            .describe(&stable_asg)
+            .await
+            .map_err(Error::Read)?;
+        let current = self.scaler.describe(&asg).await.map_err(Error::Read)?;
+        let raised = match (stable, current) {
+            (Some(s), Some(c)) => {
+                c.desired < s.desired && s.desired >= spec.min_healthy_hosts.max(1)
+            }
+            _ => false,
+        };
+        if raised {
+            check.passed = true;
+            check.detail = format!(
+                "{} (deploy first raises {asg} to the stable color's capacity and waits up to {} for its healthy targets)",
+                check.detail,
+                humantime::format_duration(spec.lifecycle.capacity.ready_timeout)
+            );
+        }
+        Ok(())
     }
 }

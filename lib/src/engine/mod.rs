@@ -216,13 +216,19 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             });
         }
         // Capacity first: the new color's health is judged once its group had the chance to grow.
-        self.match_capacity(&resolved, spec).await?;
+        if !self.match_capacity(&resolved, spec).await? || self.cancel.is_cancelled() {
+            return Ok(self.stopped_before_production(&resolved));
+        }
         self.check_new_health(&resolved, spec, new).await?;
         if let Some(t) = &test {
             if let Some(failure) = self.test_traffic(&resolved, spec, t).await? {
                 return self
                     .failed_before_production(&resolved, spec, t, failure)
                     .await;
+            }
+            if self.cancel.is_cancelled() {
+                self.put_test_back(&resolved, test.as_ref()).await;
+                return Ok(self.stopped_before_production(&resolved));
             }
         }
         let record = self.new_record(spec, kind_of(spec));
@@ -240,7 +246,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// Resolves the route and finds the test listener, which follows its own path: never a lockstep
     /// peer, even when it forwards to both colors.
-    async fn resolve_with_test_listener(
+    pub(super) async fn resolve_with_test_listener(
         &self,
         target: &Target,
         spec: &DeploySpec,
@@ -252,6 +258,21 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             resolved.left_alone.retain(|l| l.route != t.route);
         }
         Ok((resolved, test))
+    }
+
+    /// Cancelled before production traffic moved: nothing to put back there.
+    fn stopped_before_production(&self, resolved: &Resolved) -> Outcome {
+        let split = resolved.split.into();
+        self.emit(Event::Interrupted {
+            rolled_back: false,
+            split,
+            step: 0,
+        });
+        Outcome::Interrupted {
+            rolled_back: false,
+            split,
+            step: 0,
+        }
     }
 
     /// A smoke check or after-test-traffic hook failed: the test listener goes back to the stable color
@@ -430,7 +451,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         for snapshot in resolved.routes() {
             let forward = route::forward_of(snapshot)
                 .map_err(|p| resolve::unsupported(&snapshot.route, p))?;
-            traffic::check_conversion(self.alb, resolved, forward).await?;
+            traffic::check_conversion(self.alb, resolved, &snapshot.route, forward).await?;
         }
         Ok(())
     }

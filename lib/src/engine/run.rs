@@ -88,8 +88,12 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                     .apply_step(resolved, expected, split, n, spec.adopt_drift)
                     .await
                 {
-                    // Nothing moved yet in this run: report the error; the route is as it was.
-                    Err(e) if !e.may_have_changed_aws() => return Err(e),
+                    // Nothing moved yet in production: report the error; the route is as it was, and
+                    // a test listener goes back to the stable color.
+                    Err(e) if !e.may_have_changed_aws() => {
+                        self.put_test_back(resolved, test).await;
+                        return Err(e);
+                    }
                     Err(e) => Err(e),
                     Ok(()) => self.record_step(route, record.as_mut(), n).await,
                 }
@@ -103,9 +107,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 }
             };
             if let Err(e) = applied {
-                let e = self.abort(resolved, stable, e, record.as_mut()).await;
-                self.after_rollback(resolved, spec, test).await;
-                return Err(e);
+                return Err(self
+                    .abort_run(resolved, spec, e, record.as_mut(), test)
+                    .await);
             }
             // Announced once the weights are verified and the step is recorded.
             self.emit(Event::WeightsApplied {
@@ -143,9 +147,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                         .await;
                 }
                 Err(e) => {
-                    let e = self.abort(resolved, stable, e, record.as_mut()).await;
-                    self.after_rollback(resolved, spec, test).await;
-                    return Err(e);
+                    return Err(self
+                        .abort_run(resolved, spec, e, record.as_mut(), test)
+                        .await)
                 }
             }
         }
@@ -211,14 +215,38 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         })
     }
 
+    /// An unexpected error mid-run: traffic back to stable (unless it was drift: a human is at work),
+    /// and only after a real rollback the test listener and the after-rollback hooks.
+    async fn abort_run(
+        &self,
+        resolved: &Resolved,
+        spec: &DeploySpec,
+        e: Error,
+        record: Option<&mut DeploymentRecord>,
+        test: Option<&RouteSnapshot>,
+    ) -> Error {
+        let e = self.abort(resolved, resolved.stable, e, record).await;
+        if matches!(e, Error::Aborted { .. }) {
+            self.after_rollback(resolved, spec, test).await;
+        }
+        e
+    }
+
     /// After traffic is back on the stable color: the test listener follows it, then the after-rollback
     /// hooks run. Problems here are warnings: production traffic is already safe.
-    async fn after_rollback(
+    pub(super) async fn after_rollback(
         &self,
         resolved: &Resolved,
         spec: &DeploySpec,
         test: Option<&RouteSnapshot>,
     ) {
+        self.put_test_back(resolved, test).await;
+        self.run_hooks_after(Stage::AfterRollback, resolved, spec)
+            .await;
+    }
+
+    /// The test listener (if any) back on the stable color; a failure is a warning.
+    pub(super) async fn put_test_back(&self, resolved: &Resolved, test: Option<&RouteSnapshot>) {
         if let Some(t) = test {
             if let Err(e) = self.point_test_listener(resolved, t, resolved.stable).await {
                 self.emit(Event::Warning {
@@ -229,8 +257,6 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 });
             }
         }
-        self.run_hooks_after(Stage::AfterRollback, resolved, spec)
-            .await;
     }
 
     /// The run was cancelled: traffic back to stable (or held, per the policy), state recorded.
@@ -261,6 +287,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         }
         if rolled_back {
             self.after_rollback(resolved, spec, test).await;
+        } else if self.on_interrupt == OnInterrupt::Rollback {
+            // Interrupted before production traffic moved: the test listener still follows stable.
+            self.put_test_back(resolved, test).await;
         }
         self.emit(Event::Interrupted {
             rolled_back,

@@ -81,7 +81,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// The Auto Scaling group of `color`: named in the spec, or the one registered with its target group.
-    async fn asg_of(
+    pub(super) async fn asg_of(
         &self,
         resolved: &Resolved,
         spec: &DeploySpec,
@@ -109,14 +109,15 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// Before the first step: raises the new color's group to the stable one's capacity and waits for
     /// its healthy targets, when the spec asks for it (by default, when both groups are known).
+    /// `Ok(false)` when the run was cancelled while waiting.
     pub(super) async fn match_capacity(
         &self,
         resolved: &Resolved,
         spec: &DeploySpec,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let policy = &spec.lifecycle.capacity;
         if policy.match_capacity == Some(false) {
-            return Ok(());
+            return Ok(true);
         }
         let new = spec.plan.target;
         let new_asg = self.asg_of(resolved, spec, new).await?;
@@ -129,7 +130,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                     "Name them with --blue-asg and --green-asg (or [autoscaling] in albflip.toml)",
                 ));
             }
-            return Ok(());
+            return Ok(true);
         };
         let wait = Wait {
             timeout: policy.ready_timeout,
@@ -139,7 +140,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             asg: &new_asg,
             target_group: resolved.groups.of(new),
         };
-        let matched = capacity::match_capacity(
+        let matching = capacity::match_capacity(
             self.scaler,
             self.alb,
             self.clock,
@@ -155,8 +156,11 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                     seconds_left: p.seconds_left,
                 })
             },
-        )
-        .await?;
+        );
+        let matched = tokio::select! {
+            matched = matching => matched?,
+            _ = self.cancel.cancelled() => return Ok(false),
+        };
         self.emit(Event::CapacityReady {
             asg: new_asg,
             desired: matched.new.desired,
@@ -166,7 +170,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         // The stable color's capacity is recorded when it is scaled down (here after a completed
         // deployment, or by `albflip cleanup`), not now: a refused first step must leave the route's
         // tags as they were, and until the scale-down the group itself holds its capacity.
-        Ok(())
+        Ok(true)
     }
 
     /// Records a color's capacity in a tag on the named route, for a rollback after a scale-down.
@@ -178,13 +182,16 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     ) -> Result<(), Error> {
         let value = record.to_tag()?;
         let key = CapacityRecord::tag_key(color);
+        let resource = resolved.snapshot.route.resource_arn();
         self.alb
-            .set_tags(
-                resolved.snapshot.route.resource_arn(),
-                &[(key.as_str(), value.as_str())],
-            )
+            .set_tags(resource, &[(key.as_str(), value.as_str())])
             .await
-            .map_err(Error::Read)
+            .map_err(|source| Error::CapacityRecordFailed {
+                asg: record.asg.clone(),
+                record: format!("{key}={value}"),
+                resource: resource.to_string(),
+                source: Box::new(source),
+            })
     }
 
     /// The test listener named in the spec, read.
@@ -322,8 +329,20 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             self.record_capacity(resolved, old, &CapacityRecord::of(&info))
                 .await?;
         }
-        let mut routes: Vec<RouteId> = resolved.routes().iter().map(|r| r.route.clone()).collect();
-        routes.extend(test.map(|t| t.route.clone()));
+        // Every route that forwards to the old group at all, not only albflip's lockstep group.
+        let mut routes =
+            crate::lockstep::routes_to(self.alb, resolved.groups.of(old), &resolved.snapshot)
+                .await?;
+        let ours = resolved
+            .routes()
+            .into_iter()
+            .map(|r| &r.route)
+            .chain(test.map(|t| &t.route));
+        for route in ours {
+            if !routes.contains(route) {
+                routes.push(route.clone());
+            }
+        }
         let color = ColorAsg {
             asg: &asg,
             target_group: resolved.groups.of(old),
