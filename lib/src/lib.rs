@@ -135,7 +135,7 @@
 //!     .strategy(Strategy::Gradual { steps: Steps::new(&[25, 100])? })
 //!     .bake(Duration::from_secs(60))
 //!     .build()?;
-//! let target = Target { route: RouteSpec::Listener(alb.listener_arn()), blue: None, green: None };
+//! let target = Target::new(RouteSpec::Listener(alb.listener_arn()));
 //! let events = Collect::default();
 //! let clock = TokioClock::new();
 //! let outcome = Engine::new(&*alb, &metrics, &clock, &events).deploy(&target, &spec).await?;

@@ -1,48 +1,15 @@
 //! The Auto Scaling adapter and `albflip::capacity` against the reference stack in the emulator, whose
 //! Auto Scaling groups register their instances with the blue and green target groups.
 
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use albflip::aws::{AutoScaling, CallCounter, ElbV2, SdkConfig};
+use albflip::aws::{AutoScaling, CallCounter, ElbV2};
 use albflip::capacity::{self, ColorAsg, Wait};
 use albflip::model::{ListenerArn, TargetGroupArn};
 use albflip::ports::{AlbInventory, Scaler, TokioClock};
 use albflip::route::RouteId;
-use aws_sdk_elasticloadbalancingv2::config::{
-    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
-};
 
 use crate::harness::*;
-
-/// A stack whose green group starts empty (desired 0) and blue's at the template's 2; with the names
-/// of both groups.
-fn stack_with_empty_green() -> (Stack, String, String) {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let environment = format!(
-        "c{}y{}",
-        std::process::id() % 10_000,
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut cmd = Command::new(repo().join("localstack/create-stack"));
-    cmd.args(["--param", "GreenDesiredCapacity=0"]);
-    let (stack, outputs) = create_stack(cmd, &emulator().endpoint, &environment, None);
-    let name = |k: &str| outputs[k].as_str().expect(k).to_string();
-    (stack, name("BlueAsgName"), name("GreenAsgName"))
-}
-
-fn sdk_config() -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(&emulator().endpoint)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "tests",
-        )))
-        .http_client(albflip::aws::sdk::http_client())
-        .build()
-}
 
 fn tg(arn: &str) -> TargetGroupArn {
     TargetGroupArn::parse(arn).expect("target group ARN")
@@ -55,7 +22,7 @@ const WAIT: Wait = Wait {
 
 #[test]
 fn green_is_raised_to_blue_and_blue_is_scaled_down_once_green_has_the_traffic() {
-    let (stack, blue_asg, green_asg) = stack_with_empty_green();
+    let (stack, blue_asg, green_asg) = stack_with_empty_green(None);
     let config = sdk_config();
     let calls = CallCounter::default();
     let (alb, asgs) = (
@@ -154,7 +121,7 @@ fn green_is_raised_to_blue_and_blue_is_scaled_down_once_green_has_the_traffic() 
 
 #[test]
 fn a_missing_group_is_not_found_and_nothing_is_written() {
-    let (stack, blue_asg, _) = stack_with_empty_green();
+    let (stack, blue_asg, _) = stack_with_empty_green(None);
     let config = sdk_config();
     let calls = CallCounter::default();
     let (alb, asgs) = (

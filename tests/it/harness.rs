@@ -903,3 +903,32 @@ pub fn start_until_weights(
     let status = child.wait();
     panic!("albflip ended ({status:?}) before applying weights: {seen:?}");
 }
+
+/// A stack whose green group starts empty (desired 0) and blue's at the template's 2; with the names
+/// of both groups.
+pub fn stack_with_empty_green(stickiness: Option<u32>) -> (Stack, String, String) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let environment = format!(
+        "c{}y{}",
+        std::process::id() % 10_000,
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut cmd = std::process::Command::new(repo().join("localstack/create-stack"));
+    cmd.args(["--param", "GreenDesiredCapacity=0"]);
+    let (stack, outputs) = create_stack(cmd, &emulator().endpoint, &environment, stickiness);
+    let name = |k: &str| outputs[k].as_str().expect(k).to_string();
+    (stack, name("BlueAsgName"), name("GreenAsgName"))
+}
+
+/// An SDK configuration for the library's adapters against the test run's emulator.
+pub fn sdk_config() -> albflip::aws::SdkConfig {
+    albflip::aws::SdkConfig::builder()
+        .behavior_version(elb::config::BehaviorVersion::latest())
+        .region(elb::config::Region::new(REGION))
+        .endpoint_url(&emulator().endpoint)
+        .credentials_provider(elb::config::SharedCredentialsProvider::new(
+            elb::config::Credentials::new("testing", "testing", None, None, "tests"),
+        ))
+        .http_client(albflip::aws::sdk::http_client())
+        .build()
+}

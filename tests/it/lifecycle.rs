@@ -3,45 +3,16 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use albflip::aws::{AutoScaling, CallCounter, SdkConfig};
+use albflip::aws::{AutoScaling, CallCounter};
 use albflip::ports::Scaler;
-use aws_sdk_elasticloadbalancingv2::config::{
-    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
-};
 use serde_json::Value;
 
 use crate::harness::*;
 
-/// A stack whose green Auto Scaling group starts at 0 (blue's at the template's 2), with the groups'
-/// names.
-fn stack_with_empty_green() -> (Stack, String, String) {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let environment = format!(
-        "l{}z{}",
-        std::process::id() % 10_000,
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut cmd = Command::new(repo().join("localstack/create-stack"));
-    cmd.args(["--param", "GreenDesiredCapacity=0"]);
-    let (stack, outputs) = create_stack(cmd, &emulator().endpoint, &environment, Some(300));
-    let name = |k: &str| outputs[k].as_str().expect(k).to_string();
-    (stack, name("BlueAsgName"), name("GreenAsgName"))
-}
-
 /// An Auto Scaling group's desired capacity, read through the library's adapter.
 fn desired(asg: &str) -> u32 {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(&emulator().endpoint)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "tests",
-        )))
-        .http_client(albflip::aws::sdk::http_client())
-        .build();
+    let config = sdk_config();
     let scaler = AutoScaling::new(&config, CallCounter::default());
     rt().block_on(scaler.describe(asg))
         .expect("describe the group")
@@ -92,7 +63,7 @@ fn http_server(status: u16) -> String {
 #[test]
 fn green_at_zero_is_raised_to_blue_and_healthy_before_the_first_step_and_blue_is_scaled_down_after()
 {
-    let (s, blue_asg, green_asg) = stack_with_empty_green();
+    let (s, blue_asg, green_asg) = stack_with_empty_green(Some(300));
     assert_eq!(desired(&green_asg), 0);
     // `check` knows deploy raises green first: not a failure, and it says why.
     let r = run(&gated(&s.by_arn(), &["check", "--target", "green"], "1s"));
@@ -142,7 +113,7 @@ fn green_at_zero_is_raised_to_blue_and_healthy_before_the_first_step_and_blue_is
 
 #[test]
 fn a_green_that_never_becomes_healthy_times_out_with_nothing_shifted() {
-    let (s, blue_asg, _green_asg) = stack_with_empty_green();
+    let (s, blue_asg, _green_asg) = stack_with_empty_green(Some(300));
     let before = fingerprint(&s.listener_arn);
     // Green's "group" is one whose instances register with blue's target group: green's target group
     // never gets a healthy target.
@@ -286,7 +257,7 @@ fn a_failing_smoke_check_puts_the_test_listener_back_and_never_moves_production(
 
 #[test]
 fn a_route_albflip_leaves_alone_still_forwarding_to_blue_keeps_blue_from_being_scaled_down() {
-    let (s, blue_asg, _green_asg) = stack_with_empty_green();
+    let (s, blue_asg, _green_asg) = stack_with_empty_green(Some(300));
     // A listener that forwards to blue only: reported and left alone, but it still sends blue traffic.
     let blue_only = extra_listener(&s, 8081, weighted(&[(&s.blue_tg, 1)], None));
     let _metrics = Publisher::start(&s, no_faults());
