@@ -32,7 +32,7 @@ traffic() {  # simulated ALB metrics; moto generates none
 }
 trap '[ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null; rm -f "$stack_json"' EXIT
 
-echo "== 1. status, and the pre-flight for green (its Auto Scaling group starts at 0: not ready yet)"
+echo "== 1. status, and the pre-flight for green (its Auto Scaling group starts at 0; deploy raises it first)"
 target/debug/albflip rollback --to blue --quiet   # start from blue (a rerun of the demo leaves green stable)
 albflip status
 albflip check --target green "${fast[@]}" || echo "(exit code $?: 1 means a pre-flight check failed; nothing was changed)"
