@@ -92,17 +92,15 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             .await
             .map_err(Error::Read)?;
         let current = self.scaler.describe(&asg).await.map_err(Error::Read)?;
-        let raised = match (stable, current) {
-            (Some(s), Some(c)) => {
-                c.desired < s.desired && s.desired >= spec.min_healthy_hosts.max(1)
-            }
-            _ => false,
+        let (Some(stable), Some(current)) = (stable, current) else {
+            return Ok(());
         };
-        if raised {
+        if current.desired < stable.desired && stable.desired >= spec.min_healthy_hosts.max(1) {
             check.passed = true;
             check.detail = format!(
-                "{} (deploy first raises {asg} to the stable color's capacity and waits up to {} for its healthy targets)",
-                check.detail,
+                "too few healthy targets now, but deploy first raises {asg} from {} to {} instances (the stable color's capacity) and waits up to {} for them",
+                current.desired,
+                stable.desired,
                 humantime::format_duration(spec.lifecycle.capacity.ready_timeout)
             );
         }
