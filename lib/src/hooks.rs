@@ -236,6 +236,9 @@ pub enum HookError {
     /// It did not finish in time and was killed.
     #[error("the {} hook `{}` did not finish within {} and was killed{}. Make it faster or raise its timeout", .0.hook.stage, .0.hook.command, humantime::format_duration(.0.elapsed), output_text(&.0.output))]
     TimedOut(Box<HookRun>),
+    /// The run was interrupted while it ran, and it was killed.
+    #[error("the {} hook `{}` was stopped after {} because the run was interrupted{}", .0.hook.stage, .0.hook.command, humantime::format_duration(.0.elapsed), output_text(&.0.output))]
+    Interrupted(Box<HookRun>),
 }
 
 fn exit_text(code: Option<i32>) -> String {
@@ -262,6 +265,30 @@ pub async fn run(
     env: &[(String, String)],
     timeout: Duration,
 ) -> Result<HookRun, HookError> {
+    run_until(
+        hook,
+        env,
+        timeout,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+}
+
+/// How a hook's process ended.
+enum End {
+    Exited(Option<i32>),
+    TimedOut,
+    Cancelled,
+}
+
+/// [`run`], and also stopped (its whole process group killed) as soon as `cancel` is cancelled: a
+/// deployment interrupted by a signal does not wait for a hook to finish.
+pub async fn run_until(
+    hook: &Hook,
+    env: &[(String, String)],
+    timeout: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<HookRun, HookError> {
     let started = Instant::now();
     let mut child = spawn(hook, env)?;
     let tail = Arc::new(Mutex::new(Tail::default()));
@@ -269,9 +296,12 @@ pub async fn run(
         .stdout
         .take()
         .map(|out| tokio::spawn(read_into(out, Arc::clone(&tail))));
-    let status = tokio::time::timeout(timeout, child.wait()).await;
-    let timed_out = status.is_err();
-    if timed_out {
+    let end = tokio::select! {
+        status = child.wait() => End::Exited(status.ok().and_then(|s| s.code())),
+        _ = tokio::time::sleep(timeout) => End::TimedOut,
+        _ = cancel.cancelled() => End::Cancelled,
+    };
+    if !matches!(end, End::Exited(_)) {
         kill_group(&mut child).await;
     }
     if let Some(reader) = reader {
@@ -281,15 +311,19 @@ pub async fn run(
     let (output, truncated) = tail.lock().map(|t| t.text()).unwrap_or_default();
     let done = HookRun {
         hook: hook.clone(),
-        exit_code: status.ok().and_then(|s| s.ok()).and_then(|s| s.code()),
+        exit_code: match end {
+            End::Exited(code) => code,
+            _ => None,
+        },
         output,
         truncated,
         elapsed: started.elapsed(),
     };
-    match done.exit_code {
-        _ if timed_out => Err(HookError::TimedOut(Box::new(done))),
-        Some(0) => Ok(done),
-        _ => Err(HookError::Failed(Box::new(done))),
+    match end {
+        End::TimedOut => Err(HookError::TimedOut(Box::new(done))),
+        End::Cancelled => Err(HookError::Interrupted(Box::new(done))),
+        End::Exited(Some(0)) => Ok(done),
+        End::Exited(_) => Err(HookError::Failed(Box::new(done))),
     }
 }
 

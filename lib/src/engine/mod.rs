@@ -210,6 +210,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             .run_hooks(Stage::BeforeDeploy, &resolved, spec, At::default())
             .await
         {
+            if self.cancel.is_cancelled() {
+                return Ok(self.stopped_before_production(&resolved));
+            }
             return Err(Error::State {
                 what: format!("the deployment did not start: {}", failure.message()),
                 fix: "Nothing was changed; fix what the hook reports and run it again".into(),
@@ -221,7 +224,12 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         }
         self.check_new_health(&resolved, spec, new).await?;
         if let Some(t) = &test {
-            if let Some(failure) = self.test_traffic(&resolved, spec, t).await? {
+            let checked = self.test_traffic(&resolved, spec, t).await?;
+            if checked.is_some() && self.cancel.is_cancelled() {
+                self.put_test_back(&resolved, test.as_ref()).await;
+                return Ok(self.stopped_before_production(&resolved));
+            }
+            if let Some(failure) = checked {
                 return self
                     .failed_before_production(&resolved, spec, t, failure)
                     .await;

@@ -68,7 +68,13 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 percent: step.percent.get(),
             });
             if hooked {
-                if let Err(failure) = self.run_hooks(Stage::BeforeStep, resolved, spec, at).await {
+                let before = self.run_hooks(Stage::BeforeStep, resolved, spec, at).await;
+                if before.is_err() && self.cancel.is_cancelled() {
+                    return self
+                        .interrupted(resolved, spec, expected, n, record.as_mut(), test)
+                        .await;
+                }
+                if let Err(failure) = before {
                     let failed = Failed {
                         step: n,
                         percent: step.percent.get(),
@@ -121,6 +127,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 Ok(Baked::Passed) if hooked => {
                     match self.run_hooks(Stage::AfterStep, resolved, spec, at).await {
                         Ok(()) => Ok(Baked::Passed),
+                        Err(_) if self.cancel.is_cancelled() => Ok(Baked::Cancelled),
                         Err(failure) => Ok(Baked::Failed(failure)),
                     }
                 }

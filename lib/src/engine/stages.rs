@@ -49,7 +49,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 route_arn: Some(resolved.snapshot.route.resource_arn().to_string()),
                 deployment_id: None,
             };
-            match hooks::run(hook, &context.env(), spec.lifecycle.hook_timeout).await {
+            let env = context.env();
+            match hooks::run_until(hook, &env, spec.lifecycle.hook_timeout, &self.cancel).await {
                 Ok(run) => self.emit(Event::HookPassed {
                     stage: stage.to_string(),
                     command: hook.command.clone(),
