@@ -83,7 +83,8 @@ pub async fn cleanup<A: Alb, S: Scaler>(
     let old = resolved.stable.other();
     let before = find_asg(scaler, &resolved, asgs, old).await?;
     let record = (before.desired > 0).then(|| CapacityRecord::of(&before));
-    let tag = record.as_ref().map(CapacityRecord::to_tag).transpose()?;
+    // A record that cannot be a tag is refused before anything, dry run included.
+    record.as_ref().map(CapacityRecord::to_tag).transpose()?;
     let mut outcome = CleanupOutcome {
         route: resolved.snapshot.route.clone(),
         old,
@@ -100,8 +101,8 @@ pub async fn cleanup<A: Alb, S: Scaler>(
     if dry_run {
         return Ok(outcome);
     }
-    if let Some(value) = &tag {
-        write_record(alb, &resolved, &outcome.asg, old, value).await?;
+    if let Some(record) = &outcome.record {
+        capacity::write_record(alb, &resolved.snapshot.route, old, record).await?;
     }
     let group = ColorAsg {
         asg: &outcome.asg,
@@ -109,13 +110,9 @@ pub async fn cleanup<A: Alb, S: Scaler>(
     };
     // Every route that forwards to the old group is read back at weight 0 first: albflip's own and any
     // other (left alone, on a load balancer outside the search, the test listener).
-    let mut checked =
-        crate::lockstep::routes_to(alb, group.target_group, &resolved.snapshot).await?;
-    for route in &outcome.routes {
-        if !checked.contains(route) {
-            checked.push(route.clone());
-        }
-    }
+    let checked =
+        crate::lockstep::routes_to(alb, group.target_group, &resolved.snapshot, &outcome.routes)
+            .await?;
     outcome.after = Some(capacity::scale_down(scaler, alb, &checked, group).await?);
     Ok(outcome)
 }
@@ -213,26 +210,6 @@ fn check_not_serving(group: &AsgInfo, resolved: &Resolved, color: Color) -> Resu
         ),
         format!("Name {color}'s own group with --{color}-asg"),
     ))
-}
-
-/// Writes the capacity record of `color`'s group on the named route.
-async fn write_record<A: Alb>(
-    alb: &A,
-    resolved: &Resolved,
-    asg: &str,
-    color: Color,
-    value: &str,
-) -> Result<(), Error> {
-    let key = CapacityRecord::tag_key(color);
-    let resource = resolved.snapshot.route.resource_arn();
-    alb.set_tags(resource, &[(&key, value)])
-        .await
-        .map_err(|source| Error::CapacityRecordFailed {
-            asg: asg.to_string(),
-            record: format!("{key}={value}"),
-            resource: resource.to_string(),
-            source: Box::new(source),
-        })
 }
 
 /// How to roll back: where traffic goes, the traffic options, and how long to wait for a color that

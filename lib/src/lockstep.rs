@@ -478,12 +478,14 @@ pub async fn rollback_each<R: TrafficRouter>(
 }
 
 /// Every route that forwards to `target_group` at all, on the load balancers it is attached to and on
-/// `primary`'s: what a scale-down must find at weight 0, whether albflip moves those routes or not
-/// (routes left alone, routes outside `--load-balancer`, everything with `--single-route`).
+/// `primary`'s, plus `also` (the routes albflip moves, the test listener): what a scale-down must find
+/// at weight 0, whether albflip moves those routes or not (routes left alone, routes outside
+/// `--load-balancer`, everything with `--single-route`).
 pub async fn routes_to<A: Alb>(
     alb: &A,
     target_group: &crate::model::TargetGroupArn,
     primary: &RouteSnapshot,
+    also: &[RouteId],
 ) -> Result<Vec<RouteId>, Error> {
     let info = alb.target_group(target_group).await.map_err(Error::Read)?;
     let mut lbs = vec![primary.load_balancer.clone()];
@@ -496,6 +498,11 @@ pub async fn routes_to<A: Alb>(
         .await
         .map_err(Error::Read)?;
     let mut routes = vec![primary.route.clone()];
+    for route in also {
+        if !routes.contains(route) {
+            routes.push(route.clone());
+        }
+    }
     for snapshot in found.into_iter().flatten() {
         let forwards = snapshot
             .forward

@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::model::{Color, LoadBalancerArn};
 use crate::ports::Alb;
 use crate::resolve::Resolved;
-use crate::route;
 use crate::state;
 
 /// One pre-flight check and its verdict.
@@ -152,11 +151,7 @@ async fn health<A: Alb>(
 }
 
 async fn stickiness<A: Alb>(alb: &A, resolved: &Resolved) -> Result<String, Error> {
-    for snapshot in resolved.routes() {
-        let forward = route::forward_of(snapshot)
-            .map_err(|p| crate::resolve::unsupported(&snapshot.route, p))?;
-        crate::traffic::check_conversion(alb, resolved, &snapshot.route, forward).await?;
-    }
+    crate::traffic::check_conversions(alb, resolved, &resolved.routes()).await?;
     let s = resolved
         .forward()?
         .stickiness

@@ -307,15 +307,7 @@ pub async fn apply<A: Alb>(
         return Ok(outcome);
     }
     if !already {
-        for snapshot in &pending {
-            check_conversion(
-                alb,
-                resolved,
-                &snapshot.route,
-                route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?,
-            )
-            .await?;
-        }
+        check_conversions(alb, resolved, &pending.iter().collect::<Vec<_>>()).await?;
         if verification == Verification::ReadBack {
             lockstep::write_group(alb, &pending, &resolved.groups, split, verification).await?;
         } else {
@@ -325,7 +317,7 @@ pub async fn apply<A: Alb>(
         outcome.verification = verification;
     }
     if tag_needed {
-        tag_stable(alb, resolved, split, new_stable).await?;
+        tag_stable(alb, &resolved.routes(), split, new_stable).await?;
     }
     Ok(outcome)
 }
@@ -344,14 +336,14 @@ fn pending_routes(resolved: &Resolved, split: Split) -> Result<Vec<RouteSnapshot
     Ok(pending)
 }
 
-/// Records `stable` as the stable color on every route that moves.
+/// Records `stable` as the stable color on each of `routes`.
 pub(crate) async fn tag_stable<A: Alb>(
     alb: &A,
-    resolved: &Resolved,
+    routes: &[&RouteSnapshot],
     split: Split,
     stable: Color,
 ) -> Result<(), Error> {
-    for snapshot in resolved.routes() {
+    for snapshot in routes {
         let resource = snapshot.route.resource_arn();
         alb.set_tags(resource, &[(STABLE_TAG, stable.as_str())])
             .await
@@ -449,6 +441,19 @@ pub fn describe_forward(forward: &ForwardAction) -> String {
 }
 
 /// Every color whose share goes up must have a healthy target, unless forced (then it is a warning).
+/// [`check_conversion`] for each of `routes`.
+pub(crate) async fn check_conversions<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    routes: &[&RouteSnapshot],
+) -> Result<(), Error> {
+    for snapshot in routes {
+        let forward = route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?;
+        check_conversion(alb, resolved, &snapshot.route, forward).await?;
+    }
+    Ok(())
+}
+
 /// Before a single-group forward becomes a weighted one: AWS refuses the weighted forward when a group
 /// has target-group stickiness on and the forward's group stickiness is off (argo-rollouts #1572). The
 /// emulator accepts it, so albflip checks it itself.

@@ -354,18 +354,10 @@ fn sigint_during_a_deployment_rolls_back_and_exits_130_within_2_seconds() {
         },
     );
     // Interrupt during the first step's bake, once its weights are live.
-    let (mut child, lines) =
+    let (child, lines) =
         start_until_weights(&gated(&s.by_arn(), &["deploy", "--target", "green"], "60s"));
     assert_eq!(weights(&s), (Some(90), Some(10)));
-    let signalled = std::time::Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let code = child.wait().expect("wait").code();
-    let took = signalled.elapsed();
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let (code, took, rest) = interrupt(child, lines);
     assert_eq!(code, Some(130), "{rest:?}");
     assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
     assert!(

@@ -932,3 +932,25 @@ pub fn sdk_config() -> albflip::aws::SdkConfig {
         .http_client(albflip::aws::sdk::http_client())
         .build()
 }
+
+/// Sends `signal` (`INT`, `TERM`) to a running albflip.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// Interrupts a running albflip (SIGINT) and waits for it: its exit code, how long it took after the
+/// signal, and the rest of its output.
+pub fn interrupt(
+    mut child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) -> (Option<i32>, Duration, Vec<String>) {
+    let signalled = Instant::now();
+    signal(&child, "INT");
+    let code = child.wait().expect("wait").code();
+    let took = signalled.elapsed();
+    (code, took, lines.map_while(Result::ok).collect())
+}

@@ -292,7 +292,7 @@ fn a_route_albflip_leaves_alone_still_forwarding_to_blue_keeps_blue_from_being_s
 fn sigint_during_a_long_hook_kills_it_rolls_back_and_exits_130_within_2_seconds() {
     let s = stack(Some(300));
     let _metrics = Publisher::start(&s, no_faults());
-    let (mut child, lines) = start_until_weights(&gated(
+    let (child, lines) = start_until_weights(&gated(
         &s.by_arn(),
         &[
             "deploy",
@@ -307,15 +307,7 @@ fn sigint_during_a_long_hook_kills_it_rolls_back_and_exits_130_within_2_seconds(
     ));
     // The 1 s bake passes, then the after-step hook sleeps: interrupt it there.
     std::thread::sleep(std::time::Duration::from_millis(2500));
-    let signalled = std::time::Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let code = child.wait().expect("wait").code();
-    let took = signalled.elapsed();
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let (code, took, rest) = interrupt(child, lines);
     assert_eq!(code, Some(130), "{rest:?}");
     assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
     assert_eq!(weights(&s), (Some(100), Some(0)));

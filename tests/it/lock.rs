@@ -71,10 +71,7 @@ fn a_second_run_on_a_locked_listener_exits_4_naming_the_holder_and_unlock_breaks
     assert!(r.stderr.contains("--yes"), "{}", r.stderr);
 
     // The first run finishes cleanly on SIGINT and releases the lock.
-    std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill");
+    signal(&first, "INT");
     assert_eq!(first.wait().expect("wait").code(), Some(130));
     let r = run(&unlock).ok();
     assert!(r.stdout.contains("No lock is held"), "{}", r.stdout);
@@ -268,10 +265,7 @@ fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
     );
     let (mut child, _lines) =
         start_until_weights(&deploy_args(&s, &["--on-interrupt", "hold"], "60s"));
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
+    signal(&child, "TERM");
     assert_eq!(child.wait().expect("wait").code(), Some(130));
     assert_eq!(weights(&s), (Some(90), Some(10)), "held where it was");
     assert_eq!(

@@ -38,6 +38,7 @@ use crate::model::TargetGroupArn;
 use crate::ports::{AlbInventory, AsgInfo, Capacity, Clock, Scaler, TrafficRouter};
 use crate::route::RouteId;
 
+pub(crate) use record::write as write_record;
 pub use record::{CapacityRecord, MAX_TAG_VALUE};
 
 /// The [`Scaler`] of deployments without Auto Scaling: it knows no group, so discovery finds nothing

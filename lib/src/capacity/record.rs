@@ -7,6 +7,27 @@ use crate::error::Error;
 use crate::model::Color;
 use crate::ports::{AsgInfo, Capacity};
 
+/// Writes `record` as `color`'s capacity tag on `route` (the listener or rule that carries albflip's
+/// state), for a rollback after the color is scaled down.
+pub(crate) async fn write<A: crate::ports::AlbInventory>(
+    alb: &A,
+    route: &crate::route::RouteId,
+    color: Color,
+    record: &CapacityRecord,
+) -> Result<(), Error> {
+    let value = record.to_tag()?;
+    let key = CapacityRecord::tag_key(color);
+    let resource = route.resource_arn();
+    alb.set_tags(resource, &[(key.as_str(), value.as_str())])
+        .await
+        .map_err(|source| Error::CapacityRecordFailed {
+            asg: record.asg.clone(),
+            record: format!("{key}={value}"),
+            resource: resource.to_string(),
+            source: Box::new(source),
+        })
+}
+
 /// The longest tag value AWS accepts.
 pub const MAX_TAG_VALUE: usize = 256;
 

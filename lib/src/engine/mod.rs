@@ -38,7 +38,7 @@ use crate::plan::decide::Failure;
 use crate::plan::{Plan, Step};
 use crate::ports::{Alb, Clock, MetricSource, Scaler};
 use crate::resolve::{self, Resolved, Target};
-use crate::route::{self, RouteSnapshot};
+use crate::route::RouteSnapshot;
 use crate::state::{self, DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions};
 
@@ -200,7 +200,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         state::check_can_start(&resolved, new)?;
         resolved.check_agreement()?;
         self.check_alarms(&resolved, spec).await?;
-        self.check_conversion(&resolved).await?;
+        traffic::check_conversions(self.alb, &resolved, &resolved.routes()).await?;
         let mode = if spec.plan.pause_after.is_some() {
             Mode::Canary
         } else {
@@ -429,7 +429,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         new: Color,
     ) -> Result<(), Error> {
         self.check_new_health(resolved, spec, new).await?;
-        self.check_conversion(resolved).await
+        traffic::check_conversions(self.alb, resolved, &resolved.routes()).await
     }
 
     /// The new color has enough healthy targets for the first step (unless forced).
@@ -451,16 +451,6 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             min_healthy_hosts: spec.min_healthy_hosts,
         };
         traffic::check_health(self.alb, resolved, Split::to(new, first), options).await?;
-        Ok(())
-    }
-
-    /// AWS accepts the weighted forward each single-group route becomes.
-    async fn check_conversion(&self, resolved: &Resolved) -> Result<(), Error> {
-        for snapshot in resolved.routes() {
-            let forward = route::forward_of(snapshot)
-                .map_err(|p| resolve::unsupported(&snapshot.route, p))?;
-            traffic::check_conversion(self.alb, resolved, &snapshot.route, forward).await?;
-        }
         Ok(())
     }
 }

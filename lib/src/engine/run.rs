@@ -4,7 +4,7 @@
 use crate::error::Error;
 use crate::events::{Event, SplitView};
 use crate::hooks::Stage;
-use crate::model::{Color, Split};
+use crate::model::Split;
 use crate::plan::Step;
 use crate::ports::{Alb, Clock, MetricSource, Scaler};
 use crate::resolve::Resolved;
@@ -182,7 +182,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 self.record_with(route, r, &[(STABLE_TAG, new.as_str())])
                     .await
                     .map_err(|e| Self::tag_failed(route, expected, new, e))?;
-                self.tag_peers_stable(resolved, expected, new).await?;
+                // The named route has it with its record; the peers get it here.
+                let peers: Vec<_> = resolved.peers.iter().map(|p| &p.snapshot).collect();
+                traffic::tag_stable(self.alb, &peers, expected, new).await?;
                 self.emit(Event::Completed { stable: new });
                 self.run_hooks_after(Stage::AfterDeploy, resolved, spec)
                     .await;
@@ -310,32 +312,10 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         })
     }
 
-    /// Records the stable color on the peers (the named route has it with its record).
-    async fn tag_peers_stable(
-        &self,
-        resolved: &Resolved,
-        split: Split,
-        stable: Color,
-    ) -> Result<(), Error> {
-        for peer in &resolved.peers {
-            let resource = peer.snapshot.route.resource_arn();
-            self.alb
-                .set_tags(resource, &[(STABLE_TAG, stable.as_str())])
-                .await
-                .map_err(|source| Error::TagFailed {
-                    split: split.to_string(),
-                    resource: resource.to_string(),
-                    color: stable,
-                    source: Box::new(source),
-                })?;
-        }
-        Ok(())
-    }
-
     async fn finish_shift(&self, resolved: &Resolved, split: Split) -> Result<Outcome, Error> {
         let whole = split.whole_color();
         if let Some(color) = whole.filter(|c| *c != resolved.stable) {
-            traffic::tag_stable(self.alb, resolved, split, color).await?;
+            traffic::tag_stable(self.alb, &resolved.routes(), split, color).await?;
         }
         Ok(Outcome::Shifted {
             split: split.into(),

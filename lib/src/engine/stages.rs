@@ -174,27 +174,6 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         Ok(true)
     }
 
-    /// Records a color's capacity in a tag on the named route, for a rollback after a scale-down.
-    async fn record_capacity(
-        &self,
-        resolved: &Resolved,
-        color: Color,
-        record: &CapacityRecord,
-    ) -> Result<(), Error> {
-        let value = record.to_tag()?;
-        let key = CapacityRecord::tag_key(color);
-        let resource = resolved.snapshot.route.resource_arn();
-        self.alb
-            .set_tags(resource, &[(key.as_str(), value.as_str())])
-            .await
-            .map_err(|source| Error::CapacityRecordFailed {
-                asg: record.asg.clone(),
-                record: format!("{key}={value}"),
-                resource: resource.to_string(),
-                source: Box::new(source),
-            })
-    }
-
     /// The test listener named in the spec, read.
     pub(super) async fn find_test_listener(
         &self,
@@ -327,23 +306,24 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         }
         let current = self.scaler.describe(&asg).await.map_err(Error::Read)?;
         if let Some(info) = current.filter(|i| i.desired > 0) {
-            self.record_capacity(resolved, old, &CapacityRecord::of(&info))
-                .await?;
+            capacity::write_record(
+                self.alb,
+                &resolved.snapshot.route,
+                old,
+                &CapacityRecord::of(&info),
+            )
+            .await?;
         }
         // Every route that forwards to the old group at all, not only albflip's lockstep group.
-        let mut routes =
-            crate::lockstep::routes_to(self.alb, resolved.groups.of(old), &resolved.snapshot)
-                .await?;
-        let ours = resolved
+        let ours: Vec<RouteId> = resolved
             .routes()
             .into_iter()
-            .map(|r| &r.route)
-            .chain(test.map(|t| &t.route));
-        for route in ours {
-            if !routes.contains(route) {
-                routes.push(route.clone());
-            }
-        }
+            .chain(test)
+            .map(|r| r.route.clone())
+            .collect();
+        let routes =
+            lockstep::routes_to(self.alb, resolved.groups.of(old), &resolved.snapshot, &ours)
+                .await?;
         let color = ColorAsg {
             asg: &asg,
             target_group: resolved.groups.of(old),
