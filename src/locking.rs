@@ -37,7 +37,7 @@ pub async fn take_lock(
 
 /// The lock key: the ARN of the route's resource (listener or rule).
 async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
-    let route = albflip::resolve::locate(alb, &settings.target.route).await?;
+    let route = albflip::aws::resolve::locate(alb, &settings.target.route).await?;
     Ok(route.resource_arn().to_string())
 }
 

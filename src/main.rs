@@ -287,7 +287,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
         Command::Plan(_)
         | Command::Deploy(args::DeployArgs { dry_run: true, .. })
         | Command::Promote(args::PromoteArgs { dry_run: true, .. }) => {
-            let resolved = albflip::resolve::resolve(&alb, &settings.target).await?;
+            let resolved = albflip::aws::resolve::resolve(&alb, &settings.target).await?;
             let mut spec = deploy_spec.clone().ok_or_else(|| Error::InvalidInput {
                 what: "plan".into(),
                 why: "no plan".into(),
@@ -314,7 +314,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             let route = match settings.target.route.route_id() {
                 Some(route) => route,
                 None => {
-                    albflip::resolve::resolve(&alb, &settings.target)
+                    albflip::aws::resolve::resolve(&alb, &settings.target)
                         .await?
                         .snapshot
                         .route
@@ -326,7 +326,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
                     (Some(blue), Some(green)) => vec![blue, green],
                     _ => Vec::new(),
                 };
-            let policy = albflip::iam::policy(&route, settings.lock_table.as_deref(), &asgs);
+            let policy = albflip::aws::iam::policy(&route, settings.lock_table.as_deref(), &asgs);
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(&policy).unwrap_or_default()

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use albflip::aws::resolve::StableSource;
 use albflip::model::Color;
-use albflip::resolve::StableSource;
-use albflip::traffic::{describe_forward, ChangeOutcome, RouteStatus, Verification};
+use albflip::aws::write::describe_forward;
+use albflip::traffic::{ChangeOutcome, RouteStatus, Verification};
 use serde_json::json;
 
 /// Renders `status` for people.
@@ -109,8 +110,8 @@ pub fn status_json(s: &RouteStatus) -> serde_json::Value {
         obj.insert(
             "route_kind".into(),
             json!(match s.route {
-                albflip::route::RouteId::Listener(_) => "listener",
-                albflip::route::RouteId::Rule(_) => "rule",
+                albflip::aws::route::RouteId::Listener(_) => "listener",
+                albflip::aws::route::RouteId::Rule(_) => "rule",
             }),
         );
     }
@@ -304,7 +305,7 @@ fn human(d: std::time::Duration) -> String {
 /// `albflip plan` for people.
 pub fn plan_text(
     spec: &albflip::engine::DeploySpec,
-    resolved: &albflip::resolve::Resolved,
+    resolved: &albflip::aws::resolve::Resolved,
 ) -> String {
     let p = &spec.plan;
     let g = &spec.gates;
@@ -373,7 +374,7 @@ fn api_call_estimate(spec: &albflip::engine::DeploySpec) -> String {
 /// `albflip plan --output json`.
 pub fn plan_json(
     spec: &albflip::engine::DeploySpec,
-    resolved: &albflip::resolve::Resolved,
+    resolved: &albflip::aws::resolve::Resolved,
 ) -> serde_json::Value {
     json!({
         "route": resolved.snapshot.route.resource_arn(),

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
+use albflip::aws::arn::{ListenerArn, RuleArn};
+use albflip::aws::lockstep::Lockstep;
+use albflip::aws::resolve::{GroupRef, RouteSpec, Target};
+use albflip::aws::route::RouteId;
 use albflip::aws::AwsSettings;
 use albflip::config::{FileConfig, TargetSection};
-use albflip::lockstep::Lockstep;
-use albflip::model::{ListenerArn, RuleArn};
-use albflip::resolve::{GroupRef, RouteSpec, Target};
-use albflip::route::RouteId;
 use albflip::Error;
 
 use crate::args::{GlobalArgs, TargetArgs};
@@ -164,7 +164,7 @@ fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
             fix: "Name the route one way only".into(),
         });
     }
-    let invalid = |flag: &str, e: albflip::model::InvalidArn| Error::InvalidInput {
+    let invalid = |flag: &str, e: albflip::aws::arn::InvalidArn| Error::InvalidInput {
         what: flag.to_string(),
         why: e.to_string(),
         fix: "Copy the ARN from `aws elbv2 describe-listeners` or the stack outputs".into(),

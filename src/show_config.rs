@@ -18,7 +18,7 @@ struct Entry {
     source: String,
 }
 
-fn describe_route(route: &albflip::resolve::RouteSpec) -> String {
+fn describe_route(route: &albflip::aws::resolve::RouteSpec) -> String {
     route.to_string()
 }
 
@@ -165,7 +165,7 @@ pub fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Resu
         || t.load_balancer.is_some()
         || t.environment.is_some();
     entries.push(entry(origins, "route", route, route_long, route_in_file));
-    let group = |c: Option<&albflip::resolve::GroupRef>| {
+    let group = |c: Option<&albflip::aws::resolve::GroupRef>| {
         c.map(|g| g.to_string())
             .unwrap_or_else(|| "detected from the forward action".into())
     };

@@ -16,12 +16,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use albflip::aws::resolve::{RouteSpec, Target};
 use albflip::engine::{DeploySpec, Engine, Outcome};
 use albflip::events::{Event, Observer};
 use albflip::model::Color;
 use albflip::plan::{ColorMetrics, Observation, Steps, Strategy};
 use albflip::ports::{ApiError, ApiErrorKind, MetricQuery, MetricSource, TokioClock};
-use albflip::resolve::{RouteSpec, Target};
 use albflip::testing::InMemoryAlb;
 use serde::{Deserialize, Serialize};
 

@@ -21,14 +21,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use albflip::aws::arn::ListenerArn;
+use albflip::aws::resolve::{RouteSpec, Target};
 use albflip::aws::{load_config, AwsSettings, CallCounter, CloudWatch, ElbV2};
 use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::Ignore;
-use albflip::model::{Color, ListenerArn};
+use albflip::model::Color;
 use albflip::plan::gates::evaluate as evaluate_gates;
 use albflip::plan::{BakePolicy, ColorMetrics, GateThresholds, Observation, Plan, Steps, Strategy};
 use albflip::ports::TokioClock;
-use albflip::resolve::{RouteSpec, Target};
 
 struct Args {
     listeners: Option<String>,

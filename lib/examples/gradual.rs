@@ -20,14 +20,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use albflip::aws::arn::ListenerArn;
+use albflip::aws::resolve::{RouteSpec, Target};
 use albflip::aws::{self, AwsSettings, CallCounter, CloudWatch, ElbV2, SdkConfig};
 use albflip::config::FileConfig;
 use albflip::engine::{CancellationToken, DeploySpec, Engine, OnInterrupt, Outcome};
 use albflip::events::{Event, Observer};
-use albflip::model::{Color, ListenerArn};
+use albflip::model::Color;
 use albflip::plan::{Steps, Strategy};
 use albflip::ports::TokioClock;
-use albflip::resolve::{RouteSpec, Target};
 use albflip::Error;
 
 /// Prints every event as one JSON line: `{"at": "2025-…Z", "event": "step_started", …}`.

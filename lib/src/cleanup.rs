@@ -26,8 +26,8 @@ use crate::engine::lifecycle::CapacityPolicy;
 use crate::error::Error;
 use crate::model::Color;
 use crate::ports::{Alb, AsgInfo, Clock, Scaler};
-use crate::resolve::{self, Resolved, Target};
-use crate::route::RouteId;
+use crate::providers::aws::resolve::{self, Resolved, Target};
+use crate::providers::aws::route::RouteId;
 use crate::state::{DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions, ChangeOutcome};
 
@@ -110,9 +110,13 @@ pub async fn cleanup<A: Alb, S: Scaler>(
     };
     // Every route that forwards to the old group is read back at weight 0 first: albflip's own and any
     // other (left alone, on a load balancer outside the search, the test listener).
-    let checked =
-        crate::lockstep::routes_to(alb, group.target_group, &resolved.snapshot, &outcome.routes)
-            .await?;
+    let checked = crate::providers::aws::lockstep::routes_to(
+        alb,
+        group.target_group,
+        &resolved.snapshot,
+        &outcome.routes,
+    )
+    .await?;
     outcome.after = Some(capacity::scale_down(scaler, alb, &checked, group).await?);
     Ok(outcome)
 }

@@ -184,13 +184,13 @@ pub struct TargetSection {
 impl TargetSection {
     /// Which routes move with the named one, from `lockstep-load-balancers`, `include-routes` and
     /// `single-route`.
-    pub fn lockstep(&self) -> Result<crate::lockstep::Lockstep, crate::Error> {
+    pub fn lockstep(&self) -> Result<crate::providers::aws::lockstep::Lockstep, crate::Error> {
         let include = self
             .include_routes
             .iter()
             .flatten()
             .map(|arn| {
-                crate::route::RouteId::parse(arn).map_err(|e| {
+                crate::providers::aws::route::RouteId::parse(arn).map_err(|e| {
                     crate::Error::invalid(
                         format!("include-routes {arn:?}"),
                         e.to_string(),
@@ -199,7 +199,7 @@ impl TargetSection {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::lockstep::Lockstep {
+        Ok(crate::providers::aws::lockstep::Lockstep {
             single_route: self.single_route.unwrap_or(false),
             load_balancers: self.lockstep_load_balancers.clone().unwrap_or_default(),
             include,

@@ -2,7 +2,7 @@
 
 use crate::model::{Color, Percent};
 use crate::ports::ApiError;
-use crate::route::{RouteId, RouteProblem};
+use crate::providers::aws::route::{RouteId, RouteProblem};
 
 /// Everything that can go wrong in an albflip operation.
 #[derive(Debug, thiserror::Error)]

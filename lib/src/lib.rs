@@ -123,7 +123,7 @@
 //! use albflip::model::{Color, Split};
 //! use albflip::plan::{Steps, Strategy};
 //! use albflip::ports::TokioClock;
-//! use albflip::resolve::{RouteSpec, Target};
+//! use albflip::aws::resolve::{RouteSpec, Target};
 //! use albflip::testing::{traffic, InMemoryAlb, ScriptedMetrics};
 //!
 //! # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
@@ -153,7 +153,6 @@
 //! `testing` feature's fakes may change in minor releases.
 #![deny(missing_docs)]
 
-pub mod aws;
 pub mod capacity;
 pub mod cleanup;
 pub mod config;
@@ -161,20 +160,20 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod hooks;
-pub mod iam;
 pub mod lock;
-pub mod lockstep;
 pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod preflight;
-pub mod resolve;
-pub mod route;
+pub mod providers;
 pub mod smoke;
 pub mod state;
 // Also built for the library's own unit tests, which run against the same fakes, and for the docs.
 #[cfg(any(test, feature = "testing", doc))]
 pub mod testing;
 pub mod traffic;
+
+/// The AWS provider, where 0.1 had it.
+pub use providers::aws;
 
 pub use error::{Error, ErrorKind};

@@ -1,6 +1,6 @@
 //! One deployment per route: a lease taken before a run, renewed while it runs, released at the end,
 //! and expiring on its own if the holder dies. The lease store is the [`Lock`] port (DynamoDB in
-//! [`crate::aws::DynamoLock`], memory in tests).
+//! [`crate::providers::aws::DynamoLock`], memory in tests).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -1,5 +1,5 @@
 //! The traits the operations and the engine need from the outside world. Nothing AWS-shaped leaks
-//! through them: the AWS adapters in [`crate::aws`] implement them, and so can an in-memory fake or a
+//! through them: the AWS adapters in [`crate::providers::aws`] implement them, and so can an in-memory fake or a
 //! different cloud.
 
 use std::collections::BTreeMap;
@@ -8,8 +8,8 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use crate::model::{LoadBalancerArn, TargetGroupArn};
-use crate::route::{ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
+use crate::providers::aws::route::{ForwardAction, RouteId, RouteSnapshot};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,10 +7,10 @@
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::model::{Color, LoadBalancerArn};
+use crate::model::Color;
 use crate::ports::Alb;
-use crate::resolve::Resolved;
-use crate::state;
+use crate::providers::aws::arn::LoadBalancerArn;
+use crate::providers::aws::resolve::Resolved;
 
 /// One pre-flight check and its verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,7 +80,9 @@ pub async fn checks<A: Alb>(
     out.push(Check::new("stickiness", stickiness(alb, resolved).await));
     out.push(Check::new(
         "deployment state",
-        state::check_can_start(resolved, new).map(|()| "no deployment in flight".to_string()),
+        resolved
+            .check_can_start(new)
+            .map(|()| "no deployment in flight".to_string()),
     ));
     out
 }

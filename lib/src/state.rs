@@ -191,15 +191,26 @@ pub fn identity_from_env() -> String {
     tag_safe(&format!("{user}@{host}"))
 }
 
+/// What the start check needs to know of a route: its name for people, the record found on it, its live
+/// split and its stable color.
+#[derive(Clone, Copy)]
+pub struct RouteState<'a> {
+    /// The route, as people read it.
+    pub route: &'a dyn std::fmt::Display,
+    /// The deployment record found on it.
+    pub record: Option<&'a DeploymentRecord>,
+    /// Its live split.
+    pub split: crate::model::Split,
+    /// Its stable color.
+    pub stable: Color,
+}
+
 /// A deployment may start when none is in flight on the route and the new color is not already the
 /// stable one.
-pub fn check_can_start(
-    resolved: &crate::resolve::Resolved,
-    new: Color,
-) -> Result<(), crate::Error> {
+pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Error> {
     use crate::Error;
-    let route = &resolved.snapshot.route;
-    if let Some(r) = DeploymentRecord::from_tags(&resolved.tags) {
+    let route = live.route;
+    if let Some(r) = live.record {
         let who = if r.started_by.is_empty() {
             String::new()
         } else {
@@ -219,8 +230,8 @@ pub fn check_can_start(
                 format!("a deployment of {} started{who} is recorded as in progress at step {} on the {route}{since}", r.target, r.step),
                 "If that albflip is still running, wait for it; if it died, run `albflip deploy --resume` to continue it or `albflip rollback` to abandon it",
             )),
-            Phase::Interrupted if resolved.split.whole_color() != Some(resolved.stable) => Some((
-                format!("a deployment of {} started{who} was interrupted at step {} and left traffic at {} on the {route}{since}", r.target, r.step, resolved.split),
+            Phase::Interrupted if live.split.whole_color() != Some(live.stable) => Some((
+                format!("a deployment of {} started{who} was interrupted at step {} and left traffic at {} on the {route}{since}", r.target, r.step, live.split),
                 "Run `albflip deploy --resume` to continue it or `albflip rollback` to put traffic back on the stable color",
             )),
             _ => None,
@@ -229,12 +240,12 @@ pub fn check_can_start(
             return Err(Error::conflict(what, fix));
         }
     }
-    if resolved.stable == new {
+    if live.stable == new {
         return Err(Error::InvalidInput {
             what: format!("--target {new}"),
             why: format!(
                 "{new} is already the stable color (it serves {})",
-                resolved.split.percent_of(new)
+                live.split.percent_of(new)
             ),
             fix: format!(
                 "Deploy the new version to {} and run `albflip deploy --target {}`",

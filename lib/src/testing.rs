@@ -13,13 +13,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use crate::model::{Color, ListenerArn, LoadBalancerArn, Split, Stickiness, TargetGroupArn};
+use crate::model::{Color, Split, Stickiness};
 use crate::plan::{ColorMetrics, Observation};
 use crate::ports::{
     AlbInventory, ApiError, ApiErrorKind, MetricQuery, MetricSource, Tags, TargetGroupInfo,
     TargetHealth, TrafficRouter,
 };
-use crate::route::{
+use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, TargetGroupArn};
+use crate::providers::aws::route::{
     self, ColorGroups, ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot,
 };
 

@@ -4,12 +4,16 @@
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::lockstep::{self, LeftAlone};
-use crate::model::{Color, LoadBalancerArn, Percent, Split, Stickiness, TargetGroupArn};
-use crate::ports::{Alb, ApiErrorKind, TargetHealth, TrafficRouter};
-use crate::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
-use crate::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::model::{Color, Percent, Split, Stickiness};
+use crate::ports::{Alb, ApiErrorKind, TargetHealth};
+use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
+use crate::providers::aws::lockstep::LeftAlone;
+use crate::providers::aws::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
+use crate::providers::aws::route::{self, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::write::{self, unwritable};
 use crate::state::{self, DeploymentRecord, Phase, STATE_TAG, UPDATED_TAG};
+
+pub use crate::providers::aws::write::Verification;
 
 /// One color of a route, as `status` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -134,19 +138,6 @@ pub struct ChangeOptions {
     pub min_healthy_hosts: u32,
 }
 
-/// How a change was verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Verification {
-    /// Nothing was written (dry run, or already at the requested split).
-    NotNeeded,
-    /// The write's response showed the written action.
-    Response,
-    /// A separate read after the write showed the written action.
-    ReadBack,
-}
-
 /// What a traffic change did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangeOutcome {
@@ -258,9 +249,9 @@ pub async fn rollback_resolved<A: Alb>(
 /// dry run), verifies it and records the stable color when one color now has all traffic.
 ///
 /// With [`Verification::ReadBack`] (a shift) the routes must agree on their split before, and a failure
-/// part-way puts the routes already written back ([`crate::lockstep::write_group`]). With
+/// part-way puts the routes already written back ([`crate::providers::aws::write::write_group`]). With
 /// [`Verification::Response`] (the rollback) every route that can be written is written
-/// ([`crate::lockstep::write_each`]).
+/// ([`crate::providers::aws::write::write_each`]).
 pub async fn apply<A: Alb>(
     alb: &A,
     resolved: &Resolved,
@@ -270,14 +261,8 @@ pub async fn apply<A: Alb>(
 ) -> Result<ChangeOutcome, Error> {
     let route = resolved.snapshot.route.clone();
     let current = resolved.forward()?;
-    let desired =
-        route::forward_with_split(current, &resolved.groups, split).map_err(|problem| {
-            Error::UnsupportedRoute {
-                route: route.clone(),
-                problem,
-                fix: "See `albflip status`".to_string(),
-            }
-        })?;
+    let desired = route::forward_with_split(current, &resolved.groups, split)
+        .map_err(|p| unwritable(&route, p))?;
     if verification == Verification::ReadBack {
         resolved.check_agreement()?;
     }
@@ -309,9 +294,9 @@ pub async fn apply<A: Alb>(
     if !already {
         check_conversions(alb, resolved, &pending.iter().collect::<Vec<_>>()).await?;
         if verification == Verification::ReadBack {
-            lockstep::write_group(alb, &pending, &resolved.groups, split, verification).await?;
+            write::write_group(alb, &pending, &resolved.groups, split, verification).await?;
         } else {
-            lockstep::write_each(alb, &pending, &resolved.groups, split).await?;
+            write::write_each(alb, &pending, &resolved.groups, split).await?;
         }
         outcome.written = true;
         outcome.verification = verification;
@@ -326,9 +311,9 @@ pub async fn apply<A: Alb>(
 fn pending_routes(resolved: &Resolved, split: Split) -> Result<Vec<RouteSnapshot>, Error> {
     let mut pending = Vec::new();
     for snapshot in resolved.routes() {
-        let current = route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?;
+        let current = route::forward_of(snapshot).map_err(|p| unwritable(&snapshot.route, p))?;
         let desired = route::forward_with_split(current, &resolved.groups, split)
-            .map_err(|p| unsupported(&snapshot.route, p))?;
+            .map_err(|p| unwritable(&snapshot.route, p))?;
         if !route::matches_written(current, &desired) {
             pending.push(snapshot.clone());
         }
@@ -357,89 +342,6 @@ pub(crate) async fn tag_stable<A: Alb>(
     Ok(())
 }
 
-/// Writes `split` on the route read as `current` (one write), then verifies it from the write's response
-/// or from a separate read. Returns the route as verified.
-pub async fn write_verified<R: TrafficRouter>(
-    router: &R,
-    current: &RouteSnapshot,
-    groups: &ColorGroups,
-    split: Split,
-    verification: Verification,
-) -> Result<RouteSnapshot, Error> {
-    let route = &current.route;
-    let forward = route::forward_of(current).map_err(|problem| unsupported(route, problem))?;
-    let desired = route::forward_with_split(forward, groups, split)
-        .map_err(|problem| unsupported(route, problem))?;
-    let after = router
-        .write(current, &desired)
-        .await
-        .map_err(|source| Error::WriteFailed {
-            route: route.clone(),
-            source,
-        })?;
-    if verification == Verification::ReadBack {
-        verify(router, route, &desired).await
-    } else {
-        check_written(after, &desired)
-    }
-}
-
-/// Reads `route` back and checks that it carries the `desired` forward action.
-pub(crate) async fn verify<R: TrafficRouter>(
-    router: &R,
-    route: &RouteId,
-    desired: &ForwardAction,
-) -> Result<RouteSnapshot, Error> {
-    // The write went through: a read-back that fails is a verification failure, never "nothing changed".
-    let live = router
-        .read(route)
-        .await
-        .map_err(|e| Error::VerificationFailed {
-            route: route.clone(),
-            expected: describe_forward(desired),
-            found: format!("nothing: the read-back failed ({e})"),
-        })?;
-    check_written(live, desired)
-}
-
-fn check_written(live: RouteSnapshot, desired: &ForwardAction) -> Result<RouteSnapshot, Error> {
-    match live.forward.as_ref() {
-        Some(found) if route::matches_written(found, desired) => Ok(live),
-        found => Err(Error::VerificationFailed {
-            route: live.route.clone(),
-            expected: describe_forward(desired),
-            found: found
-                .map(describe_forward)
-                .unwrap_or_else(|| live.action_types.join(" + ")),
-        }),
-    }
-}
-
-fn unsupported(route: &RouteId, problem: route::RouteProblem) -> Error {
-    Error::UnsupportedRoute {
-        route: route.clone(),
-        problem,
-        fix: "See `albflip status`".to_string(),
-    }
-}
-
-/// A one-line description of a forward action: `name=weight, name=weight; stickiness`.
-pub fn describe_forward(forward: &ForwardAction) -> String {
-    let groups: Vec<String> = forward
-        .targets
-        .iter()
-        .map(|t| match t.weight {
-            Some(w) => format!("{}={w}", t.target_group.name()),
-            None => t.target_group.name().to_string(),
-        })
-        .collect();
-    format!(
-        "{}; stickiness {}",
-        groups.join(", "),
-        forward.stickiness.unwrap_or(Stickiness::OFF)
-    )
-}
-
 /// Every color whose share goes up must have a healthy target, unless forced (then it is a warning).
 /// [`check_conversion`] for each of `routes`.
 pub(crate) async fn check_conversions<A: Alb>(
@@ -448,7 +350,7 @@ pub(crate) async fn check_conversions<A: Alb>(
     routes: &[&RouteSnapshot],
 ) -> Result<(), Error> {
     for snapshot in routes {
-        let forward = route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?;
+        let forward = route::forward_of(snapshot).map_err(|p| unwritable(&snapshot.route, p))?;
         check_conversion(alb, resolved, &snapshot.route, forward).await?;
     }
     Ok(())
@@ -475,7 +377,9 @@ pub(crate) async fn check_conversion<A: Alb>(
             .map_err(Error::Read)?
         {
             let problem = route::RouteProblem::TargetGroupStickiness(arn.name().to_string());
-            return Err(resolve::unsupported(route, problem));
+            return Err(crate::providers::aws::unsupported::unsupported(
+                route, problem,
+            ));
         }
     }
     Ok(())

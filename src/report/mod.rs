@@ -7,11 +7,11 @@ mod chart;
 use std::fmt::Write;
 use std::time::SystemTime;
 
+use albflip::aws::resolve::Target;
 use albflip::engine::{DeploySpec, Outcome};
 use albflip::events::{Event, SplitView};
 use albflip::model::Color;
 use albflip::plan::{GateKind, GateResult, Verdict};
-use albflip::resolve::Target;
 use albflip::Error;
 
 use chart::{ChartData, Marker, Series};

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use albflip::aws::arn::{ListenerArn, TargetGroupArn};
+use albflip::aws::route::RouteId;
 use albflip::aws::{AutoScaling, CallCounter, ElbV2};
 use albflip::capacity::{self, ColorAsg, Wait};
-use albflip::model::{ListenerArn, TargetGroupArn};
 use albflip::ports::{AlbInventory, Scaler, TokioClock};
-use albflip::route::RouteId;
 
 use crate::harness::*;
 

@@ -4,12 +4,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
+use albflip::aws::arn::ListenerArn;
+use albflip::aws::resolve::{RouteSpec, Target};
 use albflip::aws::SdkConfig;
 use albflip::config::FileConfig;
 use albflip::engine::{CancellationToken, Outcome};
 use albflip::events::{Collect, Event, Observer};
-use albflip::model::{Color, ListenerArn};
-use albflip::resolve::{RouteSpec, Target};
+use albflip::model::Color;
 
 use crate::harness::*;
 

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use albflip::aws::resolve::{RouteSpec, Target};
 use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::{Collect, Event};
 use albflip::model::{Color, Percent, Split};
 use albflip::plan::decide::Failure;
 use albflip::plan::{BakePolicy, GateKind, GateThresholds, NoDataPolicy, Plan, Steps, Strategy};
 use albflip::ports::{TargetHealth, TokioClock};
-use albflip::resolve::{RouteSpec, Target};
 use albflip::testing::{traffic, InMemoryAlb, MetricContext, Sample, ScriptedMetrics};
 use albflip::traffic::{rollback, ChangeOptions};
 use albflip::Error;

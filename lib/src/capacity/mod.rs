@@ -34,9 +34,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::model::TargetGroupArn;
 use crate::ports::{AlbInventory, AsgInfo, Capacity, Clock, Scaler, TrafficRouter};
-use crate::route::RouteId;
+use crate::providers::aws::arn::TargetGroupArn;
+use crate::providers::aws::route::RouteId;
 
 pub(crate) use record::write as write_record;
 pub use record::{CapacityRecord, MAX_TAG_VALUE};

@@ -11,7 +11,7 @@ use crate::ports::{AsgInfo, Capacity};
 /// state), for a rollback after the color is scaled down.
 pub(crate) async fn write<A: crate::ports::AlbInventory>(
     alb: &A,
-    route: &crate::route::RouteId,
+    route: &crate::providers::aws::route::RouteId,
     color: Color,
     record: &CapacityRecord,
 ) -> Result<(), Error> {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::*;
 use crate::model::{Color, Split};
 use crate::ports::{AlbInventory, Clock, TargetHealth, TokioClock, TrafficRouter};
-use crate::route::{ForwardAction, ForwardTarget};
+use crate::providers::aws::route::{ForwardAction, ForwardTarget};
 use crate::testing::{InMemoryAlb, InMemoryScaler, BLUE_ASG, GREEN_ASG};
 use crate::ErrorKind;
 
@@ -435,7 +435,7 @@ async fn any_weight_above_zero_blocks_the_scale_down() {
     let (alb, scaler) = linked();
     let route = RouteId::Listener(alb.listener_arn());
     let live = alb.read(&route).await.unwrap();
-    let weighted = |tg: &crate::model::TargetGroupArn, w| ForwardTarget {
+    let weighted = |tg: &crate::providers::aws::arn::TargetGroupArn, w| ForwardTarget {
         target_group: tg.clone(),
         weight: Some(w),
     };
@@ -483,7 +483,7 @@ async fn discovery_finds_the_one_group_and_refuses_to_guess_between_two() {
         e.contains(GREEN_ASG) && e.contains("sim-shop-green-2-asg") && e.contains("--green-asg"),
         "{e}"
     );
-    let other = crate::model::TargetGroupArn::parse(
+    let other = crate::providers::aws::arn::TargetGroupArn::parse(
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/other-tg/0000000000000009",
     )
     .unwrap();

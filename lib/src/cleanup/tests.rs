@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::model::{Percent, Split, TargetGroupArn};
+use crate::model::{Percent, Split};
 use crate::ports::{AlbInventory, ApiError, AsgInfo, Capacity, TargetHealth, TokioClock};
-use crate::resolve::RouteSpec;
+use crate::providers::aws::arn::TargetGroupArn;
+use crate::providers::aws::resolve::RouteSpec;
 use crate::state::STATE_TAG;
 use crate::testing::{InMemoryAlb, InMemoryScaler, BLUE_ASG, GREEN_ASG};
 use crate::ErrorKind;

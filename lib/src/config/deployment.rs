@@ -6,7 +6,7 @@
 //! ```
 //! use albflip::config::FileConfig;
 //! use albflip::model::Color;
-//! use albflip::resolve::RouteSpec;
+//! use albflip::aws::resolve::RouteSpec;
 //!
 //! # fn main() -> Result<(), albflip::Error> {
 //! let text = "[target]\nload-balancer = \"prod-shop-alb\"\nport = 443\n[strategy]\nstrategy = \"immediate\"\n";
@@ -19,12 +19,13 @@
 
 use std::path::Path;
 
-use crate::aws::AwsSettings;
 use crate::config::{AwsSection, FileConfig, TargetSection};
 use crate::engine::DeploySpec;
 use crate::error::Error;
-use crate::model::{Color, InvalidArn, ListenerArn, RuleArn};
-use crate::resolve::{GroupRef, RouteSpec, Target};
+use crate::model::Color;
+use crate::providers::aws::arn::{InvalidArn, ListenerArn, RuleArn};
+use crate::providers::aws::resolve::{GroupRef, RouteSpec, Target};
+use crate::providers::aws::AwsSettings;
 
 /// The listener port when `[target]` names a load balancer without one.
 pub const DEFAULT_PORT: u16 = 80;
@@ -69,7 +70,7 @@ impl FileConfig {
 }
 
 impl AwsSection {
-    /// These settings for [`crate::aws::load_config`].
+    /// These settings for [`crate::providers::aws::load_config`].
     pub fn settings(&self) -> AwsSettings {
         AwsSettings {
             region: self.region.clone(),

@@ -2,14 +2,14 @@
 
 use crate::error::Error;
 use crate::events::Event;
-use crate::lockstep;
 use crate::model::{Color, Split};
 use crate::ports::{Alb, Clock, MetricSource, Scaler};
-use crate::resolve::unsupported;
-use crate::resolve::Resolved;
-use crate::route;
+use crate::providers::aws::resolve::Resolved;
+use crate::providers::aws::route;
+use crate::providers::aws::unsupported::unsupported;
+use crate::providers::aws::write::{self, Verification};
 use crate::state::{DeploymentRecord, Phase};
-use crate::traffic::{self, Verification};
+use crate::traffic;
 
 use super::Engine;
 
@@ -49,7 +49,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             }
         }
         if !pending.is_empty() {
-            lockstep::write_group(
+            write::write_group(
                 self.alb,
                 &pending,
                 &resolved.groups,
@@ -70,7 +70,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         cause: &str,
     ) -> Result<(), Error> {
         let result =
-            lockstep::rollback_each(self.alb, &resolved.routes(), &resolved.groups, stable).await;
+            write::rollback_each(self.alb, &resolved.routes(), &resolved.groups, stable).await;
         match result {
             Ok(_) => {
                 self.emit(Event::RolledBack {

@@ -8,7 +8,7 @@ use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::{BakeDecision, BakePolicy, BakeTracker, Step};
 use crate::ports::{Alb, Clock, MetricQuery, MetricSource, Scaler};
-use crate::resolve::Resolved;
+use crate::providers::aws::resolve::Resolved;
 
 use super::{DeploySpec, Engine};
 

@@ -7,8 +7,8 @@ use crate::model::Color;
 use crate::plan::gates::{evaluate, GateReport, Verdict};
 use crate::ports::{Alb, Clock, MetricSource, Scaler};
 use crate::preflight::{self, Check};
-use crate::resolve::{Resolved, Target};
-use crate::route::RouteId;
+use crate::providers::aws::resolve::{Resolved, Target};
+use crate::providers::aws::route::RouteId;
 
 use super::{DeploySpec, Engine};
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::hooks::Hook;
-use crate::model::{Color, ListenerArn};
+use crate::model::Color;
+use crate::providers::aws::arn::ListenerArn;
 
 /// The default wait for the new color's healthy targets.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(600);

@@ -37,8 +37,8 @@ use crate::model::{Color, Percent, Split};
 use crate::plan::decide::Failure;
 use crate::plan::{Plan, Step};
 use crate::ports::{Alb, Clock, MetricSource, Scaler};
-use crate::resolve::{self, Resolved, Target};
-use crate::route::RouteSnapshot;
+use crate::providers::aws::resolve::{self, Resolved, Target};
+use crate::providers::aws::route::RouteSnapshot;
 use crate::state::{self, DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions};
 
@@ -83,7 +83,7 @@ enum Mode {
 /// use albflip::events::Ignore;
 /// use albflip::model::Color;
 /// use albflip::ports::TokioClock;
-/// use albflip::resolve::Target;
+/// use albflip::aws::resolve::Target;
 ///
 /// # async fn run() -> Result<(), albflip::Error> {
 /// let config = aws::load_config(&AwsSettings::default()).await?;
@@ -197,7 +197,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     pub async fn deploy(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
         let (resolved, test) = self.resolve_with_test_listener(target, spec).await?;
         let new = spec.plan.target;
-        state::check_can_start(&resolved, new)?;
+        resolved.check_can_start(new)?;
         resolved.check_agreement()?;
         self.check_alarms(&resolved, spec).await?;
         traffic::check_conversions(self.alb, &resolved, &resolved.routes()).await?;

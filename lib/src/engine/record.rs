@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::model::{Color, Split};
 use crate::ports::{Alb, ApiError, Clock, MetricSource, Scaler};
-use crate::route::RouteId;
+use crate::providers::aws::route::RouteId;
 use crate::state::{self, DeploymentRecord, Phase};
 
 use super::{DeploySpec, Engine};

@@ -7,8 +7,8 @@ use crate::hooks::Stage;
 use crate::model::Split;
 use crate::plan::Step;
 use crate::ports::{Alb, Clock, MetricSource, Scaler};
-use crate::resolve::Resolved;
-use crate::route::RouteSnapshot;
+use crate::providers::aws::resolve::Resolved;
+use crate::providers::aws::route::RouteSnapshot;
 use crate::state::{DeploymentRecord, Phase, STABLE_TAG};
 use crate::traffic;
 

@@ -5,14 +5,14 @@ use crate::capacity::{self, CapacityRecord, ColorAsg, Wait};
 use crate::error::Error;
 use crate::events::Event;
 use crate::hooks::{self, HookContext, Stage};
-use crate::lockstep;
 use crate::model::{Color, Split};
 use crate::plan::decide::Failure;
 use crate::ports::{Alb, ApiErrorKind, Clock, MetricSource, Scaler};
-use crate::resolve::Resolved;
-use crate::route::{RouteId, RouteSnapshot};
+use crate::providers::aws::lockstep;
+use crate::providers::aws::resolve::Resolved;
+use crate::providers::aws::route::{RouteId, RouteSnapshot};
+use crate::providers::aws::write::{self, Verification};
 use crate::smoke;
-use crate::traffic::Verification;
 
 use super::lifecycle::{TestListener, TestTraffic};
 use super::{DeploySpec, Engine};
@@ -215,7 +215,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         color: Color,
     ) -> Result<(), Error> {
         let live = self.alb.read(&test.route).await.map_err(Error::Read)?;
-        lockstep::write_group(
+        write::write_group(
             self.alb,
             std::slice::from_ref(&live),
             &resolved.groups,

@@ -10,10 +10,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::model::{
-    AlbWeight, Color, ListenerArn, LoadBalancerArn, RuleArn, Split, Stickiness, TargetGroupArn,
-    Weights,
-};
+use crate::model::{Color, Split, Stickiness};
+use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
+use crate::providers::aws::weights::{AlbWeight, Weights};
 
 /// Which route to act on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -36,7 +35,7 @@ impl RouteId {
 
     /// A route from its ARN: a listener rule's (`…:listener-rule/…`) or a listener's (`…:listener/…`,
     /// meaning its default action).
-    pub fn parse(arn: &str) -> Result<RouteId, crate::model::InvalidArn> {
+    pub fn parse(arn: &str) -> Result<RouteId, crate::providers::aws::arn::InvalidArn> {
         match RuleArn::parse(arn) {
             Ok(rule) => Ok(RouteId::Rule(rule)),
             Err(_) => ListenerArn::parse(arn).map(RouteId::Listener),
@@ -273,7 +272,7 @@ pub fn forward_with_split(
     split: Split,
 ) -> Result<ForwardAction, RouteProblem> {
     check_forward(current)?;
-    let weights = split.weights();
+    let weights = Weights::from_split(split);
     let mut colors: Vec<Color> = Vec::with_capacity(2);
     for t in &current.targets {
         let color = groups

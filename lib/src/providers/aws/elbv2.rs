@@ -9,14 +9,17 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
-use crate::aws::calls::CallCounter;
-use crate::aws::errors::classify;
-use crate::aws::throttle::retry_throttled;
-use crate::model::{ListenerArn, LoadBalancerArn, RuleArn, Stickiness, TargetGroupArn};
+use crate::model::Stickiness;
 use crate::ports::{
     AlbInventory, ApiError, ApiErrorKind, Tags, TargetGroupInfo, TargetHealth, TrafficRouter,
 };
-use crate::route::{ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot};
+use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
+use crate::providers::aws::calls::CallCounter;
+use crate::providers::aws::errors::classify;
+use crate::providers::aws::route::{
+    ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot,
+};
+use crate::providers::aws::throttle::retry_throttled;
 
 const SERVICE: &str = "elasticloadbalancing";
 

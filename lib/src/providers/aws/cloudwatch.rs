@@ -7,10 +7,10 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use aws_sdk_cloudwatch::Client;
 
-use crate::aws::calls::CallCounter;
-use crate::aws::errors::classify;
 use crate::plan::{ColorMetrics, Observation};
 use crate::ports::{ApiError, MetricQuery, MetricSource};
+use crate::providers::aws::calls::CallCounter;
+use crate::providers::aws::errors::classify;
 
 /// The metrics fetched for each color: (query id suffix, metric name, statistic or `None` for the
 /// configured latency statistic).

@@ -5,10 +5,10 @@ use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use aws_sdk_autoscaling::Client;
 
-use crate::aws::calls::CallCounter;
-use crate::aws::errors::classify;
-use crate::model::TargetGroupArn;
 use crate::ports::{ApiError, AsgInfo, Capacity, Scaler};
+use crate::providers::aws::arn::TargetGroupArn;
+use crate::providers::aws::calls::CallCounter;
+use crate::providers::aws::errors::classify;
 
 const SERVICE: &str = "autoscaling";
 

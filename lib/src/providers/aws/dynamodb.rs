@@ -8,9 +8,9 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use crate::aws::calls::CallCounter;
-use crate::aws::errors::classify;
 use crate::ports::{ApiError, ApiErrorKind, LeaseHolder, Lock};
+use crate::providers::aws::calls::CallCounter;
+use crate::providers::aws::errors::classify;
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 

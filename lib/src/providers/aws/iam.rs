@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::route::RouteId;
+use crate::providers::aws::route::RouteId;
 
 /// ELBv2 read actions; AWS does not support resource-level permissions for them.
 pub const ELB_READS: &[&str] = &[
@@ -121,7 +121,7 @@ impl<'a> Scope<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ListenerArn;
+    use crate::providers::aws::arn::ListenerArn;
 
     #[test]
     fn writes_are_scoped_to_the_route_and_the_lock_table() {

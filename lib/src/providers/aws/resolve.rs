@@ -6,10 +6,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
-use crate::lockstep::{self, LeftAlone, Lockstep, Peer};
-use crate::model::{Color, ListenerArn, RuleArn, Split, TargetGroupArn};
+use crate::model::{Color, Split};
 use crate::ports::{Alb, ApiError, ApiErrorKind, Tags};
-use crate::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::arn::{ListenerArn, RuleArn, TargetGroupArn};
+use crate::providers::aws::lockstep::{self, LeftAlone, Lockstep, Peer};
+use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::unsupported::unsupported;
+use crate::state::{self, DeploymentRecord, RouteState};
 
 /// The tag on a listener (or rule) naming its stable color.
 pub const STABLE_TAG: &str = "albflip:stable";
@@ -109,8 +112,8 @@ impl fmt::Display for GroupRef {
 /// then set the fields you need:
 ///
 /// ```
-/// use albflip::model::ListenerArn;
-/// use albflip::resolve::{GroupRef, RouteSpec, Target};
+/// use albflip::aws::arn::ListenerArn;
+/// use albflip::aws::resolve::{GroupRef, RouteSpec, Target};
 /// let arn = ListenerArn::parse("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2").unwrap();
 /// let mut target = Target::new(RouteSpec::Listener(arn));
 /// target.green = Some(GroupRef::Name("shop-green-tg".into()));
@@ -214,6 +217,23 @@ impl Resolved {
     pub fn check_agreement(&self) -> Result<(), Error> {
         lockstep::check_agreement(&self.snapshot, self.split, &self.peers)
     }
+
+    /// The route's deployment record, parsed from its tags.
+    pub fn record(&self) -> Option<DeploymentRecord> {
+        DeploymentRecord::from_tags(&self.tags)
+    }
+
+    /// A deployment of `new` may start on this route (see [`state::check_can_start`]).
+    pub fn check_can_start(&self, new: Color) -> Result<(), Error> {
+        let record = self.record();
+        let live = RouteState {
+            route: &self.snapshot.route,
+            record: record.as_ref(),
+            split: self.split,
+            stable: self.stable,
+        };
+        state::check_can_start(live, new)
+    }
 }
 
 /// Reads the route the user named and works out blue and green.
@@ -297,24 +317,6 @@ fn not_found_or_read(e: ApiError, route: &RouteId) -> Error {
         }
     } else {
         Error::Read(e)
-    }
-}
-
-pub(crate) fn unsupported(route: &RouteId, problem: route::RouteProblem) -> Error {
-    use route::RouteProblem as P;
-    let fix = match &problem {
-        P::NotAForward { .. } => "Point albflip at a route that forwards to the blue and green target groups (--rule-arn for a rule)",
-        P::TooManyTargetGroups { .. } | P::ForeignTargetGroup(_) => "Remove the extra target groups from the action first, or use a route that forwards only to blue and green",
-        P::DuplicateTargetGroup(_) => "Fix the action so each target group appears once",
-        P::WeightOutOfRange { .. } | P::AllZeroWeights => "Fix the weights (0..=999, not all zero) with `aws elbv2 modify-listener`, or use `albflip shift --force`-free paths after fixing",
-        P::InvalidStickiness(_) => "Set a stickiness duration of 1..=604800 seconds, or disable stickiness",
-        P::MissingColor { .. } => "Name the target groups the action forwards to with --blue/--green",
-        P::TargetGroupStickiness(_) => "Enable group stickiness on the forward action, or turn stickiness off on the target group (`aws elbv2 modify-target-group-attributes --attributes Key=stickiness.enabled,Value=false`)",
-    };
-    Error::UnsupportedRoute {
-        route: route.clone(),
-        problem,
-        fix: fix.to_string(),
     }
 }
 

@@ -1,0 +1,45 @@
+//! The AWS provider: everything that is specific to the Application Load Balancer and its neighbours.
+//!
+//! ALB specifics:
+//! - [`arn`]: ARNs, validated, and the names and CloudWatch dimensions read from them.
+//! - [`weights`]: ALB weights (0..=999, never all zero) and their conversion to and from a split.
+//! - [`route`]: a route's forward action and the ALB's validity rules over it (pure).
+//! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
+//! - [`lockstep`]: every route that forwards to blue and green, found together.
+//! - [`write`]: the one write path: desired split -> write -> verify -> put back on failure.
+//! - [`iam`]: the least-privilege IAM policy for a route.
+//!
+//! Adapters from the [`crate::ports`] traits to the AWS SDK (they decide nothing):
+//! - [`autoscaling`]: reading and resizing Auto Scaling groups ([`AutoScaling`]).
+//! - [`sdk`]: one place where region, profile, endpoint, timeouts, retries and the HTTP client are set.
+//! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
+//! - [`dynamodb`]: the deployment lock ([`DynamoLock`]).
+//! - [`elbv2`]: the ALB router and inventory ([`ElbV2`]).
+//! - [`errors`]: SDK errors classified into [`crate::ports::ApiError`].
+//! - [`throttle`]: longer retries for throttled writes.
+//! - [`calls`]: counts API calls per operation, for the summary and the benchmarks.
+
+pub mod arn;
+pub mod autoscaling;
+pub mod calls;
+pub mod cloudwatch;
+pub mod dynamodb;
+pub mod elbv2;
+pub mod errors;
+pub mod iam;
+pub mod lockstep;
+pub mod resolve;
+pub mod route;
+pub mod sdk;
+pub mod throttle;
+pub mod unsupported;
+pub mod weights;
+pub mod write;
+
+pub use autoscaling::AutoScaling;
+pub use aws_config::SdkConfig;
+pub use calls::CallCounter;
+pub use cloudwatch::CloudWatch;
+pub use dynamodb::DynamoLock;
+pub use elbv2::ElbV2;
+pub use sdk::{load_config, AwsSettings};

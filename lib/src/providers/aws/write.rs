@@ -1,0 +1,296 @@
+//! The one write path of the ALB provider: the forward action for a desired split, one write per route,
+//! verification (from the write's response or a read-back), and putting routes back when a write of a
+//! group fails part-way. `traffic`, the engine and discovery all write through here.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::model::{Color, Split, Stickiness};
+use crate::ports::TrafficRouter;
+use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::unsupported::unsupported;
+
+/// How a change was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Verification {
+    /// Nothing was written (dry run, or already at the requested split).
+    NotNeeded,
+    /// The write's response showed the written action.
+    Response,
+    /// A separate read after the write showed the written action.
+    ReadBack,
+}
+
+/// A route that cannot take the split it was about to be written (it changed since it was read).
+pub(crate) fn unwritable(route: &RouteId, problem: route::RouteProblem) -> Error {
+    Error::UnsupportedRoute {
+        route: route.clone(),
+        problem,
+        fix: "See `albflip status`".to_string(),
+    }
+}
+
+/// Writes `split` on the route read as `current` (one write), then verifies it from the write's response
+/// or from a separate read. Returns the route as verified.
+pub async fn write_verified<R: TrafficRouter>(
+    router: &R,
+    current: &RouteSnapshot,
+    groups: &ColorGroups,
+    split: Split,
+    verification: Verification,
+) -> Result<RouteSnapshot, Error> {
+    let route = &current.route;
+    let forward = route::forward_of(current).map_err(|problem| unwritable(route, problem))?;
+    let desired = route::forward_with_split(forward, groups, split)
+        .map_err(|problem| unwritable(route, problem))?;
+    let after = router
+        .write(current, &desired)
+        .await
+        .map_err(|source| Error::WriteFailed {
+            route: route.clone(),
+            source,
+        })?;
+    if verification == Verification::ReadBack {
+        verify(router, route, &desired).await
+    } else {
+        check_written(after, &desired)
+    }
+}
+
+/// Reads `route` back and checks that it carries the `desired` forward action.
+pub async fn verify<R: TrafficRouter>(
+    router: &R,
+    route: &RouteId,
+    desired: &ForwardAction,
+) -> Result<RouteSnapshot, Error> {
+    // The write went through: a read-back that fails is a verification failure, never "nothing changed".
+    let live = router
+        .read(route)
+        .await
+        .map_err(|e| Error::VerificationFailed {
+            route: route.clone(),
+            expected: describe_forward(desired),
+            found: format!("nothing: the read-back failed ({e})"),
+        })?;
+    check_written(live, desired)
+}
+
+fn check_written(live: RouteSnapshot, desired: &ForwardAction) -> Result<RouteSnapshot, Error> {
+    match live.forward.as_ref() {
+        Some(found) if route::matches_written(found, desired) => Ok(live),
+        found => Err(Error::VerificationFailed {
+            route: live.route.clone(),
+            expected: describe_forward(desired),
+            found: found
+                .map(describe_forward)
+                .unwrap_or_else(|| live.action_types.join(" + ")),
+        }),
+    }
+}
+
+/// A one-line description of a forward action: `name=weight, name=weight; stickiness`.
+pub fn describe_forward(forward: &ForwardAction) -> String {
+    let groups: Vec<String> = forward
+        .targets
+        .iter()
+        .map(|t| match t.weight {
+            Some(w) => format!("{}={w}", t.target_group.name()),
+            None => t.target_group.name().to_string(),
+        })
+        .collect();
+    format!(
+        "{}; stickiness {}",
+        groups.join(", "),
+        forward.stickiness.unwrap_or(Stickiness::OFF)
+    )
+}
+
+/// A route before and after a write, for putting it back.
+struct Written<'a> {
+    before: &'a RouteSnapshot,
+}
+
+/// Writes `split` on every route in `current` (each read just before), then verifies all of them: from
+/// the writes' responses or by reading each back. When a write or a verification fails, the routes
+/// already written are put back to the forward action they had, and the error names the route that
+/// failed and what was put back. Returns the routes as verified.
+pub async fn write_group<R: TrafficRouter>(
+    router: &R,
+    current: &[RouteSnapshot],
+    groups: &ColorGroups,
+    split: Split,
+    verification: Verification,
+) -> Result<Vec<RouteSnapshot>, Error> {
+    if let [single] = current {
+        return write_verified(router, single, groups, split, verification)
+            .await
+            .map(|live| vec![live]);
+    }
+    let desired = current
+        .iter()
+        .map(|before| desired_forward(before, groups, split))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut written: Vec<Written<'_>> = Vec::new();
+    for (before, wanted) in current.iter().zip(&desired) {
+        written.push(Written { before });
+        if let Err(source) = router.write(before, wanted).await {
+            let failed = Error::WriteFailed {
+                route: before.route.clone(),
+                source,
+            };
+            return Err(restore(router, &written, failed).await);
+        }
+    }
+    let mut verified = Vec::new();
+    for (before, wanted) in current.iter().zip(&desired) {
+        match verify(router, &before.route, wanted).await {
+            Ok(live) => verified.push(live),
+            Err(failed) => return Err(restore(router, &written, failed).await),
+        }
+    }
+    Ok(verified)
+}
+
+fn desired_forward(
+    current: &RouteSnapshot,
+    groups: &ColorGroups,
+    split: Split,
+) -> Result<ForwardAction, Error> {
+    let route = &current.route;
+    let forward = route::forward_of(current).map_err(|p| unsupported(route, p))?;
+    route::forward_with_split(forward, groups, split).map_err(|p| unsupported(route, p))
+}
+
+/// Puts each written route back to the forward action it had (re-reading it first, so a route whose
+/// write never landed is not written again), then reports `failed` with what was restored.
+async fn restore<R: TrafficRouter>(router: &R, written: &[Written<'_>], failed: Error) -> Error {
+    let mut restored = Vec::new();
+    let mut not_restored = Vec::new();
+    for w in written {
+        let route = &w.before.route;
+        let Some(before) = w.before.forward.as_ref() else {
+            continue;
+        };
+        let result = async {
+            let live = router.read(route).await?;
+            match live.forward.as_ref() {
+                Some(found) if route::matches_written(found, before) => Ok(None),
+                _ => router.write(&live, before).await.map(Some),
+            }
+        }
+        .await;
+        match result {
+            Ok(None) => {}
+            // Verified from the write's response, like every other write.
+            Ok(Some(after))
+                if after
+                    .forward
+                    .as_ref()
+                    .is_some_and(|f| route::matches_written(f, before)) =>
+            {
+                restored.push(route.to_string())
+            }
+            Ok(Some(_)) => not_restored.push(format!(
+                "{route} (the put-back did not show in the response)"
+            )),
+            Err(e) => not_restored.push(format!("{route} ({e})")),
+        }
+    }
+    Error::LockstepFailed {
+        cause: Box::new(failed),
+        restored,
+        not_restored,
+    }
+}
+
+/// Writes `split` on every route that does not carry it yet, verified from each write's response, and
+/// goes on past a failure so that as many routes as possible get there (the rollback's way). Returns the
+/// routes written; an error lists the routes that failed and the ones that were written.
+pub async fn write_each<R: TrafficRouter>(
+    router: &R,
+    current: &[RouteSnapshot],
+    groups: &ColorGroups,
+    split: Split,
+) -> Result<Vec<RouteId>, Error> {
+    let mut written = Vec::new();
+    let mut failed: Vec<Error> = Vec::new();
+    for snapshot in current {
+        // A route that cannot take the split (someone made it a redirect mid-run) is a failure of its
+        // own: the others are still written.
+        let planned = route::forward_of(snapshot)
+            .map_err(|p| unsupported(&snapshot.route, p))
+            .and_then(|forward| Ok((forward, desired_forward(snapshot, groups, split)?)));
+        let (forward, wanted) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                failed.push(e);
+                continue;
+            }
+        };
+        if route::matches_written(forward, &wanted) {
+            continue;
+        }
+        match write_verified(router, snapshot, groups, split, Verification::Response).await {
+            Ok(_) => written.push(snapshot.route.clone()),
+            Err(e) => failed.push(e),
+        }
+    }
+    match failed.len() {
+        0 => Ok(written),
+        1 if current.len() == 1 => Err(failed.remove(0)),
+        _ => Err(Error::RoutesFailed {
+            split: split.to_string(),
+            written: written.iter().map(ToString::to_string).collect(),
+            failed: failed.iter().map(ToString::to_string).collect(),
+        }),
+    }
+}
+
+/// Puts all traffic on `stable` on every route: each read fresh and written when it needs it, verified
+/// from the write's response. A route that cannot be read or written does not stop the others.
+pub async fn rollback_each<R: TrafficRouter>(
+    router: &R,
+    routes: &[&RouteSnapshot],
+    groups: &ColorGroups,
+    stable: Color,
+) -> Result<Vec<RouteId>, Error> {
+    let mut live = Vec::new();
+    let mut unread = Vec::new();
+    for snapshot in routes {
+        match router.read(&snapshot.route).await {
+            Ok(found) => live.push(found),
+            Err(e) => unread.push(Error::Read(e)),
+        }
+    }
+    let written = write_each(router, &live, groups, Split::all_to(stable)).await;
+    match (written, unread.len()) {
+        (Ok(written), 0) => Ok(written),
+        (Err(e), 0) => Err(e),
+        (Ok(_), 1) if routes.len() == 1 => Err(unread.remove(0)),
+        (result, _) => {
+            let mut failed: Vec<String> = unread.iter().map(ToString::to_string).collect();
+            let written = match result {
+                Ok(w) => w.iter().map(ToString::to_string).collect(),
+                Err(Error::RoutesFailed {
+                    written,
+                    failed: more,
+                    ..
+                }) => {
+                    failed.extend(more);
+                    written
+                }
+                Err(e) => {
+                    failed.push(e.to_string());
+                    Vec::new()
+                }
+            };
+            Err(Error::RoutesFailed {
+                split: Split::all_to(stable).to_string(),
+                written,
+                failed,
+            })
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Providers: each folder implements the [`crate::ports`] for one platform and keeps everything that is
+//! specific to it (identifiers, units, API calls, validity rules) inside.
+//!
+//! - [`aws`]: the Application Load Balancer (routes, weights 0..=999, tags as the state store),
+//!   CloudWatch, Auto Scaling and the DynamoDB lease.
+
+pub mod aws;
