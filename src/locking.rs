@@ -1,6 +1,7 @@
 //! The deployment lock around runs, and `albflip unlock`.
 
 use albflip::aws::{CallCounter, DynamoLock, ElbV2, SdkConfig};
+use albflip::ports::TokioClock;
 use albflip::Error;
 
 use crate::args;
@@ -30,7 +31,7 @@ pub async fn take_lock(
         albflip::state::identity_from_env(),
         std::process::id()
     );
-    albflip::lock::acquire(lock, &key, &holder, settings.lock_ttl)
+    albflip::lock::acquire(lock, &key, &holder, settings.lock_ttl, TokioClock::new())
         .await
         .map(Some)
 }

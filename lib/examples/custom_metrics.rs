@@ -58,11 +58,6 @@ impl CountsFile {
     }
 }
 
-/// `targetgroup/NAME/ID` (the dimension in a [`MetricQuery`]) → `NAME`.
-fn group_name(dimension: &str) -> &str {
-    dimension.split('/').nth(1).unwrap_or(dimension)
-}
-
 impl From<Counts> for ColorMetrics {
     fn from(c: Counts) -> ColorMetrics {
         ColorMetrics {
@@ -80,15 +75,16 @@ impl MetricSource for CountsFile {
     /// data yet", not as an error. An unreadable file is an error; three in a row fail the step.
     async fn observe(&self, query: &MetricQuery) -> Result<Observation, ApiError> {
         let counts = self.read()?;
-        let of = |dimension: &str| {
+        // The backend's name is its target group's name on the ALB.
+        let of = |name: &str| {
             counts
-                .get(group_name(dimension))
+                .get(name)
                 .map(|c| ColorMetrics::from(*c))
                 .unwrap_or_default()
         };
         Ok(Observation {
-            new: of(&query.new_target_group),
-            stable: of(&query.stable_target_group),
+            new: of(&query.new.name),
+            stable: of(&query.stable.name),
             alarms: Vec::new(),
             window_start: query.start,
             window_end: query.end,

@@ -298,7 +298,8 @@ where
         Some(_) if !options.change.dry_run => resolve::resolve(alb, target).await?,
         _ => resolved,
     };
-    let mut change = traffic::rollback_resolved(alb, &resolved, options.to, change_options).await?;
+    let mut change =
+        traffic::rollback_resolved(alb, clock, &resolved, options.to, change_options).await?;
     if judge_health {
         warnings.append(&mut change.warnings);
     }

@@ -3,13 +3,13 @@
 //! [`crate::providers::aws::DynamoLock`], memory in tests).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
-use crate::ports::{ApiError, LeaseHolder, Lock};
+use crate::ports::{ApiError, Clock, LeaseHolder, Lock};
 
 /// The default lease: two minutes, renewed every third of it.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(120);
@@ -24,14 +24,15 @@ pub struct Held<L: Lock + 'static> {
 }
 
 /// Takes the lease on `key` for `holder`, or fails with [`Error::Conflict`] naming who holds it and
-/// since when.
-pub async fn acquire<L: Lock + 'static>(
+/// since when. The lease's times, and the renewals' pace, come from `clock`.
+pub async fn acquire<L: Lock + 'static, C: Clock + Clone + 'static>(
     lock: Arc<L>,
     key: &str,
     holder: &str,
     ttl: Duration,
+    clock: C,
 ) -> Result<Held<L>, Error> {
-    let now = SystemTime::now();
+    let now = clock.now();
     match lock.acquire(key, holder, ttl, now).await.map_err(Error::Read)? {
         Ok(()) => {}
         Err(current) => {
@@ -46,6 +47,7 @@ pub async fn acquire<L: Lock + 'static>(
     }
     let lost = CancellationToken::new();
     let renewer = tokio::spawn(renew(
+        clock,
         lock.clone(),
         key.to_string(),
         holder.to_string(),
@@ -63,24 +65,26 @@ pub async fn acquire<L: Lock + 'static>(
 
 /// Renews every third of `ttl`; cancels `lost` when the lease was taken over or could not be renewed
 /// before it expired.
-async fn renew<L: Lock>(
+async fn renew<L: Lock, C: Clock>(
+    clock: C,
     lock: Arc<L>,
     key: String,
     holder: String,
     ttl: Duration,
     lost: CancellationToken,
 ) {
-    let mut last_ok = tokio::time::Instant::now();
+    let mut last_ok = clock.now();
     loop {
-        tokio::time::sleep(ttl / 3).await;
-        match lock.renew(&key, &holder, ttl, SystemTime::now()).await {
-            Ok(true) => last_ok = tokio::time::Instant::now(),
+        clock.sleep(ttl / 3).await;
+        let now = clock.now();
+        match lock.renew(&key, &holder, ttl, now).await {
+            Ok(true) => last_ok = now,
             Ok(false) => {
                 tracing::error!(%key, "the deployment lock was taken over by another holder");
                 lost.cancel();
                 return;
             }
-            Err(e) if last_ok.elapsed() >= ttl => {
+            Err(e) if now.duration_since(last_ok).unwrap_or_default() >= ttl => {
                 tracing::error!(%key, error = %e, "could not renew the deployment lock before it expired");
                 lost.cancel();
                 return;

@@ -212,18 +212,31 @@ pub trait Alb: TrafficRouter + AlbInventory {}
 
 impl<T: TrafficRouter + AlbInventory> Alb for T {}
 
-/// What to fetch for one poll: both colors' ALB metrics over one window, and alarm states.
+/// One color's backend as a metric source finds it: the router names it, each source maps the labels to
+/// its own query (the ALB provider gives CloudWatch's `LoadBalancer` and `TargetGroup` dimensions; a
+/// HAProxy provider would give its backend and server names; a Prometheus source reads them as labels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// The color this backend serves.
+    pub color: crate::model::Color,
+    /// Its name for people (the ALB target group's name).
+    pub name: String,
+    /// Where its traffic is counted: one set of labels per place it is served (the ALB provider: one per
+    /// load balancer of the routes that move in lockstep, the named route's first). Counts add up over
+    /// the scopes.
+    pub scopes: Vec<Labels>,
+}
+
+/// Key/value labels that identify a backend to a metric source.
+pub type Labels = BTreeMap<String, String>;
+
+/// What to fetch for one poll: both colors' metrics over one window, and alarm states.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricQuery {
-    /// The `LoadBalancer` dimension: `app/NAME/ID`.
-    pub load_balancer: String,
-    /// The `LoadBalancer` dimensions of the other load balancers whose routes move in lockstep: their
-    /// requests and errors add up with the first one's.
-    pub more_load_balancers: Vec<String>,
-    /// The `TargetGroup` dimension of the new color: `targetgroup/NAME/ID`.
-    pub new_target_group: String,
-    /// The `TargetGroup` dimension of the stable color.
-    pub stable_target_group: String,
+    /// The new color's backend.
+    pub new: Backend,
+    /// The stable color's backend.
+    pub stable: Backend,
     /// Window start.
     pub start: std::time::SystemTime,
     /// Window end.
@@ -232,7 +245,8 @@ pub struct MetricQuery {
     pub period: std::time::Duration,
     /// The latency statistic.
     pub latency_statistic: crate::plan::LatencyStatistic,
-    /// CloudWatch alarms to read.
+    /// Alarms to read, by name (CloudWatch alarms for the AWS source). A source without alarms reports
+    /// none, and a named alarm it does not report refuses the start.
     pub alarms: Vec<String>,
 }
 

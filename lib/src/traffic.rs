@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::{Color, Percent, Split, Stickiness};
-use crate::ports::{Alb, ApiErrorKind, TargetHealth};
+use crate::ports::{Alb, ApiErrorKind, Clock, TargetHealth};
 use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
 use crate::providers::aws::lockstep::LeftAlone;
 use crate::providers::aws::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
@@ -191,21 +191,23 @@ pub async fn shift<A: Alb>(
 
 /// The emergency path: all traffic to the stable color (or `to`), verified from the write's response so
 /// that it takes one read and one write. Idempotent: nothing is written when traffic is already there.
-pub async fn rollback<A: Alb>(
+pub async fn rollback<A: Alb, C: Clock>(
     alb: &A,
+    clock: &C,
     target: &Target,
     to: Option<Color>,
     options: ChangeOptions,
 ) -> Result<ChangeOutcome, Error> {
     let resolved = resolve::resolve(alb, target).await?;
-    rollback_resolved(alb, &resolved, to, options).await
+    rollback_resolved(alb, clock, &resolved, to, options).await
 }
 
 /// [`rollback`] on a route already resolved (so a caller that needed the route first, such as
 /// [`crate::cleanup::rollback`], does not read it twice): all traffic to `to` or the stable color,
 /// verified from the write's response, and a deployment in flight recorded as rolled back.
-pub async fn rollback_resolved<A: Alb>(
+pub async fn rollback_resolved<A: Alb, C: Clock>(
     alb: &A,
+    clock: &C,
     resolved: &Resolved,
     to: Option<Color>,
     options: ChangeOptions,
@@ -231,7 +233,7 @@ pub async fn rollback_resolved<A: Alb>(
             resource,
             &[
                 (STATE_TAG, Phase::RolledBack.as_str()),
-                (UPDATED_TAG, &state::timestamp(std::time::SystemTime::now())),
+                (UPDATED_TAG, &state::timestamp(clock.now())),
             ],
         )
         .await

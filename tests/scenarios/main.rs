@@ -392,9 +392,15 @@ async fn canary_then_rollback_abandons_it() {
         run.result.unwrap(),
         Outcome::AwaitingPromotion { percent: 20, .. }
     ));
-    let outcome = rollback(alb.as_ref(), &target(&alb), None, ChangeOptions::default())
-        .await
-        .unwrap();
+    let outcome = rollback(
+        alb.as_ref(),
+        &TokioClock::new(),
+        &target(&alb),
+        None,
+        ChangeOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.after, Split::all_to(Color::Blue));
     assert_eq!(greens(&alb), vec![20, 0]);
     assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
@@ -624,9 +630,15 @@ async fn cancelling_with_hold_leaves_the_weights_and_blocks_a_new_deploy() {
         "{:?}",
         again.result
     );
-    rollback(alb.as_ref(), &target(&alb), None, ChangeOptions::default())
-        .await
-        .unwrap();
+    rollback(
+        alb.as_ref(),
+        &TokioClock::new(),
+        &target(&alb),
+        None,
+        ChangeOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
 }
 
@@ -636,10 +648,24 @@ async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_
     use albflip::testing::InMemoryLock;
     let store = Arc::new(InMemoryLock::default());
     let ttl = Duration::from_millis(300);
-    let first = lock::acquire(store.clone(), "listener-1", "jenkins-1 (pid 1)", ttl)
-        .await
-        .unwrap();
-    match lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl).await {
+    let first = lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-1 (pid 1)",
+        ttl,
+        TokioClock::new(),
+    )
+    .await
+    .unwrap();
+    match lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-2 (pid 2)",
+        ttl,
+        TokioClock::new(),
+    )
+    .await
+    {
         Err(e @ Error::Conflict { .. }) => {
             let text = e.to_string();
             assert!(text.contains("jenkins-1 (pid 1) since"), "{text}");
@@ -649,16 +675,26 @@ async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_
     }
     // Renewal keeps the lease alive well past its ttl.
     tokio::time::sleep(ttl * 3).await;
-    assert!(
-        lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl)
-            .await
-            .is_err()
-    );
+    assert!(lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-2 (pid 2)",
+        ttl,
+        TokioClock::new()
+    )
+    .await
+    .is_err());
     assert!(!first.lost().is_cancelled());
     first.release().await.unwrap();
-    let second = lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl)
-        .await
-        .unwrap();
+    let second = lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-2 (pid 2)",
+        ttl,
+        TokioClock::new(),
+    )
+    .await
+    .unwrap();
     second.release().await.unwrap();
     // A holder that dies (never renews) loses the lease once it expires.
     use albflip::ports::Lock;
@@ -667,15 +703,25 @@ async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_
         .await
         .unwrap()
         .unwrap();
-    assert!(
-        lock::acquire(store.clone(), "listener-2", "jenkins-3 (pid 4)", ttl)
-            .await
-            .is_err()
-    );
+    assert!(lock::acquire(
+        store.clone(),
+        "listener-2",
+        "jenkins-3 (pid 4)",
+        ttl,
+        TokioClock::new()
+    )
+    .await
+    .is_err());
     tokio::time::sleep(ttl + Duration::from_millis(1100)).await;
-    let third = lock::acquire(store.clone(), "listener-2", "jenkins-3 (pid 4)", ttl)
-        .await
-        .unwrap();
+    let third = lock::acquire(
+        store.clone(),
+        "listener-2",
+        "jenkins-3 (pid 4)",
+        ttl,
+        TokioClock::new(),
+    )
+    .await
+    .unwrap();
     third.release().await.unwrap();
 }
 

@@ -134,18 +134,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let start = end.checked_sub(spec.window.window).unwrap_or(end);
         let new = spec.plan.target;
         MetricQuery {
-            load_balancer: resolved
-                .snapshot
-                .load_balancer
-                .metric_dimension()
-                .to_string(),
-            more_load_balancers: more_load_balancers(resolved),
-            new_target_group: resolved.groups.of(new).metric_dimension().to_string(),
-            stable_target_group: resolved
-                .groups
-                .of(new.other())
-                .metric_dimension()
-                .to_string(),
+            new: resolved.backend(new),
+            stable: resolved.backend(new.other()),
             start,
             end,
             period: spec.window.period,
@@ -153,17 +143,4 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             alarms: spec.gates.alarms.clone(),
         }
     }
-}
-
-/// The metric dimensions of the lockstep peers' load balancers other than the named route's.
-fn more_load_balancers(resolved: &Resolved) -> Vec<String> {
-    let mut more: Vec<String> = Vec::new();
-    for peer in &resolved.peers {
-        let lb = &peer.snapshot.load_balancer;
-        let dimension = lb.metric_dimension().to_string();
-        if lb != &resolved.snapshot.load_balancer && !more.contains(&dimension) {
-            more.push(dimension);
-        }
-    }
-    more
 }

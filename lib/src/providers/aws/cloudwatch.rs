@@ -8,7 +8,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use aws_sdk_cloudwatch::Client;
 
 use crate::plan::{ColorMetrics, Observation};
-use crate::ports::{ApiError, MetricQuery, MetricSource};
+use crate::ports::{ApiError, Labels, MetricQuery, MetricSource};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
 
@@ -21,6 +21,11 @@ const METRICS: &[(&str, &str, Option<&str>)] = &[
     ("hh", "HealthyHostCount", Some("Minimum")),
     ("uh", "UnHealthyHostCount", Some("Maximum")),
 ];
+
+/// The dimension that names an ALB in a [`crate::ports::Backend`] scope: `app/NAME/ID`.
+pub const LOAD_BALANCER_DIMENSION: &str = "LoadBalancer";
+/// The dimension that names a target group in a [`crate::ports::Backend`] scope: `targetgroup/NAME/ID`.
+pub const TARGET_GROUP_DIMENSION: &str = "TargetGroup";
 
 /// CloudWatch as a [`MetricSource`].
 #[derive(Debug, Clone)]
@@ -39,53 +44,55 @@ impl CloudWatch {
     }
 }
 
-/// The `GetMetricData` queries for a poll: ids `n_*` for the new color and `s_*` for the stable one on
-/// the named route's load balancer, `n1_*`, `s1_*`... on the other load balancers in lockstep.
+/// The `GetMetricData` queries for a poll: ids `n_*` for the new color and `s_*` for the stable one in
+/// their first scope (the named route's load balancer), `n1_*`, `s1_*`... in the others (the other load
+/// balancers in lockstep). Each scope's labels are the metrics' dimensions.
 pub fn metric_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
     let mut out = Vec::new();
-    let lbs = std::iter::once(&q.load_balancer).chain(&q.more_load_balancers);
-    for (i, lb) in lbs.enumerate() {
-        let suffix = if i == 0 { String::new() } else { i.to_string() };
-        out.extend(queries_on(q, lb, &suffix));
+    for (prefix, backend) in [("n", &q.new), ("s", &q.stable)] {
+        for (i, scope) in backend.scopes.iter().enumerate() {
+            let suffix = if i == 0 { String::new() } else { i.to_string() };
+            out.push((i, queries_in(q, scope, &format!("{prefix}{suffix}"))));
+        }
     }
-    out
+    // Grouped by scope, the new color's first, as one request per poll has always listed them.
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().flat_map(|(_, qs)| qs).collect()
 }
 
-fn queries_on(q: &MetricQuery, load_balancer: &str, suffix: &str) -> Vec<MetricDataQuery> {
+fn queries_in(q: &MetricQuery, scope: &Labels, id_prefix: &str) -> Vec<MetricDataQuery> {
     let latency = q.latency_statistic.to_string();
     let period = i32::try_from(q.period.as_secs().max(1)).unwrap_or(60);
     let mut out = Vec::new();
-    for (prefix, tg) in [("n", &q.new_target_group), ("s", &q.stable_target_group)] {
-        for (id, name, stat) in METRICS {
-            let metric = Metric::builder()
-                .namespace("AWS/ApplicationELB")
-                .metric_name(*name)
-                .dimensions(
-                    Dimension::builder()
-                        .name("LoadBalancer")
-                        .value(load_balancer)
-                        .build(),
-                )
-                .dimensions(
-                    Dimension::builder()
-                        .name("TargetGroup")
-                        .value(tg.as_str())
-                        .build(),
-                )
-                .build();
-            let stat = MetricStat::builder()
-                .metric(metric)
-                .period(period)
-                .stat(stat.map(str::to_string).unwrap_or_else(|| latency.clone()))
-                .build();
-            out.push(
-                MetricDataQuery::builder()
-                    .id(format!("{prefix}{suffix}_{id}"))
-                    .metric_stat(stat)
-                    .return_data(true)
-                    .build(),
-            );
-        }
+    for (id, name, stat) in METRICS {
+        // LoadBalancer before TargetGroup, as CloudWatch lists the ALB's dimensions.
+        let dimensions = [LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION]
+            .into_iter()
+            .filter_map(|key| scope.get(key).map(|value| (key, value)))
+            .chain(
+                scope
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v))
+                    .filter(|(k, _)| *k != LOAD_BALANCER_DIMENSION && *k != TARGET_GROUP_DIMENSION),
+            )
+            .map(|(key, value)| Dimension::builder().name(key).value(value).build());
+        let metric = Metric::builder()
+            .namespace("AWS/ApplicationELB")
+            .metric_name(*name)
+            .set_dimensions(Some(dimensions.collect()))
+            .build();
+        let stat = MetricStat::builder()
+            .metric(metric)
+            .period(period)
+            .stat(stat.map(str::to_string).unwrap_or_else(|| latency.clone()))
+            .build();
+        out.push(
+            MetricDataQuery::builder()
+                .id(format!("{id_prefix}_{id}"))
+                .metric_stat(stat)
+                .return_data(true)
+                .build(),
+        );
     }
     out
 }
@@ -193,21 +200,50 @@ impl CloudWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Color;
     use crate::plan::LatencyStatistic;
+    use crate::ports::Backend;
     use std::time::{Duration, SystemTime};
 
-    fn query(stat: LatencyStatistic) -> MetricQuery {
+    fn backend(color: Color, group: &str, load_balancers: &[&str]) -> Backend {
+        let scopes = load_balancers
+            .iter()
+            .map(|lb| {
+                Labels::from([
+                    (LOAD_BALANCER_DIMENSION.to_string(), lb.to_string()),
+                    (TARGET_GROUP_DIMENSION.to_string(), group.to_string()),
+                ])
+            })
+            .collect();
+        Backend {
+            color,
+            name: group.to_string(),
+            scopes,
+        }
+    }
+
+    fn query_on(stat: LatencyStatistic, load_balancers: &[&str]) -> MetricQuery {
         MetricQuery {
-            load_balancer: "app/prod-shop-alb/50dc6c495c0c9188".into(),
-            more_load_balancers: Vec::new(),
-            new_target_group: "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067".into(),
-            stable_target_group: "targetgroup/prod-shop-blue-tg/943f017f100becff".into(),
+            new: backend(
+                Color::Green,
+                "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067",
+                load_balancers,
+            ),
+            stable: backend(
+                Color::Blue,
+                "targetgroup/prod-shop-blue-tg/943f017f100becff",
+                load_balancers,
+            ),
             start: SystemTime::UNIX_EPOCH,
             end: SystemTime::UNIX_EPOCH + Duration::from_secs(300),
             period: Duration::from_secs(60),
             latency_statistic: stat,
             alarms: vec![],
         }
+    }
+
+    fn query(stat: LatencyStatistic) -> MetricQuery {
+        query_on(stat, &["app/prod-shop-alb/50dc6c495c0c9188"])
     }
 
     #[test]
@@ -298,10 +334,13 @@ mod tests {
 
     #[test]
     fn load_balancers_in_lockstep_are_queried_in_the_same_request_and_add_up() {
-        let q = MetricQuery {
-            more_load_balancers: vec!["app/internal-shop-alb/0000000000000001".into()],
-            ..query(LatencyStatistic::Average)
-        };
+        let q = query_on(
+            LatencyStatistic::Average,
+            &[
+                "app/prod-shop-alb/50dc6c495c0c9188",
+                "app/internal-shop-alb/0000000000000001",
+            ],
+        );
         let qs = metric_queries(&q);
         assert_eq!(qs.len(), 20);
         let second: Vec<(&str, Option<&str>)> = qs[10..]

@@ -7,8 +7,9 @@ use std::str::FromStr;
 
 use crate::error::Error;
 use crate::model::{Color, Split};
-use crate::ports::{Alb, ApiError, ApiErrorKind, Tags};
+use crate::ports::{Alb, ApiError, ApiErrorKind, Backend, Labels, Tags};
 use crate::providers::aws::arn::{ListenerArn, RuleArn, TargetGroupArn};
+use crate::providers::aws::cloudwatch::{LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION};
 use crate::providers::aws::lockstep::{self, LeftAlone, Lockstep, Peer};
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
 use crate::providers::aws::unsupported::unsupported;
@@ -216,6 +217,38 @@ impl Resolved {
     /// Refuses unless every route carries the named route's split.
     pub fn check_agreement(&self) -> Result<(), Error> {
         lockstep::check_agreement(&self.snapshot, self.split, &self.peers)
+    }
+
+    /// The backend of `color` for metric sources: its target group on the named route's load balancer,
+    /// then on every other load balancer of the routes in lockstep, as CloudWatch dimensions.
+    pub fn backend(&self, color: Color) -> Backend {
+        let group = self.groups.of(color);
+        let mut load_balancers = vec![&self.snapshot.load_balancer];
+        for peer in &self.peers {
+            if !load_balancers.contains(&&peer.snapshot.load_balancer) {
+                load_balancers.push(&peer.snapshot.load_balancer);
+            }
+        }
+        let scopes = load_balancers
+            .into_iter()
+            .map(|lb| {
+                Labels::from([
+                    (
+                        LOAD_BALANCER_DIMENSION.to_string(),
+                        lb.metric_dimension().to_string(),
+                    ),
+                    (
+                        TARGET_GROUP_DIMENSION.to_string(),
+                        group.metric_dimension().to_string(),
+                    ),
+                ])
+            })
+            .collect();
+        Backend {
+            color,
+            name: group.name().to_string(),
+            scopes,
+        }
     }
 
     /// The route's deployment record, parsed from its tags.
