@@ -2,6 +2,7 @@
 //! exit codes; it never calls the AWS SDK itself.
 
 mod args;
+mod exit;
 mod lifecycle;
 mod live;
 mod locking;
@@ -21,26 +22,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use albflip::aws::{self, CallCounter, CloudWatch, ElbV2};
-use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
-use albflip::ports::ApiErrorKind;
+use albflip::engine::{DeploySpec, Engine, OnInterrupt};
 use albflip::ports::TokioClock;
 use albflip::traffic::{self, ChangeOptions};
-use albflip::{Error, ErrorKind};
+use albflip::Error;
 use clap::{CommandFactory, FromArgMatches};
 
 use args::{Cli, Command, OutputFormat};
+use exit::Failed;
 use settings::Settings;
-
-/// Exit codes (documented in the README and in `--help`).
-pub(crate) mod exit {
-    pub const SUCCESS: u8 = 0;
-    pub const RUNTIME: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const GATE_ROLLED_BACK: u8 = 3;
-    pub const CONFLICT: u8 = 4;
-    pub const INTERRUPTED: u8 = 130;
-    pub const ROLLBACK_FAILED: u8 = 5;
-}
 
 fn main() -> ExitCode {
     let command = Cli::command();
@@ -66,8 +56,8 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     let e = relabel(e, &origins);
-                    let code = exit_code(&e, false);
-                    report_error(&e, code, cli.global.output, None);
+                    let code = exit::for_error(&e, false);
+                    exit::report(&e, code, cli.global.output, None);
                     ExitCode::from(code)
                 }
             };
@@ -91,9 +81,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(failed) => {
-            let e = relabel(failed.error, &origins);
-            let code = exit_code(&e, is_rollback);
-            report_error(&e, code, output, failed.endpoint.as_deref());
+            let e = relabel(*failed.error, &origins);
+            let code = exit::for_error(&e, is_rollback);
+            exit::report(&e, code, output, failed.endpoint.as_deref());
             ExitCode::from(code)
         }
     }
@@ -123,21 +113,6 @@ fn relabel(e: Error, origins: &origins::Origins) -> Error {
     }
 }
 
-/// A failed run, with the endpoint it talked to (for the hint on an unreachable endpoint).
-struct Failed {
-    error: Error,
-    endpoint: Option<String>,
-}
-
-impl From<Error> for Failed {
-    fn from(error: Error) -> Failed {
-        Failed {
-            error,
-            endpoint: None,
-        }
-    }
-}
-
 fn init_logging(verbose: u8) {
     let level = match verbose {
         // The SDK's own warnings (credential providers, config files) repeat what albflip reports.
@@ -155,41 +130,6 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-fn exit_code(e: &Error, is_rollback: bool) -> u8 {
-    match e.kind() {
-        ErrorKind::InvalidInput => exit::USAGE,
-        ErrorKind::WriteFailed if is_rollback => exit::ROLLBACK_FAILED,
-        ErrorKind::RollbackFailed => exit::ROLLBACK_FAILED,
-        ErrorKind::Conflict => exit::CONFLICT,
-        _ => exit::RUNTIME,
-    }
-}
-
-fn report_error(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str>) {
-    let changed = if e.may_have_changed_aws() {
-        ""
-    } else {
-        " Nothing was changed."
-    };
-    eprintln!("albflip: error: {e}.{changed}");
-    let unreachable = e
-        .api_error()
-        .is_some_and(|a| matches!(a.kind, ApiErrorKind::Unreachable | ApiErrorKind::Timeout));
-    if unreachable {
-        match endpoint {
-            Some(url) => eprintln!("albflip: hint: check that {url} is up and reachable; the endpoint comes from --endpoint-url, ALBFLIP_ENDPOINT_URL, AWS_ENDPOINT_URL or albflip.toml [aws] endpoint-url"),
-            None => eprintln!("albflip: hint: check the network path to AWS (proxy, VPC endpoint, DNS) and the region (--region, AWS_REGION)"),
-        }
-    }
-    if code == exit::ROLLBACK_FAILED {
-        eprintln!("albflip: THE ROLLBACK DID NOT COMPLETE. A human must act: check `albflip status` and fix the listener by hand.");
-    }
-    if output == OutputFormat::Json {
-        let v = serde_json::json!({"error": {"message": e.to_string(), "exit_code": code, "may_have_changed_aws": e.may_have_changed_aws()}});
-        println!("{v}");
-    }
-}
-
 async fn run(cli: Cli) -> Result<u8, Failed> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let settings = Settings::resolve(&cli.global, &cli.target, &cwd)?;
@@ -200,7 +140,7 @@ async fn run(cli: Cli) -> Result<u8, Failed> {
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
     run_with(&cli, &settings)
         .await
-        .map_err(|error| Failed { error, endpoint })
+        .map_err(|error| Failed::at(error, endpoint))
 }
 
 async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
@@ -353,11 +293,7 @@ async fn run_with(cli: &Cli, settings: &Settings) -> Result<u8, Error> {
             if !g.quiet || g.output == OutputFormat::Json {
                 let _ = std::io::stdout().lock().write_all(text.as_bytes());
             }
-            return Ok(if report.passed() {
-                exit::SUCCESS
-            } else {
-                exit::RUNTIME
-            });
+            return Ok(exit::for_check(report.passed()));
         }
         Command::Unlock(a) => return locking::unlock(&alb, &config, settings, a, &calls, g).await,
         Command::Deploy(_) | Command::Promote(_) | Command::Shift(_) => {
@@ -457,11 +393,7 @@ async fn run_engine(
         }
     }
     let outcome = result?;
-    let code = match outcome {
-        Outcome::RolledBack { .. } => exit::GATE_ROLLED_BACK,
-        Outcome::Interrupted { .. } => exit::INTERRUPTED,
-        _ => exit::SUCCESS,
-    };
+    let code = exit::for_outcome(&outcome);
     render::summary(&outcome, calls, g.output, g.quiet);
     Ok(code)
 }
