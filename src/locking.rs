@@ -1,14 +1,14 @@
-//! The deployment lock around runs, and `albflip unlock`.
+//! The deployment lock around runs (`albflip unlock` is `commands/unlock.rs`).
 
-use albflip::aws::{CallCounter, DynamoLock, ElbV2, SdkConfig};
+use albflip::aws::{DynamoLock, ElbV2, SdkConfig};
 use albflip::ports::TokioClock;
 use albflip::Error;
 
 use crate::args;
-use crate::exit;
 use crate::settings::Settings;
 
-type Held = albflip::lock::Held<DynamoLock>;
+/// The lease held during a run.
+pub type Held = albflip::lock::Held<DynamoLock>;
 
 /// Takes the route's lock when a lock table is configured; otherwise warns that the run is protected
 /// only by the state tags.
@@ -37,77 +37,16 @@ pub async fn take_lock(
 }
 
 /// The lock key: the ARN of the route's resource (listener or rule).
-async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
+pub async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
     let route = albflip::aws::resolve::locate(alb, &settings.target.route).await?;
     Ok(route.resource_arn().to_string())
 }
 
+/// Releases the lease; a failure to release is a warning (the lease expires by itself).
 pub async fn release(held: Option<Held>) {
     if let Some(h) = held {
         if let Err(e) = h.release().await {
             eprintln!("albflip: warning: could not release the deployment lock ({e}); it expires by itself");
         }
     }
-}
-
-/// `albflip unlock --force`: breaks a stale lock after confirmation.
-pub async fn unlock(
-    alb: &ElbV2,
-    config: &SdkConfig,
-    settings: &Settings,
-    a: &args::UnlockArgs,
-    calls: &CallCounter,
-    g: &args::GlobalArgs,
-) -> Result<u8, Error> {
-    let Some(table) = &settings.lock_table else {
-        return Err(Error::InvalidInput {
-            what: "unlock".into(),
-            why: "no lock table is configured".into(),
-            fix: "Pass --lock-table NAME (or ALBFLIP_LOCK_TABLE, or [lock] table in albflip.toml)"
-                .into(),
-        });
-    };
-    let key = lock_key(alb, settings).await?;
-    let lock = DynamoLock::new(config, table, calls.clone());
-    let Some(current) = albflip::lock::holder(&lock, &key).await? else {
-        if !g.quiet {
-            println!("No lock is held on {key}.");
-        }
-        return Ok(exit::SUCCESS);
-    };
-    let who = format!(
-        "{} since {} (expires {})",
-        current.holder, current.since, current.expires
-    );
-    if !a.force {
-        return Err(Error::InvalidInput {
-            what: "unlock".into(),
-            why: format!("the lock on {key} is held by {who}"),
-            fix: "If that run is dead, pass --force to break the lock".into(),
-        });
-    }
-    if !a.yes && !confirm(&format!("Break the lock on {key} held by {who}? [y/N] ")) {
-        return Err(Error::InvalidInput {
-            what: "unlock --force".into(),
-            why: "not confirmed".into(),
-            fix: "Answer y at the prompt, or pass --yes in a non-interactive run".into(),
-        });
-    }
-    use albflip::ports::Lock;
-    lock.force_release(&key).await.map_err(Error::Read)?;
-    if !g.quiet {
-        println!("Broke the lock on {key} held by {who}.");
-    }
-    Ok(exit::SUCCESS)
-}
-
-/// Asks on the terminal; false when stdin is not a terminal.
-fn confirm(question: &str) -> bool {
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() {
-        return false;
-    }
-    eprint!("{question}");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
 }

@@ -428,3 +428,18 @@ pub fn check_text(r: &albflip::engine::CheckReport) -> String {
     });
     out
 }
+
+/// A shift or rollback in the chosen output format, with the API calls made.
+pub fn change(
+    command: &str,
+    verb: &str,
+    o: &ChangeOutcome,
+    calls: &albflip::aws::CallCounter,
+    g: &crate::args::GlobalArgs,
+) -> String {
+    let snapshot = calls.snapshot();
+    match g.output {
+        crate::args::OutputFormat::Json => format!("{}\n", change_json(command, o, &snapshot)),
+        crate::args::OutputFormat::Text => change_text(verb, o, &snapshot, g.verbose > 0),
+    }
+}

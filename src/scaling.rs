@@ -1,102 +1,52 @@
-//! The Auto Scaling side of the end of a deployment: `albflip cleanup`, and `albflip rollback`, which
-//! scales a cleaned-up color back up (with a countdown on stderr) before it moves traffic.
+//! What the Auto Scaling side of the end of a deployment prints: `albflip cleanup`, and `albflip
+//! rollback`, which scales a cleaned-up color back up (with a countdown on stderr) before it moves
+//! traffic. The commands themselves are `commands/cleanup.rs` and `commands/rollback.rs`.
 
 use std::collections::BTreeMap;
 
-use albflip::aws::{AutoScaling, ElbV2, SdkConfig};
-use albflip::capacity::{CapacityRecord, Progress, Wait};
-use albflip::cleanup::{self, CapacityRestore, CleanupOutcome, RollbackOptions};
-use albflip::engine::lifecycle::CapacityPolicy;
+use albflip::capacity::{CapacityRecord, Progress};
+use albflip::cleanup::{CapacityRestore, CleanupOutcome, RollbackOutcome};
 use albflip::model::Color;
-use albflip::ports::{AsgInfo, TokioClock};
-use albflip::traffic::ChangeOptions;
-use albflip::Error;
+use albflip::ports::AsgInfo;
 use serde_json::json;
 
-use crate::args::{CleanupArgs, GlobalArgs, OutputFormat, RollbackArgs};
-use crate::settings::Settings;
-use crate::{locking, render};
+use crate::args::{GlobalArgs, OutputFormat};
+use crate::render;
 
-/// `albflip cleanup`: the old color to zero, holding the route's lock (unless a dry run).
-pub async fn run_cleanup(
-    a: &CleanupArgs,
-    alb: &ElbV2,
-    config: &SdkConfig,
-    settings: &Settings,
-    policy: &CapacityPolicy,
+/// `albflip cleanup` in the chosen output format.
+pub fn cleanup_output(
+    outcome: &CleanupOutcome,
+    calls: &BTreeMap<String, u64>,
     g: &GlobalArgs,
-) -> Result<String, Error> {
-    let asgs = AutoScaling::new(config, alb.calls().clone());
-    let held = if a.dry_run {
-        None
-    } else {
-        locking::take_lock(alb, config, settings, g).await?
-    };
-    let result = cleanup::cleanup(alb, &asgs, &settings.target, policy, a.dry_run).await;
-    locking::release(held).await;
-    let outcome = result?;
-    let calls = alb.calls().snapshot();
-    Ok(match g.output {
-        OutputFormat::Json => format!("{}\n", cleanup_json(&outcome, &calls)),
-        OutputFormat::Text => cleanup_text(&outcome, &calls, g.verbose > 0),
-    })
+) -> String {
+    match g.output {
+        OutputFormat::Json => format!("{}\n", cleanup_json(outcome, calls)),
+        OutputFormat::Text => cleanup_text(outcome, calls, g.verbose > 0),
+    }
 }
 
-/// `albflip rollback`: scale the color back up when it was cleaned up, wait (unless `--force`), then
-/// move traffic. Never waits for the lock: the emergency path must always work.
-pub async fn run_rollback(
-    a: &RollbackArgs,
-    alb: &ElbV2,
-    config: &SdkConfig,
-    settings: &Settings,
-    policy: &CapacityPolicy,
+/// `albflip rollback` in the chosen output format: the capacity restored, then the traffic change.
+pub fn rollback_output(
+    outcome: &RollbackOutcome,
+    calls: &BTreeMap<String, u64>,
+    force: bool,
     g: &GlobalArgs,
-) -> Result<String, Error> {
-    let asgs = AutoScaling::new(config, alb.calls().clone());
-    let wait = if a.force {
-        None
-    } else {
-        Some(Wait {
-            timeout: policy.ready_timeout,
-            poll: policy.ready_poll,
-        })
-    };
-    let options = RollbackOptions {
-        to: a.to,
-        change: ChangeOptions {
-            dry_run: a.dry_run,
-            force: a.force,
-            // A rollback needs one healthy target: it is the way out.
-            min_healthy_hosts: 1,
-        },
-        wait,
-    };
-    let quiet = g.quiet;
-    let clock = TokioClock::new();
-    let outcome = cleanup::rollback(alb, &asgs, &clock, &settings.target, options, |c, p| {
-        if !quiet {
-            eprintln!("{}", countdown(c, p));
-        }
-    })
-    .await?;
-    let calls = alb.calls().snapshot();
+) -> String {
     let capacity = outcome.capacity.as_ref();
-    Ok(match g.output {
+    match g.output {
         OutputFormat::Json => {
-            let mut v = render::change_json("rollback", &outcome.change, &calls);
+            let mut v = render::change_json("rollback", &outcome.change, calls);
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("capacity".into(), json!(capacity));
             }
             format!("{v}\n")
         }
         OutputFormat::Text => {
-            let restored = capacity
-                .map(|c| restore_text(c, a.force))
-                .unwrap_or_default();
-            let change = render::change_text("Rolled back", &outcome.change, &calls, g.verbose > 0);
+            let restored = capacity.map(|c| restore_text(c, force)).unwrap_or_default();
+            let change = render::change_text("Rolled back", &outcome.change, calls, g.verbose > 0);
             format!("{restored}{change}")
         }
-    })
+    }
 }
 
 /// One look while waiting: `waiting for blue (prod-shop-blue-asg): 1/2 healthy, 540 s left`.

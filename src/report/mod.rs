@@ -269,7 +269,7 @@ fn verdict(result: &Result<Outcome, Error>) -> (&'static str, &'static str, Stri
             } else {
                 " Nothing was changed."
             };
-            ("ERROR", "fail", format!("{e}.{changed}"), crate::exit_code(e, false))
+            ("ERROR", "fail", format!("{e}.{changed}"), crate::exit::for_error(e, false))
         }
     }
 }

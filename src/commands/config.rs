@@ -9,7 +9,14 @@ use serde_json::json;
 use crate::args::{Cli, ConfigArgs, OutputFormat};
 use crate::origins::Origins;
 use crate::settings::Settings;
-use crate::spec;
+use crate::{exit, spec};
+
+/// Prints the resolved configuration of the current directory.
+pub fn run(cli: &Cli, args: &ConfigArgs, origins: &Origins) -> Result<u8, Error> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    print!("{}", show(cli, args, origins, &cwd)?);
+    Ok(exit::SUCCESS)
+}
 
 /// One resolved setting.
 struct Entry {
@@ -128,7 +135,7 @@ fn lifecycle_entries(
 }
 
 /// Renders the resolved configuration.
-pub fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Result<String, Error> {
+fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Result<String, Error> {
     let (file, path) = FileConfig::load(cli.global.config.as_deref(), cwd)?;
     let settings = match Settings::resolve(&cli.global, &cli.target, cwd) {
         Ok(s) => Some(s),

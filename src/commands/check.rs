@@ -1,0 +1,31 @@
+//! `albflip check`: the pre-flight checks and the gates evaluated once now; changes nothing. Exit 0
+//! when all pass, 1 when one fails.
+
+use albflip::aws::{AutoScaling, CloudWatch};
+use albflip::engine::Engine;
+use albflip::ports::TokioClock;
+use albflip::Error;
+
+use super::common::{emit, Session};
+use crate::args::{DeployArgs, GlobalArgs, OutputFormat};
+use crate::settings::Settings;
+use crate::{exit, render, spec};
+
+/// Validates the spec, runs the checks and prints the verdicts.
+pub async fn run(a: &DeployArgs, settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
+    let spec = spec::deploy(a, &settings.file.strategy, &settings.file.gates)?;
+    let session = Session::open(Some(&a.lifecycle), &settings, g).await?;
+    let spec = session.with_lifecycle(spec);
+    let metrics = CloudWatch::new(&session.config, session.calls.clone());
+    let clock = TokioClock::new();
+    let scaler = AutoScaling::new(&session.config, session.calls.clone());
+    let engine =
+        Engine::new(&session.alb, &metrics, &clock, &albflip::events::Ignore).with_scaler(&scaler);
+    let report = engine.check(&settings.target, &spec).await?;
+    let text = match g.output {
+        OutputFormat::Json => format!("{}\n", serde_json::to_value(&report).unwrap_or_default()),
+        OutputFormat::Text => render::check_text(&report),
+    };
+    emit(&text, g);
+    Ok(exit::for_check(report.passed()))
+}

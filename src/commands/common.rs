@@ -1,0 +1,174 @@
+//! What the subcommands share: the AWS session (lifecycle validated first, then the clients), printing
+//! a result, and the engine runner of `deploy`, `promote` and a gated `shift`.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use albflip::aws::{self, AutoScaling, CallCounter, CloudWatch, ElbV2, SdkConfig};
+use albflip::engine::lifecycle::Lifecycle;
+use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
+use albflip::events::{Collect, Event, Observer};
+use albflip::ports::TokioClock;
+use albflip::Error;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{BakeArgs, GlobalArgs, InterruptArg, LifecycleArgs, OutputFormat};
+use crate::locking::{self, Held};
+use crate::settings::Settings;
+use crate::{exit, lifecycle, live, progress, report, signals};
+
+/// The AWS side of a command: its lifecycle, the SDK config, the load balancer client and the counter
+/// of every API call made.
+pub struct Session {
+    pub lifecycle: Lifecycle,
+    pub config: SdkConfig,
+    pub calls: CallCounter,
+    pub alb: ElbV2,
+}
+
+impl Session {
+    /// Validates the lifecycle (`flags` over the file) before it builds any client: bad input never
+    /// reaches AWS.
+    pub async fn open(
+        flags: Option<&LifecycleArgs>,
+        settings: &Settings,
+        g: &GlobalArgs,
+    ) -> Result<Session, Error> {
+        let lifecycle = lifecycle::lifecycle(flags, g, &settings.file)?;
+        let config = aws::load_config(&settings.aws).await?;
+        let calls = CallCounter::default();
+        let alb = ElbV2::new(&config, calls.clone());
+        Ok(Session {
+            lifecycle,
+            config,
+            calls,
+            alb,
+        })
+    }
+
+    /// A deployment's spec with this session's lifecycle.
+    pub fn with_lifecycle(&self, spec: DeploySpec) -> DeploySpec {
+        DeploySpec {
+            lifecycle: self.lifecycle.clone(),
+            ..spec
+        }
+    }
+}
+
+/// Prints a command's output on stdout, unless `--quiet` (JSON is always printed).
+pub fn emit(out: &str, g: &GlobalArgs) {
+    if !g.quiet || g.output == OutputFormat::Json {
+        let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    }
+}
+
+/// Which of the engine's runs to make.
+#[derive(Debug, Clone, Copy)]
+pub enum Run {
+    Deploy,
+    Resume,
+    Promote,
+    Shift,
+}
+
+/// Runs deploy, promote or a gated shift through the engine, holding the route's lock.
+pub async fn run_engine(
+    run: Run,
+    session: &Session,
+    settings: &Settings,
+    spec: &DeploySpec,
+    bake: &BakeArgs,
+    g: &GlobalArgs,
+) -> Result<u8, Error> {
+    let on_interrupt = match bake.on_interrupt {
+        InterruptArg::Hold => OnInterrupt::Hold,
+        InterruptArg::Rollback => OnInterrupt::Rollback,
+    };
+    let cancel = signals::interrupts();
+    let Session {
+        config, calls, alb, ..
+    } = session;
+    let held = locking::take_lock(alb, config, settings, g).await?;
+    stop_when_lost(held.as_ref(), &cancel);
+    let metrics = CloudWatch::new(config, calls.clone());
+    let clock = TokioClock::new();
+    let printer = Arc::new(progress::Printer::new(g.output, g.verbose > 0, g.quiet));
+    let collected = Collect::default();
+    // On a terminal, a live view; in a pipeline (or with -q or JSON), plain lines with a heartbeat.
+    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
+        .then(|| live::LiveView::new(g.verbose > 0));
+    let heartbeat = live.is_none().then(|| heartbeat(printer.clone()));
+    let screen: &dyn Observer = match &live {
+        Some(view) => view,
+        None => printer.as_ref(),
+    };
+    let observer = albflip::events::Both(screen, &collected);
+    let scaler = AutoScaling::new(config, calls.clone());
+    let engine = Engine::new(alb, &metrics, &clock, &observer)
+        .with_cancellation(cancel, on_interrupt)
+        .with_identity(albflip::state::identity_from_env())
+        .with_scaler(&scaler);
+    let target = &settings.target;
+    let result = match run {
+        Run::Resume => engine.resume(target, spec).await,
+        Run::Deploy => engine.deploy(target, spec).await,
+        Run::Promote => engine.promote(target, spec).await,
+        Run::Shift => engine.shift(target, spec).await,
+    };
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
+    locking::release(held).await;
+    if let Some(path) = &bake.report {
+        write_report(path, settings, spec, &collected.events(), &result, g);
+    }
+    let outcome = result?;
+    let code = exit::for_outcome(&outcome);
+    crate::render::summary(&outcome, calls, g.output, g.quiet);
+    Ok(code)
+}
+
+/// Losing the lease (taken over, or not renewable before it expired) stops the run like a signal.
+fn stop_when_lost(held: Option<&Held>, cancel: &CancellationToken) {
+    if let Some(h) = held {
+        let (lost, cancel) = (h.lost(), cancel.clone());
+        tokio::spawn(async move {
+            lost.cancelled().await;
+            eprintln!("albflip: the deployment lock was lost: stopping");
+            cancel.cancel();
+        });
+    }
+}
+
+/// The heartbeat of plain output: a line now and then while nothing else is printed.
+fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
+    let every = progress::Printer::heartbeat_every();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1).min(every)).await;
+            printer.beat(every);
+        }
+    })
+}
+
+/// Writes the HTML report of the run (`--report`); a failure to write it is a warning.
+fn write_report(
+    path: &std::path::Path,
+    settings: &Settings,
+    spec: &DeploySpec,
+    events: &[(std::time::SystemTime, Event)],
+    result: &Result<Outcome, Error>,
+    g: &GlobalArgs,
+) {
+    let html = report::render(&settings.target, spec, events, result);
+    if let Err(e) = std::fs::write(path, html) {
+        eprintln!(
+            "albflip: warning: could not write the report {}: {e}",
+            path.display()
+        );
+    } else if !g.quiet && g.output == OutputFormat::Text {
+        println!("report: {}", path.display());
+    }
+}
