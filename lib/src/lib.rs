@@ -168,6 +168,7 @@ pub mod preflight;
 pub mod providers;
 pub mod smoke;
 pub mod state;
+pub mod switch;
 // Also built for the library's own unit tests, which run against the same fakes, and for the docs.
 #[cfg(any(test, feature = "testing", doc))]
 pub mod testing;

@@ -2,12 +2,15 @@
 //! through them: the AWS adapters in [`crate::providers::aws`] implement them, and so can an in-memory fake or a
 //! different cloud.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::model::{Color, Split};
 use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
 use crate::providers::aws::route::{ForwardAction, RouteId, RouteSnapshot};
 
@@ -108,7 +111,140 @@ impl fmt::Display for ApiErrorKind {
     }
 }
 
-/// Reads and writes the forward action of a route: the one read and the one write Flagger's router has.
+/// A route as a [`Router`] read it: its live split and, opaque, everything else the router found, to
+/// write back unchanged.
+#[derive(Debug, Clone)]
+pub struct RouteRead {
+    /// The route, as people read it.
+    pub name: String,
+    /// The live split between the two backends.
+    pub split: Split,
+    /// Everything else the router needs to write the route back unchanged (the ALB: the whole action,
+    /// its other target groups' order, stickiness, conditions).
+    pub preserved: Preserved,
+}
+
+/// Data a router keeps with a snapshot so that it can write back everything it found unchanged. Opaque to
+/// everyone but the router that produced it.
+#[derive(Clone)]
+pub struct Preserved(Arc<dyn Any + Send + Sync>);
+
+impl Preserved {
+    /// Wraps router-private data.
+    pub fn new<T: Any + Send + Sync>(value: T) -> Preserved {
+        Preserved(Arc::new(value))
+    }
+
+    /// The router-private data, if it is of type `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Debug for Preserved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Preserved(..)")
+    }
+}
+
+/// Why a router did not read or write a route.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouterError {
+    /// The backend failed or refused the call.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The route exists but cannot be shifted as found (not a split of exactly the two backends, a
+    /// value out of the router's range, a setting it would have to drop).
+    #[error("{route} cannot be shifted as found: {reason}")]
+    Unshiftable {
+        /// The route.
+        route: String,
+        /// Why, in the router's words.
+        reason: String,
+    },
+}
+
+/// Reads and writes the split of a route between its two backends (blue and green): the one read and the
+/// one write Flagger's router has. The router converts percent to its own weights (the ALB: 0..=999;
+/// HAProxy: 0..=256) and writes back everything else it found.
+pub trait Router: Send + Sync {
+    /// How the router names a route (the ALB: a listener's default action or a rule).
+    type Route: Clone + fmt::Display + Send + Sync;
+
+    /// Reads the route as it is live now. A route that cannot be shifted as found is refused.
+    fn read(
+        &self,
+        route: &Self::Route,
+    ) -> impl Future<Output = Result<RouteRead, RouterError>> + Send;
+
+    /// Writes `split` on the route read as `current`, in one call, keeping everything else as found.
+    /// Returns the route as the backend reports it after the write (not a separate read).
+    fn write(
+        &self,
+        route: &Self::Route,
+        current: &RouteRead,
+        split: Split,
+    ) -> impl Future<Output = Result<RouteRead, RouterError>> + Send;
+}
+
+/// albflip's records kept next to a route (the deployment record, the stable color, capacity records),
+/// as keys and values; the record codecs in [`crate::state`] give them meaning. The ALB keeps them as
+/// tags on the listener or rule.
+pub trait StateStore: Send + Sync {
+    /// How the store names the route whose records it keeps.
+    type Route: Clone + fmt::Display + Send + Sync;
+
+    /// Every record kept for `route`.
+    fn load(&self, route: &Self::Route) -> impl Future<Output = Result<Tags, ApiError>> + Send;
+
+    /// Adds or overwrites records for `route`, leaving the others as they are.
+    fn save(
+        &self,
+        route: &Self::Route,
+        records: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// The capacity behind one color's backend (an Auto Scaling group, an ECS service): found from the
+/// backend, read, resized, and its healthy members counted.
+pub trait CapacityPool: Send + Sync {
+    /// The pools that serve `backend`: usually one; the caller decides what several mean.
+    fn find(&self, backend: Color) -> impl Future<Output = Result<Vec<PoolInfo>, ApiError>> + Send;
+
+    /// The pool named `name`, if it exists.
+    fn describe(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<PoolInfo>, ApiError>> + Send;
+
+    /// Sets the pool's minimum, maximum and desired size in one call and returns it as it is afterwards.
+    fn set_capacity(
+        &self,
+        name: &str,
+        capacity: Capacity,
+    ) -> impl Future<Output = Result<PoolInfo, ApiError>> + Send;
+
+    /// Healthy and total members of `backend`, as the router's health checks see them.
+    fn healthy(
+        &self,
+        backend: Color,
+    ) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
+}
+
+/// A capacity pool as albflip sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolInfo {
+    /// Its name.
+    pub name: String,
+    /// Its sizes.
+    pub capacity: Capacity,
+    /// Members in service.
+    pub in_service: u32,
+}
+
+/// Reads and writes the forward action of an ALB route: the AWS provider's own seam between its logic
+/// and the API (ElbV2, or the in-memory ALB).
 pub trait TrafficRouter: Send + Sync {
     /// Reads the route as it is live now.
     fn read(&self, route: &RouteId)
@@ -146,7 +282,8 @@ pub struct TargetHealth {
 /// Tags of one resource.
 pub type Tags = BTreeMap<String, String>;
 
-/// Look-ups and tags around the routes: finding listeners and target groups, their tags and health.
+/// Look-ups and tags around ALB routes: finding listeners and target groups, their tags and health (the
+/// AWS provider's own seam).
 pub trait AlbInventory: Send + Sync {
     /// The default action of the listener on `port` of the load balancer named `load_balancer`, read in
     /// the same call that finds it.
@@ -207,7 +344,7 @@ pub trait AlbInventory: Send + Sync {
     ) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
 }
 
-/// Everything the traffic operations need from a load balancer API.
+/// Everything the ALB provider needs from a load balancer API.
 pub trait Alb: TrafficRouter + AlbInventory {}
 
 impl<T: TrafficRouter + AlbInventory> Alb for T {}

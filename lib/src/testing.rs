@@ -614,3 +614,110 @@ impl crate::ports::Scaler for InMemoryScaler {
         Ok(updated)
     }
 }
+
+/// The smallest provider: routes that are nothing but a split each, and records in a map. It implements
+/// the neutral [`crate::ports::Router`] and [`crate::ports::StateStore`] directly, as a HAProxy or nginx
+/// provider would, and passes the same conformance suite as the ALB. Routes are named by strings; a
+/// route named `"broken"` cannot be shifted, and [`InMemoryRouter::refuse_writes_to`] makes the backend
+/// refuse the writes of one route.
+#[derive(Debug, Default)]
+pub struct InMemoryRouter {
+    routes: Mutex<BTreeMap<String, Split>>,
+    records: Mutex<BTreeMap<String, Tags>>,
+    refused: Mutex<Option<String>>,
+}
+
+impl InMemoryRouter {
+    /// A router holding `routes`, each at `split`.
+    pub fn with_routes(routes: &[&str], split: Split) -> InMemoryRouter {
+        let router = InMemoryRouter::default();
+        if let Ok(mut r) = router.routes.lock() {
+            for name in routes {
+                r.insert((*name).to_string(), split);
+            }
+        }
+        router
+    }
+
+    /// The backend refuses every write to `route` from now on.
+    pub fn refuse_writes_to(&self, route: &str) {
+        if let Ok(mut r) = self.refused.lock() {
+            *r = Some(route.to_string());
+        }
+    }
+
+    /// The live split of `route`.
+    pub fn split_of(&self, route: &str) -> Option<Split> {
+        self.routes.lock().ok()?.get(route).copied()
+    }
+}
+
+impl crate::ports::Router for InMemoryRouter {
+    type Route = String;
+
+    async fn read(
+        &self,
+        route: &String,
+    ) -> Result<crate::ports::RouteRead, crate::ports::RouterError> {
+        if route == "broken" {
+            return Err(crate::ports::RouterError::Unshiftable {
+                route: route.clone(),
+                reason: "it does not split between blue and green".into(),
+            });
+        }
+        let split = self.split_of(route).ok_or_else(|| {
+            ApiError::new(
+                "memory:Read",
+                ApiErrorKind::NotFound,
+                format!("no route {route}"),
+            )
+        })?;
+        Ok(crate::ports::RouteRead {
+            name: route.clone(),
+            split,
+            preserved: crate::ports::Preserved::new(()),
+        })
+    }
+
+    async fn write(
+        &self,
+        route: &String,
+        _current: &crate::ports::RouteRead,
+        split: Split,
+    ) -> Result<crate::ports::RouteRead, crate::ports::RouterError> {
+        let refused = self.refused.lock().ok().and_then(|r| r.clone());
+        if refused.as_deref() == Some(route.as_str()) {
+            let kind = ApiErrorKind::Rejected {
+                code: "Refused".into(),
+            };
+            return Err(ApiError::new("memory:Write", kind, "refused by the test").into());
+        }
+        if let Ok(mut r) = self.routes.lock() {
+            r.insert(route.clone(), split);
+        }
+        self.read(route).await
+    }
+}
+
+impl crate::ports::StateStore for InMemoryRouter {
+    type Route = String;
+
+    async fn load(&self, route: &String) -> Result<Tags, ApiError> {
+        Ok(self
+            .records
+            .lock()
+            .ok()
+            .and_then(|r| r.get(route).cloned())
+            .unwrap_or_default())
+    }
+
+    async fn save(&self, route: &String, records: &[(&str, &str)]) -> Result<(), ApiError> {
+        if let Ok(mut r) = self.records.lock() {
+            let entry = r.entry(route.clone()).or_default();
+            for (k, v) in records {
+                entry.insert((*k).to_string(), (*v).to_string());
+            }
+        }
+        Ok(())
+    }
+}

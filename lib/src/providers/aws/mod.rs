@@ -6,6 +6,8 @@
 //! - [`route`]: a route's forward action and the ALB's validity rules over it (pure).
 //! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
 //! - [`lockstep`]: every route that forwards to blue and green, found together.
+//! - [`router`]: the ALB behind the neutral ports ([`router::AlbRouter`], [`router::AlbState`],
+//!   [`router::AlbCapacity`]).
 //! - [`write`]: the one write path: desired split -> write -> verify -> put back on failure.
 //! - [`iam`]: the least-privilege IAM policy for a route.
 //!
@@ -30,6 +32,7 @@ pub mod iam;
 pub mod lockstep;
 pub mod resolve;
 pub mod route;
+pub mod router;
 pub mod sdk;
 pub mod throttle;
 pub mod unsupported;

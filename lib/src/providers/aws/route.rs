@@ -4,9 +4,7 @@
 //! that expresses a new [`Split`], keeping every target group, weight-independent field and the stickiness
 //! setting that was found.
 
-use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -79,28 +77,7 @@ pub struct ForwardAction {
     pub stickiness: Option<Stickiness>,
 }
 
-/// Data a router keeps with a snapshot so that it can write back everything it found unchanged. Opaque to
-/// everyone but the router that produced it.
-#[derive(Clone)]
-pub struct Preserved(Arc<dyn Any + Send + Sync>);
-
-impl Preserved {
-    /// Wraps router-private data.
-    pub fn new<T: Any + Send + Sync>(value: T) -> Preserved {
-        Preserved(Arc::new(value))
-    }
-
-    /// The router-private data, if it is of type `T`.
-    pub fn get<T: Any>(&self) -> Option<&T> {
-        self.0.downcast_ref::<T>()
-    }
-}
-
-impl fmt::Debug for Preserved {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Preserved(..)")
-    }
-}
+pub use crate::ports::Preserved;
 
 /// A route as a router read it.
 #[derive(Debug, Clone)]
