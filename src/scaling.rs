@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use albflip::aws::api::AsgInfo;
 use albflip::capacity::{CapacityRecord, Progress};
 use albflip::cleanup::{CapacityRestore, CleanupOutcome, RollbackOutcome};
 use albflip::model::Color;
-use albflip::ports::AsgInfo;
 use serde_json::json;
 
 use crate::args::{GlobalArgs, OutputFormat};

@@ -11,8 +11,6 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::model::{Color, Split};
-use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
-use crate::providers::aws::route::{ForwardAction, RouteId, RouteSnapshot};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,33 +241,6 @@ pub struct PoolInfo {
     pub in_service: u32,
 }
 
-/// Reads and writes the forward action of an ALB route: the AWS provider's own seam between its logic
-/// and the API (ElbV2, or the in-memory ALB).
-pub trait TrafficRouter: Send + Sync {
-    /// Reads the route as it is live now.
-    fn read(&self, route: &RouteId)
-        -> impl Future<Output = Result<RouteSnapshot, ApiError>> + Send;
-
-    /// Replaces the forward action of `current` with `forward`, keeping every other action and field as
-    /// found in `current`, in one API call. Returns the route as the backend reports it after the write.
-    fn write(
-        &self,
-        current: &RouteSnapshot,
-        forward: &ForwardAction,
-    ) -> impl Future<Output = Result<RouteSnapshot, ApiError>> + Send;
-}
-
-/// A target group as the load balancer API describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetGroupInfo {
-    /// Its ARN.
-    pub arn: TargetGroupArn,
-    /// Its name.
-    pub name: String,
-    /// The load balancers that forward to it.
-    pub load_balancers: Vec<LoadBalancerArn>,
-}
-
 /// How many targets of a group are healthy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct TargetHealth {
@@ -281,73 +252,6 @@ pub struct TargetHealth {
 
 /// Tags of one resource.
 pub type Tags = BTreeMap<String, String>;
-
-/// Look-ups and tags around ALB routes: finding listeners and target groups, their tags and health (the
-/// AWS provider's own seam).
-pub trait AlbInventory: Send + Sync {
-    /// The default action of the listener on `port` of the load balancer named `load_balancer`, read in
-    /// the same call that finds it.
-    fn find_listener(
-        &self,
-        load_balancer: &str,
-        port: u16,
-    ) -> impl Future<Output = Result<RouteSnapshot, ApiError>> + Send;
-
-    /// The target group named `name`, if it exists.
-    fn find_target_group(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<TargetGroupInfo>, ApiError>> + Send;
-
-    /// The target group with ARN `arn`, if it exists.
-    fn target_group(
-        &self,
-        arn: &TargetGroupArn,
-    ) -> impl Future<Output = Result<Option<TargetGroupInfo>, ApiError>> + Send;
-
-    /// The tags of each resource in `arns` (at most 20), in one call.
-    fn tags(
-        &self,
-        arns: &[&str],
-    ) -> impl Future<Output = Result<BTreeMap<String, Tags>, ApiError>> + Send;
-
-    /// Adds or overwrites tags on one resource.
-    fn set_tags(
-        &self,
-        arn: &str,
-        tags: &[(&str, &str)],
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
-
-    /// Whether target-group-level stickiness (the `stickiness.enabled` attribute) is on for a group.
-    fn target_group_stickiness(
-        &self,
-        target_group: &TargetGroupArn,
-    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
-
-    /// The ARN of the load balancer named `name`, if it exists.
-    fn find_load_balancer(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<LoadBalancerArn>, ApiError>> + Send;
-
-    /// Every route of a load balancer, read in full: each listener's default action and each listener
-    /// rule other than the default one.
-    fn routes(
-        &self,
-        load_balancer: &LoadBalancerArn,
-    ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send;
-
-    /// Healthy and total targets of a target group.
-    fn health(
-        &self,
-        target_group: &TargetGroupArn,
-    ) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
-}
-
-/// Everything the ALB provider needs from a load balancer API.
-pub trait Alb: TrafficRouter + AlbInventory {}
-
-impl<T: TrafficRouter + AlbInventory> Alb for T {}
 
 /// One color's backend as a metric source finds it: the router names it, each source maps the labels to
 /// its own query (the ALB provider gives CloudWatch's `LoadBalancer` and `TargetGroup` dimensions; a
@@ -483,34 +387,6 @@ pub trait Lock: Send + Sync {
     fn force_release(&self, key: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
-/// An Auto Scaling group as albflip sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AsgInfo {
-    /// Its name.
-    pub name: String,
-    /// Its minimum size.
-    pub min: u32,
-    /// Its maximum size.
-    pub max: u32,
-    /// Its desired capacity.
-    pub desired: u32,
-    /// Instances in the `InService` lifecycle state.
-    pub in_service: u32,
-    /// The target groups it registers its instances with.
-    pub target_groups: Vec<TargetGroupArn>,
-}
-
-impl AsgInfo {
-    /// Its sizes.
-    pub fn capacity(&self) -> Capacity {
-        Capacity {
-            min: self.min,
-            max: self.max,
-            desired: self.desired,
-        }
-    }
-}
-
 /// The three sizes of an Auto Scaling group, written together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capacity {
@@ -520,29 +396,4 @@ pub struct Capacity {
     pub max: u32,
     /// The desired capacity (`min <= desired <= max`).
     pub desired: u32,
-}
-
-/// Reads and resizes Auto Scaling groups. The policy (never lower, raise the maximum, scale to zero only
-/// when no route sends traffic) lives in [`crate::capacity`]; an implementation writes what it is given.
-pub trait Scaler: Send + Sync {
-    /// The groups whose target groups include `target_group` (discovery of a color's group). Usually one;
-    /// the caller decides what several mean.
-    fn groups_for_target_group(
-        &self,
-        target_group: &TargetGroupArn,
-    ) -> impl Future<Output = Result<Vec<AsgInfo>, ApiError>> + Send;
-
-    /// The group named `name`, if it exists.
-    fn describe(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<AsgInfo>, ApiError>> + Send;
-
-    /// Sets the group's minimum, maximum and desired capacity in one call and returns the group as it is
-    /// afterwards.
-    fn set_capacity(
-        &self,
-        name: &str,
-        capacity: Capacity,
-    ) -> impl Future<Output = Result<AsgInfo, ApiError>> + Send;
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::Color;
-use crate::ports::Alb;
+use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::LoadBalancerArn;
 use crate::providers::aws::resolve::Resolved;
 

@@ -15,10 +15,8 @@ use std::time::SystemTime;
 
 use crate::model::{Color, Split, Stickiness};
 use crate::plan::{ColorMetrics, Observation};
-use crate::ports::{
-    AlbInventory, ApiError, ApiErrorKind, MetricQuery, MetricSource, Tags, TargetGroupInfo,
-    TargetHealth, TrafficRouter,
-};
+use crate::ports::{ApiError, ApiErrorKind, MetricQuery, MetricSource, Tags, TargetHealth};
+use crate::providers::aws::api::{AlbInventory, TargetGroupInfo, TrafficRouter};
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, TargetGroupArn};
 use crate::providers::aws::route::{
     self, ColorGroups, ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot,
@@ -488,7 +486,7 @@ pub const GREEN_ASG: &str = "sim-shop-green-asg";
 /// emulator does; unlinked, health stays whatever the test sets on the load balancer.
 #[derive(Debug, Default)]
 pub struct InMemoryScaler {
-    groups: Mutex<BTreeMap<String, crate::ports::AsgInfo>>,
+    groups: Mutex<BTreeMap<String, crate::providers::aws::api::AsgInfo>>,
     writes: Mutex<Vec<(String, crate::ports::Capacity)>>,
     failing_writes: Mutex<u32>,
     alb: Option<Arc<InMemoryAlb>>,
@@ -507,7 +505,7 @@ impl InMemoryScaler {
     /// [`BLUE_ASG`] (desired 2, min 0, max 4) and [`GREEN_ASG`] (desired 0) registered with `alb`'s blue
     /// and green target groups, whose health is set to match (2 healthy blue, no green targets).
     pub fn blue_green(alb: Arc<InMemoryAlb>) -> InMemoryScaler {
-        let group = |name: &str, desired: u32, color: Color| crate::ports::AsgInfo {
+        let group = |name: &str, desired: u32, color: Color| crate::providers::aws::api::AsgInfo {
             name: name.to_string(),
             min: 0,
             max: 4,
@@ -526,12 +524,12 @@ impl InMemoryScaler {
     }
 
     /// Adds or replaces a group.
-    pub fn add(&self, group: crate::ports::AsgInfo) {
+    pub fn add(&self, group: crate::providers::aws::api::AsgInfo) {
         locked(&self.groups).insert(group.name.clone(), group);
     }
 
     /// A group as it is now.
-    pub fn group(&self, name: &str) -> Option<crate::ports::AsgInfo> {
+    pub fn group(&self, name: &str) -> Option<crate::providers::aws::api::AsgInfo> {
         locked(&self.groups).get(name).cloned()
     }
 
@@ -545,7 +543,7 @@ impl InMemoryScaler {
         *locked(&self.failing_writes) = n;
     }
 
-    fn bring_up(&self, group: &crate::ports::AsgInfo) {
+    fn bring_up(&self, group: &crate::providers::aws::api::AsgInfo) {
         let Some(alb) = &self.alb else { return };
         let health = TargetHealth {
             healthy: group.desired,
@@ -559,11 +557,11 @@ impl InMemoryScaler {
     }
 }
 
-impl crate::ports::Scaler for InMemoryScaler {
+impl crate::providers::aws::api::Scaler for InMemoryScaler {
     async fn groups_for_target_group(
         &self,
         target_group: &TargetGroupArn,
-    ) -> Result<Vec<crate::ports::AsgInfo>, ApiError> {
+    ) -> Result<Vec<crate::providers::aws::api::AsgInfo>, ApiError> {
         Ok(locked(&self.groups)
             .values()
             .filter(|g| g.target_groups.contains(target_group))
@@ -571,7 +569,10 @@ impl crate::ports::Scaler for InMemoryScaler {
             .collect())
     }
 
-    async fn describe(&self, name: &str) -> Result<Option<crate::ports::AsgInfo>, ApiError> {
+    async fn describe(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::providers::aws::api::AsgInfo>, ApiError> {
         Ok(self.group(name))
     }
 
@@ -579,7 +580,7 @@ impl crate::ports::Scaler for InMemoryScaler {
         &self,
         name: &str,
         capacity: crate::ports::Capacity,
-    ) -> Result<crate::ports::AsgInfo, ApiError> {
+    ) -> Result<crate::providers::aws::api::AsgInfo, ApiError> {
         const OP: &str = "memory:UpdateAutoScalingGroup";
         {
             let mut failing = locked(&self.failing_writes);

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::{Color, Percent, Split, Stickiness};
-use crate::ports::{Alb, ApiErrorKind, Clock, TargetHealth};
+use crate::ports::{ApiErrorKind, Clock, TargetHealth};
+use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
 use crate::providers::aws::lockstep::LeftAlone;
 use crate::providers::aws::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use albflip::aws::api::{AlbInventory, Scaler};
 use albflip::aws::arn::{ListenerArn, TargetGroupArn};
 use albflip::aws::route::RouteId;
 use albflip::aws::{AutoScaling, CallCounter, ElbV2};
 use albflip::capacity::{self, ColorAsg, Wait};
-use albflip::ports::{AlbInventory, Scaler, TokioClock};
+use albflip::ports::TokioClock;
 
 use crate::harness::*;
 

@@ -4,8 +4,8 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
+use albflip::aws::api::Scaler;
 use albflip::aws::{AutoScaling, CallCounter};
-use albflip::ports::Scaler;
 use serde_json::Value;
 
 use crate::harness::*;

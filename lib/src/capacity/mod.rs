@@ -34,7 +34,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::ports::{AlbInventory, AsgInfo, Capacity, Clock, Scaler, TrafficRouter};
+use crate::ports::{Capacity, Clock};
+use crate::providers::aws::api::{AlbInventory, AsgInfo, Scaler, TrafficRouter};
 use crate::providers::aws::arn::TargetGroupArn;
 use crate::providers::aws::route::RouteId;
 

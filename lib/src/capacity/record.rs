@@ -5,11 +5,12 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::Color;
-use crate::ports::{AsgInfo, Capacity};
+use crate::ports::Capacity;
+use crate::providers::aws::api::AsgInfo;
 
 /// Writes `record` as `color`'s capacity tag on `route` (the listener or rule that carries albflip's
 /// state), for a rollback after the color is scaled down.
-pub(crate) async fn write<A: crate::ports::AlbInventory>(
+pub(crate) async fn write<A: crate::providers::aws::api::AlbInventory>(
     alb: &A,
     route: &crate::providers::aws::route::RouteId,
     color: Color,

@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 use crate::model::{Color, Split};
-use crate::ports::{AlbInventory, Clock, TargetHealth, TokioClock, TrafficRouter};
+use crate::ports::{Clock, TargetHealth, TokioClock};
+use crate::providers::aws::api::{AlbInventory, TrafficRouter};
 use crate::providers::aws::route::{ForwardAction, ForwardTarget};
 use crate::testing::{InMemoryAlb, InMemoryScaler, BLUE_ASG, GREEN_ASG};
 use crate::ErrorKind;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::model::{Percent, Split};
-use crate::ports::{AlbInventory, ApiError, AsgInfo, Capacity, TargetHealth, TokioClock};
+use crate::ports::{ApiError, Capacity, TargetHealth, TokioClock};
+use crate::providers::aws::api::{AlbInventory, AsgInfo};
 use crate::providers::aws::arn::TargetGroupArn;
 use crate::providers::aws::resolve::RouteSpec;
 use crate::state::STATE_TAG;

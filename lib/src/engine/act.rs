@@ -3,7 +3,8 @@
 use crate::error::Error;
 use crate::events::Event;
 use crate::model::{Color, Split};
-use crate::ports::{Alb, Clock, MetricSource, Scaler};
+use crate::ports::{Clock, MetricSource};
+use crate::providers::aws::api::{Alb, Scaler};
 use crate::providers::aws::resolve::Resolved;
 use crate::providers::aws::route;
 use crate::providers::aws::unsupported::unsupported;

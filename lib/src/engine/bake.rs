@@ -7,7 +7,8 @@ use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::{BakeDecision, BakePolicy, BakeTracker, Step};
-use crate::ports::{Alb, Clock, MetricQuery, MetricSource, Scaler};
+use crate::ports::{Clock, MetricQuery, MetricSource};
+use crate::providers::aws::api::{Alb, Scaler};
 use crate::providers::aws::resolve::Resolved;
 
 use super::{DeploySpec, Engine};

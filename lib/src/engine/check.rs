@@ -5,8 +5,9 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::model::Color;
 use crate::plan::gates::{evaluate, GateReport, Verdict};
-use crate::ports::{Alb, Clock, MetricSource, Scaler};
+use crate::ports::{Clock, MetricSource};
 use crate::preflight::{self, Check};
+use crate::providers::aws::api::{Alb, Scaler};
 use crate::providers::aws::resolve::{Resolved, Target};
 use crate::providers::aws::route::RouteId;
 

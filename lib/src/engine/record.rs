@@ -2,7 +2,8 @@
 
 use crate::error::Error;
 use crate::model::{Color, Split};
-use crate::ports::{Alb, ApiError, Clock, MetricSource, Scaler};
+use crate::ports::{ApiError, Clock, MetricSource};
+use crate::providers::aws::api::{Alb, Scaler};
 use crate::providers::aws::route::RouteId;
 use crate::state::{self, DeploymentRecord, Phase};
 

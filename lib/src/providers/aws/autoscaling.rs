@@ -5,7 +5,8 @@ use aws_config::SdkConfig;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
 use aws_sdk_autoscaling::Client;
 
-use crate::ports::{ApiError, AsgInfo, Capacity, Scaler};
+use crate::ports::{ApiError, Capacity};
+use crate::providers::aws::api::{AsgInfo, Scaler};
 use crate::providers::aws::arn::TargetGroupArn;
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;

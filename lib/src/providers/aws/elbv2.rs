@@ -10,9 +10,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use crate::model::Stickiness;
-use crate::ports::{
-    AlbInventory, ApiError, ApiErrorKind, Tags, TargetGroupInfo, TargetHealth, TrafficRouter,
-};
+use crate::ports::{ApiError, ApiErrorKind, Tags, TargetHealth};
+use crate::providers::aws::api::{AlbInventory, TargetGroupInfo, TrafficRouter};
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;

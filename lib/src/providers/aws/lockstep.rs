@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::{Color, Split};
-use crate::ports::{Alb, ApiErrorKind, Tags};
+use crate::ports::{ApiErrorKind, Tags};
+use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::LoadBalancerArn;
 use crate::providers::aws::route::{self, ColorGroups, RouteId, RouteSnapshot};
 use crate::providers::aws::unsupported::unsupported;

@@ -1,6 +1,7 @@
 //! The AWS provider: everything that is specific to the Application Load Balancer and its neighbours.
 //!
 //! ALB specifics:
+//! - [`api`]: the ALB and Auto Scaling calls the provider needs underneath (its own seam, not a port).
 //! - [`arn`]: ARNs, validated, and the names and CloudWatch dimensions read from them.
 //! - [`weights`]: ALB weights (0..=999, never all zero) and their conversion to and from a split.
 //! - [`route`]: a route's forward action and the ALB's validity rules over it (pure).
@@ -21,6 +22,7 @@
 //! - [`throttle`]: longer retries for throttled writes.
 //! - [`calls`]: counts API calls per operation, for the summary and the benchmarks.
 
+pub mod api;
 pub mod arn;
 pub mod autoscaling;
 pub mod calls;

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use crate::error::Error;
 use crate::model::{Color, Split};
-use crate::ports::{Alb, ApiError, ApiErrorKind, Backend, Labels, Tags};
+use crate::ports::{ApiError, ApiErrorKind, Backend, Labels, Tags};
+use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::{ListenerArn, RuleArn, TargetGroupArn};
 use crate::providers::aws::cloudwatch::{LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION};
 use crate::providers::aws::lockstep::{self, LeftAlone, Lockstep, Peer};

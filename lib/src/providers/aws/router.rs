@@ -5,9 +5,10 @@
 
 use crate::model::{Color, Split};
 use crate::ports::{
-    Alb, AlbInventory, ApiError, Capacity, CapacityPool, PoolInfo, Preserved, RouteRead, Router,
-    RouterError, Scaler, StateStore, Tags, TargetHealth,
+    ApiError, Capacity, CapacityPool, PoolInfo, Preserved, RouteRead, Router, RouterError,
+    StateStore, Tags, TargetHealth,
 };
+use crate::providers::aws::api::{Alb, AlbInventory, Scaler};
 use crate::providers::aws::route::{self, ColorGroups, RouteId, RouteProblem, RouteSnapshot};
 
 /// An ALB route between the blue and green target groups `groups`, as a [`Router`].
@@ -118,7 +119,7 @@ impl<'a, A: AlbInventory, S: Scaler> AlbCapacity<'a, A, S> {
     }
 }
 
-fn pool(info: crate::ports::AsgInfo) -> PoolInfo {
+fn pool(info: crate::providers::aws::api::AsgInfo) -> PoolInfo {
     PoolInfo {
         name: info.name.clone(),
         capacity: info.capacity(),

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::{Color, Split, Stickiness};
-use crate::ports::TrafficRouter;
+use crate::providers::aws::api::TrafficRouter;
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
 use crate::providers::aws::unsupported::unsupported;
 
