@@ -8,9 +8,13 @@
 //! for the file. A resource that does not fit (not found, another load balancer's, not in the action)
 //! is named by its ARN or name.
 //!
-//! The driver runs every case and reports all failures at once. AccessDenied and bad credentials need
-//! a second emulator with IAM enforcement; they are a second table driven by the same driver.
+//! The catalogue is data: [`CATALOGUE`] and [`REFUSED_CREDENTIALS`] are static tables of [`Case`] rows.
+//! What a row cannot know before the stacks exist (ARNs, names, ports) it writes as a `{placeholder}`,
+//! filled from the [`Vars`] of its table. One driver ([`drive`]) runs every row and reports all failing
+//! rows by name at once. AccessDenied and bad credentials need a second emulator with IAM enforcement;
+//! they are the second table, run by the same driver.
 
+use std::collections::HashMap;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -30,136 +34,211 @@ enum Via {
     Toml,
 }
 
-/// One row of the catalogue.
-#[derive(Debug, Clone)]
+/// The start of a row's command line; the row's `args` follow it.
+#[derive(Debug, Clone, Copy)]
+enum Cmd {
+    /// Nothing: `args` is the whole command line.
+    Argv,
+    /// `--listener-arn={l}`.
+    On,
+    /// `On`, then `shift --target green --percentage 10`.
+    Shift,
+    /// `Shift`, then `--bake 1m`: a shift gated on metrics.
+    Gated,
+    /// `On`, then `deploy --target green --dry-run`.
+    Plan,
+    /// `shift --target green --percentage 10`, the route named elsewhere (environment, file).
+    ShiftOnly,
+    /// `deploy --target green --dry-run`, the route named elsewhere (environment, file).
+    PlanOnly,
+    /// `--listener-arn <listener>`, then `shift --target green --percentage 10`.
+    ShiftBy(&'static str),
+}
+
+impl Cmd {
+    fn words(self) -> Vec<&'static str> {
+        const ON: &str = "--listener-arn={l}";
+        const SHIFT: [&str; 4] = ["shift", "--target", "green", "--percentage"];
+        const PLAN: [&str; 4] = ["deploy", "--target", "green", "--dry-run"];
+        match self {
+            Cmd::Argv => vec![],
+            Cmd::On => vec![ON],
+            Cmd::Shift => [&[ON][..], &SHIFT, &["10"]].concat(),
+            Cmd::Gated => [&[ON][..], &SHIFT, &["10", "--bake", "1m"]].concat(),
+            Cmd::Plan => [&[ON][..], &PLAN].concat(),
+            Cmd::ShiftOnly => [&SHIFT[..], &["10"]].concat(),
+            Cmd::PlanOnly => PLAN.to_vec(),
+            Cmd::ShiftBy(listener) => [&["--listener-arn", listener][..], &SHIFT, &["10"]].concat(),
+        }
+    }
+}
+
+/// One row of the catalogue. Every string may hold `{placeholders}` (see [`Vars`]).
+#[derive(Debug, Clone, Copy)]
 struct Case {
     name: &'static str,
     via: Via,
+    /// The command line: `cmd`'s words, then `args`.
+    cmd: Cmd,
+    args: &'static [&'static str],
     /// Environment variables set for the run (on top of the hermetic test environment).
-    env: Vec<(String, String)>,
+    env: &'static [(&'static str, &'static str)],
     /// Environment variables removed from the test environment.
-    unset: Vec<&'static str>,
+    unset: &'static [&'static str],
     /// The `albflip.toml` in the working directory.
-    toml: Option<String>,
-    argv: Vec<String>,
+    toml: Option<&'static str>,
+    /// The exit code.
     code: i32,
     /// Fragments of stderr that name the input.
-    input: Vec<String>,
+    input: &'static [&'static str],
     /// Fragments of stderr that name the fix.
-    fix: Vec<String>,
+    fix: &'static [&'static str],
     /// Fragments that must not be in stderr (a wrong diagnosis).
-    absent: Vec<String>,
+    absent: &'static [&'static str],
     /// The listener that must not change.
-    listener: String,
-    /// The longest the run may take.
-    max: Duration,
+    listener: &'static str,
+    /// The longest the run may take, in seconds.
+    max_secs: u64,
 }
 
-fn sv(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+/// A bad flag: exit 2 within 20 s, the main listener unchanged. Rows override what differs.
+const FLAG: Case = Case {
+    name: "",
+    via: Via::Flag,
+    cmd: Cmd::Argv,
+    args: &[],
+    env: &[],
+    unset: &[],
+    toml: None,
+    code: 2,
+    input: &[],
+    fix: &[],
+    absent: &[],
+    listener: "{l}",
+    max_secs: 20,
+};
+/// A bad `ALBFLIP_*` (or `AWS_*`) environment variable.
+const ENV: Case = Case {
+    via: Via::Env,
+    ..FLAG
+};
+/// A bad `albflip.toml`.
+const TOML: Case = Case {
+    via: Via::Toml,
+    ..FLAG
+};
+
+/// The values of a table's placeholders, by name.
+struct Vars(HashMap<&'static str, String>);
+
+impl Vars {
+    /// `template` with each `{name}` replaced by its value; a `{` not followed by `name}` stays.
+    /// Panics on an unknown name, so a misspelt placeholder cannot pass unnoticed.
+    fn fill(&self, template: &str) -> String {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name = after
+                .find('}')
+                .map(|close| &after[..close])
+                .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            match name {
+                Some(name) => {
+                    let value = self.0.get(name).unwrap_or_else(|| {
+                        panic!("unknown placeholder {{{name}}} in {template:?}")
+                    });
+                    out.push_str(value);
+                    rest = &after[name.len() + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn all(&self, templates: &[&str]) -> Vec<String> {
+        templates.iter().map(|t| self.fill(t)).collect()
+    }
+}
+
+/// A row with its placeholders filled: what is run and what is expected.
+#[derive(Debug)]
+struct Filled {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    toml: Option<String>,
+    input: Vec<String>,
+    fix: Vec<String>,
+    absent: Vec<String>,
+    listener: String,
 }
 
 impl Case {
-    fn new(name: &'static str, via: Via, listener: &str, argv: Vec<String>) -> Case {
-        Case {
-            name,
-            via,
-            env: vec![],
-            unset: vec![],
-            toml: None,
-            argv,
-            code: 2,
-            input: vec![],
-            fix: vec![],
-            absent: vec![],
-            listener: listener.to_string(),
-            max: Duration::from_secs(20),
+    fn fill(&self, vars: &Vars) -> Filled {
+        Filled {
+            argv: vars.all(&[self.cmd.words(), self.args.to_vec()].concat()),
+            env: self
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), vars.fill(v)))
+                .collect(),
+            toml: self.toml.map(|t| vars.fill(t)),
+            input: vars.all(self.input),
+            fix: vars.all(self.fix),
+            absent: vars.all(self.absent),
+            listener: vars.fill(self.listener),
         }
-    }
-    /// A bad flag.
-    fn flag(name: &'static str, listener: &str, argv: Vec<String>) -> Case {
-        Case::new(name, Via::Flag, listener, argv)
-    }
-    /// A bad `ALBFLIP_*` (or `AWS_*`) environment variable.
-    fn env(name: &'static str, listener: &str, vars: &[(&str, &str)], argv: Vec<String>) -> Case {
-        let mut c = Case::new(name, Via::Env, listener, argv);
-        c.env = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        c
-    }
-    /// A bad `albflip.toml`.
-    fn toml(name: &'static str, listener: &str, text: &str, argv: Vec<String>) -> Case {
-        let mut c = Case::new(name, Via::Toml, listener, argv);
-        c.toml = Some(text.to_string());
-        c
-    }
-    fn code(mut self, code: i32) -> Case {
-        self.code = code;
-        self
-    }
-    fn input(mut self, f: &[&str]) -> Case {
-        self.input = sv(f);
-        self
-    }
-    fn fix(mut self, f: &[&str]) -> Case {
-        self.fix = sv(f);
-        self
-    }
-    fn absent(mut self, f: &[&str]) -> Case {
-        self.absent = sv(f);
-        self
-    }
-    fn unset(mut self, vars: &[&'static str]) -> Case {
-        self.unset = vars.to_vec();
-        self
-    }
-    fn within(mut self, max: Duration) -> Case {
-        self.max = max;
-        self
     }
 }
 
-/// Runs one case; returns what is wrong with albflip's answer, if anything.
+/// Runs one row; returns what is wrong with albflip's answer, if anything.
 fn check(
     case: &Case,
+    vars: &Vars,
     base: &dyn Fn() -> Command,
     fingerprint: &dyn Fn(&str) -> String,
 ) -> Result<(), String> {
-    let before = fingerprint(&case.listener);
+    let f = case.fill(vars);
+    let max = Duration::from_secs(case.max_secs);
+    let before = fingerprint(&f.listener);
     let mut cmd = base();
-    for k in &case.unset {
+    for k in case.unset {
         cmd.env_remove(k);
     }
-    for (k, v) in &case.env {
+    for (k, v) in &f.env {
         cmd.env(k, v);
     }
-    if let Some(text) = &case.toml {
+    if let Some(text) = &f.toml {
         cmd.current_dir(dir_with_file("albflip.toml", text));
     }
     let started = Instant::now();
-    let r = run_in(cmd, &case.argv);
+    let r = run_in(cmd, &f.argv);
     let took = started.elapsed();
-    let after = fingerprint(&case.listener);
+    let after = fingerprint(&f.listener);
     let mut problems = vec![];
     if r.code != case.code {
         problems.push(format!("exit code {} (expected {})", r.code, case.code));
     }
-    for (kind, frags) in [("input", &case.input), ("fix", &case.fix)] {
-        for f in frags.iter() {
-            if !r.stderr.contains(f.as_str()) {
-                problems.push(format!("does not name the {kind}: {f:?} missing"));
+    for (kind, frags) in [("input", &f.input), ("fix", &f.fix)] {
+        for frag in frags.iter() {
+            if !r.stderr.contains(frag.as_str()) {
+                problems.push(format!("does not name the {kind}: {frag:?} missing"));
             }
         }
     }
-    for f in &case.absent {
-        if r.stderr.contains(f.as_str()) {
-            problems.push(format!("wrong diagnosis: {f:?} present"));
+    for frag in &f.absent {
+        if r.stderr.contains(frag.as_str()) {
+            problems.push(format!("wrong diagnosis: {frag:?} present"));
         }
     }
-    if took > case.max {
-        problems.push(format!("took {took:?} (at most {:?})", case.max));
+    if took > max {
+        problems.push(format!("took {took:?} (at most {max:?})"));
     }
     if after != before {
         problems.push(format!(
@@ -172,20 +251,26 @@ fn check(
         Err(format!(
             "{}\n  argv: {:?}\n  env: {:?} unset: {:?}\n  toml: {:?}\n  stderr: {}",
             problems.join("; "),
-            case.argv,
-            case.env,
+            f.argv,
+            f.env,
             case.unset,
-            case.toml,
+            f.toml,
             r.stderr.trim_end().replace('\n', "\n          ")
         ))
     }
 }
 
-/// Runs every case and fails with the list of all cases albflip got wrong.
-fn drive(cases: &[Case], base: &dyn Fn() -> Command, fingerprint: &dyn Fn(&str) -> String) {
+/// Runs every row and fails with the list of all rows albflip got wrong. `vars` gives each row its
+/// placeholders' values (called once per row, so a row may get fresh ones, e.g. a closed port).
+fn drive(
+    cases: &[Case],
+    vars: &dyn Fn() -> Vars,
+    base: &dyn Fn() -> Command,
+    fingerprint: &dyn Fn(&str) -> String,
+) {
     let mut failures = vec![];
     for c in cases {
-        match check(c, base, fingerprint) {
+        match check(c, &vars(), base, fingerprint) {
             Ok(()) => eprintln!("catalogue: ok   {:?} {}", c.via, c.name),
             Err(e) => {
                 eprintln!("catalogue: FAIL {:?} {}", c.via, c.name);
@@ -289,632 +374,702 @@ fn tg_name(arn: &str) -> String {
     arn.split('/').nth(1).unwrap_or(arn).to_string()
 }
 
+/// The placeholders of [`CATALOGUE`].
+fn vars(fx: &Fixtures) -> Vars {
+    let l = fx.s.listener_arn.clone();
+    Vars(HashMap::from([
+        // The main listener; `{route}` names it in `albflip.toml`.
+        ("route", format!("[target]\nlistener-arn = \"{l}\"\n")),
+        ("missing", missing_listener(&l)),
+        ("l", l),
+        ("lb", fx.s.lb_name()),
+        ("blue_tg", fx.s.blue_tg.clone()),
+        ("blue_name", tg_name(&fx.s.blue_tg)),
+        ("loose_name", tg_name(&fx.loose_tg)),
+        // The other stack (another load balancer).
+        ("other_listener", fx.other.listener_arn.clone()),
+        ("other_green", fx.other.green_tg.clone()),
+        ("other_green_name", tg_name(&fx.other.green_tg)),
+        ("other_blue_name", tg_name(&fx.other.blue_tg)),
+        // Listeners albflip cannot shift.
+        ("redirect", fx.redirect.clone()),
+        ("fixed", fx.fixed.clone()),
+        ("three", fx.three.clone()),
+        ("twice", fx.twice.clone()),
+        // Endpoints: an instance metadata service that hangs, and (fresh per row) nothing at all.
+        (
+            "imds",
+            format!("http://{}", fx.hanging.local_addr().expect("hanging addr")),
+        ),
+        ("closed", closed_url()),
+    ]))
+}
+
+const PCT: &str = "whole number from 0 to 100";
+const STEPS_FIX: &str = "strictly increasing percentages from 1 to 100 ending at 100";
+const NO_KEYS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
 /// The catalogue.
-fn catalogue(fx: &Fixtures) -> Vec<Case> {
-    let l = fx.s.listener_arn.as_str();
-    let la = format!("--listener-arn={l}");
-    let la = la.as_str();
-    // The main listener, by ARN, then the command.
-    let on = |tail: &[&str]| -> Vec<String> {
-        [&[la][..], tail]
-            .concat()
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    };
-    let shift = |tail: &[&str]| {
-        on(&[
-            &["shift", "--target", "green", "--percentage", "10"][..],
-            tail,
-        ]
-        .concat())
-    };
-    let gated = |tail: &[&str]| shift(&[&["--bake", "1m"][..], tail].concat());
-    let plan =
-        |tail: &[&str]| on(&[&["deploy", "--target", "green", "--dry-run"][..], tail].concat());
-    let missing = missing_listener(l);
-    let other_green = fx.other.green_tg.as_str();
-    let other_green_name = tg_name(other_green);
-    let loose_name = tg_name(&fx.loose_tg);
-    let blue_name = tg_name(&fx.s.blue_tg);
-    let other_blue_name = tg_name(&fx.other.blue_tg);
-    let lb = fx.s.lb_name();
-    let imds = format!("http://{}", fx.hanging.local_addr().expect("hanging addr"));
-    let unreachable_flag = closed_url();
-    let unreachable_env = closed_url();
-    let unreachable_toml = closed_url();
-    let route_toml = format!("[target]\nlistener-arn = \"{l}\"\n");
-    let shift_only = sv(&["shift", "--target", "green", "--percentage", "10"]);
-    let plan_only = sv(&["deploy", "--target", "green", "--dry-run"]);
-    let by = |arn: &str| -> Vec<String> {
-        sv(&[
+static CATALOGUE: &[Case] = &[
+    // ---- percentages -----------------------------------------------------------------------------
+    Case {
+        name: "percentage above 100",
+        cmd: Cmd::On,
+        args: &["shift", "--target", "green", "--percentage", "101"],
+        input: &["--percentage", "\"101\""],
+        fix: &[PCT],
+        ..FLAG
+    },
+    Case {
+        name: "negative percentage",
+        cmd: Cmd::On,
+        args: &["shift", "--target", "green", "--percentage", "-1"],
+        input: &["--percentage", "\"-1\""],
+        fix: &[PCT],
+        ..FLAG
+    },
+    Case {
+        name: "percentage in words",
+        cmd: Cmd::On,
+        args: &["shift", "--target", "green", "--percentage", "ten"],
+        input: &["--percentage", "\"ten\""],
+        fix: &[PCT],
+        ..FLAG
+    },
+    Case {
+        name: "fractional percentage",
+        cmd: Cmd::On,
+        args: &["shift", "--target", "green", "--percentage", "1.5"],
+        input: &["--percentage", "\"1.5\""],
+        fix: &[PCT],
+        ..FLAG
+    },
+    Case {
+        name: "canary percentage 0",
+        cmd: Cmd::Plan,
+        args: &["--strategy", "canary", "--canary-percentage", "0"],
+        input: &["--canary-percentage", "0%"],
+        fix: &["1..=99"],
+        ..FLAG
+    },
+    Case {
+        name: "canary percentage 100",
+        env: &[("ALBFLIP_CANARY_PERCENTAGE", "100")],
+        cmd: Cmd::Plan,
+        args: &["--strategy", "canary"],
+        input: &["ALBFLIP_CANARY_PERCENTAGE", "100"],
+        fix: &["1..=99"],
+        ..ENV
+    },
+    Case {
+        name: "canary percentage 150",
+        toml: Some("{route}[strategy]\nstrategy = \"canary\"\ncanary-percentage = 150\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [strategy] canary-percentage", "150"],
+        fix: &["1..=99"],
+        ..TOML
+    },
+    // ---- steps -----------------------------------------------------------------------------------
+    Case {
+        name: "steps not increasing",
+        cmd: Cmd::Plan,
+        args: &["--steps", "50,25,100"],
+        input: &["--steps 50,25,100", "25 is not above 50"],
+        fix: &[STEPS_FIX],
+        ..FLAG
+    },
+    Case {
+        name: "last step not 100",
+        cmd: Cmd::Plan,
+        args: &["--steps", "10,50"],
+        input: &["--steps 10,50", "last step must be 100"],
+        fix: &[STEPS_FIX],
+        ..FLAG
+    },
+    Case {
+        name: "step 0",
+        cmd: Cmd::Plan,
+        args: &["--steps", "0,100"],
+        input: &["--steps 0,100", "\"0\""],
+        fix: &[STEPS_FIX],
+        ..FLAG
+    },
+    Case {
+        name: "junk steps",
+        cmd: Cmd::Plan,
+        args: &["--steps", "a,b"],
+        input: &["--steps a,b", "\"a\""],
+        fix: &[STEPS_FIX],
+        ..FLAG
+    },
+    Case {
+        name: "steps with another strategy",
+        cmd: Cmd::Plan,
+        args: &["--strategy", "immediate", "--steps", "10,100"],
+        input: &["--steps"],
+        fix: &["--strategy gradual"],
+        ..FLAG
+    },
+    Case {
+        name: "steps not increasing",
+        env: &[("ALBFLIP_STEPS", "10,5,100")],
+        cmd: Cmd::Plan,
+        input: &["ALBFLIP_STEPS", "5 is not above 10"],
+        fix: &[STEPS_FIX],
+        ..ENV
+    },
+    Case {
+        name: "steps not increasing",
+        toml: Some("{route}[strategy]\nsteps = [50, 25, 100]\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [strategy] steps", "25 is not above 50"],
+        fix: &[STEPS_FIX],
+        ..TOML
+    },
+    Case {
+        name: "step above 255",
+        toml: Some("{route}[strategy]\nsteps = [10, 300]\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["steps", "300"],
+        fix: &["1 to 100"],
+        ..TOML
+    },
+    Case {
+        name: "unknown strategy",
+        env: &[("ALBFLIP_STRATEGY", "bluegreen")],
+        cmd: Cmd::Plan,
+        input: &["ALBFLIP_STRATEGY", "bluegreen"],
+        fix: &["gradual, immediate, canary"],
+        ..ENV
+    },
+    Case {
+        name: "unknown strategy",
+        toml: Some("{route}[strategy]\nstrategy = \"bluegreen\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [strategy] strategy", "bluegreen"],
+        fix: &["gradual, immediate or canary"],
+        ..TOML
+    },
+    // ---- durations -------------------------------------------------------------------------------
+    Case {
+        name: "bake in parsecs",
+        cmd: Cmd::Shift,
+        args: &["--bake", "3 parsecs"],
+        input: &["--bake", "parsecs"],
+        fix: &["supported units"],
+        ..FLAG
+    },
+    Case {
+        name: "poll interval 0s",
+        cmd: Cmd::Gated,
+        args: &["--poll-interval", "0s"],
+        input: &["--poll-interval"],
+        fix: &["30s"],
+        ..FLAG
+    },
+    Case {
+        name: "bake soon",
+        env: &[("ALBFLIP_BAKE", "soon")],
+        cmd: Cmd::Shift,
+        input: &["ALBFLIP_BAKE", "soon"],
+        fix: &["3m"],
+        ..ENV
+    },
+    Case {
+        name: "poll interval 0s",
+        env: &[("ALBFLIP_POLL_INTERVAL", "0s")],
+        cmd: Cmd::Gated,
+        input: &["ALBFLIP_POLL_INTERVAL"],
+        fix: &["30s"],
+        ..ENV
+    },
+    Case {
+        name: "bake soon",
+        toml: Some("{route}[strategy]\nbake = \"soon\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [strategy] bake", "soon"],
+        fix: &["\"3m\""],
+        ..TOML
+    },
+    Case {
+        name: "max latency fast",
+        toml: Some("{route}[gates]\nmax-latency = \"fast\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [gates] max-latency", "fast"],
+        fix: &["\"30s\""],
+        ..TOML
+    },
+    Case {
+        name: "poll interval 0s",
+        toml: Some("{route}[gates]\npoll-interval = \"0s\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml", "poll-interval"],
+        fix: &["30s"],
+        ..TOML
+    },
+    // ---- thresholds ------------------------------------------------------------------------------
+    Case {
+        name: "error rate 150%",
+        cmd: Cmd::Gated,
+        args: &["--max-error-rate", "150"],
+        input: &["--max-error-rate", "150"],
+        fix: &["0..=100"],
+        ..FLAG
+    },
+    Case {
+        name: "latency statistic median",
+        cmd: Cmd::Gated,
+        args: &["--latency-statistic", "median"],
+        input: &["--latency-statistic", "median"],
+        fix: &["p99", "Average"],
+        ..FLAG
+    },
+    Case {
+        name: "on-no-data maybe",
+        cmd: Cmd::Gated,
+        args: &["--on-no-data", "maybe"],
+        input: &["--on-no-data", "maybe"],
+        fix: &["wait, fail or pass"],
+        ..FLAG
+    },
+    Case {
+        name: "metric window below the period",
+        cmd: Cmd::Gated,
+        args: &["--metric-window", "30s", "--metric-period", "1m"],
+        input: &["--metric-window", "--metric-period"],
+        fix: &["--metric-window 5m --metric-period 60s"],
+        ..FLAG
+    },
+    Case {
+        name: "negative min requests",
+        cmd: Cmd::Gated,
+        args: &["--min-requests=-5"],
+        input: &["--min-requests", "-5"],
+        fix: &["whole number"],
+        ..FLAG
+    },
+    Case {
+        name: "error rate abc",
+        env: &[("ALBFLIP_MAX_ERROR_RATE", "abc")],
+        cmd: Cmd::Gated,
+        input: &["ALBFLIP_MAX_ERROR_RATE", "abc"],
+        fix: &["percent"],
+        ..ENV
+    },
+    Case {
+        name: "latency statistic p200",
+        env: &[("ALBFLIP_LATENCY_STATISTIC", "p200")],
+        cmd: Cmd::Gated,
+        input: &["ALBFLIP_LATENCY_STATISTIC", "p200"],
+        fix: &["p99"],
+        ..ENV
+    },
+    Case {
+        name: "on-no-data ignore",
+        env: &[("ALBFLIP_ON_NO_DATA", "ignore")],
+        cmd: Cmd::Gated,
+        input: &["ALBFLIP_ON_NO_DATA", "ignore"],
+        fix: &["wait, fail or pass"],
+        ..ENV
+    },
+    Case {
+        name: "metric period 0s",
+        env: &[("ALBFLIP_METRIC_PERIOD", "0s")],
+        cmd: Cmd::Gated,
+        input: &["ALBFLIP_METRIC_PERIOD"],
+        fix: &["--metric-period 60s"],
+        ..ENV
+    },
+    Case {
+        name: "error rate 150%",
+        toml: Some("{route}[gates]\nmax-error-rate = 150\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["[gates] max-error-rate", "150"],
+        fix: &["percentage from 0 to 100"],
+        ..TOML
+    },
+    Case {
+        name: "error rate as a string",
+        toml: Some("{route}[gates]\nmax-error-rate = \"abc\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["max-error-rate", "abc"],
+        fix: &["number"],
+        ..TOML
+    },
+    Case {
+        name: "latency statistic median",
+        toml: Some("{route}[gates]\nlatency-statistic = \"median\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml", "latency-statistic", "median"],
+        fix: &["p99"],
+        ..TOML
+    },
+    Case {
+        name: "on-no-data maybe",
+        toml: Some("{route}[gates]\non-no-data = \"maybe\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml", "on-no-data", "maybe"],
+        fix: &["wait, fail or pass"],
+        ..TOML
+    },
+    Case {
+        name: "metric window below the period",
+        toml: Some("{route}[gates]\nmetric-window = \"30s\"\nmetric-period = \"1m\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml", "metric-window", "metric-period"],
+        fix: &["5m"],
+        ..TOML
+    },
+    // ---- the config file itself ------------------------------------------------------------------
+    Case {
+        name: "misspelt gates key",
+        toml: Some("{route}[gates]\nmax-eror-rate = 1.0\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &["max-eror-rate", "albflip.toml"],
+        fix: &["`max-error-rate`"],
+        ..TOML
+    },
+    Case {
+        name: "unknown section",
+        toml: Some("{route}[gatez]\nmax-error-rate = 1.0\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &["gatez", "albflip.toml"],
+        fix: &["`gates`"],
+        ..TOML
+    },
+    Case {
+        name: "port above 65535",
+        toml: Some("[target]\nload-balancer = \"x\"\nport = 70000\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &["port", "70000"],
+        fix: &["65535"],
+        ..TOML
+    },
+    Case {
+        name: "config file missing",
+        env: &[("ALBFLIP_CONFIG", "/nonexistent/albflip.toml")],
+        cmd: Cmd::Shift,
+        input: &["ALBFLIP_CONFIG", "/nonexistent/albflip.toml"],
+        fix: &["existing albflip.toml"],
+        ..ENV
+    },
+    Case {
+        name: "output yaml",
+        env: &[("ALBFLIP_OUTPUT", "yaml")],
+        cmd: Cmd::On,
+        args: &["status"],
+        input: &["ALBFLIP_OUTPUT", "yaml"],
+        fix: &["text, json"],
+        ..ENV
+    },
+    // ---- colors ----------------------------------------------------------------------------------
+    Case {
+        name: "shift to purple",
+        cmd: Cmd::On,
+        args: &["shift", "--target", "purple", "--percentage", "10"],
+        input: &["--target", "unknown color \"purple\""],
+        fix: &["\"blue\" or \"green\""],
+        ..FLAG
+    },
+    Case {
+        name: "deploy purple",
+        cmd: Cmd::On,
+        args: &["deploy", "--target", "purple"],
+        input: &["--target", "\"purple\""],
+        fix: &["\"blue\" or \"green\""],
+        ..FLAG
+    },
+    Case {
+        name: "rollback to red",
+        cmd: Cmd::On,
+        args: &["rollback", "--to", "red"],
+        input: &["--to", "unknown color \"red\""],
+        fix: &["\"blue\" or \"green\""],
+        ..FLAG
+    },
+    // ---- ARNs and routes -------------------------------------------------------------------------
+    Case {
+        name: "malformed listener ARN",
+        cmd: Cmd::ShiftBy("arn:aws:nope"),
+        input: &["--listener-arn", "\"arn:aws:nope\""],
+        fix: &["describe-listeners"],
+        ..FLAG
+    },
+    Case {
+        name: "listener ARN as rule ARN",
+        args: &["--rule-arn", "{l}", "status"],
+        input: &["--rule-arn", "not a valid listener rule ARN"],
+        fix: &["listener-rule/app/"],
+        ..FLAG
+    },
+    Case {
+        name: "malformed listener ARN",
+        env: &[("ALBFLIP_LISTENER_ARN", "arn:aws:nope")],
+        cmd: Cmd::ShiftOnly,
+        input: &["ALBFLIP_LISTENER_ARN", "\"arn:aws:nope\""],
+        fix: &["describe-listeners"],
+        ..ENV
+    },
+    Case {
+        name: "malformed listener ARN",
+        toml: Some("[target]\nlistener-arn = \"arn:aws:nope\"\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &["albflip.toml", "listener-arn", "\"arn:aws:nope\""],
+        fix: &["describe-listeners"],
+        ..TOML
+    },
+    Case {
+        name: "missing listener",
+        cmd: Cmd::ShiftBy("{missing}"),
+        input: &["{missing}", "not found"],
+        fix: &["--region", "describe-listeners"],
+        ..FLAG
+    },
+    Case {
+        name: "missing listener",
+        env: &[("ALBFLIP_LISTENER_ARN", "{missing}")],
+        cmd: Cmd::ShiftOnly,
+        input: &["{missing}", "not found"],
+        fix: &["--region", "describe-listeners"],
+        ..ENV
+    },
+    Case {
+        name: "missing listener",
+        toml: Some("[target]\nlistener-arn = \"{missing}\"\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &["{missing}", "not found"],
+        fix: &["--region", "describe-listeners"],
+        ..TOML
+    },
+    Case {
+        name: "load balancer and another's listener",
+        args: &[
+            "--load-balancer",
+            "{lb}",
             "--listener-arn",
-            arn,
+            "{other_listener}",
             "shift",
             "--target",
             "green",
             "--percentage",
             "10",
-        ])
-    };
-    const PCT: &str = "whole number from 0 to 100";
-    const STEPS_FIX: &str = "strictly increasing percentages from 1 to 100 ending at 100";
-
-    vec![
-        // ---- percentages -------------------------------------------------------------------------
-        Case::flag(
-            "percentage above 100",
-            l,
-            on(&["shift", "--target", "green", "--percentage", "101"]),
-        )
-        .input(&["--percentage", "\"101\""])
-        .fix(&[PCT]),
-        Case::flag(
-            "negative percentage",
-            l,
-            on(&["shift", "--target", "green", "--percentage", "-1"]),
-        )
-        .input(&["--percentage", "\"-1\""])
-        .fix(&[PCT]),
-        Case::flag(
-            "percentage in words",
-            l,
-            on(&["shift", "--target", "green", "--percentage", "ten"]),
-        )
-        .input(&["--percentage", "\"ten\""])
-        .fix(&[PCT]),
-        Case::flag(
-            "fractional percentage",
-            l,
-            on(&["shift", "--target", "green", "--percentage", "1.5"]),
-        )
-        .input(&["--percentage", "\"1.5\""])
-        .fix(&[PCT]),
-        Case::flag(
-            "canary percentage 0",
-            l,
-            plan(&["--strategy", "canary", "--canary-percentage", "0"]),
-        )
-        .input(&["--canary-percentage", "0%"])
-        .fix(&["1..=99"]),
-        Case::env(
-            "canary percentage 100",
-            l,
-            &[("ALBFLIP_CANARY_PERCENTAGE", "100")],
-            plan(&["--strategy", "canary"]),
-        )
-        .input(&["ALBFLIP_CANARY_PERCENTAGE", "100"])
-        .fix(&["1..=99"]),
-        Case::toml(
-            "canary percentage 150",
-            l,
-            &format!("{route_toml}[strategy]\nstrategy = \"canary\"\ncanary-percentage = 150\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml [strategy] canary-percentage", "150"])
-        .fix(&["1..=99"]),
-        // ---- steps -------------------------------------------------------------------------------
-        Case::flag("steps not increasing", l, plan(&["--steps", "50,25,100"]))
-            .input(&["--steps 50,25,100", "25 is not above 50"])
-            .fix(&[STEPS_FIX]),
-        Case::flag("last step not 100", l, plan(&["--steps", "10,50"]))
-            .input(&["--steps 10,50", "last step must be 100"])
-            .fix(&[STEPS_FIX]),
-        Case::flag("step 0", l, plan(&["--steps", "0,100"]))
-            .input(&["--steps 0,100", "\"0\""])
-            .fix(&[STEPS_FIX]),
-        Case::flag("junk steps", l, plan(&["--steps", "a,b"]))
-            .input(&["--steps a,b", "\"a\""])
-            .fix(&[STEPS_FIX]),
-        Case::flag(
-            "steps with another strategy",
-            l,
-            plan(&["--strategy", "immediate", "--steps", "10,100"]),
-        )
-        .input(&["--steps"])
-        .fix(&["--strategy gradual"]),
-        Case::env(
-            "steps not increasing",
-            l,
-            &[("ALBFLIP_STEPS", "10,5,100")],
-            plan(&[]),
-        )
-        .input(&["ALBFLIP_STEPS", "5 is not above 10"])
-        .fix(&[STEPS_FIX]),
-        Case::toml(
-            "steps not increasing",
-            l,
-            &format!("{route_toml}[strategy]\nsteps = [50, 25, 100]\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml [strategy] steps", "25 is not above 50"])
-        .fix(&[STEPS_FIX]),
-        Case::toml(
-            "step above 255",
-            l,
-            &format!("{route_toml}[strategy]\nsteps = [10, 300]\n"),
-            plan_only.clone(),
-        )
-        .input(&["steps", "300"])
-        .fix(&["1 to 100"]),
-        Case::env(
-            "unknown strategy",
-            l,
-            &[("ALBFLIP_STRATEGY", "bluegreen")],
-            plan(&[]),
-        )
-        .input(&["ALBFLIP_STRATEGY", "bluegreen"])
-        .fix(&["gradual, immediate, canary"]),
-        Case::toml(
-            "unknown strategy",
-            l,
-            &format!("{route_toml}[strategy]\nstrategy = \"bluegreen\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml [strategy] strategy", "bluegreen"])
-        .fix(&["gradual, immediate or canary"]),
-        // ---- durations ---------------------------------------------------------------------------
-        Case::flag("bake in parsecs", l, shift(&["--bake", "3 parsecs"]))
-            .input(&["--bake", "parsecs"])
-            .fix(&["supported units"]),
-        Case::flag("poll interval 0s", l, gated(&["--poll-interval", "0s"]))
-            .input(&["--poll-interval"])
-            .fix(&["30s"]),
-        Case::env("bake soon", l, &[("ALBFLIP_BAKE", "soon")], shift(&[]))
-            .input(&["ALBFLIP_BAKE", "soon"])
-            .fix(&["3m"]),
-        Case::env(
-            "poll interval 0s",
-            l,
-            &[("ALBFLIP_POLL_INTERVAL", "0s")],
-            gated(&[]),
-        )
-        .input(&["ALBFLIP_POLL_INTERVAL"])
-        .fix(&["30s"]),
-        Case::toml(
-            "bake soon",
-            l,
-            &format!("{route_toml}[strategy]\nbake = \"soon\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml [strategy] bake", "soon"])
-        .fix(&["\"3m\""]),
-        Case::toml(
-            "max latency fast",
-            l,
-            &format!("{route_toml}[gates]\nmax-latency = \"fast\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml [gates] max-latency", "fast"])
-        .fix(&["\"30s\""]),
-        Case::toml(
-            "poll interval 0s",
-            l,
-            &format!("{route_toml}[gates]\npoll-interval = \"0s\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml", "poll-interval"])
-        .fix(&["30s"]),
-        // ---- thresholds --------------------------------------------------------------------------
-        Case::flag("error rate 150%", l, gated(&["--max-error-rate", "150"]))
-            .input(&["--max-error-rate", "150"])
-            .fix(&["0..=100"]),
-        Case::flag(
-            "latency statistic median",
-            l,
-            gated(&["--latency-statistic", "median"]),
-        )
-        .input(&["--latency-statistic", "median"])
-        .fix(&["p99", "Average"]),
-        Case::flag("on-no-data maybe", l, gated(&["--on-no-data", "maybe"]))
-            .input(&["--on-no-data", "maybe"])
-            .fix(&["wait, fail or pass"]),
-        Case::flag(
-            "metric window below the period",
-            l,
-            gated(&["--metric-window", "30s", "--metric-period", "1m"]),
-        )
-        .input(&["--metric-window", "--metric-period"])
-        .fix(&["--metric-window 5m --metric-period 60s"]),
-        Case::flag("negative min requests", l, gated(&["--min-requests=-5"]))
-            .input(&["--min-requests", "-5"])
-            .fix(&["whole number"]),
-        Case::env(
-            "error rate abc",
-            l,
-            &[("ALBFLIP_MAX_ERROR_RATE", "abc")],
-            gated(&[]),
-        )
-        .input(&["ALBFLIP_MAX_ERROR_RATE", "abc"])
-        .fix(&["percent"]),
-        Case::env(
-            "latency statistic p200",
-            l,
-            &[("ALBFLIP_LATENCY_STATISTIC", "p200")],
-            gated(&[]),
-        )
-        .input(&["ALBFLIP_LATENCY_STATISTIC", "p200"])
-        .fix(&["p99"]),
-        Case::env(
-            "on-no-data ignore",
-            l,
-            &[("ALBFLIP_ON_NO_DATA", "ignore")],
-            gated(&[]),
-        )
-        .input(&["ALBFLIP_ON_NO_DATA", "ignore"])
-        .fix(&["wait, fail or pass"]),
-        Case::env(
-            "metric period 0s",
-            l,
-            &[("ALBFLIP_METRIC_PERIOD", "0s")],
-            gated(&[]),
-        )
-        .input(&["ALBFLIP_METRIC_PERIOD"])
-        .fix(&["--metric-period 60s"]),
-        Case::toml(
-            "error rate 150%",
-            l,
-            &format!("{route_toml}[gates]\nmax-error-rate = 150\n"),
-            plan_only.clone(),
-        )
-        .input(&["[gates] max-error-rate", "150"])
-        .fix(&["percentage from 0 to 100"]),
-        Case::toml(
-            "error rate as a string",
-            l,
-            &format!("{route_toml}[gates]\nmax-error-rate = \"abc\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["max-error-rate", "abc"])
-        .fix(&["number"]),
-        Case::toml(
-            "latency statistic median",
-            l,
-            &format!("{route_toml}[gates]\nlatency-statistic = \"median\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml", "latency-statistic", "median"])
-        .fix(&["p99"]),
-        Case::toml(
-            "on-no-data maybe",
-            l,
-            &format!("{route_toml}[gates]\non-no-data = \"maybe\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml", "on-no-data", "maybe"])
-        .fix(&["wait, fail or pass"]),
-        Case::toml(
-            "metric window below the period",
-            l,
-            &format!("{route_toml}[gates]\nmetric-window = \"30s\"\nmetric-period = \"1m\"\n"),
-            plan_only.clone(),
-        )
-        .input(&["albflip.toml", "metric-window", "metric-period"])
-        .fix(&["5m"]),
-        // ---- the config file itself --------------------------------------------------------------
-        Case::toml(
-            "misspelt gates key",
-            l,
-            &format!("{route_toml}[gates]\nmax-eror-rate = 1.0\n"),
-            shift_only.clone(),
-        )
-        .input(&["max-eror-rate", "albflip.toml"])
-        .fix(&["`max-error-rate`"]),
-        Case::toml(
-            "unknown section",
-            l,
-            &format!("{route_toml}[gatez]\nmax-error-rate = 1.0\n"),
-            shift_only.clone(),
-        )
-        .input(&["gatez", "albflip.toml"])
-        .fix(&["`gates`"]),
-        Case::toml(
-            "port above 65535",
-            l,
-            "[target]\nload-balancer = \"x\"\nport = 70000\n",
-            shift_only.clone(),
-        )
-        .input(&["port", "70000"])
-        .fix(&["65535"]),
-        Case::env(
-            "config file missing",
-            l,
-            &[("ALBFLIP_CONFIG", "/nonexistent/albflip.toml")],
-            shift(&[]),
-        )
-        .input(&["ALBFLIP_CONFIG", "/nonexistent/albflip.toml"])
-        .fix(&["existing albflip.toml"]),
-        Case::env(
-            "output yaml",
-            l,
-            &[("ALBFLIP_OUTPUT", "yaml")],
-            on(&["status"]),
-        )
-        .input(&["ALBFLIP_OUTPUT", "yaml"])
-        .fix(&["text, json"]),
-        // ---- colors ------------------------------------------------------------------------------
-        Case::flag(
-            "shift to purple",
-            l,
-            on(&["shift", "--target", "purple", "--percentage", "10"]),
-        )
-        .input(&["--target", "unknown color \"purple\""])
-        .fix(&["\"blue\" or \"green\""]),
-        Case::flag("deploy purple", l, on(&["deploy", "--target", "purple"]))
-            .input(&["--target", "\"purple\""])
-            .fix(&["\"blue\" or \"green\""]),
-        Case::flag("rollback to red", l, on(&["rollback", "--to", "red"]))
-            .input(&["--to", "unknown color \"red\""])
-            .fix(&["\"blue\" or \"green\""]),
-        // ---- ARNs and routes ---------------------------------------------------------------------
-        Case::flag("malformed listener ARN", l, by("arn:aws:nope"))
-            .input(&["--listener-arn", "\"arn:aws:nope\""])
-            .fix(&["describe-listeners"]),
-        Case::flag(
-            "listener ARN as rule ARN",
-            l,
-            sv(&["--rule-arn", l, "status"]),
-        )
-        .input(&["--rule-arn", "not a valid listener rule ARN"])
-        .fix(&["listener-rule/app/"]),
-        Case::env(
-            "malformed listener ARN",
-            l,
-            &[("ALBFLIP_LISTENER_ARN", "arn:aws:nope")],
-            shift_only.clone(),
-        )
-        .input(&["ALBFLIP_LISTENER_ARN", "\"arn:aws:nope\""])
-        .fix(&["describe-listeners"]),
-        Case::toml(
-            "malformed listener ARN",
-            l,
-            "[target]\nlistener-arn = \"arn:aws:nope\"\n",
-            shift_only.clone(),
-        )
-        .input(&["albflip.toml", "listener-arn", "\"arn:aws:nope\""])
-        .fix(&["describe-listeners"]),
-        Case::flag("missing listener", l, by(missing.as_str()))
-            .input(&[missing.as_str(), "not found"])
-            .fix(&["--region", "describe-listeners"]),
-        Case::env(
-            "missing listener",
-            l,
-            &[("ALBFLIP_LISTENER_ARN", missing.as_str())],
-            shift_only.clone(),
-        )
-        .input(&[missing.as_str(), "not found"])
-        .fix(&["--region", "describe-listeners"]),
-        Case::toml(
-            "missing listener",
-            l,
-            &format!("[target]\nlistener-arn = \"{missing}\"\n"),
-            shift_only.clone(),
-        )
-        .input(&[missing.as_str(), "not found"])
-        .fix(&["--region", "describe-listeners"]),
-        Case::flag("load balancer and another's listener", l, {
-            let mut v = sv(&[
-                "--load-balancer",
-                lb.as_str(),
-                "--listener-arn",
-                fx.other.listener_arn.as_str(),
-            ]);
-            v.extend(shift_only.clone());
-            v
-        })
-        .input(&["--load-balancer", "--listener-arn"])
-        .fix(&["cannot be used with"]),
-        Case::env(
-            "load balancer and another's listener",
-            l,
-            &[("ALBFLIP_LOAD_BALANCER", lb.as_str())],
-            by(fx.other.listener_arn.as_str()),
-        )
-        .input(&["ALBFLIP_LOAD_BALANCER", "--listener-arn"])
-        .fix(&["cannot be used with"]),
-        Case::toml(
-            "two routes",
-            l,
-            &format!(
-                "[target]\nload-balancer = \"{}\"\nlistener-arn = \"{}\"\n",
-                fx.s.lb_name(),
-                fx.other.listener_arn
-            ),
-            shift_only.clone(),
-        )
-        .input(&["listener-arn", "load-balancer"])
-        .fix(&["Name the route one way only"]),
-        Case::flag(
-            "green of another load balancer",
-            l,
-            shift(&["--green", other_green]),
-        )
-        .input(&[
-            "--green",
-            other_green_name.as_str(),
-            "not in the forward action",
-        ])
-        .fix(&["Name a target group of that action"]),
-        Case::env(
-            "blue of another load balancer",
-            l,
-            &[("ALBFLIP_BLUE", other_blue_name.as_str())],
-            shift(&[]),
-        )
-        .input(&[
+        ],
+        input: &["--load-balancer", "--listener-arn"],
+        fix: &["cannot be used with"],
+        ..FLAG
+    },
+    Case {
+        name: "load balancer and another's listener",
+        env: &[("ALBFLIP_LOAD_BALANCER", "{lb}")],
+        cmd: Cmd::ShiftBy("{other_listener}"),
+        input: &["ALBFLIP_LOAD_BALANCER", "--listener-arn"],
+        fix: &["cannot be used with"],
+        ..ENV
+    },
+    Case {
+        name: "two routes",
+        toml: Some("[target]\nload-balancer = \"{lb}\"\nlistener-arn = \"{other_listener}\"\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &["listener-arn", "load-balancer"],
+        fix: &["Name the route one way only"],
+        ..TOML
+    },
+    Case {
+        name: "green of another load balancer",
+        cmd: Cmd::Shift,
+        args: &["--green", "{other_green}"],
+        input: &["--green", "{other_green_name}", "not in the forward action"],
+        fix: &["Name a target group of that action"],
+        ..FLAG
+    },
+    Case {
+        name: "blue of another load balancer",
+        env: &[("ALBFLIP_BLUE", "{other_blue_name}")],
+        cmd: Cmd::Shift,
+        input: &[
             "ALBFLIP_BLUE",
-            other_blue_name.as_str(),
+            "{other_blue_name}",
             "not in the forward action",
-        ])
-        .fix(&["Name a target group of that action"]),
-        Case::toml(
-            "green of another load balancer",
-            l,
-            &format!("{route_toml}green = \"{other_green}\"\n"),
-            shift_only.clone(),
-        )
-        .input(&[
+        ],
+        fix: &["Name a target group of that action"],
+        ..ENV
+    },
+    Case {
+        name: "green of another load balancer",
+        toml: Some("{route}green = \"{other_green}\"\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &[
             "albflip.toml",
-            other_green_name.as_str(),
+            "{other_green_name}",
             "not in the forward action",
-        ])
-        .fix(&["Name a target group of that action"]),
-        Case::flag(
-            "group not in the action",
-            l,
-            shift(&["--green", loose_name.as_str()]),
-        )
-        .input(&["--green", loose_name.as_str(), "not in the forward action"])
-        .fix(&["Name a target group of that action"]),
-        Case::flag(
-            "the same group as blue and green",
-            l,
-            shift(&["--blue", blue_name.as_str(), "--green", blue_name.as_str()]),
-        )
-        .input(&["same target group", blue_name.as_str()])
-        .fix(&["two different target groups"]),
-        Case::env(
-            "the same group as blue and green",
-            l,
-            &[
-                ("ALBFLIP_BLUE", fx.s.blue_tg.as_str()),
-                ("ALBFLIP_GREEN", fx.s.blue_tg.as_str()),
-            ],
-            shift(&[]),
-        )
-        .input(&["ALBFLIP_BLUE", "ALBFLIP_GREEN", "same target group"])
-        .fix(&["two different target groups"]),
-        Case::env(
-            "invalid group name",
-            l,
-            &[("ALBFLIP_GREEN", "bad name!")],
-            shift(&[]),
-        )
-        .input(&["ALBFLIP_GREEN", "bad name!"])
-        .fix(&["target group name or its full ARN"]),
-        Case::env(
-            "port 99999",
-            l,
-            &[
-                ("ALBFLIP_LOAD_BALANCER", lb.as_str()),
-                ("ALBFLIP_PORT", "99999"),
-            ],
-            shift_only.clone(),
-        )
-        .input(&["ALBFLIP_PORT", "99999"])
-        .fix(&["65535"]),
-        Case::flag(
-            "redirect default action",
-            fx.redirect.as_str(),
-            by(fx.redirect.as_str()),
-        )
-        .code(1)
-        .input(&[fx.redirect.as_str(), "its action is redirect"])
-        .fix(&["only shifts forward actions"]),
-        Case::flag(
-            "fixed-response default action",
-            fx.fixed.as_str(),
-            by(fx.fixed.as_str()),
-        )
-        .code(1)
-        .input(&[fx.fixed.as_str(), "fixed-response"])
-        .fix(&["only shifts forward actions"]),
-        Case::flag(
-            "three target groups",
-            fx.three.as_str(),
-            by(fx.three.as_str()),
-        )
-        .code(1)
-        .input(&[fx.three.as_str(), "3 target groups"])
-        .fix(&["exactly two"]),
-        Case::flag(
-            "the same group twice in the action",
-            fx.twice.as_str(),
-            by(fx.twice.as_str()),
-        )
-        .code(1)
-        .input(&[fx.twice.as_str(), "names target group", "twice"])
-        .fix(&[blue_name.as_str()]),
-        // ---- reaching AWS ------------------------------------------------------------------------
-        Case::env("no region", l, &[], shift(&[]))
-            .unset(&["AWS_REGION", "AWS_DEFAULT_REGION"])
-            .input(&["AWS region"])
-            .fix(&["--region", "AWS_REGION"]),
-        Case::env("no credentials", l, &[], shift(&[]))
-            .unset(&[
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_SESSION_TOKEN",
-            ])
-            .code(1)
-            .input(&["credentials"])
-            .fix(&["AWS_ACCESS_KEY_ID"])
-            .absent(&["endpoint unreachable"])
-            .within(Duration::from_secs(10)),
-        Case::env(
-            "no credentials, instance metadata hangs",
-            l,
-            &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str())],
-            shift(&[]),
-        )
-        .unset(&[
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-        ])
-        .code(1)
-        .input(&["credentials"])
-        .fix(&["AWS_ACCESS_KEY_ID"])
-        .absent(&["endpoint unreachable"])
-        .within(Duration::from_secs(10)),
-        Case::flag(
-            "unreachable endpoint",
-            l,
-            shift(&["--endpoint-url", unreachable_flag.as_str()]),
-        )
-        .code(1)
-        .input(&[unreachable_flag.as_str()])
-        .fix(&["--endpoint-url"]),
-        Case::env(
-            "unreachable endpoint",
-            l,
-            &[("ALBFLIP_ENDPOINT_URL", unreachable_env.as_str())],
-            shift(&[]),
-        )
-        .code(1)
-        .input(&[unreachable_env.as_str()])
-        .fix(&["ALBFLIP_ENDPOINT_URL"]),
-        Case::toml(
-            "unreachable endpoint",
-            l,
-            &format!("{route_toml}[aws]\nendpoint-url = \"{unreachable_toml}\"\n"),
-            shift_only.clone(),
-        )
-        .unset(&["AWS_ENDPOINT_URL"])
-        .code(1)
-        .input(&[unreachable_toml.as_str()])
-        .fix(&["endpoint-url"]),
-        Case::toml(
-            "endpoint without a scheme",
-            l,
-            &format!("{route_toml}[aws]\nendpoint-url = \"localhost:4566\"\n"),
-            shift_only.clone(),
-        )
-        .input(&["albflip.toml", "endpoint-url", "localhost:4566"])
-        .fix(&["http://127.0.0.1:4566"]),
-    ]
-}
+        ],
+        fix: &["Name a target group of that action"],
+        ..TOML
+    },
+    Case {
+        name: "group not in the action",
+        cmd: Cmd::Shift,
+        args: &["--green", "{loose_name}"],
+        input: &["--green", "{loose_name}", "not in the forward action"],
+        fix: &["Name a target group of that action"],
+        ..FLAG
+    },
+    Case {
+        name: "the same group as blue and green",
+        cmd: Cmd::Shift,
+        args: &["--blue", "{blue_name}", "--green", "{blue_name}"],
+        input: &["same target group", "{blue_name}"],
+        fix: &["two different target groups"],
+        ..FLAG
+    },
+    Case {
+        name: "the same group as blue and green",
+        env: &[
+            ("ALBFLIP_BLUE", "{blue_tg}"),
+            ("ALBFLIP_GREEN", "{blue_tg}"),
+        ],
+        cmd: Cmd::Shift,
+        input: &["ALBFLIP_BLUE", "ALBFLIP_GREEN", "same target group"],
+        fix: &["two different target groups"],
+        ..ENV
+    },
+    Case {
+        name: "invalid group name",
+        env: &[("ALBFLIP_GREEN", "bad name!")],
+        cmd: Cmd::Shift,
+        input: &["ALBFLIP_GREEN", "bad name!"],
+        fix: &["target group name or its full ARN"],
+        ..ENV
+    },
+    Case {
+        name: "port 99999",
+        env: &[("ALBFLIP_LOAD_BALANCER", "{lb}"), ("ALBFLIP_PORT", "99999")],
+        cmd: Cmd::ShiftOnly,
+        input: &["ALBFLIP_PORT", "99999"],
+        fix: &["65535"],
+        ..ENV
+    },
+    Case {
+        name: "redirect default action",
+        listener: "{redirect}",
+        cmd: Cmd::ShiftBy("{redirect}"),
+        code: 1,
+        input: &["{redirect}", "its action is redirect"],
+        fix: &["only shifts forward actions"],
+        ..FLAG
+    },
+    Case {
+        name: "fixed-response default action",
+        listener: "{fixed}",
+        cmd: Cmd::ShiftBy("{fixed}"),
+        code: 1,
+        input: &["{fixed}", "fixed-response"],
+        fix: &["only shifts forward actions"],
+        ..FLAG
+    },
+    Case {
+        name: "three target groups",
+        listener: "{three}",
+        cmd: Cmd::ShiftBy("{three}"),
+        code: 1,
+        input: &["{three}", "3 target groups"],
+        fix: &["exactly two"],
+        ..FLAG
+    },
+    Case {
+        name: "the same group twice in the action",
+        listener: "{twice}",
+        cmd: Cmd::ShiftBy("{twice}"),
+        code: 1,
+        input: &["{twice}", "names target group", "twice"],
+        fix: &["{blue_name}"],
+        ..FLAG
+    },
+    // ---- reaching AWS ----------------------------------------------------------------------------
+    Case {
+        name: "no region",
+        unset: &["AWS_REGION", "AWS_DEFAULT_REGION"],
+        cmd: Cmd::Shift,
+        input: &["AWS region"],
+        fix: &["--region", "AWS_REGION"],
+        ..ENV
+    },
+    Case {
+        name: "no credentials",
+        unset: NO_KEYS,
+        cmd: Cmd::Shift,
+        code: 1,
+        input: &["credentials"],
+        fix: &["AWS_ACCESS_KEY_ID"],
+        absent: &["endpoint unreachable"],
+        max_secs: 10,
+        ..ENV
+    },
+    Case {
+        name: "no credentials, instance metadata hangs",
+        env: &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "{imds}")],
+        unset: NO_KEYS,
+        cmd: Cmd::Shift,
+        code: 1,
+        input: &["credentials"],
+        fix: &["AWS_ACCESS_KEY_ID"],
+        absent: &["endpoint unreachable"],
+        max_secs: 10,
+        ..ENV
+    },
+    Case {
+        name: "unreachable endpoint",
+        cmd: Cmd::Shift,
+        args: &["--endpoint-url", "{closed}"],
+        code: 1,
+        input: &["{closed}"],
+        fix: &["--endpoint-url"],
+        ..FLAG
+    },
+    Case {
+        name: "unreachable endpoint",
+        env: &[("ALBFLIP_ENDPOINT_URL", "{closed}")],
+        cmd: Cmd::Shift,
+        code: 1,
+        input: &["{closed}"],
+        fix: &["ALBFLIP_ENDPOINT_URL"],
+        ..ENV
+    },
+    Case {
+        name: "unreachable endpoint",
+        toml: Some("{route}[aws]\nendpoint-url = \"{closed}\"\n"),
+        unset: &["AWS_ENDPOINT_URL"],
+        cmd: Cmd::ShiftOnly,
+        code: 1,
+        input: &["{closed}"],
+        fix: &["endpoint-url"],
+        ..TOML
+    },
+    Case {
+        name: "endpoint without a scheme",
+        toml: Some("{route}[aws]\nendpoint-url = \"localhost:4566\"\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &["albflip.toml", "endpoint-url", "localhost:4566"],
+        fix: &["http://127.0.0.1:4566"],
+        ..TOML
+    },
+];
 
 #[test]
 fn catalogue_of_bad_inputs() {
-    let fx = fixtures();
-    let cases = catalogue(&fx);
     for via in [Via::Flag, Via::Env, Via::Toml] {
-        let n = cases.iter().filter(|c| c.via == via).count();
+        let n = CATALOGUE.iter().filter(|c| c.via == via).count();
         assert!(n >= 10, "only {n} {via:?} cases");
     }
-    assert!(cases.len() >= 30);
-    drive(&cases, &albflip, &|l: &str| fingerprint(l));
+    assert!(CATALOGUE.len() >= 30);
+    let fx = fixtures();
+    drive(CATALOGUE, &|| vars(&fx), &albflip, &|l: &str| {
+        fingerprint(l)
+    });
 }
 
 // ---- AccessDenied: a second emulator with IAM enforcement -------------------------------------------
@@ -950,54 +1105,69 @@ fn iam_fingerprint(listener_arn: &str) -> String {
     iam_world().emu.fingerprint(listener_arn)
 }
 
+/// The Describe-only user's keys.
+const READER: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "{reader_key}"),
+    ("AWS_SECRET_ACCESS_KEY", "{reader_secret}"),
+];
+
+/// Credentials the IAM emulator refuses; `{l}` is its stack's listener.
+static REFUSED_CREDENTIALS: &[Case] = &[
+    Case {
+        name: "Describe-only user shifts",
+        env: READER,
+        cmd: Cmd::ShiftBy("{l}"),
+        code: 1,
+        input: &["elasticloadbalancing:ModifyListener", "{l}"],
+        fix: &["missing permission elasticloadbalancing:ModifyListener"],
+        ..ENV
+    },
+    Case {
+        name: "Describe-only user shifts to 100",
+        env: READER,
+        args: &[
+            "--listener-arn",
+            "{l}",
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "100",
+        ],
+        code: 1,
+        input: &["elasticloadbalancing:ModifyListener"],
+        fix: &["missing permission elasticloadbalancing:ModifyListener"],
+        ..ENV
+    },
+    Case {
+        name: "unknown access key",
+        env: &[
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "nope"),
+        ],
+        cmd: Cmd::ShiftBy("{l}"),
+        code: 1,
+        input: &["security token included in the request is invalid"],
+        fix: &["credentials"],
+        absent: &["missing permission"],
+        ..ENV
+    },
+];
+
 #[test]
 fn catalogue_of_refused_credentials() {
     let w = iam_world();
-    let l = w.stack.listener_arn.clone();
-    let by = |tail: &[&str]| -> Vec<String> { sv(&[&["--listener-arn", &l][..], tail].concat()) };
-    let reader = |c: Case| -> Case {
-        let mut c = c;
-        c.env.push(("AWS_ACCESS_KEY_ID".into(), w.reader.0.clone()));
-        c.env
-            .push(("AWS_SECRET_ACCESS_KEY".into(), w.reader.1.clone()));
-        c
+    let vars = || {
+        Vars(HashMap::from([
+            ("l", w.stack.listener_arn.clone()),
+            ("reader_key", w.reader.0.clone()),
+            ("reader_secret", w.reader.1.clone()),
+        ]))
     };
-    let cases = vec![
-        reader(Case::env(
-            "Describe-only user shifts",
-            &l,
-            &[],
-            by(&["shift", "--target", "green", "--percentage", "10"]),
-        ))
-        .code(1)
-        .input(&["elasticloadbalancing:ModifyListener", l.as_str()])
-        .fix(&["missing permission elasticloadbalancing:ModifyListener"]),
-        reader(Case::env(
-            "Describe-only user shifts to 100",
-            &l,
-            &[],
-            by(&["shift", "--target", "green", "--percentage", "100"]),
-        ))
-        .code(1)
-        .input(&["elasticloadbalancing:ModifyListener"])
-        .fix(&["missing permission elasticloadbalancing:ModifyListener"]),
-        Case::env(
-            "unknown access key",
-            &l,
-            &[
-                ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
-                ("AWS_SECRET_ACCESS_KEY", "nope"),
-            ],
-            by(&["shift", "--target", "green", "--percentage", "10"]),
-        )
-        .code(1)
-        .input(&["security token included in the request is invalid"])
-        .fix(&["credentials"])
-        .absent(&["missing permission"]),
-    ];
     let endpoint = w.emu.endpoint.clone();
     drive(
-        &cases,
+        REFUSED_CREDENTIALS,
+        &vars,
         &move || {
             let mut c = albflip();
             c.env("AWS_ENDPOINT_URL", &endpoint);

@@ -1,0 +1,128 @@
+//! The metric publisher: ALB metrics written to the emulator's CloudWatch in proportion to the live
+//! weights, with a fault profile per color.
+
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::emulator::{emulator, rt, REGION};
+use super::readers::weights;
+use super::stacks::Stack;
+
+/// A CloudWatch client on the emulator.
+pub fn cloudwatch() -> aws_sdk_cloudwatch::Client {
+    static CLIENT: OnceLock<aws_sdk_cloudwatch::Client> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            use aws_sdk_cloudwatch::config;
+            let conf = config::Builder::new()
+                .behavior_version(config::BehaviorVersion::latest())
+                .region(config::Region::new(REGION))
+                .endpoint_url(&emulator().endpoint)
+                .credentials_provider(config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .http_client(albflip::aws::sdk::http_client())
+                .build();
+            aws_sdk_cloudwatch::Client::from_conf(conf)
+        })
+        .clone()
+}
+
+/// How the publisher makes each color behave: the share of requests that fail with a 5XX.
+#[derive(Debug, Clone, Copy)]
+pub struct Faults {
+    pub blue: f64,
+    pub green: f64,
+}
+
+/// Publishes ALB metrics for both target groups in proportion to the live weights, every 500 ms, until
+/// dropped: RequestCount (2 per weight point per tick), 5XX per the fault profile, average latency,
+/// host counts.
+pub struct Publisher {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Publisher {
+    pub fn start(stack: &Stack, faults: Faults) -> Publisher {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let stack = stack.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                let (blue, green) = weights(&stack);
+                // A single-group forward (no weights yet) sends everything to blue.
+                let (blue, green) = match (blue, green) {
+                    (None, None) => (100, 0),
+                    (b, g) => (b.unwrap_or(0), g.unwrap_or(0)),
+                };
+                publish(&stack, &stack.blue_tg, blue, faults.blue);
+                publish(&stack, &stack.green_tg, green, faults.green);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        Publisher {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn publish(stack: &Stack, tg_arn: &str, weight: i32, fault: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let lb = stack
+        .load_balancer_arn
+        .rsplit_once(":loadbalancer/")
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default();
+    let tg = tg_arn
+        .rsplit_once(':')
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default();
+    let requests = f64::from(weight.max(0)) * 2.0;
+    let now = aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now());
+    let datum = |name: &str, value: f64, unit: StandardUnit| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(Dimension::builder().name("LoadBalancer").value(&lb).build())
+            .dimensions(Dimension::builder().name("TargetGroup").value(&tg).build())
+            .timestamp(now)
+            .value(value)
+            .unit(unit)
+            .build()
+    };
+    let mut data = vec![
+        datum("RequestCount", requests, StandardUnit::Count),
+        datum("HealthyHostCount", 2.0, StandardUnit::Count),
+        datum("UnHealthyHostCount", 0.0, StandardUnit::Count),
+    ];
+    if requests > 0.0 {
+        data.push(datum("TargetResponseTime", 0.05, StandardUnit::Seconds));
+    }
+    let errors = (requests * fault).round();
+    if errors > 0.0 {
+        // ALB publishes 5XX only when non-zero.
+        data.push(datum(
+            "HTTPCode_Target_5XX_Count",
+            errors,
+            StandardUnit::Count,
+        ));
+    }
+    let _ = rt().block_on(
+        cloudwatch()
+            .put_metric_data()
+            .namespace("AWS/ApplicationELB")
+            .set_metric_data(Some(data))
+            .send(),
+    );
+}
