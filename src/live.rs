@@ -10,7 +10,7 @@ use albflip::plan::{GateResult, Verdict};
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::progress::line;
+use crate::progress::{line, stderr_line};
 
 /// Renders events for a person at a terminal.
 pub struct LiveView {
@@ -59,6 +59,9 @@ fn new_bar(step: usize, of: usize, percent: u8) -> ProgressBar {
 
 impl Observer for LiveView {
     fn on_event(&self, at: SystemTime, event: &Event) {
+        if let Some(l) = stderr_line(event) {
+            eprintln!("{l}");
+        }
         let Ok(mut current) = self.bar.lock() else {
             return;
         };

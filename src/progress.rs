@@ -212,6 +212,18 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
     })
 }
 
+/// The line an event puts on stderr whatever the output format, or `None`: a deployment record that
+/// could not be written once traffic was safe.
+pub fn stderr_line(event: &Event) -> Option<String> {
+    let Event::RecordFailed { route, error } = event else {
+        return None;
+    };
+    let route = albflip::aws::route::RouteId::parse(route)
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| route.clone());
+    Some(format!("albflip: warning: traffic is safe, but recording the deployment state on {route} failed: {error}; `albflip status` may show a stale state"))
+}
+
 impl Observer for Printer {
     fn on_event(&self, at: SystemTime, event: &Event) {
         let mut out = std::io::stdout().lock();
@@ -235,6 +247,9 @@ impl Observer for Printer {
         }
         let _ = out.flush();
         drop(out);
+        if let Some(l) = stderr_line(event) {
+            eprintln!("{l}");
+        }
         self.note(event);
     }
 }

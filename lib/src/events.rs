@@ -195,6 +195,15 @@ pub enum Event {
         /// What, for people.
         message: String,
     },
+    /// Traffic reached a safe place (rolled back, or held after an interruption) but the deployment
+    /// record could not be written to the route's tags, so `albflip status` may show a stale state.
+    /// The run's outcome stands.
+    RecordFailed {
+        /// The route that carries the record (listener or rule ARN).
+        route: String,
+        /// Why the write failed.
+        error: String,
+    },
 }
 
 /// Receives engine events.

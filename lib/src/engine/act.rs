@@ -9,9 +9,10 @@ use crate::providers::aws::resolve::Resolved;
 use crate::providers::aws::route;
 use crate::providers::aws::unsupported::unsupported;
 use crate::providers::aws::write::{self, Verification};
-use crate::state::{DeploymentRecord, Phase};
+use crate::state::Phase;
 use crate::traffic;
 
+use super::context::Run;
 use super::Engine;
 
 impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
@@ -19,12 +20,11 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// back; a failure part-way puts the routes already written back.
     pub(super) async fn apply_step(
         &self,
-        resolved: &Resolved,
-        expected: Split,
+        run: &Run<'_>,
         split: Split,
         step: usize,
-        adopt_drift: bool,
     ) -> Result<(), Error> {
+        let (resolved, expected, adopt_drift) = (run.resolved, run.expected, run.spec.adopt_drift);
         let mut pending = Vec::new();
         for snapshot in resolved.routes() {
             let live = self.alb.read(&snapshot.route).await.map_err(Error::Read)?;
@@ -89,23 +89,18 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// After an unexpected error mid-deployment: traffic back to stable unless the error was drift (a
     /// human is changing the route; albflip stops without writing).
-    pub(super) async fn abort(
-        &self,
-        resolved: &Resolved,
-        stable: Color,
-        e: Error,
-        record: Option<&mut DeploymentRecord>,
-    ) -> Error {
+    pub(super) async fn abort(&self, run: &mut Run<'_>, e: Error) -> Error {
         if matches!(e, Error::Drift { .. }) {
             return e;
         }
+        let (stable, route) = (run.stable(), run.route());
         let cause = e.to_string();
-        match self.rollback_to(resolved, stable, &cause).await {
+        match self.rollback_to(run.resolved, stable, &cause).await {
             Ok(()) => {
-                if let Some(r) = record {
+                if let Some(r) = run.record.as_mut() {
                     r.phase = Phase::RolledBack;
                     // Best effort: traffic is back and verified; a failed tag write must not hide the cause.
-                    if let Err(tag_error) = self.record(&resolved.snapshot.route, r).await {
+                    if let Err(tag_error) = self.record(route, r).await {
                         tracing::warn!(%tag_error, "could not record the rolled-back state");
                     }
                 }

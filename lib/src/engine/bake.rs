@@ -11,6 +11,7 @@ use crate::ports::{Clock, MetricQuery, MetricSource};
 use crate::providers::aws::api::{Alb, Scaler};
 use crate::providers::aws::resolve::Resolved;
 
+use super::context::Run;
 use super::{DeploySpec, Engine};
 
 /// Consecutive failed metric fetches that fail a step.
@@ -18,8 +19,11 @@ pub const MAX_METRIC_ERRORS: u32 = 3;
 
 /// How a bake ended.
 pub(super) enum Baked {
+    /// The step baked under the gates for its whole bake.
     Passed,
+    /// A gate (or the metric source) failed the step.
     Failed(Failure),
+    /// The run was cancelled while baking.
     Cancelled,
 }
 
@@ -56,13 +60,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// Bakes one step: polls until it passes, fails or the run is cancelled.
-    pub(super) async fn bake(
-        &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        step: &Step,
-        n: usize,
-    ) -> Result<Baked, Error> {
+    pub(super) async fn bake(&self, run: &Run<'_>, step: &Step, n: usize) -> Result<Baked, Error> {
+        let (resolved, spec) = (run.resolved, run.spec);
         if step.bake.is_zero() {
             return Ok(Baked::Passed);
         }

@@ -10,8 +10,11 @@
 //! - [`lifecycle`]: the settings around the steps: Auto Scaling, hooks, the test listener.
 //! - [`check`]: `albflip check`: the pre-flight and one gate evaluation, read-only ([`CheckReport`]).
 //! - this module: the [`Engine`] and its entry points (`deploy`, `resume`, `shift`, `promote`, `check`).
+//! - `context`: one run of the step loop (`Run`): what it acts on and where it stands.
 //! - `run`: the step loop, and the way out on a failure, an interruption or completion.
-//! - `record`: the deployment record in the route's tags.
+//! - `record`: the deployment record in the route's tags; a failure to write it once traffic is safe is
+//!   reported as [`Event::RecordFailed`] (the library prints nothing itself).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 //! - `stages`: hooks, the new color's capacity, the test listener and its smoke check, the scale-down.
 //! - `act`: one step's write (drift check, write, read-back) and the rollback.
 //! - `bake`: polling the gates while a step bakes.
@@ -20,12 +23,15 @@ mod act;
 mod bake;
 pub mod builder;
 pub mod check;
+mod context;
 pub mod lifecycle;
 pub mod options;
 mod record;
 mod run;
 pub mod spec;
 mod stages;
+#[cfg(all(test, feature = "testing"))]
+mod tests;
 
 use serde::Serialize;
 
@@ -53,6 +59,7 @@ pub use spec::{DeploySpec, MetricWindow, Outcome};
 /// embedding program needs no direct `tokio-util` dependency.
 pub use tokio_util::sync::CancellationToken;
 
+use context::Run;
 use stages::At;
 
 /// A failed step: which, at what share, and why.
@@ -240,17 +247,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 return Ok(self.stopped_before_production(&resolved));
             }
         }
-        let record = self.new_record(spec, kind_of(spec));
-        self.run(
-            &resolved,
-            spec,
-            spec.plan.steps_to_run(),
-            1,
-            mode,
-            Some(record),
-            test.as_ref(),
-        )
-        .await
+        let run = Run::new(&resolved, spec, mode, test.as_ref())
+            .recording(self.new_record(spec, kind_of(spec)));
+        self.run(run, spec.plan.steps_to_run(), 1).await
     }
 
     /// Resolves the route and finds the test listener, which follows its own path: never a lockstep
@@ -356,16 +355,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             started_by: self.identity.clone(),
             ..record
         };
-        self.run(
-            &resolved,
-            &spec,
-            to_run,
-            from,
-            mode,
-            Some(record),
-            test.as_ref(),
-        )
-        .await
+        let run = Run::new(&resolved, &spec, mode, test.as_ref()).recording(record);
+        self.run(run, to_run, from).await
     }
 
     /// One gated step (`albflip shift --bake`): the plan's single step, baked under the gates, rolled
@@ -377,16 +368,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         self.check_alarms(&resolved, spec).await?;
         self.check_first_step(&resolved, spec, spec.plan.target)
             .await?;
-        self.run(
-            &resolved,
-            spec,
-            &spec.plan.steps,
-            1,
-            Mode::Shift,
-            None,
-            None,
-        )
-        .await
+        let run = Run::new(&resolved, spec, Mode::Shift, None);
+        self.run(run, &spec.plan.steps, 1).await
     }
 
     /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
@@ -411,16 +394,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             strategy: "promote".into(),
             ..record
         };
-        self.run(
-            &resolved,
-            &spec,
-            &spec.plan.steps,
-            1,
-            Mode::Deploy,
-            Some(record),
-            test.as_ref(),
-        )
-        .await
+        let run = Run::new(&resolved, &spec, Mode::Deploy, test.as_ref()).recording(record);
+        self.run(run, &spec.plan.steps, 1).await
     }
 
     async fn check_first_step(

@@ -1,15 +1,18 @@
 //! The deployment record in the route's tags, written as a run goes.
 
 use crate::error::Error;
-use crate::model::{Color, Split};
+use crate::events::Event;
 use crate::ports::{ApiError, Clock, MetricSource};
 use crate::providers::aws::api::{Alb, Scaler};
 use crate::providers::aws::route::RouteId;
 use crate::state::{self, DeploymentRecord, Phase};
 
+use super::context::Run;
 use super::{DeploySpec, Engine};
 
 impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+    /// A new deployment record for `spec`: in progress, no step yet, started now by this engine's
+    /// identity.
     pub(super) fn new_record(&self, spec: &DeploySpec, kind: &str) -> DeploymentRecord {
         let now = self.clock.now();
         DeploymentRecord {
@@ -47,14 +50,10 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         self.record_with(route, record, &[]).await
     }
 
-    /// Records that step `n` runs.
-    pub(super) async fn record_step(
-        &self,
-        route: &RouteId,
-        record: Option<&mut DeploymentRecord>,
-        n: usize,
-    ) -> Result<(), Error> {
-        match record {
+    /// Records that step `n` runs (nothing to record in a gated `shift`).
+    pub(super) async fn record_step(&self, run: &mut Run<'_>, n: usize) -> Result<(), Error> {
+        let route = run.route();
+        match run.record.as_mut() {
             Some(r) => {
                 r.step = n;
                 self.record(route, r).await.map_err(Error::Read)
@@ -63,26 +62,37 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         }
     }
 
-    /// Writes the record after traffic already reached a safe place; a failure is logged, not fatal.
-    pub(super) async fn record_best_effort(&self, route: &RouteId, record: &mut DeploymentRecord) {
-        if let Err(e) = self.record(route, record).await {
+    /// Records the run's `phase` after traffic already reached a safe place; a failure is reported
+    /// ([`Event::RecordFailed`]), not fatal.
+    pub(super) async fn record_best_effort(&self, run: &mut Run<'_>, phase: Phase) {
+        let route = run.route();
+        let Some(r) = run.record.as_mut() else {
+            return;
+        };
+        r.phase = phase;
+        if let Err(e) = self.record(route, r).await {
             tracing::warn!(error = %e, "traffic is safe, but recording the deployment state failed");
-            eprintln!("albflip: warning: traffic is safe, but recording the deployment state on {route} failed: {e}; `albflip status` may show a stale state");
+            self.emit(Event::RecordFailed {
+                route: route.resource_arn().to_string(),
+                error: e.to_string(),
+            });
         }
     }
 
-    /// Traffic is where it should be but its record could not be written.
-    pub(super) fn tag_failed(
-        route: &RouteId,
-        split: Split,
-        color: Color,
-        source: ApiError,
-    ) -> Error {
-        Error::TagFailed {
-            split: split.to_string(),
-            resource: route.resource_arn().to_string(),
-            color,
-            source: Box::new(source),
-        }
+    /// Records the run's final `phase` with `extra` tags; traffic is already where it should be, so a
+    /// failure says so ([`Error::TagFailed`]).
+    pub(super) async fn record_final(
+        &self,
+        run: &mut Run<'_>,
+        phase: Phase,
+        extra: &[(&str, &str)],
+    ) -> Result<(), Error> {
+        let route = run.route();
+        let Some(r) = run.record.as_mut() else {
+            return Ok(());
+        };
+        r.phase = phase;
+        let written = self.record_with(route, r, extra).await;
+        written.map_err(|e| run.tag_failed(e))
     }
 }

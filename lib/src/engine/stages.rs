@@ -15,6 +15,7 @@ use crate::providers::aws::route::{RouteId, RouteSnapshot};
 use crate::providers::aws::write::{self, Verification};
 use crate::smoke;
 
+use super::context::Run;
 use super::lifecycle::{TestListener, TestTraffic};
 use super::{DeploySpec, Engine};
 
@@ -270,31 +271,26 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// After a completed deployment: waits `--scale-down-delay`, then scales the old color to zero once
     /// every route (and the test listener) reads back without traffic to it. Problems are warnings: the
     /// deployment stands.
-    pub(super) async fn scale_down_old(
-        &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        test: Option<&RouteSnapshot>,
-    ) {
-        let Some(delay) = spec.lifecycle.capacity.scale_down_delay else {
+    pub(super) async fn scale_down_old(&self, run: &Run<'_>) {
+        let Some(delay) = run.spec.lifecycle.capacity.scale_down_delay else {
             return;
         };
-        let old = spec.plan.target.other();
-        if let Err(e) = self.try_scale_down(resolved, spec, test, old, delay).await {
+        let old = run.new_color().other();
+        if let Err(e) = self.try_scale_down(run, old, delay).await {
             self.emit(Event::Warning {
                 message: format!("{old} was not scaled down: {e}; `albflip cleanup` does it later"),
             });
         }
     }
 
+    /// Waits `delay`, records `old`'s capacity and scales its group to zero once no route forwards to it.
     async fn try_scale_down(
         &self,
-        resolved: &Resolved,
-        spec: &DeploySpec,
-        test: Option<&RouteSnapshot>,
+        run: &Run<'_>,
         old: Color,
         delay: std::time::Duration,
     ) -> Result<(), Error> {
+        let (resolved, spec, test) = (run.resolved, run.spec, run.test);
         let Some(asg) = self.asg_of(resolved, spec, old).await? else {
             return Ok(());
         };
