@@ -5,6 +5,7 @@ mod args;
 mod lifecycle;
 mod live;
 mod locking;
+mod naming;
 mod origins;
 mod progress;
 mod render;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e, &command),
     };
     let origins = origins::Origins::new(&command, &matches);
+    naming::init(origins.clone());
     // Shell integration needs no AWS, no config and no route.
     match &cli.command {
         Command::Completions { shell } => return shell::print_completions(*shell),
@@ -171,7 +173,7 @@ fn report_error(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str
     } else {
         " Nothing was changed."
     };
-    eprintln!("albflip: error: {e}.{changed}");
+    eprintln!("albflip: error: {}.{changed}", naming::render(e));
     let unreachable = e
         .api_error()
         .is_some_and(|a| matches!(a.kind, ApiErrorKind::Unreachable | ApiErrorKind::Timeout));
@@ -185,7 +187,7 @@ fn report_error(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str
         eprintln!("albflip: THE ROLLBACK DID NOT COMPLETE. A human must act: check `albflip status` and fix the listener by hand.");
     }
     if output == OutputFormat::Json {
-        let v = serde_json::json!({"error": {"message": e.to_string(), "exit_code": code, "may_have_changed_aws": e.may_have_changed_aws()}});
+        let v = serde_json::json!({"error": {"message": naming::render(e), "exit_code": code, "may_have_changed_aws": e.may_have_changed_aws()}});
         println!("{v}");
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use albflip::aws::resolve::StableSource;
-use albflip::model::Color;
 use albflip::aws::write::describe_forward;
+use albflip::model::Color;
 use albflip::traffic::{ChangeOutcome, RouteStatus, Verification};
 use serde_json::json;
 
