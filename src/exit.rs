@@ -74,7 +74,7 @@ pub fn report(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str>)
     } else {
         " Nothing was changed."
     };
-    eprintln!("albflip: error: {e}.{changed}");
+    eprintln!("albflip: error: {}.{changed}", crate::naming::render(e));
     let unreachable = e
         .api_error()
         .is_some_and(|a| matches!(a.kind, ApiErrorKind::Unreachable | ApiErrorKind::Timeout));
@@ -88,7 +88,7 @@ pub fn report(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str>)
         eprintln!("albflip: THE ROLLBACK DID NOT COMPLETE. A human must act: check `albflip status` and fix the listener by hand.");
     }
     if output == OutputFormat::Json {
-        let v = serde_json::json!({"error": {"message": e.to_string(), "exit_code": code, "may_have_changed_aws": e.may_have_changed_aws()}});
+        let v = serde_json::json!({"error": {"message": crate::naming::render(e), "exit_code": code, "may_have_changed_aws": e.may_have_changed_aws()}});
         println!("{v}");
     }
 }

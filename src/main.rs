@@ -8,6 +8,7 @@ mod exit;
 mod lifecycle;
 mod live;
 mod locking;
+mod naming;
 mod origins;
 mod progress;
 mod render;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e, &command),
     };
     let origins = origins::Origins::new(&command, &matches);
+    naming::init(origins.clone());
     ExitCode::from(dispatch(&cli, &origins))
 }
 

@@ -6,6 +6,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Command};
 
 /// Where each flag's value came from in this run.
+#[derive(Clone)]
 pub struct Origins {
     /// (long flag, env var, source) for every argument of the top-level and the used subcommand.
     args: Vec<(String, Option<String>, Option<ValueSource>)>,

@@ -19,6 +19,8 @@
 //! # Ok(()) }
 //! ```
 
+use crate::input::{Input, Next};
+use crate::text;
 use serde::Serialize;
 
 use crate::capacity::{self, CapacityRecord, ColorAsg, Progress, Restored, Wait};
@@ -133,7 +135,7 @@ fn check_settled(resolved: &Resolved) -> Result<(), Error> {
                     r.target,
                     r.phase.as_str()
                 ),
-                "Let it finish (or `albflip promote` / `albflip rollback` it), then run `albflip cleanup`",
+                text!("Let it finish (or ", {next Next::Promote}, " / ", {next Next::Rollback}, " it), then run ", {next Next::Cleanup}),
             ));
         }
     }
@@ -150,9 +152,14 @@ fn check_settled(resolved: &Resolved) -> Result<(), Error> {
         what: format!(
             "{old} still has traffic ({}); the stable color is {stable}",
             serving.join("; ")
-        ),
-        fix: format!(
-            "albflip scales {old} down only once {stable} has all the traffic on every route: finish the deployment, or `albflip rollback`, then run `albflip cleanup` again"
+        )
+        .into(),
+        fix: text!(
+            format!("albflip scales {old} down only once {stable} has all the traffic on every route: finish the deployment, or "),
+            {next Next::Rollback},
+            ", then run ",
+            {next Next::Cleanup},
+            " again"
         ),
     })
 }
@@ -166,16 +173,23 @@ async fn find_asg<S: Scaler>(
     color: Color,
 ) -> Result<AsgInfo, Error> {
     let target_group = resolved.groups.of(color);
-    let name_it =
-        format!("Name it with --{color}-asg NAME (or {color}-asg in albflip.toml [autoscaling])");
+    let name_it = text!(
+        "Name it with ",
+        {input Input::asg(color)},
+        format!(" NAME (or {color}-asg in albflip.toml [autoscaling])")
+    );
     let found = match asgs.named(color) {
         Some(name) => scaler
             .describe(name)
             .await
             .map_err(Error::Read)?
             .ok_or_else(|| Error::NotFound {
-                what: format!("{color}'s Auto Scaling group {name:?}"),
-                fix: format!("Check --{color}-asg (or {color}-asg in albflip.toml) and the region"),
+                what: format!("{color}'s Auto Scaling group {name:?}").into(),
+                fix: text!(
+                    "Check ",
+                    {input Input::asg(color)},
+                    format!(" (or {color}-asg in albflip.toml) and the region")
+                ),
             })?,
         None if asgs.discover => {
             capacity::discover(scaler, target_group)
@@ -184,13 +198,14 @@ async fn find_asg<S: Scaler>(
                     what: format!(
                         "an Auto Scaling group registered with {color}'s target group {}",
                         target_group.name()
-                    ),
+                    )
+                    .into(),
                     fix: name_it.clone(),
                 })?
         }
         None => {
             return Err(Error::NotFound {
-                what: format!("{color}'s Auto Scaling group"),
+                what: format!("{color}'s Auto Scaling group").into(),
                 fix: name_it,
             })
         }
@@ -207,13 +222,14 @@ fn check_not_serving(group: &AsgInfo, resolved: &Resolved, color: Color) -> Resu
         return Ok(());
     }
     Err(Error::invalid(
+        Input::asg(color),
         format!("{color}'s Auto Scaling group {}", group.name),
         format!(
             "it registers its instances with {}'s target group {} too, which serves the traffic",
             color.other(),
             live.name()
         ),
-        format!("Name {color}'s own group with --{color}-asg"),
+        text!(format!("Name {color}'s own group with "), {input Input::asg(color)}),
     ))
 }
 

@@ -191,7 +191,7 @@ impl TargetSection {
             .flatten()
             .map(|arn| {
                 crate::providers::aws::route::RouteId::parse(arn).map_err(|e| {
-                    crate::Error::invalid(
+                    crate::Error::invalid_text(
                         format!("include-routes {arn:?}"),
                         e.to_string(),
                         "Give listener ARNs or listener rule ARNs",
@@ -242,7 +242,8 @@ impl FileConfig {
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::invalid(
-                format!("--config {}", path.display()),
+                crate::input::Input::ConfigFile,
+                crate::text!({given crate::input::Input::ConfigFile}, format!(" {}", path.display())),
                 format!("cannot read it: {e}"),
                 "Pass the path of an existing albflip.toml",
             )
@@ -292,7 +293,7 @@ fn file_error(text: &str, origin: &Path, e: &toml::de::Error) -> Error {
             format!("Fix that value: {}", key_hint(&key)),
         ),
     };
-    Error::invalid(place, why, fix)
+    Error::invalid_text(place, why, fix)
 }
 
 /// The 1-based line number, the line and the `[section]` above a byte offset.

@@ -1,8 +1,10 @@
 //! The library's error type: every failure names the thing it is about and, where there is one, the fix.
 
+pub use crate::input::{Input, Namer, Neutral, Next, Segment, Text};
 use crate::model::{Color, Percent};
 use crate::ports::ApiError;
 use crate::providers::aws::route::{RouteId, RouteProblem};
+use crate::text;
 
 /// Everything that can go wrong in an albflip operation.
 #[derive(Debug, thiserror::Error)]
@@ -18,30 +20,42 @@ pub enum Error {
         /// How to fix it.
         fix: String,
     },
+    /// A setting the library validates is invalid; nothing was read or written.
+    #[error("{}", self.text())]
+    Invalid {
+        /// The setting at fault.
+        input: Input,
+        /// The value at fault, naming the setting (e.g. "the steps 10,5").
+        what: Text,
+        /// What is wrong with it.
+        why: String,
+        /// How to fix it.
+        fix: Text,
+    },
     /// Something the caller named does not exist.
-    #[error("{what} not found. {fix}")]
+    #[error("{}", self.text())]
     NotFound {
         /// What was looked for.
-        what: String,
+        what: Text,
         /// How to fix it.
-        fix: String,
+        fix: Text,
     },
     /// The route exists but albflip will not shift it as it is.
-    #[error("cannot shift the {route}: {problem}. {fix}")]
+    #[error("{}", self.text())]
     UnsupportedRoute {
         /// The route.
         route: RouteId,
         /// What is wrong with it.
         problem: RouteProblem,
         /// What to do about it.
-        fix: String,
+        fix: Text,
     },
     /// A read failed; nothing was written.
     #[error("{0}")]
     Read(#[source] ApiError),
     /// The write of a new split failed. Unless AWS refused it outright, the route may or may not have
     /// changed; `albflip status` tells.
-    #[error("writing the {route} failed: {source}{}", if source.refused() { "" } else { ". The weights may be unchanged or changed: run `albflip status` to see the live split" })]
+    #[error("{}", self.text())]
     WriteFailed {
         /// The route being written.
         route: RouteId,
@@ -50,7 +64,7 @@ pub enum Error {
         source: ApiError,
     },
     /// After a write, the live route is not what was written.
-    #[error("the {route} does not show what albflip wrote: wrote {expected}, found {found}. Run `albflip status` and check for another writer")]
+    #[error("{}", self.text())]
     VerificationFailed {
         /// The route.
         route: RouteId,
@@ -60,7 +74,7 @@ pub enum Error {
         found: String,
     },
     /// Traffic was moved and verified, but recording the stable color failed.
-    #[error("traffic is now {split} (verified), but recording albflip's tags (stable color {color}, deployment state) on {resource} failed: {source}. `albflip status` shows what is recorded")]
+    #[error("{}", self.text())]
     TagFailed {
         /// The split now live.
         split: String,
@@ -73,15 +87,15 @@ pub enum Error {
         source: Box<ApiError>,
     },
     /// Another deployment or writer is in the way (a canary awaiting promotion, a deployment in progress).
-    #[error("{what}. {fix}")]
+    #[error("{}", self.text())]
     Conflict {
         /// What is in the way.
         what: String,
         /// What to do.
-        fix: String,
+        fix: Text,
     },
     /// The live split is not what albflip last wrote: someone else changed the route.
-    #[error("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. albflip stopped without writing. Check who changed it; then `albflip deploy --resume` continues from the live split, or `albflip rollback` returns traffic to the stable color")]
+    #[error("{}", self.text())]
     Drift {
         /// The route.
         route: RouteId,
@@ -91,14 +105,14 @@ pub enum Error {
         found: String,
     },
     /// The routes that move in lockstep do not all carry the same split.
-    #[error("the routes that forward to blue and green do not carry the same split ({routes}). albflip moves them in lockstep and stopped without writing. `albflip rollback` puts every route on the stable color; --single-route limits albflip to the named route")]
+    #[error("{}", self.text())]
     RoutesDisagree {
         /// Each route with its split.
         routes: String,
     },
     /// A write or verification failed part-way through the routes of a step; the routes already
     /// written were put back.
-    #[error("{cause}. {}{}", restored_text(.restored), not_restored_text(.not_restored))]
+    #[error("{}", self.text())]
     LockstepFailed {
         /// The failure, naming the route.
         cause: Box<Error>,
@@ -108,7 +122,7 @@ pub enum Error {
         not_restored: Vec<String>,
     },
     /// Some routes could not be written (the rollback goes on past a failed route).
-    #[error("{split} was written on {} of {} routes; failed: {}. Run `albflip rollback` again, or `albflip status` to see each route", written.len(), written.len() + failed.len(), failed.join("; "))]
+    #[error("{}", self.text())]
     RoutesFailed {
         /// The split written.
         split: String,
@@ -118,16 +132,16 @@ pub enum Error {
         failed: Vec<String>,
     },
     /// The route is not in a state the command applies to (e.g. `promote` without a canary).
-    #[error("{what}. {fix}")]
+    #[error("{}", self.text())]
     State {
         /// What is wrong.
-        what: String,
+        what: Text,
         /// What to do.
-        fix: String,
+        fix: Text,
     },
     /// A deployment stopped on an unexpected error after moving traffic; traffic was returned to the
     /// stable color.
-    #[error("the deployment stopped: {cause}. Traffic was returned to {stable} and verified")]
+    #[error("{}", self.text())]
     Aborted {
         /// What went wrong.
         cause: Box<Error>,
@@ -135,7 +149,7 @@ pub enum Error {
         stable: Color,
     },
     /// Putting traffic back on the stable color failed: a human must act.
-    #[error("ROLLBACK FAILED: {rollback}; it was started because: {cause}")]
+    #[error("{}", self.text())]
     RollbackFailed {
         /// Why the rollback was started.
         cause: String,
@@ -144,7 +158,7 @@ pub enum Error {
     },
     /// A color that would receive more traffic has fewer healthy targets than required (none, by
     /// default).
-    #[error("refusing to send {percent} to {color} ({target_group}): it has {healthy} healthy of {total} registered targets{}. Bring its targets up, or pass --force to shift anyway", if *.needed > 1 { format!(", fewer than the {needed} --min-healthy-hosts asks for") } else { String::new() })]
+    #[error("{}", self.text())]
     NoHealthyTargets {
         /// The color.
         color: Color,
@@ -160,7 +174,7 @@ pub enum Error {
         needed: u32,
     },
     /// The new color's targets did not become healthy in time; no traffic was moved.
-    #[error("the {asg} Auto Scaling group is not ready: its target group {target_group} has {healthy} of {wanted} healthy targets after {waited}; no traffic was moved{}. Check its instances (launch failures, failing health checks) or raise --ready-timeout", if *.raised { format!(" (its desired capacity was raised to {wanted} and stays there)") } else { String::new() })]
+    #[error("{}", self.text())]
     NotReady {
         /// The Auto Scaling group.
         asg: String,
@@ -187,7 +201,7 @@ pub enum Error {
         source: Box<ApiError>,
     },
     /// A color was to be scaled down but a route still sends it traffic.
-    #[error("refusing to scale the {asg} Auto Scaling group down: the {route} still gives its target group {target_group} weight {weight}. Run `albflip status`; scale down only once the color has weight 0 on every route")]
+    #[error("{}", self.text())]
     ScaleDownRefused {
         /// The Auto Scaling group.
         asg: String,
@@ -200,7 +214,7 @@ pub enum Error {
     },
     /// Recording a group's capacity (the tag `albflip rollback` scales it back up from) failed, so the
     /// group was not scaled down.
-    #[error("recording the capacity of the {asg} Auto Scaling group ({record}) on {resource} failed: {source}. The group was not scaled down: without the record `albflip rollback` could not scale it back up")]
+    #[error("{}", self.text())]
     CapacityRecordFailed {
         /// The Auto Scaling group.
         asg: String,
@@ -220,6 +234,179 @@ pub enum Error {
     Smoke(#[from] crate::smoke::SmokeError),
 }
 
+impl Error {
+    /// The message, with its inputs and next steps as references; `Display` shows it neutrally.
+    pub fn text(&self) -> Text {
+        use Input as I;
+        use Next as N;
+        match self {
+            Error::InvalidInput { what, why, fix } => text!(format!("{what}: {why}. {fix}")),
+            Error::Invalid { what, why, fix, .. } => what
+                .clone()
+                .then(text!(format!(": {why}. ")))
+                .then(fix.clone()),
+            Error::NotFound { what, fix } => what.clone().lit(" not found. ").then(fix.clone()),
+            Error::UnsupportedRoute {
+                route,
+                problem,
+                fix,
+            } => text!(format!("cannot shift the {route}: {problem}. ")).then(fix.clone()),
+            Error::Conflict { what, fix } => text!(format!("{what}. ")).then(fix.clone()),
+            Error::State { what, fix } => what.clone().lit(". ").then(fix.clone()),
+            Error::WriteFailed { route, source } => {
+                let t = text!(format!("writing the {route} failed: {source}"));
+                if source.refused() {
+                    t
+                } else {
+                    t.then(text!(
+                        ". The weights may be unchanged or changed: run ",
+                        {next N::Status},
+                        " to see the live split"
+                    ))
+                }
+            }
+            Error::VerificationFailed {
+                route,
+                expected,
+                found,
+            } => text!(
+                format!("the {route} does not show what albflip wrote: wrote {expected}, found {found}. Run "),
+                {next N::Status},
+                " and check for another writer"
+            ),
+            Error::TagFailed {
+                split,
+                resource,
+                color,
+                source,
+            } => text!(
+                format!("traffic is now {split} (verified), but recording albflip's tags (stable color {color}, deployment state) on {resource} failed: {source}. "),
+                {next N::Status},
+                " shows what is recorded"
+            ),
+            Error::Drift {
+                route,
+                expected,
+                found,
+            } => text!(
+                format!("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. albflip stopped without writing. Check who changed it; then "),
+                {next N::Resume},
+                " continues from the live split, or ",
+                {next N::Rollback},
+                " returns traffic to the stable color"
+            ),
+            Error::RoutesDisagree { routes } => text!(
+                format!("the routes that forward to blue and green do not carry the same split ({routes}). albflip moves them in lockstep and stopped without writing. "),
+                {next N::Rollback},
+                " puts every route on the stable color; ",
+                {input I::SingleRoute},
+                " limits albflip to the named route"
+            ),
+            Error::LockstepFailed {
+                cause,
+                restored,
+                not_restored,
+            } => {
+                let t = cause.text().then(text!(". ", restored_text(restored)));
+                if not_restored.is_empty() {
+                    t
+                } else {
+                    t.then(text!(
+                        format!(". COULD NOT PUT BACK: {}; run ", not_restored.join("; ")),
+                        {next N::Rollback}
+                    ))
+                }
+            }
+            Error::RoutesFailed {
+                split,
+                written,
+                failed,
+            } => text!(
+                format!("{split} was written on {} of {} routes; failed: {}. Run ", written.len(), written.len() + failed.len(), failed.join("; ")),
+                {next N::Rollback},
+                " again, or ",
+                {next N::Status},
+                " to see each route"
+            ),
+            Error::Aborted { cause, stable } => text!("the deployment stopped: ")
+                .then(cause.text())
+                .then(text!(format!(
+                    ". Traffic was returned to {stable} and verified"
+                ))),
+            Error::RollbackFailed { cause, rollback } => text!("ROLLBACK FAILED: ")
+                .then(rollback.text())
+                .then(text!(format!("; it was started because: {cause}"))),
+            Error::NoHealthyTargets {
+                color,
+                target_group,
+                percent,
+                healthy,
+                total,
+                needed,
+            } => {
+                let mut t = text!(format!("refusing to send {percent} to {color} ({target_group}): it has {healthy} healthy of {total} registered targets"));
+                if *needed > 1 {
+                    t = t.then(text!(format!(", fewer than the {needed} "), {input I::MinHealthyHosts}, " asks for"));
+                }
+                t.then(
+                    text!(". Bring its targets up, or pass ", {input I::Force}, " to shift anyway"),
+                )
+            }
+            Error::NotReady {
+                asg,
+                target_group,
+                healthy,
+                wanted,
+                waited,
+                raised,
+            } => {
+                let mut t = text!(format!("the {asg} Auto Scaling group is not ready: its target group {target_group} has {healthy} of {wanted} healthy targets after {waited}; no traffic was moved"));
+                if *raised {
+                    t = t.lit(format!(
+                        " (its desired capacity was raised to {wanted} and stays there)"
+                    ));
+                }
+                t.then(text!(". Check its instances (launch failures, failing health checks) or raise ", {input I::ReadyTimeout}))
+            }
+            Error::ScaleDownRefused {
+                asg,
+                target_group,
+                route,
+                weight,
+            } => text!(
+                format!("refusing to scale the {asg} Auto Scaling group down: the {route} still gives its target group {target_group} weight {weight}. Run "),
+                {next N::Status},
+                "; scale down only once the color has weight 0 on every route"
+            ),
+            Error::CapacityRecordFailed {
+                asg,
+                record,
+                resource,
+                source,
+            } => text!(
+                format!("recording the capacity of the {asg} Auto Scaling group ({record}) on {resource} failed: {source}. The group was not scaled down: without the record "),
+                {next N::Rollback},
+                " could not scale it back up"
+            ),
+            Error::Smoke(e) => e.text(),
+            other => text!(other.to_string()),
+        }
+    }
+
+    /// The message with the caller's names for inputs and next steps.
+    pub fn render(&self, namer: &dyn Namer) -> String {
+        self.text().render(namer)
+    }
+
+    /// The setting an invalid-input error concerns.
+    pub fn input(&self) -> Option<Input> {
+        match self {
+            Error::Invalid { input, .. } => Some(*input),
+            _ => None,
+        }
+    }
+}
+
 fn restored_text(restored: &[String]) -> String {
     if restored.is_empty() {
         "No other route had been changed".into()
@@ -228,22 +415,12 @@ fn restored_text(restored: &[String]) -> String {
     }
 }
 
-fn not_restored_text(not_restored: &[String]) -> String {
-    if not_restored.is_empty() {
-        String::new()
-    } else {
-        format!(
-            ". COULD NOT PUT BACK: {}; run `albflip rollback`",
-            not_restored.join("; ")
-        )
-    }
-}
-
 impl From<crate::plan::strategy::InvalidSteps> for Error {
     /// Invalid steps given in code, e.g. `Steps::new(&[50, 25, 100])?`.
     fn from(e: crate::plan::strategy::InvalidSteps) -> Self {
         Error::invalid(
-            "steps",
+            Input::Steps,
+            text!({given Input::Steps}),
             e.to_string(),
             "Give strictly increasing percentages from 1 to 100 ending at 100",
         )
@@ -251,7 +428,7 @@ impl From<crate::plan::strategy::InvalidSteps> for Error {
 }
 
 impl Error {
-    pub(crate) fn conflict(what: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn conflict(what: impl Into<String>, fix: impl Into<Text>) -> Self {
         Error::Conflict {
             what: what.into(),
             fix: fix.into(),
@@ -279,7 +456,9 @@ impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidInput { .. } | Error::NotFound { .. } => ErrorKind::InvalidInput,
+            Error::InvalidInput { .. } | Error::Invalid { .. } | Error::NotFound { .. } => {
+                ErrorKind::InvalidInput
+            }
             Error::UnsupportedRoute { .. }
             | Error::Read(_)
             | Error::NoHealthyTargets { .. }
@@ -333,15 +512,31 @@ impl Error {
         }
     }
 
+    /// An invalid value of a setting: `what` names the value (usually `{given input}` and the value).
     pub(crate) fn invalid(
+        input: Input,
+        what: impl Into<Text>,
+        why: impl Into<String>,
+        fix: impl Into<Text>,
+    ) -> Self {
+        Error::Invalid {
+            input,
+            what: what.into(),
+            why: why.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// An invalid input named in words (a config file key, a value), with no setting to point at.
+    pub(crate) fn invalid_text(
         what: impl Into<String>,
         why: impl Into<String>,
-        fix: impl Into<String>,
+        fix: impl Into<Text>,
     ) -> Self {
         Error::InvalidInput {
             what: what.into(),
             why: why.into(),
-            fix: fix.into(),
+            fix: fix.into().to_string(),
         }
     }
 }

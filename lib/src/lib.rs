@@ -160,6 +160,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod hooks;
+pub mod input;
 pub mod lock;
 pub mod model;
 pub mod plan;

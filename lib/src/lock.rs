@@ -2,6 +2,8 @@
 //! and expiring on its own if the holder dies. The lease store is the [`Lock`] port (DynamoDB in
 //! [`crate::providers::aws::DynamoLock`], memory in tests).
 
+use crate::input::Next;
+use crate::text;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,7 +35,11 @@ pub async fn acquire<L: Lock + 'static, C: Clock + Clone + 'static>(
     clock: C,
 ) -> Result<Held<L>, Error> {
     let now = clock.now();
-    match lock.acquire(key, holder, ttl, now).await.map_err(Error::Read)? {
+    match lock
+        .acquire(key, holder, ttl, now)
+        .await
+        .map_err(Error::Read)?
+    {
         Ok(()) => {}
         Err(current) => {
             return Err(Error::Conflict {
@@ -41,7 +47,7 @@ pub async fn acquire<L: Lock + 'static, C: Clock + Clone + 'static>(
                     "another albflip holds the lock on {key}: {} since {} (expires {})",
                     current.holder, current.since, current.expires
                 ),
-                fix: "Wait for it to finish; if it died, the lock expires by itself, or run `albflip unlock --force`".into(),
+                fix: text!("Wait for it to finish; if it died, the lock expires by itself, or run ", {next Next::ForceUnlock}),
             })
         }
     }

@@ -4,6 +4,8 @@
 //! deployment state) and stop at the first failure, nothing written; that the target groups sit on no
 //! other load balancer is `check`'s own, advisory verdict.
 
+use crate::input::Input;
+use crate::text;
 use serde::Serialize;
 
 use crate::error::Error;
@@ -110,18 +112,23 @@ async fn belongs<A: Alb>(alb: &A, resolved: &Resolved, color: Color) -> Result<S
         .await
         .map_err(Error::Read)?
         .ok_or_else(|| Error::NotFound {
-            what: format!("{color} target group {}", arn.name()),
-            fix: format!("Create it, or name another with --{color}"),
+            what: format!("{color} target group {}", arn.name()).into(),
+            fix: text!("Create it, or name another with ", {input Input::target_group(color)}),
         })?;
     let ours: Vec<&LoadBalancerArn> = resolved.routes().iter().map(|r| &r.load_balancer).collect();
     match info.load_balancers.iter().find(|lb| !ours.contains(lb)) {
         Some(other) => Err(Error::invalid(
+            Input::target_group(color),
             format!("{color} target group {}", arn.name()),
             format!(
                 "it is also attached to load balancer {}, whose routes albflip does not move",
                 other.name()
             ),
-            "Name that load balancer with --load-balancer too, or use a target group of this load balancer",
+            text!(
+                "Name that load balancer with ",
+                {input Input::LoadBalancer},
+                " too, or use a target group of this load balancer"
+            ),
         )),
         None => Ok(format!("{} exists on this load balancer", arn.name())),
     }
@@ -142,12 +149,16 @@ async fn health<A: Alb>(
         ))
     } else {
         Err(Error::invalid(
+            Input::MinHealthyHosts,
             format!("{color} ({})", arn.name()),
             format!(
                 "{} healthy of {} targets, need at least {wanted}",
                 h.healthy, h.total
             ),
-            "Bring its targets up (scale its Auto Scaling group, check the health check), or lower --min-healthy-hosts",
+            text!(
+                "Bring its targets up (scale its Auto Scaling group, check the health check), or lower ",
+                {input Input::MinHealthyHosts}
+            ),
         ))
     }
 }

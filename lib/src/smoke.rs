@@ -41,7 +41,7 @@ pub struct SmokeReport {
 #[non_exhaustive]
 pub enum SmokeError {
     /// The URL is not an http:// or https:// URL.
-    #[error("--smoke-url {url:?} is not usable: {reason}. Pass a URL such as http://my-alb.example.com:8080/health")]
+    #[error("{}", self.text())]
     InvalidUrl {
         /// The URL.
         url: String,
@@ -61,7 +61,7 @@ pub enum SmokeError {
         status: u16,
     },
     /// No answer in time.
-    #[error("smoke check {attempt} of {of}: GET {url} did not answer within {}. Check the test listener and the new color's targets, or raise --smoke-timeout", humantime::format_duration(*.timeout))]
+    #[error("{}", self.text())]
     Timeout {
         /// The URL.
         url: String,
@@ -84,6 +84,29 @@ pub enum SmokeError {
         /// What went wrong.
         reason: String,
     },
+}
+
+impl SmokeError {
+    /// The message, naming the smoke check's settings as references.
+    pub fn text(&self) -> crate::input::Text {
+        use crate::input::Input;
+        match self {
+            SmokeError::InvalidUrl { url, reason } => crate::text!(
+                {given Input::SmokeUrl},
+                format!(" {url:?} is not usable: {reason}. Pass a URL such as http://my-alb.example.com:8080/health")
+            ),
+            SmokeError::Timeout {
+                url,
+                attempt,
+                of,
+                timeout,
+            } => crate::text!(
+                format!("smoke check {attempt} of {of}: GET {url} did not answer within {}. Check the test listener and the new color's targets, or raise ", humantime::format_duration(*timeout)),
+                {input Input::SmokeTimeout}
+            ),
+            other => crate::text!(other.to_string()),
+        }
+    }
 }
 
 /// GETs `url` `count` times (at least once) one after another; each must answer 2xx within `timeout`.

@@ -3,6 +3,8 @@
 //!
 //! Tag values may hold only letters, digits, spaces and `_ . : / = + - @`, so lists use `/`.
 
+use crate::input::{Input, Next};
+use crate::text;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -224,15 +226,15 @@ pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Er
         let blocking = match r.phase {
             Phase::AwaitingPromotion => Some((
                 format!("a canary of {} started{who} is awaiting promotion on the {route}{since}", r.target),
-                "Run `albflip promote` to finish it or `albflip rollback` to abandon it",
+                text!("Run ", {next Next::Promote}, " to finish it or ", {next Next::Rollback}, " to abandon it"),
             )),
             Phase::InProgress => Some((
                 format!("a deployment of {} started{who} is recorded as in progress at step {} on the {route}{since}", r.target, r.step),
-                "If that albflip is still running, wait for it; if it died, run `albflip deploy --resume` to continue it or `albflip rollback` to abandon it",
+                text!("If that albflip is still running, wait for it; if it died, run ", {next Next::Resume}, " to continue it or ", {next Next::Rollback}, " to abandon it"),
             )),
             Phase::Interrupted if live.split.whole_color() != Some(live.stable) => Some((
                 format!("a deployment of {} started{who} was interrupted at step {} and left traffic at {} on the {route}{since}", r.target, r.step, live.split),
-                "Run `albflip deploy --resume` to continue it or `albflip rollback` to put traffic back on the stable color",
+                text!("Run ", {next Next::Resume}, " to continue it or ", {next Next::Rollback}, " to put traffic back on the stable color"),
             )),
             _ => None,
         };
@@ -241,16 +243,16 @@ pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Er
         }
     }
     if live.stable == new {
-        return Err(Error::InvalidInput {
-            what: format!("--target {new}"),
+        return Err(Error::Invalid {
+            input: Input::TargetColor,
+            what: text!({given Input::TargetColor}, format!(" {new}")),
             why: format!(
                 "{new} is already the stable color (it serves {})",
                 live.split.percent_of(new)
             ),
-            fix: format!(
-                "Deploy the new version to {} and run `albflip deploy --target {}`",
-                new.other(),
-                new.other()
+            fix: text!(
+                format!("Deploy the new version to {} and run ", new.other()),
+                {next Next::DeployTo(new.other())}
             ),
         });
     }

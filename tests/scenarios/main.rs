@@ -561,8 +561,9 @@ async fn an_unknown_alarm_refuses_to_start() {
     })
     .await;
     match run.result {
-        Err(e @ Error::InvalidInput { .. }) => {
-            assert!(e.to_string().contains("--alarm typo"), "{e}")
+        Err(e @ Error::Invalid { .. }) => {
+            assert_eq!(e.input(), Some(albflip::error::Input::Alarm), "{e}");
+            assert!(e.to_string().contains(" typo"), "{e}")
         }
         other => panic!("expected an invalid-input error, got {other:?}"),
     }
@@ -669,7 +670,12 @@ async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_
         Err(e @ Error::Conflict { .. }) => {
             let text = e.to_string();
             assert!(text.contains("jenkins-1 (pid 1) since"), "{text}");
-            assert!(text.contains("albflip unlock --force"), "{text}");
+            assert!(
+                e.text().0.contains(&albflip::error::Segment::Next(
+                    albflip::error::Next::ForceUnlock
+                )),
+                "{text}"
+            );
         }
         other => panic!("expected a conflict, got {:?}", other.err()),
     }

@@ -29,6 +29,8 @@ mod record;
 #[cfg(test)]
 mod tests;
 
+use crate::input::Input;
+use crate::text;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -162,6 +164,7 @@ pub async fn discover<S: Scaler>(
     if groups.len() > 1 {
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
         return Err(Error::invalid(
+            Input::BlueAsg,
             format!(
                 "the Auto Scaling group of target group {}",
                 target_group.name()
@@ -171,7 +174,7 @@ pub async fn discover<S: Scaler>(
                 groups.len(),
                 names.join(", ")
             ),
-            "Name the group with --blue-asg/--green-asg or in albflip.toml",
+            text!("Name the group with ", {input Input::BlueAsg}, "/", {input Input::GreenAsg}, " or in albflip.toml"),
         ));
     }
     Ok(groups.pop())
@@ -291,7 +294,7 @@ where
     R: TrafficRouter,
 {
     if routes.is_empty() {
-        return Err(Error::invalid(
+        return Err(Error::invalid_text(
             format!("scaling down {}", old.asg),
             "no route was given to check for traffic",
             "Pass the routes that forward to its target group",
@@ -383,9 +386,14 @@ async fn describe<S: Scaler>(scaler: &S, name: &str) -> Result<AsgInfo, Error> {
         .await
         .map_err(Error::Read)?
         .ok_or_else(|| Error::NotFound {
-            what: format!("Auto Scaling group {name:?}"),
-            fix: "Check the name given with --blue-asg/--green-asg or in albflip.toml, and the region"
-                .to_string(),
+            what: format!("Auto Scaling group {name:?}").into(),
+            fix: text!(
+                "Check the name given with ",
+                {input Input::BlueAsg},
+                "/",
+                {input Input::GreenAsg},
+                " or in albflip.toml, and the region"
+            ),
         })
 }
 

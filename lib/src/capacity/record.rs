@@ -108,9 +108,14 @@ fn tag_char(c: char) -> bool {
 
 fn untaggable(asg: &str, why: &str) -> Error {
     Error::invalid(
+        crate::input::Input::NoMatchCapacity,
         format!("Auto Scaling group name {asg:?}"),
         format!("its capacity cannot be recorded in a tag: {why}"),
-        "Rename the group, or pass --no-match-capacity and manage its capacity yourself",
+        crate::text!(
+            "Rename the group, or pass ",
+            {input crate::input::Input::NoMatchCapacity},
+            " and manage its capacity yourself"
+        ),
     )
 }
 

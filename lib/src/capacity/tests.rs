@@ -238,11 +238,16 @@ async fn a_color_that_never_becomes_healthy_times_out_before_any_traffic_moves()
         GREEN_ASG,
         "sim-shop-green-tg",
         "0 of 2 healthy",
-        "--ready-timeout",
         "no traffic was moved",
     ] {
         assert!(text.contains(part), "{part:?} missing in: {text}");
     }
+    assert!(
+        e.text()
+            .inputs()
+            .any(|i| *i == crate::input::Input::ReadyTimeout),
+        "{text}"
+    );
     assert_eq!(alb.written(), vec![], "no traffic moved");
 }
 
@@ -476,12 +481,16 @@ async fn discovery_finds_the_one_group_and_refuses_to_guess_between_two() {
     let mut twin = scaler.group(GREEN_ASG).unwrap();
     twin.name = "sim-shop-green-2-asg".into();
     scaler.add(twin);
-    let e = discover(&scaler, &alb.groups().green)
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = discover(&scaler, &alb.groups().green).await.unwrap_err();
+    let e = err.to_string();
     assert!(
-        e.contains(GREEN_ASG) && e.contains("sim-shop-green-2-asg") && e.contains("--green-asg"),
+        e.contains(GREEN_ASG) && e.contains("sim-shop-green-2-asg"),
+        "{e}"
+    );
+    assert!(
+        err.text()
+            .inputs()
+            .any(|i| *i == crate::input::Input::GreenAsg),
         "{e}"
     );
     let other = crate::providers::aws::arn::TargetGroupArn::parse(

@@ -167,7 +167,12 @@ async fn without_a_group_cleanup_names_the_flag() {
     .await
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e:?}");
-    assert!(e.to_string().contains("--blue-asg"), "{e}");
+    assert!(
+        e.text()
+            .inputs()
+            .any(|i| *i == crate::input::Input::BlueAsg),
+        "{e}"
+    );
     assert_eq!(alb.tag("albflip:capacity:blue"), None);
 }
 

@@ -117,14 +117,14 @@ impl TargetSection {
                 return self.convention(environment, port);
             }
             (None, None, None, None) => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_text(
                     "albflip.toml [target]",
                     "no route named",
                     "Set listener-arn, rule-arn, load-balancer (and port), or environment and application",
                 ))
             }
             _ => {
-                return Err(Error::invalid(
+                return Err(Error::invalid_text(
                     "albflip.toml [target]",
                     "more than one of listener-arn, rule-arn, load-balancer and environment/application is set",
                     "Name the route one way only",
@@ -137,7 +137,7 @@ impl TargetSection {
     fn convention(&self, environment: &str, port: u16) -> Result<Target, Error> {
         match &self.application {
             Some(application) => Ok(Target::from_convention(environment, application, port)),
-            None => Err(Error::invalid(
+            None => Err(Error::invalid_text(
                 "albflip.toml [target] environment",
                 "application is missing; both are needed for the naming convention",
                 "Set application too, or name the listener with listener-arn",
@@ -147,7 +147,7 @@ impl TargetSection {
 }
 
 fn bad_arn(key: &str, e: InvalidArn) -> Error {
-    Error::invalid(
+    Error::invalid_text(
         format!("albflip.toml [target] {key}"),
         e.to_string(),
         "Copy the ARN from `aws elbv2 describe-listeners` or the stack outputs",

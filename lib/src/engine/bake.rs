@@ -1,5 +1,7 @@
 //! Baking a step: poll the gates until the step passes, fails, or the run is cancelled.
 
+use crate::input::Input;
+use crate::text;
 use std::time::SystemTime;
 
 use crate::error::Error;
@@ -53,7 +55,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             return Ok(());
         }
         Err(Error::invalid(
-            format!("--alarm {}", missing.join(", ")),
+            Input::Alarm,
+            text!({given Input::Alarm}, format!(" {}", missing.join(", "))),
             "no such CloudWatch alarm in this account and region, so its gate could never fail",
             "Check the alarm name (`aws cloudwatch describe-alarms --alarm-names NAME`)",
         ))

@@ -218,7 +218,11 @@ mod tests {
             .poll_interval(Duration::ZERO)
             .build()
             .unwrap_err();
-        assert!(err.to_string().starts_with("--poll-interval:"), "{err}");
+        assert_eq!(
+            err.input(),
+            Some(crate::input::Input::PollInterval),
+            "{err}"
+        );
         let (s, g) = sections("strategy = \"bluegreen\"", "");
         let err = DeploySpec::from_config(Color::Green, &s, &g).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
@@ -231,10 +235,12 @@ mod tests {
             .max_error_rate(150.0)
             .build()
             .unwrap_err();
-        assert!(
-            err.to_string().starts_with("--max-error-rate: 150"),
+        assert_eq!(
+            err.input(),
+            Some(crate::input::Input::MaxErrorRate),
             "{err}"
         );
+        assert!(err.to_string().contains(": 150"), "{err}");
     }
 
     #[test]

@@ -117,7 +117,7 @@ fn duration(value: Option<&str>, key: &str) -> Result<Option<Duration>, crate::E
     value
         .map(|v| {
             humantime::parse_duration(v.trim()).map_err(|e| {
-                crate::Error::invalid(
+                crate::Error::invalid_text(
                     format!("{key} {v:?}"),
                     e.to_string(),
                     "Use a duration such as \"30s\", \"10m\" or \"1h\"",
@@ -155,7 +155,7 @@ impl Lifecycle {
             .flatten()
             .map(|h| {
                 h.parse::<Hook>().map_err(|e| {
-                    crate::Error::invalid(
+                    crate::Error::invalid_text(
                         format!("hook {h:?}"),
                         e.to_string(),
                         "Write hooks as STAGE=COMMAND",
@@ -184,14 +184,14 @@ fn test_traffic(
 ) -> Result<Option<TestTraffic>, crate::Error> {
     let listener = match (&test.listener_arn, test.listener_port) {
         (Some(_), Some(_)) => {
-            return Err(crate::Error::invalid(
+            return Err(crate::Error::invalid_text(
                 "test-listener-port and test-listener-arn",
                 "both are set",
                 "Name the test listener one way only",
             ))
         }
         (Some(arn), None) => TestListener::Arn(ListenerArn::parse(arn).map_err(|e| {
-            crate::Error::invalid(
+            crate::Error::invalid_text(
                 format!("test-listener-arn {arn:?}"),
                 e.to_string(),
                 "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
@@ -199,7 +199,7 @@ fn test_traffic(
         })?),
         (None, Some(port)) => TestListener::Port(port),
         (None, None) if test.smoke_url.is_some() => {
-            return Err(crate::Error::invalid(
+            return Err(crate::Error::invalid_text(
                 "smoke-url",
                 "a smoke check runs through the test listener, and none is named",
                 "Name it with --test-listener-port N or --test-listener-arn ARN",

@@ -33,6 +33,8 @@ mod stages;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
 
+use crate::input::Next;
+use crate::text;
 use serde::Serialize;
 
 use crate::capacity::NoScaler;
@@ -222,7 +224,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 return Ok(self.stopped_before_production(&resolved));
             }
             return Err(Error::State {
-                what: format!("the deployment did not start: {}", failure.message()),
+                what: format!("the deployment did not start: {}", failure.message()).into(),
                 fix: "Nothing was changed; fix what the hook reports and run it again".into(),
             });
         }
@@ -320,8 +322,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let record = DeploymentRecord::from_tags(&resolved.tags)
             .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted) && !r.steps.is_empty())
             .ok_or_else(|| Error::State {
-                what: format!("no interrupted or in-progress deployment is recorded on the {}", resolved.snapshot.route),
-                fix: "Start a new one with `albflip deploy` (without --resume); `albflip status` shows the recorded state".into(),
+                what: format!("no interrupted or in-progress deployment is recorded on the {}", resolved.snapshot.route).into(),
+                fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {next Next::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
             })?;
         let steps = record
             .steps
@@ -379,8 +381,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let record = DeploymentRecord::from_tags(&resolved.tags)
             .filter(|r| r.phase == Phase::AwaitingPromotion)
             .ok_or_else(|| Error::State {
-                what: format!("no canary is awaiting promotion on the {}", resolved.snapshot.route),
-                fix: "Start one with `albflip deploy --strategy canary`; `albflip status` shows the route's state".into(),
+                what: format!("no canary is awaiting promotion on the {}", resolved.snapshot.route).into(),
+                fix: text!("Start one with ", {next Next::DeployCanary}, "; ", {next Next::Status}, " shows the route's state"),
             })?;
         let spec = DeploySpec {
             plan: Plan::promotion(record.target, spec.policy.bake),

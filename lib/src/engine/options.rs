@@ -6,6 +6,8 @@
 //! (`albflip.toml [gates] poll-interval`), a value set in code by the CLI flag of the same name
 //! (`--poll-interval`).
 
+use crate::input::{Input, Text};
+use crate::text;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -147,7 +149,7 @@ impl DeployOptions {
             (Some(kind), _) => Ok(kind),
             (None, None) => Ok(StrategyKind::Gradual),
             (None, Some(name)) => name.parse().map_err(|_| {
-                Error::invalid(
+                Error::invalid_text(
                     format!("albflip.toml [strategy] strategy = {name:?}"),
                     "unknown strategy",
                     "Use gradual, immediate or canary",
@@ -160,7 +162,7 @@ impl DeployOptions {
         match (&self.steps, &file.steps) {
             (Some(steps), _) => Ok(steps.clone()),
             (None, Some(list)) => Steps::new(list).map_err(|e| {
-                Error::invalid(
+                Error::invalid_text(
                     "albflip.toml [strategy] steps",
                     e.to_string(),
                     "Give strictly increasing percentages from 1 to 100 ending at 100",
@@ -174,7 +176,7 @@ impl DeployOptions {
         let percent = match (self.canary_percentage, file.canary_percentage) {
             (Some(p), _) => p,
             (None, Some(p)) => Percent::new(p).ok_or_else(|| {
-                Error::invalid(
+                Error::invalid_text(
                     "albflip.toml [strategy] canary-percentage",
                     format!("{p} is above 100"),
                     "Give 1..=99",
@@ -185,10 +187,11 @@ impl DeployOptions {
         if percent.get() == 0 || percent.get() == 100 {
             let what = named(
                 self.canary_percentage.is_some(),
-                "--canary-percentage",
+                Input::CanaryPercentage,
                 "albflip.toml [strategy] canary-percentage",
             );
             return Err(Error::invalid(
+                Input::CanaryPercentage,
                 what,
                 format!("{percent} is not a canary"),
                 "Give 1..=99",
@@ -294,7 +297,7 @@ impl DeployOptions {
             (None, Some(text)) => {
                 text.parse()
                     .map_err(|e: crate::plan::gates::InvalidStatistic| {
-                        Error::invalid(
+                        Error::invalid_text(
                             "albflip.toml [gates] latency-statistic",
                             e.to_string(),
                             "Use p99, p95, p99.9, Average or Maximum",
@@ -306,13 +309,13 @@ impl DeployOptions {
         let max_error_rate = self.rate(
             self.max_error_rate,
             file.max_error_rate,
-            "max-error-rate",
+            (Input::MaxErrorRate, "max-error-rate"),
             d.max_error_rate,
         )?;
         let max_error_rate_increase = self.rate(
             self.max_error_rate_increase,
             file.max_error_rate_increase,
-            "max-error-rate-increase",
+            (Input::MaxErrorRateIncrease, "max-error-rate-increase"),
             d.max_error_rate_increase,
         )?;
         let file_latency = file_duration(&file.max_latency, "[gates] max-latency")?;
@@ -350,7 +353,7 @@ impl DeployOptions {
         &self,
         code: Option<f64>,
         file: Option<f64>,
-        key: &str,
+        (input, key): (Input, &str),
         default: f64,
     ) -> Result<f64, Error> {
         let fraction = code.or(file).map(|p| p / 100.0).unwrap_or(default);
@@ -358,11 +361,8 @@ impl DeployOptions {
             return Ok(fraction);
         }
         Err(Error::invalid(
-            named(
-                code.is_some(),
-                &format!("--{key}"),
-                &format!("[gates] {key}"),
-            ),
+            input,
+            named(code.is_some(), input, &format!("[gates] {key}")),
             format!("{} is outside 0..=100 percent", fraction * 100.0),
             "Give a percentage from 0 to 100",
         ))
@@ -372,7 +372,7 @@ impl DeployOptions {
         let on_no_data = match (self.on_no_data, &file.on_no_data) {
             (Some(policy), _) => policy,
             (None, Some(text)) => text.parse::<NoDataPolicy>().map_err(|e| {
-                Error::invalid(
+                Error::invalid_text(
                     "albflip.toml [gates] on-no-data",
                     e,
                     "Use wait, fail or pass",
@@ -388,10 +388,15 @@ impl DeployOptions {
         if poll_interval.is_zero() {
             let what = named(
                 self.poll_interval.is_some(),
-                "--poll-interval",
+                Input::PollInterval,
                 "albflip.toml [gates] poll-interval",
             );
-            return Err(Error::invalid(what, "must be above zero", "Use e.g. 30s"));
+            return Err(Error::invalid(
+                Input::PollInterval,
+                what,
+                "must be above zero",
+                "Use e.g. 30s",
+            ));
         }
         let file_extension = file_duration(&file.max_bake_extension, "[gates] max-bake-extension")?;
         Ok(BakePolicy {
@@ -425,18 +430,23 @@ impl DeployOptions {
         };
         if window.period.is_zero() || window.window < window.period {
             return Err(Error::invalid(
-                "--metric-window/--metric-period",
+                Input::MetricWindow,
+                text!({given Input::MetricWindow}, " / ", {given Input::MetricPeriod}),
                 "the window must hold at least one period above zero",
-                "Use e.g. --metric-window 5m --metric-period 60s",
+                text!("Use e.g. ", {input Input::MetricWindow}, " 5m ", {input Input::MetricPeriod}, " 60s"),
             ));
         }
         Ok(window)
     }
 }
 
-/// How to name a value: as the flag when it was set in code, else by its file key.
-fn named(in_code: bool, flag: &str, key: &str) -> String {
-    if in_code { flag } else { key }.to_string()
+/// How to name a value: as the setting when it was set in code, else by its file key.
+fn named(in_code: bool, input: Input, key: &str) -> Text {
+    if in_code {
+        text!({given input})
+    } else {
+        text!(key)
+    }
 }
 
 /// A duration from the file, e.g. `"30s"`; `key` names it (`[gates] poll-interval`).
@@ -445,7 +455,7 @@ fn file_duration(value: &Option<String>, key: &str) -> Result<Option<Duration>, 
         .as_deref()
         .map(|v| {
             humantime::parse_duration(v).map_err(|e| {
-                Error::invalid(
+                Error::invalid_text(
                     format!("albflip.toml {key} = {v:?}"),
                     e.to_string(),
                     "Use a duration such as \"30s\" or \"3m\"",

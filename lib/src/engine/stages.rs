@@ -5,6 +5,7 @@ use crate::capacity::{self, CapacityRecord, ColorAsg, Wait};
 use crate::error::Error;
 use crate::events::Event;
 use crate::hooks::{self, HookContext, Stage};
+use crate::input::{Input, Next};
 use crate::model::{Color, Split};
 use crate::plan::decide::Failure;
 use crate::ports::{ApiErrorKind, Clock, MetricSource};
@@ -14,6 +15,7 @@ use crate::providers::aws::resolve::Resolved;
 use crate::providers::aws::route::{RouteId, RouteSnapshot};
 use crate::providers::aws::write::{self, Verification};
 use crate::smoke;
+use crate::text;
 
 use super::context::Run;
 use super::lifecycle::{TestListener, TestTraffic};
@@ -128,9 +130,10 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let (Some(new_asg), Some(stable_asg)) = (new_asg, stable_asg) else {
             if policy.match_capacity == Some(true) {
                 return Err(Error::invalid(
-                    "--match-capacity",
+                    Input::MatchCapacity,
+                    text!({given Input::MatchCapacity}),
                     "it needs the Auto Scaling groups of both colors, and albflip found no group for one of them",
-                    "Name them with --blue-asg and --green-asg (or [autoscaling] in albflip.toml)",
+                    text!("Name them with ", {input Input::BlueAsg}, " and ", {input Input::GreenAsg}, " (or [autoscaling] in albflip.toml)"),
                 ));
             }
             return Ok(true);
@@ -194,14 +197,15 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         };
         let snapshot = found.map_err(|e| match e.kind {
             ApiErrorKind::NotFound => Error::NotFound {
-                what: format!("the test listener ({})", describe(test)),
-                fix: "Create it, or fix --test-listener-port/--test-listener-arn".into(),
+                what: format!("the test listener ({})", describe(test)).into(),
+                fix: text!("Create it, or fix ", {input Input::TestListenerPort}, "/", {input Input::TestListenerArn}),
             },
             _ => Error::Read(e),
         })?;
         if snapshot.route == resolved.snapshot.route {
             return Err(Error::invalid(
-                "--test-listener-port",
+                Input::TestListenerPort,
+                text!({given Input::TestListenerPort}),
                 "it names the production route itself",
                 "Name a second listener (e.g. port 9000) for test traffic",
             ));
@@ -297,8 +301,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         tokio::select! {
             _ = self.clock.sleep(delay) => {}
             _ = self.cancel.cancelled() => return Err(Error::State {
-                what: "the run was interrupted during --scale-down-delay".into(),
-                fix: "Run `albflip cleanup`".into(),
+                what: text!("the run was interrupted during ", {input Input::ScaleDownDelay}),
+                fix: text!("Run ", {next Next::Cleanup}),
             }),
         }
         let current = self.scaler.describe(&asg).await.map_err(Error::Read)?;

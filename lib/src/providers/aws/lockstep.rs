@@ -7,6 +7,8 @@
 //! reported and left alone unless the user includes them explicitly. Writing them together is
 //! [`crate::providers::aws::write`]'s job.
 
+use crate::input::Input;
+use crate::text;
 use std::fmt;
 
 use serde::Serialize;
@@ -163,8 +165,12 @@ async fn named_load_balancer<A: Alb>(alb: &A, name: &str) -> Result<LoadBalancer
         .await
         .map_err(Error::Read)?
         .ok_or_else(|| Error::NotFound {
-            what: format!("load balancer {name:?}"),
-            fix: format!("Check --load-balancer (a load balancer name in this region); `aws elbv2 describe-load-balancers --names {name}` shows whether it exists"),
+            what: format!("load balancer {name:?}").into(),
+            fix: text!(
+                "Check ",
+                {input Input::LoadBalancer},
+                format!(" (a load balancer name in this region); `aws elbv2 describe-load-balancers --names {name}` shows whether it exists")
+            ),
         })
 }
 
@@ -172,7 +178,7 @@ async fn read_included<A: Alb>(alb: &A, id: &RouteId) -> Result<RouteSnapshot, E
     alb.read(id).await.map_err(|e| {
         if e.kind == ApiErrorKind::NotFound {
             Error::NotFound {
-                what: format!("--include-route {}", id.resource_arn()),
+                what: text!({input Input::IncludeRoute}, format!(" {}", id.resource_arn())),
                 fix: "Pass the ARN of a listener or a listener rule in this region".into(),
             }
         } else {

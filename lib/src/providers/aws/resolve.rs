@@ -1,6 +1,8 @@
 //! Resolving what to act on: from what the user named (a listener ARN, a load balancer and port, target
 //! group names or ARNs, or nothing) to a live route with known blue and green target groups.
 
+use crate::input::Input;
+use crate::text;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -77,7 +79,7 @@ impl FromStr for GroupRef {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.starts_with("arn:") {
             return TargetGroupArn::parse(s).map(GroupRef::Arn).map_err(|e| {
-                Error::invalid(
+                Error::invalid_text(
                     "target group",
                     e.to_string(),
                     "Pass a target group name or its full ARN",
@@ -92,7 +94,7 @@ impl FromStr for GroupRef {
         if valid {
             Ok(GroupRef::Name(s.to_string()))
         } else {
-            Err(Error::invalid(
+            Err(Error::invalid_text(
                 format!("target group {s:?}"),
                 "not a valid target group name (1-32 letters, digits and hyphens, not starting or ending with a hyphen) nor an ARN",
                 "Pass a target group name or its full ARN",
@@ -313,8 +315,18 @@ async fn read_route<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<(RouteSnapshot,
         RouteSpec::LoadBalancer { name, port } => {
             let snapshot = alb.find_listener(name, *port).await.map_err(|e| match e.kind {
                 ApiErrorKind::NotFound => Error::NotFound {
-                    what: format!("listener on port {port} of load balancer {name:?}"),
-                    fix: format!("Check --load-balancer/--port (or --environment/--application); `aws elbv2 describe-load-balancers --names {name}` lists what exists ({})", e.message),
+                    what: format!("listener on port {port} of load balancer {name:?}").into(),
+                    fix: text!(
+                        "Check ",
+                        {input Input::LoadBalancer},
+                        "/",
+                        {input Input::Port},
+                        " (or ",
+                        {input Input::Environment},
+                        "/",
+                        {input Input::Application},
+                        format!("); `aws elbv2 describe-load-balancers --names {name}` lists what exists ({})", e.message)
+                    ),
                 },
                 _ => Error::Read(e),
             })?;
@@ -346,8 +358,12 @@ async fn read_by_id<A: Alb>(
 fn not_found_or_read(e: ApiError, route: &RouteId) -> Error {
     if e.kind == ApiErrorKind::NotFound {
         Error::NotFound {
-            what: route.to_string(),
-            fix: "Check the ARN and the region (--region); `aws elbv2 describe-listeners --load-balancer-arn ...` lists the listeners".to_string(),
+            what: route.to_string().into(),
+            fix: text!(
+                "Check the ARN and the region (",
+                {input Input::Region},
+                "); `aws elbv2 describe-listeners --load-balancer-arn ...` lists the listeners"
+            ),
         }
     } else {
         Error::Read(e)
@@ -394,7 +410,8 @@ async fn resolve_groups<A: Alb>(
     };
     if groups.blue == groups.green {
         return Err(Error::invalid(
-            "--blue/--green",
+            Input::BlueTargetGroup,
+            text!({given Input::BlueTargetGroup}, " / ", {given Input::GreenTargetGroup}),
             format!(
                 "blue and green are the same target group ({})",
                 groups.blue.name()
@@ -412,7 +429,11 @@ async fn lookup<A: Alb>(
     in_forward: &[&TargetGroupArn],
     color: Color,
 ) -> Result<TargetGroupArn, Error> {
-    let hint = format!("Check --{color} (a target group name or ARN in this region)");
+    let hint = text!(
+        "Check ",
+        {input Input::target_group(color)},
+        " (a target group name or ARN in this region)"
+    );
     match r {
         GroupRef::Arn(arn) => {
             if in_forward.contains(&arn) {
@@ -421,11 +442,11 @@ async fn lookup<A: Alb>(
             match alb.target_group(arn).await {
                 Ok(Some(info)) => Ok(info.arn),
                 Ok(None) => Err(Error::NotFound {
-                    what: format!("{color} target group {arn}"),
+                    what: format!("{color} target group {arn}").into(),
                     fix: hint,
                 }),
                 Err(e) if e.kind == ApiErrorKind::NotFound => Err(Error::NotFound {
-                    what: format!("{color} target group {arn}"),
+                    what: format!("{color} target group {arn}").into(),
                     fix: hint,
                 }),
                 Err(e) => Err(Error::Read(e)),
@@ -438,11 +459,11 @@ async fn lookup<A: Alb>(
             match alb.find_target_group(name).await {
                 Ok(Some(info)) => Ok(info.arn),
                 Ok(None) => Err(Error::NotFound {
-                    what: format!("{color} target group {name:?}"),
+                    what: format!("{color} target group {name:?}").into(),
                     fix: hint,
                 }),
                 Err(e) if e.kind == ApiErrorKind::NotFound => Err(Error::NotFound {
-                    what: format!("{color} target group {name:?}"),
+                    what: format!("{color} target group {name:?}").into(),
                     fix: hint,
                 }),
                 Err(e) => Err(Error::Read(e)),
@@ -468,9 +489,15 @@ async fn complete<A: Alb>(
         }
         _ => {
             return Err(Error::invalid(
-                format!("--{color}"),
+                Input::target_group(color),
+                text!({given Input::target_group(color)}),
                 format!("cannot tell which target group is {}", color.other()),
-                "Name both with --blue and --green",
+                text!(
+                    "Name both with ",
+                    {input Input::BlueTargetGroup},
+                    " and ",
+                    {input Input::GreenTargetGroup}
+                ),
             ))
         }
     };
@@ -488,7 +515,17 @@ async fn complete<A: Alb>(
 
 /// Nothing named: detect colors from names (`-blue`/`-green`, optionally `-tg`) or `albflip:color` tags.
 async fn detect<A: Alb>(alb: &A, in_forward: &[&TargetGroupArn]) -> Result<ColorGroups, Error> {
-    let fix = "Name them with --blue and --green, use --environment/--application, or tag the target groups albflip:color=blue|green";
+    let fix = text!(
+        "Name them with ",
+        {input Input::BlueTargetGroup},
+        " and ",
+        {input Input::GreenTargetGroup},
+        ", use ",
+        {input Input::Environment},
+        "/",
+        {input Input::Application},
+        ", or tag the target groups albflip:color=blue|green"
+    );
     match in_forward {
         [a, b] => {
             if let (Some(ca), Some(cb)) = (color_from_name(a.name()), color_from_name(b.name())) {
@@ -507,7 +544,7 @@ async fn detect<A: Alb>(alb: &A, in_forward: &[&TargetGroupArn]) -> Result<Color
             };
             match (tag_color(a), tag_color(b)) {
                 (Some(ca), Some(cb)) if ca != cb => Ok(pair(ca, (*a).clone(), (*b).clone())),
-                _ => Err(Error::invalid(
+                _ => Err(Error::invalid_text(
                     "target groups",
                     format!("cannot tell which of {} and {} is blue", a.name(), b.name()),
                     fix,
@@ -516,7 +553,7 @@ async fn detect<A: Alb>(alb: &A, in_forward: &[&TargetGroupArn]) -> Result<Color
         }
         [single] => {
             let color = color_from_name(single.name()).ok_or_else(|| {
-                Error::invalid(
+                Error::invalid_text(
                     "target groups",
                     format!(
                         "the route forwards to {} only, and its name does not say its color",
@@ -528,7 +565,7 @@ async fn detect<A: Alb>(alb: &A, in_forward: &[&TargetGroupArn]) -> Result<Color
             let other = sibling_by_name(alb, single, color).await?;
             Ok(pair(color, (*single).clone(), other))
         }
-        _ => Err(Error::invalid(
+        _ => Err(Error::invalid_text(
             "target groups",
             "the route forwards to no target group",
             fix,
@@ -556,7 +593,7 @@ async fn sibling_by_name<A: Alb>(
 ) -> Result<TargetGroupArn, Error> {
     let other = color.other();
     let name = sibling_name(single.name(), color).ok_or_else(|| {
-        Error::invalid(
+        Error::invalid_text(
             format!("--{other}"),
             format!("the route forwards to {} only and the {other} target group cannot be derived from its name", single.name()),
             format!("Name the {other} target group with --{other}"),
@@ -565,8 +602,11 @@ async fn sibling_by_name<A: Alb>(
     match alb.find_target_group(&name).await.map_err(Error::Read)? {
         Some(info) => Ok(info.arn),
         None => Err(Error::NotFound {
-            what: format!("{other} target group {name:?}"),
-            fix: format!("Create it, or name the {other} target group with --{other}"),
+            what: format!("{other} target group {name:?}").into(),
+            fix: text!(
+                format!("Create it, or name the {other} target group with "),
+                {input Input::target_group(other)}
+            ),
         }),
     }
 }
@@ -588,7 +628,7 @@ fn not_in_forward(
     } else {
         format!("{color} target group {}", arn.name())
     };
-    Error::invalid(
+    Error::invalid_text(
         what,
         format!(
             "it is not in the forward action of the {} (which forwards to {listed})",
@@ -626,7 +666,7 @@ async fn check_membership<A: Alb>(
             } else {
                 format!("{color} target group {}", arn.name())
             };
-            return Err(Error::invalid(
+            return Err(Error::invalid_text(
                 what,
                 format!("it is not in the forward action of the {} (which forwards to {listed})", snapshot.route),
                 "Name a target group of that action, or point albflip at the route that forwards to it",
@@ -641,7 +681,7 @@ async fn check_membership<A: Alb>(
             })
             .unwrap_or(None);
         if let Some(lb) = foreign {
-            return Err(Error::invalid(
+            return Err(Error::invalid_text(
                 format!("--{color} {}", arn.name()),
                 format!("it belongs to another load balancer ({})", lb.name()),
                 "Use a target group of this load balancer",

@@ -1,6 +1,8 @@
 //! The one place where the AWS SDK is configured: credentials chain, region, profile, endpoint, timeouts,
 //! retries and the HTTP client.
 
+use crate::input::Input;
+use crate::text;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -67,9 +69,14 @@ pub async fn load_config(settings: &AwsSettings) -> Result<SdkConfig, Error> {
     let config = loader.load().await;
     if config.region().is_none() {
         return Err(Error::invalid(
+            Input::Region,
             "AWS region",
             "none is configured",
-            "Pass --region, set AWS_REGION, or set a region in your AWS profile",
+            text!(
+                "Pass ",
+                {input Input::Region},
+                ", set AWS_REGION, or set a region in your AWS profile"
+            ),
         ));
     }
     Ok(config)
@@ -83,7 +90,8 @@ fn check_endpoint(url: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::invalid(
-            format!("--endpoint-url {url:?}"),
+            Input::EndpointUrl,
+            text!({given Input::EndpointUrl}, format!(" {url:?}")),
             "not an http:// or https:// URL",
             "Pass a URL such as http://127.0.0.1:4566",
         ))

@@ -2,6 +2,8 @@
 //! verification (from the write's response or a read-back), and putting routes back when a write of a
 //! group fails part-way. `traffic`, the engine and discovery all write through here.
 
+use crate::input::Next;
+use crate::text;
 use serde::Serialize;
 
 use crate::error::Error;
@@ -28,7 +30,7 @@ pub(crate) fn unwritable(route: &RouteId, problem: route::RouteProblem) -> Error
     Error::UnsupportedRoute {
         route: route.clone(),
         problem,
-        fix: "See `albflip status`".to_string(),
+        fix: text!("See ", {next Next::Status}),
     }
 }
 

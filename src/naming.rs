@@ -1,0 +1,262 @@
+//! How the CLI names the library's inputs and next steps: an input as its flag, or as the `ALBFLIP_*`
+//! variable or `albflip.toml` key its value came from; a next step as the command to run.
+
+use std::sync::OnceLock;
+
+use albflip::error::{Input, Namer, Next};
+use albflip::Error;
+
+use crate::origins::Origins;
+
+/// The flag that sets an input.
+pub fn flag(input: &Input) -> &'static str {
+    use Input::*;
+    match input {
+        TargetColor => "--target",
+        BlueTargetGroup => "--blue",
+        GreenTargetGroup => "--green",
+        LoadBalancer => "--load-balancer",
+        Port => "--port",
+        Environment => "--environment",
+        Application => "--application",
+        ListenerArn => "--listener-arn",
+        RuleArn => "--rule-arn",
+        IncludeRoute => "--include-route",
+        SingleRoute => "--single-route",
+        Region => "--region",
+        Profile => "--profile",
+        EndpointUrl => "--endpoint-url",
+        ConfigFile => "--config",
+        Strategy => "--strategy",
+        Steps => "--steps",
+        CanaryPercentage => "--canary-percentage",
+        PollInterval => "--poll-interval",
+        MetricWindow => "--metric-window",
+        MetricPeriod => "--metric-period",
+        MaxErrorRate => "--max-error-rate",
+        MaxErrorRateIncrease => "--max-error-rate-increase",
+        OnNoData => "--on-no-data",
+        Alarm => "--alarm",
+        MinHealthyHosts => "--min-healthy-hosts",
+        BlueAsg => "--blue-asg",
+        GreenAsg => "--green-asg",
+        MatchCapacity => "--match-capacity",
+        NoMatchCapacity => "--no-match-capacity",
+        ReadyTimeout => "--ready-timeout",
+        ScaleDownDelay => "--scale-down-delay",
+        TestListenerPort => "--test-listener-port",
+        TestListenerArn => "--test-listener-arn",
+        SmokeUrl => "--smoke-url",
+        SmokeTimeout => "--smoke-timeout",
+        HookTimeout => "--hook-timeout",
+        Force => "--force",
+        _ => "",
+    }
+}
+
+/// The command that runs a next step, in backticks.
+pub fn command(next: &Next) -> String {
+    match next {
+        Next::Status => "`albflip status`".into(),
+        Next::Rollback => "`albflip rollback`".into(),
+        Next::Resume => "`albflip deploy --resume`".into(),
+        Next::Deploy => "`albflip deploy`".into(),
+        Next::DeployCanary => "`albflip deploy --strategy canary`".into(),
+        Next::DeployTo(color) => format!("`albflip deploy --target {color}`"),
+        Next::Promote => "`albflip promote`".into(),
+        Next::Cleanup => "`albflip cleanup`".into(),
+        Next::ForceUnlock => "`albflip unlock --force`".into(),
+        Next::Shift => "`albflip shift`".into(),
+        _ => format!("{next}"),
+    }
+}
+
+/// Names inputs after this run's origins: advice names the flag, a given value names where it came from.
+pub struct CliNamer<'a> {
+    /// Where each flag's value came from; `None` names every input by its flag.
+    pub origins: Option<&'a Origins>,
+}
+
+impl Namer for CliNamer<'_> {
+    fn input(&self, input: &Input) -> Option<String> {
+        Some(flag(input))
+            .filter(|f| !f.is_empty())
+            .map(String::from)
+    }
+    fn given(&self, input: &Input) -> Option<String> {
+        let f = self.input(input)?;
+        Some(match self.origins {
+            Some(o) => o.name(&f),
+            None => f,
+        })
+    }
+    fn next(&self, next: &Next) -> Option<String> {
+        Some(command(next))
+    }
+}
+
+static ORIGINS: OnceLock<Origins> = OnceLock::new();
+
+/// Records this run's origins for [`render`].
+pub fn init(origins: Origins) {
+    let _ = ORIGINS.set(origins);
+}
+
+/// An error as the CLI prints it.
+pub fn render(e: &Error) -> String {
+    e.render(&CliNamer {
+        origins: ORIGINS.get(),
+    })
+}
+
+/// A library text (a warning) as the CLI prints it.
+#[allow(dead_code)]
+pub fn text(t: &albflip::error::Text) -> String {
+    t.render(&CliNamer {
+        origins: ORIGINS.get(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use clap::CommandFactory;
+
+    /// Every long flag and subcommand name of the CLI.
+    fn cli_names() -> (Vec<String>, Vec<String>) {
+        let command = Cli::command();
+        let mut flags: Vec<String> = Vec::new();
+        let mut subs = Vec::new();
+        let mut add = |cmd: &clap::Command| {
+            for a in cmd.get_arguments() {
+                if let Some(long) = a.get_long() {
+                    flags.push(format!("--{long}"));
+                }
+            }
+        };
+        add(&command);
+        for sub in command.get_subcommands() {
+            subs.push(sub.get_name().to_string());
+            add(sub);
+        }
+        (flags, subs)
+    }
+
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Lines of `lib/src` outside comments and test code that name a CLI flag or subcommand.
+    fn offenders() -> Vec<String> {
+        let (flags, subs) = cli_names();
+        let lib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lib/src");
+        let mut files = Vec::new();
+        rust_files(&lib, &mut files);
+        let mut found = Vec::new();
+        for file in files {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == "tests.rs" || name == "testing.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            for (n, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("#[cfg(test)]") {
+                    break;
+                }
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                let flag = flags.iter().find(|f| {
+                    line.match_indices(f.as_str()).any(|(i, _)| {
+                        let after = line[i + f.len()..].chars().next();
+                        let before = line[..i].chars().last();
+                        !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+                            && !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                });
+                let sub = subs
+                    .iter()
+                    .find(|s| line.contains(&format!("`albflip {s}")));
+                if flag.is_some() || sub.is_some() {
+                    found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn no_flag_or_subcommand_is_named_in_library_code() {
+        let found = offenders();
+        // Texts not yet typed (see issue 14); the list may only shrink.
+        let known = [
+            "lib/src/ports.rs",
+            "lib/src/traffic.rs",
+            "lib/src/cleanup.rs",
+            "lib/src/engine/stages.rs",
+            "lib/src/engine/record.rs",
+            "lib/src/engine/lifecycle.rs",
+            "lib/src/plan/decide.rs",
+            "lib/src/providers/aws/lockstep.rs",
+        ];
+        let new: Vec<&String> = found
+            .iter()
+            .filter(|l| !known.iter().any(|k| l.contains(k)))
+            .collect();
+        assert!(
+            new.is_empty(),
+            "flag or subcommand named in lib/src:\n{new:#?}"
+        );
+    }
+
+    #[test]
+    fn a_typed_input_renders_as_its_flag_and_a_next_step_as_its_command() {
+        let namer = CliNamer { origins: None };
+        let t = albflip::text!("Name them with ", {input Input::BlueAsg}, "; run ", {next Next::Resume});
+        assert_eq!(
+            t.render(&namer),
+            "Name them with --blue-asg; run `albflip deploy --resume`"
+        );
+        assert_eq!(
+            t.to_string(),
+            "Name them with the blue Auto Scaling group; run a resumed deployment"
+        );
+    }
+
+    #[test]
+    fn a_given_input_renders_as_the_env_var_or_file_key_it_came_from() {
+        let command = Cli::command();
+        let matches = command
+            .clone()
+            .try_get_matches_from(["albflip", "--steps", "10,5", "status"])
+            .or_else(|_| {
+                command.clone().try_get_matches_from([
+                    "albflip", "deploy", "--target", "green", "--steps", "10,5",
+                ])
+            });
+        let Ok(matches) = matches else { return };
+        let origins = Origins::new(&command, &matches);
+        let namer = CliNamer {
+            origins: Some(&origins),
+        };
+        assert_eq!(namer.given(&Input::Steps).as_deref(), Some("--steps"));
+        // Not given on the command line or in the environment: named by its albflip.toml key.
+        assert_eq!(
+            namer.given(&Input::PollInterval).as_deref(),
+            Some("albflip.toml [gates] poll-interval")
+        );
+        // Advice always names the flag.
+        assert_eq!(
+            namer.input(&Input::PollInterval).as_deref(),
+            Some("--poll-interval")
+        );
+    }
+}
