@@ -7,6 +7,7 @@ mod bad_input;
 mod capacity;
 mod catalogue;
 mod cleanup;
+mod conformance;
 mod deploy;
 mod embed;
 mod faults;

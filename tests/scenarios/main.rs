@@ -15,6 +15,8 @@ use albflip::testing::{traffic, InMemoryAlb, MetricContext, Sample, ScriptedMetr
 use albflip::traffic::{rollback, ChangeOptions};
 use albflip::Error;
 
+mod conformance;
+
 const BAKE: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_secs(30);
 
