@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use albflip::aws::api::AsgInfo;
 use albflip::capacity::{CapacityRecord, Progress};
 use albflip::cleanup::{CapacityRestore, CleanupOutcome, RollbackOutcome};
 use albflip::model::Color;
+use albflip::ports::PoolInfo;
 use serde_json::json;
 
 use crate::args::{GlobalArgs, OutputFormat};
@@ -158,7 +158,7 @@ fn calls_line(calls: &BTreeMap<String, u64>, verbose: bool) -> String {
 
 /// `albflip cleanup --output json`.
 pub fn cleanup_json(o: &CleanupOutcome, calls: &BTreeMap<String, u64>) -> serde_json::Value {
-    let sizes = |g: &AsgInfo| json!({"desired": g.desired, "min": g.min, "max": g.max});
+    let sizes = |g: &PoolInfo| json!({"desired": g.desired, "min": g.min, "max": g.max});
     json!({
         "command": "cleanup",
         "route": o.route.resource_arn(),

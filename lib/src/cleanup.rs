@@ -23,14 +23,17 @@ use crate::input::{Input, Next};
 use crate::text;
 use serde::Serialize;
 
-use crate::capacity::{self, CapacityRecord, ColorAsg, Progress, Restored, Wait};
+use crate::capacity::{self, CapacityRecord, ColorPool, Progress, Restored, Wait};
 use crate::engine::lifecycle::CapacityPolicy;
 use crate::error::Error;
 use crate::model::Color;
 use crate::ports::Clock;
-use crate::providers::aws::api::{Alb, AsgInfo, Scaler};
+use crate::ports::PoolInfo;
+use crate::providers::aws::api::{Alb, Scaler};
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::RouteId;
+use crate::providers::aws::router::pool;
+use crate::providers::aws::routes::AlbRoutes;
 use crate::state::{DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions, ChangeOutcome};
 
@@ -51,9 +54,9 @@ pub struct CleanupOutcome {
     /// The old color's target group, found at weight 0 on every route.
     pub target_group: String,
     /// The group as it was before.
-    pub before: AsgInfo,
+    pub before: PoolInfo,
     /// The group afterwards; `None` on a dry run.
-    pub after: Option<AsgInfo>,
+    pub after: Option<PoolInfo>,
     /// The record written (or that would be) before scaling down; `None` when the group was already at
     /// zero, so that a second cleanup keeps the first one's record instead of recording zeros.
     pub record: Option<CapacityRecord>,
@@ -104,23 +107,17 @@ pub async fn cleanup<A: Alb, S: Scaler>(
     if dry_run {
         return Ok(outcome);
     }
+    let routes = AlbRoutes::new(alb, resolved);
     if let Some(record) = &outcome.record {
-        capacity::write_record(alb, &resolved.snapshot.route, old, record).await?;
+        capacity::write_record(&routes, old, record).await?;
     }
-    let group = ColorAsg {
-        asg: &outcome.asg,
-        target_group: resolved.groups.of(old),
+    let group = ColorPool {
+        pool: &outcome.asg,
+        color: old,
     };
     // Every route that forwards to the old group is read back at weight 0 first: albflip's own and any
     // other (left alone, on a load balancer outside the search, the test listener).
-    let checked = crate::providers::aws::lockstep::routes_to(
-        alb,
-        group.target_group,
-        &resolved.snapshot,
-        &outcome.routes,
-    )
-    .await?;
-    outcome.after = Some(capacity::scale_down(scaler, alb, &checked, group).await?);
+    outcome.after = Some(capacity::scale_down(scaler, &routes, None, group).await?);
     Ok(outcome)
 }
 
@@ -171,7 +168,7 @@ async fn find_asg<S: Scaler>(
     resolved: &Resolved,
     asgs: &CapacityPolicy,
     color: Color,
-) -> Result<AsgInfo, Error> {
+) -> Result<PoolInfo, Error> {
     let target_group = resolved.groups.of(color);
     let name_it = text!(
         "Name it with ",
@@ -179,10 +176,11 @@ async fn find_asg<S: Scaler>(
         format!(" NAME (or {color}-asg in albflip.toml [autoscaling])")
     );
     let found = match asgs.named(color) {
-        Some(name) => scaler
-            .describe(name)
+        Some(name) => Scaler::describe(scaler, name)
             .await
             .map_err(Error::Read)?
+            .as_ref()
+            .map(pool)
             .ok_or_else(|| Error::NotFound {
                 what: format!("{color}'s Auto Scaling group {name:?}").into(),
                 fix: text!(
@@ -192,7 +190,8 @@ async fn find_asg<S: Scaler>(
                 ),
             })?,
         None if asgs.discover => {
-            capacity::discover(scaler, target_group)
+            let backend = resolved.backend(color);
+            capacity::discover(scaler, &backend)
                 .await?
                 .ok_or_else(|| Error::NotFound {
                     what: format!(
@@ -216,9 +215,9 @@ async fn find_asg<S: Scaler>(
 
 /// Refuses a group that registers with the other color's target group: scaling it down would take
 /// capacity from the color that serves the traffic.
-fn check_not_serving(group: &AsgInfo, resolved: &Resolved, color: Color) -> Result<(), Error> {
+fn check_not_serving(group: &PoolInfo, resolved: &Resolved, color: Color) -> Result<(), Error> {
     let live = resolved.groups.of(color.other());
-    if !group.target_groups.contains(live) {
+    if !group.serves.iter().any(|id| id == live.as_str()) {
         return Ok(());
     }
     Err(Error::invalid(
@@ -254,7 +253,7 @@ pub struct CapacityRestore {
     /// What was recorded before it was scaled down.
     pub record: CapacityRecord,
     /// The group as found.
-    pub before: AsgInfo,
+    pub before: PoolInfo,
     /// What the restore did; `None` on a dry run.
     pub restored: Option<Restored>,
 }
@@ -355,9 +354,9 @@ async fn current_group<S: Scaler>(
     record: &CapacityRecord,
     color: Color,
     warnings: &mut Vec<String>,
-) -> Option<AsgInfo> {
-    let why = match scaler.describe(&record.asg).await {
-        Ok(Some(group)) => return Some(group),
+) -> Option<PoolInfo> {
+    let why = match Scaler::describe(scaler, &record.asg).await {
+        Ok(Some(group)) => return Some(pool(&group)),
         Ok(None) => "it was not found".to_string(),
         Err(e) => e.to_string(),
     };
@@ -381,13 +380,13 @@ async fn restore<A: Alb, S: Scaler, C: Clock>(
     if options.change.dry_run {
         return Ok(step);
     }
-    let target_group = resolved.groups.of(step.color);
+    let routes = AlbRoutes::new(alb, resolved.clone());
     let restored = capacity::restore_capacity(
         scaler,
-        alb,
+        &routes,
         clock,
         &step.record,
-        target_group,
+        step.color,
         options.wait,
         |p| on_progress(step.color, p),
     )

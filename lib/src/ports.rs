@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::model::{Color, Split};
+use crate::model::Split;
+
+mod routes;
+pub use routes::{Provider, RouteNames, Routes};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,10 +208,15 @@ pub trait StateStore: Send + Sync {
 }
 
 /// The capacity behind one color's backend (an Auto Scaling group, an ECS service): found from the
-/// backend, read, resized, and its healthy members counted.
+/// backend, read and resized. Health is the router's ([`Routes::health`]): what counts is what the
+/// route's health checks see. The policy (never lower, raise the maximum, scale to zero only when no
+/// route sends traffic) lives in [`crate::capacity`]; an implementation writes what it is given.
 pub trait CapacityPool: Send + Sync {
     /// The pools that serve `backend`: usually one; the caller decides what several mean.
-    fn find(&self, backend: Color) -> impl Future<Output = Result<Vec<PoolInfo>, ApiError>> + Send;
+    fn find(
+        &self,
+        backend: &Backend,
+    ) -> impl Future<Output = Result<Vec<PoolInfo>, ApiError>> + Send;
 
     /// The pool named `name`, if it exists.
     fn describe(
@@ -222,12 +230,6 @@ pub trait CapacityPool: Send + Sync {
         name: &str,
         capacity: Capacity,
     ) -> impl Future<Output = Result<PoolInfo, ApiError>> + Send;
-
-    /// Healthy and total members of `backend`, as the router's health checks see them.
-    fn healthy(
-        &self,
-        backend: Color,
-    ) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
 }
 
 /// A capacity pool as albflip sees it.
@@ -235,10 +237,27 @@ pub trait CapacityPool: Send + Sync {
 pub struct PoolInfo {
     /// Its name.
     pub name: String,
-    /// Its sizes.
-    pub capacity: Capacity,
-    /// Members in service.
+    /// Its minimum size.
+    pub min: u32,
+    /// Its maximum size.
+    pub max: u32,
+    /// Its desired size.
+    pub desired: u32,
+    /// Members in service (the Auto Scaling group's `InService` instances).
     pub in_service: u32,
+    /// The ids of the backends it serves (the ALB: the target groups it registers its instances with).
+    pub serves: Vec<String>,
+}
+
+impl PoolInfo {
+    /// Its sizes.
+    pub fn capacity(&self) -> Capacity {
+        Capacity {
+            min: self.min,
+            max: self.max,
+            desired: self.desired,
+        }
+    }
 }
 
 /// How many targets of a group are healthy.
@@ -262,6 +281,8 @@ pub struct Backend {
     pub color: crate::model::Color,
     /// Its name for people (the ALB target group's name).
     pub name: String,
+    /// The provider's id of it (the ALB: the target group's ARN), which its capacity pools know it by.
+    pub id: String,
     /// Where its traffic is counted: one set of labels per place it is served (the ALB provider: one per
     /// load balancer of the routes that move in lockstep, the named route's first). Counts add up over
     /// the scopes.

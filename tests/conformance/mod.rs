@@ -8,7 +8,9 @@
 //! broken promise, with the provider's own words in the message.
 
 use albflip::model::{Color, Percent, Split};
-use albflip::ports::{ApiErrorKind, Capacity, CapacityPool, Router, RouterError, StateStore};
+use albflip::ports::{
+    ApiErrorKind, Backend, Capacity, CapacityPool, Router, RouterError, StateStore,
+};
 use albflip::state::{DeploymentRecord, Phase};
 use albflip::switch::{self, SwitchError};
 
@@ -279,21 +281,23 @@ pub async fn state_store_round_trips<S: StateStore>(store: &S, route: &S::Route)
     );
 }
 
-/// The capacity behind `color`: [`CapacityPool::find`] gives its pools (at least one, none of them
-/// also the other color's); [`CapacityPool::describe`] agrees with each and knows no pool by a made-up
-/// name; [`CapacityPool::set_capacity`] sets minimum, maximum and desired as given (one more desired, one
-/// more maximum), returns them, and `describe` and `find` read them back; [`CapacityPool::healthy`]
-/// counts no more healthy members than members. The original sizes are restored at the end, verified.
-pub async fn capacity_pool_finds_and_sets<P: CapacityPool>(pool: &P, color: Color) {
+/// The capacity behind `backend`: [`CapacityPool::find`] gives its pools (at least one, none of them
+/// also `other`'s); [`CapacityPool::describe`] agrees with each and knows no pool by a made-up name;
+/// [`CapacityPool::set_capacity`] sets minimum, maximum and desired as given (one more desired, one more
+/// maximum), returns them, and `describe` and `find` read them back. The original sizes are restored at
+/// the end, verified.
+pub async fn capacity_pool_finds_and_sets<P: CapacityPool>(
+    pool: &P,
+    backend: &Backend,
+    other: &Backend,
+) {
+    let color = backend.color;
     let found = pool
-        .find(color)
+        .find(backend)
         .await
         .unwrap_or_else(|e| panic!("finding the {color} pools: {e}"));
     assert!(!found.is_empty(), "{color} has a pool");
-    let others = pool
-        .find(color.other())
-        .await
-        .expect("find the other color");
+    let others = pool.find(other).await.expect("find the other color");
     for p in &found {
         assert!(
             others.iter().all(|o| o.name != p.name),
@@ -305,7 +309,10 @@ pub async fn capacity_pool_finds_and_sets<P: CapacityPool>(pool: &P, color: Colo
             .await
             .expect("describe")
             .unwrap_or_else(|| panic!("{} is found but not described", p.name));
-        assert_eq!((&described.name, described.capacity), (&p.name, p.capacity));
+        assert_eq!(
+            (&described.name, described.capacity()),
+            (&p.name, p.capacity())
+        );
     }
     let made_up = pool
         .describe("albflip-conformance-no-such-pool")
@@ -314,7 +321,7 @@ pub async fn capacity_pool_finds_and_sets<P: CapacityPool>(pool: &P, color: Colo
     assert_eq!(made_up, None);
 
     let name = found[0].name.clone();
-    let original = found[0].capacity;
+    let original = found[0].capacity();
     let wanted = Capacity {
         min: original.min,
         max: original.max + 1,
@@ -325,7 +332,7 @@ pub async fn capacity_pool_finds_and_sets<P: CapacityPool>(pool: &P, color: Colo
         .await
         .unwrap_or_else(|e| panic!("setting {name} to {wanted:?}: {e}"));
     assert_eq!(
-        (&set.name, set.capacity),
+        (&set.name, set.capacity()),
         (&name, wanted),
         "the write returns the sizes set"
     );
@@ -334,26 +341,30 @@ pub async fn capacity_pool_finds_and_sets<P: CapacityPool>(pool: &P, color: Colo
         .await
         .expect("describe")
         .expect("still there");
-    assert_eq!(described.capacity, wanted, "describe reads the sizes back");
-    let refound = pool.find(color).await.expect("find again");
     assert_eq!(
-        refound.iter().find(|p| p.name == name).map(|p| p.capacity),
+        described.capacity(),
+        wanted,
+        "describe reads the sizes back"
+    );
+    let refound = pool.find(backend).await.expect("find again");
+    assert_eq!(
+        refound
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.capacity()),
         Some(wanted),
         "find reads the sizes back"
     );
-
-    let health = pool.healthy(color).await.expect("healthy");
-    assert!(health.healthy <= health.total, "{health:?}");
 
     let restored = pool
         .set_capacity(&name, original)
         .await
         .unwrap_or_else(|e| panic!("restoring {name} to {original:?}: {e}"));
-    assert_eq!(restored.capacity, original);
+    assert_eq!(restored.capacity(), original);
     let end = pool
         .describe(&name)
         .await
         .expect("describe")
         .expect("still there");
-    assert_eq!(end.capacity, original, "{name} is back on its sizes");
+    assert_eq!(end.capacity(), original, "{name} is back on its sizes");
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use albflip::aws::api::{AlbInventory, Scaler};
 use albflip::aws::arn::{ListenerArn, TargetGroupArn};
-use albflip::aws::route::RouteId;
+use albflip::aws::resolve::{RouteSpec, Target};
 use albflip::aws::{AutoScaling, CallCounter, ElbV2};
-use albflip::capacity::{self, ColorAsg, Wait};
-use albflip::ports::TokioClock;
+use albflip::capacity::{self, ColorPool, Wait};
+use albflip::model::Color;
+use albflip::ports::{Provider, Routes, TokioClock};
 
 use crate::harness::*;
 
@@ -30,23 +31,26 @@ fn green_is_raised_to_blue_and_blue_is_scaled_down_once_green_has_the_traffic() 
         ElbV2::new(&config, calls.clone()),
         AutoScaling::new(&config, calls.clone()),
     );
-    let (blue_tg, green_tg) = (tg(&stack.blue_tg), tg(&stack.green_tg));
-    let route = [RouteId::Listener(
+    let green_tg = tg(&stack.green_tg);
+    let target = Target::new(RouteSpec::Listener(
         ListenerArn::parse(&stack.listener_arn).expect("listener ARN"),
-    )];
+    ));
     let matched = rt().block_on(async {
-        let found = capacity::discover(&asgs, &green_tg).await.unwrap();
+        let routes = alb.resolve(&target).await.unwrap();
+        let found = capacity::discover(&asgs, &routes.backend(Color::Green))
+            .await
+            .unwrap();
         assert_eq!(found.map(|g| g.name), Some(green_asg.clone()));
         assert_eq!(alb.health(&green_tg).await.unwrap().healthy, 0);
 
-        let green = ColorAsg {
-            asg: &green_asg,
-            target_group: &green_tg,
+        let green = ColorPool {
+            pool: &green_asg,
+            color: Color::Green,
         };
         let mut looks = Vec::new();
         let matched = capacity::match_capacity(
             &asgs,
-            &alb,
+            &routes,
             &TokioClock::new(),
             green,
             &blue_asg,
@@ -62,11 +66,11 @@ fn green_is_raised_to_blue_and_blue_is_scaled_down_once_green_has_the_traffic() 
         assert_eq!(alb.health(&green_tg).await.unwrap().healthy, 2);
 
         // The reference listener forwards to blue alone: blue must not be scaled down.
-        let blue = ColorAsg {
-            asg: &blue_asg,
-            target_group: &blue_tg,
+        let blue = ColorPool {
+            pool: &blue_asg,
+            color: Color::Blue,
         };
-        let refused = capacity::scale_down(&asgs, &alb, &route, blue)
+        let refused = capacity::scale_down(&asgs, &routes, None, blue)
             .await
             .unwrap_err();
         assert!(
@@ -86,12 +90,13 @@ fn green_is_raised_to_blue_and_blue_is_scaled_down_once_green_has_the_traffic() 
         )],
     );
     rt().block_on(async {
-        let blue = ColorAsg {
-            asg: &blue_asg,
-            target_group: &blue_tg,
+        let routes = alb.resolve(&target).await.unwrap();
+        let blue = ColorPool {
+            pool: &blue_asg,
+            color: Color::Blue,
         };
 
-        let down = capacity::scale_down(&asgs, &alb, &route, blue)
+        let down = capacity::scale_down(&asgs, &routes, None, blue)
             .await
             .unwrap();
         assert_eq!((down.min, down.desired), (0, 0));
@@ -100,10 +105,10 @@ fn green_is_raised_to_blue_and_blue_is_scaled_down_once_green_has_the_traffic() 
         // A rollback brings blue back to what it had when the deployment started.
         let restored = capacity::restore_capacity(
             &asgs,
-            &alb,
+            &routes,
             &TokioClock::new(),
             &matched.stable,
-            &blue_tg,
+            Color::Blue,
             Some(WAIT),
             |_| {},
         )
@@ -129,15 +134,18 @@ fn a_missing_group_is_not_found_and_nothing_is_written() {
         ElbV2::new(&config, calls.clone()),
         AutoScaling::new(&config, calls.clone()),
     );
-    let green_tg = tg(&stack.green_tg);
-    let green = ColorAsg {
-        asg: "no-such-asg",
-        target_group: &green_tg,
+    let target = Target::new(RouteSpec::Listener(
+        ListenerArn::parse(&stack.listener_arn).expect("listener ARN"),
+    ));
+    let routes = rt().block_on(alb.resolve(&target)).unwrap();
+    let green = ColorPool {
+        pool: "no-such-asg",
+        color: Color::Green,
     };
     let e = rt()
         .block_on(capacity::match_capacity(
             &asgs,
-            &alb,
+            &routes,
             &TokioClock::new(),
             green,
             &blue_asg,

@@ -1,12 +1,12 @@
 //! The provider conformance suite (`tests/conformance/`) against the ALB provider on the emulator,
 //! through the real SDK: [`AlbRouter`] on the reference stack's listener, refusing listeners it cannot
 //! shift and one that does not exist, putting a group back when the backend refuses the second route's
-//! write (the fault-injecting proxy), [`AlbState`] on the listener's tags, and [`AlbCapacity`] on the
+//! write (the fault-injecting proxy), [`AlbState`] on the listener's tags, and the Auto Scaling API as a `CapacityPool` on the
 //! stack's blue and green Auto Scaling groups.
 
 use albflip::aws::arn::{ListenerArn, TargetGroupArn};
 use albflip::aws::route::{ColorGroups, RouteId};
-use albflip::aws::router::{AlbCapacity, AlbRouter, AlbState};
+use albflip::aws::router::{AlbRouter, AlbState};
 use albflip::aws::{AutoScaling, CallCounter, ElbV2};
 use albflip::model::Color;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, FixedResponseActionConfig};
@@ -162,17 +162,29 @@ fn alb_capacity_pool_finds_and_sets_the_auto_scaling_groups_on_the_emulator() {
         ElbV2::new(&config, calls.clone()),
         AutoScaling::new(&config, calls),
     );
-    let pool = AlbCapacity::new(&alb, &asgs, groups(&s));
+    let pool = asgs;
     rt().block_on(async {
-        use albflip::ports::CapacityPool;
+        use albflip::ports::{CapacityPool, Provider, Routes};
+        let target =
+            albflip::aws::resolve::Target::new(albflip::aws::resolve::RouteSpec::Listener(
+                albflip::aws::arn::ListenerArn::parse(&s.listener_arn).expect("listener ARN"),
+            ));
+        let routes = alb
+            .resolve(&target)
+            .await
+            .expect("resolve the stack's listener");
         for (color, name) in [(Color::Green, &green_asg), (Color::Blue, &blue_asg)] {
-            let found = pool.find(color).await.expect("find");
+            let backend = routes.backend(color);
+            let found = CapacityPool::find(&pool, &backend).await.expect("find");
             assert_eq!(
                 found.iter().map(|p| &p.name).collect::<Vec<_>>(),
                 [name],
                 "{color} is the stack's {color} group"
             );
-            contract::capacity_pool_finds_and_sets(&pool, color).await;
+            contract::capacity_pool_finds_and_sets(&pool, &backend, &routes.backend(color.other()))
+                .await;
+            let health = routes.health(color).await.expect("health");
+            assert!(health.healthy <= health.total, "{health:?}");
         }
     });
 }

@@ -1,14 +1,15 @@
 //! The provider conformance suite (`tests/conformance/`) in memory: the smallest provider
 //! ([`InMemoryRouter`], a router and state store written straight against the neutral ports) and the
-//! ALB provider ([`AlbRouter`], [`AlbState`], [`AlbCapacity`]) over the in-memory load balancer and Auto
+//! ALB provider ([`AlbRouter`], [`AlbState`], the Auto Scaling API as a `CapacityPool`) over the in-memory load balancer and Auto
 //! Scaling. The in-memory load balancer has one route and fails writes from the next one on, so the
 //! ALB's group put-back is covered on the emulator (`tests/it/conformance.rs`).
 
 use std::sync::Arc;
 
 use albflip::aws::arn::{ListenerArn, TargetGroupArn};
+use albflip::aws::resolve::{RouteSpec, Target};
 use albflip::aws::route::{ColorGroups, RouteId};
-use albflip::aws::router::{AlbCapacity, AlbRouter, AlbState};
+use albflip::aws::router::{AlbRouter, AlbState};
 use albflip::model::{Color, Split};
 use albflip::testing::{InMemoryAlb, InMemoryRouter, InMemoryScaler};
 
@@ -124,9 +125,15 @@ async fn alb_state_store_round_trips_in_memory() {
 async fn alb_capacity_pool_finds_and_sets_in_memory() {
     let alb = Arc::new(InMemoryAlb::new());
     let scaler = InMemoryScaler::blue_green(Arc::clone(&alb));
-    let pool = AlbCapacity::new(&*alb, &scaler, alb.groups().clone());
-    contract::capacity_pool_finds_and_sets(&pool, Color::Blue).await;
-    contract::capacity_pool_finds_and_sets(&pool, Color::Green).await;
+    use albflip::ports::{Provider, Routes};
+    let target = Target::new(RouteSpec::Listener(alb.listener_arn()));
+    let routes = alb
+        .resolve(&target)
+        .await
+        .expect("resolve the in-memory listener");
+    let (blue, green) = (routes.backend(Color::Blue), routes.backend(Color::Green));
+    contract::capacity_pool_finds_and_sets(&scaler, &blue, &green).await;
+    contract::capacity_pool_finds_and_sets(&scaler, &green, &blue).await;
     assert_eq!(
         scaler.writes().len(),
         4,

@@ -1,27 +1,29 @@
-//! Capacity around a deployment: before the first step the new color's Auto Scaling group is raised to
-//! the stable color's capacity (never lowered) and albflip waits until its target group reports that many
-//! healthy targets; after a completed deployment the old color is scaled to zero, but only after a
-//! read-back of every route shows it at weight 0; a rollback scales the stable color back up to what it
-//! had when the deployment started ([`CapacityRecord`]).
+//! Capacity around a deployment: before the first step the new color's capacity pool (an Auto Scaling
+//! group on AWS) is raised to the stable color's capacity (never lowered) and albflip waits until its
+//! backend reports that many healthy members; after a completed deployment the old color is scaled to
+//! zero, but only after a read-back of every route shows it without traffic; a rollback scales the
+//! stable color back up to what it had when the deployment started ([`CapacityRecord`]).
 //!
-//! Everything here goes through the ports ([`Scaler`], [`AlbInventory`], [`TrafficRouter`], [`Clock`]),
-//! so it runs in simulated time against the in-memory fakes of the `testing` module (feature `testing`).
+//! Everything here goes through the ports ([`CapacityPool`], [`Routes`], [`Clock`]), so it runs in
+//! simulated time against the in-memory fakes of the `testing` module (feature `testing`), and works for
+//! any provider's pools.
 //!
 //! ```no_run
-//! # use albflip::{aws, capacity::{self, ColorAsg, Wait}, ports::TokioClock, aws::arn::TargetGroupArn};
-//! # async fn run(green_tg: TargetGroupArn) -> Result<(), albflip::Error> {
+//! # use albflip::{aws, capacity::{self, ColorPool, Wait}, model::Color, ports::{Provider, TokioClock}};
+//! # async fn run(target: aws::resolve::Target) -> Result<(), albflip::Error> {
 //! let config = aws::load_config(&aws::AwsSettings::default()).await?;
 //! let (alb, asgs) = (
 //!     aws::ElbV2::new(&config, aws::CallCounter::default()),
 //!     aws::AutoScaling::new(&config, aws::CallCounter::default()),
 //! );
-//! let green = ColorAsg { asg: "prod-shop-green-asg", target_group: &green_tg };
+//! let routes = alb.resolve(&target).await?;
+//! let green = ColorPool { pool: "prod-shop-green-asg", color: Color::Green };
 //! let wait = Wait::new(std::time::Duration::from_secs(600));
-//! let matched = capacity::match_capacity(&asgs, &alb, &TokioClock::new(), green, "prod-shop-blue-asg", wait, |p| {
+//! let matched = capacity::match_capacity(&asgs, &routes, &TokioClock::new(), green, "prod-shop-blue-asg", wait, |p| {
 //!     println!("{}/{} healthy, {} s left", p.healthy, p.wanted, p.seconds_left)
 //! })
 //! .await?;
-//! // Keep `matched.stable` (as a tag) for a later rollback.
+//! // Keep `matched.stable` (as a record) for a later rollback.
 //! # Ok(()) }
 //! ```
 
@@ -36,15 +38,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::ports::{Capacity, Clock};
-use crate::providers::aws::api::{AlbInventory, AsgInfo, Scaler, TrafficRouter};
+use crate::model::Color;
+use crate::ports::{Backend, Capacity, CapacityPool, Clock, PoolInfo, Routes};
+use crate::providers::aws::api::{AsgInfo, Scaler};
 use crate::providers::aws::arn::TargetGroupArn;
-use crate::providers::aws::route::RouteId;
 
 pub(crate) use record::write as write_record;
 pub use record::{CapacityRecord, MAX_TAG_VALUE};
 
-/// The [`Scaler`] of deployments without Auto Scaling: it knows no group, so discovery finds nothing
+/// The capacity of deployments without Auto Scaling: it knows no group, so discovery finds nothing
 /// and the engine never resizes anything.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoScaler;
@@ -99,21 +101,21 @@ impl Wait {
     }
 }
 
-/// One color's Auto Scaling group and the target group its instances serve the route through.
+/// One color's capacity pool: its name and the color whose backend it serves.
 #[derive(Debug, Clone, Copy)]
-pub struct ColorAsg<'a> {
-    /// The group's name.
-    pub asg: &'a str,
-    /// The color's target group on the route.
-    pub target_group: &'a TargetGroupArn,
+pub struct ColorPool<'a> {
+    /// The pool's name (the Auto Scaling group's).
+    pub pool: &'a str,
+    /// The color it serves.
+    pub color: Color,
 }
 
 /// One look at the targets while waiting, for a countdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Progress {
-    /// The Auto Scaling group.
+    /// The capacity pool (the Auto Scaling group).
     pub asg: String,
-    /// The target group watched.
+    /// The backend watched (the target group).
     pub target_group: String,
     /// Healthy targets now.
     pub healthy: u32,
@@ -133,7 +135,7 @@ pub struct Matched {
     /// The new color's group before albflip touched it.
     pub new_before: CapacityRecord,
     /// The new color's group afterwards.
-    pub new: AsgInfo,
+    pub new: PoolInfo,
     /// Whether albflip raised the new color's capacity.
     pub raised: bool,
     /// Healthy targets found at the end (at least the stable color's desired capacity).
@@ -144,31 +146,26 @@ pub struct Matched {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Restored {
     /// The group afterwards.
-    pub asg: AsgInfo,
+    pub asg: PoolInfo,
     /// Whether albflip resized it (it was already at or above the record otherwise).
     pub resized: bool,
     /// Healthy targets found, or `None` when the wait was skipped (`--force`).
     pub healthy: Option<u32>,
 }
 
-/// Finds the Auto Scaling group that registers its instances with `target_group`: `None` when there is
-/// none, an error naming them when there are several (the user must pick one).
-pub async fn discover<S: Scaler>(
-    scaler: &S,
-    target_group: &TargetGroupArn,
-) -> Result<Option<AsgInfo>, Error> {
-    let mut groups = scaler
-        .groups_for_target_group(target_group)
-        .await
-        .map_err(Error::Read)?;
+/// Finds the capacity pool that serves `backend` (the Auto Scaling group that registers its instances
+/// with the target group): `None` when there is none, an error naming them when there are several (the
+/// user must pick one).
+pub async fn discover<S: CapacityPool>(
+    pools: &S,
+    backend: &Backend,
+) -> Result<Option<PoolInfo>, Error> {
+    let mut groups = pools.find(backend).await.map_err(Error::Read)?;
     if groups.len() > 1 {
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
         return Err(Error::invalid(
             Input::BlueAsg,
-            format!(
-                "the Auto Scaling group of target group {}",
-                target_group.name()
-            ),
+            format!("the Auto Scaling group of target group {}", backend.name),
             format!(
                 "{} groups register with it: {}",
                 groups.len(),
@@ -190,31 +187,31 @@ pub fn raised_to(current: Capacity, desired: u32) -> Option<Capacity> {
     })
 }
 
-/// Before the first step: raises the new color's group to the stable color's desired capacity (never
-/// lowers it), then waits until the new color's target group has that many healthy targets, calling
+/// Before the first step: raises the new color's pool to the stable color's desired capacity (never
+/// lowers it), then waits until the new color's backend has that many healthy members, calling
 /// `on_progress` after each look. A timeout is [`Error::NotReady`]; no traffic has moved then.
-pub async fn match_capacity<S, A, C>(
-    scaler: &S,
-    alb: &A,
+pub async fn match_capacity<S, R, C>(
+    pools: &S,
+    routes: &R,
     clock: &C,
-    new: ColorAsg<'_>,
-    stable_asg: &str,
+    new: ColorPool<'_>,
+    stable_pool: &str,
     wait: Wait,
     on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<Matched, Error>
 where
-    S: Scaler,
-    A: AlbInventory,
+    S: CapacityPool,
+    R: Routes,
     C: Clock,
 {
-    let stable = CapacityRecord::of(&describe(scaler, stable_asg).await?);
-    let before = describe(scaler, new.asg).await?;
+    let stable = CapacityRecord::of(&describe(pools, stable_pool).await?);
+    let before = describe(pools, new.pool).await?;
     let wanted = stable.desired;
     let (after, raised) = match raised_to(before.capacity(), wanted) {
-        Some(capacity) => (resize(scaler, new.asg, capacity).await?, true),
+        Some(capacity) => (resize(pools, new.pool, capacity).await?, true),
         None => (before.clone(), false),
     };
-    let healthy = wait_healthy(alb, clock, new, wanted, wait, raised, on_progress).await?;
+    let healthy = wait_healthy(routes, clock, new, wanted, wait, raised, on_progress).await?;
     Ok(Matched {
         stable,
         new_before: CapacityRecord::of(&before),
@@ -224,39 +221,48 @@ where
     })
 }
 
-/// On rollback: raises the group of `record` back to the recorded sizes (never lowering what is there
-/// now), then, unless `wait` is `None` (`--force`), waits until `target_group` has the recorded number of
-/// healthy targets, calling `on_progress` after each look.
-pub async fn restore_capacity<S, A, C>(
-    scaler: &S,
-    alb: &A,
+/// On rollback: raises the pool of `record` back to the recorded sizes (never lowering what is there
+/// now), then, unless `wait` is `None` (`--force`), waits until `color`'s backend has the recorded number
+/// of healthy members, calling `on_progress` after each look.
+pub async fn restore_capacity<S, R, C>(
+    pools: &S,
+    routes: &R,
     clock: &C,
     record: &CapacityRecord,
-    target_group: &TargetGroupArn,
+    color: Color,
     wait: Option<Wait>,
     on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<Restored, Error>
 where
-    S: Scaler,
-    A: AlbInventory,
+    S: CapacityPool,
+    R: Routes,
     C: Clock,
 {
-    let current = describe(scaler, &record.asg).await?;
+    let current = describe(pools, &record.asg).await?;
     let target = restored(current.capacity(), record.capacity());
     let resized = target != current.capacity();
     let asg = if resized {
-        resize(scaler, &record.asg, target).await?
+        resize(pools, &record.asg, target).await?
     } else {
         current
     };
-    let color = ColorAsg {
-        asg: &record.asg,
-        target_group,
+    let color = ColorPool {
+        pool: &record.asg,
+        color,
     };
     let healthy = match wait {
-        Some(w) => {
-            Some(wait_healthy(alb, clock, color, record.desired, w, resized, on_progress).await?)
-        }
+        Some(w) => Some(
+            wait_healthy(
+                routes,
+                clock,
+                color,
+                record.desired,
+                w,
+                resized,
+                on_progress,
+            )
+            .await?,
+        ),
         None => None,
     };
     Ok(Restored {
@@ -276,34 +282,25 @@ fn restored(current: Capacity, recorded: Capacity) -> Capacity {
     }
 }
 
-/// Scales the old color's group to zero (minimum and desired 0, maximum kept), after re-reading every
-/// route in `routes` and finding the old color's target group at weight 0 (or absent) on each.
+/// Scales the old color's pool to zero (minimum and desired 0, maximum kept), after every route that
+/// forwards to its backend (the run's routes, `test`, and any other) reads back without traffic to it.
 ///
-/// The check is here, not in the caller, on purpose: the read-back happens right before the write, so a
-/// proof taken before `--scale-down-delay` cannot go stale while the delay runs, and nobody can scale a
-/// color down without it. A route that still sends the group traffic is [`Error::ScaleDownRefused`] and
-/// nothing is written. `routes` must name every route that forwards to the group.
+/// The check is here, not in the caller, on purpose: the read-back ([`Routes::check_unserved`]) happens
+/// right before the write, so a proof taken before `--scale-down-delay` cannot go stale while the delay
+/// runs, and nobody can scale a color down without it. A route that still sends the backend traffic is
+/// [`Error::ScaleDownRefused`] and nothing is written.
 pub async fn scale_down<S, R>(
-    scaler: &S,
-    router: &R,
-    routes: &[RouteId],
-    old: ColorAsg<'_>,
-) -> Result<AsgInfo, Error>
+    pools: &S,
+    routes: &R,
+    test: Option<&R::Test>,
+    old: ColorPool<'_>,
+) -> Result<PoolInfo, Error>
 where
-    S: Scaler,
-    R: TrafficRouter,
+    S: CapacityPool,
+    R: Routes,
 {
-    if routes.is_empty() {
-        return Err(Error::invalid_text(
-            format!("scaling down {}", old.asg),
-            "no route was given to check for traffic",
-            "Pass the routes that forward to its target group",
-        ));
-    }
-    for route in routes {
-        check_no_traffic(router, route, old).await?;
-    }
-    let current = describe(scaler, old.asg).await?;
+    routes.check_unserved(old.color, test, old.pool).await?;
+    let current = describe(pools, old.pool).await?;
     let zero = Capacity {
         min: 0,
         max: current.max,
@@ -312,52 +309,28 @@ where
     if zero == current.capacity() {
         return Ok(current);
     }
-    resize(scaler, old.asg, zero).await
+    resize(pools, old.pool, zero).await
 }
 
-/// Fails unless `route` gives `old`'s target group no traffic right now.
-async fn check_no_traffic<R: TrafficRouter>(
-    router: &R,
-    route: &RouteId,
-    old: ColorAsg<'_>,
-) -> Result<(), Error> {
-    let live = router.read(route).await.map_err(Error::Read)?;
-    let serving = live
-        .forward
-        .iter()
-        .flat_map(|f| &f.targets)
-        .find(|t| &t.target_group == old.target_group && t.weight != Some(0));
-    match serving {
-        None => Ok(()),
-        Some(t) => Err(Error::ScaleDownRefused {
-            asg: old.asg.to_string(),
-            target_group: old.target_group.name().to_string(),
-            route: route.clone(),
-            weight: t
-                .weight
-                .map_or_else(|| "unset (all traffic)".to_string(), |w| w.to_string()),
-        }),
-    }
-}
-
-/// Waits until `color`'s target group has `wanted` healthy targets or `wait.timeout` passes.
-async fn wait_healthy<A: AlbInventory, C: Clock>(
-    alb: &A,
+/// Waits until `color`'s backend has `wanted` healthy members or `wait.timeout` passes.
+async fn wait_healthy<R: Routes, C: Clock>(
+    routes: &R,
     clock: &C,
-    color: ColorAsg<'_>,
+    color: ColorPool<'_>,
     wanted: u32,
     wait: Wait,
     raised: bool,
     mut on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<u32, Error> {
     let start = clock.now();
+    let backend = routes.backend(color.color).name;
     loop {
-        let health = alb.health(color.target_group).await.map_err(Error::Read)?;
+        let health = routes.health(color.color).await.map_err(Error::Read)?;
         let elapsed = clock.now().duration_since(start).unwrap_or_default();
         let left = wait.timeout.saturating_sub(elapsed);
         on_progress(&Progress {
-            asg: color.asg.to_string(),
-            target_group: color.target_group.name().to_string(),
+            asg: color.pool.to_string(),
+            target_group: backend.clone(),
             healthy: health.healthy,
             total: health.total,
             wanted,
@@ -368,8 +341,8 @@ async fn wait_healthy<A: AlbInventory, C: Clock>(
         }
         if left.is_zero() {
             return Err(Error::NotReady {
-                asg: color.asg.to_string(),
-                target_group: color.target_group.name().to_string(),
+                asg: color.pool.to_string(),
+                target_group: backend,
                 healthy: health.healthy,
                 wanted,
                 waited: humantime::format_duration(wait.timeout).to_string(),
@@ -380,8 +353,8 @@ async fn wait_healthy<A: AlbInventory, C: Clock>(
     }
 }
 
-async fn describe<S: Scaler>(scaler: &S, name: &str) -> Result<AsgInfo, Error> {
-    scaler
+async fn describe<S: CapacityPool>(pools: &S, name: &str) -> Result<PoolInfo, Error> {
+    pools
         .describe(name)
         .await
         .map_err(Error::Read)?
@@ -397,8 +370,12 @@ async fn describe<S: Scaler>(scaler: &S, name: &str) -> Result<AsgInfo, Error> {
         })
 }
 
-async fn resize<S: Scaler>(scaler: &S, name: &str, capacity: Capacity) -> Result<AsgInfo, Error> {
-    scaler
+async fn resize<S: CapacityPool>(
+    pools: &S,
+    name: &str,
+    capacity: Capacity,
+) -> Result<PoolInfo, Error> {
+    pools
         .set_capacity(name, capacity)
         .await
         .map_err(|e| Error::ScalingFailed {

@@ -6,25 +6,24 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::model::Color;
 use crate::ports::Capacity;
-use crate::providers::aws::api::AsgInfo;
+use crate::ports::{PoolInfo, Routes};
 
-/// Writes `record` as `color`'s capacity tag on `route` (the listener or rule that carries albflip's
-/// state), for a rollback after the color is scaled down.
-pub(crate) async fn write<A: crate::providers::aws::api::AlbInventory>(
-    alb: &A,
-    route: &crate::providers::aws::route::RouteId,
+/// Writes `record` as `color`'s capacity record on the named route of `routes` (the ALB: a tag on the
+/// listener or rule that carries albflip's state), for a rollback after the color is scaled down.
+pub(crate) async fn write<R: Routes>(
+    routes: &R,
     color: Color,
     record: &CapacityRecord,
 ) -> Result<(), Error> {
     let value = record.to_tag()?;
     let key = CapacityRecord::tag_key(color);
-    let resource = route.resource_arn();
-    alb.set_tags(resource, &[(key.as_str(), value.as_str())])
+    routes
+        .save(&[(key.as_str(), value.as_str())])
         .await
         .map_err(|source| Error::CapacityRecordFailed {
             asg: record.asg.clone(),
             record: format!("{key}={value}"),
-            resource: resource.to_string(),
+            resource: routes.names().id,
             source: Box::new(source),
         })
 }
@@ -48,7 +47,7 @@ pub struct CapacityRecord {
 
 impl CapacityRecord {
     /// The record of a group as described now.
-    pub fn of(info: &AsgInfo) -> CapacityRecord {
+    pub fn of(info: &PoolInfo) -> CapacityRecord {
         CapacityRecord {
             asg: info.name.clone(),
             desired: info.desired,

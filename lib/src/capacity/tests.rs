@@ -7,7 +7,9 @@ use super::*;
 use crate::model::{Color, Split};
 use crate::ports::{Clock, TargetHealth, TokioClock};
 use crate::providers::aws::api::{AlbInventory, TrafficRouter};
-use crate::providers::aws::route::{ForwardAction, ForwardTarget};
+use crate::providers::aws::resolve::{resolve, RouteSpec, Target};
+use crate::providers::aws::route::{ForwardAction, ForwardTarget, RouteId};
+use crate::providers::aws::routes::AlbRoutes;
 use crate::testing::{InMemoryAlb, InMemoryScaler, BLUE_ASG, GREEN_ASG};
 use crate::ErrorKind;
 
@@ -36,18 +38,24 @@ fn unlinked(alb: &InMemoryAlb) -> InMemoryScaler {
     scaler
 }
 
-fn green(alb: &InMemoryAlb) -> ColorAsg<'_> {
-    ColorAsg {
-        asg: GREEN_ASG,
-        target_group: &alb.groups().green,
+fn green() -> ColorPool<'static> {
+    ColorPool {
+        pool: GREEN_ASG,
+        color: Color::Green,
     }
 }
 
-fn blue(alb: &InMemoryAlb) -> ColorAsg<'_> {
-    ColorAsg {
-        asg: BLUE_ASG,
-        target_group: &alb.groups().blue,
+fn blue() -> ColorPool<'static> {
+    ColorPool {
+        pool: BLUE_ASG,
+        color: Color::Blue,
     }
+}
+
+/// The in-memory ALB's route, resolved as the engine sees it.
+async fn routes(alb: &InMemoryAlb) -> AlbRoutes<'_, InMemoryAlb> {
+    let target = Target::new(RouteSpec::Listener(alb.listener_arn()));
+    AlbRoutes::new(alb, resolve(alb, &target).await.unwrap())
 }
 
 fn wait(timeout: Duration) -> Wait {
@@ -71,9 +79,9 @@ async fn the_new_color_is_raised_to_the_stable_capacity_and_becomes_healthy() {
     let clock = TokioClock::new();
     let m = match_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
-        green(&alb),
+        green(),
         BLUE_ASG,
         wait(MINUTE),
         |_| {},
@@ -120,9 +128,9 @@ async fn a_larger_new_color_is_never_lowered() {
     let clock = TokioClock::new();
     let m = match_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
-        green(&alb),
+        green(),
         BLUE_ASG,
         wait(MINUTE),
         |_| {},
@@ -181,9 +189,9 @@ async fn albflip_waits_until_the_targets_are_healthy_and_counts_down() {
     let mut seen = Vec::new();
     let m = match_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
-        green(&alb),
+        green(),
         BLUE_ASG,
         wait(MINUTE * 10),
         |p| seen.push((p.healthy, p.wanted, p.seconds_left)),
@@ -209,9 +217,9 @@ async fn a_color_that_never_becomes_healthy_times_out_before_any_traffic_moves()
     let start = clock.now();
     let e = match_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
-        green(&alb),
+        green(),
         BLUE_ASG,
         wait(MINUTE),
         |_| {},
@@ -258,9 +266,9 @@ async fn a_failed_resize_names_the_group_and_waits_for_nothing() {
     let clock = TokioClock::new();
     let e = match_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
-        green(&alb),
+        green(),
         BLUE_ASG,
         wait(MINUTE),
         |_| {},
@@ -280,9 +288,9 @@ async fn an_unknown_group_is_not_found() {
     let clock = TokioClock::new();
     let e = match_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
-        green(&alb),
+        green(),
         "nope-asg",
         wait(MINUTE),
         |_| {},
@@ -297,8 +305,7 @@ async fn an_unknown_group_is_not_found() {
 async fn rollback_restores_the_recorded_capacity_and_waits_for_it() {
     let (alb, scaler) = linked();
     alb.set_split(Split::all_to(Color::Green));
-    let route = [RouteId::Listener(alb.listener_arn())];
-    scale_down(&scaler, &*alb, &route, blue(&alb))
+    scale_down(&scaler, &routes(&alb).await, None, blue())
         .await
         .unwrap();
     assert_eq!(alb.health(&alb.groups().blue).await.unwrap().healthy, 0);
@@ -312,10 +319,10 @@ async fn rollback_restores_the_recorded_capacity_and_waits_for_it() {
     let mut looks = 0;
     let r = restore_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
         &record,
-        &alb.groups().blue,
+        Color::Blue,
         Some(wait(MINUTE)),
         |_| looks += 1,
     )
@@ -348,10 +355,10 @@ async fn a_forced_restore_does_not_wait() {
     let start = clock.now();
     let r = restore_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
         &record,
-        &alb.groups().green,
+        Color::Green,
         None,
         |_| {},
     )
@@ -382,10 +389,10 @@ async fn a_restore_never_lowers_what_is_there() {
     let clock = TokioClock::new();
     let r = restore_capacity(
         &scaler,
-        &*alb,
+        &routes(&alb).await,
         &clock,
         &record,
-        &alb.groups().blue,
+        Color::Blue,
         Some(wait(MINUTE)),
         |_| {},
     )
@@ -400,8 +407,7 @@ async fn a_restore_never_lowers_what_is_there() {
 async fn the_old_color_is_scaled_to_zero_once_it_has_no_traffic() {
     let (alb, scaler) = linked();
     alb.set_split(Split::all_to(Color::Green));
-    let route = [RouteId::Listener(alb.listener_arn())];
-    let after = scale_down(&scaler, &*alb, &route, blue(&alb))
+    let after = scale_down(&scaler, &routes(&alb).await, None, blue())
         .await
         .unwrap();
     assert_eq!(
@@ -413,7 +419,7 @@ async fn the_old_color_is_scaled_to_zero_once_it_has_no_traffic() {
         }
     );
     assert_eq!(alb.health(&alb.groups().blue).await.unwrap().total, 0);
-    let again = scale_down(&scaler, &*alb, &route, blue(&alb))
+    let again = scale_down(&scaler, &routes(&alb).await, None, blue())
         .await
         .unwrap();
     assert_eq!(again.desired, 0);
@@ -427,8 +433,7 @@ async fn the_old_color_is_scaled_to_zero_once_it_has_no_traffic() {
 #[tokio::test]
 async fn a_color_with_traffic_is_not_scaled_down() {
     let (alb, scaler) = linked();
-    let route = [RouteId::Listener(alb.listener_arn())];
-    let e = scale_down(&scaler, &*alb, &route, blue(&alb))
+    let e = scale_down(&scaler, &routes(&alb).await, None, blue())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
@@ -453,7 +458,7 @@ async fn any_weight_above_zero_blocks_the_scale_down() {
         stickiness: None,
     };
     alb.write(&live, &forward).await.unwrap();
-    let e = scale_down(&scaler, &*alb, &[route], blue(&alb))
+    let e = scale_down(&scaler, &routes(&alb).await, None, blue())
         .await
         .unwrap_err();
     assert!(
@@ -464,24 +469,15 @@ async fn any_weight_above_zero_blocks_the_scale_down() {
 }
 
 #[tokio::test]
-async fn scaling_down_without_a_route_to_check_is_refused() {
-    let (alb, scaler) = linked();
-    let e = scale_down(&scaler, &*alb, &[], blue(&alb))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    assert!(scaler.writes().is_empty());
-}
-
-#[tokio::test]
 async fn discovery_finds_the_one_group_and_refuses_to_guess_between_two() {
     let (alb, scaler) = linked();
-    let found = discover(&scaler, &alb.groups().green).await.unwrap();
+    let green_backend = routes(&alb).await.backend(Color::Green);
+    let found = discover(&scaler, &green_backend).await.unwrap();
     assert_eq!(found.map(|g| g.name), Some(GREEN_ASG.to_string()));
     let mut twin = scaler.group(GREEN_ASG).unwrap();
     twin.name = "sim-shop-green-2-asg".into();
     scaler.add(twin);
-    let err = discover(&scaler, &alb.groups().green).await.unwrap_err();
+    let err = discover(&scaler, &green_backend).await.unwrap_err();
     let e = err.to_string();
     assert!(
         e.contains(GREEN_ASG) && e.contains("sim-shop-green-2-asg"),
@@ -497,5 +493,9 @@ async fn discovery_finds_the_one_group_and_refuses_to_guess_between_two() {
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/other-tg/0000000000000009",
     )
     .unwrap();
+    let other = crate::ports::Backend {
+        id: other.as_str().to_string(),
+        ..green_backend
+    };
     assert_eq!(discover(&scaler, &other).await.unwrap(), None);
 }

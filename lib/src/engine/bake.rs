@@ -9,9 +9,7 @@ use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::{BakeDecision, BakePolicy, BakeTracker, Step};
-use crate::ports::{Clock, MetricQuery, MetricSource};
-use crate::providers::aws::api::{Alb, Scaler};
-use crate::providers::aws::resolve::Resolved;
+use crate::ports::{CapacityPool, Clock, MetricQuery, MetricSource, Provider, Routes};
 
 use super::context::Run;
 use super::{DeploySpec, Engine};
@@ -29,11 +27,11 @@ pub(super) enum Baked {
     Cancelled,
 }
 
-impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C, S> {
     /// A named alarm that does not exist would never fail its gate: refuse to start instead.
-    pub(super) async fn check_alarms(
+    pub(super) async fn check_alarms<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
     ) -> Result<(), Error> {
         if spec.gates.alarms.is_empty() {
@@ -41,7 +39,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         }
         let observation = self
             .metrics
-            .observe(&self.query(resolved, spec, self.clock.now()))
+            .observe(&self.query(routes, spec, self.clock.now()))
             .await
             .map_err(Error::Read)?;
         let missing: Vec<&str> = spec
@@ -63,8 +61,13 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// Bakes one step: polls until it passes, fails or the run is cancelled.
-    pub(super) async fn bake(&self, run: &Run<'_>, step: &Step, n: usize) -> Result<Baked, Error> {
-        let (resolved, spec) = (run.resolved, run.spec);
+    pub(super) async fn bake<R: Routes>(
+        &self,
+        run: &Run<'_, R>,
+        step: &Step,
+        n: usize,
+    ) -> Result<Baked, Error> {
+        let (routes, spec) = (run.routes, run.spec);
         if step.bake.is_zero() {
             return Ok(Baked::Passed);
         }
@@ -83,7 +86,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             }
             let now = self.clock.now();
             let elapsed = now.duration_since(started).unwrap_or_default();
-            let query = self.query(resolved, spec, now);
+            let query = self.query(routes, spec, now);
             let observation = match self.metrics.observe(&query).await {
                 Ok(o) => {
                     errors = 0;
@@ -127,9 +130,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         }
     }
 
-    pub(super) fn query(
+    pub(super) fn query<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
         now: SystemTime,
     ) -> MetricQuery {
@@ -137,8 +140,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let start = end.checked_sub(spec.window.window).unwrap_or(end);
         let new = spec.plan.target;
         MetricQuery {
-            new: resolved.backend(new),
-            stable: resolved.backend(new.other()),
+            new: routes.backend(new),
+            stable: routes.backend(new.other()),
             start,
             end,
             period: spec.window.period,

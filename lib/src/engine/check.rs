@@ -5,19 +5,16 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::model::Color;
 use crate::plan::gates::{evaluate, GateReport, Verdict};
-use crate::ports::{Clock, MetricSource};
-use crate::preflight::{self, Check};
-use crate::providers::aws::api::{Alb, Scaler};
-use crate::providers::aws::resolve::{Resolved, Target};
-use crate::providers::aws::route::RouteId;
+use crate::ports::{CapacityPool, Clock, MetricSource, Provider, Routes};
+use crate::preflight::Check;
 
 use super::{DeploySpec, Engine};
 
 /// What `albflip check` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
-    /// The named route.
-    pub route: RouteId,
+    /// The named route's id (the ALB: the listener's or rule's ARN).
+    pub route: String,
     /// The color that would receive traffic.
     pub target: Color,
     /// The pre-flight checks, in order.
@@ -41,22 +38,22 @@ impl CheckReport {
     }
 }
 
-impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C, S> {
     /// Runs the pre-flight checks for `spec` and evaluates its gates once over the current window.
     /// Writes nothing.
-    pub async fn check(&self, target: &Target, spec: &DeploySpec) -> Result<CheckReport, Error> {
-        let (resolved, _test) = self.resolve_with_test_listener(target, spec).await?;
+    pub async fn check(&self, target: &P::Target, spec: &DeploySpec) -> Result<CheckReport, Error> {
+        let mut routes = self.provider.resolve(target).await?;
+        self.find_test_route(&mut routes, spec).await?;
         let new = spec.plan.target;
-        let mut checks = preflight::checks(self.alb, &resolved, new, spec.min_healthy_hosts).await;
-        self.allow_for_capacity(&resolved, spec, &mut checks)
-            .await?;
-        let query = self.query(&resolved, spec, self.clock.now());
+        let mut checks = routes.preflight(new, spec.min_healthy_hosts).await;
+        self.allow_for_capacity(&routes, spec, &mut checks).await?;
+        let query = self.query(&routes, spec, self.clock.now());
         let (gates, metrics_error) = match self.metrics.observe(&query).await {
             Ok(observation) => (Some(evaluate(&spec.gates, &observation, new)), None),
             Err(e) => (None, Some(e.to_string())),
         };
         Ok(CheckReport {
-            route: resolved.snapshot.route.clone(),
+            route: routes.names().id,
             target: new,
             checks,
             gates,
@@ -66,9 +63,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// The new color's health is judged after its Auto Scaling group is raised: when `deploy` would
     /// raise it first, a short-handed new color is not a failure of `check`, and the verdict says so.
-    async fn allow_for_capacity(
+    async fn allow_for_capacity<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
         checks: &mut [Check],
     ) -> Result<(), Error> {
@@ -80,8 +77,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         if spec.lifecycle.capacity.match_capacity == Some(false) {
             return Ok(());
         }
-        let new_asg = self.asg_of(resolved, spec, new).await?;
-        let stable_asg = self.asg_of(resolved, spec, new.other()).await?;
+        let new_asg = self.asg_of(routes, spec, new).await?;
+        let stable_asg = self.asg_of(routes, spec, new.other()).await?;
         let (Some(asg), Some(stable_asg)) = (new_asg, stable_asg) else {
             return Ok(());
         };

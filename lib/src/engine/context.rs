@@ -3,24 +3,22 @@
 
 use crate::error::Error;
 use crate::model::{Color, Split};
-use crate::ports::ApiError;
-use crate::providers::aws::resolve::Resolved;
-use crate::providers::aws::route::{RouteId, RouteSnapshot};
+use crate::ports::{ApiError, Routes};
 use crate::state::DeploymentRecord;
 
 use super::{DeploySpec, Mode};
 
-/// One run: the resolved routes, the spec, the kind of run, the test listener, the deployment record
+/// One run: the resolved routes, the spec, the kind of run, the test route, the deployment record
 /// (none for a gated `shift`), and the split the routes hold now.
-pub(super) struct Run<'r> {
-    /// The named route, its lockstep peers and the colors' target groups.
-    pub(super) resolved: &'r Resolved,
+pub(super) struct Run<'r, R: Routes> {
+    /// The named route and its lockstep peers, as the provider resolved them.
+    pub(super) routes: &'r R,
     /// What the run does.
     pub(super) spec: &'r DeploySpec,
     /// Deployment, canary or gated shift.
     pub(super) mode: Mode,
-    /// The test listener, which follows the stable color whenever traffic goes back.
-    pub(super) test: Option<&'r RouteSnapshot>,
+    /// The test route, which follows the stable color whenever traffic goes back.
+    pub(super) test: Option<&'r R::Test>,
     /// The deployment record written to the route's tags as the run goes.
     pub(super) record: Option<DeploymentRecord>,
     /// The split the routes should hold now: the live one at the start, then each verified step's.
@@ -29,21 +27,21 @@ pub(super) struct Run<'r> {
     pub(super) total: usize,
 }
 
-impl<'r> Run<'r> {
-    /// A run over `resolved` that starts from its live split, recording nothing yet.
+impl<'r, R: Routes> Run<'r, R> {
+    /// A run over `routes` that starts from their live split, recording nothing yet.
     pub(super) fn new(
-        resolved: &'r Resolved,
+        routes: &'r R,
         spec: &'r DeploySpec,
         mode: Mode,
-        test: Option<&'r RouteSnapshot>,
+        test: Option<&'r R::Test>,
     ) -> Self {
         Run {
-            resolved,
+            routes,
             spec,
             mode,
             test,
             record: None,
-            expected: resolved.split,
+            expected: routes.split(),
             total: 0,
         }
     }
@@ -56,11 +54,6 @@ impl<'r> Run<'r> {
         }
     }
 
-    /// The named route, which carries the record.
-    pub(super) fn route(&self) -> &'r RouteId {
-        &self.resolved.snapshot.route
-    }
-
     /// The color traffic moves to.
     pub(super) fn new_color(&self) -> Color {
         self.spec.plan.target
@@ -68,7 +61,7 @@ impl<'r> Run<'r> {
 
     /// The color traffic goes back to.
     pub(super) fn stable(&self) -> Color {
-        self.resolved.stable
+        self.routes.stable()
     }
 
     /// Whether hooks run: they belong to deployments, not to a single gated `shift`.
@@ -80,7 +73,7 @@ impl<'r> Run<'r> {
     pub(super) fn tag_failed(&self, source: ApiError) -> Error {
         Error::TagFailed {
             split: self.expected.to_string(),
-            resource: self.route().resource_arn().to_string(),
+            resource: self.routes.names().id,
             color: self.new_color(),
             source: Box::new(source),
         }

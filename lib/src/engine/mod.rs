@@ -44,12 +44,8 @@ use crate::hooks::Stage;
 use crate::model::{Color, Percent, Split};
 use crate::plan::decide::Failure;
 use crate::plan::{Plan, Step};
-use crate::ports::{Clock, MetricSource};
-use crate::providers::aws::api::{Alb, Scaler};
-use crate::providers::aws::resolve::{self, Resolved, Target};
-use crate::providers::aws::route::RouteSnapshot;
+use crate::ports::{CapacityPool, Clock, MetricSource, Provider, Routes};
 use crate::state::{self, DeploymentRecord, Phase};
-use crate::traffic::{self, ChangeOptions};
 
 pub use crate::state::{STATE_TAG, TARGET_TAG};
 pub use bake::MAX_METRIC_ERRORS;
@@ -113,8 +109,8 @@ enum Mode {
 ///
 /// `S` resizes Auto Scaling groups ([`Engine::with_scaler`]); without one the engine never touches
 /// capacity.
-pub struct Engine<'a, A, M, C, S = NoScaler> {
-    alb: &'a A,
+pub struct Engine<'a, P, M, C, S = NoScaler> {
+    provider: &'a P,
     metrics: &'a M,
     clock: &'a C,
     scaler: &'a S,
@@ -136,13 +132,13 @@ pub enum OnInterrupt {
     Hold,
 }
 
-impl<'a, A: Alb, M: MetricSource, C: Clock> Engine<'a, A, M, C> {
+impl<'a, P: Provider, M: MetricSource, C: Clock> Engine<'a, P, M, C> {
     /// An engine over the given ports. It runs until done unless cancelled through
     /// [`Engine::with_cancellation`], and leaves Auto Scaling alone unless given a scaler through
     /// [`Engine::with_scaler`].
-    pub fn new(alb: &'a A, metrics: &'a M, clock: &'a C, observer: &'a dyn Observer) -> Self {
+    pub fn new(provider: &'a P, metrics: &'a M, clock: &'a C, observer: &'a dyn Observer) -> Self {
         Engine {
-            alb,
+            provider,
             metrics,
             clock,
             scaler: &NoScaler,
@@ -154,13 +150,13 @@ impl<'a, A: Alb, M: MetricSource, C: Clock> Engine<'a, A, M, C> {
     }
 }
 
-impl<'a, A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'a, A, M, C, S> {
+impl<'a, P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'a, P, M, C, S> {
     /// Resizes the colors' Auto Scaling groups through `scaler` (matching capacity before the first
     /// step, scaling the old color down after a completed deployment), as the spec's
     /// [`lifecycle::CapacityPolicy`] says.
-    pub fn with_scaler<T: Scaler>(self, scaler: &'a T) -> Engine<'a, A, M, C, T> {
+    pub fn with_scaler<T: CapacityPool>(self, scaler: &'a T) -> Engine<'a, P, M, C, T> {
         Engine {
-            alb: self.alb,
+            provider: self.provider,
             metrics: self.metrics,
             clock: self.clock,
             scaler,
@@ -192,7 +188,7 @@ impl<'a, A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'a, A, M, C, S> {
     }
 }
 
-impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C, S> {
     fn emit(&self, event: Event) {
         self.observer.on_event(self.clock.now(), &event);
     }
@@ -204,24 +200,34 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// new color with its smoke check and after-test-traffic hooks; before-step and after-step hooks at
     /// each step; after a completed deployment the after-deploy hooks and, after `scale_down_delay`, the
     /// old color scaled to zero.
-    pub async fn deploy(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let (resolved, test) = self.resolve_with_test_listener(target, spec).await?;
+    pub async fn deploy(&self, target: &P::Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let mut routes = self.provider.resolve(target).await?;
+        let test = self.find_test_route(&mut routes, spec).await?;
+        self.deploy_on(&routes, test.as_ref(), spec).await
+    }
+
+    async fn deploy_on<R: Routes>(
+        &self,
+        routes: &R,
+        test: Option<&R::Test>,
+        spec: &DeploySpec,
+    ) -> Result<Outcome, Error> {
         let new = spec.plan.target;
-        resolved.check_can_start(new)?;
-        resolved.check_agreement()?;
-        self.check_alarms(&resolved, spec).await?;
-        traffic::check_conversions(self.alb, &resolved, &resolved.routes()).await?;
+        routes.check_can_start(new)?;
+        routes.check_agreement()?;
+        self.check_alarms(routes, spec).await?;
+        routes.check_writable().await?;
         let mode = if spec.plan.pause_after.is_some() {
             Mode::Canary
         } else {
             Mode::Deploy
         };
         if let Err(failure) = self
-            .run_hooks(Stage::BeforeDeploy, &resolved, spec, At::default())
+            .run_hooks(Stage::BeforeDeploy, routes, spec, At::default())
             .await
         {
             if self.cancel.is_cancelled() {
-                return Ok(self.stopped_before_production(&resolved));
+                return Ok(self.stopped_before_production(routes));
             }
             return Err(Error::State {
                 what: format!("the deployment did not start: {}", failure.message()).into(),
@@ -229,50 +235,34 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             });
         }
         // Capacity first: the new color's health is judged once its group had the chance to grow.
-        if !self.match_capacity(&resolved, spec).await? || self.cancel.is_cancelled() {
-            return Ok(self.stopped_before_production(&resolved));
+        if !self.match_capacity(routes, spec).await? || self.cancel.is_cancelled() {
+            return Ok(self.stopped_before_production(routes));
         }
-        self.check_new_health(&resolved, spec, new).await?;
-        if let Some(t) = &test {
-            let checked = self.test_traffic(&resolved, spec, t).await?;
+        self.check_new_health(routes, spec, new).await?;
+        if let Some(t) = test {
+            let checked = self.test_traffic(routes, spec, t).await?;
             if checked.is_some() && self.cancel.is_cancelled() {
-                self.put_test_back(&resolved, test.as_ref()).await;
-                return Ok(self.stopped_before_production(&resolved));
+                self.put_test_back(routes, test).await;
+                return Ok(self.stopped_before_production(routes));
             }
             if let Some(failure) = checked {
                 return self
-                    .failed_before_production(&resolved, spec, t, failure)
+                    .failed_before_production(routes, spec, t, failure)
                     .await;
             }
             if self.cancel.is_cancelled() {
-                self.put_test_back(&resolved, test.as_ref()).await;
-                return Ok(self.stopped_before_production(&resolved));
+                self.put_test_back(routes, test).await;
+                return Ok(self.stopped_before_production(routes));
             }
         }
-        let run = Run::new(&resolved, spec, mode, test.as_ref())
-            .recording(self.new_record(spec, kind_of(spec)));
+        let run =
+            Run::new(routes, spec, mode, test).recording(self.new_record(spec, kind_of(spec)));
         self.run(run, spec.plan.steps_to_run(), 1).await
     }
 
-    /// Resolves the route and finds the test listener, which follows its own path: never a lockstep
-    /// peer, even when it forwards to both colors.
-    pub(super) async fn resolve_with_test_listener(
-        &self,
-        target: &Target,
-        spec: &DeploySpec,
-    ) -> Result<(Resolved, Option<RouteSnapshot>), Error> {
-        let mut resolved = resolve::resolve(self.alb, target).await?;
-        let test = self.find_test_listener(&resolved, spec).await?;
-        if let Some(t) = &test {
-            resolved.peers.retain(|p| p.snapshot.route != t.route);
-            resolved.left_alone.retain(|l| l.route != t.route);
-        }
-        Ok((resolved, test))
-    }
-
     /// Cancelled before production traffic moved: nothing to put back there.
-    fn stopped_before_production(&self, resolved: &Resolved) -> Outcome {
-        let split = resolved.split.into();
+    fn stopped_before_production<R: Routes>(&self, routes: &R) -> Outcome {
+        let split = routes.split().into();
         self.emit(Event::Interrupted {
             rolled_back: false,
             split,
@@ -287,24 +277,24 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// A smoke check or after-test-traffic hook failed: the test listener goes back to the stable color
     /// and production traffic never moved.
-    async fn failed_before_production(
+    async fn failed_before_production<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
-        test: &RouteSnapshot,
+        test: &R::Test,
         failure: Failure,
     ) -> Result<Outcome, Error> {
-        let stable = resolved.stable;
+        let stable = routes.stable();
         self.emit(Event::RollingBack {
             failure: failure.clone(),
         });
-        self.point_test_listener(resolved, test, stable)
+        self.point_test_route(routes, test, stable)
             .await
             .map_err(|e| Error::RollbackFailed {
                 cause: failure.message(),
                 rollback: Box::new(e),
             })?;
-        self.run_hooks_after(Stage::AfterRollback, resolved, spec)
+        self.run_hooks_after(Stage::AfterRollback, routes, spec)
             .await;
         Ok(Outcome::RolledBack {
             failure,
@@ -317,12 +307,22 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// Continues a deployment recorded as in progress or interrupted (after `kill -9`, a lost agent or
     /// `--on-interrupt hold`): from the recorded step, re-running that step's bake, with the recorded
     /// target and steps and the gates of `spec`.
-    pub async fn resume(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let (resolved, test) = self.resolve_with_test_listener(target, spec).await?;
-        let record = DeploymentRecord::from_tags(&resolved.tags)
+    pub async fn resume(&self, target: &P::Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let mut routes = self.provider.resolve(target).await?;
+        let test = self.find_test_route(&mut routes, spec).await?;
+        self.resume_on(&routes, test.as_ref(), spec).await
+    }
+
+    async fn resume_on<R: Routes>(
+        &self,
+        routes: &R,
+        test: Option<&R::Test>,
+        spec: &DeploySpec,
+    ) -> Result<Outcome, Error> {
+        let record = DeploymentRecord::from_tags(routes.records())
             .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted) && !r.steps.is_empty())
             .ok_or_else(|| Error::State {
-                what: format!("no interrupted or in-progress deployment is recorded on the {}", resolved.snapshot.route).into(),
+                what: format!("no interrupted or in-progress deployment is recorded on the {}", routes.names().route).into(),
                 fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {next Next::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
             })?;
         let steps = record
@@ -357,38 +357,48 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             started_by: self.identity.clone(),
             ..record
         };
-        let run = Run::new(&resolved, &spec, mode, test.as_ref()).recording(record);
+        let run = Run::new(routes, &spec, mode, test).recording(record);
         self.run(run, to_run, from).await
     }
 
     /// One gated step (`albflip shift --bake`): the plan's single step, baked under the gates, rolled
     /// back to the stable color on failure. Records no deployment state, so pipelines can call it
     /// step after step.
-    pub async fn shift(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let resolved = resolve::resolve(self.alb, target).await?;
-        resolved.check_agreement()?;
-        self.check_alarms(&resolved, spec).await?;
-        self.check_first_step(&resolved, spec, spec.plan.target)
+    pub async fn shift(&self, target: &P::Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let routes = self.provider.resolve(target).await?;
+        routes.check_agreement()?;
+        self.check_alarms(&routes, spec).await?;
+        self.check_first_step(&routes, spec, spec.plan.target)
             .await?;
-        let run = Run::new(&resolved, spec, Mode::Shift, None);
+        let run = Run::new(&routes, spec, Mode::Shift, None);
         self.run(run, &spec.plan.steps, 1).await
     }
 
     /// Finishes a canary awaiting promotion: the step to 100 % with a final bake.
-    pub async fn promote(&self, target: &Target, spec: &DeploySpec) -> Result<Outcome, Error> {
-        let (resolved, test) = self.resolve_with_test_listener(target, spec).await?;
-        resolved.check_agreement()?;
-        let record = DeploymentRecord::from_tags(&resolved.tags)
+    pub async fn promote(&self, target: &P::Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        let mut routes = self.provider.resolve(target).await?;
+        let test = self.find_test_route(&mut routes, spec).await?;
+        self.promote_on(&routes, test.as_ref(), spec).await
+    }
+
+    async fn promote_on<R: Routes>(
+        &self,
+        routes: &R,
+        test: Option<&R::Test>,
+        spec: &DeploySpec,
+    ) -> Result<Outcome, Error> {
+        routes.check_agreement()?;
+        let record = DeploymentRecord::from_tags(routes.records())
             .filter(|r| r.phase == Phase::AwaitingPromotion)
             .ok_or_else(|| Error::State {
-                what: format!("no canary is awaiting promotion on the {}", resolved.snapshot.route).into(),
+                what: format!("no canary is awaiting promotion on the {}", routes.names().route).into(),
                 fix: text!("Start one with ", {next Next::DeployCanary}, "; ", {next Next::Status}, " shows the route's state"),
             })?;
         let spec = DeploySpec {
             plan: Plan::promotion(record.target, spec.policy.bake),
             ..spec.clone()
         };
-        self.check_alarms(&resolved, &spec).await?;
+        self.check_alarms(routes, &spec).await?;
         let record = DeploymentRecord {
             phase: Phase::InProgress,
             steps: vec![100],
@@ -396,24 +406,24 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             strategy: "promote".into(),
             ..record
         };
-        let run = Run::new(&resolved, &spec, Mode::Deploy, test.as_ref()).recording(record);
+        let run = Run::new(routes, &spec, Mode::Deploy, test).recording(record);
         self.run(run, &spec.plan.steps, 1).await
     }
 
-    async fn check_first_step(
+    async fn check_first_step<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
         new: Color,
     ) -> Result<(), Error> {
-        self.check_new_health(resolved, spec, new).await?;
-        traffic::check_conversions(self.alb, resolved, &resolved.routes()).await
+        self.check_new_health(routes, spec, new).await?;
+        routes.check_writable().await
     }
 
     /// The new color has enough healthy targets for the first step (unless forced).
-    async fn check_new_health(
+    async fn check_new_health<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
         new: Color,
     ) -> Result<(), Error> {
@@ -423,12 +433,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             .first()
             .map(|s| s.percent)
             .unwrap_or(Percent::FULL);
-        let options = ChangeOptions {
-            dry_run: false,
-            force: spec.force,
-            min_healthy_hosts: spec.min_healthy_hosts,
-        };
-        traffic::check_health(self.alb, resolved, Split::to(new, first), options).await?;
+        routes
+            .check_health(Split::to(new, first), spec.force, spec.min_healthy_hosts)
+            .await?;
         Ok(())
     }
 }

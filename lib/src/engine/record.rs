@@ -1,16 +1,14 @@
-//! The deployment record in the route's tags, written as a run goes.
+//! The deployment record on the named route (the ALB: in its tags), written as a run goes.
 
 use crate::error::Error;
 use crate::events::Event;
-use crate::ports::{ApiError, Clock, MetricSource};
-use crate::providers::aws::api::{Alb, Scaler};
-use crate::providers::aws::route::RouteId;
+use crate::ports::{ApiError, CapacityPool, Clock, MetricSource, Provider, Routes};
 use crate::state::{self, DeploymentRecord, Phase};
 
 use super::context::Run;
 use super::{DeploySpec, Engine};
 
-impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C, S> {
     /// A new deployment record for `spec`: in progress, no step yet, started now by this engine's
     /// identity.
     pub(super) fn new_record(&self, spec: &DeploySpec, kind: &str) -> DeploymentRecord {
@@ -28,9 +26,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// Writes the record (all its tags in one call), plus `extra` tags.
-    pub(super) async fn record_with(
+    pub(super) async fn record_with<R: Routes>(
         &self,
-        route: &RouteId,
+        routes: &R,
         record: &mut DeploymentRecord,
         extra: &[(&str, &str)],
     ) -> Result<(), ApiError> {
@@ -38,25 +36,29 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let tags = record.to_tags();
         let mut pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
         pairs.extend_from_slice(extra);
-        self.alb.set_tags(route.resource_arn(), &pairs).await
+        routes.save(&pairs).await
     }
 
     /// Writes the record.
-    pub(super) async fn record(
+    pub(super) async fn record<R: Routes>(
         &self,
-        route: &RouteId,
+        routes: &R,
         record: &mut DeploymentRecord,
     ) -> Result<(), ApiError> {
-        self.record_with(route, record, &[]).await
+        self.record_with(routes, record, &[]).await
     }
 
     /// Records that step `n` runs (nothing to record in a gated `shift`).
-    pub(super) async fn record_step(&self, run: &mut Run<'_>, n: usize) -> Result<(), Error> {
-        let route = run.route();
+    pub(super) async fn record_step<R: Routes>(
+        &self,
+        run: &mut Run<'_, R>,
+        n: usize,
+    ) -> Result<(), Error> {
+        let routes = run.routes;
         match run.record.as_mut() {
             Some(r) => {
                 r.step = n;
-                self.record(route, r).await.map_err(Error::Read)
+                self.record(routes, r).await.map_err(Error::Read)
             }
             None => Ok(()),
         }
@@ -64,16 +66,16 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// Records the run's `phase` after traffic already reached a safe place; a failure is reported
     /// ([`Event::RecordFailed`]), not fatal.
-    pub(super) async fn record_best_effort(&self, run: &mut Run<'_>, phase: Phase) {
-        let route = run.route();
+    pub(super) async fn record_best_effort<R: Routes>(&self, run: &mut Run<'_, R>, phase: Phase) {
+        let routes = run.routes;
         let Some(r) = run.record.as_mut() else {
             return;
         };
         r.phase = phase;
-        if let Err(e) = self.record(route, r).await {
+        if let Err(e) = self.record(routes, r).await {
             tracing::warn!(error = %e, "traffic is safe, but recording the deployment state failed");
             self.emit(Event::RecordFailed {
-                route: route.resource_arn().to_string(),
+                route: routes.names().id,
                 error: e.to_string(),
             });
         }
@@ -81,18 +83,18 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// Records the run's final `phase` with `extra` tags; traffic is already where it should be, so a
     /// failure says so ([`Error::TagFailed`]).
-    pub(super) async fn record_final(
+    pub(super) async fn record_final<R: Routes>(
         &self,
-        run: &mut Run<'_>,
+        run: &mut Run<'_, R>,
         phase: Phase,
         extra: &[(&str, &str)],
     ) -> Result<(), Error> {
-        let route = run.route();
+        let routes = run.routes;
         let Some(r) = run.record.as_mut() else {
             return Ok(());
         };
         r.phase = phase;
-        let written = self.record_with(route, r, extra).await;
+        let written = self.record_with(routes, r, extra).await;
         written.map_err(|e| run.tag_failed(e))
     }
 }

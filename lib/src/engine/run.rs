@@ -8,12 +8,8 @@ use crate::events::{Event, SplitView};
 use crate::hooks::Stage;
 use crate::model::Split;
 use crate::plan::Step;
-use crate::ports::{Clock, MetricSource};
-use crate::providers::aws::api::{Alb, Scaler};
-use crate::providers::aws::resolve::Resolved;
-use crate::providers::aws::route::RouteSnapshot;
+use crate::ports::{CapacityPool, Clock, MetricSource, Provider, Routes};
 use crate::state::{Phase, STABLE_TAG};
-use crate::traffic;
 
 use super::bake::Baked;
 use super::context::Run;
@@ -23,29 +19,29 @@ use super::{Engine, Failed, Mode, OnInterrupt, Outcome};
 /// How one step ended: on to the next one, or out of the run with its result.
 type Next = ControlFlow<Result<Outcome, Error>>;
 
-impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C, S> {
     /// Runs `steps`, numbered from `first_step`, then ends the run as its mode says.
-    pub(super) async fn run(
+    pub(super) async fn run<R: Routes>(
         &self,
-        mut run: Run<'_>,
+        mut run: Run<'_, R>,
         steps: &[Step],
         first_step: usize,
     ) -> Result<Outcome, Error> {
         run.total = first_step - 1 + steps.len();
         self.emit(Event::DeploymentStarted {
-            route: run.route().resource_arn().to_string(),
+            route: run.routes.names().id,
             target: run.new_color(),
             stable: run.stable(),
             strategy: run.spec.strategy.clone(),
             steps: steps.iter().map(|s| s.percent.get()).collect(),
-            split: run.resolved.split.into(),
+            split: run.routes.split().into(),
         });
         // The record is first written with the first step (one write fewer per deployment, which
         // matters against the ELB write quota); a run with no steps records itself here.
         if steps.is_empty() {
-            let route = run.route();
+            let routes = run.routes;
             if let Some(r) = run.record.as_mut() {
-                self.record(route, r).await.map_err(Error::Read)?;
+                self.record(routes, r).await.map_err(Error::Read)?;
             }
         }
         for (i, step) in steps.iter().enumerate() {
@@ -62,7 +58,13 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// Step `n`: its before-step hooks, the write, the bake and the after-step hooks.
-    async fn step(&self, run: &mut Run<'_>, step: &Step, n: usize, first: bool) -> Next {
+    async fn step<R: Routes>(
+        &self,
+        run: &mut Run<'_, R>,
+        step: &Step,
+        n: usize,
+        first: bool,
+    ) -> Next {
         let percent = step.percent.get();
         let at = At {
             step: Some(n),
@@ -79,7 +81,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         });
         if run.hooked() {
             let before = self
-                .run_hooks(Stage::BeforeStep, run.resolved, run.spec, at)
+                .run_hooks(Stage::BeforeStep, run.routes, run.spec, at)
                 .await;
             if let Err(failure) = before {
                 return ControlFlow::Break(if self.cancel.is_cancelled() {
@@ -112,9 +114,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// The first step writes the weights before the record, so a refused first write leaves the route
     /// exactly as it was (tags included). Later steps record first: a failure to record counts like a
     /// failure of the step, and traffic, already moved, goes back.
-    async fn write_step(
+    async fn write_step<R: Routes>(
         &self,
-        run: &mut Run<'_>,
+        run: &mut Run<'_, R>,
         split: Split,
         n: usize,
         first: bool,
@@ -124,7 +126,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 // Nothing moved yet in production: report the error; the route is as it was, and a
                 // test listener goes back to the stable color.
                 Err(e) if !e.may_have_changed_aws() => {
-                    self.put_test_back(run.resolved, run.test).await;
+                    self.put_test_back(run.routes, run.test).await;
                     return Err(e);
                 }
                 Err(e) => Err(e),
@@ -144,12 +146,18 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// Bakes step `n` and runs its after-step hooks; on, or out of the run on a failure, an error or
     /// an interruption.
-    async fn verdict(&self, run: &mut Run<'_>, step: &Step, n: usize, at: At) -> Next {
+    async fn verdict<R: Routes>(
+        &self,
+        run: &mut Run<'_, R>,
+        step: &Step,
+        n: usize,
+        at: At,
+    ) -> Next {
         let percent = step.percent.get();
         let baked = match self.bake(run, step, n).await {
             Ok(Baked::Passed) if run.hooked() => {
                 let after = self
-                    .run_hooks(Stage::AfterStep, run.resolved, run.spec, at)
+                    .run_hooks(Stage::AfterStep, run.routes, run.spec, at)
                     .await;
                 match after {
                     Ok(()) => Ok(Baked::Passed),
@@ -178,7 +186,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// The canary passed: recorded as awaiting promotion.
-    async fn await_promotion(&self, run: &mut Run<'_>) -> Result<Outcome, Error> {
+    async fn await_promotion<R: Routes>(&self, run: &mut Run<'_, R>) -> Result<Outcome, Error> {
         self.record_final(run, Phase::AwaitingPromotion, &[])
             .await?;
         let target = run.new_color();
@@ -189,16 +197,15 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// The deployment reached 100 %: the new color is stable (recorded on every route), then the
     /// after-deploy hooks and the scale-down of the old color.
-    async fn complete(&self, run: &mut Run<'_>) -> Result<Outcome, Error> {
+    async fn complete<R: Routes>(&self, run: &mut Run<'_, R>) -> Result<Outcome, Error> {
         let new = run.new_color();
         // The stable color and the phase in one write.
         self.record_final(run, Phase::Complete, &[(STABLE_TAG, new.as_str())])
             .await?;
         // The named route has it with its record; the peers get it here.
-        let peers: Vec<_> = run.resolved.peers.iter().map(|p| &p.snapshot).collect();
-        traffic::tag_stable(self.alb, &peers, run.expected, new).await?;
+        run.routes.mark_stable(new, run.expected, true).await?;
         self.emit(Event::Completed { stable: new });
-        self.run_hooks_after(Stage::AfterDeploy, run.resolved, run.spec)
+        self.run_hooks_after(Stage::AfterDeploy, run.routes, run.spec)
             .await;
         self.scale_down_old(run).await;
         Ok(Outcome::Completed { stable: new })
@@ -206,12 +213,16 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// A step failed (a gate or a hook): traffic back to the stable color at once, then the test
     /// listener, the record and the after-rollback hooks.
-    async fn fail(&self, run: &mut Run<'_>, failed: Failed) -> Result<Outcome, Error> {
+    async fn fail<R: Routes>(
+        &self,
+        run: &mut Run<'_, R>,
+        failed: Failed,
+    ) -> Result<Outcome, Error> {
         let stable = run.stable();
         self.emit(Event::RollingBack {
             failure: failed.failure.clone(),
         });
-        self.rollback_to(run.resolved, stable, &failed.failure.message())
+        self.rollback_to(run.routes, stable, &failed.failure.message())
             .await?;
         self.record_best_effort(run, Phase::RolledBack).await;
         self.after_rollback(run).await;
@@ -225,7 +236,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// An unexpected error mid-run: traffic back to stable (unless it was drift: a human is at work),
     /// and only after a real rollback the test listener and the after-rollback hooks.
-    async fn abort_run(&self, run: &mut Run<'_>, e: Error) -> Error {
+    async fn abort_run<R: Routes>(&self, run: &mut Run<'_, R>, e: Error) -> Error {
         let e = self.abort(run, e).await;
         if matches!(e, Error::Aborted { .. }) {
             self.after_rollback(run).await;
@@ -235,20 +246,20 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// After traffic is back on the stable color: the test listener follows it, then the after-rollback
     /// hooks run. Problems here are warnings: production traffic is already safe.
-    async fn after_rollback(&self, run: &Run<'_>) {
-        self.put_test_back(run.resolved, run.test).await;
-        self.run_hooks_after(Stage::AfterRollback, run.resolved, run.spec)
+    async fn after_rollback<R: Routes>(&self, run: &Run<'_, R>) {
+        self.put_test_back(run.routes, run.test).await;
+        self.run_hooks_after(Stage::AfterRollback, run.routes, run.spec)
             .await;
     }
 
     /// The test listener (if any) back on the stable color; a failure is a warning.
-    pub(super) async fn put_test_back(&self, resolved: &Resolved, test: Option<&RouteSnapshot>) {
+    pub(super) async fn put_test_back<R: Routes>(&self, routes: &R, test: Option<&R::Test>) {
         if let Some(t) = test {
-            if let Err(e) = self.point_test_listener(resolved, t, resolved.stable).await {
+            if let Err(e) = self.point_test_route(routes, t, routes.stable()).await {
                 self.emit(Event::Warning {
                     message: format!(
                         "the test listener could not be put back on {}: {e}",
-                        resolved.stable
+                        routes.stable()
                     ),
                 });
             }
@@ -257,12 +268,16 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// The run was cancelled at `step`: traffic back to stable (or held, per the policy), state
     /// recorded.
-    async fn interrupted(&self, run: &mut Run<'_>, step: usize) -> Result<Outcome, Error> {
+    async fn interrupted<R: Routes>(
+        &self,
+        run: &mut Run<'_, R>,
+        step: usize,
+    ) -> Result<Outcome, Error> {
         let (stable, live) = (run.stable(), run.expected);
         let rollback = self.on_interrupt == OnInterrupt::Rollback;
         let rolled_back = rollback && live != Split::all_to(stable);
         if rolled_back {
-            self.rollback_to(run.resolved, stable, "the run was interrupted")
+            self.rollback_to(run.routes, stable, "the run was interrupted")
                 .await?;
         }
         let split = if rollback {
@@ -275,7 +290,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             self.after_rollback(run).await;
         } else if rollback {
             // Interrupted before production traffic moved: the test listener still follows stable.
-            self.put_test_back(run.resolved, run.test).await;
+            self.put_test_back(run.routes, run.test).await;
         }
         self.emit(Event::Interrupted {
             rolled_back,
@@ -291,15 +306,15 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
 
     /// A gated `shift` passed: the new split stays, and a color that now has all traffic is tagged
     /// stable.
-    async fn finish_shift(&self, run: &Run<'_>) -> Result<Outcome, Error> {
-        let (resolved, split) = (run.resolved, run.expected);
+    async fn finish_shift<R: Routes>(&self, run: &Run<'_, R>) -> Result<Outcome, Error> {
+        let (routes, split) = (run.routes, run.expected);
         let whole = split.whole_color();
-        if let Some(color) = whole.filter(|c| *c != resolved.stable) {
-            traffic::tag_stable(self.alb, &resolved.routes(), split, color).await?;
+        if let Some(color) = whole.filter(|c| *c != routes.stable()) {
+            routes.mark_stable(color, split, false).await?;
         }
         Ok(Outcome::Shifted {
             split: split.into(),
-            stable: whole.unwrap_or(resolved.stable),
+            stable: whole.unwrap_or(routes.stable()),
         })
     }
 }

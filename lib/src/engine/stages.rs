@@ -1,24 +1,19 @@
 //! The stages around the steps: hooks, the new color's capacity, the test listener and its smoke check,
 //! and scaling the old color down after a completed deployment.
 
-use crate::capacity::{self, CapacityRecord, ColorAsg, Wait};
+use crate::capacity::{self, CapacityRecord, ColorPool, Wait};
 use crate::error::Error;
 use crate::events::Event;
 use crate::hooks::{self, HookContext, Stage};
 use crate::input::{Input, Next};
-use crate::model::{Color, Split};
+use crate::model::Color;
 use crate::plan::decide::Failure;
-use crate::ports::{ApiErrorKind, Clock, MetricSource};
-use crate::providers::aws::api::{Alb, Scaler};
-use crate::providers::aws::lockstep;
-use crate::providers::aws::resolve::Resolved;
-use crate::providers::aws::route::{RouteId, RouteSnapshot};
-use crate::providers::aws::write::{self, Verification};
+use crate::ports::{ApiErrorKind, CapacityPool, Clock, MetricSource, Provider, Routes};
 use crate::smoke;
 use crate::text;
 
 use super::context::Run;
-use super::lifecycle::{TestListener, TestTraffic};
+use super::lifecycle::TestTraffic;
 use super::{DeploySpec, Engine};
 
 /// Where a run stands, for the hooks' environment.
@@ -32,25 +27,26 @@ pub(super) struct At {
     pub percent: Option<u8>,
 }
 
-impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
+impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C, S> {
     /// Runs the hooks of `stage` in order; the first failure is returned as a step failure.
-    pub(super) async fn run_hooks(
+    pub(super) async fn run_hooks<R: Routes>(
         &self,
         stage: Stage,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
         at: At,
     ) -> Result<(), Failure> {
+        let names = routes.names();
         for hook in spec.lifecycle.hooks_at(stage) {
             let context = HookContext {
                 stage: Some(stage),
                 target: Some(spec.plan.target),
-                stable: Some(resolved.stable),
+                stable: Some(routes.stable()),
                 percent: at.percent,
                 step: at.step,
                 steps: at.steps,
-                listener_arn: Some(resolved.snapshot.route.listener().to_string()),
-                route_arn: Some(resolved.snapshot.route.resource_arn().to_string()),
+                listener_arn: Some(names.listener.clone()),
+                route_arn: Some(names.id.clone()),
                 deployment_id: None,
             };
             let env = context.env();
@@ -72,13 +68,13 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// Runs hooks after traffic is already safe (after-deploy, after-rollback): a failure is a warning.
-    pub(super) async fn run_hooks_after(
+    pub(super) async fn run_hooks_after<R: Routes>(
         &self,
         stage: Stage,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
     ) {
-        if let Err(failure) = self.run_hooks(stage, resolved, spec, At::default()).await {
+        if let Err(failure) = self.run_hooks(stage, routes, spec, At::default()).await {
             self.emit(Event::Warning {
                 message: format!("{}; traffic is unaffected", failure.message()),
             });
@@ -86,9 +82,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// The Auto Scaling group of `color`: named in the spec, or the one registered with its target group.
-    pub(super) async fn asg_of(
+    pub(super) async fn asg_of<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
         color: Color,
     ) -> Result<Option<String>, Error> {
@@ -99,7 +95,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         if !policy.discover {
             return Ok(None);
         }
-        match capacity::discover(self.scaler, resolved.groups.of(color)).await {
+        match capacity::discover(self.scaler, &routes.backend(color)).await {
             Ok(found) => Ok(found.map(|g| g.name)),
             // A pipeline without Auto Scaling permissions still deploys; it just cannot match capacity.
             Err(Error::Read(e)) if matches!(e.kind, ApiErrorKind::AccessDenied { .. }) => {
@@ -115,9 +111,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// Before the first step: raises the new color's group to the stable one's capacity and waits for
     /// its healthy targets, when the spec asks for it (by default, when both groups are known).
     /// `Ok(false)` when the run was cancelled while waiting.
-    pub(super) async fn match_capacity(
+    pub(super) async fn match_capacity<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
     ) -> Result<bool, Error> {
         let policy = &spec.lifecycle.capacity;
@@ -125,8 +121,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             return Ok(true);
         }
         let new = spec.plan.target;
-        let new_asg = self.asg_of(resolved, spec, new).await?;
-        let stable_asg = self.asg_of(resolved, spec, new.other()).await?;
+        let new_asg = self.asg_of(routes, spec, new).await?;
+        let stable_asg = self.asg_of(routes, spec, new.other()).await?;
         let (Some(new_asg), Some(stable_asg)) = (new_asg, stable_asg) else {
             if policy.match_capacity == Some(true) {
                 return Err(Error::invalid(
@@ -142,13 +138,13 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             timeout: policy.ready_timeout,
             poll: policy.ready_poll,
         };
-        let color = ColorAsg {
-            asg: &new_asg,
-            target_group: resolved.groups.of(new),
+        let color = ColorPool {
+            pool: &new_asg,
+            color: new,
         };
         let matching = capacity::match_capacity(
             self.scaler,
-            self.alb,
+            routes,
             self.clock,
             color,
             &stable_asg,
@@ -179,58 +175,28 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         Ok(true)
     }
 
-    /// The test listener named in the spec, read.
-    pub(super) async fn find_test_listener(
+    /// Finds the test route named in the spec and takes it out of the routes the run moves.
+    pub(super) async fn find_test_route<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &mut R,
         spec: &DeploySpec,
-    ) -> Result<Option<RouteSnapshot>, Error> {
-        let Some(test) = &spec.lifecycle.test_traffic else {
-            return Ok(None);
-        };
-        let found = match &test.listener {
-            TestListener::Port(port) => {
-                let lb = resolved.snapshot.load_balancer.name();
-                self.alb.find_listener(lb, *port).await
-            }
-            TestListener::Arn(arn) => self.alb.read(&RouteId::Listener(arn.clone())).await,
-        };
-        let snapshot = found.map_err(|e| match e.kind {
-            ApiErrorKind::NotFound => Error::NotFound {
-                what: format!("the test listener ({})", describe(test)).into(),
-                fix: text!("Create it, or fix ", {input Input::TestListenerPort}, "/", {input Input::TestListenerArn}),
-            },
-            _ => Error::Read(e),
-        })?;
-        if snapshot.route == resolved.snapshot.route {
-            return Err(Error::invalid(
-                Input::TestListenerPort,
-                text!({given Input::TestListenerPort}),
-                "it names the production route itself",
-                "Name a second listener (e.g. port 9000) for test traffic",
-            ));
+    ) -> Result<Option<R::Test>, Error> {
+        match &spec.lifecycle.test_traffic {
+            Some(test) => routes.take_test_route(&test.listener).await,
+            None => Ok(None),
         }
-        Ok(Some(snapshot))
     }
 
-    /// Points the test listener at `color` (one write, read back).
-    pub(super) async fn point_test_listener(
+    /// Points the test route at `color` (one write, read back).
+    pub(super) async fn point_test_route<R: Routes>(
         &self,
-        resolved: &Resolved,
-        test: &RouteSnapshot,
+        routes: &R,
+        test: &R::Test,
         color: Color,
     ) -> Result<(), Error> {
-        let live = self.alb.read(&test.route).await.map_err(Error::Read)?;
-        write::write_group(
-            self.alb,
-            std::slice::from_ref(&live),
-            &resolved.groups,
-            Split::all_to(color),
-            Verification::ReadBack,
-        )
-        .await?;
+        routes.point_test_route(test, color).await?;
         self.emit(Event::TestTrafficApplied {
-            listener: test.route.resource_arn().to_string(),
+            listener: routes.test_route_id(test),
             to: color,
         });
         Ok(())
@@ -239,13 +205,13 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// Before production traffic moves: the test listener to the new color, then the smoke check and
     /// the after-test-traffic hooks. `Ok(Some(failure))` when a check failed (the caller puts the test
     /// listener back).
-    pub(super) async fn test_traffic(
+    pub(super) async fn test_traffic<R: Routes>(
         &self,
-        resolved: &Resolved,
+        routes: &R,
         spec: &DeploySpec,
-        test: &RouteSnapshot,
+        test: &R::Test,
     ) -> Result<Option<Failure>, Error> {
-        self.point_test_listener(resolved, test, spec.plan.target)
+        self.point_test_route(routes, test, spec.plan.target)
             .await?;
         if let Some(TestTraffic {
             smoke_url: Some(url),
@@ -267,7 +233,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             }
         }
         Ok(self
-            .run_hooks(Stage::AfterTestTraffic, resolved, spec, At::default())
+            .run_hooks(Stage::AfterTestTraffic, routes, spec, At::default())
             .await
             .err())
     }
@@ -275,7 +241,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     /// After a completed deployment: waits `--scale-down-delay`, then scales the old color to zero once
     /// every route (and the test listener) reads back without traffic to it. Problems are warnings: the
     /// deployment stands.
-    pub(super) async fn scale_down_old(&self, run: &Run<'_>) {
+    pub(super) async fn scale_down_old<R: Routes>(&self, run: &Run<'_, R>) {
         let Some(delay) = run.spec.lifecycle.capacity.scale_down_delay else {
             return;
         };
@@ -288,14 +254,14 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     }
 
     /// Waits `delay`, records `old`'s capacity and scales its group to zero once no route forwards to it.
-    async fn try_scale_down(
+    async fn try_scale_down<R: Routes>(
         &self,
-        run: &Run<'_>,
+        run: &Run<'_, R>,
         old: Color,
         delay: std::time::Duration,
     ) -> Result<(), Error> {
-        let (resolved, spec, test) = (run.resolved, run.spec, run.test);
-        let Some(asg) = self.asg_of(resolved, spec, old).await? else {
+        let (routes, spec, test) = (run.routes, run.spec, run.test);
+        let Some(asg) = self.asg_of(routes, spec, old).await? else {
             return Ok(());
         };
         tokio::select! {
@@ -307,37 +273,16 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         }
         let current = self.scaler.describe(&asg).await.map_err(Error::Read)?;
         if let Some(info) = current.filter(|i| i.desired > 0) {
-            capacity::write_record(
-                self.alb,
-                &resolved.snapshot.route,
-                old,
-                &CapacityRecord::of(&info),
-            )
-            .await?;
+            capacity::write_record(routes, old, &CapacityRecord::of(&info)).await?;
         }
-        // Every route that forwards to the old group at all, not only albflip's lockstep group.
-        let ours: Vec<RouteId> = resolved
-            .routes()
-            .into_iter()
-            .chain(test)
-            .map(|r| r.route.clone())
-            .collect();
-        let routes =
-            lockstep::routes_to(self.alb, resolved.groups.of(old), &resolved.snapshot, &ours)
-                .await?;
-        let color = ColorAsg {
-            asg: &asg,
-            target_group: resolved.groups.of(old),
+        // Every route that forwards to the old color at all, not only albflip's lockstep group, reads
+        // back without traffic to it right before the resize.
+        let color = ColorPool {
+            pool: &asg,
+            color: old,
         };
-        capacity::scale_down(self.scaler, self.alb, &routes, color).await?;
+        capacity::scale_down(self.scaler, routes, test, color).await?;
         self.emit(Event::ScaledDown { color: old, asg });
         Ok(())
-    }
-}
-
-fn describe(test: &TestTraffic) -> String {
-    match &test.listener {
-        TestListener::Port(p) => format!("port {p}"),
-        TestListener::Arn(a) => a.to_string(),
     }
 }

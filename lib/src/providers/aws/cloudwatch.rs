@@ -218,6 +218,7 @@ mod tests {
         Backend {
             color,
             name: group.to_string(),
+            id: group.to_string(),
             scopes,
         }
     }

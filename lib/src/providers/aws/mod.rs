@@ -35,6 +35,7 @@ pub mod lockstep;
 pub mod resolve;
 pub mod route;
 pub mod router;
+pub mod routes;
 pub mod sdk;
 pub mod throttle;
 pub mod unsupported;

@@ -250,6 +250,7 @@ impl Resolved {
         Backend {
             color,
             name: group.name().to_string(),
+            id: group.as_str().to_string(),
             scopes,
         }
     }

@@ -1,14 +1,15 @@
 //! The ALB behind the provider-neutral ports: [`AlbRouter`] ([`Router`]: a listener's default action or
 //! a rule, percent written as weights 0..=999 in its forward action), [`AlbState`] ([`StateStore`]: tags
-//! on the listener or rule) and [`AlbCapacity`] ([`CapacityPool`]: the Auto Scaling group registered
-//! with a color's target group, health from the target group).
+//! on the listener or rule) and every Auto Scaling API as a [`CapacityPool`] (the groups registered with
+//! a backend's target group).
 
-use crate::model::{Color, Split};
+use crate::model::Split;
 use crate::ports::{
-    ApiError, Capacity, CapacityPool, PoolInfo, Preserved, RouteRead, Router, RouterError,
-    StateStore, Tags, TargetHealth,
+    ApiError, Backend, Capacity, CapacityPool, PoolInfo, Preserved, RouteRead, Router, RouterError,
+    StateStore, Tags,
 };
-use crate::providers::aws::api::{Alb, AlbInventory, Scaler};
+use crate::providers::aws::api::{Alb, AlbInventory, AsgInfo, Scaler};
+use crate::providers::aws::arn::TargetGroupArn;
 use crate::providers::aws::route::{self, ColorGroups, RouteId, RouteProblem, RouteSnapshot};
 
 /// An ALB route between the blue and green target groups `groups`, as a [`Router`].
@@ -99,52 +100,41 @@ impl<A: AlbInventory> StateStore for AlbState<'_, A> {
     }
 }
 
-/// The Auto Scaling groups behind blue and green, as a [`CapacityPool`]: a color's pools are the groups
-/// registered with its target group; its health is its target group's.
-#[derive(Debug, Clone)]
-pub struct AlbCapacity<'a, A, S> {
-    alb: &'a A,
-    scaler: &'a S,
-    groups: ColorGroups,
-}
-
-impl<'a, A: AlbInventory, S: Scaler> AlbCapacity<'a, A, S> {
-    /// The pools behind `groups`, read through `alb` and resized through `scaler`.
-    pub fn new(alb: &'a A, scaler: &'a S, groups: ColorGroups) -> Self {
-        AlbCapacity {
-            alb,
-            scaler,
-            groups,
-        }
-    }
-}
-
-fn pool(info: crate::providers::aws::api::AsgInfo) -> PoolInfo {
-    PoolInfo {
-        name: info.name.clone(),
-        capacity: info.capacity(),
-        in_service: info.in_service,
-    }
-}
-
-impl<A: AlbInventory, S: Scaler> CapacityPool for AlbCapacity<'_, A, S> {
-    async fn find(&self, backend: Color) -> Result<Vec<PoolInfo>, ApiError> {
-        let groups = self
-            .scaler
-            .groups_for_target_group(self.groups.of(backend))
-            .await?;
-        Ok(groups.into_iter().map(pool).collect())
+/// Auto Scaling groups as [`CapacityPool`]s: a backend's pools are the groups registered with its
+/// target group (the backend's id is the target group's ARN).
+impl<S: Scaler> CapacityPool for S {
+    async fn find(&self, backend: &Backend) -> Result<Vec<PoolInfo>, ApiError> {
+        let Ok(group) = TargetGroupArn::parse(&backend.id) else {
+            // Not an ALB backend: no Auto Scaling group registers with it.
+            return Ok(Vec::new());
+        };
+        let groups = self.groups_for_target_group(&group).await?;
+        Ok(groups.iter().map(pool).collect())
     }
 
     async fn describe(&self, name: &str) -> Result<Option<PoolInfo>, ApiError> {
-        Ok(self.scaler.describe(name).await?.map(pool))
+        Ok(Scaler::describe(self, name).await?.as_ref().map(pool))
     }
 
     async fn set_capacity(&self, name: &str, capacity: Capacity) -> Result<PoolInfo, ApiError> {
-        self.scaler.set_capacity(name, capacity).await.map(pool)
+        Scaler::set_capacity(self, name, capacity)
+            .await
+            .map(|info| pool(&info))
     }
+}
 
-    async fn healthy(&self, backend: Color) -> Result<TargetHealth, ApiError> {
-        self.alb.health(self.groups.of(backend)).await
+/// An Auto Scaling group as a pool.
+pub fn pool(info: &AsgInfo) -> PoolInfo {
+    PoolInfo {
+        name: info.name.clone(),
+        min: info.min,
+        max: info.max,
+        desired: info.desired,
+        in_service: info.in_service,
+        serves: info
+            .target_groups
+            .iter()
+            .map(|g| g.as_str().to_string())
+            .collect(),
     }
 }

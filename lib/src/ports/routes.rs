@@ -1,0 +1,134 @@
+//! The engine's view of a provider: what the user named, resolved into the routes one run moves
+//! together ([`Routes`]), and everything the engine does to their traffic and records.
+
+use std::future::Future;
+
+use crate::error::Error;
+use crate::model::{Color, Split};
+use crate::ports::{ApiError, Backend, Tags, TargetHealth};
+
+/// A provider as the engine drives it: it resolves what the user named into [`Routes`].
+pub trait Provider: Send + Sync {
+    /// What a user names (the ALB: a listener or rule by ARN, names or a naming convention).
+    type Target: Send + Sync;
+    /// The routes of one run, borrowing the provider's clients.
+    type Routes<'a>: Routes
+    where
+        Self: 'a;
+
+    /// Reads the route `target` names, works out its blue and green backends and finds the routes that
+    /// move in lockstep with it. Writes nothing.
+    fn resolve<'a>(
+        &'a self,
+        target: &'a Self::Target,
+    ) -> impl Future<Output = Result<Self::Routes<'a>, Error>> + Send + 'a;
+}
+
+/// How a set of routes is named for people and for hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteNames {
+    /// The named route for people (the ALB: "default action of listener ARN").
+    pub route: String,
+    /// Its resource id in events (the ALB: the listener's or rule's ARN).
+    pub id: String,
+    /// Its listener's id for the hooks' `ALBFLIP_LISTENER_ARN` (the ALB: the listener ARN).
+    pub listener: String,
+}
+
+/// The routes one run moves together, as a provider resolved them: the named route first, then the
+/// routes that move in lockstep with it. The split, stable color and records are as read at
+/// resolution; every write re-reads what it writes.
+pub trait Routes: Send + Sync {
+    /// How the provider holds a test route (the ALB: the test listener as read).
+    type Test: Clone + Send + Sync;
+
+    /// The named route's names.
+    fn names(&self) -> RouteNames;
+    /// The live split, as resolved.
+    fn split(&self) -> Split;
+    /// The stable color, as recorded (blue when nothing is).
+    fn stable(&self) -> Color;
+    /// albflip's records on the named route, as read.
+    fn records(&self) -> &Tags;
+    /// Where a metric source finds `color`'s traffic.
+    fn backend(&self, color: Color) -> Backend;
+    /// Refuses unless every route carries the named route's split.
+    fn check_agreement(&self) -> Result<(), Error>;
+    /// Refuses a deployment of `new` while another is in flight or when `new` is already stable.
+    fn check_can_start(&self, new: Color) -> Result<(), Error>;
+
+    /// Healthy and total members of `color`'s backend.
+    fn health(&self, color: Color) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
+
+    /// Every color whose share goes up under `split` must have `min_healthy` healthy members; with
+    /// `force`, a shortfall is a warning (returned) instead of an error.
+    fn check_health(
+        &self,
+        split: Split,
+        force: bool,
+        min_healthy: u32,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+
+    /// Refuses before any write when the backend would refuse a route's next write (the ALB: a
+    /// single-group forward whose target group has stickiness on).
+    fn check_writable(&self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// One step: re-reads every route, refuses on drift from `expected` (unless `adopt_drift`, then the
+    /// drift found is returned), writes `split` on the routes that need it and reads them back; a
+    /// failure part-way puts the routes already written back.
+    fn write_step(
+        &self,
+        expected: Split,
+        split: Split,
+        adopt_drift: bool,
+    ) -> impl Future<Output = Result<Option<Split>, Error>> + Send;
+
+    /// All traffic to `to` on every route: fresh reads, one write each where needed, verified; a route
+    /// that fails does not stop the others.
+    fn rollback(&self, to: Color) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Adds or overwrites records on the named route.
+    fn save(&self, records: &[(&str, &str)]) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// Records `color` as stable on every route (`peers_only`: on the others only, when the named
+    /// route's record already says it), after `split` was verified.
+    fn mark_stable(
+        &self,
+        color: Color,
+        split: Split,
+        peers_only: bool,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Right before scaling `color` down: re-reads every route that forwards to its backend at all (the
+    /// ones this run moves, `test`, and any other) and refuses, naming the route, unless each gives it
+    /// no traffic. `pool` names the capacity in the refusal.
+    fn check_unserved(
+        &self,
+        color: Color,
+        test: Option<&Self::Test>,
+        pool: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Finds the test route `spec` names and takes it out of the routes this run moves.
+    fn take_test_route(
+        &mut self,
+        spec: &crate::engine::lifecycle::TestListener,
+    ) -> impl Future<Output = Result<Option<Self::Test>, Error>> + Send;
+
+    /// Points the test route at `color` (one write, read back).
+    fn point_test_route(
+        &self,
+        test: &Self::Test,
+        color: Color,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The test route's id in events.
+    fn test_route_id(&self, test: &Self::Test) -> String;
+
+    /// The pre-flight checks for sending traffic to `new` (see [`crate::preflight`]). Read-only.
+    fn preflight(
+        &self,
+        new: Color,
+        min_healthy: u32,
+    ) -> impl Future<Output = Vec<crate::preflight::Check>> + Send;
+}

@@ -1,0 +1,272 @@
+//! The ALB as the engine drives it: [`AlbRoutes`] is a resolved route (a listener's default action or a
+//! rule) with its lockstep peers, implementing [`Routes`]; any ALB API implements [`Provider`] by
+//! resolving a [`Target`] into it. The engine's traffic and records go through here, into the ALB's
+//! own write path ([`crate::providers::aws::write`]) and checks.
+
+use crate::engine::lifecycle::TestListener;
+use crate::error::Error;
+use crate::input::Input;
+use crate::model::{Color, Split};
+use crate::ports::{
+    ApiError, ApiErrorKind, Backend, Provider, RouteNames, Routes, Tags, TargetHealth,
+};
+use crate::preflight::{self, Check};
+use crate::providers::aws::api::Alb;
+use crate::providers::aws::lockstep;
+use crate::providers::aws::resolve::{self, Resolved, Target};
+use crate::providers::aws::route::{self, RouteId, RouteSnapshot};
+use crate::providers::aws::unsupported::unsupported;
+use crate::providers::aws::write::{self, Verification};
+use crate::text;
+use crate::traffic::{self, ChangeOptions};
+
+/// A resolved ALB route and the routes that move in lockstep with it, over the ALB API `A`.
+#[derive(Debug)]
+pub struct AlbRoutes<'a, A> {
+    alb: &'a A,
+    resolved: Resolved,
+}
+
+impl<'a, A: Alb> AlbRoutes<'a, A> {
+    /// Routes already resolved over `alb`.
+    pub fn new(alb: &'a A, resolved: Resolved) -> Self {
+        AlbRoutes { alb, resolved }
+    }
+
+    /// The resolved route, for the ALB's own operations.
+    pub fn resolved(&self) -> &Resolved {
+        &self.resolved
+    }
+}
+
+impl<A: Alb> Provider for A {
+    type Target = Target;
+    type Routes<'a>
+        = AlbRoutes<'a, A>
+    where
+        A: 'a;
+
+    async fn resolve<'a>(&'a self, target: &'a Target) -> Result<AlbRoutes<'a, A>, Error> {
+        let resolved = resolve::resolve(self, target).await?;
+        Ok(AlbRoutes::new(self, resolved))
+    }
+}
+
+impl<A: Alb> Routes for AlbRoutes<'_, A> {
+    type Test = RouteSnapshot;
+
+    fn names(&self) -> RouteNames {
+        let route = &self.resolved.snapshot.route;
+        RouteNames {
+            route: route.to_string(),
+            id: route.resource_arn().to_string(),
+            listener: route.listener().to_string(),
+        }
+    }
+
+    fn split(&self) -> Split {
+        self.resolved.split
+    }
+
+    fn stable(&self) -> Color {
+        self.resolved.stable
+    }
+
+    fn records(&self) -> &Tags {
+        &self.resolved.tags
+    }
+
+    fn backend(&self, color: Color) -> Backend {
+        self.resolved.backend(color)
+    }
+
+    fn check_agreement(&self) -> Result<(), Error> {
+        self.resolved.check_agreement()
+    }
+
+    fn check_can_start(&self, new: Color) -> Result<(), Error> {
+        self.resolved.check_can_start(new)
+    }
+
+    async fn health(&self, color: Color) -> Result<TargetHealth, ApiError> {
+        self.alb.health(self.resolved.groups.of(color)).await
+    }
+
+    async fn check_health(
+        &self,
+        split: Split,
+        force: bool,
+        min_healthy: u32,
+    ) -> Result<Vec<String>, Error> {
+        let options = ChangeOptions {
+            dry_run: false,
+            force,
+            min_healthy_hosts: min_healthy,
+        };
+        traffic::check_health(self.alb, &self.resolved, split, options).await
+    }
+
+    async fn check_writable(&self) -> Result<(), Error> {
+        traffic::check_conversions(self.alb, &self.resolved, &self.resolved.routes()).await
+    }
+
+    async fn write_step(
+        &self,
+        expected: Split,
+        split: Split,
+        adopt_drift: bool,
+    ) -> Result<Option<Split>, Error> {
+        let groups = &self.resolved.groups;
+        let mut pending = Vec::new();
+        let mut adopted = None;
+        for snapshot in self.resolved.routes() {
+            let live = self.alb.read(&snapshot.route).await.map_err(Error::Read)?;
+            let forward = route::forward_of(&live).map_err(|p| unsupported(&live.route, p))?;
+            let live_split =
+                route::live_split(forward, groups).map_err(|p| unsupported(&live.route, p))?;
+            if live_split != expected && adopt_drift {
+                adopted.get_or_insert(live_split);
+            } else if live_split != expected {
+                return Err(Error::Drift {
+                    route: live.route.clone(),
+                    expected: expected.to_string(),
+                    found: live_split.to_string(),
+                });
+            }
+            if live_split != split || forward.targets.len() < 2 {
+                traffic::check_conversion(self.alb, &self.resolved, &live.route, forward).await?;
+                pending.push(live);
+            }
+        }
+        if !pending.is_empty() {
+            write::write_group(self.alb, &pending, groups, split, Verification::ReadBack).await?;
+        }
+        Ok(adopted)
+    }
+
+    async fn rollback(&self, to: Color) -> Result<(), Error> {
+        let routes = self.resolved.routes();
+        write::rollback_each(self.alb, &routes, &self.resolved.groups, to)
+            .await
+            .map(|_| ())
+    }
+
+    async fn save(&self, records: &[(&str, &str)]) -> Result<(), ApiError> {
+        let resource = self.resolved.snapshot.route.resource_arn();
+        self.alb.set_tags(resource, records).await
+    }
+
+    async fn mark_stable(&self, color: Color, split: Split, peers_only: bool) -> Result<(), Error> {
+        let routes: Vec<&RouteSnapshot> = if peers_only {
+            self.resolved.peers.iter().map(|p| &p.snapshot).collect()
+        } else {
+            self.resolved.routes()
+        };
+        traffic::tag_stable(self.alb, &routes, split, color).await
+    }
+
+    async fn check_unserved(
+        &self,
+        color: Color,
+        test: Option<&RouteSnapshot>,
+        pool: &str,
+    ) -> Result<(), Error> {
+        let group = self.resolved.groups.of(color);
+        // Every route that forwards to the group at all, not only albflip's lockstep group.
+        let ours: Vec<RouteId> = self
+            .resolved
+            .routes()
+            .into_iter()
+            .chain(test)
+            .map(|r| r.route.clone())
+            .collect();
+        let routes = lockstep::routes_to(self.alb, group, &self.resolved.snapshot, &ours).await?;
+        for route in &routes {
+            let live = self.alb.read(route).await.map_err(Error::Read)?;
+            let serving = live
+                .forward
+                .iter()
+                .flat_map(|f| &f.targets)
+                .find(|t| &t.target_group == group && t.weight != Some(0));
+            if let Some(t) = serving {
+                return Err(Error::ScaleDownRefused {
+                    asg: pool.to_string(),
+                    target_group: group.name().to_string(),
+                    route: route.clone(),
+                    weight: t
+                        .weight
+                        .map_or_else(|| "unset (all traffic)".to_string(), |w| w.to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn take_test_route(
+        &mut self,
+        spec: &TestListener,
+    ) -> Result<Option<RouteSnapshot>, Error> {
+        let found = match spec {
+            TestListener::Port(port) => {
+                let lb = self.resolved.snapshot.load_balancer.name();
+                self.alb.find_listener(lb, *port).await
+            }
+            TestListener::Arn(arn) => self.alb.read(&RouteId::Listener(arn.clone())).await,
+        };
+        let test = found.map_err(|e| match e.kind {
+            ApiErrorKind::NotFound => Error::NotFound {
+                what: format!("the test listener ({})", describe(spec)).into(),
+                fix: text!(
+                    "Create it, or fix ",
+                    {input Input::TestListenerPort},
+                    "/",
+                    {input Input::TestListenerArn}
+                ),
+            },
+            _ => Error::Read(e),
+        })?;
+        if test.route == self.resolved.snapshot.route {
+            return Err(Error::invalid(
+                Input::TestListenerPort,
+                text!({given Input::TestListenerPort}),
+                "it names the production route itself",
+                "Name a second listener (e.g. port 9000) for test traffic",
+            ));
+        }
+        // The test listener follows its own path: never a lockstep peer, even when it forwards to both
+        // colors.
+        self.resolved
+            .peers
+            .retain(|p| p.snapshot.route != test.route);
+        self.resolved.left_alone.retain(|l| l.route != test.route);
+        Ok(Some(test))
+    }
+
+    async fn point_test_route(&self, test: &RouteSnapshot, color: Color) -> Result<(), Error> {
+        let live = self.alb.read(&test.route).await.map_err(Error::Read)?;
+        write::write_group(
+            self.alb,
+            std::slice::from_ref(&live),
+            &self.resolved.groups,
+            Split::all_to(color),
+            Verification::ReadBack,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn test_route_id(&self, test: &RouteSnapshot) -> String {
+        test.route.resource_arn().to_string()
+    }
+
+    async fn preflight(&self, new: Color, min_healthy: u32) -> Vec<Check> {
+        preflight::checks(self.alb, &self.resolved, new, min_healthy).await
+    }
+}
+
+fn describe(spec: &TestListener) -> String {
+    match spec {
+        TestListener::Port(p) => format!("port {p}"),
+        TestListener::Arn(a) => a.to_string(),
+    }
+}
