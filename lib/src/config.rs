@@ -359,6 +359,20 @@ fn plain_types(message: &str) -> String {
         .replace("expected a boolean", "expected true or false")
 }
 
+/// The test listener's ARN from the file, checked: the file names ALB resources, the engine only carries
+/// the id to the provider.
+pub(crate) fn checked_listener_arn(arn: &str) -> Result<String, Error> {
+    crate::providers::aws::arn::ListenerArn::parse(arn)
+        .map(|a| a.as_str().to_string())
+        .map_err(|e| {
+            Error::invalid_text(
+                format!("test-listener-arn {arn:?}"),
+                e.to_string(),
+                "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,16 @@
 //! # albflip
 //!
-//! Move live traffic between a blue and a green target group on an AWS Application Load Balancer, step
-//! by step, and put it back on the stable color when the new one misbehaves.
+//! Move live traffic between a blue and a green backend, step by step, and put it back on the stable
+//! color when the new one misbehaves. Its home is the AWS Application Load Balancer; the engine itself
+//! knows no provider.
 //!
 //! ## The model
-//! A *route* ([`route::RouteId`]) is a listener's default action or one listener rule. Its forward action
-//! names the blue and the green target group with ALB weights ([`model::Weights`], each 0..=999, never
-//! both zero). albflip speaks in a [`model::Split`]: whole percent on each color, adding up to 100, and
-//! writes it as weights while keeping everything else of the action (stickiness, other actions, the
-//! order of the target groups) as it found it. After every write it verifies the live action.
+//! A *route* splits traffic between two backends, blue and green. On the ALB
+//! ([`aws::route::RouteId`]) it is a listener's default action or one listener rule, whose forward
+//! action names the blue and the green target group with ALB weights ([`aws::weights::Weights`], each
+//! 0..=999, never both zero). albflip speaks in a [`model::Split`]: whole percent on each color, adding
+//! up to 100; each provider writes it in its own units while keeping everything else of the route as it
+//! found it, and verifies the live route after every write.
 //!
 //! The *stable* color is the one recorded in the route's `albflip:stable` tag (blue when there is none).
 //! A *deployment* moves traffic to the other, new color in steps ([`plan::Plan`], from a
@@ -19,12 +21,15 @@
 //! the CLI reads ([`engine::DeploySpec::from_config`]), or take route, AWS settings and spec from that
 //! file at once ([`config::load_deployment`]).
 //!
-//! The [`engine::Engine`] runs it over *ports*, traits for the outside world: a load balancer
-//! ([`ports::TrafficRouter`] + [`ports::AlbInventory`]), a [`ports::MetricSource`], a [`ports::Clock`]
-//! and, around runs, a [`ports::Lock`]. [`aws`] implements them on the AWS SDK; implement
-//! [`ports::MetricSource`] to gate on Prometheus or Datadog, [`ports::Clock`] to simulate time,
-//! [`ports::Lock`] for your own lease store. With the `testing` feature, [`testing`] adds an in-memory
-//! load balancer and scripted metrics. The engine reports [`events::Event`]s to an
+//! The [`engine::Engine`] runs it over *ports*, traits for the outside world that name no provider: a
+//! [`ports::Provider`] that resolves what the user named into [`ports::Routes`] (the routes one run
+//! moves), a [`ports::MetricSource`], a [`ports::Clock`], optionally a [`ports::CapacityPool`] and,
+//! around runs, a [`ports::Lock`]. [`aws`] implements them for the ALB, CloudWatch, Auto Scaling and
+//! DynamoDB; implement [`ports::MetricSource`] to gate on Prometheus or Datadog, [`ports::Clock`] to
+//! simulate time, [`ports::Lock`] for your own lease store. A new router implements
+//! [`ports::Provider`] + [`ports::Routes`] and proves itself with the conformance suite over
+//! [`ports::Router`] and [`ports::StateStore`]. With the `testing` feature, [`testing`] adds an
+//! in-memory load balancer, scripted metrics and the smallest router. The engine reports [`events::Event`]s to an
 //! [`events::Observer`] as it goes and ends with an [`engine::Outcome`] (completed, rolled back,
 //! awaiting promotion, interrupted) or an [`Error`] whose [`ErrorKind`] says what it means for the
 //! route. A [`engine::CancellationToken`] cancelled from any task stops a run at the next poll or step
@@ -35,13 +40,17 @@
 //! [`engine::Engine`] methods like `deploy`.
 //!
 //! ## Layout
-//! - [`model`]: colors, percentages, weights, splits, stickiness, ARNs; invalid values unrepresentable.
-//! - [`route`]: pure logic over a route's forward action: checks, live split, the action for a new split.
-//! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
-//! - [`lockstep`]: every route that forwards to blue and green, found and moved together.
-//! - [`preflight`]: the checks run before any write, as verdicts (`albflip check`).
-//! - [`traffic`]: the operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
+//! - [`model`]: colors, percentages, splits, stickiness; invalid values unrepresentable.
 //! - [`plan`]: the pure decision core: strategies and plans, gates and verdicts, the bake decision.
+//! - [`ports`]: the provider-neutral ports ([`ports::Provider`], [`ports::Routes`],
+//!   [`ports::Router`], [`ports::StateStore`], [`ports::MetricSource`], [`ports::CapacityPool`],
+//!   [`ports::Lock`], [`ports::Clock`]).
+//! - [`switch`]: the neutral write path over any [`ports::Router`]: verified writes, a group put back.
+//! - [`providers`]: one folder per provider; [`aws`] (also at [`providers::aws`]) holds the ALB's ARNs,
+//!   weights, forward actions, route resolution, lockstep discovery, write path and IAM policy, and the
+//!   SDK adapters.
+//! - [`preflight`]: the checks run before any write, as verdicts (`albflip check`).
+//! - [`traffic`]: the ALB operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
 //! - [`engine`]: the step engine (observe, decide, act, verify; rollback; cancellation), the
 //!   [`engine::DeploySpec`] it runs and how to build one, the [`engine::Outcome`].
 //! - [`events`]: what the engine reports as it goes.
@@ -52,15 +61,13 @@
 //! - [`hooks`]: lifecycle hooks (`--hook STAGE=COMMAND`): shell commands with a timeout and `ALBFLIP_*`
 //!   variables.
 //! - [`smoke`]: the smoke check: HTTP GETs through the test listener, 2xx expected.
-//! - [`state`]: the deployment record kept in tags on the route (id, target, step, phase, who, when).
+//! - [`state`]: the deployment record's codec (id, target, step, phase, who, when) and when a
+//!   deployment may start.
 //! - [`lock`]: one deployment per route: a lease taken, renewed and released around a run.
-//! - [`iam`]: the least-privilege IAM policy for a route.
-//! - [`ports`]: the traits the operations need ([`ports::TrafficRouter`], [`ports::AlbInventory`],
-//!   [`ports::MetricSource`], [`ports::Scaler`], [`ports::Lock`], [`ports::Clock`]); nothing AWS-shaped
-//!   leaks through them.
-//! - [`aws`]: adapters from those traits to the AWS SDK, and the one place the SDK is configured.
+//! - [`input`]: the inputs and next steps library errors refer to, typed; a caller names them its way.
 //! - [`config`]: the `albflip.toml` file, and a whole deployment from it.
-//! - [`testing`] (feature `testing`): in-memory load balancer, scripted metrics, in-memory lock.
+//! - [`testing`] (feature `testing`): in-memory load balancer, Auto Scaling and lock, scripted metrics,
+//!   and [`testing::InMemoryRouter`], the smallest provider.
 //! - [`error`]: [`Error`] and its [`ErrorKind`].
 //!
 //! The examples in `lib/examples/` are complete programs: `gradual.rs` runs a gradual deployment

@@ -307,9 +307,6 @@ pub struct MetricQuery {
     pub period: std::time::Duration,
     /// The latency statistic.
     pub latency_statistic: crate::plan::LatencyStatistic,
-    /// Alarms to read, by name (CloudWatch alarms for the AWS source). A source without alarms reports
-    /// none, and a named alarm it does not report refuses the start.
-    pub alarms: Vec<String>,
 }
 
 /// A source of gate observations (CloudWatch, or Prometheus, Datadog, a script in tests).
@@ -319,6 +316,18 @@ pub trait MetricSource: Send + Sync {
         &self,
         query: &MetricQuery,
     ) -> impl Future<Output = Result<crate::plan::Observation, ApiError>> + Send;
+
+    /// Alarms, the optional second source: the state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each named
+    /// alarm this source knows (CloudWatch alarms for the AWS source). A source without alarms keeps
+    /// this default and reports none, so a deployment gated on a named alarm refuses to start instead
+    /// of never failing that gate.
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, ApiError>> + Send {
+        let _ = names;
+        std::future::ready(Ok(Vec::new()))
+    }
 }
 
 /// Wall-clock time and sleeping, behind a trait so simulated runs stay consistent.

@@ -40,8 +40,6 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::model::Color;
 use crate::ports::{Backend, Capacity, CapacityPool, Clock, PoolInfo, Routes};
-use crate::providers::aws::api::{AsgInfo, Scaler};
-use crate::providers::aws::arn::TargetGroupArn;
 
 pub(crate) use record::write as write_record;
 pub use record::{CapacityRecord, MAX_TAG_VALUE};
@@ -51,15 +49,12 @@ pub use record::{CapacityRecord, MAX_TAG_VALUE};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoScaler;
 
-impl Scaler for NoScaler {
-    async fn groups_for_target_group(
-        &self,
-        _target_group: &TargetGroupArn,
-    ) -> Result<Vec<AsgInfo>, crate::ports::ApiError> {
+impl CapacityPool for NoScaler {
+    async fn find(&self, _backend: &Backend) -> Result<Vec<PoolInfo>, crate::ports::ApiError> {
         Ok(Vec::new())
     }
 
-    async fn describe(&self, _name: &str) -> Result<Option<AsgInfo>, crate::ports::ApiError> {
+    async fn describe(&self, _name: &str) -> Result<Option<PoolInfo>, crate::ports::ApiError> {
         Ok(None)
     }
 
@@ -67,7 +62,7 @@ impl Scaler for NoScaler {
         &self,
         name: &str,
         _capacity: Capacity,
-    ) -> Result<AsgInfo, crate::ports::ApiError> {
+    ) -> Result<PoolInfo, crate::ports::ApiError> {
         Err(crate::ports::ApiError::new(
             "autoscaling:UpdateAutoScalingGroup",
             crate::ports::ApiErrorKind::NotFound,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::*;
 use crate::model::{Color, Split};
 use crate::ports::{Clock, TargetHealth, TokioClock};
-use crate::providers::aws::api::{AlbInventory, TrafficRouter};
+use crate::providers::aws::api::{AlbInventory, AsgInfo, TrafficRouter};
 use crate::providers::aws::resolve::{resolve, RouteSpec, Target};
 use crate::providers::aws::route::{ForwardAction, ForwardTarget, RouteId};
 use crate::providers::aws::routes::AlbRoutes;

@@ -8,8 +8,9 @@ use crate::error::Error;
 use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
+use crate::plan::Observation;
 use crate::plan::{BakeDecision, BakePolicy, BakeTracker, Step};
-use crate::ports::{CapacityPool, Clock, MetricQuery, MetricSource, Provider, Routes};
+use crate::ports::{ApiError, CapacityPool, Clock, MetricQuery, MetricSource, Provider, Routes};
 
 use super::context::Run;
 use super::{DeploySpec, Engine};
@@ -38,8 +39,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             return Ok(());
         }
         let observation = self
-            .metrics
-            .observe(&self.query(routes, spec, self.clock.now()))
+            .observe_with_alarms(&self.query(routes, spec, self.clock.now()), spec)
             .await
             .map_err(Error::Read)?;
         let missing: Vec<&str> = spec
@@ -87,7 +87,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             let now = self.clock.now();
             let elapsed = now.duration_since(started).unwrap_or_default();
             let query = self.query(routes, spec, now);
-            let observation = match self.metrics.observe(&query).await {
+            let observation = match self.observe_with_alarms(&query, spec).await {
                 Ok(o) => {
                     errors = 0;
                     o
@@ -130,6 +130,20 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         }
     }
 
+    /// One observation for `query`, with the states of the spec's alarms from the alarm source.
+    pub(super) async fn observe_with_alarms(
+        &self,
+        query: &MetricQuery,
+        spec: &DeploySpec,
+    ) -> Result<Observation, ApiError> {
+        let mut observation = self.metrics.observe(query).await?;
+        if !spec.gates.alarms.is_empty() {
+            let states = self.metrics.alarm_states(&spec.gates.alarms).await?;
+            observation.alarms.extend(states);
+        }
+        Ok(observation)
+    }
+
     pub(super) fn query<R: Routes>(
         &self,
         routes: &R,
@@ -146,7 +160,6 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             end,
             period: spec.window.period,
             latency_statistic: spec.gates.latency_statistic,
-            alarms: spec.gates.alarms.clone(),
         }
     }
 }

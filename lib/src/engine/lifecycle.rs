@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::hooks::Hook;
 use crate::model::Color;
-use crate::providers::aws::arn::ListenerArn;
 
 /// The default wait for the new color's healthy targets.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -108,8 +107,9 @@ pub struct TestTraffic {
 pub enum TestListener {
     /// The listener on this port of the named route's load balancer.
     Port(u16),
-    /// The listener with this ARN.
-    Arn(ListenerArn),
+    /// The listener with this ARN (checked when the file is read, see
+    /// [`crate::config::TestTrafficSection::listener_arn`]).
+    Arn(String),
 }
 
 /// A duration from the file, named by its key in errors.
@@ -190,13 +190,7 @@ fn test_traffic(
                 "Name the test listener one way only",
             ))
         }
-        (Some(arn), None) => TestListener::Arn(ListenerArn::parse(arn).map_err(|e| {
-            crate::Error::invalid_text(
-                format!("test-listener-arn {arn:?}"),
-                e.to_string(),
-                "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
-            )
-        })?),
+        (Some(arn), None) => TestListener::Arn(crate::config::checked_listener_arn(arn)?),
         (None, Some(port)) => TestListener::Port(port),
         (None, None) if test.smoke_url.is_some() => {
             return Err(crate::Error::invalid_text(

@@ -152,23 +152,26 @@ impl MetricSource for CloudWatch {
                 _ => break,
             }
         }
-        let alarms = if q.alarms.is_empty() {
-            Vec::new()
-        } else {
-            self.alarm_states(&q.alarms).await?
-        };
         Ok(Observation {
             new,
             stable,
-            alarms,
+            alarms: Vec::new(),
             window_start: q.start,
             window_end: q.end,
         })
     }
+
+    async fn alarm_states(&self, names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.describe_alarms(names).await
+    }
 }
 
 impl CloudWatch {
-    async fn alarm_states(&self, names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
+    /// Metric and composite alarms by name, in one `DescribeAlarms`.
+    async fn describe_alarms(&self, names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
         let op = "cloudwatch:DescribeAlarms";
         self.calls.record(op);
         let out = self
@@ -239,7 +242,6 @@ mod tests {
             end: SystemTime::UNIX_EPOCH + Duration::from_secs(300),
             period: Duration::from_secs(60),
             latency_statistic: stat,
-            alarms: vec![],
         }
     }
 

@@ -7,9 +7,13 @@
 //! - [`route`]: a route's forward action and the ALB's validity rules over it (pure).
 //! - [`resolve`]: from what the user named (ARNs, names, a naming convention) to a live route with colors.
 //! - [`lockstep`]: every route that forwards to blue and green, found together.
-//! - [`router`]: the ALB behind the neutral ports ([`router::AlbRouter`], [`router::AlbState`],
-//!   [`router::AlbCapacity`]).
+//! - [`routes`]: the resolved route as the engine's [`crate::ports::Routes`] ([`routes::AlbRoutes`]);
+//!   every ALB API is a [`crate::ports::Provider`].
+//! - [`router`]: one route as a [`crate::ports::Router`] ([`router::AlbRouter`]), its tags as a
+//!   [`crate::ports::StateStore`] ([`router::AlbState`]), and every Auto Scaling API as a
+//!   [`crate::ports::CapacityPool`].
 //! - [`write`]: the one write path: desired split -> write -> verify -> put back on failure.
+//! - [`unsupported`]: the error for a route the ALB will not shift, with its fix.
 //! - [`iam`]: the least-privilege IAM policy for a route.
 //!
 //! Adapters from the [`crate::ports`] traits to the AWS SDK (they decide nothing):

@@ -12,6 +12,7 @@ use crate::ports::{
 };
 use crate::preflight::{self, Check};
 use crate::providers::aws::api::Alb;
+use crate::providers::aws::arn::ListenerArn;
 use crate::providers::aws::lockstep;
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::{self, RouteId, RouteSnapshot};
@@ -211,7 +212,16 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
                 let lb = self.resolved.snapshot.load_balancer.name();
                 self.alb.find_listener(lb, *port).await
             }
-            TestListener::Arn(arn) => self.alb.read(&RouteId::Listener(arn.clone())).await,
+            TestListener::Arn(arn) => {
+                let arn = ListenerArn::parse(arn).map_err(|e| {
+                    Error::invalid_text(
+                        format!("test-listener-arn {arn:?}"),
+                        e.to_string(),
+                        "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
+                    )
+                })?;
+                self.alb.read(&RouteId::Listener(arn)).await
+            }
         };
         let test = found.map_err(|e| match e.kind {
             ApiErrorKind::NotFound => Error::NotFound {
