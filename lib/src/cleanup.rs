@@ -8,7 +8,7 @@
 //! scale-down itself is [`capacity::scale_down`], which re-reads every route right before the write.
 //!
 //! ```no_run
-//! # use albflip::{aws, cleanup, engine::lifecycle::CapacityPolicy, resolve::Target};
+//! # use albflip::{aws, cleanup, engine::lifecycle::CapacityPolicy, aws::resolve::Target};
 //! # async fn run() -> Result<(), albflip::Error> {
 //! let config = aws::load_config(&aws::AwsSettings::default()).await?;
 //! let calls = aws::CallCounter::default();

@@ -8,7 +8,7 @@
 //! so it runs in simulated time against the in-memory fakes of the `testing` module (feature `testing`).
 //!
 //! ```no_run
-//! # use albflip::{aws, capacity::{self, ColorAsg, Wait}, ports::TokioClock, model::TargetGroupArn};
+//! # use albflip::{aws, capacity::{self, ColorAsg, Wait}, ports::TokioClock, aws::arn::TargetGroupArn};
 //! # async fn run(green_tg: TargetGroupArn) -> Result<(), albflip::Error> {
 //! let config = aws::load_config(&aws::AwsSettings::default()).await?;
 //! let (alb, asgs) = (
