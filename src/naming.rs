@@ -3,7 +3,12 @@
 
 use std::sync::OnceLock;
 
-use albflip::error::{Input, Namer, Next};
+use albflip::aws::lockstep::LeftAlone;
+use albflip::engine::Outcome;
+use albflip::error::{Input, Namer, Next, Text};
+use albflip::events::Event;
+use albflip::plan::decide::Failure;
+use albflip::ports::ApiErrorKind;
 use albflip::Error;
 
 use crate::origins::Origins;
@@ -48,6 +53,7 @@ pub fn flag(input: &Input) -> &'static str {
         TestListenerArn => "--test-listener-arn",
         SmokeUrl => "--smoke-url",
         SmokeTimeout => "--smoke-timeout",
+        Hook => "--hook",
         HookTimeout => "--hook-timeout",
         Force => "--force",
         _ => "",
@@ -104,17 +110,106 @@ pub fn init(origins: Origins) {
 
 /// An error as the CLI prints it.
 pub fn render(e: &Error) -> String {
-    e.render(&CliNamer {
+    let out = e.render(&CliNamer {
         origins: ORIGINS.get(),
-    })
+    });
+    match e.api_error() {
+        Some(api) => credentials_hint(out, &api.kind),
+        None => out,
+    }
+}
+
+/// The library's credential advice names the AWS profile neutrally; the CLI names its flag.
+fn credentials_hint(message: String, kind: &ApiErrorKind) -> String {
+    let cli = match kind {
+        ApiErrorKind::NoCredentials => "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile or AWS_PROFILE, or run with an instance or task role",
+        ApiErrorKind::InvalidCredentials => "the AWS credentials were refused as invalid or expired: check the access keys, AWS_PROFILE/--profile, or refresh the session",
+        _ => return message,
+    };
+    message.replace(&kind.to_string(), cli)
 }
 
 /// A library text (a warning) as the CLI prints it.
-#[allow(dead_code)]
 pub fn text(t: &albflip::error::Text) -> String {
     t.render(&CliNamer {
         origins: ORIGINS.get(),
     })
+}
+
+/// Why a step failed, as the CLI prints it.
+pub fn failure(f: &Failure) -> String {
+    text(&f.text())
+}
+
+/// A route left alone, as the CLI prints it: `ROUTE: REASON`.
+pub fn left_alone(l: &LeftAlone) -> String {
+    format!("{}: {}", l.route, text(&l.reason))
+}
+
+/// The library serializes its texts neutrally; these put the CLI's names into the JSON the CLI prints.
+pub mod json {
+    use super::*;
+    use serde_json::Value;
+
+    /// A serialized [`Failure`]: its message with the CLI's names.
+    pub fn failure(v: &mut Value, f: &Failure) {
+        if let Some(m) = v.get_mut("message") {
+            *m = super::failure(f).into();
+        }
+    }
+
+    /// A serialized event.
+    pub fn event(v: &mut Value, e: &Event) {
+        match e {
+            Event::Warning { message } => {
+                if let Some(m) = v.get_mut("message") {
+                    *m = text(message).into();
+                }
+            }
+            Event::RollingBack { failure: f } => {
+                if let Some(fv) = v.get_mut("failure") {
+                    failure(fv, f);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A serialized deployment outcome.
+    pub fn outcome(v: &mut Value, o: &Outcome) {
+        if let Outcome::RolledBack { failure: f, .. } = o {
+            if let Some(fv) = v.get_mut("failure") {
+                failure(fv, f);
+            }
+        }
+    }
+
+    /// A serialized list of routes left alone.
+    pub fn left_alone(v: &mut Value, routes: &[LeftAlone]) {
+        if let Some(items) = v.as_array_mut() {
+            for (item, l) in items.iter_mut().zip(routes) {
+                if let Some(r) = item.get_mut("reason") {
+                    *r = text(&l.reason).into();
+                }
+            }
+        }
+    }
+
+    /// A serialized list of texts (warnings).
+    pub fn texts(texts: &[Text]) -> Value {
+        texts.iter().map(text).collect::<Vec<_>>().into()
+    }
+
+    /// A serialized `albflip check` report.
+    pub fn check(v: &mut Value, checks: &[albflip::preflight::Check]) {
+        if let Some(items) = v.get_mut("checks").and_then(Value::as_array_mut) {
+            for (item, c) in items.iter_mut().zip(checks) {
+                if let Some(d) = item.get_mut("detail") {
+                    *d = text(&c.detail).into();
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

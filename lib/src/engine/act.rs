@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::events::Event;
+use crate::input::Text;
 use crate::model::{Color, Split};
 use crate::ports::{Clock, MetricSource};
 use crate::providers::aws::api::{Alb, Scaler};
@@ -68,7 +69,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         &self,
         resolved: &Resolved,
         stable: Color,
-        cause: &str,
+        cause: Text,
     ) -> Result<(), Error> {
         let result =
             write::rollback_each(self.alb, &resolved.routes(), &resolved.groups, stable).await;
@@ -81,7 +82,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 Ok(())
             }
             Err(e) => Err(Error::RollbackFailed {
-                cause: cause.to_string(),
+                cause,
                 rollback: Box::new(e),
             }),
         }
@@ -94,8 +95,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             return e;
         }
         let (stable, route) = (run.stable(), run.route());
-        let cause = e.to_string();
-        match self.rollback_to(run.resolved, stable, &cause).await {
+        match self.rollback_to(run.resolved, stable, e.text()).await {
             Ok(()) => {
                 if let Some(r) = run.record.as_mut() {
                     r.phase = Phase::RolledBack;

@@ -99,7 +99,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                         return Ok(Baked::Failed(Failure::NoData {
                             message: format!(
                                 "metrics unavailable for {errors} consecutive polls: {e}"
-                            ),
+                            )
+                            .into(),
                         }));
                     }
                     continue;

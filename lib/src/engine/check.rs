@@ -103,7 +103,8 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 current.desired,
                 stable.desired,
                 humantime::format_duration(spec.lifecycle.capacity.ready_timeout)
-            );
+            )
+            .into();
         }
         Ok(())
     }

@@ -224,7 +224,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 return Ok(self.stopped_before_production(&resolved));
             }
             return Err(Error::State {
-                what: format!("the deployment did not start: {}", failure.message()).into(),
+                what: text!("the deployment did not start: ").then(failure.text()),
                 fix: "Nothing was changed; fix what the hook reports and run it again".into(),
             });
         }
@@ -301,7 +301,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         self.point_test_listener(resolved, test, stable)
             .await
             .map_err(|e| Error::RollbackFailed {
-                cause: failure.message(),
+                cause: failure.text(),
                 rollback: Box::new(e),
             })?;
         self.run_hooks_after(Stage::AfterRollback, resolved, spec)

@@ -211,7 +211,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         self.emit(Event::RollingBack {
             failure: failed.failure.clone(),
         });
-        self.rollback_to(run.resolved, stable, &failed.failure.message())
+        self.rollback_to(run.resolved, stable, failed.failure.text())
             .await?;
         self.record_best_effort(run, Phase::RolledBack).await;
         self.after_rollback(run).await;
@@ -246,10 +246,11 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         if let Some(t) = test {
             if let Err(e) = self.point_test_listener(resolved, t, resolved.stable).await {
                 self.emit(Event::Warning {
-                    message: format!(
-                        "the test listener could not be put back on {}: {e}",
+                    message: crate::text!(format!(
+                        "the test listener could not be put back on {}: ",
                         resolved.stable
-                    ),
+                    ))
+                    .then(e.text()),
                 });
             }
         }
@@ -262,7 +263,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let rollback = self.on_interrupt == OnInterrupt::Rollback;
         let rolled_back = rollback && live != Split::all_to(stable);
         if rolled_back {
-            self.rollback_to(run.resolved, stable, "the run was interrupted")
+            self.rollback_to(run.resolved, stable, "the run was interrupted".into())
                 .await?;
         }
         let split = if rollback {

@@ -63,7 +63,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                 }),
                 Err(e) => {
                     return Err(Failure::Hook {
-                        message: e.to_string(),
+                        message: e.to_string().into(),
                     })
                 }
             }
@@ -80,7 +80,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
     ) {
         if let Err(failure) = self.run_hooks(stage, resolved, spec, At::default()).await {
             self.emit(Event::Warning {
-                message: format!("{}; traffic is unaffected", failure.message()),
+                message: failure.text().lit("; traffic is unaffected"),
             });
         }
     }
@@ -104,7 +104,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
             // A pipeline without Auto Scaling permissions still deploys; it just cannot match capacity.
             Err(Error::Read(e)) if matches!(e.kind, ApiErrorKind::AccessDenied { .. }) => {
                 self.emit(Event::Warning {
-                    message: format!("could not look for {color}'s Auto Scaling group ({e}); capacity is left alone. Name the groups with --blue-asg/--green-asg, or grant autoscaling:DescribeAutoScalingGroups"),
+                    message: text!(format!("could not look for {color}'s Auto Scaling group ({e}); capacity is left alone. Name the groups with "), {input Input::BlueAsg}, "/", {input Input::GreenAsg}, ", or grant autoscaling:DescribeAutoScalingGroups"),
                 });
                 Ok(None)
             }
@@ -259,11 +259,7 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
                     url: url.clone(),
                     attempts: report.attempts.len(),
                 }),
-                Err(e) => {
-                    return Ok(Some(Failure::Smoke {
-                        message: e.to_string(),
-                    }))
-                }
+                Err(e) => return Ok(Some(Failure::Smoke { message: e.text() })),
             }
         }
         Ok(self
@@ -282,7 +278,9 @@ impl<A: Alb, M: MetricSource, C: Clock, S: Scaler> Engine<'_, A, M, C, S> {
         let old = run.new_color().other();
         if let Err(e) = self.try_scale_down(run, old, delay).await {
             self.emit(Event::Warning {
-                message: format!("{old} was not scaled down: {e}; `albflip cleanup` does it later"),
+                message: text!(format!("{old} was not scaled down: "))
+                    .then(e.text())
+                    .then(text!("; ", {next Next::Cleanup}, " does it later")),
             });
         }
     }
