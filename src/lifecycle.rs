@@ -65,15 +65,8 @@ pub fn lifecycle(
         smoke_count: f.smoke_count.or(t.smoke_count),
         smoke_timeout: f.smoke_timeout.clone().or(t.smoke_timeout.clone()),
     };
-    let mut lifecycle =
-        Lifecycle::from_config(&autoscaling, &hooks, &test).map_err(|e| match e {
-            Error::InvalidInput { what, why, fix } => Error::InvalidInput {
-                what: format!("--{what}"),
-                why,
-                fix,
-            },
-            other => other,
-        })?;
+    // Its errors name their settings as typed inputs: the CLI names them after where they came from.
+    let mut lifecycle = Lifecycle::from_config(&autoscaling, &hooks, &test)?;
     // How often to read health while waiting for capacity (10s; 1s in emulator tests and the demo).
     if let Ok(v) = std::env::var("ALBFLIP_READY_POLL") {
         lifecycle.capacity.ready_poll =

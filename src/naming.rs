@@ -3,7 +3,12 @@
 
 use std::sync::OnceLock;
 
-use albflip::error::{Input, Namer, Next};
+use albflip::aws::lockstep::LeftAlone;
+use albflip::engine::Outcome;
+use albflip::error::{Input, Namer, Next, Text};
+use albflip::events::Event;
+use albflip::plan::decide::Failure;
+use albflip::ports::ApiErrorKind;
 use albflip::Error;
 
 use crate::origins::Origins;
@@ -48,6 +53,7 @@ pub fn flag(input: &Input) -> &'static str {
         TestListenerArn => "--test-listener-arn",
         SmokeUrl => "--smoke-url",
         SmokeTimeout => "--smoke-timeout",
+        Hook => "--hook",
         HookTimeout => "--hook-timeout",
         Force => "--force",
         _ => "",
@@ -104,17 +110,106 @@ pub fn init(origins: Origins) {
 
 /// An error as the CLI prints it.
 pub fn render(e: &Error) -> String {
-    e.render(&CliNamer {
+    let out = e.render(&CliNamer {
         origins: ORIGINS.get(),
-    })
+    });
+    match e.api_error() {
+        Some(api) => credentials_hint(out, &api.kind),
+        None => out,
+    }
+}
+
+/// The library's credential advice names the AWS profile neutrally; the CLI names its flag.
+fn credentials_hint(message: String, kind: &ApiErrorKind) -> String {
+    let cli = match kind {
+        ApiErrorKind::NoCredentials => "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile or AWS_PROFILE, or run with an instance or task role",
+        ApiErrorKind::InvalidCredentials => "the AWS credentials were refused as invalid or expired: check the access keys, AWS_PROFILE/--profile, or refresh the session",
+        _ => return message,
+    };
+    message.replace(&kind.to_string(), cli)
 }
 
 /// A library text (a warning) as the CLI prints it.
-#[allow(dead_code)]
 pub fn text(t: &albflip::error::Text) -> String {
     t.render(&CliNamer {
         origins: ORIGINS.get(),
     })
+}
+
+/// Why a step failed, as the CLI prints it.
+pub fn failure(f: &Failure) -> String {
+    text(&f.text())
+}
+
+/// A route left alone, as the CLI prints it: `ROUTE: REASON`.
+pub fn left_alone(l: &LeftAlone) -> String {
+    format!("{}: {}", l.route, text(&l.reason))
+}
+
+/// The library serializes its texts neutrally; these put the CLI's names into the JSON the CLI prints.
+pub mod json {
+    use super::*;
+    use serde_json::Value;
+
+    /// A serialized [`Failure`]: its message with the CLI's names.
+    pub fn failure(v: &mut Value, f: &Failure) {
+        if let Some(m) = v.get_mut("message") {
+            *m = super::failure(f).into();
+        }
+    }
+
+    /// A serialized event.
+    pub fn event(v: &mut Value, e: &Event) {
+        match e {
+            Event::Warning { message } => {
+                if let Some(m) = v.get_mut("message") {
+                    *m = text(message).into();
+                }
+            }
+            Event::RollingBack { failure: f } => {
+                if let Some(fv) = v.get_mut("failure") {
+                    failure(fv, f);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A serialized deployment outcome.
+    pub fn outcome(v: &mut Value, o: &Outcome) {
+        if let Outcome::RolledBack { failure: f, .. } = o {
+            if let Some(fv) = v.get_mut("failure") {
+                failure(fv, f);
+            }
+        }
+    }
+
+    /// A serialized list of routes left alone.
+    pub fn left_alone(v: &mut Value, routes: &[LeftAlone]) {
+        if let Some(items) = v.as_array_mut() {
+            for (item, l) in items.iter_mut().zip(routes) {
+                if let Some(r) = item.get_mut("reason") {
+                    *r = text(&l.reason).into();
+                }
+            }
+        }
+    }
+
+    /// A serialized list of texts (warnings).
+    pub fn texts(texts: &[Text]) -> Value {
+        texts.iter().map(text).collect::<Vec<_>>().into()
+    }
+
+    /// A serialized `albflip check` report.
+    pub fn check(v: &mut Value, checks: &[albflip::preflight::Check]) {
+        if let Some(items) = v.get_mut("checks").and_then(Value::as_array_mut) {
+            for (item, c) in items.iter_mut().zip(checks) {
+                if let Some(d) = item.get_mut("detail") {
+                    *d = text(&c.detail).into();
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -197,16 +292,7 @@ mod tests {
     fn no_flag_or_subcommand_is_named_in_library_code() {
         let found = offenders();
         // Texts not yet typed (see issue 14); the list may only shrink.
-        let known = [
-            "lib/src/ports.rs",
-            "lib/src/traffic.rs",
-            "lib/src/cleanup.rs",
-            "lib/src/engine/stages.rs",
-            "lib/src/engine/record.rs",
-            "lib/src/engine/lifecycle.rs",
-            "lib/src/plan/decide.rs",
-            "lib/src/providers/aws/lockstep.rs",
-        ];
+        let known: [&str; 0] = [];
         let new: Vec<&String> = found
             .iter()
             .filter(|l| !known.iter().any(|k| l.contains(k)))
@@ -229,6 +315,52 @@ mod tests {
             t.to_string(),
             "Name them with the blue Auto Scaling group; run a resumed deployment"
         );
+    }
+
+    #[test]
+    fn a_nested_error_renders_its_inner_steps_as_commands() {
+        let namer = CliNamer { origins: None };
+        // Why the rollback started: an error of its own, naming a setting and a next step.
+        let cause = Error::State {
+            what: albflip::text!("the run was interrupted during ", {input Input::ScaleDownDelay}),
+            fix: albflip::text!("Run ", {next Next::Cleanup}),
+        };
+        let e = Error::RollbackFailed {
+            cause: cause.text(),
+            rollback: Box::new(Error::State {
+                what: "the write failed".into(),
+                fix: albflip::text!("Run ", {next Next::Status}),
+            }),
+        };
+        assert_eq!(
+            e.render(&namer),
+            "ROLLBACK FAILED: the write failed. Run `albflip status`; it was started because: \
+             the run was interrupted during --scale-down-delay. Run `albflip cleanup`"
+        );
+        assert!(e.to_string().ends_with("Run a cleanup"), "{e}");
+        // A failed step that carries an error's text keeps its references too.
+        let failure = Failure::Hook {
+            message: albflip::text!("stopped; ", {next Next::Rollback}, " restores"),
+        };
+        assert_eq!(
+            failure.text().render(&namer),
+            "stopped; `albflip rollback` restores"
+        );
+    }
+
+    #[test]
+    fn credential_advice_names_the_profile_flag() {
+        let kind = ApiErrorKind::NoCredentials;
+        let e = Error::Read(albflip::ports::ApiError::new(
+            "elasticloadbalancing:DescribeRules",
+            kind,
+            "",
+        ));
+        assert_eq!(
+            render(&e),
+            "elasticloadbalancing:DescribeRules failed: no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile or AWS_PROFILE, or run with an instance or task role"
+        );
+        assert!(!e.to_string().contains("--profile"), "{e}");
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
                 albflip::plan::decide::Failure::Smoke { .. } => "SMOKE CHECK FAILED",
                 _ => "GATE FAILED",
             };
-            format!("{what}: {}; rolling back", failure.message())
+            format!("{what}: {}; rolling back", crate::naming::failure(failure))
         }
         Event::RolledBack { to, split: s } => {
             format!("rolled back: all traffic on {to} ({}, verified)", split(s))
@@ -204,7 +204,7 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
         Event::ScaledDown { color, asg } => {
             format!("scaled {color} ({asg}) to 0 after a read-back showed it at weight 0 on every route")
         }
-        Event::Warning { message } => format!("WARNING: {message}"),
+        Event::Warning { message } => format!("WARNING: {}", crate::naming::text(message)),
         Event::AwaitingPromotion { target, percent } => {
             format!("canary passed: {target} at {percent}%, awaiting promotion (`albflip promote` or `albflip rollback`)")
         }
@@ -230,6 +230,7 @@ impl Observer for Printer {
         match self.format {
             OutputFormat::Json => {
                 let mut v = serde_json::to_value(event).unwrap_or_default();
+                crate::naming::json::event(&mut v, event);
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert(
                         "ts".into(),

@@ -94,8 +94,9 @@ fn routes_text(s: &RouteStatus) -> String {
         ));
         for l in &s.left_alone {
             out.push_str(&format!(
-                "  {l}
-"
+                "  {}
+",
+                crate::naming::left_alone(l)
             ));
         }
     }
@@ -105,6 +106,9 @@ fn routes_text(s: &RouteStatus) -> String {
 /// Renders `status` as one JSON object.
 pub fn status_json(s: &RouteStatus) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(l) = v.get_mut("left_alone") {
+        crate::naming::json::left_alone(l, &s.left_alone);
+    }
     if let Some(obj) = v.as_object_mut() {
         obj.insert("route".into(), json!(s.route.resource_arn()));
         obj.insert(
@@ -127,7 +131,7 @@ pub fn change_text(
 ) -> String {
     let mut out = String::new();
     for w in &o.warnings {
-        out.push_str(&format!("{w}\n"));
+        out.push_str(&format!("{}\n", crate::naming::text(w)));
     }
     let route = &o.route;
     if o.dry_run {
@@ -196,7 +200,7 @@ fn others_text(o: &ChangeOutcome) -> String {
         out.push_str(&format!("  and in lockstep on the {route}\n"));
     }
     for l in &o.left_alone {
-        out.push_str(&format!("  left alone: {l}\n"));
+        out.push_str(&format!("  left alone: {}\n", crate::naming::left_alone(l)));
     }
     out
 }
@@ -207,6 +211,8 @@ pub fn change_json(
     calls: &BTreeMap<String, u64>,
 ) -> serde_json::Value {
     let split = |s: albflip::model::Split| json!({"blue": s.percent_of(Color::Blue).get(), "green": s.percent_of(Color::Green).get()});
+    let mut left_alone = json!(o.left_alone);
+    crate::naming::json::left_alone(&mut left_alone, &o.left_alone);
     json!({
         "command": command,
         "route": o.route.resource_arn(),
@@ -218,9 +224,9 @@ pub fn change_json(
         "stable": o.stable,
         "stable_tag_written": o.stable_tag_written,
         "stickiness": o.stickiness,
-        "warnings": o.warnings,
+        "warnings": crate::naming::json::texts(&o.warnings),
         "routes": o.routes.iter().map(|r| r.resource_arn()).collect::<Vec<_>>(),
-        "left_alone": o.left_alone,
+        "left_alone": left_alone,
         "api_calls": calls,
     })
 }
@@ -258,7 +264,7 @@ pub fn summary(
         } => {
             format!(
                 "ROLLED BACK to {to} at step {step} ({percent}%): {}",
-                failure.message()
+                crate::naming::failure(failure)
             )
         }
         _ => "finished".to_string(),
@@ -266,6 +272,7 @@ pub fn summary(
     match format {
         crate::args::OutputFormat::Json => {
             let mut v = serde_json::to_value(outcome).unwrap_or_default();
+            crate::naming::json::outcome(&mut v, outcome);
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("event".into(), json!("summary"));
                 obj.insert(
@@ -393,7 +400,11 @@ pub fn check_text(r: &albflip::engine::CheckReport) -> String {
     let mut out = format!("Pre-flight for {} on the {}\n", r.target, r.route);
     for c in &r.checks {
         let mark = if c.passed { "PASS" } else { "FAIL" };
-        out.push_str(&format!("  {mark}  {:<20} {}\n", c.name, c.detail));
+        out.push_str(&format!(
+            "  {mark}  {:<20} {}\n",
+            c.name,
+            crate::naming::text(&c.detail)
+        ));
     }
     match (&r.gates, &r.metrics_error) {
         (_, Some(e)) => out.push_str(&format!("Gates now: FAIL  metrics unavailable: {e}\n")),

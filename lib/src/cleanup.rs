@@ -19,7 +19,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::input::{Input, Next};
+use crate::input::{Input, Next, Text};
 use crate::text;
 use serde::Serialize;
 
@@ -336,7 +336,7 @@ async fn pending_restore<S: Scaler>(
     scaler: &S,
     resolved: &Resolved,
     color: Color,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Text>,
 ) -> Option<CapacityRestore> {
     let record = recorded(resolved, color)?;
     let before = current_group(scaler, &record, color, warnings).await?;
@@ -353,17 +353,20 @@ async fn current_group<S: Scaler>(
     scaler: &S,
     record: &CapacityRecord,
     color: Color,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Text>,
 ) -> Option<PoolInfo> {
     let why = match Scaler::describe(scaler, &record.asg).await {
         Ok(Some(group)) => return Some(pool(&group)),
         Ok(None) => "it was not found".to_string(),
         Err(e) => e.to_string(),
     };
-    warnings.push(format!(
-        "WARNING: could not read {color}'s Auto Scaling group {} ({why}); its capacity was not restored, moving traffic if {color} has healthy targets",
-        record.asg
-    ));
+    warnings.push(
+        format!(
+            "WARNING: could not read {color}'s Auto Scaling group {} ({why}); its capacity was not restored, moving traffic if {color} has healthy targets",
+            record.asg
+        )
+        .into(),
+    );
     None
 }
 
@@ -395,17 +398,24 @@ async fn restore<A: Alb, S: Scaler, C: Clock>(
     Ok(step)
 }
 
-fn forced_warning(c: &CapacityRestore, dry_run: bool) -> String {
+fn forced_warning(c: &CapacityRestore, dry_run: bool) -> Text {
     let verb = if dry_run {
         "would be raised"
     } else {
         "was raised"
     };
-    format!(
-        "WARNING: {color}'s Auto Scaling group {asg} was scaled down (desired {from}); it {verb} back to {to}, and traffic moves WITHOUT waiting for healthy targets (--force): requests to {color} may fail until its instances pass health checks",
-        color = c.color,
-        asg = c.record.asg,
-        from = c.before.desired,
-        to = c.record.desired,
+    text!(
+        format!(
+            "WARNING: {color}'s Auto Scaling group {asg} was scaled down (desired {from}); it {verb} back to {to}, and traffic moves WITHOUT waiting for healthy targets (",
+            color = c.color,
+            asg = c.record.asg,
+            from = c.before.desired,
+            to = c.record.desired,
+        ),
+        {input Input::Force},
+        format!(
+            "): requests to {color} may fail until its instances pass health checks",
+            color = c.color
+        )
     )
 }

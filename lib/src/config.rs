@@ -365,8 +365,9 @@ pub(crate) fn checked_listener_arn(arn: &str) -> Result<String, Error> {
     crate::providers::aws::arn::ListenerArn::parse(arn)
         .map(|a| a.as_str().to_string())
         .map_err(|e| {
-            Error::invalid_text(
-                format!("test-listener-arn {arn:?}"),
+            Error::invalid(
+                crate::input::Input::TestListenerArn,
+                crate::text!({given crate::input::Input::TestListenerArn}, format!(" {arn:?}")),
                 e.to_string(),
                 "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
             )

@@ -129,7 +129,7 @@ pub enum Error {
         /// The routes written.
         written: Vec<String>,
         /// The failures, each naming its route.
-        failed: Vec<String>,
+        failed: Vec<Text>,
     },
     /// The route is not in a state the command applies to (e.g. `promote` without a canary).
     #[error("{}", self.text())]
@@ -152,7 +152,7 @@ pub enum Error {
     #[error("{}", self.text())]
     RollbackFailed {
         /// Why the rollback was started.
-        cause: String,
+        cause: Text,
         /// Why it failed.
         rollback: Box<Error>,
     },
@@ -321,13 +321,19 @@ impl Error {
                 split,
                 written,
                 failed,
-            } => text!(
-                format!("{split} was written on {} of {} routes; failed: {}. Run ", written.len(), written.len() + failed.len(), failed.join("; ")),
+            } => text!(format!(
+                "{split} was written on {} of {} routes; failed: ",
+                written.len(),
+                written.len() + failed.len()
+            ))
+            .then(Text::join(failed, "; "))
+            .then(text!(
+                ". Run ",
                 {next N::Rollback},
                 " again, or ",
                 {next N::Status},
                 " to see each route"
-            ),
+            )),
             Error::Aborted { cause, stable } => text!("the deployment stopped: ")
                 .then(cause.text())
                 .then(text!(format!(
@@ -335,7 +341,8 @@ impl Error {
                 ))),
             Error::RollbackFailed { cause, rollback } => text!("ROLLBACK FAILED: ")
                 .then(rollback.text())
-                .then(text!(format!("; it was started because: {cause}"))),
+                .then(text!("; it was started because: "))
+                .then(cause.clone()),
             Error::NoHealthyTargets {
                 color,
                 target_group,

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::input::Text;
 use crate::model::{Color, Split};
 use crate::plan::decide::Failure;
 use crate::plan::GateResult;
@@ -193,7 +194,7 @@ pub enum Event {
     /// Something went wrong after traffic reached a safe place; the run's outcome stands.
     Warning {
         /// What, for people.
-        message: String,
+        message: Text,
     },
     /// Traffic reached a safe place (rolled back, or held after an interruption) but the deployment
     /// record could not be written to the route's tags, so `albflip status` may show a stale state.

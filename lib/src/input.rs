@@ -84,6 +84,8 @@ pub enum Input {
     SmokeUrl,
     /// The smoke check timeout.
     SmokeTimeout,
+    /// The lifecycle hooks.
+    Hook,
     /// The hook timeout.
     HookTimeout,
     /// Shifting without the health check.
@@ -130,6 +132,7 @@ impl fmt::Display for Input {
             TestListenerArn => "the test listener ARN",
             SmokeUrl => "the smoke check URL",
             SmokeTimeout => "the smoke check timeout",
+            Hook => "the hook",
             HookTimeout => "the hook timeout",
             Force => "the force option",
         })
@@ -253,6 +256,17 @@ impl Text {
     pub fn then(mut self, t: Text) -> Text {
         self.0.extend(t.0);
         self
+    }
+    /// The texts one after another, `separator` between them.
+    pub fn join(texts: &[Text], separator: &str) -> Text {
+        let mut out = Text::new();
+        for (i, t) in texts.iter().enumerate() {
+            if i > 0 {
+                out = out.lit(separator);
+            }
+            out = out.then(t.clone());
+        }
+        out
     }
     /// The inputs this text refers to.
     pub fn inputs(&self) -> impl Iterator<Item = &Input> {

@@ -98,10 +98,10 @@ impl fmt::Display for ApiErrorKind {
             ApiErrorKind::NotFound => f.write_str("not found"),
             ApiErrorKind::AccessDenied { action } => write!(f, "missing permission {action}"),
             ApiErrorKind::NoCredentials => f.write_str(
-                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile or AWS_PROFILE, or run with an instance or task role",
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use an AWS profile (AWS_PROFILE), or run with an instance or task role",
             ),
             ApiErrorKind::InvalidCredentials => f.write_str(
-                "the AWS credentials were refused as invalid or expired: check the access keys, AWS_PROFILE/--profile, or refresh the session",
+                "the AWS credentials were refused as invalid or expired: check the access keys, the AWS profile (AWS_PROFILE), or refresh the session",
             ),
             ApiErrorKind::Throttled => f.write_str("throttled by AWS after retries"),
             ApiErrorKind::Unreachable => f.write_str("endpoint unreachable"),

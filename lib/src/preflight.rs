@@ -22,7 +22,7 @@ pub struct Check {
     /// Whether it passed.
     pub passed: bool,
     /// What was found, or why it failed and how to fix it.
-    pub detail: String,
+    pub detail: crate::input::Text,
 }
 
 impl Check {
@@ -31,12 +31,12 @@ impl Check {
             Ok(detail) => Check {
                 name: name.into(),
                 passed: true,
-                detail,
+                detail: detail.into(),
             },
             Err(e) => Check {
                 name: name.into(),
                 passed: false,
-                detail: e.to_string(),
+                detail: e.text(),
             },
         }
     }

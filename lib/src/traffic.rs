@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::input::{Input, Text};
 use crate::model::{Color, Percent, Split, Stickiness};
 use crate::ports::{ApiErrorKind, Clock, TargetHealth};
 use crate::providers::aws::api::Alb;
@@ -161,7 +162,7 @@ pub struct ChangeOutcome {
     /// Stickiness as found and kept.
     pub stickiness: Stickiness,
     /// Warnings for the operator (for example, forced traffic to a color without healthy targets).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Text>,
     /// The forward action written (or that would be) on the named route.
     pub forward: ForwardAction,
     /// Every route that moved in lockstep (or would), the named one first.
@@ -393,7 +394,7 @@ pub(crate) async fn check_health<A: Alb>(
     resolved: &Resolved,
     split: Split,
     options: ChangeOptions,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<Text>, Error> {
     let mut warnings = Vec::new();
     for color in Color::ALL {
         let percent = split.percent_of(color);
@@ -410,9 +411,13 @@ pub(crate) async fn check_health<A: Alb>(
         let health: TargetHealth = match alb.health(arn).await {
             Ok(h) => h,
             Err(e) if options.force && e.kind != ApiErrorKind::NotFound => {
-                warnings.push(format!(
-                    "could not read the health of {color} ({}): {e}; shifting anyway (--force)",
-                    arn.name()
+                warnings.push(crate::text!(
+                    format!(
+                        "could not read the health of {color} ({}): {e}; shifting anyway (",
+                        arn.name()
+                    ),
+                    {input Input::Force},
+                    ")"
                 ));
                 continue;
             }
@@ -432,11 +437,14 @@ pub(crate) async fn check_health<A: Alb>(
         if !options.force {
             return Err(error);
         }
-        warnings.push(format!(
-            "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of --force",
-            arn.name(),
-            health.healthy,
-            health.total
+        warnings.push(crate::text!(
+            format!(
+                "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of ",
+                arn.name(),
+                health.healthy,
+                health.total
+            ),
+            {input Input::Force}
         ));
     }
     Ok(warnings)

@@ -23,7 +23,11 @@ pub async fn run(a: &DeployArgs, settings: Settings, g: &GlobalArgs) -> Result<u
         Engine::new(&session.alb, &metrics, &clock, &albflip::events::Ignore).with_scaler(&scaler);
     let report = engine.check(&settings.target, &spec).await?;
     let text = match g.output {
-        OutputFormat::Json => format!("{}\n", serde_json::to_value(&report).unwrap_or_default()),
+        OutputFormat::Json => {
+            let mut v = serde_json::to_value(&report).unwrap_or_default();
+            crate::naming::json::check(&mut v, &report.checks);
+            format!("{v}\n")
+        }
         OutputFormat::Text => render::check_text(&report),
     };
     emit(&text, g);

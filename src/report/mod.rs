@@ -240,7 +240,7 @@ fn verdict(result: &Result<Outcome, Error>) -> (&'static str, &'static str, Stri
             "fail",
             format!(
                 "rolled back to {to} at step {step} ({percent}%): {}",
-                failure.message()
+                crate::naming::failure(failure)
             ),
             crate::exit::GATE_ROLLED_BACK,
         ),
@@ -379,7 +379,10 @@ fn event_text(target: Color, e: &Event) -> String {
         ),
         Event::StepPassed { step, percent } => format!("step {step} ({percent}%) passed"),
         Event::RollingBack { failure } => {
-            format!("GATE FAILED: {}; rolling back", failure.message())
+            format!(
+                "GATE FAILED: {}; rolling back",
+                crate::naming::failure(failure)
+            )
         }
         Event::RolledBack { to, split } => {
             format!("rolled back: all traffic on {to} ({})", split_text(split))

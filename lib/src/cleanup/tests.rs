@@ -322,10 +322,17 @@ async fn force_scales_up_and_moves_traffic_without_waiting_and_says_so() {
         None,
         "not waited for"
     );
-    let warnings = done.change.warnings.join("\n");
+    let warnings: Vec<String> = done.change.warnings.iter().map(|w| w.to_string()).collect();
+    let warnings = warnings.join("\n");
     assert!(warnings.contains("WITHOUT waiting"), "{warnings}");
     assert!(
-        done.change.warnings[0].contains(BLUE_ASG),
+        done.change.warnings[0]
+            .inputs()
+            .any(|i| *i == crate::input::Input::Force),
+        "{warnings}"
+    );
+    assert!(
+        done.change.warnings[0].to_string().contains(BLUE_ASG),
         "capacity warning first: {warnings}"
     );
 }

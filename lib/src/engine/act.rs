@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::events::Event;
+use crate::input::Text;
 use crate::model::{Color, Split};
 use crate::ports::{CapacityPool, Clock, MetricSource, Provider, Routes};
 use crate::state::Phase;
@@ -36,7 +37,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         &self,
         routes: &R,
         stable: Color,
-        cause: &str,
+        cause: Text,
     ) -> Result<(), Error> {
         match routes.rollback(stable).await {
             Ok(()) => {
@@ -47,7 +48,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 Ok(())
             }
             Err(e) => Err(Error::RollbackFailed {
-                cause: cause.to_string(),
+                cause,
                 rollback: Box::new(e),
             }),
         }
@@ -60,8 +61,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             return e;
         }
         let (stable, routes) = (run.stable(), run.routes);
-        let cause = e.to_string();
-        match self.rollback_to(routes, stable, &cause).await {
+        match self.rollback_to(routes, stable, e.text()).await {
             Ok(()) => {
                 if let Some(r) = run.record.as_mut() {
                     r.phase = Phase::RolledBack;

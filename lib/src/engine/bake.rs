@@ -102,7 +102,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                         return Ok(Baked::Failed(Failure::NoData {
                             message: format!(
                                 "metrics unavailable for {errors} consecutive polls: {e}"
-                            ),
+                            )
+                            .into(),
                         }));
                     }
                     continue;

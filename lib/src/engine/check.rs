@@ -100,7 +100,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 current.desired,
                 stable.desired,
                 humantime::format_duration(spec.lifecycle.capacity.ready_timeout)
-            );
+            )
+            .into();
         }
         Ok(())
     }

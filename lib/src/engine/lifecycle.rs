@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::input::Input;
+
 use serde::Serialize;
 
 use crate::hooks::Hook;
@@ -112,13 +114,14 @@ pub enum TestListener {
     Arn(String),
 }
 
-/// A duration from the file, named by its key in errors.
-fn duration(value: Option<&str>, key: &str) -> Result<Option<Duration>, crate::Error> {
+/// A duration from the file, named by its setting in errors.
+fn duration(value: Option<&str>, key: Input) -> Result<Option<Duration>, crate::Error> {
     value
         .map(|v| {
             humantime::parse_duration(v.trim()).map_err(|e| {
-                crate::Error::invalid_text(
-                    format!("{key} {v:?}"),
+                crate::Error::invalid(
+                    key,
+                    crate::text!({given key}, format!(" {v:?}")),
                     e.to_string(),
                     "Use a duration such as \"30s\", \"10m\" or \"1h\"",
                 )
@@ -141,12 +144,12 @@ impl Lifecycle {
             green_asg: autoscaling.green_asg.clone(),
             discover: true,
             match_capacity: autoscaling.match_capacity,
-            ready_timeout: duration(autoscaling.ready_timeout.as_deref(), "ready-timeout")?
+            ready_timeout: duration(autoscaling.ready_timeout.as_deref(), Input::ReadyTimeout)?
                 .unwrap_or(DEFAULT_READY_TIMEOUT),
             ready_poll: crate::capacity::Wait::DEFAULT_POLL,
             scale_down_delay: duration(
                 autoscaling.scale_down_delay.as_deref(),
-                "scale-down-delay",
+                Input::ScaleDownDelay,
             )?,
         };
         let parsed = hooks
@@ -155,8 +158,9 @@ impl Lifecycle {
             .flatten()
             .map(|h| {
                 h.parse::<Hook>().map_err(|e| {
-                    crate::Error::invalid_text(
-                        format!("hook {h:?}"),
+                    crate::Error::invalid(
+                        Input::Hook,
+                        crate::text!({given Input::Hook}, format!(" {h:?}")),
                         e.to_string(),
                         "Write hooks as STAGE=COMMAND",
                     )
@@ -164,7 +168,7 @@ impl Lifecycle {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let hook_timeout =
-            duration(hooks.timeout.as_deref(), "hook-timeout")?.unwrap_or(DEFAULT_HOOK_TIMEOUT);
+            duration(hooks.timeout.as_deref(), Input::HookTimeout)?.unwrap_or(DEFAULT_HOOK_TIMEOUT);
         Ok(Lifecycle {
             capacity,
             hooks: parsed,
@@ -184,8 +188,9 @@ fn test_traffic(
 ) -> Result<Option<TestTraffic>, crate::Error> {
     let listener = match (&test.listener_arn, test.listener_port) {
         (Some(_), Some(_)) => {
-            return Err(crate::Error::invalid_text(
-                "test-listener-port and test-listener-arn",
+            return Err(crate::Error::invalid(
+                Input::TestListenerPort,
+                crate::text!({given Input::TestListenerPort}, " and ", {given Input::TestListenerArn}),
                 "both are set",
                 "Name the test listener one way only",
             ))
@@ -193,10 +198,17 @@ fn test_traffic(
         (Some(arn), None) => TestListener::Arn(crate::config::checked_listener_arn(arn)?),
         (None, Some(port)) => TestListener::Port(port),
         (None, None) if test.smoke_url.is_some() => {
-            return Err(crate::Error::invalid_text(
-                "smoke-url",
+            return Err(crate::Error::invalid(
+                Input::SmokeUrl,
+                crate::text!({given Input::SmokeUrl}),
                 "a smoke check runs through the test listener, and none is named",
-                "Name it with --test-listener-port N or --test-listener-arn ARN",
+                crate::text!(
+                    "Name it with ",
+                    {input Input::TestListenerPort},
+                    " N or ",
+                    {input Input::TestListenerArn},
+                    " ARN"
+                ),
             ))
         }
         (None, None) => return Ok(None),
@@ -205,7 +217,7 @@ fn test_traffic(
         listener,
         smoke_url: test.smoke_url.clone(),
         smoke_count: test.smoke_count.unwrap_or(1).max(1),
-        smoke_timeout: duration(test.smoke_timeout.as_deref(), "smoke-timeout")?
+        smoke_timeout: duration(test.smoke_timeout.as_deref(), Input::SmokeTimeout)?
             .unwrap_or(DEFAULT_SMOKE_TIMEOUT),
     }))
 }

@@ -230,7 +230,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 return Ok(self.stopped_before_production(routes));
             }
             return Err(Error::State {
-                what: format!("the deployment did not start: {}", failure.message()).into(),
+                what: text!("the deployment did not start: ").then(failure.text()),
                 fix: "Nothing was changed; fix what the hook reports and run it again".into(),
             });
         }
@@ -291,7 +291,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         self.point_test_route(routes, test, stable)
             .await
             .map_err(|e| Error::RollbackFailed {
-                cause: failure.message(),
+                cause: failure.text(),
                 rollback: Box::new(e),
             })?;
         self.run_hooks_after(Stage::AfterRollback, routes, spec)

@@ -222,7 +222,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         self.emit(Event::RollingBack {
             failure: failed.failure.clone(),
         });
-        self.rollback_to(run.routes, stable, &failed.failure.message())
+        self.rollback_to(run.routes, stable, failed.failure.text())
             .await?;
         self.record_best_effort(run, Phase::RolledBack).await;
         self.after_rollback(run).await;
@@ -257,10 +257,11 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         if let Some(t) = test {
             if let Err(e) = self.point_test_route(routes, t, routes.stable()).await {
                 self.emit(Event::Warning {
-                    message: format!(
-                        "the test listener could not be put back on {}: {e}",
+                    message: crate::text!(format!(
+                        "the test listener could not be put back on {}: ",
                         routes.stable()
-                    ),
+                    ))
+                    .then(e.text()),
                 });
             }
         }
@@ -277,7 +278,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let rollback = self.on_interrupt == OnInterrupt::Rollback;
         let rolled_back = rollback && live != Split::all_to(stable);
         if rolled_back {
-            self.rollback_to(run.routes, stable, "the run was interrupted")
+            self.rollback_to(run.routes, stable, "the run was interrupted".into())
                 .await?;
         }
         let split = if rollback {

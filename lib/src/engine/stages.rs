@@ -59,7 +59,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 }),
                 Err(e) => {
                     return Err(Failure::Hook {
-                        message: e.to_string(),
+                        message: e.to_string().into(),
                     })
                 }
             }
@@ -76,7 +76,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     ) {
         if let Err(failure) = self.run_hooks(stage, routes, spec, At::default()).await {
             self.emit(Event::Warning {
-                message: format!("{}; traffic is unaffected", failure.message()),
+                message: failure.text().lit("; traffic is unaffected"),
             });
         }
     }
@@ -100,7 +100,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             // A pipeline without Auto Scaling permissions still deploys; it just cannot match capacity.
             Err(Error::Read(e)) if matches!(e.kind, ApiErrorKind::AccessDenied { .. }) => {
                 self.emit(Event::Warning {
-                    message: format!("could not look for {color}'s Auto Scaling group ({e}); capacity is left alone. Name the groups with --blue-asg/--green-asg, or grant autoscaling:DescribeAutoScalingGroups"),
+                    message: text!(format!("could not look for {color}'s Auto Scaling group ({e}); capacity is left alone. Name the groups with "), {input Input::BlueAsg}, "/", {input Input::GreenAsg}, ", or grant autoscaling:DescribeAutoScalingGroups"),
                 });
                 Ok(None)
             }
@@ -225,11 +225,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                     url: url.clone(),
                     attempts: report.attempts.len(),
                 }),
-                Err(e) => {
-                    return Ok(Some(Failure::Smoke {
-                        message: e.to_string(),
-                    }))
-                }
+                Err(e) => return Ok(Some(Failure::Smoke { message: e.text() })),
             }
         }
         Ok(self
@@ -248,7 +244,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let old = run.new_color().other();
         if let Err(e) = self.try_scale_down(run, old, delay).await {
             self.emit(Event::Warning {
-                message: format!("{old} was not scaled down: {e}; `albflip cleanup` does it later"),
+                message: text!(format!("{old} was not scaled down: "))
+                    .then(e.text())
+                    .then(text!("; ", {next Next::Cleanup}, " does it later")),
             });
         }
     }

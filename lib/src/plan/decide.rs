@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::input::Text;
 use crate::plan::gates::{GateReport, GateResult};
 
 /// What to do when a poll has too few requests to judge.
@@ -80,28 +81,33 @@ pub enum Failure {
     /// No data to judge.
     NoData {
         /// What the last poll said.
-        message: String,
+        message: Text,
     },
     /// A lifecycle hook failed (non-zero exit or timeout) before or during a step.
     Hook {
         /// The hook's error, with its output.
-        message: String,
+        message: Text,
     },
     /// The smoke check through the test listener failed.
     Smoke {
         /// What failed.
-        message: String,
+        message: Text,
     },
 }
 
 impl Failure {
-    /// A sentence for people.
+    /// A sentence for people, naming inputs neutrally (see [`Failure::text`]).
     pub fn message(&self) -> String {
+        self.text().to_string()
+    }
+
+    /// A sentence for people, with its inputs and next steps as references.
+    pub fn text(&self) -> Text {
         match self {
             Failure::Gate { result, polls } if *polls > 1 => {
-                format!("{} ({polls} consecutive polls)", result.message)
+                Text::from(format!("{} ({polls} consecutive polls)", result.message))
             }
-            Failure::Gate { result, .. } => result.message.clone(),
+            Failure::Gate { result, .. } => Text::from(&result.message),
             Failure::NoData { message }
             | Failure::Hook { message }
             | Failure::Smoke { message } => message.clone(),
@@ -156,7 +162,7 @@ impl BakeTracker {
             match policy.on_no_data {
                 NoDataPolicy::Fail => {
                     return BakeDecision::Failed(Failure::NoData {
-                        message: format!("no data (--on-no-data fail): {message}"),
+                        message: crate::text!("no data (", {input crate::input::Input::OnNoData}, format!(" fail): {message}")),
                     })
                 }
                 NoDataPolicy::Wait if elapsed >= policy.bake + policy.max_bake_extension => {
@@ -166,7 +172,8 @@ impl BakeTracker {
                             humantime::format_duration(elapsed),
                             humantime::format_duration(policy.bake),
                             humantime::format_duration(policy.max_bake_extension)
-                        ),
+                        )
+                        .into(),
                     })
                 }
                 NoDataPolicy::Wait => return BakeDecision::Continue,

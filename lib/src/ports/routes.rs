@@ -67,7 +67,7 @@ pub trait Routes: Send + Sync {
         split: Split,
         force: bool,
         min_healthy: u32,
-    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<crate::input::Text>, Error>> + Send;
 
     /// Refuses before any write when the backend would refuse a route's next write (the ALB: a
     /// single-group forward whose target group has stickiness on).

@@ -7,7 +7,7 @@
 //! reported and left alone unless the user includes them explicitly. Writing them together is
 //! [`crate::providers::aws::write`]'s job.
 
-use crate::input::Input;
+use crate::input::{Input, Text};
 use crate::text;
 use std::fmt;
 
@@ -50,7 +50,7 @@ pub struct LeftAlone {
     /// The route.
     pub route: RouteId,
     /// Why albflip leaves it alone.
-    pub reason: String,
+    pub reason: Text,
 }
 
 impl fmt::Display for LeftAlone {
@@ -75,7 +75,7 @@ enum Fit {
     /// Moves in lockstep.
     Peer(Split),
     /// Reported and left alone.
-    LeftAlone(String),
+    LeftAlone(Text),
 }
 
 /// Finds the routes that forward to `groups` besides `primary`.
@@ -229,15 +229,18 @@ fn fit(snapshot: &RouteSnapshot, groups: &ColorGroups, included: bool) -> Result
                 route,
                 route::RouteProblem::ForeignTargetGroup(foreign.join(", ")),
             )),
-            false => Ok(Fit::LeftAlone(reason)),
+            false => Ok(Fit::LeftAlone(reason.into())),
         };
     }
     if colors.len() == 1 && !included {
         let color = colors[0];
-        return Ok(Fit::LeftAlone(format!(
-            "it forwards to {color} ({}) only; include it with --include-route {} to move it too",
-            groups.of(color).name(),
-            route.resource_arn()
+        return Ok(Fit::LeftAlone(text!(
+            format!(
+                "it forwards to {color} ({}) only; include it with ",
+                groups.of(color).name()
+            ),
+            {input Input::IncludeRoute},
+            format!(" {} to move it too", route.resource_arn())
         )));
     }
     // A route AWS itself would refuse (only an emulator holds one) is reported, not moved: refusing
@@ -245,7 +248,9 @@ fn fit(snapshot: &RouteSnapshot, groups: &ColorGroups, included: bool) -> Result
     match route::live_split(forward, groups) {
         Ok(split) => Ok(Fit::Peer(split)),
         Err(problem) if included => Err(unsupported(route, problem)),
-        Err(problem) => Ok(Fit::LeftAlone(format!("it cannot be shifted: {problem}"))),
+        Err(problem) => Ok(Fit::LeftAlone(
+            format!("it cannot be shifted: {problem}").into(),
+        )),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::engine::lifecycle::TestListener;
 use crate::error::Error;
-use crate::input::Input;
+use crate::input::{Input, Text};
 use crate::model::{Color, Split};
 use crate::ports::{
     ApiError, ApiErrorKind, Backend, Provider, RouteNames, Routes, Tags, TargetHealth,
@@ -98,7 +98,7 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         split: Split,
         force: bool,
         min_healthy: u32,
-    ) -> Result<Vec<String>, Error> {
+    ) -> Result<Vec<Text>, Error> {
         let options = ChangeOptions {
             dry_run: false,
             force,

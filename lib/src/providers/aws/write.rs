@@ -245,7 +245,7 @@ pub async fn write_each<R: TrafficRouter>(
         _ => Err(Error::RoutesFailed {
             split: split.to_string(),
             written: written.iter().map(ToString::to_string).collect(),
-            failed: failed.iter().map(ToString::to_string).collect(),
+            failed: failed.iter().map(Error::text).collect(),
         }),
     }
 }
@@ -272,7 +272,7 @@ pub async fn rollback_each<R: TrafficRouter>(
         (Err(e), 0) => Err(e),
         (Ok(_), 1) if routes.len() == 1 => Err(unread.remove(0)),
         (result, _) => {
-            let mut failed: Vec<String> = unread.iter().map(ToString::to_string).collect();
+            let mut failed: Vec<crate::input::Text> = unread.iter().map(Error::text).collect();
             let written = match result {
                 Ok(w) => w.iter().map(ToString::to_string).collect(),
                 Err(Error::RoutesFailed {
@@ -284,7 +284,7 @@ pub async fn rollback_each<R: TrafficRouter>(
                     written
                 }
                 Err(e) => {
-                    failed.push(e.to_string());
+                    failed.push(e.text());
                     Vec::new()
                 }
             };
