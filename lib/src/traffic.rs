@@ -4,13 +4,14 @@
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::input::{Input, Text};
+use crate::input::Text;
 use crate::model::{Color, Percent, Split, Stickiness};
-use crate::ports::{ApiErrorKind, Clock, TargetHealth};
+use crate::ports::Clock;
 use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
+use crate::providers::aws::checks;
 use crate::providers::aws::lockstep::LeftAlone;
-use crate::providers::aws::resolve::{self, Resolved, StableSource, Target, STABLE_TAG};
+use crate::providers::aws::resolve::{self, Resolved, StableSource, Target};
 use crate::providers::aws::route::{self, ForwardAction, RouteId, RouteSnapshot};
 use crate::providers::aws::write::{self, unwritable};
 use crate::state::{self, DeploymentRecord, Phase, STATE_TAG, UPDATED_TAG};
@@ -272,7 +273,14 @@ pub async fn apply<A: Alb>(
     }
     let pending = pending_routes(resolved, split)?;
     let already = pending.is_empty();
-    let warnings = check_health(alb, resolved, split, options).await?;
+    let warnings = checks::check_health(
+        alb,
+        resolved,
+        split,
+        options.force,
+        options.min_healthy_hosts,
+    )
+    .await?;
     let new_stable = split.whole_color().unwrap_or(resolved.stable);
     // Only a change of the stable color is recorded: an untagged route is blue-stable by default, so
     // confirming blue needs no write (and keeps the rollback path at one write).
@@ -296,7 +304,7 @@ pub async fn apply<A: Alb>(
         return Ok(outcome);
     }
     if !already {
-        check_conversions(alb, resolved, &pending.iter().collect::<Vec<_>>()).await?;
+        checks::check_conversions(alb, resolved, &pending.iter().collect::<Vec<_>>()).await?;
         if verification == Verification::ReadBack {
             write::write_group(alb, &pending, &resolved.groups, split, verification).await?;
         } else {
@@ -306,7 +314,7 @@ pub async fn apply<A: Alb>(
         outcome.verification = verification;
     }
     if tag_needed {
-        tag_stable(alb, &resolved.routes(), split, new_stable).await?;
+        checks::tag_stable(alb, &resolved.routes(), split, new_stable).await?;
     }
     Ok(outcome)
 }
@@ -323,129 +331,4 @@ fn pending_routes(resolved: &Resolved, split: Split) -> Result<Vec<RouteSnapshot
         }
     }
     Ok(pending)
-}
-
-/// Records `stable` as the stable color on each of `routes`.
-pub(crate) async fn tag_stable<A: Alb>(
-    alb: &A,
-    routes: &[&RouteSnapshot],
-    split: Split,
-    stable: Color,
-) -> Result<(), Error> {
-    for snapshot in routes {
-        let resource = snapshot.route.resource_arn();
-        alb.set_tags(resource, &[(STABLE_TAG, stable.as_str())])
-            .await
-            .map_err(|source| Error::TagFailed {
-                split: split.to_string(),
-                resource: resource.to_string(),
-                color: stable,
-                source: Box::new(source),
-            })?;
-    }
-    Ok(())
-}
-
-/// Every color whose share goes up must have a healthy target, unless forced (then it is a warning).
-/// [`check_conversion`] for each of `routes`.
-pub(crate) async fn check_conversions<A: Alb>(
-    alb: &A,
-    resolved: &Resolved,
-    routes: &[&RouteSnapshot],
-) -> Result<(), Error> {
-    for snapshot in routes {
-        let forward = route::forward_of(snapshot).map_err(|p| unwritable(&snapshot.route, p))?;
-        check_conversion(alb, resolved, &snapshot.route, forward).await?;
-    }
-    Ok(())
-}
-
-/// Before a single-group forward becomes a weighted one: AWS refuses the weighted forward when a group
-/// has target-group stickiness on and the forward's group stickiness is off (argo-rollouts #1572). The
-/// emulator accepts it, so albflip checks it itself.
-pub(crate) async fn check_conversion<A: Alb>(
-    alb: &A,
-    resolved: &Resolved,
-    route: &RouteId,
-    current: &ForwardAction,
-) -> Result<(), Error> {
-    let group_sticky = current.stickiness.is_some_and(|s| s.enabled);
-    if current.targets.len() >= 2 || group_sticky {
-        return Ok(());
-    }
-    for color in Color::ALL {
-        let arn = resolved.groups.of(color);
-        if alb
-            .target_group_stickiness(arn)
-            .await
-            .map_err(Error::Read)?
-        {
-            let problem = route::RouteProblem::TargetGroupStickiness(arn.name().to_string());
-            return Err(crate::providers::aws::unsupported::unsupported(
-                route, problem,
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub(crate) async fn check_health<A: Alb>(
-    alb: &A,
-    resolved: &Resolved,
-    split: Split,
-    options: ChangeOptions,
-) -> Result<Vec<Text>, Error> {
-    let mut warnings = Vec::new();
-    for color in Color::ALL {
-        let percent = split.percent_of(color);
-        // The color's lowest share on any route of the group: a rise anywhere needs healthy targets.
-        let lowest = std::iter::once(resolved.split)
-            .chain(resolved.peers.iter().map(|p| p.split))
-            .map(|s| s.percent_of(color).get())
-            .min()
-            .unwrap_or(0);
-        if percent.get() <= lowest {
-            continue;
-        }
-        let arn = resolved.groups.of(color);
-        let health: TargetHealth = match alb.health(arn).await {
-            Ok(h) => h,
-            Err(e) if options.force && e.kind != ApiErrorKind::NotFound => {
-                warnings.push(crate::text!(
-                    format!(
-                        "could not read the health of {color} ({}): {e}; shifting anyway (",
-                        arn.name()
-                    ),
-                    {input Input::Force},
-                    ")"
-                ));
-                continue;
-            }
-            Err(e) => return Err(Error::Read(e)),
-        };
-        if health.healthy >= options.min_healthy_hosts.max(1) {
-            continue;
-        }
-        let error = Error::NoHealthyTargets {
-            color,
-            target_group: arn.name().to_string(),
-            percent,
-            healthy: health.healthy,
-            total: health.total,
-            needed: options.min_healthy_hosts.max(1),
-        };
-        if !options.force {
-            return Err(error);
-        }
-        warnings.push(crate::text!(
-            format!(
-                "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of ",
-                arn.name(),
-                health.healthy,
-                health.total
-            ),
-            {input Input::Force}
-        ));
-    }
-    Ok(warnings)
 }

@@ -103,16 +103,7 @@ pub struct TestTraffic {
     pub smoke_timeout: Duration,
 }
 
-/// How the test listener is named.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TestListener {
-    /// The listener on this port of the named route's load balancer.
-    Port(u16),
-    /// The listener with this ARN (checked when the file is read, see
-    /// [`crate::config::TestTrafficSection::listener_arn`]).
-    Arn(String),
-}
+pub use crate::ports::TestListener;
 
 /// A duration from the file, named by its setting in errors.
 fn duration(value: Option<&str>, key: Input) -> Result<Option<Duration>, crate::Error> {

@@ -78,8 +78,8 @@ enum Mode {
     Shift,
 }
 
-/// Drives deployments through the ports: a load balancer ([`Alb`]), a [`MetricSource`] and a
-/// [`Clock`], reporting to an [`Observer`]. One engine can run many deployments, one after the other
+/// Drives deployments through the ports: a [`Provider`] (any ALB API is one: the route is resolved and
+/// moved through [`Routes`]), a [`MetricSource`] and a [`Clock`], reporting to an [`Observer`]. One engine can run many deployments, one after the other
 /// or concurrently (each call resolves its own route); `deploy`, `resume`, `shift` and `promote`
 /// return an [`Outcome`], or an [`Error`] whose kind says whether traffic may have moved.
 ///
@@ -107,8 +107,8 @@ enum Mode {
 /// # }
 /// ```
 ///
-/// `S` resizes Auto Scaling groups ([`Engine::with_scaler`]); without one the engine never touches
-/// capacity.
+/// `S` resizes the colors' capacity pools, Auto Scaling groups on AWS ([`Engine::with_scaler`]);
+/// without one the engine never touches capacity.
 pub struct Engine<'a, P, M, C, S = NoScaler> {
     provider: &'a P,
     metrics: &'a M,

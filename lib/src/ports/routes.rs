@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use serde::Serialize;
+
 use crate::error::Error;
 use crate::model::{Color, Split};
 use crate::ports::{ApiError, Backend, Tags, TargetHealth};
@@ -22,6 +24,18 @@ pub trait Provider: Send + Sync {
         &'a self,
         target: &'a Self::Target,
     ) -> impl Future<Output = Result<Self::Routes<'a>, Error>> + Send + 'a;
+}
+
+/// How the test route is named (the ALB: the test listener, on a port of the named route's load
+/// balancer or by its ARN).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestListener {
+    /// The listener on this port of the named route's load balancer.
+    Port(u16),
+    /// The listener with this ARN (checked when the file is read, see
+    /// [`crate::config::TestTrafficSection::listener_arn`]).
+    Arn(String),
 }
 
 /// How a set of routes is named for people and for hooks.
@@ -112,7 +126,7 @@ pub trait Routes: Send + Sync {
     /// Finds the test route `spec` names and takes it out of the routes this run moves.
     fn take_test_route(
         &mut self,
-        spec: &crate::engine::lifecycle::TestListener,
+        spec: &TestListener,
     ) -> impl Future<Output = Result<Option<Self::Test>, Error>> + Send;
 
     /// Points the test route at `color` (one write, read back).

@@ -12,8 +12,10 @@
 //! - [`router`]: one route as a [`crate::ports::Router`] ([`router::AlbRouter`]), its tags as a
 //!   [`crate::ports::StateStore`] ([`router::AlbState`]), and every Auto Scaling API as a
 //!   [`crate::ports::CapacityPool`].
-//! - [`write`]: the one write path: desired split -> write -> verify -> put back on failure.
+//! - [`mod@write`]: the one write path: desired split -> write -> verify -> put back on failure.
 //! - [`unsupported`]: the error for a route the ALB will not shift, with its fix.
+//! - [`checks`]: the checks around a write (healthy targets, the stickiness conversion) and the stable mark.
+//! - [`preflight`]: the ALB's pre-flight checks (`albflip check`).
 //! - [`iam`]: the least-privilege IAM policy for a route.
 //!
 //! Adapters from the [`crate::ports`] traits to the AWS SDK (they decide nothing):
@@ -30,12 +32,14 @@ pub mod api;
 pub mod arn;
 pub mod autoscaling;
 pub mod calls;
+pub mod checks;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod elbv2;
 pub mod errors;
 pub mod iam;
 pub mod lockstep;
+pub mod preflight;
 pub mod resolve;
 pub mod route;
 pub mod router;

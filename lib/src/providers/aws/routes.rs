@@ -10,16 +10,17 @@ use crate::model::{Color, Split};
 use crate::ports::{
     ApiError, ApiErrorKind, Backend, Provider, RouteNames, Routes, Tags, TargetHealth,
 };
-use crate::preflight::{self, Check};
+use crate::preflight::Check;
 use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::ListenerArn;
+use crate::providers::aws::checks;
 use crate::providers::aws::lockstep;
+use crate::providers::aws::preflight;
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::{self, RouteId, RouteSnapshot};
 use crate::providers::aws::unsupported::unsupported;
 use crate::providers::aws::write::{self, Verification};
 use crate::text;
-use crate::traffic::{self, ChangeOptions};
 
 /// A resolved ALB route and the routes that move in lockstep with it, over the ALB API `A`.
 #[derive(Debug)]
@@ -99,16 +100,11 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         force: bool,
         min_healthy: u32,
     ) -> Result<Vec<Text>, Error> {
-        let options = ChangeOptions {
-            dry_run: false,
-            force,
-            min_healthy_hosts: min_healthy,
-        };
-        traffic::check_health(self.alb, &self.resolved, split, options).await
+        checks::check_health(self.alb, &self.resolved, split, force, min_healthy).await
     }
 
     async fn check_writable(&self) -> Result<(), Error> {
-        traffic::check_conversions(self.alb, &self.resolved, &self.resolved.routes()).await
+        checks::check_conversions(self.alb, &self.resolved, &self.resolved.routes()).await
     }
 
     async fn write_step(
@@ -135,7 +131,7 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
                 });
             }
             if live_split != split || forward.targets.len() < 2 {
-                traffic::check_conversion(self.alb, &self.resolved, &live.route, forward).await?;
+                checks::check_conversion(self.alb, &self.resolved, &live.route, forward).await?;
                 pending.push(live);
             }
         }
@@ -163,7 +159,7 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         } else {
             self.resolved.routes()
         };
-        traffic::tag_stable(self.alb, &routes, split, color).await
+        checks::tag_stable(self.alb, &routes, split, color).await
     }
 
     async fn check_unserved(

@@ -4,7 +4,7 @@
 //! giving up on a write mid-deployment is worse than waiting for it.
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::ports::{ApiError, ApiErrorKind};
 
@@ -83,10 +83,12 @@ where
         pacer.adjust(matches!(&result, Err(e) if e.kind == ApiErrorKind::Throttled));
         match result {
             Err(e) if e.kind == ApiErrorKind::Throttled && started.elapsed() < WRITE_BUDGET => {
-                let noise = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.subsec_nanos())
-                    .unwrap_or(0);
+                // Jitter from the process's random hash keys: no clock read.
+                let noise = {
+                    use std::hash::BuildHasher;
+                    let bits = std::collections::hash_map::RandomState::new().hash_one(attempt);
+                    u32::try_from(bits % 1_000_000_000).unwrap_or(0)
+                };
                 let wait = backoff(attempt, noise);
                 tracing::debug!(operation = %e.operation, ?wait, "throttled; retrying the write");
                 tokio::time::sleep(wait).await;
