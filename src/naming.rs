@@ -56,6 +56,7 @@ pub fn flag(input: &Input) -> &'static str {
         Hook => "--hook",
         HookTimeout => "--hook-timeout",
         Force => "--force",
+        Resume => "--resume",
         _ => "",
     }
 }

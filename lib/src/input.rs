@@ -90,6 +90,8 @@ pub enum Input {
     HookTimeout,
     /// Shifting without the health check.
     Force,
+    /// Continuing a recorded deployment instead of starting one.
+    Resume,
 }
 
 impl fmt::Display for Input {
@@ -135,6 +137,7 @@ impl fmt::Display for Input {
             Hook => "the hook",
             HookTimeout => "the hook timeout",
             Force => "the force option",
+            Resume => "resuming",
         })
     }
 }

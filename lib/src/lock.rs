@@ -90,7 +90,8 @@ async fn renew<L: Lock, C: Clock>(
                 lost.cancel();
                 return;
             }
-            Err(e) if now.duration_since(last_ok).unwrap_or_default() >= ttl => {
+            // Measured after the failed call returned: its own retries and timeouts count.
+            Err(e) if clock.now().duration_since(last_ok).unwrap_or_default() >= ttl => {
                 tracing::error!(%key, error = %e, "could not renew the deployment lock before it expired");
                 lost.cancel();
                 return;

@@ -246,6 +246,8 @@ pub struct PoolInfo {
     /// Members in service (the Auto Scaling group's `InService` instances).
     pub in_service: u32,
     /// The ids of the backends it serves (the ALB: the target groups it registers its instances with).
+    /// Serialized as `target_groups`, the name the CLI's JSON output has always used.
+    #[serde(rename = "target_groups")]
     pub serves: Vec<String>,
 }
 

@@ -20,15 +20,17 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         step: usize,
     ) -> Result<(), Error> {
         let (expected, adopt_drift) = (run.expected, run.spec.adopt_drift);
-        let adopted = run.routes.write_step(expected, split, adopt_drift).await?;
-        if let Some(found) = adopted {
+        // One event per drifted route, as it is read, before anything is written.
+        let adopted = |found: Split| {
             self.emit(Event::DriftAdopted {
                 step,
                 expected: expected.into(),
                 found: found.into(),
-            });
-        }
-        Ok(())
+            })
+        };
+        run.routes
+            .write_step(expected, split, adopt_drift, &adopted)
+            .await
     }
 
     /// Traffic back to `stable` on every route: fresh reads, one write per route that needs it,

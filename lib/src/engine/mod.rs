@@ -33,7 +33,7 @@ mod stages;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
 
-use crate::input::Next;
+use crate::input::{Input, Next};
 use crate::text;
 use serde::Serialize;
 
@@ -323,7 +323,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted) && !r.steps.is_empty())
             .ok_or_else(|| Error::State {
                 what: format!("no interrupted or in-progress deployment is recorded on the {}", routes.names().route).into(),
-                fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {next Next::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
+                fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {input Input::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
             })?;
         let steps = record
             .steps

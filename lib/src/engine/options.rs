@@ -431,7 +431,7 @@ impl DeployOptions {
         if window.period.is_zero() || window.window < window.period {
             return Err(Error::invalid(
                 Input::MetricWindow,
-                text!({given Input::MetricWindow}, " / ", {given Input::MetricPeriod}),
+                text!({given Input::MetricWindow}, "/", {given Input::MetricPeriod}),
                 "the window must hold at least one period above zero",
                 text!("Use e.g. ", {input Input::MetricWindow}, " 5m ", {input Input::MetricPeriod}, " 60s"),
             ));

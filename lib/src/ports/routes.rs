@@ -62,7 +62,8 @@ pub trait Routes: Send + Sync {
     fn split(&self) -> Split;
     /// The stable color, as recorded (blue when nothing is).
     fn stable(&self) -> Color;
-    /// albflip's records on the named route, as read.
+    /// Everything stored next to the named route, as read, albflip's records among it (the ALB: all the
+    /// listener's or rule's tags).
     fn records(&self) -> &Tags;
     /// Where a metric source finds `color`'s traffic.
     fn backend(&self, color: Color) -> Backend;
@@ -87,15 +88,17 @@ pub trait Routes: Send + Sync {
     /// single-group forward whose target group has stickiness on).
     fn check_writable(&self) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// One step: re-reads every route, refuses on drift from `expected` (unless `adopt_drift`, then the
-    /// drift found is returned), writes `split` on the routes that need it and reads them back; a
-    /// failure part-way puts the routes already written back.
+    /// One step: re-reads every route, refuses on drift from `expected` (unless `adopt_drift`: then each
+    /// drifted route's split is passed to `on_adopted` as it is read, before any write), writes `split`
+    /// on the routes that need it and reads them back; a failure part-way puts the routes already
+    /// written back.
     fn write_step(
         &self,
         expected: Split,
         split: Split,
         adopt_drift: bool,
-    ) -> impl Future<Output = Result<Option<Split>, Error>> + Send;
+        on_adopted: &(dyn Fn(Split) + Sync),
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// All traffic to `to` on every route: fresh reads, one write each where needed, verified; a route
     /// that fails does not stop the others.

@@ -412,7 +412,7 @@ async fn resolve_groups<A: Alb>(
     if groups.blue == groups.green {
         return Err(Error::invalid(
             Input::BlueTargetGroup,
-            text!({given Input::BlueTargetGroup}, " / ", {given Input::GreenTargetGroup}),
+            text!({given Input::BlueTargetGroup}, "/", {given Input::GreenTargetGroup}),
             format!(
                 "blue and green are the same target group ({})",
                 groups.blue.name()

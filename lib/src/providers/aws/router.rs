@@ -5,8 +5,8 @@
 
 use crate::model::Split;
 use crate::ports::{
-    ApiError, Backend, Capacity, CapacityPool, PoolInfo, Preserved, RouteRead, Router, RouterError,
-    StateStore, Tags,
+    ApiError, ApiErrorKind, Backend, Capacity, CapacityPool, PoolInfo, Preserved, RouteRead,
+    Router, RouterError, StateStore, Tags,
 };
 use crate::providers::aws::api::{Alb, AlbInventory, AsgInfo, Scaler};
 use crate::providers::aws::arn::TargetGroupArn;
@@ -104,10 +104,14 @@ impl<A: AlbInventory> StateStore for AlbState<'_, A> {
 /// target group (the backend's id is the target group's ARN).
 impl<S: Scaler> CapacityPool for S {
     async fn find(&self, backend: &Backend) -> Result<Vec<PoolInfo>, ApiError> {
-        let Ok(group) = TargetGroupArn::parse(&backend.id) else {
-            // Not an ALB backend: no Auto Scaling group registers with it.
-            return Ok(Vec::new());
-        };
+        let group = TargetGroupArn::parse(&backend.id).map_err(|e| {
+            // Not an ALB backend: Auto Scaling cannot say what serves it, and "nothing" would skip
+            // capacity matching and the scale-down without a word.
+            let kind = ApiErrorKind::Rejected {
+                code: "NotATargetGroup".into(),
+            };
+            ApiError::new("autoscaling:DescribeAutoScalingGroups", kind, e.to_string())
+        })?;
         let groups = self.groups_for_target_group(&group).await?;
         Ok(groups.iter().map(pool).collect())
     }

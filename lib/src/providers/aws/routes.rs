@@ -112,17 +112,17 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         expected: Split,
         split: Split,
         adopt_drift: bool,
-    ) -> Result<Option<Split>, Error> {
+        on_adopted: &(dyn Fn(Split) + Sync),
+    ) -> Result<(), Error> {
         let groups = &self.resolved.groups;
         let mut pending = Vec::new();
-        let mut adopted = None;
         for snapshot in self.resolved.routes() {
             let live = self.alb.read(&snapshot.route).await.map_err(Error::Read)?;
             let forward = route::forward_of(&live).map_err(|p| unsupported(&live.route, p))?;
             let live_split =
                 route::live_split(forward, groups).map_err(|p| unsupported(&live.route, p))?;
             if live_split != expected && adopt_drift {
-                adopted.get_or_insert(live_split);
+                on_adopted(live_split);
             } else if live_split != expected {
                 return Err(Error::Drift {
                     route: live.route.clone(),
@@ -138,7 +138,7 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         if !pending.is_empty() {
             write::write_group(self.alb, &pending, groups, split, Verification::ReadBack).await?;
         }
-        Ok(adopted)
+        Ok(())
     }
 
     async fn rollback(&self, to: Color) -> Result<(), Error> {
