@@ -120,3 +120,82 @@ impl<L: Lock + 'static> Held<L> {
 pub async fn holder<L: Lock>(lock: &L, key: &str) -> Result<Option<LeaseHolder>, Error> {
     lock.holder(key).await.map_err(Error::Read)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::ports::{ApiErrorKind, TokioClock};
+
+    /// A lease store that renews once, then fails every renewal after `slow` (a call that retries and
+    /// times out).
+    struct FailingAfterOne {
+        renewals: AtomicU32,
+        slow: Duration,
+    }
+
+    impl Lock for FailingAfterOne {
+        async fn acquire(
+            &self,
+            _: &str,
+            _: &str,
+            _: Duration,
+            _: SystemTime,
+        ) -> Result<Result<(), LeaseHolder>, ApiError> {
+            Ok(Ok(()))
+        }
+
+        async fn renew(
+            &self,
+            _: &str,
+            _: &str,
+            _: Duration,
+            _: SystemTime,
+        ) -> Result<bool, ApiError> {
+            if self.renewals.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Ok(true);
+            }
+            tokio::time::sleep(self.slow).await;
+            Err(ApiError::new(
+                "dynamodb:UpdateItem",
+                ApiErrorKind::Timeout,
+                "",
+            ))
+        }
+
+        async fn release(&self, _: &str, _: &str) -> Result<(), ApiError> {
+            Ok(())
+        }
+
+        async fn holder(&self, _: &str) -> Result<Option<LeaseHolder>, ApiError> {
+            Ok(None)
+        }
+
+        async fn force_release(&self, _: &str) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+
+    /// ttl 90 s, renewed at 30 s; the renewal at 60 s fails after 70 s, at 130 s, when the lease has
+    /// been unrenewed for 100 s: the run must learn it then, not one more renewal (100 s) later.
+    #[tokio::test(start_paused = true)]
+    async fn a_lease_lost_during_a_slow_failing_renewal_is_reported_when_that_renewal_fails() {
+        let lock = Arc::new(FailingAfterOne {
+            renewals: AtomicU32::new(0),
+            slow: Duration::from_secs(70),
+        });
+        let ttl = Duration::from_secs(90);
+        let held = acquire(lock, "listener-1", "test (pid 1)", ttl, TokioClock::new())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(129)).await;
+        assert!(!held.lost().is_cancelled(), "still within the lease");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            held.lost().is_cancelled(),
+            "lost once the failed renewal returned"
+        );
+    }
+}
