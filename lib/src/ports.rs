@@ -332,6 +332,22 @@ pub trait MetricSource: Send + Sync {
     }
 }
 
+/// Why a GET got no HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeError {
+    /// The URL cannot be requested as it is.
+    InvalidUrl(String),
+    /// The request failed (connection refused, TLS, DNS...), with the whole chain of causes.
+    Failed(String),
+}
+
+/// One HTTP GET, as the smoke check sends them through a provider's HTTP client (the AWS provider: the
+/// SDK's own connector, so https works and no second HTTP stack is built).
+pub trait HttpProbe: Send + Sync {
+    /// GETs `url` once and returns the HTTP status. No proxy from the environment is used.
+    fn get(&self, url: &str) -> impl Future<Output = Result<u16, ProbeError>> + Send;
+}
+
 /// Wall-clock time and sleeping, behind a trait so simulated runs stay consistent.
 pub trait Clock: Send + Sync {
     /// Now.

@@ -1,22 +1,20 @@
-//! The smoke check (`--smoke-url`, `--smoke-count`): HTTP GETs through the test listener, each expected to
-//! answer 2xx within a timeout. The requests go through the SDK's own HTTP connector (hyper, rustls on
-//! ring), so https works and no second HTTP stack is built in. No proxy from the environment is used:
-//! the check is meant to reach the load balancer directly.
+//! The smoke check: HTTP GETs through the test route, each expected to answer 2xx within a timeout. The
+//! requests go through the provider's HTTP client ([`HttpProbe`]; on AWS the SDK's own connector,
+//! [`crate::providers::aws::http::SdkHttp`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), albflip::smoke::SmokeError> {
-//! let report = albflip::smoke::check("http://shop-alb.example.com:8080/health", 3, std::time::Duration::from_secs(5)).await?;
+//! let http = albflip::aws::http::SdkHttp::new();
+//! let report = albflip::smoke::check(&http, "http://shop-alb.example.com:8080/health", 3, std::time::Duration::from_secs(5)).await?;
 //! assert_eq!(report.attempts.len(), 3);
 //! # Ok(()) }
 //! ```
 
 use std::time::{Duration, Instant};
 
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-use aws_smithy_http_client::Connector;
-use aws_smithy_runtime_api::client::http::HttpConnector;
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use serde::Serialize;
+
+use crate::ports::{HttpProbe, ProbeError};
 
 /// One successful request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,17 +107,19 @@ impl SmokeError {
     }
 }
 
-/// GETs `url` `count` times (at least once) one after another; each must answer 2xx within `timeout`.
-/// Stops at the first failure.
-pub async fn check(url: &str, count: u32, timeout: Duration) -> Result<SmokeReport, SmokeError> {
+/// GETs `url` through `http` `count` times (at least once) one after another; each must answer 2xx
+/// within `timeout`. Stops at the first failure.
+pub async fn check<H: HttpProbe>(
+    http: &H,
+    url: &str,
+    count: u32,
+    timeout: Duration,
+) -> Result<SmokeReport, SmokeError> {
     check_url(url)?;
-    let connector = Connector::builder()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build();
     let of = count.max(1);
     let mut attempts = Vec::new();
     for attempt in 1..=of {
-        attempts.push(get(&connector, url, Try { attempt, of }, timeout).await?);
+        attempts.push(get(http, url, Try { attempt, of }, timeout).await?);
     }
     Ok(SmokeReport {
         url: url.to_string(),
@@ -133,18 +133,14 @@ struct Try {
     of: u32,
 }
 
-async fn get(
-    connector: &Connector,
+async fn get<H: HttpProbe>(
+    http: &H,
     url: &str,
     t: Try,
     timeout: Duration,
 ) -> Result<SmokeAttempt, SmokeError> {
-    let request = HttpRequest::get(url).map_err(|e| SmokeError::InvalidUrl {
-        url: url.to_string(),
-        reason: e.to_string(),
-    })?;
     let started = Instant::now();
-    let answer = tokio::time::timeout(timeout, connector.call(request)).await;
+    let answer = tokio::time::timeout(timeout, http.get(url)).await;
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (url, attempt, of) = (url.to_string(), t.attempt, t.of);
     match answer {
@@ -154,14 +150,14 @@ async fn get(
             of,
             timeout,
         }),
-        Ok(Err(e)) => Err(SmokeError::Request {
+        Ok(Err(ProbeError::InvalidUrl(reason))) => Err(SmokeError::InvalidUrl { url, reason }),
+        Ok(Err(ProbeError::Failed(reason))) => Err(SmokeError::Request {
             url,
             attempt,
             of,
-            reason: error_chain(&e),
+            reason,
         }),
-        Ok(Ok(response)) => {
-            let status = response.status().as_u16();
+        Ok(Ok(status)) => {
             if (200..300).contains(&status) {
                 Ok(SmokeAttempt { status, millis })
             } else {
@@ -190,17 +186,6 @@ fn check_url(url: &str) -> Result<(), SmokeError> {
         url: url.to_string(),
         reason: reason.to_string(),
     })
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    parts.dedup();
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             ..
         }) = &spec.lifecycle.test_traffic
         {
-            match smoke::check(url, *smoke_count, *smoke_timeout).await {
+            match smoke::check(&routes.probe(), url, *smoke_count, *smoke_timeout).await {
                 Ok(report) => self.emit(Event::SmokePassed {
                     url: url.clone(),
                     attempts: report.attempts.len(),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::{Color, Split};
-use crate::ports::{ApiError, Backend, Tags, TargetHealth};
+use crate::ports::{ApiError, Backend, HttpProbe, Tags, TargetHealth};
 
 /// A provider as the engine drives it: it resolves what the user named into [`Routes`].
 pub trait Provider: Send + Sync {
@@ -55,6 +55,8 @@ pub struct RouteNames {
 pub trait Routes: Send + Sync {
     /// How the provider holds a test route (the ALB: the test listener as read).
     type Test: Clone + Send + Sync;
+    /// How the smoke check's requests reach the test route.
+    type Probe: HttpProbe;
 
     /// The named route's names.
     fn names(&self) -> RouteNames;
@@ -141,6 +143,9 @@ pub trait Routes: Send + Sync {
 
     /// The test route's id in events.
     fn test_route_id(&self, test: &Self::Test) -> String;
+
+    /// The HTTP client the smoke check's GETs go through.
+    fn probe(&self) -> Self::Probe;
 
     /// The pre-flight checks for sending traffic to `new` (see [`crate::preflight`]). Read-only.
     fn preflight(

@@ -7,6 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::providers::aws::http::SdkHttp;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -48,7 +49,7 @@ async fn server(status: Option<u16>) -> (String, Arc<AtomicU32>) {
 #[tokio::test]
 async fn every_request_answering_2xx_passes() {
     let (url, seen) = server(Some(200)).await;
-    let report = check(&url, 3, 5 * SECOND).await.unwrap();
+    let report = check(&SdkHttp::new(), &url, 3, 5 * SECOND).await.unwrap();
     assert_eq!(report.attempts.len(), 3);
     assert!(report.attempts.iter().all(|a| a.status == 200));
     assert_eq!(seen.load(Ordering::SeqCst), 3);
@@ -57,7 +58,9 @@ async fn every_request_answering_2xx_passes() {
 #[tokio::test]
 async fn a_500_fails_naming_the_status() {
     let (url, seen) = server(Some(500)).await;
-    let e = check(&url, 3, 5 * SECOND).await.unwrap_err();
+    let e = check(&SdkHttp::new(), &url, 3, 5 * SECOND)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             e,
@@ -78,7 +81,9 @@ async fn a_500_fails_naming_the_status() {
 async fn a_server_that_never_answers_times_out() {
     let (url, _) = server(None).await;
     let started = std::time::Instant::now();
-    let e = check(&url, 1, SECOND / 2).await.unwrap_err();
+    let e = check(&SdkHttp::new(), &url, 1, SECOND / 2)
+        .await
+        .unwrap_err();
     assert!(matches!(e, SmokeError::Timeout { .. }), "{e:?}");
     assert!(started.elapsed() < 5 * SECOND);
     assert!(e.to_string().contains("did not answer within 500ms"), "{e}");
@@ -89,7 +94,9 @@ async fn a_closed_port_is_a_failed_request() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     drop(listener);
-    let e = check(&url, 1, 5 * SECOND).await.unwrap_err();
+    let e = check(&SdkHttp::new(), &url, 1, 5 * SECOND)
+        .await
+        .unwrap_err();
     assert!(matches!(e, SmokeError::Request { .. }), "{e:?}");
 }
 
@@ -102,7 +109,7 @@ async fn urls_that_are_not_http_are_refused_before_any_request() {
         "http://a b/",
         "shop.example.com",
     ] {
-        let e = check(url, 1, SECOND).await.unwrap_err();
+        let e = check(&SdkHttp::new(), url, 1, SECOND).await.unwrap_err();
         assert!(matches!(e, SmokeError::InvalidUrl { .. }), "{url}: {e:?}");
     }
 }

@@ -25,6 +25,7 @@
 //! - [`dynamodb`]: the deployment lock ([`DynamoLock`]).
 //! - [`elbv2`]: the ALB router and inventory ([`ElbV2`]).
 //! - [`errors`]: SDK errors classified into [`crate::ports::ApiError`].
+//! - [`http`]: the smoke check's HTTP client, the SDK's own connector ([`http::SdkHttp`]).
 //! - [`throttle`]: longer retries for throttled writes.
 //! - [`calls`]: counts API calls per operation, for the summary and the benchmarks.
 
@@ -37,6 +38,7 @@ pub mod cloudwatch;
 pub mod dynamodb;
 pub mod elbv2;
 pub mod errors;
+pub mod http;
 pub mod iam;
 pub mod lockstep;
 pub mod preflight;

@@ -14,6 +14,7 @@ use crate::preflight::Check;
 use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::ListenerArn;
 use crate::providers::aws::checks;
+use crate::providers::aws::http::SdkHttp;
 use crate::providers::aws::lockstep;
 use crate::providers::aws::preflight;
 use crate::providers::aws::resolve::{self, Resolved, Target};
@@ -56,6 +57,7 @@ impl<A: Alb> Provider for A {
 
 impl<A: Alb> Routes for AlbRoutes<'_, A> {
     type Test = RouteSnapshot;
+    type Probe = SdkHttp;
 
     fn names(&self) -> RouteNames {
         let route = &self.resolved.snapshot.route;
@@ -263,6 +265,10 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
 
     fn test_route_id(&self, test: &RouteSnapshot) -> String {
         test.route.resource_arn().to_string()
+    }
+
+    fn probe(&self) -> SdkHttp {
+        SdkHttp::new()
     }
 
     async fn preflight(&self, new: Color, min_healthy: u32) -> Vec<Check> {

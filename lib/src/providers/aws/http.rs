@@ -1,0 +1,54 @@
+//! The smoke check's HTTP client on AWS: GETs through the SDK's own connector (hyper, rustls on ring), so
+//! https works and no second HTTP stack is built in. No proxy from the environment is used: the check is
+//! meant to reach the load balancer directly.
+
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_http_client::Connector;
+use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+
+use crate::ports::{HttpProbe, ProbeError};
+
+/// The SDK's HTTP connector as an [`HttpProbe`].
+#[derive(Debug)]
+pub struct SdkHttp {
+    connector: Connector,
+}
+
+impl SdkHttp {
+    /// A connector speaking http and https (rustls on ring).
+    pub fn new() -> SdkHttp {
+        SdkHttp {
+            connector: Connector::builder()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build(),
+        }
+    }
+}
+
+impl Default for SdkHttp {
+    fn default() -> Self {
+        SdkHttp::new()
+    }
+}
+
+impl HttpProbe for SdkHttp {
+    async fn get(&self, url: &str) -> Result<u16, ProbeError> {
+        let request = HttpRequest::get(url).map_err(|e| ProbeError::InvalidUrl(e.to_string()))?;
+        match self.connector.call(request).await {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(e) => Err(ProbeError::Failed(error_chain(&e))),
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.dedup();
+    parts.join(": ")
+}
