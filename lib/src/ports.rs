@@ -262,13 +262,29 @@ impl PoolInfo {
     }
 }
 
-/// How many targets of a group are healthy.
+/// How many members of a backend are healthy, as the router's health checks see them now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct TargetHealth {
-    /// Targets in state `healthy`.
+    /// Members in state `healthy`.
     pub healthy: u32,
-    /// All registered targets.
+    /// All registered members.
     pub total: u32,
+    /// Members failing their health checks (state `unhealthy`).
+    pub unhealthy: u32,
+    /// Members being deregistered (state `draining`): neither counted healthy nor held against the new
+    /// color.
+    pub draining: u32,
+}
+
+impl TargetHealth {
+    /// `healthy` of `total` members healthy, the rest neither unhealthy nor draining (still starting).
+    pub fn of(healthy: u32, total: u32) -> TargetHealth {
+        TargetHealth {
+            healthy,
+            total,
+            ..TargetHealth::default()
+        }
+    }
 }
 
 /// Tags of one resource.

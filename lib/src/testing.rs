@@ -79,15 +79,7 @@ impl InMemoryAlb {
         };
         let health = [BLUE, GREEN]
             .iter()
-            .map(|a| {
-                (
-                    a.to_string(),
-                    TargetHealth {
-                        healthy: 2,
-                        total: 2,
-                    },
-                )
-            })
+            .map(|a| (a.to_string(), TargetHealth::of(2, 2)))
             .collect();
         InMemoryAlb {
             state: Mutex::new(State {
@@ -545,10 +537,7 @@ impl InMemoryScaler {
 
     fn bring_up(&self, group: &crate::providers::aws::api::AsgInfo) {
         let Some(alb) = &self.alb else { return };
-        let health = TargetHealth {
-            healthy: group.desired,
-            total: group.desired,
-        };
+        let health = TargetHealth::of(group.desired, group.desired);
         for tg in &group.target_groups {
             if let Some(color) = alb.groups().color_of(tg) {
                 alb.set_health(color, health);

@@ -200,15 +200,16 @@ async fn a_latency_breach_rolls_back() {
 #[tokio::test(start_paused = true)]
 async fn healthy_hosts_dropping_to_zero_rolls_back() {
     let alb = Arc::new(InMemoryAlb::new());
+    // The host gates read the router's health checks live: green's targets fail them at 75 %.
+    let health = alb.clone();
     let run = deploy(
         &alb,
         &spec(gradual(), policy(), GateThresholds::default()),
-        |c| {
-            let mut s = proportional(c, 0.0);
+        move |c| {
             if c.new_percent >= 75 {
-                s.new.healthy_hosts = Some(0.0);
+                health.set_health(Color::Green, TargetHealth::of(0, 2));
             }
-            s
+            proportional(c, 0.0)
         },
     )
     .await;
@@ -217,6 +218,57 @@ async fn healthy_hosts_dropping_to_zero_rolls_back() {
         (GateKind::HealthyHosts, 4)
     );
     assert_eq!(greens(&alb), vec![10, 25, 50, 75, 0]);
+}
+
+/// Issue 15, scenario 7: CloudWatch's `HealthyHostCount` Minimum is per load balancer node and reads 0 while
+/// green's group is being raised, though `DescribeTargetHealth` counts its targets healthy: the step is
+/// judged on the live count and passes.
+#[tokio::test(start_paused = true)]
+async fn per_node_host_counts_do_not_fail_a_green_whose_targets_are_healthy() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| {
+            let mut s = proportional(c, 0.0);
+            s.new.healthy_hosts = Some(0.0);
+            s.new.unhealthy_hosts = Some(1.0);
+            s
+        },
+    )
+    .await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    assert_eq!(greens(&alb), vec![10, 25, 50, 75, 100]);
+}
+
+/// Unhealthy targets counted live by the router's health checks fail the step, whatever CloudWatch's
+/// per-node statistic says.
+#[tokio::test(start_paused = true)]
+async fn unhealthy_targets_counted_live_roll_back() {
+    let alb = Arc::new(InMemoryAlb::new());
+    alb.set_health(
+        Color::Green,
+        TargetHealth {
+            unhealthy: 1,
+            ..TargetHealth::of(2, 3)
+        },
+    );
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    assert_eq!(
+        failed_gate(&run.result.unwrap()),
+        (GateKind::UnhealthyHosts, 1)
+    );
+    assert_eq!(greens(&alb), vec![10, 0]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -522,13 +574,7 @@ async fn a_failed_write_mid_deployment_returns_traffic_to_stable() {
 #[tokio::test(start_paused = true)]
 async fn no_healthy_targets_on_the_new_color_refuses_to_start() {
     let alb = Arc::new(InMemoryAlb::new());
-    alb.set_health(
-        Color::Green,
-        TargetHealth {
-            healthy: 0,
-            total: 2,
-        },
-    );
+    alb.set_health(Color::Green, TargetHealth::of(0, 2));
     let run = deploy(
         &alb,
         &spec(gradual(), policy(), GateThresholds::default()),

@@ -118,13 +118,7 @@ async fn a_larger_new_color_is_never_lowered() {
     let mut bigger = scaler.group(GREEN_ASG).unwrap();
     (bigger.desired, bigger.in_service) = (3, 3);
     scaler.add(bigger);
-    alb.set_health(
-        Color::Green,
-        TargetHealth {
-            healthy: 3,
-            total: 3,
-        },
-    );
+    alb.set_health(Color::Green, TargetHealth::of(3, 3));
     let clock = TokioClock::new();
     let m = match_capacity(
         &scaler,
@@ -176,13 +170,7 @@ async fn albflip_waits_until_the_targets_are_healthy_and_counts_down() {
     let later = Arc::clone(&alb);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(35)).await;
-        later.set_health(
-            Color::Green,
-            TargetHealth {
-                healthy: 2,
-                total: 2,
-            },
-        );
+        later.set_health(Color::Green, TargetHealth::of(2, 2));
     });
     let clock = TokioClock::new();
     let start = clock.now();

@@ -87,7 +87,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             let now = self.clock.now();
             let elapsed = now.duration_since(started).unwrap_or_default();
             let query = self.query(routes, spec, now);
-            let observation = match self.observe_with_alarms(&query, spec).await {
+            let observation = match self.observe_step(routes, &query, spec).await {
                 Ok(o) => {
                     errors = 0;
                     o
@@ -129,6 +129,26 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 BakeDecision::Failed(f) => return Ok(Baked::Failed(f)),
             }
         }
+    }
+
+    /// One poll of a step: the metrics and alarms for `query` and, issued at the same time, the new
+    /// color's members as the router's health checks see them now. The host gates judge those live
+    /// counts: CloudWatch's `HealthyHostCount` is a per-load-balancer-node statistic, one period late,
+    /// and while the new color's capacity is being raised it can read 0 for a backend that is healthy.
+    pub(super) async fn observe_step<R: Routes>(
+        &self,
+        routes: &R,
+        query: &MetricQuery,
+        spec: &DeploySpec,
+    ) -> Result<Observation, ApiError> {
+        let (observed, health) = tokio::join!(
+            self.observe_with_alarms(query, spec),
+            routes.health(spec.plan.target)
+        );
+        let (mut observation, health) = (observed?, health?);
+        observation.new.healthy_hosts = Some(f64::from(health.healthy));
+        observation.new.unhealthy_hosts = Some(f64::from(health.unhealthy));
+        Ok(observation)
     }
 
     /// One observation for `query`, with the states of the spec's alarms from the alarm source.

@@ -579,15 +579,18 @@ impl AlbInventory for ElbV2 {
             .await
             .map_err(|e| classify(&op, e))?;
         let descriptions = out.target_health_descriptions();
-        let healthy = descriptions
-            .iter()
-            .filter(|d| {
-                d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
-            })
-            .count();
+        let count = |state: TargetHealthStateEnum| {
+            let n = descriptions
+                .iter()
+                .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&state))
+                .count();
+            u32::try_from(n).unwrap_or(u32::MAX)
+        };
         Ok(TargetHealth {
-            healthy: u32::try_from(healthy).unwrap_or(u32::MAX),
+            healthy: count(TargetHealthStateEnum::Healthy),
             total: u32::try_from(descriptions.len()).unwrap_or(u32::MAX),
+            unhealthy: count(TargetHealthStateEnum::Unhealthy),
+            draining: count(TargetHealthStateEnum::Draining),
         })
     }
 }
