@@ -13,10 +13,14 @@ use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
 
 /// The metrics fetched for each color: (query id suffix, metric name, statistic or `None` for the
-/// configured latency statistic).
+/// configured latency statistic). A color's errors are every failure its target group caused: the 5XX its
+/// targets returned (`HTTPCode_Target_5XX_Count` leaves out what the load balancer generates) plus the
+/// connections to its targets that failed outright or in the TLS handshake (see [`fold`]).
 const METRICS: &[(&str, &str, Option<&str>)] = &[
     ("req", "RequestCount", Some("Sum")),
     ("err", "HTTPCode_Target_5XX_Count", Some("Sum")),
+    ("cerr", "TargetConnectionErrorCount", Some("Sum")),
+    ("tls", "TargetTLSNegotiationErrorCount", Some("Sum")),
     ("lat", "TargetResponseTime", None),
     ("hh", "HealthyHostCount", Some("Minimum")),
     ("uh", "UnHealthyHostCount", Some("Maximum")),
@@ -111,6 +115,14 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
     match id {
         "req" => metrics.requests += sum,
         "err" => metrics.errors += sum,
+        // A failed connection (or TLS handshake) to a target is a request the color failed that no
+        // target answered, so no `HTTPCode_Target_5XX_Count` counts it. It is an error, and also a
+        // request: without it in the denominator, a color failing most of its connections could show a
+        // rate above 100 %, or no rate at all when `RequestCount` is zero.
+        "cerr" | "tls" => {
+            metrics.errors += sum;
+            metrics.requests += sum;
+        }
         "lat" => metrics.latency_seconds = either(metrics.latency_seconds, max, f64::max),
         "hh" => metrics.healthy_hosts = either(metrics.healthy_hosts, min, f64::min),
         "uh" => metrics.unhealthy_hosts = either(metrics.unhealthy_hosts, max, f64::max),
@@ -252,13 +264,13 @@ mod tests {
     #[test]
     fn one_request_holds_every_metric_of_both_colors_with_the_right_statistics_and_dimensions() {
         let qs = metric_queries(&query(LatencyStatistic::Percentile(99.0)));
-        assert_eq!(qs.len(), 10);
+        assert_eq!(qs.len(), 14);
         let ids: Vec<&str> = qs.iter().filter_map(|q| q.id()).collect();
         assert_eq!(
             ids,
             [
-                "n_req", "n_err", "n_lat", "n_hh", "n_uh", "s_req", "s_err", "s_lat", "s_hh",
-                "s_uh"
+                "n_req", "n_err", "n_cerr", "n_tls", "n_lat", "n_hh", "n_uh", "s_req", "s_err",
+                "s_cerr", "s_tls", "s_lat", "s_hh", "s_uh"
             ]
         );
         let shape: Vec<(String, String, i32, String)> = qs
@@ -298,11 +310,15 @@ mod tests {
                 "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067".into()
             )
         );
-        assert_eq!(shape[2].0, "TargetResponseTime");
-        assert_eq!(shape[2].1, "p99");
-        assert_eq!(shape[3].1, "Minimum");
-        assert_eq!(shape[4].1, "Maximum");
+        let sum = |name: &str| (name.into(), "Sum".into(), 60, shape[0].3.clone());
+        assert_eq!(shape[2], sum("TargetConnectionErrorCount"));
+        assert_eq!(shape[3], sum("TargetTLSNegotiationErrorCount"));
+        assert_eq!(shape[4].0, "TargetResponseTime");
+        assert_eq!(shape[4].1, "p99");
+        assert_eq!(shape[5].1, "Minimum");
+        assert_eq!(shape[6].1, "Maximum");
         assert_eq!(shape[7].3, "targetgroup/prod-shop-blue-tg/943f017f100becff");
+        assert_eq!(shape[9].0, "TargetConnectionErrorCount");
         for q in &qs {
             let m = q.metric_stat().unwrap().metric().unwrap();
             assert_eq!(m.namespace(), Some("AWS/ApplicationELB"));
@@ -316,7 +332,7 @@ mod tests {
             assert_eq!(q.return_data(), Some(true));
         }
         let avg = metric_queries(&query(LatencyStatistic::Average));
-        assert_eq!(avg[2].metric_stat().unwrap().stat(), Some("Average"));
+        assert_eq!(avg[4].metric_stat().unwrap().stat(), Some("Average"));
     }
 
     #[test]
@@ -345,8 +361,8 @@ mod tests {
             ],
         );
         let qs = metric_queries(&q);
-        assert_eq!(qs.len(), 20);
-        let second: Vec<(&str, Option<&str>)> = qs[10..]
+        assert_eq!(qs.len(), 28);
+        let second: Vec<(&str, Option<&str>)> = qs[14..]
             .iter()
             .map(|q| {
                 let lb = q.metric_stat().unwrap().metric().unwrap().dimensions()[0].value();
@@ -357,7 +373,7 @@ mod tests {
             second[0],
             ("n1_req", Some("app/internal-shop-alb/0000000000000001"))
         );
-        assert_eq!(second[5].0, "s1_req");
+        assert_eq!(second[7].0, "s1_req");
         let mut m = ColorMetrics::default();
         fold(&mut m, "req", &[100.0]);
         fold(&mut m, "req", &[40.0]);
@@ -370,5 +386,23 @@ mod tests {
         assert_eq!((m.requests, m.errors), (140.0, 5.0));
         assert_eq!(m.latency_seconds, Some(0.7));
         assert_eq!(m.healthy_hosts, Some(2.0));
+    }
+
+    #[test]
+    fn connection_and_tls_errors_are_errors_and_requests() {
+        let mut m = ColorMetrics::default();
+        fold(&mut m, "req", &[90.0]);
+        fold(&mut m, "err", &[2.0]);
+        fold(&mut m, "cerr", &[6.0, 2.0]);
+        fold(&mut m, "tls", &[0.0]);
+        assert_eq!((m.requests, m.errors), (98.0, 10.0));
+        let mut only_failures = ColorMetrics::default();
+        fold(&mut only_failures, "cerr", &[5.0]);
+        fold(&mut only_failures, "tls", &[5.0]);
+        assert_eq!(
+            only_failures.error_rate(),
+            Some(1.0),
+            "every request failed, none reached a target"
+        );
     }
 }
