@@ -1,14 +1,18 @@
 //! The CloudWatch adapter: one `GetMetricData` per poll for every metric of both colors, plus
 //! `DescribeAlarms` when alarms are gated on. Rates are computed by albflip from sums, never with metric
-//! math (which the emulator does not serve and which hides the sample size).
+//! math (which the emulator does not serve and which hides the sample size). A query CloudWatch could not
+//! answer in full is an error, never zero.
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_cloudwatch::types::{
+    Dimension, MessageData, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
+};
 use aws_sdk_cloudwatch::Client;
 
 use crate::plan::{ColorMetrics, Observation};
-use crate::ports::{ApiError, Labels, MetricQuery, MetricSource};
+use crate::ports::{ApiError, ApiErrorKind, Labels, MetricQuery, MetricSource};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
 
@@ -130,6 +134,67 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
     }
 }
 
+/// Folds one `GetMetricData` page into the colors' metrics and returns the token of the next page, if
+/// any. A result that is not `Complete` (or `PartialData` with a next page to fetch the rest from) is an
+/// error naming the query id and status: a query CloudWatch failed or refused must not read as zero.
+fn fold_page(
+    out: &GetMetricDataOutput,
+    new: &mut ColorMetrics,
+    stable: &mut ColorMetrics,
+) -> Result<Option<String>, ApiError> {
+    let next = out
+        .next_token()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    for r in out.metric_data_results() {
+        let id = r.id().unwrap_or_default();
+        match r.status_code() {
+            Some(StatusCode::Complete) => {}
+            Some(StatusCode::PartialData) if next.is_some() => {}
+            status => {
+                let status = status.map_or("no status", StatusCode::as_str);
+                let status = if status == StatusCode::PartialData.as_str() {
+                    "PartialData without a next page"
+                } else {
+                    status
+                };
+                return Err(ApiError::new(
+                    "cloudwatch:GetMetricData",
+                    ApiErrorKind::Other,
+                    format!(
+                        "query {id} returned {status}{}",
+                        messages(r.messages().iter().chain(out.messages()))
+                    ),
+                ));
+            }
+        }
+        let (color, metric) = id.split_once('_').unwrap_or(("", ""));
+        let target = if color.starts_with('n') {
+            &mut *new
+        } else {
+            &mut *stable
+        };
+        fold(target, metric, r.values());
+    }
+    Ok(next)
+}
+
+/// CloudWatch's messages about a result, as `: code: text; ...`, or nothing.
+fn messages<'a>(messages: impl Iterator<Item = &'a MessageData>) -> String {
+    let text: Vec<String> = messages
+        .map(|m| match (m.code(), m.value()) {
+            (Some(c), Some(v)) => format!("{c}: {v}"),
+            (c, v) => c.or(v).unwrap_or_default().to_string(),
+        })
+        .filter(|m| !m.is_empty())
+        .collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", text.join("; "))
+    }
+}
+
 impl MetricSource for CloudWatch {
     async fn observe(&self, q: &MetricQuery) -> Result<Observation, ApiError> {
         let op = "cloudwatch:GetMetricData";
@@ -149,19 +214,9 @@ impl MetricSource for CloudWatch {
                 .send()
                 .await
                 .map_err(|e| classify(op, e))?;
-            for r in out.metric_data_results() {
-                let id = r.id().unwrap_or_default();
-                let (color, metric) = id.split_once('_').unwrap_or(("", ""));
-                let target = if color.starts_with('n') {
-                    &mut new
-                } else {
-                    &mut stable
-                };
-                fold(target, metric, r.values());
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+            match fold_page(&out, &mut new, &mut stable)? {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(Observation {
@@ -218,6 +273,7 @@ mod tests {
     use crate::model::Color;
     use crate::plan::LatencyStatistic;
     use crate::ports::Backend;
+    use aws_sdk_cloudwatch::types::MetricDataResult;
     use std::time::{Duration, SystemTime};
 
     fn backend(color: Color, group: &str, load_balancers: &[&str]) -> Backend {
@@ -404,5 +460,80 @@ mod tests {
             Some(1.0),
             "every request failed, none reached a target"
         );
+    }
+
+    fn result(id: &str, status: StatusCode, values: &[f64]) -> MetricDataResult {
+        MetricDataResult::builder()
+            .id(id)
+            .status_code(status)
+            .set_values(Some(values.to_vec()))
+            .build()
+    }
+
+    fn page(results: Vec<MetricDataResult>, next: Option<&str>) -> GetMetricDataOutput {
+        GetMetricDataOutput::builder()
+            .set_metric_data_results(Some(results))
+            .set_next_token(next.map(str::to_string))
+            .build()
+    }
+
+    #[test]
+    fn a_query_cloudwatch_did_not_answer_in_full_is_an_error_not_zero() {
+        let (mut new, mut stable) = (ColorMetrics::default(), ColorMetrics::default());
+        let ok = page(
+            vec![
+                result("n_req", StatusCode::Complete, &[100.0]),
+                result("s_err", StatusCode::Complete, &[1.0]),
+            ],
+            None,
+        );
+        assert_eq!(fold_page(&ok, &mut new, &mut stable), Ok(None));
+        assert_eq!((new.requests, stable.errors), (100.0, 1.0));
+
+        let partial_then_more = page(
+            vec![result("n_err", StatusCode::PartialData, &[3.0])],
+            Some("page-2"),
+        );
+        assert_eq!(
+            fold_page(&partial_then_more, &mut new, &mut stable),
+            Ok(Some("page-2".to_string())),
+            "PartialData with a next page: the rest comes on that page"
+        );
+        assert_eq!(new.errors, 3.0);
+
+        for (status, said) in [
+            (StatusCode::InternalError, "InternalError"),
+            (StatusCode::Forbidden, "Forbidden"),
+            (StatusCode::PartialData, "PartialData without a next page"),
+            (StatusCode::from("SomethingNew"), "SomethingNew"),
+        ] {
+            let failed = GetMetricDataOutput::builder()
+                .metric_data_results(result("n_err", StatusCode::Complete, &[]))
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("n_cerr")
+                        .status_code(status)
+                        .messages(
+                            MessageData::builder()
+                                .code("InternalError")
+                                .value("try again")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build();
+            let e = fold_page(&failed, &mut new, &mut stable).unwrap_err();
+            assert_eq!(e.operation, "cloudwatch:GetMetricData");
+            assert_eq!(e.kind, ApiErrorKind::Other);
+            assert!(
+                e.message.contains("n_cerr") && e.message.contains(said),
+                "{said}: {}",
+                e.message
+            );
+            assert!(e.message.contains("try again"), "{}", e.message);
+        }
+        let no_status = page(vec![MetricDataResult::builder().id("s_req").build()], None);
+        let e = fold_page(&no_status, &mut new, &mut stable).unwrap_err();
+        assert!(e.message.contains("s_req"), "{}", e.message);
     }
 }
