@@ -4,10 +4,12 @@
 //! answer in full is an error, never zero.
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFluentBuilder;
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    Dimension, MessageData, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
+    AlarmType, Dimension, MessageData, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
 };
 use aws_sdk_cloudwatch::Client;
 
@@ -237,34 +239,67 @@ impl MetricSource for CloudWatch {
 }
 
 impl CloudWatch {
-    /// Metric and composite alarms by name, in one `DescribeAlarms`.
+    /// Metric and composite alarms by name, following `NextToken`: one `DescribeAlarms` per page.
     async fn describe_alarms(&self, names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
         let op = "cloudwatch:DescribeAlarms";
-        self.calls.record(op);
-        let out = self
-            .client
-            .describe_alarms()
-            .set_alarm_names(Some(names.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify(op, e))?;
-        let metric = out.metric_alarms().iter().map(|a| {
-            (
-                a.alarm_name(),
-                a.state_value().map(|s| s.as_str().to_string()),
-            )
-        });
-        let composite = out.composite_alarms().iter().map(|a| {
-            (
-                a.alarm_name(),
-                a.state_value().map(|s| s.as_str().to_string()),
-            )
-        });
-        Ok(metric
-            .chain(composite)
-            .filter_map(|(n, s)| Some((n?.to_string(), s.unwrap_or_default())))
-            .collect())
+        let mut states = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.calls.record(op);
+            let out = describe_alarms_request(&self.client, names, token.clone())
+                .send()
+                .await
+                .map_err(|e| classify(op, e))?;
+            let (page, next) = alarm_page(&out);
+            states.extend(page);
+            // A token handed back unchanged would loop forever: stop at it.
+            match next {
+                Some(t) if token.as_deref() != Some(t.as_str()) => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(states)
     }
+}
+
+/// A `DescribeAlarms` of `names` from page `token`. Both alarm types are asked for: without
+/// `AlarmTypes`, CloudWatch returns metric alarms only, and a composite alarm would read as not found.
+fn describe_alarms_request(
+    client: &Client,
+    names: &[String],
+    token: Option<String>,
+) -> DescribeAlarmsFluentBuilder {
+    client
+        .describe_alarms()
+        .set_alarm_names(Some(names.to_vec()))
+        .alarm_types(AlarmType::MetricAlarm)
+        .alarm_types(AlarmType::CompositeAlarm)
+        .set_next_token(token)
+}
+
+/// The (name, state) of the alarms of one `DescribeAlarms` page, and the next page's token if any.
+fn alarm_page(out: &DescribeAlarmsOutput) -> (Vec<(String, String)>, Option<String>) {
+    let metric = out.metric_alarms().iter().map(|a| {
+        (
+            a.alarm_name(),
+            a.state_value().map(|s| s.as_str().to_string()),
+        )
+    });
+    let composite = out.composite_alarms().iter().map(|a| {
+        (
+            a.alarm_name(),
+            a.state_value().map(|s| s.as_str().to_string()),
+        )
+    });
+    let states = metric
+        .chain(composite)
+        .filter_map(|(n, s)| Some((n?.to_string(), s.unwrap_or_default())))
+        .collect();
+    let next = out
+        .next_token()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    (states, next)
 }
 
 #[cfg(test)]
@@ -273,7 +308,7 @@ mod tests {
     use crate::model::Color;
     use crate::plan::LatencyStatistic;
     use crate::ports::Backend;
-    use aws_sdk_cloudwatch::types::MetricDataResult;
+    use aws_sdk_cloudwatch::types::{CompositeAlarm, MetricAlarm, MetricDataResult, StateValue};
     use std::time::{Duration, SystemTime};
 
     fn backend(color: Color, group: &str, load_balancers: &[&str]) -> Backend {
@@ -535,5 +570,59 @@ mod tests {
         let no_status = page(vec![MetricDataResult::builder().id("s_req").build()], None);
         let e = fold_page(&no_status, &mut new, &mut stable).unwrap_err();
         assert!(e.message.contains("s_req"), "{}", e.message);
+    }
+
+    fn client() -> Client {
+        use aws_sdk_cloudwatch::config::{BehaviorVersion, Builder, Region};
+        Client::from_conf(
+            Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("eu-west-1"))
+                .build(),
+        )
+    }
+
+    #[test]
+    fn alarms_are_asked_for_of_both_types_page_by_page() {
+        let names = vec!["shop-errors".to_string(), "shop-composite".to_string()];
+        let first = describe_alarms_request(&client(), &names, None);
+        let input = first.as_input();
+        assert_eq!(input.get_alarm_names().as_deref(), Some(&names[..]));
+        assert_eq!(
+            input.get_alarm_types().as_deref(),
+            Some(&[AlarmType::MetricAlarm, AlarmType::CompositeAlarm][..]),
+            "without AlarmTypes, DescribeAlarms returns metric alarms only"
+        );
+        assert_eq!(input.get_next_token(), &None);
+        let second = describe_alarms_request(&client(), &names, Some("p2".into()));
+        assert_eq!(second.as_input().get_next_token().as_deref(), Some("p2"));
+
+        let out = DescribeAlarmsOutput::builder()
+            .metric_alarms(
+                MetricAlarm::builder()
+                    .alarm_name("shop-errors")
+                    .state_value(StateValue::Ok)
+                    .build(),
+            )
+            .composite_alarms(
+                CompositeAlarm::builder()
+                    .alarm_name("shop-composite")
+                    .state_value(StateValue::Alarm)
+                    .build(),
+            )
+            .next_token("p2")
+            .build();
+        assert_eq!(
+            alarm_page(&out),
+            (
+                vec![
+                    ("shop-errors".to_string(), "OK".to_string()),
+                    ("shop-composite".to_string(), "ALARM".to_string()),
+                ],
+                Some("p2".to_string())
+            )
+        );
+        let last = DescribeAlarmsOutput::builder().next_token("").build();
+        assert_eq!(alarm_page(&last), (Vec::new(), None));
     }
 }
