@@ -170,7 +170,7 @@ impl BakeArgs {
 /// Gate thresholds and polling; each also comes from `ALBFLIP_*` and `albflip.toml` `[gates]`.
 #[derive(Debug, Args)]
 pub struct GateArgs {
-    /// Highest 5XX rate of the new color, in percent [default: 1].
+    /// Highest error rate (5XX and failed target connections) of the new color, in percent [default: 1].
     #[arg(long, value_name = "PCT", env = "ALBFLIP_MAX_ERROR_RATE", value_parser = parse_percent_value)]
     pub max_error_rate: Option<f64>,
     /// Requests the window must hold before the error rate is judged [default: 50].

@@ -120,7 +120,7 @@ pub struct StrategySection {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct GatesSection {
-    /// Highest 5XX rate of the new color, in percent.
+    /// Highest error rate (5XX and failed target connections) of the new color, in percent.
     pub max_error_rate: Option<f64>,
     /// Requests needed before the error rate is judged.
     pub min_requests: Option<u64>,

@@ -103,6 +103,27 @@ fn a_faulty_green_is_rolled_back_with_exit_3() {
 }
 
 #[test]
+fn a_green_failing_to_connect_to_its_targets_is_rolled_back_without_any_5xx() {
+    let s = stack(None);
+    let _metrics = Publisher::with_connection_errors(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+        0.2,
+    );
+    let r = run(&gated(&s.by_arn(), &["deploy", "--target", "green"], "30s"));
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains("GATE FAILED: green error rate"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+}
+
+#[test]
 fn canary_then_promote() {
     let s = stack(None);
     let _metrics = Publisher::start(

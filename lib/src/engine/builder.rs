@@ -108,7 +108,7 @@ impl DeploySpecBuilder {
         self
     }
 
-    /// Highest 5XX rate of the new color, in percent (default 1).
+    /// Highest error rate (5XX and failed target connections) of the new color, in percent (default 1).
     pub fn max_error_rate(mut self, percent: f64) -> Self {
         self.options.max_error_rate = Some(percent);
         self

@@ -85,7 +85,7 @@ pub struct DeployOptions {
     pub auto_promote: Option<bool>,
     /// How long each step bakes (`[strategy] bake`; default 3 minutes).
     pub bake: Option<Duration>,
-    /// Highest 5XX rate of the new color, in percent (`[gates] max-error-rate`; default 1).
+    /// Highest error rate (5XX and failed target connections) of the new color, in percent (`[gates] max-error-rate`; default 1).
     pub max_error_rate: Option<f64>,
     /// Requests the window must hold before the error rate is judged (default 50).
     pub min_requests: Option<u64>,

@@ -46,6 +46,16 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn start(stack: &Stack, faults: Faults) -> Publisher {
+        Publisher::with_connection_errors(stack, faults, 0.0)
+    }
+
+    /// As [`Publisher::start`], and the share `green_connection_errors` of green's requests also fails
+    /// to connect to a target (`TargetConnectionErrorCount`, which no 5XX count includes).
+    pub fn with_connection_errors(
+        stack: &Stack,
+        faults: Faults,
+        green_connection_errors: f64,
+    ) -> Publisher {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let stack = stack.clone();
@@ -57,8 +67,14 @@ impl Publisher {
                     (None, None) => (100, 0),
                     (b, g) => (b.unwrap_or(0), g.unwrap_or(0)),
                 };
-                publish(&stack, &stack.blue_tg, blue, faults.blue);
-                publish(&stack, &stack.green_tg, green, faults.green);
+                publish(&stack, &stack.blue_tg, blue, faults.blue, 0.0);
+                publish(
+                    &stack,
+                    &stack.green_tg,
+                    green,
+                    faults.green,
+                    green_connection_errors,
+                );
                 std::thread::sleep(Duration::from_millis(500));
             }
         });
@@ -78,7 +94,7 @@ impl Drop for Publisher {
     }
 }
 
-fn publish(stack: &Stack, tg_arn: &str, weight: i32, fault: f64) {
+fn publish(stack: &Stack, tg_arn: &str, weight: i32, fault: f64, connection_fault: f64) {
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
     let lb = stack
         .load_balancer_arn
@@ -115,6 +131,14 @@ fn publish(stack: &Stack, tg_arn: &str, weight: i32, fault: f64) {
         data.push(datum(
             "HTTPCode_Target_5XX_Count",
             errors,
+            StandardUnit::Count,
+        ));
+    }
+    let connection_errors = (requests * connection_fault).round();
+    if connection_errors > 0.0 {
+        data.push(datum(
+            "TargetConnectionErrorCount",
+            connection_errors,
             StandardUnit::Count,
         ));
     }

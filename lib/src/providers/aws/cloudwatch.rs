@@ -1,22 +1,32 @@
 //! The CloudWatch adapter: one `GetMetricData` per poll for every metric of both colors, plus
 //! `DescribeAlarms` when alarms are gated on. Rates are computed by albflip from sums, never with metric
-//! math (which the emulator does not serve and which hides the sample size).
+//! math (which the emulator does not serve and which hides the sample size). A query CloudWatch could not
+//! answer in full is an error, never zero.
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFluentBuilder;
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_cloudwatch::types::{
+    AlarmType, Dimension, MessageData, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
+};
 use aws_sdk_cloudwatch::Client;
 
 use crate::plan::{ColorMetrics, Observation};
-use crate::ports::{ApiError, Labels, MetricQuery, MetricSource};
+use crate::ports::{ApiError, ApiErrorKind, Labels, MetricQuery, MetricSource};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
 
 /// The metrics fetched for each color: (query id suffix, metric name, statistic or `None` for the
-/// configured latency statistic).
+/// configured latency statistic). A color's errors are every failure its target group caused: the 5XX its
+/// targets returned (`HTTPCode_Target_5XX_Count` leaves out what the load balancer generates) plus the
+/// connections to its targets that failed outright or in the TLS handshake (see [`fold`]).
 const METRICS: &[(&str, &str, Option<&str>)] = &[
     ("req", "RequestCount", Some("Sum")),
     ("err", "HTTPCode_Target_5XX_Count", Some("Sum")),
+    ("cerr", "TargetConnectionErrorCount", Some("Sum")),
+    ("tls", "TargetTLSNegotiationErrorCount", Some("Sum")),
     ("lat", "TargetResponseTime", None),
     ("hh", "HealthyHostCount", Some("Minimum")),
     ("uh", "UnHealthyHostCount", Some("Maximum")),
@@ -111,10 +121,79 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
     match id {
         "req" => metrics.requests += sum,
         "err" => metrics.errors += sum,
+        // A failed connection (or TLS handshake) to a target is a request the color failed that no
+        // target answered, so no `HTTPCode_Target_5XX_Count` counts it. It is an error, and also a
+        // request: without it in the denominator, a color failing most of its connections could show a
+        // rate above 100 %, or no rate at all when `RequestCount` is zero.
+        "cerr" | "tls" => {
+            metrics.errors += sum;
+            metrics.requests += sum;
+        }
         "lat" => metrics.latency_seconds = either(metrics.latency_seconds, max, f64::max),
         "hh" => metrics.healthy_hosts = either(metrics.healthy_hosts, min, f64::min),
         "uh" => metrics.unhealthy_hosts = either(metrics.unhealthy_hosts, max, f64::max),
         _ => {}
+    }
+}
+
+/// Folds one `GetMetricData` page into the colors' metrics and returns the token of the next page, if
+/// any. A result that is not `Complete` (or `PartialData` with a next page to fetch the rest from) is an
+/// error naming the query id and status: a query CloudWatch failed or refused must not read as zero.
+fn fold_page(
+    out: &GetMetricDataOutput,
+    new: &mut ColorMetrics,
+    stable: &mut ColorMetrics,
+) -> Result<Option<String>, ApiError> {
+    let next = out
+        .next_token()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    for r in out.metric_data_results() {
+        let id = r.id().unwrap_or_default();
+        match r.status_code() {
+            Some(StatusCode::Complete) => {}
+            Some(StatusCode::PartialData) if next.is_some() => {}
+            status => {
+                let status = status.map_or("no status", StatusCode::as_str);
+                let status = if status == StatusCode::PartialData.as_str() {
+                    "PartialData without a next page"
+                } else {
+                    status
+                };
+                return Err(ApiError::new(
+                    "cloudwatch:GetMetricData",
+                    ApiErrorKind::Other,
+                    format!(
+                        "query {id} returned {status}{}",
+                        messages(r.messages().iter().chain(out.messages()))
+                    ),
+                ));
+            }
+        }
+        let (color, metric) = id.split_once('_').unwrap_or(("", ""));
+        let target = if color.starts_with('n') {
+            &mut *new
+        } else {
+            &mut *stable
+        };
+        fold(target, metric, r.values());
+    }
+    Ok(next)
+}
+
+/// CloudWatch's messages about a result, as `: code: text; ...`, or nothing.
+fn messages<'a>(messages: impl Iterator<Item = &'a MessageData>) -> String {
+    let text: Vec<String> = messages
+        .map(|m| match (m.code(), m.value()) {
+            (Some(c), Some(v)) => format!("{c}: {v}"),
+            (c, v) => c.or(v).unwrap_or_default().to_string(),
+        })
+        .filter(|m| !m.is_empty())
+        .collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", text.join("; "))
     }
 }
 
@@ -137,19 +216,9 @@ impl MetricSource for CloudWatch {
                 .send()
                 .await
                 .map_err(|e| classify(op, e))?;
-            for r in out.metric_data_results() {
-                let id = r.id().unwrap_or_default();
-                let (color, metric) = id.split_once('_').unwrap_or(("", ""));
-                let target = if color.starts_with('n') {
-                    &mut new
-                } else {
-                    &mut stable
-                };
-                fold(target, metric, r.values());
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+            match fold_page(&out, &mut new, &mut stable)? {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(Observation {
@@ -170,34 +239,67 @@ impl MetricSource for CloudWatch {
 }
 
 impl CloudWatch {
-    /// Metric and composite alarms by name, in one `DescribeAlarms`.
+    /// Metric and composite alarms by name, following `NextToken`: one `DescribeAlarms` per page.
     async fn describe_alarms(&self, names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
         let op = "cloudwatch:DescribeAlarms";
-        self.calls.record(op);
-        let out = self
-            .client
-            .describe_alarms()
-            .set_alarm_names(Some(names.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify(op, e))?;
-        let metric = out.metric_alarms().iter().map(|a| {
-            (
-                a.alarm_name(),
-                a.state_value().map(|s| s.as_str().to_string()),
-            )
-        });
-        let composite = out.composite_alarms().iter().map(|a| {
-            (
-                a.alarm_name(),
-                a.state_value().map(|s| s.as_str().to_string()),
-            )
-        });
-        Ok(metric
-            .chain(composite)
-            .filter_map(|(n, s)| Some((n?.to_string(), s.unwrap_or_default())))
-            .collect())
+        let mut states = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.calls.record(op);
+            let out = describe_alarms_request(&self.client, names, token.clone())
+                .send()
+                .await
+                .map_err(|e| classify(op, e))?;
+            let (page, next) = alarm_page(&out);
+            states.extend(page);
+            // A token handed back unchanged would loop forever: stop at it.
+            match next {
+                Some(t) if token.as_deref() != Some(t.as_str()) => token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(states)
     }
+}
+
+/// A `DescribeAlarms` of `names` from page `token`. Both alarm types are asked for: without
+/// `AlarmTypes`, CloudWatch returns metric alarms only, and a composite alarm would read as not found.
+fn describe_alarms_request(
+    client: &Client,
+    names: &[String],
+    token: Option<String>,
+) -> DescribeAlarmsFluentBuilder {
+    client
+        .describe_alarms()
+        .set_alarm_names(Some(names.to_vec()))
+        .alarm_types(AlarmType::MetricAlarm)
+        .alarm_types(AlarmType::CompositeAlarm)
+        .set_next_token(token)
+}
+
+/// The (name, state) of the alarms of one `DescribeAlarms` page, and the next page's token if any.
+fn alarm_page(out: &DescribeAlarmsOutput) -> (Vec<(String, String)>, Option<String>) {
+    let metric = out.metric_alarms().iter().map(|a| {
+        (
+            a.alarm_name(),
+            a.state_value().map(|s| s.as_str().to_string()),
+        )
+    });
+    let composite = out.composite_alarms().iter().map(|a| {
+        (
+            a.alarm_name(),
+            a.state_value().map(|s| s.as_str().to_string()),
+        )
+    });
+    let states = metric
+        .chain(composite)
+        .filter_map(|(n, s)| Some((n?.to_string(), s.unwrap_or_default())))
+        .collect();
+    let next = out
+        .next_token()
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    (states, next)
 }
 
 #[cfg(test)]
@@ -206,6 +308,7 @@ mod tests {
     use crate::model::Color;
     use crate::plan::LatencyStatistic;
     use crate::ports::Backend;
+    use aws_sdk_cloudwatch::types::{CompositeAlarm, MetricAlarm, MetricDataResult, StateValue};
     use std::time::{Duration, SystemTime};
 
     fn backend(color: Color, group: &str, load_balancers: &[&str]) -> Backend {
@@ -252,13 +355,13 @@ mod tests {
     #[test]
     fn one_request_holds_every_metric_of_both_colors_with_the_right_statistics_and_dimensions() {
         let qs = metric_queries(&query(LatencyStatistic::Percentile(99.0)));
-        assert_eq!(qs.len(), 10);
+        assert_eq!(qs.len(), 14);
         let ids: Vec<&str> = qs.iter().filter_map(|q| q.id()).collect();
         assert_eq!(
             ids,
             [
-                "n_req", "n_err", "n_lat", "n_hh", "n_uh", "s_req", "s_err", "s_lat", "s_hh",
-                "s_uh"
+                "n_req", "n_err", "n_cerr", "n_tls", "n_lat", "n_hh", "n_uh", "s_req", "s_err",
+                "s_cerr", "s_tls", "s_lat", "s_hh", "s_uh"
             ]
         );
         let shape: Vec<(String, String, i32, String)> = qs
@@ -298,11 +401,15 @@ mod tests {
                 "targetgroup/prod-shop-green-tg/73e2d6bc24d8a067".into()
             )
         );
-        assert_eq!(shape[2].0, "TargetResponseTime");
-        assert_eq!(shape[2].1, "p99");
-        assert_eq!(shape[3].1, "Minimum");
-        assert_eq!(shape[4].1, "Maximum");
+        let sum = |name: &str| (name.into(), "Sum".into(), 60, shape[0].3.clone());
+        assert_eq!(shape[2], sum("TargetConnectionErrorCount"));
+        assert_eq!(shape[3], sum("TargetTLSNegotiationErrorCount"));
+        assert_eq!(shape[4].0, "TargetResponseTime");
+        assert_eq!(shape[4].1, "p99");
+        assert_eq!(shape[5].1, "Minimum");
+        assert_eq!(shape[6].1, "Maximum");
         assert_eq!(shape[7].3, "targetgroup/prod-shop-blue-tg/943f017f100becff");
+        assert_eq!(shape[9].0, "TargetConnectionErrorCount");
         for q in &qs {
             let m = q.metric_stat().unwrap().metric().unwrap();
             assert_eq!(m.namespace(), Some("AWS/ApplicationELB"));
@@ -316,7 +423,7 @@ mod tests {
             assert_eq!(q.return_data(), Some(true));
         }
         let avg = metric_queries(&query(LatencyStatistic::Average));
-        assert_eq!(avg[2].metric_stat().unwrap().stat(), Some("Average"));
+        assert_eq!(avg[4].metric_stat().unwrap().stat(), Some("Average"));
     }
 
     #[test]
@@ -345,8 +452,8 @@ mod tests {
             ],
         );
         let qs = metric_queries(&q);
-        assert_eq!(qs.len(), 20);
-        let second: Vec<(&str, Option<&str>)> = qs[10..]
+        assert_eq!(qs.len(), 28);
+        let second: Vec<(&str, Option<&str>)> = qs[14..]
             .iter()
             .map(|q| {
                 let lb = q.metric_stat().unwrap().metric().unwrap().dimensions()[0].value();
@@ -357,7 +464,7 @@ mod tests {
             second[0],
             ("n1_req", Some("app/internal-shop-alb/0000000000000001"))
         );
-        assert_eq!(second[5].0, "s1_req");
+        assert_eq!(second[7].0, "s1_req");
         let mut m = ColorMetrics::default();
         fold(&mut m, "req", &[100.0]);
         fold(&mut m, "req", &[40.0]);
@@ -370,5 +477,152 @@ mod tests {
         assert_eq!((m.requests, m.errors), (140.0, 5.0));
         assert_eq!(m.latency_seconds, Some(0.7));
         assert_eq!(m.healthy_hosts, Some(2.0));
+    }
+
+    #[test]
+    fn connection_and_tls_errors_are_errors_and_requests() {
+        let mut m = ColorMetrics::default();
+        fold(&mut m, "req", &[90.0]);
+        fold(&mut m, "err", &[2.0]);
+        fold(&mut m, "cerr", &[6.0, 2.0]);
+        fold(&mut m, "tls", &[0.0]);
+        assert_eq!((m.requests, m.errors), (98.0, 10.0));
+        let mut only_failures = ColorMetrics::default();
+        fold(&mut only_failures, "cerr", &[5.0]);
+        fold(&mut only_failures, "tls", &[5.0]);
+        assert_eq!(
+            only_failures.error_rate(),
+            Some(1.0),
+            "every request failed, none reached a target"
+        );
+    }
+
+    fn result(id: &str, status: StatusCode, values: &[f64]) -> MetricDataResult {
+        MetricDataResult::builder()
+            .id(id)
+            .status_code(status)
+            .set_values(Some(values.to_vec()))
+            .build()
+    }
+
+    fn page(results: Vec<MetricDataResult>, next: Option<&str>) -> GetMetricDataOutput {
+        GetMetricDataOutput::builder()
+            .set_metric_data_results(Some(results))
+            .set_next_token(next.map(str::to_string))
+            .build()
+    }
+
+    #[test]
+    fn a_query_cloudwatch_did_not_answer_in_full_is_an_error_not_zero() {
+        let (mut new, mut stable) = (ColorMetrics::default(), ColorMetrics::default());
+        let ok = page(
+            vec![
+                result("n_req", StatusCode::Complete, &[100.0]),
+                result("s_err", StatusCode::Complete, &[1.0]),
+            ],
+            None,
+        );
+        assert_eq!(fold_page(&ok, &mut new, &mut stable), Ok(None));
+        assert_eq!((new.requests, stable.errors), (100.0, 1.0));
+
+        let partial_then_more = page(
+            vec![result("n_err", StatusCode::PartialData, &[3.0])],
+            Some("page-2"),
+        );
+        assert_eq!(
+            fold_page(&partial_then_more, &mut new, &mut stable),
+            Ok(Some("page-2".to_string())),
+            "PartialData with a next page: the rest comes on that page"
+        );
+        assert_eq!(new.errors, 3.0);
+
+        for (status, said) in [
+            (StatusCode::InternalError, "InternalError"),
+            (StatusCode::Forbidden, "Forbidden"),
+            (StatusCode::PartialData, "PartialData without a next page"),
+            (StatusCode::from("SomethingNew"), "SomethingNew"),
+        ] {
+            let failed = GetMetricDataOutput::builder()
+                .metric_data_results(result("n_err", StatusCode::Complete, &[]))
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("n_cerr")
+                        .status_code(status)
+                        .messages(
+                            MessageData::builder()
+                                .code("InternalError")
+                                .value("try again")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build();
+            let e = fold_page(&failed, &mut new, &mut stable).unwrap_err();
+            assert_eq!(e.operation, "cloudwatch:GetMetricData");
+            assert_eq!(e.kind, ApiErrorKind::Other);
+            assert!(
+                e.message.contains("n_cerr") && e.message.contains(said),
+                "{said}: {}",
+                e.message
+            );
+            assert!(e.message.contains("try again"), "{}", e.message);
+        }
+        let no_status = page(vec![MetricDataResult::builder().id("s_req").build()], None);
+        let e = fold_page(&no_status, &mut new, &mut stable).unwrap_err();
+        assert!(e.message.contains("s_req"), "{}", e.message);
+    }
+
+    fn client() -> Client {
+        use aws_sdk_cloudwatch::config::{BehaviorVersion, Builder, Region};
+        Client::from_conf(
+            Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("eu-west-1"))
+                .build(),
+        )
+    }
+
+    #[test]
+    fn alarms_are_asked_for_of_both_types_page_by_page() {
+        let names = vec!["shop-errors".to_string(), "shop-composite".to_string()];
+        let first = describe_alarms_request(&client(), &names, None);
+        let input = first.as_input();
+        assert_eq!(input.get_alarm_names().as_deref(), Some(&names[..]));
+        assert_eq!(
+            input.get_alarm_types().as_deref(),
+            Some(&[AlarmType::MetricAlarm, AlarmType::CompositeAlarm][..]),
+            "without AlarmTypes, DescribeAlarms returns metric alarms only"
+        );
+        assert_eq!(input.get_next_token(), &None);
+        let second = describe_alarms_request(&client(), &names, Some("p2".into()));
+        assert_eq!(second.as_input().get_next_token().as_deref(), Some("p2"));
+
+        let out = DescribeAlarmsOutput::builder()
+            .metric_alarms(
+                MetricAlarm::builder()
+                    .alarm_name("shop-errors")
+                    .state_value(StateValue::Ok)
+                    .build(),
+            )
+            .composite_alarms(
+                CompositeAlarm::builder()
+                    .alarm_name("shop-composite")
+                    .state_value(StateValue::Alarm)
+                    .build(),
+            )
+            .next_token("p2")
+            .build();
+        assert_eq!(
+            alarm_page(&out),
+            (
+                vec![
+                    ("shop-errors".to_string(), "OK".to_string()),
+                    ("shop-composite".to_string(), "ALARM".to_string()),
+                ],
+                Some("p2".to_string())
+            )
+        );
+        let last = DescribeAlarmsOutput::builder().next_token("").build();
+        assert_eq!(alarm_page(&last), (Vec::new(), None));
     }
 }
