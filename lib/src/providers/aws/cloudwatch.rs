@@ -122,13 +122,11 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
         "req" => metrics.requests += sum,
         "err" => metrics.errors += sum,
         // A failed connection (or TLS handshake) to a target is a request the color failed that no
-        // target answered, so no `HTTPCode_Target_5XX_Count` counts it. It is an error, and also a
-        // request: without it in the denominator, a color failing most of its connections could show a
-        // rate above 100 %, or no rate at all when `RequestCount` is zero.
-        "cerr" | "tls" => {
-            metrics.errors += sum;
-            metrics.requests += sum;
-        }
+        // target answered, so no `HTTPCode_Target_5XX_Count` counts it: it is an error. It is already a
+        // request: `RequestCount` counts every request for which the load balancer chose a target, and
+        // the connection fails after that choice. Adding it again would shrink the rate; `observe`
+        // only makes sure the requests are never fewer than the errors.
+        "cerr" | "tls" => metrics.errors += sum,
         "lat" => metrics.latency_seconds = either(metrics.latency_seconds, max, f64::max),
         "hh" => metrics.healthy_hosts = either(metrics.healthy_hosts, min, f64::min),
         "uh" => metrics.unhealthy_hosts = either(metrics.unhealthy_hosts, max, f64::max),
@@ -220,6 +218,10 @@ impl MetricSource for CloudWatch {
                 Some(t) => token = Some(t),
                 None => break,
             }
+        }
+        // Connection errors are counted per connection: never let them make a rate above 100 %.
+        for m in [&mut new, &mut stable] {
+            m.requests = m.requests.max(m.errors);
         }
         Ok(Observation {
             new,
@@ -480,20 +482,16 @@ mod tests {
     }
 
     #[test]
-    fn connection_and_tls_errors_are_errors_and_requests() {
+    fn connection_and_tls_errors_are_errors_of_requests_already_counted() {
         let mut m = ColorMetrics::default();
         fold(&mut m, "req", &[90.0]);
         fold(&mut m, "err", &[2.0]);
         fold(&mut m, "cerr", &[6.0, 2.0]);
         fold(&mut m, "tls", &[0.0]);
-        assert_eq!((m.requests, m.errors), (98.0, 10.0));
-        let mut only_failures = ColorMetrics::default();
-        fold(&mut only_failures, "cerr", &[5.0]);
-        fold(&mut only_failures, "tls", &[5.0]);
         assert_eq!(
-            only_failures.error_rate(),
-            Some(1.0),
-            "every request failed, none reached a target"
+            (m.requests, m.errors),
+            (90.0, 10.0),
+            "RequestCount already holds the requests whose connection failed"
         );
     }
 
