@@ -200,6 +200,10 @@ pub struct GateArgs {
     /// Most the new color's error rate may exceed the stable color's, in percentage points [default: 0.5].
     #[arg(long, value_name = "PP", env = "ALBFLIP_MAX_ERROR_RATE_INCREASE", value_parser = parse_percent_value)]
     pub max_error_rate_increase: Option<f64>,
+    /// Most the new color's latency statistic may be as a multiple of the stable color's in the same
+    /// window, a ratio above 1 such as 1.5 or 1.5x [default: 2].
+    #[arg(long, value_name = "RATIO", env = "ALBFLIP_MAX_LATENCY_INCREASE", value_parser = parse_ratio)]
+    pub max_latency_increase: Option<f64>,
     /// Without enough requests: keep baking (wait), fail the step, or pass it [default: wait].
     #[arg(long, value_name = "wait|fail|pass", env = "ALBFLIP_ON_NO_DATA")]
     pub on_no_data: Option<String>,
@@ -262,6 +266,19 @@ fn parse_percent_value(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("{s:?} is outside 0..=100 percent"))
     }
+}
+
+/// A ratio such as `1.5`, with or without a trailing `x`; whether it is above 1 is checked with the
+/// other settings, so the message names where the value came from.
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    t.strip_suffix(['x', 'X'])
+        .unwrap_or(t)
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("{s:?} is not a ratio: use e.g. 1.5 or 1.5x"))
 }
 
 /// How to move traffic; also from `ALBFLIP_*` and `albflip.toml` `[strategy]`.

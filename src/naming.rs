@@ -40,6 +40,7 @@ pub fn flag(input: &Input) -> &'static str {
         MetricPeriod => "--metric-period",
         MaxErrorRate => "--max-error-rate",
         MaxErrorRateIncrease => "--max-error-rate-increase",
+        MaxLatencyIncrease => "--max-latency-increase",
         OnNoData => "--on-no-data",
         Alarm => "--alarm",
         MinHealthyHosts => "--min-healthy-hosts",

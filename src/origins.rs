@@ -28,6 +28,7 @@ fn file_key(long: &str) -> Option<String> {
         | "min-healthy-hosts"
         | "max-unhealthy-hosts"
         | "max-error-rate-increase"
+        | "max-latency-increase"
         | "on-no-data"
         | "max-bake-extension"
         | "poll-interval"

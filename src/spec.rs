@@ -79,6 +79,7 @@ fn gate_options(o: &mut DeployOptions, args: &GateArgs) -> Result<(), Error> {
     };
     o.max_error_rate = args.max_error_rate;
     o.max_error_rate_increase = args.max_error_rate_increase;
+    o.max_latency_increase = args.max_latency_increase;
     o.min_requests = args.min_requests;
     o.max_latency = args.max_latency;
     o.min_healthy_hosts = args.min_healthy_hosts;

@@ -136,6 +136,8 @@ pub struct GatesSection {
     pub alarms: Option<Vec<String>>,
     /// Most the new color's error rate may exceed the stable one's, in percentage points.
     pub max_error_rate_increase: Option<f64>,
+    /// Most the new color's latency may be as a multiple of the stable one's, e.g. 1.5.
+    pub max_latency_increase: Option<f64>,
     /// `wait`, `fail` or `pass`.
     pub on_no_data: Option<String>,
     /// How long `wait` may extend a bake.
@@ -338,6 +340,7 @@ fn key_hint(key: &str) -> &'static str {
         "canary-percentage" => "a whole percentage from 1 to 99",
         "port" => "a port number from 1 to 65535",
         "max-error-rate" | "max-error-rate-increase" => "a percentage from 0 to 100, e.g. 1.0",
+        "max-latency-increase" => "a ratio above 1, e.g. 1.5",
         "min-requests" | "min-healthy-hosts" | "max-unhealthy-hosts" | "failure-threshold" => "a whole number of zero or more",
         "auto-promote" => "true or false",
         "alarms" => "a list of alarm names, e.g. [\"shop-p99\"]",

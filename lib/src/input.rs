@@ -58,6 +58,8 @@ pub enum Input {
     MaxErrorRate,
     /// The maximum increase of the error rate over the stable color.
     MaxErrorRateIncrease,
+    /// The most the latency may be as a multiple of the stable color's.
+    MaxLatencyIncrease,
     /// What a gate does without data.
     OnNoData,
     /// The CloudWatch alarms to watch.
@@ -121,6 +123,7 @@ impl fmt::Display for Input {
             MetricPeriod => "the metric period",
             MaxErrorRate => "the maximum error rate",
             MaxErrorRateIncrease => "the maximum error rate increase",
+            MaxLatencyIncrease => "the maximum latency increase",
             OnNoData => "the no-data policy",
             Alarm => "the alarms",
             MinHealthyHosts => "the minimum of healthy hosts",

@@ -310,6 +310,15 @@ fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Result<S
     ));
     entries.push(entry(
         origins,
+        "max-latency-increase",
+        gates
+            .max_latency_increase
+            .map_or("off".into(), |r| format!("{r}x")),
+        "max-latency-increase",
+        g.max_latency_increase.is_some(),
+    ));
+    entries.push(entry(
+        origins,
         "on-no-data",
         format!("{:?}", policy.on_no_data).to_lowercase(),
         "on-no-data",

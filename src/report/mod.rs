@@ -298,6 +298,9 @@ fn gate_name(g: &GateKind, spec: &DeploySpec) -> String {
         GateKind::UnhealthyHosts => "unhealthy hosts".into(),
         GateKind::Alarm(name) => format!("alarm {name}"),
         GateKind::ErrorRateIncrease => "5XX rate increase over stable".into(),
+        GateKind::LatencyIncrease => {
+            format!("latency ({}) against stable", spec.gates.latency_statistic)
+        }
         other => format!("{other:?}"),
     }
 }
@@ -308,6 +311,7 @@ fn gate_value(g: &GateKind, v: f64) -> String {
         GateKind::ErrorRate => format!("{:.2}%", v * 100.0),
         GateKind::ErrorRateIncrease => format!("{:+.2} pp", v * 100.0),
         GateKind::Latency => chart::seconds_label(v),
+        GateKind::LatencyIncrease => format!("{}x", chart::trim(v)),
         _ => chart::trim(v),
     }
 }
@@ -436,7 +440,7 @@ pub fn render(
     );
     let _ = writeln!(
         h,
-        "<h1>albflip deployment report</h1>\n<dl><dt>Route</dt><dd>{}</dd><dt>Strategy</dt><dd>{}</dd><dt>Colors</dt><dd>target <b>{}</b>, stable <b>{}</b></dd><dt>Started</dt><dd>{}</dd><dt>Ended</dt><dd>{}{duration}</dd><dt>Gates</dt><dd>5XX rate ≤ {}% (judged from {} requests), latency {} ≤ {}, healthy hosts ≥ {}, unhealthy hosts ≤ {}, 5XX increase over stable ≤ {} pp{}</dd><dt>Bake</dt><dd>{} per step, polled every {} over {} ending {} ago</dd></dl>",
+        "<h1>albflip deployment report</h1>\n<dl><dt>Route</dt><dd>{}</dd><dt>Strategy</dt><dd>{}</dd><dt>Colors</dt><dd>target <b>{}</b>, stable <b>{}</b></dd><dt>Started</dt><dd>{}</dd><dt>Ended</dt><dd>{}{duration}</dd><dt>Gates</dt><dd>5XX rate ≤ {}% (judged from {} requests), latency {} ≤ {}, healthy hosts ≥ {}, unhealthy hosts ≤ {}, 5XX increase over stable ≤ {} pp{}{}</dd><dt>Bake</dt><dd>{} per step, polled every {} over {} ending {} ago</dd></dl>",
         escape(&route),
         escape(&spec.strategy),
         f.target,
@@ -450,6 +454,10 @@ pub fn render(
         g.min_healthy_hosts,
         g.max_unhealthy_hosts,
         chart::trim(g.max_error_rate_increase * 100.0),
+        g.max_latency_increase.map_or(String::new(), |r| format!(
+            ", latency ≤ {}x stable's",
+            chart::trim(r)
+        )),
         if g.alarms.is_empty() {
             String::new()
         } else {

@@ -621,6 +621,22 @@ static CATALOGUE: &[Case] = &[
         ..FLAG
     },
     Case {
+        name: "latency increase 0.9",
+        cmd: Cmd::Gated,
+        args: &["--max-latency-increase", "0.9"],
+        input: &["--max-latency-increase", "0.9"],
+        fix: &["above 1", "1.5"],
+        ..FLAG
+    },
+    Case {
+        name: "latency increase fast",
+        cmd: Cmd::Gated,
+        args: &["--max-latency-increase", "fast"],
+        input: &["--max-latency-increase", "fast"],
+        fix: &["1.5x"],
+        ..FLAG
+    },
+    Case {
         name: "latency statistic median",
         cmd: Cmd::Gated,
         args: &["--latency-statistic", "median"],
@@ -669,6 +685,14 @@ static CATALOGUE: &[Case] = &[
         ..ENV
     },
     Case {
+        name: "latency increase 1",
+        env: &[("ALBFLIP_MAX_LATENCY_INCREASE", "1")],
+        cmd: Cmd::Gated,
+        input: &["ALBFLIP_MAX_LATENCY_INCREASE", "1"],
+        fix: &["above 1"],
+        ..ENV
+    },
+    Case {
         name: "on-no-data ignore",
         env: &[("ALBFLIP_ON_NO_DATA", "ignore")],
         cmd: Cmd::Gated,
@@ -690,6 +714,14 @@ static CATALOGUE: &[Case] = &[
         cmd: Cmd::PlanOnly,
         input: &["[gates] max-error-rate", "150"],
         fix: &["percentage from 0 to 100"],
+        ..TOML
+    },
+    Case {
+        name: "latency increase 0.5",
+        toml: Some("{route}[gates]\nmax-latency-increase = 0.5\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [gates] max-latency-increase", "0.5"],
+        fix: &["above 1"],
         ..TOML
     },
     Case {

@@ -178,6 +178,54 @@ async fn fine_at_10_and_25_failing_at_50() {
     }
 }
 
+/// Green's p99 at twice blue's in the same window, both under the absolute limit of 1 s.
+fn green_twice_as_slow(c: &MetricContext) -> Sample {
+    let mut s = proportional(c, 0.0);
+    s.new.latency_seconds = Some(0.4);
+    s.stable.latency_seconds = Some(0.2);
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn green_at_twice_blues_latency_rolls_back_at_1_5x_even_under_the_absolute_limit() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let gates = GateThresholds {
+        max_latency_increase: Some(1.5),
+        ..GateThresholds::default()
+    };
+    let run = deploy(&alb, &spec(gradual(), policy(), gates), green_twice_as_slow).await;
+    let outcome = run.result.unwrap();
+    assert_eq!(failed_gate(&outcome), (GateKind::LatencyIncrease, 1));
+    assert_eq!(greens(&alb), vec![10, 0]);
+    match outcome {
+        Outcome::RolledBack { failure, .. } => assert!(
+            failure
+                .message()
+                .starts_with("green p99 latency 0.400 s is 2x blue's 0.200 s > 1.5x ("),
+            "{}",
+            failure.message()
+        ),
+        _ => unreachable!(),
+    }
+
+    // The same deployment without the comparison (the default) and at 2x completes.
+    for max_latency_increase in [GateThresholds::default().max_latency_increase, Some(2.0)] {
+        let alb = Arc::new(InMemoryAlb::new());
+        let gates = GateThresholds {
+            max_latency_increase,
+            ..GateThresholds::default()
+        };
+        let run = deploy(&alb, &spec(gradual(), policy(), gates), green_twice_as_slow).await;
+        assert_eq!(
+            run.result.unwrap(),
+            Outcome::Completed {
+                stable: Color::Green
+            }
+        );
+        assert_eq!(greens(&alb), vec![10, 25, 50, 75, 100]);
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_latency_breach_rolls_back() {
     let alb = Arc::new(InMemoryAlb::new());

@@ -127,6 +127,13 @@ impl DeploySpecBuilder {
         self
     }
 
+    /// The most the new color's latency statistic may be as a multiple of the stable color's over the
+    /// same window, a ratio above 1 (default 2: at most twice as slow).
+    pub fn max_latency_increase(mut self, ratio: f64) -> Self {
+        self.options.max_latency_increase = Some(ratio);
+        self
+    }
+
     /// A CloudWatch alarm that must not be in ALARM (repeatable).
     pub fn alarm(mut self, name: impl Into<String>) -> Self {
         self.options

@@ -101,6 +101,9 @@ pub struct DeployOptions {
     pub alarms: Option<Vec<String>>,
     /// Most the new color's error rate may exceed the stable one's, in percentage points (default 0.5).
     pub max_error_rate_increase: Option<f64>,
+    /// Most the new color's latency statistic may be as a multiple of the stable one's in the same
+    /// window, a ratio above 1 (`[gates] max-latency-increase`; off by default).
+    pub max_latency_increase: Option<f64>,
     /// What a poll without enough requests means (default wait).
     pub on_no_data: Option<NoDataPolicy>,
     /// How long `wait` may extend a bake (default: the bake).
@@ -318,6 +321,12 @@ impl DeployOptions {
             (Input::MaxErrorRateIncrease, "max-error-rate-increase"),
             d.max_error_rate_increase,
         )?;
+        let max_latency_increase = self.ratio(
+            self.max_latency_increase,
+            file.max_latency_increase,
+            (Input::MaxLatencyIncrease, "max-latency-increase"),
+            d.max_latency_increase,
+        )?;
         let file_latency = file_duration(&file.max_latency, "[gates] max-latency")?;
         let alarms = self
             .alarms
@@ -341,6 +350,7 @@ impl DeployOptions {
                 .or(file.max_unhealthy_hosts)
                 .unwrap_or(d.max_unhealthy_hosts),
             max_error_rate_increase,
+            max_latency_increase,
             alarms: alarms
                 .into_iter()
                 .filter(|a| !a.trim().is_empty())
@@ -365,6 +375,32 @@ impl DeployOptions {
             named(code.is_some(), input, &format!("[gates] {key}")),
             format!("{} is outside 0..=100 percent", fraction * 100.0),
             "Give a percentage from 0 to 100",
+        ))
+    }
+
+    /// A ratio of the stable color's value, checked to be a number above 1.
+    fn ratio(
+        &self,
+        code: Option<f64>,
+        file: Option<f64>,
+        (input, key): (Input, &str),
+        default: Option<f64>,
+    ) -> Result<Option<f64>, Error> {
+        let Some(ratio) = code.or(file) else {
+            return Ok(default);
+        };
+        if ratio.is_finite() && ratio > 1.0 {
+            return Ok(Some(ratio));
+        }
+        Err(Error::invalid(
+            input,
+            named(
+                code.is_some(),
+                input,
+                &format!("albflip.toml [gates] {key}"),
+            ),
+            format!("{ratio} is not a ratio above 1"),
+            "Give a multiple of the stable color's value above 1, e.g. 1.5",
         ))
     }
 
@@ -505,6 +541,39 @@ mod tests {
         assert_eq!(spec.policy.max_bake_extension, Duration::from_secs(1));
         assert_eq!(spec.policy.poll_interval, Duration::from_secs(10));
         assert_eq!(spec.gates.min_requests, 3);
+    }
+
+    #[test]
+    fn the_latency_increase_is_a_ratio_above_1_from_code_else_the_file() {
+        let (s, g) = sections("", "max-latency-increase = 1.5");
+        let spec = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap();
+        assert_eq!(spec.gates.max_latency_increase, Some(1.5));
+        let o = DeployOptions {
+            max_latency_increase: Some(3.0),
+            ..DeployOptions::default()
+        };
+        let spec = o.deploy_spec(Color::Green, &s, &g).unwrap();
+        assert_eq!(spec.gates.max_latency_increase, Some(3.0));
+        let (s, g) = sections("", "max-latency-increase = 0.9");
+        let err = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "albflip.toml [gates] max-latency-increase: 0.9 is not a ratio above 1"
+            ),
+            "{err}"
+        );
+        let o = DeployOptions {
+            max_latency_increase: Some(1.0),
+            ..DeployOptions::default()
+        };
+        let err = o
+            .deploy_spec(Color::Green, &Default::default(), &Default::default())
+            .unwrap_err();
+        assert_eq!(err.input(), Some(Input::MaxLatencyIncrease), "{err}");
     }
 
     #[test]

@@ -59,6 +59,10 @@ impl FromStr for LatencyStatistic {
     }
 }
 
+/// The comparison of the two colors' latency is off unless a ratio is given: a new version warming up is
+/// often slower in its first minutes, and comparing worst periods would roll it back on a fluke.
+pub const DEFAULT_MAX_LATENCY_INCREASE: Option<f64> = None;
+
 /// Gate thresholds: what must hold for the new color while a step bakes. Rates are fractions here
 /// (0.01 = 1 %); [`crate::engine::DeploySpec::builder`] and `albflip.toml` take percent.
 ///
@@ -92,6 +96,9 @@ pub struct GateThresholds {
     pub max_unhealthy_hosts: u32,
     /// Most the new color's error rate may exceed the stable color's, as a fraction (0.005 = 0.5 pp).
     pub max_error_rate_increase: f64,
+    /// Most the new color's latency statistic may be as a multiple of the stable color's in the same
+    /// window (1.5 = at most 1.5 times); `None` turns the comparison off.
+    pub max_latency_increase: Option<f64>,
     /// CloudWatch alarms that must not be in ALARM.
     pub alarms: Vec<String>,
 }
@@ -106,6 +113,7 @@ impl Default for GateThresholds {
             min_healthy_hosts: 1,
             max_unhealthy_hosts: 0,
             max_error_rate_increase: 0.005,
+            max_latency_increase: DEFAULT_MAX_LATENCY_INCREASE,
             alarms: Vec::new(),
         }
     }
@@ -165,6 +173,8 @@ pub enum GateKind {
     Alarm(String),
     /// The new color's error rate against the stable color's.
     ErrorRateIncrease,
+    /// The new color's latency statistic as a multiple of the stable color's.
+    LatencyIncrease,
 }
 
 /// A gate's verdict.
@@ -220,6 +230,12 @@ pub fn window_text(start: SystemTime, end: SystemTime) -> String {
         full.get(11..19).unwrap_or(&full).to_string()
     };
     format!("{}–{} UTC", t(start), t(end))
+}
+
+/// A ratio with up to two decimals and no trailing zeros: `2.1`, `1.96`, `2`.
+fn times(x: f64) -> String {
+    let text = format!("{x:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn pct(x: f64) -> String {
@@ -285,6 +301,12 @@ pub fn evaluate(t: &GateThresholds, obs: &Observation, new_color: Color) -> Gate
         },
         format!("{new_color} latency: no datapoints ({window})"),
     ));
+
+    if let Some(max_ratio) = t.max_latency_increase {
+        results.push(latency_increase(
+            t, max_ratio, obs, new_color, enough, &window,
+        ));
+    }
 
     let min_h = f64::from(t.min_healthy_hosts);
     results.push(threshold_gate(
@@ -366,6 +388,74 @@ pub fn evaluate(t: &GateThresholds, obs: &Observation, new_color: Color) -> Gate
         results,
         has_data: enough,
     }
+}
+
+/// The new color's latency statistic against the stable color's over the same window: no data when
+/// either has no datapoints or the new color has fewer than `min_requests` requests (a percentile of a
+/// handful of requests is noise); skipped when the stable color has too few to compare with.
+fn latency_increase(
+    t: &GateThresholds,
+    max_ratio: f64,
+    obs: &Observation,
+    new_color: Color,
+    enough: bool,
+    window: &str,
+) -> GateResult {
+    let stable_color = new_color.other();
+    let stat = t.latency_statistic;
+    let (n, s) = (&obs.new, &obs.stable);
+    let result = |verdict, value, message| GateResult {
+        gate: GateKind::LatencyIncrease,
+        verdict,
+        value,
+        threshold: max_ratio,
+        message,
+    };
+    let (Some(new_latency), Some(stable_latency)) = (n.latency_seconds, s.latency_seconds) else {
+        let missing = if n.latency_seconds.is_none() {
+            new_color
+        } else {
+            stable_color
+        };
+        return result(
+            Verdict::NoData,
+            None,
+            format!(
+                "{new_color} {stat} latency against {stable_color}'s not judged: no {missing} datapoints ({window})"
+            ),
+        );
+    };
+    if !enough {
+        return result(
+            Verdict::NoData,
+            None,
+            format!(
+                "{new_color} {stat} latency against {stable_color}'s not judged: {} of {} required requests ({window})",
+                n.requests, t.min_requests
+            ),
+        );
+    }
+    if s.requests < t.min_requests as f64 || stable_latency <= 0.0 {
+        return result(
+            Verdict::Skipped,
+            None,
+            format!(
+                "{stat} latency comparison with {stable_color} skipped: too little traffic ({} requests, {window})",
+                s.requests
+            ),
+        );
+    }
+    let ratio = new_latency / stable_latency;
+    let fail = ratio > max_ratio;
+    result(
+        if fail { Verdict::Fail } else { Verdict::Pass },
+        Some(ratio),
+        format!(
+            "{new_color} {stat} latency {new_latency:.3} s is {}x {stable_color}'s {stable_latency:.3} s {} {max_ratio}x ({window})",
+            times(ratio),
+            if fail { ">" } else { "≤" }
+        ),
+    )
 }
 
 fn threshold_gate(
@@ -478,6 +568,116 @@ mod tests {
         let r = evaluate(&t, &o, Color::Green);
         assert_eq!(r.first_failure().unwrap().gate, GateKind::HealthyHosts);
         assert_eq!(r.results.last().unwrap().verdict, Verdict::Skipped);
+    }
+
+    fn latencies(new: f64, stable: f64) -> Observation {
+        let mut o = obs(healthy(1000.0, 0.0), healthy(1000.0, 0.0));
+        o.new.latency_seconds = Some(new);
+        o.stable.latency_seconds = Some(stable);
+        o
+    }
+
+    fn latency_increase_of(t: &GateThresholds, o: &Observation) -> GateResult {
+        let r = evaluate(t, o, Color::Green);
+        r.results
+            .into_iter()
+            .find(|x| x.gate == GateKind::LatencyIncrease)
+            .unwrap()
+    }
+
+    fn at_most(ratio: f64) -> GateThresholds {
+        GateThresholds {
+            max_latency_increase: Some(ratio),
+            ..GateThresholds::default()
+        }
+    }
+
+    #[test]
+    fn latency_at_twice_the_stable_colors_fails_at_1_5x_even_under_the_absolute_limit() {
+        let t = at_most(1.5);
+        let r = evaluate(&t, &latencies(0.412, 0.196), Color::Green);
+        let f = r.first_failure().unwrap();
+        assert_eq!(f.gate, GateKind::LatencyIncrease);
+        assert_eq!(f.threshold, 1.5);
+        assert!((f.value.unwrap() - 0.412 / 0.196).abs() < 1e-9);
+        assert_eq!(
+            f.message,
+            "green p99 latency 0.412 s is 2.1x blue's 0.196 s > 1.5x (14:02:00–14:07:00 UTC)"
+        );
+        let latency = r
+            .results
+            .iter()
+            .find(|x| x.gate == GateKind::Latency)
+            .unwrap();
+        assert_eq!(latency.verdict, Verdict::Pass, "under the absolute limit");
+    }
+
+    #[test]
+    fn latency_at_1_2x_the_stable_colors_passes_at_1_5x() {
+        let g = latency_increase_of(&at_most(1.5), &latencies(0.24, 0.2));
+        assert_eq!(g.verdict, Verdict::Pass);
+        assert_eq!(
+            g.message,
+            "green p99 latency 0.240 s is 1.2x blue's 0.200 s ≤ 1.5x (14:02:00–14:07:00 UTC)"
+        );
+        // Twice the stable color's latency passes at 2x, a hair more fails.
+        let two = at_most(2.0);
+        assert_eq!(
+            latency_increase_of(&two, &latencies(0.4, 0.2)).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            latency_increase_of(&two, &latencies(0.41, 0.2)).verdict,
+            Verdict::Fail
+        );
+        // Off by default.
+        assert_eq!(GateThresholds::default().max_latency_increase, None);
+    }
+
+    #[test]
+    fn latency_against_the_stable_color_without_its_datapoints_is_no_data() {
+        let mut o = latencies(0.4, 0.2);
+        o.stable.latency_seconds = None;
+        let g = latency_increase_of(&at_most(1.5), &o);
+        assert_eq!(g.verdict, Verdict::NoData);
+        assert_eq!(g.value, None);
+        assert!(g.message.contains("no blue datapoints"), "{}", g.message);
+        let mut o = latencies(0.4, 0.2);
+        o.new.latency_seconds = None;
+        assert_eq!(
+            latency_increase_of(&at_most(1.5), &o).verdict,
+            Verdict::NoData
+        );
+    }
+
+    #[test]
+    fn latency_of_too_few_new_color_requests_is_no_data_not_a_failure() {
+        let mut o = latencies(0.4, 0.2);
+        o.new.requests = 10.0;
+        let g = latency_increase_of(&at_most(1.5), &o);
+        assert_eq!(g.verdict, Verdict::NoData);
+        assert!(
+            g.message.contains("10 of 50 required requests"),
+            "{}",
+            g.message
+        );
+        // Too little stable traffic to compare with: skipped, like the error-rate comparison.
+        let mut o = latencies(0.4, 0.2);
+        o.stable.requests = 10.0;
+        assert_eq!(
+            latency_increase_of(&at_most(1.5), &o).verdict,
+            Verdict::Skipped
+        );
+        // Off: no such gate.
+        let t = GateThresholds {
+            max_latency_increase: None,
+            ..GateThresholds::default()
+        };
+        let r = evaluate(&t, &latencies(4.0, 0.2), Color::Green);
+        assert!(r
+            .results
+            .iter()
+            .all(|x| x.gate != GateKind::LatencyIncrease));
     }
 
     #[test]

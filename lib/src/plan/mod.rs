@@ -9,6 +9,6 @@ pub mod strategy;
 pub use decide::{BakeDecision, BakePolicy, BakeTracker, NoDataPolicy};
 pub use gates::{
     ColorMetrics, GateKind, GateReport, GateResult, GateThresholds, LatencyStatistic, Observation,
-    Verdict,
+    Verdict, DEFAULT_MAX_LATENCY_INCREASE,
 };
 pub use strategy::{Plan, Step, Steps, Strategy};
