@@ -48,7 +48,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let mut checks = routes.preflight(new, spec.min_healthy_hosts).await;
         self.allow_for_capacity(&routes, spec, &mut checks).await?;
         let query = self.query(&routes, spec, self.clock.now());
-        let (gates, metrics_error) = match self.observe_step(&routes, &query, spec).await {
+        // The new color's live health is the pre-flight's verdict (which allows for the capacity deploy
+        // raises first); the gates here show the metrics as published.
+        let (gates, metrics_error) = match self.observe_with_alarms(&query, spec).await {
             Ok(observation) => (Some(evaluate(&spec.gates, &observation, new)), None),
             Err(e) => (None, Some(e.to_string())),
         };
