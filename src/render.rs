@@ -320,13 +320,16 @@ pub fn plan_text(
         "Plan: {} to {} on the {}\n  now {}; stable {}\n",
         spec.strategy, p.target, resolved.snapshot.route, resolved.split, resolved.stable
     );
+    let w = &spec.window;
+    let step_length = |bake| albflip::plan::step_length(bake, w.lag, w.period);
     for (i, s) in p.steps_to_run().iter().enumerate() {
         out.push_str(&format!(
-            "  step {}: {} {}, bake {}\n",
+            "  step {}: {} {}, bake {} (about {} with publication: judged on the periods after its write)\n",
             i + 1,
             p.target,
             s.percent,
-            human(s.bake)
+            human(s.bake),
+            human(step_length(s.bake))
         ));
     }
     if p.pause_after.is_some() {
@@ -346,9 +349,13 @@ pub fn plan_text(
         "  polling every {} over the last {} ending {} ago (period {}); {} failing poll(s) fail a step; no data: {:?} (up to +{})\n",
         human(pol.poll_interval), human(spec.window.window), human(spec.window.lag), human(spec.window.period), pol.failure_threshold, pol.on_no_data, human(pol.max_bake_extension)
     ));
+    let expected: std::time::Duration = p.steps_to_run().iter().map(|s| step_length(s.bake)).sum();
     out.push_str(&format!(
-        "  minimum duration: {}\n",
-        human(p.minimum_duration())
+        "  minimum duration: {} of bakes; expected about {} (each step: bake + lag {} + a period {})\n",
+        human(p.minimum_duration()),
+        human(expected),
+        human(w.lag),
+        human(w.period)
     ));
     out.push_str(&format!("  API calls: {}\n", api_call_estimate(spec)));
     out.push_str("Nothing was written.\n");

@@ -383,8 +383,14 @@ pub struct TokioClock {
 impl TokioClock {
     /// A clock starting now.
     pub fn new() -> TokioClock {
+        TokioClock::starting_at(std::time::SystemTime::now())
+    }
+
+    /// A clock that reads `wall` now and runs with tokio's clock from there (simulated runs that need a
+    /// known wall time, e.g. one aligned to a metric period).
+    pub fn starting_at(wall: std::time::SystemTime) -> TokioClock {
         TokioClock {
-            wall: std::time::SystemTime::now(),
+            wall,
             start: tokio::time::Instant::now(),
         }
     }

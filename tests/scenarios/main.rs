@@ -19,6 +19,7 @@ mod conformance;
 
 const BAKE: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_secs(30);
+const PERIOD: Duration = Duration::from_secs(60);
 
 fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> DeploySpec {
     DeploySpec {
@@ -79,12 +80,21 @@ struct Run {
     events: Vec<(SystemTime, Event)>,
 }
 
+/// A clock on a whole minute, so that the scenarios' 60 s metric periods start at the first write and a
+/// step's length does not depend on the second the test happens to start in.
+fn minute_clock() -> TokioClock {
+    TokioClock::starting_at(albflip::plan::window::align_up(
+        SystemTime::now(),
+        Duration::from_secs(60),
+    ))
+}
+
 async fn deploy<F>(alb: &Arc<InMemoryAlb>, spec: &DeploySpec, script: F) -> Run
 where
     F: Fn(&MetricContext) -> Sample + Send + Sync,
 {
     let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, script);
-    let clock = TokioClock::new();
+    let clock = minute_clock();
     let observer = Collect::default();
     let engine = Engine::new(alb.as_ref(), &metrics, &clock, &observer);
     let result = engine.deploy(&target(alb), spec).await;
@@ -367,7 +377,7 @@ async fn no_traffic_under_each_no_data_policy() {
         BAKE + extension,
         "waited exactly the bake plus the extension"
     );
-    // fail: the first poll fails.
+    // fail: the first judged poll fails.
     let alb = Arc::new(InMemoryAlb::new());
     let p = BakePolicy {
         on_no_data: NoDataPolicy::Fail,
@@ -383,7 +393,8 @@ async fn no_traffic_under_each_no_data_policy() {
             ..
         }
     ));
-    assert_eq!(start.elapsed(), POLL);
+    // The first poll that reads a whole period after the write (60 s periods, polls every 30 s).
+    assert_eq!(start.elapsed(), 2 * POLL);
     assert_eq!(greens(&alb), vec![10, 0]);
     // pass: completes.
     let alb = Arc::new(InMemoryAlb::new());
@@ -462,7 +473,7 @@ async fn canary_waits_for_promotion_then_promote_completes() {
     let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, |c: &MetricContext| {
         proportional(c, 0.0)
     });
-    let clock = TokioClock::new();
+    let clock = minute_clock();
     let observer = Collect::default();
     let engine = Engine::new(alb.as_ref(), &metrics, &clock, &observer);
     let start = tokio::time::Instant::now();
@@ -533,7 +544,8 @@ async fn canary_with_auto_promote_runs_to_100() {
 #[tokio::test(start_paused = true)]
 async fn detection_happens_at_the_first_poll_after_the_breach_is_visible() {
     let alb = Arc::new(InMemoryAlb::new());
-    let t0 = SystemTime::now();
+    // The deployment's clock starts on a whole minute (`minute_clock`); the first step is written then.
+    let t0 = albflip::plan::window::align_up(SystemTime::now(), PERIOD);
     // The breach becomes visible in the metrics 100 s into the first step's bake.
     let breach = t0 + Duration::from_secs(100);
     let run = deploy(
@@ -550,15 +562,101 @@ async fn detection_happens_at_the_first_poll_after_the_breach_is_visible() {
         .map(|(at, _)| *at)
         .expect("rolled back");
     let delay = rolled_at.duration_since(breach).unwrap();
+    // It shows in the first period that ends after it, and the next poll reads that period.
     assert!(
-        delay <= POLL,
-        "detected {delay:?} after the breach; the poll interval is {POLL:?}"
+        delay <= PERIOD + POLL,
+        "detected {delay:?} after the breach; the period is {PERIOD:?}, the poll interval {POLL:?}"
     );
     assert!(
         rolled_at.duration_since(t0).unwrap() < BAKE,
         "not at the end of the bake"
     );
     assert_eq!(greens(&alb), vec![10, 0]);
+}
+
+/// ALB-like timing: 5 min window, published 60 s late, in 60 s periods.
+fn aws_window(spec: DeploySpec) -> DeploySpec {
+    DeploySpec {
+        window: MetricWindow {
+            window: Duration::from_secs(300),
+            lag: Duration::from_secs(60),
+            period: PERIOD,
+        },
+        ..spec
+    }
+}
+
+/// Issue 15, scenario 1: green served plenty of healthy traffic before the step (in the window's
+/// pre-step periods) and fails half its requests after it. Only periods after the write judge the step:
+/// it is rolled back at step 1 and never reaches 25 %.
+#[tokio::test(start_paused = true)]
+async fn a_green_bad_only_after_the_write_is_judged_on_the_periods_after_it() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let written = albflip::plan::window::align_up(SystemTime::now(), PERIOD);
+    let run = deploy(
+        &alb,
+        &aws_window(spec(gradual(), policy(), GateThresholds::default())),
+        move |c| {
+            // Sum the window's periods: healthy before the write, 50 % 5XX after it.
+            let (mut requests, mut errors) = (0.0, 0.0);
+            let mut p = c.start;
+            while p < c.end {
+                if p < written {
+                    requests += 100_000.0;
+                } else {
+                    requests += 100.0;
+                    errors += 50.0;
+                }
+                p += PERIOD;
+            }
+            (traffic(requests, errors), traffic(1000.0, 0.0)).into()
+        },
+    )
+    .await;
+    assert_eq!(failed_gate(&run.result.unwrap()), (GateKind::ErrorRate, 1));
+    assert_eq!(greens(&alb), vec![10, 0]);
+}
+
+/// Issue 15, scenario 4: however often it polls, no step passes before published periods after its
+/// write cover the bake: at least bake + lag after the write.
+#[tokio::test(start_paused = true)]
+async fn no_step_passes_before_its_bake_is_covered_by_published_data() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let p = BakePolicy {
+        poll_interval: Duration::from_secs(5),
+        ..policy()
+    };
+    let run = deploy(
+        &alb,
+        &aws_window(spec(gradual(), p, GateThresholds::default())),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    assert_eq!(
+        run.result.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+    let mut written = std::collections::BTreeMap::new();
+    let mut passed = 0;
+    for (at, e) in &run.events {
+        match e {
+            Event::WeightsApplied { step, .. } => {
+                written.insert(*step, *at);
+            }
+            Event::StepPassed { step, .. } => {
+                let took = at.duration_since(written[step]).unwrap();
+                assert!(
+                    took >= BAKE + Duration::from_secs(60),
+                    "step {step} passed {took:?} after its write"
+                );
+                passed += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(passed, 5);
 }
 
 #[tokio::test(start_paused = true)]
@@ -673,7 +771,7 @@ async fn cancelled_run(
     let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, |c: &MetricContext| {
         proportional(c, 0.0)
     });
-    let clock = TokioClock::new();
+    let clock = minute_clock();
     let observer = Collect::default();
     let token = tokio_util::sync::CancellationToken::new();
     let engine = Engine::new(alb.as_ref(), &metrics, &clock, &observer)

@@ -9,7 +9,9 @@ use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::Observation;
-use crate::plan::{BakeDecision, BakePolicy, BakeTracker, Step};
+use crate::plan::{
+    step_length, step_window, BakeDecision, BakePolicy, BakeProgress, BakeTracker, Step,
+};
 use crate::ports::{ApiError, CapacityPool, Clock, MetricQuery, MetricSource, Provider, Routes};
 
 use super::context::Run;
@@ -86,7 +88,26 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             }
             let now = self.clock.now();
             let elapsed = now.duration_since(started).unwrap_or_default();
-            let query = self.query(routes, spec, now);
+            let w = spec.window;
+            // Only periods that start after the write judge the step (see `plan::window`).
+            let Some(window) = step_window(started, now, w.window, w.lag, w.period) else {
+                let limit = step_length(policy.bake, w.lag, w.period) + policy.max_bake_extension;
+                if elapsed >= limit {
+                    return Ok(Baked::Failed(Failure::NoData {
+                        message: format!(
+                            "no metric period after the step's write was published within {}",
+                            humantime::format_duration(elapsed)
+                        )
+                        .into(),
+                    }));
+                }
+                continue;
+            };
+            let query = MetricQuery {
+                start: window.start,
+                end: window.end,
+                ..self.query(routes, spec, now)
+            };
             let observation = match self.observe_step(routes, &query, spec).await {
                 Ok(o) => {
                     errors = 0;
@@ -110,7 +131,12 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 }
             };
             let report = evaluate(&spec.gates, &observation, new);
-            let decision = tracker.judge(&policy, &report, elapsed);
+            let progress = BakeProgress {
+                elapsed,
+                covered: window.covered,
+                period_end: Some(window.end),
+            };
+            let decision = tracker.judge_step(&policy, &report, progress);
             self.emit(Event::GateEvaluated {
                 step: n,
                 elapsed_seconds: elapsed.as_secs_f64(),

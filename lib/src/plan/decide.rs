@@ -128,22 +128,56 @@ pub enum BakeDecision {
     Failed(Failure),
 }
 
-/// The memory of one step's bake: consecutive failures.
+/// The memory of one step's bake: consecutive failures, and the period the last one was counted in.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BakeTracker {
     consecutive_failures: u32,
+    last_failed_period: Option<std::time::SystemTime>,
+}
+
+/// Where a poll of a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BakeProgress {
+    /// Wall time since the step's weights were verified (it limits the wait for data).
+    pub elapsed: Duration,
+    /// How much of the step the judged periods cover: the step has baked when this reaches the bake.
+    pub covered: Duration,
+    /// The end of the latest period judged: a failure counts again only in a newer period, since
+    /// overlapping windows add no new evidence.
+    pub period_end: Option<std::time::SystemTime>,
 }
 
 impl BakeTracker {
-    /// Judges one poll taken `elapsed` after the step's weights were verified.
+    /// Judges one poll taken `elapsed` after the step's weights were verified, all of it counted as
+    /// covered (a source without publication delay, every poll a new period).
     pub fn judge(
         &mut self,
         policy: &BakePolicy,
         report: &GateReport,
         elapsed: Duration,
     ) -> BakeDecision {
+        let progress = BakeProgress {
+            elapsed,
+            covered: elapsed,
+            period_end: None,
+        };
+        self.judge_step(policy, report, progress)
+    }
+
+    /// Judges one poll of a step: a failure counts once per period; the step passes once the judged
+    /// periods cover the bake; waiting for data is limited by wall time (bake + extension).
+    pub fn judge_step(
+        &mut self,
+        policy: &BakePolicy,
+        report: &GateReport,
+        progress: BakeProgress,
+    ) -> BakeDecision {
+        let elapsed = progress.elapsed;
         if let Some(failure) = report.first_failure() {
-            self.consecutive_failures += 1;
+            if progress.period_end.is_none() || progress.period_end != self.last_failed_period {
+                self.consecutive_failures += 1;
+                self.last_failed_period = progress.period_end;
+            }
             if self.consecutive_failures >= policy.failure_threshold.max(1) {
                 return BakeDecision::Failed(Failure::Gate {
                     result: failure.clone(),
@@ -153,6 +187,7 @@ impl BakeTracker {
             return BakeDecision::Continue;
         }
         self.consecutive_failures = 0;
+        self.last_failed_period = None;
         if !report.has_data {
             let message = report
                 .results
@@ -180,7 +215,7 @@ impl BakeTracker {
                 NoDataPolicy::Pass => {}
             }
         }
-        if elapsed >= policy.bake {
+        if progress.covered >= policy.bake {
             BakeDecision::Passed
         } else {
             BakeDecision::Continue

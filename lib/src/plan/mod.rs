@@ -5,10 +5,12 @@
 pub mod decide;
 pub mod gates;
 pub mod strategy;
+pub mod window;
 
-pub use decide::{BakeDecision, BakePolicy, BakeTracker, NoDataPolicy};
+pub use decide::{BakeDecision, BakePolicy, BakeProgress, BakeTracker, NoDataPolicy};
 pub use gates::{
     ColorMetrics, GateKind, GateReport, GateResult, GateThresholds, LatencyStatistic, Observation,
     Verdict, DEFAULT_MAX_LATENCY_INCREASE,
 };
 pub use strategy::{Plan, Step, Steps, Strategy};
+pub use window::{step_length, step_window, StepWindow};
