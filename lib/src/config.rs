@@ -365,16 +365,7 @@ fn plain_types(message: &str) -> String {
 /// The test listener's ARN from the file, checked: the file names ALB resources, the engine only carries
 /// the id to the provider.
 pub(crate) fn checked_listener_arn(arn: &str) -> Result<String, Error> {
-    crate::providers::aws::arn::ListenerArn::parse(arn)
-        .map(|a| a.as_str().to_string())
-        .map_err(|e| {
-            Error::invalid(
-                crate::input::Input::TestListenerArn,
-                crate::text!({given crate::input::Input::TestListenerArn}, format!(" {arn:?}")),
-                e.to_string(),
-                "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
-            )
-        })
+    crate::providers::aws::arn::test_listener(arn).map(|a| a.as_str().to_string())
 }
 
 #[cfg(test)]

@@ -20,8 +20,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, RedirectActionConfig,
-    RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 
 use crate::harness::*;
@@ -323,20 +322,7 @@ fn fixtures() -> Fixtures {
             )
             .build(),
     );
-    let fixed = extra_listener(
-        &s,
-        8082,
-        Action::builder()
-            .r#type(ActionTypeEnum::FixedResponse)
-            .fixed_response_config(
-                FixedResponseActionConfig::builder()
-                    .status_code("503")
-                    .content_type("text/plain")
-                    .message_body("maintenance")
-                    .build(),
-            )
-            .build(),
-    );
+    let fixed = extra_listener(&s, 8082, maintenance_response());
     let three = extra_listener(
         &s,
         8083,

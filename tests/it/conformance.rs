@@ -9,7 +9,6 @@ use albflip::aws::route::{ColorGroups, RouteId};
 use albflip::aws::router::{AlbRouter, AlbState};
 use albflip::aws::{AutoScaling, CallCounter, ElbV2};
 use albflip::model::Color;
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, FixedResponseActionConfig};
 
 use crate::harness::*;
 use crate::proxy::{Config, Fault, Proxy};
@@ -61,20 +60,7 @@ fn alb_router_refuses_routes_it_cannot_shift_on_the_emulator() {
     let s = stack(None);
     let third = extra_target_group(&s, "red");
     let foreign = extra_listener(&s, 8080, weighted(&[(&s.blue_tg, 50), (&third, 50)], None));
-    let fixed = extra_listener(
-        &s,
-        8081,
-        Action::builder()
-            .r#type(ActionTypeEnum::FixedResponse)
-            .fixed_response_config(
-                FixedResponseActionConfig::builder()
-                    .status_code("503")
-                    .content_type("text/plain")
-                    .message_body("maintenance")
-                    .build(),
-            )
-            .build(),
-    );
+    let fixed = extra_listener(&s, 8081, maintenance_response());
     let before = [fingerprint(&foreign), fingerprint(&fixed)];
     let alb = elbv2();
     let router = AlbRouter::new(&alb, groups(&s));

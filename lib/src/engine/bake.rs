@@ -103,11 +103,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 }
                 continue;
             };
-            let query = MetricQuery {
-                start: window.start,
-                end: window.end,
-                ..self.query(routes, spec, now)
-            };
+            let query = self.query_between(routes, spec, window.start, window.end);
             let observation = match self.observe_step(routes, &query, spec).await {
                 Ok(o) => {
                     errors = 0;
@@ -191,6 +187,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         Ok(observation)
     }
 
+    /// The query for the latest `--metric-window` published at `now` (outside a step: the alarm check
+    /// before a start, `albflip check`).
     pub(super) fn query<R: Routes>(
         &self,
         routes: &R,
@@ -199,6 +197,17 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     ) -> MetricQuery {
         let end = now.checked_sub(spec.window.lag).unwrap_or(now);
         let start = end.checked_sub(spec.window.window).unwrap_or(end);
+        self.query_between(routes, spec, start, end)
+    }
+
+    /// The query for both colors' backends from `start` to `end`.
+    fn query_between<R: Routes>(
+        &self,
+        routes: &R,
+        spec: &DeploySpec,
+        start: SystemTime,
+        end: SystemTime,
+    ) -> MetricQuery {
         let new = spec.plan.target;
         MetricQuery {
             new: routes.backend(new),

@@ -111,6 +111,21 @@ pub fn set_default_actions(listener_arn: &str, actions: Vec<Action>) {
     })
 }
 
+/// A fixed 503 "maintenance" response: an action that forwards to no target group.
+pub fn maintenance_response() -> Action {
+    use aws_sdk_elasticloadbalancingv2::types::FixedResponseActionConfig;
+    Action::builder()
+        .r#type(ActionTypeEnum::FixedResponse)
+        .fixed_response_config(
+            FixedResponseActionConfig::builder()
+                .status_code("503")
+                .content_type("text/plain")
+                .message_body("maintenance")
+                .build(),
+        )
+        .build()
+}
+
 /// A weighted forward action.
 pub fn weighted(groups: &[(&str, i32)], stickiness: Option<(bool, i32)>) -> Action {
     let mut cfg = ForwardActionConfig::builder().set_target_groups(Some(

@@ -159,6 +159,19 @@ impl LoadBalancerArn {
     }
 }
 
+/// The test listener's ARN as the user gave it, checked; the error names the setting and the fix.
+pub fn test_listener(arn: &str) -> Result<ListenerArn, crate::Error> {
+    use crate::input::Input;
+    ListenerArn::parse(arn).map_err(|e| {
+        crate::Error::invalid(
+            Input::TestListenerArn,
+            crate::text!({given Input::TestListenerArn}, format!(" {arn:?}")),
+            e.to_string(),
+            "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use crate::ports::{
 };
 use crate::preflight::Check;
 use crate::providers::aws::api::Alb;
-use crate::providers::aws::arn::ListenerArn;
+use crate::providers::aws::arn;
 use crate::providers::aws::checks;
 use crate::providers::aws::http::SdkHttp;
 use crate::providers::aws::lockstep;
@@ -211,13 +211,7 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
                 self.alb.find_listener(lb, *port).await
             }
             TestListener::Arn(arn) => {
-                let arn = ListenerArn::parse(arn).map_err(|e| {
-                    Error::invalid_text(
-                        format!("test-listener-arn {arn:?}"),
-                        e.to_string(),
-                        "Pass the ARN of the test listener (`aws elbv2 describe-listeners`)",
-                    )
-                })?;
+                let arn = arn::test_listener(arn)?;
                 self.alb.read(&RouteId::Listener(arn)).await
             }
         };
