@@ -82,13 +82,12 @@ impl MetricSource for CountsFile {
                 .map(|c| ColorMetrics::from(*c))
                 .unwrap_or_default()
         };
-        Ok(Observation {
-            new: of(&query.new.name),
-            stable: of(&query.stable.name),
-            alarms: Vec::new(),
-            window_start: query.start,
-            window_end: query.end,
-        })
+        Ok(Observation::totals(
+            of(&query.new.name),
+            of(&query.stable.name),
+            query.start,
+            query.end,
+        ))
     }
 }
 

@@ -277,16 +277,11 @@ fn micro(n: usize) {
         healthy_hosts: Some(2.0),
         unhealthy_hosts: Some(0.0),
     };
-    let observation = Observation {
-        new,
-        stable: ColorMetrics {
-            errors: 20.0,
-            ..new
-        },
-        alarms: Vec::new(),
-        window_start: now - Duration::from_secs(3600),
-        window_end: now,
+    let stable = ColorMetrics {
+        errors: 20.0,
+        ..new
     };
+    let observation = Observation::totals(new, stable, now - Duration::from_secs(3600), now);
     let t = Instant::now();
     let mut failing = 0usize;
     for _ in 0..n {

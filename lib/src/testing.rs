@@ -374,13 +374,9 @@ where
             p.push(ctx);
         }
         let sample = (self.script)(&ctx);
-        Ok(Observation {
-            new: sample.new,
-            stable: sample.stable,
-            alarms: sample.alarms,
-            window_start: q.start,
-            window_end: q.end,
-        })
+        let mut observation = Observation::totals(sample.new, sample.stable, q.start, q.end);
+        observation.alarms = sample.alarms;
+        Ok(observation)
     }
 }
 

@@ -141,6 +141,47 @@ impl ColorMetrics {
     }
 }
 
+/// One color's counts in one metric period.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct PeriodCounts {
+    /// Requests served (never fewer than `errors`).
+    pub requests: f64,
+    /// Requests the color failed (5XX from its members, failed connections to them).
+    pub errors: f64,
+    /// The period's latency statistic in seconds; `None` without a datapoint.
+    pub latency_seconds: Option<f64>,
+}
+
+/// One metric period of both colors: the unit the sequential judge adds evidence in. Both colors'
+/// counts come from the same period, so a comparison is never skewed by traffic that changed between
+/// windows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Period {
+    /// When the period starts.
+    pub start: SystemTime,
+    /// The new color in that period.
+    pub new: PeriodCounts,
+    /// The stable color in that period.
+    pub stable: PeriodCounts,
+}
+
+/// The load balancer's own responses over a window: what it answered itself (502, 503, 504 when a
+/// target refused, failed or timed out) is in no backend's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct LoadBalancerCounts {
+    /// Every request the load balancer received.
+    pub requests: f64,
+    /// The 5XX the load balancer generated itself.
+    pub errors: f64,
+}
+
+impl LoadBalancerCounts {
+    /// Errors per request, when there were requests.
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0.0).then(|| self.errors / self.requests)
+    }
+}
+
 /// What one poll saw.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observation {
@@ -154,6 +195,31 @@ pub struct Observation {
     pub window_start: SystemTime,
     /// Window end.
     pub window_end: SystemTime,
+    /// The window period by period, oldest first (empty from a source that reports totals only).
+    pub periods: Vec<Period>,
+    /// The load balancer's own 5XX over the window, from a source that reports them.
+    pub load_balancer: Option<LoadBalancerCounts>,
+}
+
+impl Observation {
+    /// An observation of totals only, as a simple [`crate::ports::MetricSource`] reports them: no
+    /// periods, no load-balancer counts.
+    pub fn totals(
+        new: ColorMetrics,
+        stable: ColorMetrics,
+        window_start: SystemTime,
+        window_end: SystemTime,
+    ) -> Observation {
+        Observation {
+            new,
+            stable,
+            alarms: Vec::new(),
+            window_start,
+            window_end,
+            periods: Vec::new(),
+            load_balancer: None,
+        }
+    }
 }
 
 /// A gate.
@@ -493,13 +559,7 @@ mod tests {
 
     fn obs(new: ColorMetrics, stable: ColorMetrics) -> Observation {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(14 * 3600 + 2 * 60);
-        Observation {
-            new,
-            stable,
-            alarms: vec![],
-            window_start: start,
-            window_end: start + Duration::from_secs(300),
-        }
+        Observation::totals(new, stable, start, start + Duration::from_secs(300))
     }
 
     fn healthy(requests: f64, errors: f64) -> ColorMetrics {

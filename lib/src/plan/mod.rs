@@ -9,8 +9,8 @@ pub mod window;
 
 pub use decide::{BakeDecision, BakePolicy, BakeProgress, BakeTracker, NoDataPolicy};
 pub use gates::{
-    ColorMetrics, GateKind, GateReport, GateResult, GateThresholds, LatencyStatistic, Observation,
-    Verdict, DEFAULT_MAX_LATENCY_INCREASE,
+    ColorMetrics, GateKind, GateReport, GateResult, GateThresholds, LatencyStatistic,
+    LoadBalancerCounts, Observation, Period, PeriodCounts, Verdict, DEFAULT_MAX_LATENCY_INCREASE,
 };
 pub use strategy::{Plan, Step, Steps, Strategy};
 pub use window::{step_length, step_window, StepWindow};

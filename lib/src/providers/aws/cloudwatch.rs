@@ -13,7 +13,10 @@ use aws_sdk_cloudwatch::types::{
 };
 use aws_sdk_cloudwatch::Client;
 
-use crate::plan::{ColorMetrics, Observation};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use crate::plan::{ColorMetrics, LoadBalancerCounts, Observation, Period, PeriodCounts};
 use crate::ports::{ApiError, ApiErrorKind, Labels, MetricQuery, MetricSource};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
@@ -27,10 +30,20 @@ const METRICS: &[(&str, &str, Option<&str>)] = &[
     ("err", "HTTPCode_Target_5XX_Count", Some("Sum")),
     ("cerr", "TargetConnectionErrorCount", Some("Sum")),
     ("tls", "TargetTLSNegotiationErrorCount", Some("Sum")),
+    // A Lambda target group's failures: the function's own errors and the load balancer's or Lambda's
+    // failures to invoke it. Absent (zero) for instance and IP target groups.
+    ("lue", "LambdaUserError", Some("Sum")),
+    ("lie", "LambdaInternalError", Some("Sum")),
     ("lat", "TargetResponseTime", None),
     ("hh", "HealthyHostCount", Some("Minimum")),
     ("uh", "UnHealthyHostCount", Some("Maximum")),
 ];
+
+/// The load balancer's own metrics, per load balancer (only the `LoadBalancer` dimension): every
+/// request it received and the 5XX it generated itself (`HTTPCode_ELB_5XX_Count`: the 502, 503 and 504
+/// it answers when a target refuses, fails or times out), which no target group's metrics hold.
+const LOAD_BALANCER_METRICS: &[(&str, &str)] =
+    &[("req", "RequestCount"), ("elb5", "HTTPCode_ELB_5XX_Count")];
 
 /// The dimension that names an ALB in a [`crate::ports::Backend`] scope: `app/NAME/ID`.
 pub const LOAD_BALANCER_DIMENSION: &str = "LoadBalancer";
@@ -67,7 +80,56 @@ pub fn metric_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
     }
     // Grouped by scope, the new color's first, as one request per poll has always listed them.
     out.sort_by_key(|(i, _)| *i);
-    out.into_iter().flat_map(|(_, qs)| qs).collect()
+    let mut all: Vec<MetricDataQuery> = out.into_iter().flat_map(|(_, qs)| qs).collect();
+    all.extend(load_balancer_queries(q));
+    all
+}
+
+/// The load balancers the new color is served on, once each, in the order of its scopes.
+fn load_balancers(q: &MetricQuery) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for scope in &q.new.scopes {
+        if let Some(lb) = scope.get(LOAD_BALANCER_DIMENSION) {
+            if !out.contains(&lb.as_str()) {
+                out.push(lb);
+            }
+        }
+    }
+    out
+}
+
+/// Ids `lb_req`, `lb_elb5` for the first load balancer, `lb1_*`... for the others.
+fn load_balancer_queries(q: &MetricQuery) -> Vec<MetricDataQuery> {
+    let period = i32::try_from(q.period.as_secs().max(1)).unwrap_or(60);
+    let mut out = Vec::new();
+    for (i, lb) in load_balancers(q).into_iter().enumerate() {
+        let suffix = if i == 0 { String::new() } else { i.to_string() };
+        for (id, name) in LOAD_BALANCER_METRICS {
+            let metric = Metric::builder()
+                .namespace("AWS/ApplicationELB")
+                .metric_name(*name)
+                .dimensions(
+                    Dimension::builder()
+                        .name(LOAD_BALANCER_DIMENSION)
+                        .value(lb)
+                        .build(),
+                )
+                .build();
+            let stat = MetricStat::builder()
+                .metric(metric)
+                .period(period)
+                .stat("Sum")
+                .build();
+            out.push(
+                MetricDataQuery::builder()
+                    .id(format!("lb{suffix}_{id}"))
+                    .metric_stat(stat)
+                    .return_data(true)
+                    .build(),
+            );
+        }
+    }
+    out
 }
 
 fn queries_in(q: &MetricQuery, scope: &Labels, id_prefix: &str) -> Vec<MetricDataQuery> {
@@ -126,7 +188,7 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
         // request: `RequestCount` counts every request for which the load balancer chose a target, and
         // the connection fails after that choice. Adding it again would shrink the rate; `observe`
         // only makes sure the requests are never fewer than the errors.
-        "cerr" | "tls" => metrics.errors += sum,
+        "cerr" | "tls" | "lue" | "lie" => metrics.errors += sum,
         "lat" => metrics.latency_seconds = either(metrics.latency_seconds, max, f64::max),
         "hh" => metrics.healthy_hosts = either(metrics.healthy_hosts, min, f64::min),
         "uh" => metrics.unhealthy_hosts = either(metrics.unhealthy_hosts, max, f64::max),
@@ -134,13 +196,94 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
     }
 }
 
-/// Folds one `GetMetricData` page into the colors' metrics and returns the token of the next page, if
-/// any. A result that is not `Complete` (or `PartialData` with a next page to fetch the rest from) is an
-/// error naming the query id and status: a query CloudWatch failed or refused must not read as zero.
+/// The datapoints of one poll's queries folded into both colors' totals, their periods and the load
+/// balancer's own counts. The CloudWatch adapter feeds it `GetMetricData` results; the realistic metrics
+/// model of the `testing` feature feeds it the series it publishes, so both read the same way.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesFold {
+    new: ColorMetrics,
+    stable: ColorMetrics,
+    periods: BTreeMap<SystemTime, (PeriodCounts, PeriodCounts)>,
+    load_balancer: Option<LoadBalancerCounts>,
+}
+
+impl SeriesFold {
+    /// Adds the datapoints of query `id` (`n_err`, `s1_req`, `lb_elb5`...; see [`metric_queries`]):
+    /// `values[i]` is the datapoint of the period starting at `timestamps[i]`. A missing count datapoint
+    /// is zero, as CloudWatch leaves out the 5XX metrics of a period without any.
+    pub fn add(&mut self, id: &str, timestamps: &[SystemTime], values: &[f64]) {
+        let (scope, metric) = id.split_once('_').unwrap_or(("", ""));
+        if scope.starts_with("lb") {
+            let lb = self.load_balancer.get_or_insert_with(Default::default);
+            let sum = values.iter().fold(0.0, |a, b| a + b);
+            match metric {
+                "req" => lb.requests += sum,
+                "elb5" => lb.errors += sum,
+                _ => {}
+            }
+            return;
+        }
+        let is_new = scope.starts_with('n');
+        fold(
+            if is_new {
+                &mut self.new
+            } else {
+                &mut self.stable
+            },
+            metric,
+            values,
+        );
+        for (t, v) in timestamps.iter().zip(values) {
+            let pair = self.periods.entry(*t).or_default();
+            fold_period(if is_new { &mut pair.0 } else { &mut pair.1 }, metric, *v);
+        }
+    }
+
+    /// The observation of `start..end`: connection errors are counted per connection, so requests are
+    /// never fewer than errors, in total and in every period.
+    pub fn finish(self, start: SystemTime, end: SystemTime) -> Observation {
+        let (mut new, mut stable) = (self.new, self.stable);
+        for m in [&mut new, &mut stable] {
+            m.requests = m.requests.max(m.errors);
+        }
+        let periods = self
+            .periods
+            .into_iter()
+            .map(|(start, (mut new, mut stable))| {
+                for c in [&mut new, &mut stable] {
+                    c.requests = c.requests.max(c.errors);
+                }
+                Period { start, new, stable }
+            })
+            .collect();
+        let mut observation = Observation::totals(new, stable, start, end);
+        observation.periods = periods;
+        observation.load_balancer = self.load_balancer.map(|mut lb| {
+            lb.requests = lb.requests.max(lb.errors);
+            lb
+        });
+        observation
+    }
+}
+
+/// Adds one datapoint of `metric` to a color's counts in one period (the totals' rules, per period).
+fn fold_period(counts: &mut PeriodCounts, metric: &str, value: f64) {
+    match metric {
+        "req" => counts.requests += value,
+        "err" | "cerr" | "tls" | "lue" | "lie" => counts.errors += value,
+        "lat" => {
+            counts.latency_seconds = Some(counts.latency_seconds.map_or(value, |l| l.max(value)))
+        }
+        _ => {}
+    }
+}
+
+/// Folds one `GetMetricData` page into `folded` and returns the token of the next page, if any. A
+/// result that is not `Complete` (or `PartialData` with a next page to fetch the rest from) is an error
+/// naming the query id and status: a query CloudWatch failed or refused must not read as zero.
 fn fold_page(
     out: &GetMetricDataOutput,
-    new: &mut ColorMetrics,
-    stable: &mut ColorMetrics,
+    folded: &mut SeriesFold,
 ) -> Result<Option<String>, ApiError> {
     let next = out
         .next_token()
@@ -168,13 +311,12 @@ fn fold_page(
                 ));
             }
         }
-        let (color, metric) = id.split_once('_').unwrap_or(("", ""));
-        let target = if color.starts_with('n') {
-            &mut *new
-        } else {
-            &mut *stable
-        };
-        fold(target, metric, r.values());
+        let timestamps: Vec<SystemTime> = r
+            .timestamps()
+            .iter()
+            .filter_map(|t| SystemTime::try_from(*t).ok())
+            .collect();
+        folded.add(id, &timestamps, r.values());
     }
     Ok(next)
 }
@@ -198,8 +340,7 @@ fn messages<'a>(messages: impl Iterator<Item = &'a MessageData>) -> String {
 impl MetricSource for CloudWatch {
     async fn observe(&self, q: &MetricQuery) -> Result<Observation, ApiError> {
         let op = "cloudwatch:GetMetricData";
-        let mut new = ColorMetrics::default();
-        let mut stable = ColorMetrics::default();
+        let mut folded = SeriesFold::default();
         let mut token: Option<String> = None;
         loop {
             self.calls.record(op);
@@ -214,22 +355,12 @@ impl MetricSource for CloudWatch {
                 .send()
                 .await
                 .map_err(|e| classify(op, e))?;
-            match fold_page(&out, &mut new, &mut stable)? {
+            match fold_page(&out, &mut folded)? {
                 Some(t) => token = Some(t),
                 None => break,
             }
         }
-        // Connection errors are counted per connection: never let them make a rate above 100 %.
-        for m in [&mut new, &mut stable] {
-            m.requests = m.requests.max(m.errors);
-        }
-        Ok(Observation {
-            new,
-            stable,
-            alarms: Vec::new(),
-            window_start: q.start,
-            window_end: q.end,
-        })
+        Ok(folded.finish(q.start, q.end))
     }
 
     async fn alarm_states(&self, names: &[String]) -> Result<Vec<(String, String)>, ApiError> {
@@ -357,16 +488,17 @@ mod tests {
     #[test]
     fn one_request_holds_every_metric_of_both_colors_with_the_right_statistics_and_dimensions() {
         let qs = metric_queries(&query(LatencyStatistic::Percentile(99.0)));
-        assert_eq!(qs.len(), 14);
+        assert_eq!(qs.len(), 20);
         let ids: Vec<&str> = qs.iter().filter_map(|q| q.id()).collect();
         assert_eq!(
             ids,
             [
-                "n_req", "n_err", "n_cerr", "n_tls", "n_lat", "n_hh", "n_uh", "s_req", "s_err",
-                "s_cerr", "s_tls", "s_lat", "s_hh", "s_uh"
+                "n_req", "n_err", "n_cerr", "n_tls", "n_lue", "n_lie", "n_lat", "n_hh", "n_uh",
+                "s_req", "s_err", "s_cerr", "s_tls", "s_lue", "s_lie", "s_lat", "s_hh", "s_uh",
+                "lb_req", "lb_elb5"
             ]
         );
-        let shape: Vec<(String, String, i32, String)> = qs
+        let shape: Vec<(String, String, i32, String)> = qs[..18]
             .iter()
             .map(|q| {
                 let s = q.metric_stat().unwrap();
@@ -406,12 +538,33 @@ mod tests {
         let sum = |name: &str| (name.into(), "Sum".into(), 60, shape[0].3.clone());
         assert_eq!(shape[2], sum("TargetConnectionErrorCount"));
         assert_eq!(shape[3], sum("TargetTLSNegotiationErrorCount"));
-        assert_eq!(shape[4].0, "TargetResponseTime");
-        assert_eq!(shape[4].1, "p99");
-        assert_eq!(shape[5].1, "Minimum");
-        assert_eq!(shape[6].1, "Maximum");
-        assert_eq!(shape[7].3, "targetgroup/prod-shop-blue-tg/943f017f100becff");
-        assert_eq!(shape[9].0, "TargetConnectionErrorCount");
+        assert_eq!(shape[4], sum("LambdaUserError"));
+        assert_eq!(shape[5], sum("LambdaInternalError"));
+        assert_eq!(shape[6].0, "TargetResponseTime");
+        assert_eq!(shape[6].1, "p99");
+        assert_eq!(shape[7].1, "Minimum");
+        assert_eq!(shape[8].1, "Maximum");
+        assert_eq!(shape[9].3, "targetgroup/prod-shop-blue-tg/943f017f100becff");
+        assert_eq!(shape[11].0, "TargetConnectionErrorCount");
+        for q in &qs[18..] {
+            let m = q.metric_stat().unwrap().metric().unwrap();
+            let names: Vec<_> = m.dimensions().iter().filter_map(|d| d.name()).collect();
+            assert_eq!(
+                names,
+                ["LoadBalancer"],
+                "the load balancer's own metrics have no TargetGroup"
+            );
+            assert_eq!(q.metric_stat().unwrap().stat(), Some("Sum"));
+        }
+        assert_eq!(
+            qs[19]
+                .metric_stat()
+                .unwrap()
+                .metric()
+                .unwrap()
+                .metric_name(),
+            Some("HTTPCode_ELB_5XX_Count")
+        );
         for q in &qs {
             let m = q.metric_stat().unwrap().metric().unwrap();
             assert_eq!(m.namespace(), Some("AWS/ApplicationELB"));
@@ -425,7 +578,7 @@ mod tests {
             assert_eq!(q.return_data(), Some(true));
         }
         let avg = metric_queries(&query(LatencyStatistic::Average));
-        assert_eq!(avg[4].metric_stat().unwrap().stat(), Some("Average"));
+        assert_eq!(avg[6].metric_stat().unwrap().stat(), Some("Average"));
     }
 
     #[test]
@@ -454,8 +607,12 @@ mod tests {
             ],
         );
         let qs = metric_queries(&q);
-        assert_eq!(qs.len(), 28);
-        let second: Vec<(&str, Option<&str>)> = qs[14..]
+        assert_eq!(
+            qs.len(),
+            40,
+            "18 per color and load balancer, 2 per load balancer"
+        );
+        let second: Vec<(&str, Option<&str>)> = qs[18..36]
             .iter()
             .map(|q| {
                 let lb = q.metric_stat().unwrap().metric().unwrap().dimensions()[0].value();
@@ -466,7 +623,9 @@ mod tests {
             second[0],
             ("n1_req", Some("app/internal-shop-alb/0000000000000001"))
         );
-        assert_eq!(second[7].0, "s1_req");
+        assert_eq!(second[9].0, "s1_req");
+        let lb_ids: Vec<&str> = qs[36..].iter().filter_map(|q| q.id()).collect();
+        assert_eq!(lb_ids, ["lb_req", "lb_elb5", "lb1_req", "lb1_elb5"]);
         let mut m = ColorMetrics::default();
         fold(&mut m, "req", &[100.0]);
         fold(&mut m, "req", &[40.0]);
@@ -496,11 +655,60 @@ mod tests {
     }
 
     fn result(id: &str, status: StatusCode, values: &[f64]) -> MetricDataResult {
+        let timestamps = (0..values.len())
+            .map(|i| DateTime::from_secs(60 * i as i64))
+            .collect();
         MetricDataResult::builder()
             .id(id)
             .status_code(status)
+            .set_timestamps(Some(timestamps))
             .set_values(Some(values.to_vec()))
             .build()
+    }
+
+    #[test]
+    fn series_fold_by_period_and_the_load_balancers_own_5xx_apart() {
+        let at = |m: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(60 * m);
+        let mut f = SeriesFold::default();
+        f.add("n_req", &[at(0), at(1)], &[100.0, 200.0]);
+        f.add("n_err", &[at(1)], &[4.0]);
+        f.add("n_cerr", &[at(0)], &[1.0]);
+        f.add("n_lie", &[at(1)], &[2.0]);
+        f.add("n1_req", &[at(1)], &[10.0]);
+        f.add("s_req", &[at(0), at(1)], &[900.0, 800.0]);
+        f.add("n_lat", &[at(0), at(1)], &[0.2, 0.4]);
+        f.add("n1_lat", &[at(1)], &[0.5]);
+        f.add("lb_req", &[at(0), at(1)], &[1000.0, 1000.0]);
+        f.add("lb_elb5", &[at(1)], &[30.0]);
+        f.add("lb1_elb5", &[at(1)], &[2.0]);
+        let o = f.finish(at(0), at(2));
+        assert_eq!((o.new.requests, o.new.errors), (310.0, 7.0));
+        assert_eq!(o.stable.requests, 1700.0);
+        assert_eq!(o.periods.len(), 2);
+        assert_eq!(o.periods[0].start, at(0));
+        assert_eq!(
+            (o.periods[0].new.requests, o.periods[0].new.errors),
+            (100.0, 1.0)
+        );
+        assert_eq!(
+            (o.periods[1].new.requests, o.periods[1].new.errors),
+            (210.0, 6.0)
+        );
+        assert_eq!(o.periods[1].new.latency_seconds, Some(0.5));
+        assert_eq!(o.periods[1].stable.requests, 800.0);
+        assert_eq!(
+            o.load_balancer,
+            Some(LoadBalancerCounts {
+                requests: 2000.0,
+                errors: 32.0
+            }),
+            "the load balancer's 5XX are in no color's errors"
+        );
+        let none = SeriesFold::default().finish(at(0), at(1));
+        assert_eq!(
+            none.load_balancer, None,
+            "a source without them reports none"
+        );
     }
 
     fn page(results: Vec<MetricDataResult>, next: Option<&str>) -> GetMetricDataOutput {
@@ -512,7 +720,7 @@ mod tests {
 
     #[test]
     fn a_query_cloudwatch_did_not_answer_in_full_is_an_error_not_zero() {
-        let (mut new, mut stable) = (ColorMetrics::default(), ColorMetrics::default());
+        let mut folded = SeriesFold::default();
         let ok = page(
             vec![
                 result("n_req", StatusCode::Complete, &[100.0]),
@@ -520,19 +728,19 @@ mod tests {
             ],
             None,
         );
-        assert_eq!(fold_page(&ok, &mut new, &mut stable), Ok(None));
-        assert_eq!((new.requests, stable.errors), (100.0, 1.0));
+        assert_eq!(fold_page(&ok, &mut folded), Ok(None));
+        assert_eq!((folded.new.requests, folded.stable.errors), (100.0, 1.0));
 
         let partial_then_more = page(
             vec![result("n_err", StatusCode::PartialData, &[3.0])],
             Some("page-2"),
         );
         assert_eq!(
-            fold_page(&partial_then_more, &mut new, &mut stable),
+            fold_page(&partial_then_more, &mut folded),
             Ok(Some("page-2".to_string())),
             "PartialData with a next page: the rest comes on that page"
         );
-        assert_eq!(new.errors, 3.0);
+        assert_eq!(folded.new.errors, 3.0);
 
         for (status, said) in [
             (StatusCode::InternalError, "InternalError"),
@@ -555,7 +763,7 @@ mod tests {
                         .build(),
                 )
                 .build();
-            let e = fold_page(&failed, &mut new, &mut stable).unwrap_err();
+            let e = fold_page(&failed, &mut folded).unwrap_err();
             assert_eq!(e.operation, "cloudwatch:GetMetricData");
             assert_eq!(e.kind, ApiErrorKind::Other);
             assert!(
@@ -566,7 +774,7 @@ mod tests {
             assert!(e.message.contains("try again"), "{}", e.message);
         }
         let no_status = page(vec![MetricDataResult::builder().id("s_req").build()], None);
-        let e = fold_page(&no_status, &mut new, &mut stable).unwrap_err();
+        let e = fold_page(&no_status, &mut folded).unwrap_err();
         assert!(e.message.contains("s_req"), "{}", e.message);
     }
 

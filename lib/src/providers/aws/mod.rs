@@ -55,7 +55,7 @@ pub mod write;
 pub use autoscaling::AutoScaling;
 pub use aws_config::SdkConfig;
 pub use calls::CallCounter;
-pub use cloudwatch::CloudWatch;
+pub use cloudwatch::{CloudWatch, SeriesFold};
 pub use dynamodb::DynamoLock;
 pub use elbv2::ElbV2;
 pub use sdk::{load_config, AwsSettings};
