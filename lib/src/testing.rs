@@ -320,6 +320,8 @@ pub struct Sample {
     pub stable: ColorMetrics,
     /// Alarm states by name.
     pub alarms: Vec<(String, String)>,
+    /// The load balancer's own counts, when the script reports them.
+    pub load_balancer: Option<crate::plan::LoadBalancerCounts>,
 }
 
 impl From<(ColorMetrics, ColorMetrics)> for Sample {
@@ -328,6 +330,7 @@ impl From<(ColorMetrics, ColorMetrics)> for Sample {
             new,
             stable,
             alarms: Vec::new(),
+            load_balancer: None,
         }
     }
 }
@@ -376,6 +379,7 @@ where
         let sample = (self.script)(&ctx);
         let mut observation = Observation::totals(sample.new, sample.stable, q.start, q.end);
         observation.alarms = sample.alarms;
+        observation.load_balancer = sample.load_balancer;
         Ok(observation)
     }
 }

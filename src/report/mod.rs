@@ -301,6 +301,7 @@ fn gate_name(g: &GateKind, spec: &DeploySpec) -> String {
         GateKind::LatencyIncrease => {
             format!("latency ({}) against stable", spec.gates.latency_statistic)
         }
+        GateKind::LoadBalancerErrors => "load balancer's own 5XX rise since the step".into(),
         other => format!("{other:?}"),
     }
 }
@@ -309,7 +310,9 @@ fn gate_name(g: &GateKind, spec: &DeploySpec) -> String {
 fn gate_value(g: &GateKind, v: f64) -> String {
     match g {
         GateKind::ErrorRate => format!("{:.2}%", v * 100.0),
-        GateKind::ErrorRateIncrease => format!("{:+.2} pp", v * 100.0),
+        GateKind::ErrorRateIncrease | GateKind::LoadBalancerErrors => {
+            format!("{:+.2} pp", v * 100.0)
+        }
         GateKind::Latency => chart::seconds_label(v),
         GateKind::LatencyIncrease => format!("{}x", chart::trim(v)),
         _ => chart::trim(v),
@@ -320,7 +323,9 @@ fn gate_bound(g: &GateKind, v: f64) -> String {
     match g {
         GateKind::HealthyHosts => format!("≥ {}", gate_value(g, v)),
         GateKind::Alarm(_) => "not in ALARM".into(),
-        GateKind::ErrorRateIncrease => format!("≤ {:.2} pp", v * 100.0),
+        GateKind::ErrorRateIncrease | GateKind::LoadBalancerErrors => {
+            format!("≤ {:.2} pp", v * 100.0)
+        }
         _ => format!("≤ {}", gate_value(g, v)),
     }
 }

@@ -9,7 +9,9 @@ use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::{Collect, Event};
 use albflip::model::{Color, Percent, Split};
 use albflip::plan::decide::Failure;
-use albflip::plan::{BakePolicy, GateKind, GateThresholds, NoDataPolicy, Plan, Steps, Strategy};
+use albflip::plan::{
+    BakePolicy, GateKind, GateThresholds, LoadBalancerCounts, NoDataPolicy, Plan, Steps, Strategy,
+};
 use albflip::ports::{TargetHealth, TokioClock};
 use albflip::testing::{traffic, InMemoryAlb, MetricContext, Sample, ScriptedMetrics};
 use albflip::traffic::{rollback, ChangeOptions};
@@ -614,6 +616,37 @@ async fn a_green_bad_only_after_the_write_is_judged_on_the_periods_after_it() {
     )
     .await;
     assert_eq!(failed_gate(&run.result.unwrap()), (GateKind::ErrorRate, 1));
+    assert_eq!(greens(&alb), vec![10, 0]);
+}
+
+/// Issue 15, scenario 3: green times out after the write. Its own metrics stay clean (no target answered
+/// with a 5XX, no connection failed) but the load balancer answers 504 for its share of the requests:
+/// `HTTPCode_ELB_5XX_Count`, which has no TargetGroup dimension, rises from 0.1 % before the step to
+/// about 10 % after it, and the step is rolled back at step 1.
+#[tokio::test(start_paused = true)]
+async fn a_green_that_times_out_is_rolled_back_on_the_load_balancers_own_5xx() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let written = albflip::plan::window::align_up(SystemTime::now(), PERIOD);
+    let run = deploy(
+        &alb,
+        &aws_window(spec(gradual(), policy(), GateThresholds::default())),
+        move |c| {
+            let (mut requests, mut errors) = (0.0, 0.0);
+            let mut p = c.start;
+            while p < c.end {
+                requests += 1000.0;
+                // Before the write: one stray 504 in a thousand; after: green's 10 % all time out.
+                errors += if p < written { 1.0 } else { 100.0 };
+                p += PERIOD;
+            }
+            let mut sample: Sample = (traffic(100.0, 0.0), traffic(900.0, 0.0)).into();
+            sample.load_balancer = Some(LoadBalancerCounts { requests, errors });
+            sample
+        },
+    )
+    .await;
+    let outcome = run.result.unwrap();
+    assert_eq!(failed_gate(&outcome), (GateKind::LoadBalancerErrors, 1));
     assert_eq!(greens(&alb), vec![10, 0]);
 }
 
