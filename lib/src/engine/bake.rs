@@ -146,6 +146,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 step: n,
                 elapsed_seconds: elapsed.as_secs_f64(),
                 bake_seconds: policy.bake.as_secs_f64(),
+                covered_seconds: window.covered.as_secs_f64(),
+                step_seconds: step_length(policy.bake, w.lag, w.period).as_secs_f64(),
                 results: report.results,
                 decision: match &decision {
                     BakeDecision::Continue => "continue",
