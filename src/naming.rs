@@ -58,6 +58,7 @@ pub fn flag(input: &Input) -> &'static str {
         HookTimeout => "--hook-timeout",
         Force => "--force",
         Resume => "--resume",
+        AdoptDrift => "--adopt-drift",
         _ => "",
     }
 }

@@ -94,6 +94,8 @@ pub enum Input {
     Force,
     /// Continuing a recorded deployment instead of starting one.
     Resume,
+    /// Continuing from a live split someone else changed.
+    AdoptDrift,
 }
 
 impl fmt::Display for Input {
@@ -141,6 +143,7 @@ impl fmt::Display for Input {
             HookTimeout => "the hook timeout",
             Force => "the force option",
             Resume => "resuming",
+            AdoptDrift => "adopting the drift",
         })
     }
 }

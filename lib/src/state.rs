@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::model::Color;
+use crate::model::{Color, Split};
 use crate::ports::Tags;
 
 /// The stable color.
@@ -202,7 +202,7 @@ pub struct RouteState<'a> {
     /// The deployment record found on it.
     pub record: Option<&'a DeploymentRecord>,
     /// Its live split.
-    pub split: crate::model::Split,
+    pub split: Split,
     /// Its stable color.
     pub stable: Color,
 }
@@ -213,16 +213,7 @@ pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Er
     use crate::Error;
     let route = live.route;
     if let Some(r) = live.record {
-        let who = if r.started_by.is_empty() {
-            String::new()
-        } else {
-            format!(" by {}", r.started_by)
-        };
-        let since = if r.updated.is_empty() {
-            String::new()
-        } else {
-            format!(" (last update {})", r.updated)
-        };
+        let (who, since) = r.who_and_since();
         let blocking = match r.phase {
             Phase::AwaitingPromotion => Some((
                 format!("a canary of {} started{who} is awaiting promotion on the {route}{since}", r.target),
@@ -259,6 +250,131 @@ pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Er
     Ok(())
 }
 
+/// Where a resume picks a recorded deployment up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// The step to run first (1-based).
+    pub step: usize,
+    /// The split the record expected, when the live split differed and was adopted.
+    pub adopted: Option<Split>,
+}
+
+impl DeploymentRecord {
+    /// The split step `k` of this deployment puts on the route (step 0: all on the other color).
+    pub fn split_at(&self, k: usize) -> Option<Split> {
+        use crate::model::Percent;
+        if k == 0 {
+            return Some(Split::all_to(self.target.other()));
+        }
+        let percent = Percent::new(*self.steps.get(k - 1)?)?;
+        Some(Split::to(self.target, percent))
+    }
+
+    /// Who started it and when it last changed, as a message says it (" by X (last update T)").
+    fn who_and_since(&self) -> (String, String) {
+        let who = if self.started_by.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", self.started_by)
+        };
+        let since = if self.updated.is_empty() {
+            String::new()
+        } else {
+            format!(" (last update {})", self.updated)
+        };
+        (who, since)
+    }
+}
+
+/// A recorded deployment may be resumed when it is in progress or interrupted and the route's live
+/// split is the recorded step's (or the next step's: albflip writes a step before recording it, and
+/// may have died in between). A deployment that was rolled back, or interrupted and put back on the
+/// stable color, is not resumed: that would undo the rollback in one jump. Another live split is
+/// someone else's change: refused, unless `adopt_drift` says to continue from it.
+pub fn check_can_resume(
+    live: RouteState<'_>,
+    record: &DeploymentRecord,
+    adopt_drift: bool,
+) -> Result<ResumePoint, crate::Error> {
+    use crate::Error;
+    let route = live.route;
+    let (who, since) = record.who_and_since();
+    let what = format!(
+        "the deployment {} of {} started{who}",
+        record.id, record.target
+    );
+    let stable = record.target.other();
+    let start_new = text!(
+        "A resume would undo that in one jump. Start a new deployment with ",
+        {next Next::Deploy},
+        "; ",
+        {next Next::Status},
+        " shows the recorded state"
+    );
+    if record.phase == Phase::RolledBack {
+        return Err(Error::conflict(
+            format!(
+                "{what} was rolled back at step {} on the {route}{since}; traffic is at {}",
+                record.step, live.split
+            ),
+            start_new,
+        ));
+    }
+    let at = record.step;
+    if record.split_at(at) == Some(live.split) {
+        return Ok(ResumePoint {
+            step: at.max(1),
+            adopted: None,
+        });
+    }
+    if at < record.steps.len() && record.split_at(at + 1) == Some(live.split) {
+        return Ok(ResumePoint {
+            step: at + 1,
+            adopted: None,
+        });
+    }
+    if live.split == Split::all_to(stable) {
+        return Err(Error::conflict(
+            format!(
+                "{what} stopped at step {} and traffic was put back on {stable} ({}) on the {route}{since}",
+                at, live.split
+            ),
+            start_new,
+        ));
+    }
+    let Some(expected) = record.split_at(at) else {
+        return Err(Error::conflict(
+            format!("{what} records step {at}, which its steps do not have, on the {route}{since}"),
+            text!(
+                {next Next::Rollback},
+                " returns traffic to the stable color; then start a new deployment with ",
+                {next Next::Deploy}
+            ),
+        ));
+    };
+    if adopt_drift {
+        return Ok(ResumePoint {
+            step: at.max(1),
+            adopted: Some(expected),
+        });
+    }
+    Err(Error::conflict(
+        format!(
+            "the live split on the {route} is {}, but {what} recorded step {at} at {expected}{since}; someone else changed the route since",
+            live.split
+        ),
+        text!(
+            "Check who changed it; then ",
+            {next Next::Rollback},
+            " returns traffic to the stable color and records the deployment as rolled back, or ",
+            {next Next::Resume},
+            " with ",
+            {input Input::AdoptDrift},
+            " continues from the live split"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +406,63 @@ mod tests {
             );
         }
         assert_eq!(tag_safe("a,b→c"), "a-b-c");
+    }
+
+    fn record(phase: Phase, step: usize) -> DeploymentRecord {
+        DeploymentRecord {
+            id: "d1".into(),
+            target: Color::Green,
+            strategy: "gradual".into(),
+            steps: vec![30, 60, 100],
+            step,
+            phase,
+            started_by: "ci".into(),
+            updated: String::new(),
+        }
+    }
+
+    fn resume(r: &DeploymentRecord, green: u8, adopt: bool) -> Result<ResumePoint, crate::Error> {
+        let split = Split::to(Color::Green, crate::model::Percent::new(green).unwrap());
+        let live = RouteState {
+            route: &"listener",
+            record: Some(r),
+            split,
+            stable: Color::Blue,
+        };
+        check_can_resume(live, r, adopt)
+    }
+
+    #[test]
+    fn a_resume_continues_only_from_the_recorded_split_or_the_next_step_written_before_its_record()
+    {
+        let r = record(Phase::InProgress, 2);
+        assert_eq!(resume(&r, 60, false).unwrap().step, 2);
+        assert_eq!(resume(&r, 100, false).unwrap().step, 3);
+        let held = record(Phase::Interrupted, 1);
+        assert_eq!(resume(&held, 30, false).unwrap().step, 1);
+        // Someone else's split: refused unless adopted, and then the expected split is said.
+        let e = resume(&r, 40, false).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        assert!(
+            e.to_string()
+                .contains("recorded step 2 at blue 40% / green 60%"),
+            "{e}"
+        );
+        let adopted = resume(&r, 40, true).unwrap();
+        assert_eq!(adopted.step, 2);
+        assert_eq!(adopted.adopted, r.split_at(2));
+    }
+
+    #[test]
+    fn a_resume_never_undoes_a_rollback() {
+        for r in [record(Phase::RolledBack, 2), record(Phase::Interrupted, 2)] {
+            for adopt in [false, true] {
+                let e = resume(&r, 0, adopt).unwrap_err();
+                assert_eq!(e.kind(), crate::ErrorKind::Conflict, "{e}");
+                assert!(e.to_string().contains("undo that"), "{e}");
+            }
+        }
+        let e = resume(&record(Phase::RolledBack, 2), 60, true).unwrap_err();
+        assert!(e.to_string().contains("was rolled back at step 2"), "{e}");
     }
 }

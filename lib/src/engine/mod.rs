@@ -320,7 +320,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         spec: &DeploySpec,
     ) -> Result<Outcome, Error> {
         let record = DeploymentRecord::from_tags(routes.records())
-            .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted) && !r.steps.is_empty())
+            .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted | Phase::RolledBack) && !r.steps.is_empty())
             .ok_or_else(|| Error::State {
                 what: format!("no interrupted or in-progress deployment is recorded on the {}", routes.names().route).into(),
                 fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {input Input::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
@@ -345,7 +345,22 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             strategy: format!("resume {} {}", record.strategy, record.id),
             ..spec.clone()
         };
-        let from = record.step.clamp(1, spec.plan.steps.len().max(1));
+        let names = routes.names();
+        let live = state::RouteState {
+            route: &names.route,
+            record: Some(&record),
+            split: routes.split(),
+            stable: routes.stable(),
+        };
+        let point = state::check_can_resume(live, &record, spec.adopt_drift)?;
+        if let Some(expected) = point.adopted {
+            self.emit(Event::DriftAdopted {
+                step: point.step,
+                expected: expected.into(),
+                found: routes.split().into(),
+            });
+        }
+        let from = point.step.clamp(1, spec.plan.steps.len().max(1));
         let mode = if pause.is_some() {
             Mode::Canary
         } else {
