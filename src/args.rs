@@ -137,6 +137,11 @@ pub struct BakeArgs {
     /// The bake in minutes (alias of --bake).
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub validation_minutes: Option<u64>,
+    /// A deliberately ungated deployment: no step bakes and no gate is read; the output and the
+    /// deployment record say so. A zero --bake is refused without it. (`shift` without --bake is
+    /// already the ungated manual shift.)
+    #[arg(long, conflicts_with_all = ["bake", "validation_minutes"])]
+    pub no_gates: bool,
     /// Write a self-contained HTML report of the run (timeline, chart, gate verdicts, outcome).
     #[arg(long, value_name = "FILE.html", env = "ALBFLIP_REPORT")]
     pub report: Option<std::path::PathBuf>,

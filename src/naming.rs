@@ -59,6 +59,8 @@ pub fn flag(input: &Input) -> &'static str {
         Force => "--force",
         Resume => "--resume",
         AdoptDrift => "--adopt-drift",
+        Bake => "--bake",
+        NoGates => "--no-gates",
         _ => "",
     }
 }

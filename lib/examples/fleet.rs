@@ -107,6 +107,7 @@ fn spec(target: Color, steps: &str) -> Result<DeploySpec, String> {
         window: MetricWindow::default(),
         force: false,
         adopt_drift: false,
+        ungated: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     })

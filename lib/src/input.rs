@@ -96,6 +96,10 @@ pub enum Input {
     Resume,
     /// Continuing from a live split someone else changed.
     AdoptDrift,
+    /// How long each step bakes under the gates.
+    Bake,
+    /// A deliberately ungated deployment.
+    NoGates,
 }
 
 impl fmt::Display for Input {
@@ -144,6 +148,8 @@ impl fmt::Display for Input {
             Force => "the force option",
             Resume => "resuming",
             AdoptDrift => "adopting the drift",
+            Bake => "the bake",
+            NoGates => "turning the gates off",
         })
     }
 }

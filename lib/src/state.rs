@@ -91,6 +91,9 @@ pub struct DeploymentRecord {
     pub started_by: String,
     /// When the record last changed.
     pub updated: String,
+    /// Whether its steps are judged by the gates (false for a deliberately ungated deployment, recorded
+    /// as an `ungated` segment of the strategy tag, e.g. `gradual/10/100/ungated`).
+    pub gated: bool,
 }
 
 impl DeploymentRecord {
@@ -98,8 +101,8 @@ impl DeploymentRecord {
     pub fn from_tags(tags: &Tags) -> Option<DeploymentRecord> {
         let phase = Phase::parse(tags.get(STATE_TAG)?)?;
         let target = tags.get(TARGET_TAG)?.parse::<Color>().ok()?;
-        let (strategy, steps) =
-            parse_strategy(tags.get(STRATEGY_TAG).map(String::as_str).unwrap_or(""));
+        let strategy_tag = tags.get(STRATEGY_TAG).map(String::as_str).unwrap_or("");
+        let (strategy, steps) = parse_strategy(strategy_tag);
         Some(DeploymentRecord {
             id: tags.get(ID_TAG).cloned().unwrap_or_default(),
             target,
@@ -109,17 +112,21 @@ impl DeploymentRecord {
             phase,
             started_by: tags.get(STARTED_BY_TAG).cloned().unwrap_or_default(),
             updated: tags.get(UPDATED_TAG).cloned().unwrap_or_default(),
+            gated: !strategy_tag.split('/').any(|p| p == UNGATED),
         })
     }
 
     /// The tags that record it.
     pub fn to_tags(&self) -> Vec<(&'static str, String)> {
         let steps: Vec<String> = self.steps.iter().map(u8::to_string).collect();
-        let strategy = if steps.is_empty() {
+        let mut strategy = if steps.is_empty() {
             self.strategy.clone()
         } else {
             format!("{}/{}", self.strategy, steps.join("/"))
         };
+        if !self.gated {
+            strategy = format!("{strategy}/{UNGATED}");
+        }
         vec![
             (ID_TAG, self.id.clone()),
             (TARGET_TAG, self.target.as_str().to_string()),
@@ -131,6 +138,9 @@ impl DeploymentRecord {
         ]
     }
 }
+
+/// The strategy tag's mark of a deliberately ungated deployment.
+const UNGATED: &str = "ungated";
 
 fn parse_strategy(value: &str) -> (String, Vec<u8>) {
     let mut parts = value.split('/');
@@ -390,6 +400,7 @@ mod tests {
             phase: Phase::InProgress,
             started_by: "jenkins-shop-deploy-42".into(),
             updated: timestamp(SystemTime::UNIX_EPOCH),
+            gated: true,
         };
         let tags: Tags = r
             .to_tags()
@@ -418,6 +429,7 @@ mod tests {
             phase,
             started_by: "ci".into(),
             updated: String::new(),
+            gated: true,
         }
     }
 

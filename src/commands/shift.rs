@@ -25,6 +25,7 @@ async fn gated(
     g: &GlobalArgs,
 ) -> Result<u8, Error> {
     // The spec is validated before any AWS client is built: bad input never reaches AWS.
+    spec::zero_minutes(&a.bake)?;
     let spec = spec::shift(
         a.target,
         a.percentage,

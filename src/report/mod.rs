@@ -569,6 +569,7 @@ mod tests {
             window: Default::default(),
             force: false,
             adopt_drift: false,
+            ungated: false,
             min_healthy_hosts: 1,
             lifecycle: Default::default(),
         }

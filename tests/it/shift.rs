@@ -140,7 +140,9 @@ fn dry_run_prints_the_change_and_writes_nothing() {
 #[test]
 fn bake_and_validation_minutes_are_accepted() {
     let s = stack(None);
-    run(&args(
+    // A zero bake would be a gated shift with no gate (issue 17, item 1): refused, nothing written.
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&args(
         &[&s.by_arn()],
         &[
             "shift",
@@ -151,9 +153,10 @@ fn bake_and_validation_minutes_are_accepted() {
             "--bake",
             "0s",
         ],
-    ))
-    .ok();
-    assert_eq!(weights(&s), (Some(75), Some(25)));
+    ));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--no-gates"), "{}", r.stderr);
+    assert_eq!(fingerprint(&s.listener_arn), before);
     let r = run(&args(
         &[&s.by_arn()],
         &[

@@ -34,6 +34,7 @@ fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> Deploy
         },
         force: false,
         adopt_drift: false,
+        ungated: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     }

@@ -213,6 +213,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         spec: &DeploySpec,
     ) -> Result<Outcome, Error> {
         let new = spec.plan.target;
+        spec.check_judged()?;
         routes.check_can_start(new)?;
         routes.check_agreement()?;
         self.check_alarms(routes, spec).await?;
@@ -345,6 +346,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             strategy: format!("resume {} {}", record.strategy, record.id),
             ..spec.clone()
         };
+        spec.check_judged()?;
         let names = routes.names();
         let live = state::RouteState {
             route: &names.route,
@@ -370,6 +372,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let record = DeploymentRecord {
             phase: Phase::InProgress,
             started_by: self.identity.clone(),
+            gated: !spec.ungated,
             ..record
         };
         let run = Run::new(routes, &spec, mode, test).recording(record);
@@ -380,6 +383,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     /// back to the stable color on failure. Records no deployment state, so pipelines can call it
     /// step after step.
     pub async fn shift(&self, target: &P::Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        spec.check_judged()?;
         let routes = self.provider.resolve(target).await?;
         routes.check_agreement()?;
         self.check_alarms(&routes, spec).await?;
@@ -413,12 +417,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             plan: Plan::promotion(record.target, spec.policy.bake),
             ..spec.clone()
         };
+        spec.check_judged()?;
         self.check_alarms(routes, &spec).await?;
         let record = DeploymentRecord {
             phase: Phase::InProgress,
             steps: vec![100],
             step: 0,
             strategy: "promote".into(),
+            gated: !spec.ungated,
             ..record
         };
         let run = Run::new(routes, &spec, Mode::Deploy, test).recording(record);

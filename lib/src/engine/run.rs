@@ -36,6 +36,18 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             steps: steps.iter().map(|s| s.percent.get()).collect(),
             split: run.routes.split().into(),
         });
+        if run.spec.ungated {
+            self.emit(Event::Warning {
+                message: crate::text!(
+                    "UNGATED (",
+                    {input crate::input::Input::NoGates},
+                    format!(
+                        "): no step is judged and no gate is read; traffic moves to {} without any check, and the deployment record says so",
+                        run.new_color()
+                    )
+                ),
+            });
+        }
         // The record is first written with the first step (one write fewer per deployment, which
         // matters against the ELB write quota); a run with no steps records itself here.
         if steps.is_empty() {

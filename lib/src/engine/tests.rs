@@ -109,6 +109,7 @@ fn gradual_spec() -> DeploySpec {
         },
         force: false,
         adopt_drift: false,
+        ungated: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     }
