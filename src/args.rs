@@ -378,6 +378,11 @@ pub struct ShiftArgs {
     /// Shift even if the color that gains traffic has no healthy targets.
     #[arg(long)]
     pub force: bool,
+    /// Shift even though a deployment is in flight on the route (in progress, a canary awaiting
+    /// promotion, interrupted with traffic held), taking the route over from it; without it such a
+    /// shift is refused with exit 4.
+    #[arg(long)]
+    pub take_over: bool,
 }
 
 #[derive(Debug, Args)]

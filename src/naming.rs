@@ -61,6 +61,7 @@ pub fn flag(input: &Input) -> &'static str {
         AdoptDrift => "--adopt-drift",
         Bake => "--bake",
         NoGates => "--no-gates",
+        TakeOver => "--take-over",
         _ => "",
     }
 }

@@ -155,9 +155,11 @@ pub fn shift(
     args: &GateArgs,
     gates_file: &GatesSection,
     force: bool,
+    take_over: bool,
 ) -> Result<DeploySpec, Error> {
     let mut o = DeployOptions::default();
     gate_options(&mut o, args)?;
     o.force = force;
+    o.take_over = take_over;
     o.shift_spec(target, percent, bake, gates_file)
 }

@@ -108,6 +108,7 @@ fn spec(target: Color, steps: &str) -> Result<DeploySpec, String> {
         force: false,
         adopt_drift: false,
         ungated: false,
+        take_over: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     })

@@ -100,6 +100,8 @@ pub enum Input {
     Bake,
     /// A deliberately ungated deployment.
     NoGates,
+    /// A manual shift taking the route over from a deployment in flight.
+    TakeOver,
 }
 
 impl fmt::Display for Input {
@@ -150,6 +152,7 @@ impl fmt::Display for Input {
             AdoptDrift => "adopting the drift",
             Bake => "the bake",
             NoGates => "turning the gates off",
+            TakeOver => "taking over",
         })
     }
 }

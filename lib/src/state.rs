@@ -221,6 +221,66 @@ pub struct RouteState<'a> {
 /// stable one.
 pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Error> {
     use crate::Error;
+    check_none_in_flight(live)?;
+    if live.stable == new {
+        return Err(Error::Invalid {
+            input: Input::TargetColor,
+            what: text!({given Input::TargetColor}, format!(" {new}")),
+            why: format!(
+                "{new} is already the stable color (it serves {})",
+                live.split.percent_of(new)
+            ),
+            fix: text!(
+                format!("Deploy the new version to {} and run ", new.other()),
+                {next Next::DeployTo(new.other())}
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A manual shift may write when no deployment is in flight on the route (one in progress, a canary
+/// awaiting promotion, one interrupted with traffic held off the stable color), or when the caller
+/// takes it over deliberately (`take_over`): then the deployment it takes over is returned, for the
+/// caller to say so. The refusal names the way to take over.
+pub fn check_can_shift(
+    live: RouteState<'_>,
+    take_over: bool,
+) -> Result<Option<DeploymentRecord>, crate::Error> {
+    match check_none_in_flight(live) {
+        Ok(()) => Ok(None),
+        Err(_) if take_over => Ok(live.record.cloned()),
+        Err(crate::Error::Conflict { what, fix }) => Err(crate::Error::Conflict {
+            what,
+            fix: fix.then(text!(
+                "; to shift anyway, taking the route over from it, add ",
+                {input Input::TakeOver}
+            )),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The sentence a shift that took over from `record` says.
+pub fn took_over(record: &DeploymentRecord) -> crate::input::Text {
+    text!(
+        format!(
+            "took over from the deployment {} of {} recorded as {} at step {} (",
+            record.id,
+            record.target,
+            record.phase.as_str(),
+            record.step
+        ),
+        {input Input::TakeOver},
+        "); its record is left as it was: ",
+        {next Next::Rollback},
+        " settles it"
+    )
+}
+
+/// No deployment is in flight on the route.
+fn check_none_in_flight(live: RouteState<'_>) -> Result<(), crate::Error> {
+    use crate::Error;
     let route = live.route;
     if let Some(r) = live.record {
         let (who, since) = r.who_and_since();
@@ -242,20 +302,6 @@ pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Er
         if let Some((what, fix)) = blocking {
             return Err(Error::conflict(what, fix));
         }
-    }
-    if live.stable == new {
-        return Err(Error::Invalid {
-            input: Input::TargetColor,
-            what: text!({given Input::TargetColor}, format!(" {new}")),
-            why: format!(
-                "{new} is already the stable color (it serves {})",
-                live.split.percent_of(new)
-            ),
-            fix: text!(
-                format!("Deploy the new version to {} and run ", new.other()),
-                {next Next::DeployTo(new.other())}
-            ),
-        });
     }
     Ok(())
 }
@@ -463,6 +509,33 @@ mod tests {
         let adopted = resume(&r, 40, true).unwrap();
         assert_eq!(adopted.step, 2);
         assert_eq!(adopted.adopted, r.split_at(2));
+    }
+
+    #[test]
+    fn a_shift_refuses_a_deployment_in_flight_unless_it_takes_over() {
+        let shift = |r: &DeploymentRecord, green: u8, take_over: bool| {
+            let split = Split::to(Color::Green, crate::model::Percent::new(green).unwrap());
+            let live = RouteState {
+                route: &"listener",
+                record: Some(r),
+                split,
+                stable: Color::Blue,
+            };
+            check_can_shift(live, take_over)
+        };
+        for r in [
+            record(Phase::InProgress, 1),
+            record(Phase::AwaitingPromotion, 1),
+            record(Phase::Interrupted, 1),
+        ] {
+            let e = shift(&r, 30, false).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Conflict, "{e}");
+            assert!(e.to_string().ends_with("add taking over"), "{e}");
+            assert_eq!(shift(&r, 30, true).unwrap(), Some(r.clone()));
+        }
+        for r in [record(Phase::Complete, 3), record(Phase::RolledBack, 1)] {
+            assert_eq!(shift(&r, 0, false).unwrap(), None);
+        }
     }
 
     #[test]

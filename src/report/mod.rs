@@ -570,6 +570,7 @@ mod tests {
             force: false,
             adopt_drift: false,
             ungated: false,
+            take_over: false,
             min_healthy_hosts: 1,
             lifecycle: Default::default(),
         }

@@ -173,3 +173,82 @@ fn bake_and_validation_minutes_are_accepted() {
     ));
     assert_eq!(r.code, 2, "{r:?}");
 }
+
+#[test]
+fn shift_refuses_a_route_with_a_deployment_in_flight_unless_told_to_take_over() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let shift = |extra: &[&str]| {
+        run(&args(
+            &[&s.by_arn()],
+            &[
+                &["shift", "--target", "green", "--percentage", "50"][..],
+                extra,
+            ]
+            .concat(),
+        ))
+    };
+    // A deployment in progress (its albflip still baking step 1).
+    let (mut child, _lines) = start_until_weights(&gated(
+        &s.by_arn(),
+        &["deploy", "--target", "green", "--steps", "10,100"],
+        "60s",
+    ));
+    let before = fingerprint(&s.listener_arn);
+    for extra in [&[][..], &["--bake", "2s"][..]] {
+        let r = shift(extra);
+        assert_eq!(r.code, 4, "{extra:?}: {r:?}");
+        assert!(
+            r.stderr.contains("recorded as in progress at step 1")
+                && r.stderr.contains("--take-over"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            fingerprint(&s.listener_arn),
+            before,
+            "{extra:?}: nothing written"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    run(&args(&[&s.by_arn()], &["rollback"])).ok();
+
+    // A canary awaiting promotion.
+    let r = run(&gated(
+        &s.by_arn(),
+        &[
+            "deploy",
+            "--target",
+            "green",
+            "--strategy",
+            "canary",
+            "--canary-percentage",
+            "20",
+            "--on-no-data",
+            "pass",
+        ],
+        "2s",
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    let before = fingerprint(&s.listener_arn);
+    let r = shift(&[]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("awaiting promotion") && r.stderr.contains("--take-over"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+    // Taking over is explicit, and said.
+    let r = shift(&["--take-over"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("took over"), "{}", r.stdout);
+    assert_eq!(weights(&s), (Some(50), Some(50)));
+}

@@ -35,6 +35,7 @@ fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> Deploy
         force: false,
         adopt_drift: false,
         ungated: false,
+        take_over: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     }

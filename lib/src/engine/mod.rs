@@ -385,6 +385,21 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     pub async fn shift(&self, target: &P::Target, spec: &DeploySpec) -> Result<Outcome, Error> {
         spec.check_judged()?;
         let routes = self.provider.resolve(target).await?;
+        let (names, record) = (
+            routes.names(),
+            DeploymentRecord::from_tags(routes.records()),
+        );
+        let live = state::RouteState {
+            route: &names.route,
+            record: record.as_ref(),
+            split: routes.split(),
+            stable: routes.stable(),
+        };
+        if let Some(record) = state::check_can_shift(live, spec.take_over)? {
+            self.emit(Event::Warning {
+                message: state::took_over(&record),
+            });
+        }
         routes.check_agreement()?;
         self.check_alarms(&routes, spec).await?;
         self.check_first_step(&routes, spec, spec.plan.target)

@@ -125,6 +125,8 @@ pub struct DeployOptions {
     /// A deliberately ungated deployment: no step bakes and no gate is read (the bake is zero whatever
     /// it is set to). The only way to a zero bake: without it, a zero bake is refused.
     pub no_gates: bool,
+    /// A gated shift only: shift even though a deployment is in flight on the route, taking it over.
+    pub take_over: bool,
 }
 
 /// The gates, how steps bake, and the metrics window: what every gated run needs.
@@ -298,6 +300,7 @@ impl DeployOptions {
             force: self.force,
             adopt_drift: self.adopt_drift,
             ungated: self.no_gates,
+            take_over: self.take_over,
             // One setting for both: the gate's HealthyHostCount floor is also the pre-flight's.
             min_healthy_hosts,
             lifecycle: super::lifecycle::Lifecycle::default(),

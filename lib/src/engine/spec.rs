@@ -53,6 +53,8 @@ pub struct DeploySpec {
     /// Deliberately ungated: steps do not bake and no gate is read; the run says so and records it.
     /// Without it, a step with a zero bake is refused ([`DeploySpec::check_judged`]).
     pub ungated: bool,
+    /// A gated shift only: write even though a deployment is in flight on the route, taking it over.
+    pub take_over: bool,
     /// Healthy targets the new color needs before traffic moves to it (at least 1). Built specs take it
     /// from the gate `min_healthy_hosts`: one setting for the pre-flight and the bake.
     pub min_healthy_hosts: u32,

@@ -271,6 +271,19 @@ impl Resolved {
         };
         state::check_can_start(live, new)
     }
+
+    /// A manual shift may write on this route (see [`state::check_can_shift`]); returns the deployment
+    /// taken over, if any.
+    pub fn check_can_shift(&self, take_over: bool) -> Result<Option<DeploymentRecord>, Error> {
+        let record = self.record();
+        let live = RouteState {
+            route: &self.snapshot.route,
+            record: record.as_ref(),
+            split: self.split,
+            stable: self.stable,
+        };
+        state::check_can_shift(live, take_over)
+    }
 }
 
 /// Reads the route the user named and works out blue and green.
