@@ -146,7 +146,8 @@ pub struct BakeArgs {
     #[arg(long, value_name = "FILE.html", env = "ALBFLIP_REPORT")]
     pub report: Option<std::path::PathBuf>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
-    /// Either way the state is recorded and albflip exits 130; a second signal exits at once.
+    /// Either way the state is recorded and albflip exits 130; a second signal does not cut the
+    /// rollback short, a third exits at once (saying how to put traffic back).
     #[arg(
         long,
         value_enum,

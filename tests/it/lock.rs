@@ -350,7 +350,7 @@ fn adopt_drift_continues_from_the_live_split() {
 }
 
 #[test]
-fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
+fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_does_not_skip_the_rollback() {
     let s = stack(None);
     let _metrics = Publisher::start(
         &s,
@@ -383,7 +383,7 @@ fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
         Some("rolled-back")
     );
 
-    // Two signals in a row: the second exits at once, whatever the first was doing.
+    // Two signals in a row: the second does not skip putting traffic back.
     let (mut child, _lines) = start_until_weights(&deploy_args(&s, &[], "60s"));
     let pid = child.id().to_string();
     let started = std::time::Instant::now();
@@ -393,4 +393,49 @@ fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
         .expect("kill twice");
     assert_eq!(child.wait().expect("wait").code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(weights(&s), (Some(100), Some(0)), "traffic put back");
+}
+
+#[test]
+fn two_sigterms_during_the_first_write_still_put_traffic_back_and_a_third_says_how_to_fix_it() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let mut cmd = albflip();
+    cmd.args(deploy_args(&s, &["--steps", "10,100"], "60s"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.by_ref() {
+        if line.expect("line").contains("step 1/2: moving to 10%") {
+            break;
+        }
+    }
+    // Two SIGTERMs while step 1's weights are being written (a Jenkins abort sent twice).
+    let pid = child.id().to_string();
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}; kill -TERM {pid}")])
+        .status()
+        .expect("kill twice");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr} {rest:?}");
+    assert!(stderr.contains("putting traffic back"), "{stderr}");
+    let w = weights(&s);
+    assert!(
+        w == (Some(100), Some(0)) || w.1.is_none(),
+        "traffic is on blue, never left on green: {w:?} {rest:?}"
+    );
+    assert_ne!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("in-progress"),
+        "the record is not left stale"
+    );
 }
