@@ -252,3 +252,84 @@ fn shift_refuses_a_route_with_a_deployment_in_flight_unless_told_to_take_over() 
     assert!(r.stdout.contains("took over"), "{}", r.stdout);
     assert_eq!(weights(&s), (Some(50), Some(50)));
 }
+
+#[test]
+fn a_default_rule_arn_is_the_listeners_default_action() {
+    let s = stack(None);
+    let default_rule = rt().block_on(async {
+        let out = elb()
+            .describe_rules()
+            .listener_arn(&s.listener_arn)
+            .send()
+            .await
+            .expect("describe rules");
+        out.rules()
+            .iter()
+            .find(|r| r.is_default() == Some(true))
+            .and_then(|r| r.rule_arn().map(str::to_string))
+            .expect("a default rule")
+    });
+    let route = [format!("--rule-arn={default_rule}")];
+    let r = run(&args(
+        &[&route],
+        &["shift", "--target", "green", "--percentage", "10"],
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("on the default action of listener"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        weights(&s),
+        (Some(90), Some(10)),
+        "the listener's default action moved"
+    );
+    let v = run(&args(&[&route], &["status", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["listener_arn"], s.listener_arn.as_str(), "{v}");
+    assert_eq!(v["green"]["percent"], 10, "{v}");
+
+    // One route, one lock, however it is named.
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let lock = ["--lock-table", s.lock_table.as_str()];
+    let (mut child, _lines) = start_until_weights(&gated(
+        &s.by_arn(),
+        &[
+            &["deploy", "--target", "green", "--steps", "50,100"][..],
+            &lock[..],
+        ]
+        .concat(),
+        "60s",
+    ));
+    let r = run(&args(
+        &[&route],
+        &[
+            &[
+                "shift",
+                "--target",
+                "green",
+                "--percentage",
+                "10",
+                "--take-over",
+            ][..],
+            &lock[..],
+        ]
+        .concat(),
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("another albflip holds the lock"),
+        "{}",
+        r.stderr
+    );
+}
