@@ -417,3 +417,65 @@ fn sigint_during_a_deployment_rolls_back_and_exits_130_within_2_seconds() {
         Some("interrupted")
     );
 }
+
+#[test]
+fn a_zero_bake_is_refused_and_no_gates_is_said_out_loud() {
+    let s = stack(None);
+    // Half of green's requests fail: any gate would stop it.
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.5,
+        },
+    );
+    let before = fingerprint(&s.listener_arn);
+    for bake in [&["--bake", "0s"][..], &["--validation-minutes", "0"][..]] {
+        let argv = args(
+            &[&s.by_arn()],
+            &[
+                &["deploy", "--target", "green", "--steps", "10,100"][..],
+                bake,
+            ]
+            .concat(),
+        );
+        let r = run(&argv);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(
+            r.stderr.contains(&format!("{} 0", bake[0])) && r.stderr.contains("--no-gates"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+    }
+
+    // A deliberate ungated deployment: said in the output, the summary and the record.
+    let r = run(&args(
+        &[&s.by_arn()],
+        &[
+            "deploy",
+            "--target",
+            "green",
+            "--steps",
+            "10,100",
+            "--no-gates",
+        ],
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("WARNING: UNGATED (--no-gates)")
+            && r.stdout.contains("UNGATED: no step of this run was judged"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:strategy").as_deref(),
+        Some("gradual/10/100/ungated")
+    );
+    let status = run(&args(&[&s.by_arn()], &["status"])).ok().stdout;
+    assert!(status.contains("(gradual, UNGATED 10%→100%)"), "{status}");
+    let v = run(&args(&[&s.by_arn()], &["status", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["deployment"]["gated"], false, "{v}");
+}

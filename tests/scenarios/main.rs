@@ -36,6 +36,8 @@ fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> Deploy
         },
         force: false,
         adopt_drift: false,
+        ungated: false,
+        take_over: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     }
@@ -719,6 +721,12 @@ async fn drift_stops_the_deployment_without_writing() {
         "nothing written after the drift"
     );
     assert_eq!(alb.split().percent_of(Color::Green).get(), 40);
+    assert_eq!(
+        alb.tag("albflip:step").as_deref(),
+        Some("2"),
+        "no tag written after the drift either: the record is at the last step applied"
+    );
+    assert_eq!(alb.tag("albflip:state").as_deref(), Some("in-progress"));
 }
 
 #[tokio::test(start_paused = true)]

@@ -30,6 +30,27 @@ pub struct ElbV2 {
 }
 
 impl ElbV2 {
+    /// A listener's default action.
+    async fn read_listener(&self, arn: &ListenerArn) -> Result<RouteSnapshot, ApiError> {
+        let op = self.op("DescribeListeners");
+        let out = self
+            .client
+            .describe_listeners()
+            .listener_arns(arn.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        let listener = out.listeners().first().ok_or_else(|| {
+            ApiError::new(&op, ApiErrorKind::NotFound, format!("no listener {arn}"))
+        })?;
+        let lb = listener
+            .load_balancer_arn()
+            .and_then(|a| LoadBalancerArn::parse(a).ok())
+            .unwrap_or_else(|| arn.load_balancer());
+        let route = RouteId::Listener(arn.clone());
+        listener_snapshot(&route, lb, listener, &op)
+    }
+
     /// An adapter over a client built from `config`, counting calls in `calls`.
     pub fn new(config: &SdkConfig, calls: CallCounter) -> ElbV2 {
         ElbV2 {
@@ -287,24 +308,7 @@ fn keep_client_secret(action: &mut Action) {
 impl TrafficRouter for ElbV2 {
     async fn read(&self, route: &RouteId) -> Result<RouteSnapshot, ApiError> {
         match route {
-            RouteId::Listener(arn) => {
-                let op = self.op("DescribeListeners");
-                let out = self
-                    .client
-                    .describe_listeners()
-                    .listener_arns(arn.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| classify(&op, e))?;
-                let listener = out.listeners().first().ok_or_else(|| {
-                    ApiError::new(&op, ApiErrorKind::NotFound, format!("no listener {arn}"))
-                })?;
-                let lb = listener
-                    .load_balancer_arn()
-                    .and_then(|a| LoadBalancerArn::parse(a).ok())
-                    .unwrap_or_else(|| arn.load_balancer());
-                listener_snapshot(route, lb, listener, &op)
-            }
+            RouteId::Listener(arn) => self.read_listener(arn).await,
             RouteId::Rule(arn) => {
                 let op = self.op("DescribeRules");
                 let out = self
@@ -317,6 +321,11 @@ impl TrafficRouter for ElbV2 {
                 let rule = out.rules().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::NotFound, format!("no rule {arn}"))
                 })?;
+                if rule.is_default() == Some(true) {
+                    // A listener's default rule is its default action, written with ModifyListener:
+                    // the route is the listener's default action, read as such.
+                    return self.read_listener(&arn.listener()).await;
+                }
                 snapshot(route, arn.listener().load_balancer(), rule.actions(), &op)
             }
         }
