@@ -161,6 +161,13 @@ impl ModelMetrics {
         self.model.period(start, shares)
     }
 
+    /// The state of the alarm named `name` at `at`, as `DescribeAlarms` would answer then; `None` for an
+    /// alarm it does not know.
+    pub fn alarm_state(&self, name: &str, at: SystemTime) -> Option<&'static str> {
+        let alarm = self.alarms.iter().find(|a| a.name() == name)?;
+        Some(self.state(alarm, at, 0))
+    }
+
     /// The state of `alarm` at `now`.
     fn state(&self, alarm: &ModelAlarm, now: SystemTime, depth: u32) -> &'static str {
         match alarm {
