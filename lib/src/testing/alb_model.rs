@@ -490,6 +490,21 @@ impl PeriodData {
     }
 }
 
+/// The CloudWatch metric a datapoint's id suffix ([`ColorPeriod::datapoints`],
+/// [`LoadBalancerPeriod::datapoints`]) stands for, to publish it with `PutMetricData`.
+pub fn metric_name(suffix: &str) -> Option<&'static str> {
+    Some(match suffix {
+        "req" => "RequestCount",
+        "err" => "HTTPCode_Target_5XX_Count",
+        "cerr" => "TargetConnectionErrorCount",
+        "lat" => "TargetResponseTime",
+        "hh" => "HealthyHostCount",
+        "uh" => "UnHealthyHostCount",
+        "elb5" => "HTTPCode_ELB_5XX_Count",
+        _ => return None,
+    })
+}
+
 /// Reads `periods` into the observation albflip's CloudWatch adapter would make of them for a
 /// deployment to `new` over `[start, end)`: through the same [`SeriesFold`].
 pub fn fold(
