@@ -230,6 +230,7 @@ impl InMemoryAlb {
             load_balancer: arn(LoadBalancerArn::parse(LB)),
             action_types: vec!["forward".into()],
             forward: Some(s.forward.clone()),
+            protocol: Some("HTTP".into()),
             preserved: Preserved::new(()),
         }
     }

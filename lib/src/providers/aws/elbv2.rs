@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetGroupStickinessConfig,
+    Action, ActionTypeEnum, ForwardActionConfig, Listener, Tag, TargetGroupStickinessConfig,
     TargetGroupTuple, TargetHealthStateEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -149,8 +149,21 @@ fn snapshot(
         load_balancer,
         action_types,
         forward,
+        protocol: None,
         preserved: Preserved::new(SdkActions(actions.to_vec())),
     })
+}
+
+/// A listener's route: its default actions and its protocol.
+fn listener_snapshot(
+    route: &RouteId,
+    load_balancer: LoadBalancerArn,
+    listener: &Listener,
+    operation: &str,
+) -> Result<RouteSnapshot, ApiError> {
+    let mut snap = snapshot(route, load_balancer, listener.default_actions(), operation)?;
+    snap.protocol = listener.protocol().map(|p| p.as_str().to_string());
+    Ok(snap)
 }
 
 fn forward_of(action: &Action, operation: &str) -> Result<ForwardAction, ApiError> {
@@ -290,7 +303,7 @@ impl TrafficRouter for ElbV2 {
                     .load_balancer_arn()
                     .and_then(|a| LoadBalancerArn::parse(a).ok())
                     .unwrap_or_else(|| arn.load_balancer());
-                snapshot(route, lb, listener.default_actions(), &op)
+                listener_snapshot(route, lb, listener, &op)
             }
             RouteId::Rule(arn) => {
                 let op = self.op("DescribeRules");
@@ -332,12 +345,7 @@ impl TrafficRouter for ElbV2 {
                 let listener = out.listeners().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::Other, "the response lists no listener")
                 })?;
-                snapshot(
-                    &current.route,
-                    current.load_balancer.clone(),
-                    listener.default_actions(),
-                    &op,
-                )
+                listener_snapshot(&current.route, current.load_balancer.clone(), listener, &op)
             }
             RouteId::Rule(arn) => {
                 let op = format!("{SERVICE}:ModifyRule");
@@ -432,12 +440,7 @@ impl AlbInventory for ElbV2 {
                 )
             })?;
         // The listener was read in full by the call that found it: no second DescribeListeners.
-        snapshot(
-            &RouteId::Listener(arn),
-            lb_arn,
-            listener.default_actions(),
-            &op,
-        )
+        listener_snapshot(&RouteId::Listener(arn), lb_arn, listener, &op)
     }
 
     async fn find_target_group(&self, name: &str) -> Result<Option<TargetGroupInfo>, ApiError> {
@@ -563,10 +566,10 @@ impl AlbInventory for ElbV2 {
                 continue;
             };
             let route = RouteId::Listener(arn.clone());
-            routes.push(snapshot(
+            routes.push(listener_snapshot(
                 &route,
                 load_balancer.clone(),
-                listener.default_actions(),
+                listener,
                 &op,
             )?);
             arns.push(arn);
