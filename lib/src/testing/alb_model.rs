@@ -377,7 +377,9 @@ pub struct ColorPeriod {
 impl ColorPeriod {
     /// Requests its targets answered.
     pub fn served(&self) -> u64 {
-        self.requests - self.connection_errors - self.timeouts
+        self.requests
+            .saturating_sub(self.connection_errors)
+            .saturating_sub(self.timeouts)
     }
 
     /// `TargetResponseTime` at `statistic` (nearest rank for percentiles); `None` without a served
