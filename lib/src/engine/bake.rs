@@ -109,7 +109,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                     return Ok(Baked::Failed(Failure::NoData {
                         message: format!(
                             "no metric period after the step's write was published within {}",
-                            humantime::format_duration(elapsed)
+                            crate::duration::human(elapsed)
                         )
                         .into(),
                     }));
