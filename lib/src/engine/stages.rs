@@ -149,7 +149,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 }),
                 Ok(None) => {}
                 Err(e) => self.emit(Event::Warning {
-                    message: text!(format!("albflip's hold on {color}'s Auto Scaling group could not be ended (its minimum stays raised; `albflip rollback` or the next deployment ends it): ")).then(e.text()),
+                    message: text!(format!("albflip's hold on {color}'s Auto Scaling group could not be ended (its minimum stays raised; "), {next crate::input::Next::Rollback}, " or the next deployment ends it): ").then(e.text()),
                 }),
             }
         }
