@@ -156,6 +156,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             } else {
                 window.covered
             };
+            // Periods that never come (a source that publishes nothing for this backend) are no data:
+            // after the step's expected length and the extension, the no-data policy decides.
+            let limit = step_length(policy.bake, w.lag, w.period) + policy.max_bake_extension;
+            let covered = match unpublished(&policy, covered, elapsed, limit) {
+                Some(Ok(c)) => c,
+                Some(Err(failure)) => return Ok(Baked::Failed(failure)),
+                None => covered,
+            };
             let progress = BakeProgress {
                 elapsed,
                 covered,
@@ -342,5 +350,71 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             period: spec.window.period,
             latency_statistic: spec.gates.latency_statistic,
         }
+    }
+}
+
+/// When the published periods still do not cover the bake after `limit`: with `--on-no-data pass` the
+/// bake counts as covered (`Ok`), otherwise the step fails for want of data (`Err`). `None` while there
+/// is time, or once the bake is covered.
+fn unpublished(
+    policy: &BakePolicy,
+    covered: std::time::Duration,
+    elapsed: std::time::Duration,
+    limit: std::time::Duration,
+) -> Option<Result<std::time::Duration, Failure>> {
+    if covered >= policy.bake || elapsed < limit {
+        return None;
+    }
+    Some(match policy.on_no_data {
+        crate::plan::NoDataPolicy::Pass => Ok(policy.bake),
+        _ => Err(Failure::NoData {
+            message: format!(
+                "the metric periods published after the step's write cover {} of its {} bake after {}",
+                crate::duration::human(covered),
+                crate::duration::human(policy.bake),
+                crate::duration::human(elapsed)
+            )
+            .into(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::NoDataPolicy;
+    use std::time::Duration;
+
+    /// Periods that are never published (a backend CloudWatch has nothing for) do not keep a step
+    /// baking forever: past its expected length and the extension, the no-data policy decides.
+    #[test]
+    fn periods_never_published_are_no_data_once_the_step_is_overdue() {
+        let s = Duration::from_secs;
+        let policy = |on_no_data| BakePolicy {
+            bake: s(180),
+            on_no_data,
+            ..BakePolicy::default()
+        };
+        let wait = policy(NoDataPolicy::Wait);
+        assert!(
+            unpublished(&wait, s(0), s(100), s(480)).is_none(),
+            "still time"
+        );
+        assert!(
+            unpublished(&wait, s(180), s(900), s(480)).is_none(),
+            "covered"
+        );
+        assert!(matches!(
+            unpublished(&wait, s(60), s(480), s(480)),
+            Some(Err(Failure::NoData { .. }))
+        ));
+        assert!(matches!(
+            unpublished(&policy(NoDataPolicy::Fail), s(0), s(480), s(480)),
+            Some(Err(Failure::NoData { .. }))
+        ));
+        assert_eq!(
+            unpublished(&policy(NoDataPolicy::Pass), s(0), s(480), s(480)).map(|r| r.ok()),
+            Some(Some(s(180)))
+        );
     }
 }
