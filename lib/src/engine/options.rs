@@ -241,11 +241,9 @@ impl DeployOptions {
         let strategy = self.strategy(strategy_file)?;
         let bake = self.bake(strategy_file)?;
         let gating = self.gating(gates_file, bake)?;
-        Ok(self.spec(
-            Plan::new(&strategy, target, bake),
-            strategy.to_string(),
-            gating,
-        ))
+        let plan = Plan::new(&strategy, target, bake);
+        check_record_fits(&plan, self.no_gates)?;
+        Ok(self.spec(plan, strategy.to_string(), gating))
     }
 
     /// The spec of [`Engine::promote`](crate::engine::Engine::promote): the step to 100 % with a final
@@ -502,6 +500,24 @@ impl DeployOptions {
 }
 
 /// How to name a value: as the setting when it was set in code, else by its file key.
+/// The deployment record of `plan` fits AWS's tags (its steps are its one long value); checked
+/// before any write so that a long `--steps` is refused as input, not found out after traffic moved.
+fn check_record_fits(plan: &Plan, ungated: bool) -> Result<(), Error> {
+    let record = crate::state::DeploymentRecord {
+        id: crate::state::new_id(std::time::SystemTime::UNIX_EPOCH),
+        target: plan.target,
+        // The longest name a deployment records.
+        strategy: "immediate".into(),
+        steps: plan.steps.iter().map(|s| s.percent.get()).collect(),
+        step: 0,
+        phase: crate::state::Phase::AwaitingPromotion,
+        started_by: String::new(),
+        updated: String::new(),
+        gated: !ungated,
+    };
+    crate::state::check_record_fits(&record)
+}
+
 /// The refusal of a zero bake for a gated run; `what` names the value where it was given.
 pub(crate) fn zero_bake(what: Text) -> Error {
     Error::invalid(
