@@ -116,7 +116,7 @@ pub struct DeployOptions {
     pub metric_lag: Option<Duration>,
     /// The metric period (default 60 s).
     pub metric_period: Option<Duration>,
-    /// Consecutive failing polls that fail a step (default 1; 0 counts as 1).
+    /// Consecutive failing polls that fail a step (default 1; 0 is refused).
     pub failure_threshold: Option<u32>,
     /// Start even when the new color has no healthy targets.
     pub force: bool,
@@ -458,14 +458,27 @@ impl DeployOptions {
             ));
         }
         let file_extension = file_duration(&file.max_bake_extension, "[gates] max-bake-extension")?;
+        let failure_threshold = self
+            .failure_threshold
+            .or(file.failure_threshold)
+            .unwrap_or(1);
+        if failure_threshold == 0 {
+            let what = named(
+                self.failure_threshold.is_some(),
+                Input::FailureThreshold,
+                "albflip.toml [gates] failure-threshold",
+            );
+            return Err(Error::invalid(
+                Input::FailureThreshold,
+                what.lit(" 0"),
+                "a step fails after this many consecutive failing periods, so it must be at least 1",
+                "Use 1 (the default: the first failing period rolls back) or more",
+            ));
+        }
         Ok(BakePolicy {
             bake,
             poll_interval,
-            failure_threshold: self
-                .failure_threshold
-                .or(file.failure_threshold)
-                .unwrap_or(1)
-                .max(1),
+            failure_threshold,
             on_no_data,
             max_bake_extension: self.max_bake_extension.or(file_extension).unwrap_or(bake),
         })
