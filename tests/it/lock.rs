@@ -439,3 +439,29 @@ fn two_sigterms_during_the_first_write_still_put_traffic_back_and_a_third_says_h
         "the record is not left stale"
     );
 }
+
+#[test]
+fn a_missing_lock_table_is_named_with_the_fix_and_nothing_is_written() {
+    let s = stack(None);
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&args(
+        &[&s.by_arn()],
+        &[
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "10",
+            "--lock-table",
+            "no-such-albflip-locks",
+        ],
+    ));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("lock table \"no-such-albflip-locks\"")
+            && r.stderr.contains("--lock-table"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+}
