@@ -39,6 +39,18 @@ pub async fn take_lock(
     albflip::lock::acquire(lock, &key, &holder, settings.lock_ttl, TokioClock::new())
         .await
         .map(Some)
+        .map_err(|e| missing_table(e, table))
+}
+
+/// A lock table that does not exist, named, instead of the bare "PutItem failed: not found".
+fn missing_table(e: Error, table: &str) -> Error {
+    match e {
+        Error::Read(api) if api.kind == albflip::ports::ApiErrorKind::NotFound => Error::NotFound {
+            what: format!("lock table {table:?} ({api})").into(),
+            fix: "Create it (a DynamoDB table with the string partition key `lock_id`; the reference stack creates E-A-albflip-locks) or name the right one with --lock-table (ALBFLIP_LOCK_TABLE, albflip.toml [lock] table)".into(),
+        },
+        other => other,
+    }
 }
 
 /// The naming convention's table when it exists; a failure to look is a warning, and no table.

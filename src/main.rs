@@ -123,12 +123,45 @@ fn finish(result: Result<u8, Failed>, cli: &Cli, origins: &origins::Origins) -> 
 /// the flag even when the value came from the environment.
 fn clap_error(e: clap::Error, command: &clap::Command) -> ExitCode {
     let _ = e.print();
+    let code = u8::try_from(e.exit_code()).unwrap_or(exit::USAGE);
     if e.use_stderr() {
         for (env, value) in origins::Origins::env_behind(&e.to_string(), command) {
             eprintln!("albflip: that value ({value:?}) came from the environment variable {env}: fix or unset {env}");
         }
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let env = std::env::var("ALBFLIP_OUTPUT").ok();
+        if wants_json(&args, env.as_deref()) {
+            // The arguments did not parse, but the caller asked for JSON: the error as one object.
+            let text = e.to_string();
+            let message = text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
+            let v = serde_json::json!({"error": {"message": message, "exit_code": code, "may_have_changed_aws": false}});
+            println!("{v}");
+        }
     }
-    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::USAGE))
+    ExitCode::from(code)
+}
+
+/// Whether the command line (which did not parse) or `ALBFLIP_OUTPUT` asked for JSON output.
+fn wants_json(args: &[String], env: Option<&str>) -> bool {
+    let mut from_args = None;
+    for (i, a) in args.iter().enumerate() {
+        if a == "--" {
+            break;
+        }
+        if let Some(v) = a.strip_prefix("--output=") {
+            from_args = Some(v.to_string());
+        } else if a == "--output" {
+            from_args = args.get(i + 1).cloned();
+        }
+    }
+    from_args
+        .as_deref()
+        .or(env)
+        .is_some_and(|v| v.eq_ignore_ascii_case("json"))
 }
 
 /// Names a bad input the way the user gave it (flag, `ALBFLIP_*` variable or `albflip.toml` key).
@@ -158,6 +191,28 @@ fn init_logging(verbose: u8) {
                 .unwrap_or_else(|_| level.into()),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        // Colors only on a terminal: a Jenkins log or a file gets plain text.
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_json;
+
+    #[test]
+    fn json_is_wanted_from_the_flag_or_the_environment_even_when_parsing_failed() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(wants_json(
+            &args(&["--output", "json", "shift", "--bogus"]),
+            None
+        ));
+        assert!(wants_json(&args(&["shift", "--output=json"]), None));
+        assert!(wants_json(&args(&["shift"]), Some("json")));
+        assert!(!wants_json(&args(&["--output", "text"]), Some("json")));
+        assert!(!wants_json(&args(&["shift", "--bogus"]), None));
+    }
 }

@@ -62,6 +62,7 @@ pub fn flag(input: &Input) -> &'static str {
         Bake => "--bake",
         NoGates => "--no-gates",
         TakeOver => "--take-over",
+        FailureThreshold => "--failure-threshold",
         _ => "",
     }
 }

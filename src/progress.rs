@@ -19,8 +19,24 @@ pub struct Printer {
     last: Mutex<(Instant, Option<Baking>)>,
 }
 
-/// The step being baked: number, percent, since when.
-type Baking = (usize, u8, Instant);
+/// The step under way: number, percent, since when, and whether its weights are applied yet.
+type Baking = (usize, u8, Instant, bool);
+
+/// The heartbeat line: a step's weights are said to be applied only once they are; before, the write
+/// is still under way (it may hang on a throttled API).
+fn heartbeat_line(baking: Option<Baking>) -> String {
+    match baking {
+        Some((step, percent, since, true)) => format!(
+            "step {step}: at {percent}%, {}s in; still watching the gates",
+            since.elapsed().as_secs()
+        ),
+        Some((step, percent, since, false)) => format!(
+            "step {step}: still writing the weights for {percent}%, {}s in; not applied yet",
+            since.elapsed().as_secs()
+        ),
+        None => "still working".to_string(),
+    }
+}
 
 impl Printer {
     pub fn new(format: OutputFormat, verbose: bool, quiet: bool) -> Printer {
@@ -54,15 +70,7 @@ impl Printer {
         if last.0.elapsed() < every {
             return;
         }
-        let line = match last.1 {
-            Some((step, percent, since)) => {
-                format!(
-                    "step {step}: at {percent}%, {}s in; still watching the gates",
-                    since.elapsed().as_secs()
-                )
-            }
-            None => "still working".to_string(),
-        };
+        let line = heartbeat_line(last.1);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{} {line}", clock(SystemTime::now()));
         let _ = out.flush();
@@ -74,7 +82,12 @@ impl Printer {
             last.0 = Instant::now();
             match event {
                 Event::StepStarted { step, percent, .. } => {
-                    last.1 = Some((*step, *percent, Instant::now()))
+                    last.1 = Some((*step, *percent, Instant::now(), false))
+                }
+                Event::WeightsApplied { .. } => {
+                    if let Some(baking) = last.1.as_mut() {
+                        baking.3 = true;
+                    }
                 }
                 Event::StepPassed { .. }
                 | Event::RolledBack { .. }
@@ -267,5 +280,20 @@ impl Observer for Printer {
             eprintln!("{l}");
         }
         self.note(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_says_applied_only_once_the_weights_are() {
+        let now = Instant::now();
+        assert!(
+            heartbeat_line(Some((1, 10, now, false))).contains("still writing the weights for 10%")
+        );
+        assert!(!heartbeat_line(Some((1, 10, now, false))).contains("at 10%"));
+        assert!(heartbeat_line(Some((1, 10, now, true))).contains("at 10%"));
     }
 }

@@ -61,6 +61,17 @@ fn strategy_options(
     });
     // `--steps` counts only for a gradual deployment (the file may name another strategy).
     let gradual = o.strategy_kind(file)? == StrategyKind::Gradual;
+    if let Some(list) = args
+        .steps
+        .as_ref()
+        .filter(|l| l.split(',').any(|p| p.trim().is_empty()))
+    {
+        return Err(invalid(
+            &format!("--steps {list}"),
+            "an empty step (two commas in a row, or a comma at an end) is not a percentage",
+            "Give strictly increasing percentages from 1 to 100 ending at 100, separated by single commas, e.g. 5,20,50,100",
+        ));
+    }
     o.steps = match &args.steps {
         Some(list) if gradual => Some(Steps::parse(list).map_err(|e| invalid(&format!("--steps {list}"), e.to_string(), "Give strictly increasing percentages from 1 to 100 ending at 100, e.g. 5,20,50,100"))?),
         _ => None,

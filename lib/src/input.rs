@@ -102,6 +102,8 @@ pub enum Input {
     NoGates,
     /// A manual shift taking the route over from a deployment in flight.
     TakeOver,
+    /// Consecutive failing periods that fail a step.
+    FailureThreshold,
 }
 
 impl fmt::Display for Input {
@@ -153,6 +155,7 @@ impl fmt::Display for Input {
             Bake => "the bake",
             NoGates => "turning the gates off",
             TakeOver => "taking over",
+            FailureThreshold => "the failure threshold",
         })
     }
 }

@@ -29,6 +29,22 @@ pub const STARTED_BY_TAG: &str = "albflip:started-by";
 /// When the record last changed (RFC 3339, UTC).
 pub const UPDATED_TAG: &str = "albflip:updated";
 
+/// AWS's most tags on one listener or rule.
+pub const MAX_TAGS: usize = 50;
+/// AWS's longest tag value, in characters.
+pub const MAX_TAG_VALUE: usize = 256;
+/// Every tag a deployment writes on its named route: the record and the stable color.
+pub const DEPLOYMENT_TAGS: [&str; 8] = [
+    ID_TAG,
+    TARGET_TAG,
+    STRATEGY_TAG,
+    STEP_TAG,
+    STATE_TAG,
+    STARTED_BY_TAG,
+    UPDATED_TAG,
+    STABLE_TAG,
+];
+
 /// The phases a deployment goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -118,15 +134,7 @@ impl DeploymentRecord {
 
     /// The tags that record it.
     pub fn to_tags(&self) -> Vec<(&'static str, String)> {
-        let steps: Vec<String> = self.steps.iter().map(u8::to_string).collect();
-        let mut strategy = if steps.is_empty() {
-            self.strategy.clone()
-        } else {
-            format!("{}/{}", self.strategy, steps.join("/"))
-        };
-        if !self.gated {
-            strategy = format!("{strategy}/{UNGATED}");
-        }
+        let strategy = strategy_value(&self.strategy, &self.steps, self.gated);
         vec![
             (ID_TAG, self.id.clone()),
             (TARGET_TAG, self.target.as_str().to_string()),
@@ -137,6 +145,75 @@ impl DeploymentRecord {
             (UPDATED_TAG, self.updated.clone()),
         ]
     }
+}
+
+/// The value of the strategy tag: the strategy, its steps, and the mark of an ungated deployment, e.g.
+/// `gradual/10/25/50/75/100` or `gradual/10/100/ungated`.
+pub fn strategy_value(strategy: &str, steps: &[u8], gated: bool) -> String {
+    let mut value = strategy.to_string();
+    for s in steps {
+        value.push('/');
+        value.push_str(&s.to_string());
+    }
+    if !gated {
+        value.push('/');
+        value.push_str(UNGATED);
+    }
+    value
+}
+
+/// Every value of the record fits a tag ([`MAX_TAG_VALUE`] characters); else an error on the steps,
+/// which are the only value that can grow that long.
+pub fn check_record_fits(record: &DeploymentRecord) -> Result<(), crate::Error> {
+    let Some((key, value)) = record
+        .to_tags()
+        .into_iter()
+        .find(|(_, v)| v.chars().count() > MAX_TAG_VALUE)
+    else {
+        return Ok(());
+    };
+    let steps: Vec<String> = record.steps.iter().map(u8::to_string).collect();
+    Err(crate::Error::invalid(
+        Input::Steps,
+        text!({given Input::Steps}, format!(" {}", steps.join(","))),
+        format!(
+            "the deployment record's {key} tag would be {} characters long, and AWS holds at most {MAX_TAG_VALUE} in a tag value",
+            value.chars().count()
+        ),
+        "Give fewer steps (about 60 at most, fewer with two-digit percentages), e.g. 5,20,50,100",
+    ))
+}
+
+/// There is room on a route that carries `tags` for the tags albflip writes (`keys`) within AWS's
+/// [`MAX_TAGS`] per listener or rule; else an error naming the route's other tags, to be removed.
+pub fn check_tag_room(
+    route: &dyn std::fmt::Display,
+    tags: &Tags,
+    keys: &[&str],
+) -> Result<(), crate::Error> {
+    let added = keys.iter().filter(|k| !tags.contains_key(**k)).count();
+    let total = tags.len() + added;
+    if total <= MAX_TAGS {
+        return Ok(());
+    }
+    let others: Vec<&str> = tags
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !k.starts_with("albflip:"))
+        .collect();
+    Err(crate::Error::State {
+        what: format!(
+            "the {route} carries {} tags and albflip's deployment record needs {added} more: {total}, over AWS's limit of {MAX_TAGS} tags per listener or rule. Its other tags: {}",
+            tags.len(),
+            others.join(", ")
+        )
+        .into(),
+        fix: format!(
+            "Nothing was written. Remove at least {} of those tags (`aws elbv2 remove-tags --resource-arns ARN --tag-keys KEY...`) and run it again",
+            total - MAX_TAGS
+        )
+        .into(),
+    })
 }
 
 /// The strategy tag's mark of a deliberately ungated deployment.
@@ -536,6 +613,33 @@ mod tests {
         for r in [record(Phase::Complete, 3), record(Phase::RolledBack, 1)] {
             assert_eq!(shift(&r, 0, false).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn the_record_must_fit_aws_tag_limits() {
+        let foreign = |n: usize| -> Tags {
+            (0..n)
+                .map(|i| (format!("team:{i:02}"), "x".into()))
+                .collect()
+        };
+        let keys = DEPLOYMENT_TAGS;
+        assert!(
+            check_tag_room(&"rule", &foreign(42), &keys).is_ok(),
+            "42 + 8 = 50"
+        );
+        let e = check_tag_room(&"rule", &foreign(43), &keys).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Runtime);
+        assert!(e.to_string().contains("team:00, team:01"), "{e}");
+        // albflip's own tags already there take no more room.
+        let mut tags = foreign(42);
+        tags.insert(STATE_TAG.into(), "complete".into());
+        assert!(check_tag_room(&"rule", &tags, &keys).is_ok());
+        let mut r = record(Phase::InProgress, 1);
+        r.steps = (1..=100).collect();
+        let e = check_record_fits(&r).unwrap_err();
+        assert_eq!(e.input(), Some(Input::Steps), "{e}");
+        r.steps = (41..=100).collect();
+        assert!(check_record_fits(&r).is_ok(), "60 two-digit steps fit");
     }
 
     #[test]

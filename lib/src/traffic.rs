@@ -185,6 +185,8 @@ pub async fn shift<A: Alb>(
 ) -> Result<ChangeOutcome, Error> {
     let resolved = resolve::resolve(alb, target).await?;
     let taken_over = resolved.check_can_shift(options.take_over)?;
+    let route = &resolved.snapshot.route;
+    state::check_tag_room(route, &resolved.tags, &[state::STABLE_TAG])?;
     let mut outcome = apply(
         alb,
         &resolved,

@@ -64,6 +64,16 @@ pub fn emit(out: &str, g: &GlobalArgs) {
     }
 }
 
+/// With `--quiet` in text mode the output is not printed, but its warnings (traffic forced to a color
+/// without healthy targets, a deployment taken over) still are, on stderr.
+pub fn warn_when_quiet(warnings: &[albflip::error::Text], g: &GlobalArgs) {
+    if g.quiet && g.output == OutputFormat::Text {
+        for w in warnings {
+            eprintln!("albflip: {}", crate::naming::text(w));
+        }
+    }
+}
+
 /// Which of the engine's runs to make.
 #[derive(Debug, Clone, Copy)]
 pub enum Run {

@@ -9,7 +9,7 @@ use albflip::ports::TokioClock;
 use albflip::traffic::ChangeOptions;
 use albflip::Error;
 
-use super::common::{emit, Session};
+use super::common::{emit, warn_when_quiet, Session};
 use crate::args::{GlobalArgs, LifecycleArgs, RollbackArgs};
 use crate::settings::Settings;
 use crate::{exit, scaling};
@@ -44,6 +44,7 @@ pub async fn run(a: &RollbackArgs, settings: Settings, g: &GlobalArgs) -> Result
     .await?;
     let out = scaling::rollback_output(&outcome, &alb.calls().snapshot(), a.force, g);
     emit(&out, g);
+    warn_when_quiet(&outcome.change.warnings, g);
     Ok(exit::SUCCESS)
 }
 

@@ -4,7 +4,7 @@
 use albflip::traffic::{self, ChangeOptions};
 use albflip::Error;
 
-use super::common::{emit, run_engine, Run, Session};
+use super::common::{emit, run_engine, warn_when_quiet, Run, Session};
 use crate::args::{GlobalArgs, ShiftArgs};
 use crate::settings::Settings;
 use crate::{exit, locking, render, spec};
@@ -71,5 +71,6 @@ async fn plain(a: &ShiftArgs, settings: Settings, g: &GlobalArgs) -> Result<u8, 
     let outcome = result?;
     let out = render::change("shift", "Shifted", &outcome, &session.calls, g);
     emit(&out, g);
+    warn_when_quiet(&outcome.warnings, g);
     Ok(exit::SUCCESS)
 }

@@ -464,3 +464,45 @@ fn a_network_load_balancers_listener_is_refused_by_every_command() {
         );
     }
 }
+
+#[test]
+fn argument_errors_are_one_json_object_on_stdout_with_output_json() {
+    let s = stack(None);
+    for tail in [
+        &["shift", "--target", "purple", "--percentage", "10"][..],
+        &[
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "10",
+            "--bogus",
+        ][..],
+        &["deploy", "--target", "green", "--no-gates", "--bake", "1m"][..],
+    ] {
+        let r = run(&args(
+            &[&s.by_arn()],
+            &[&["--output", "json"][..], tail].concat(),
+        ));
+        assert_eq!(r.code, 2, "{tail:?}: {r:?}");
+        let v = r.json();
+        assert_eq!(v["error"]["exit_code"], 2, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn logs_on_stderr_are_not_colored_off_a_terminal() {
+    let s = stack(None);
+    let mut cmd = albflip();
+    cmd.env_remove("NO_COLOR").env("ALBFLIP_LOG", "debug");
+    let r = run_in(cmd, &args(&[&s.by_arn()], &["status"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.is_empty(), "-vv logs something");
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+}

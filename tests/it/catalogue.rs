@@ -549,6 +549,23 @@ static CATALOGUE: &[Case] = &[
         fix: &["supported units"],
         ..FLAG
     },
+    // Issue 17, item 9: an empty step and a failure threshold of 0 are refused, not reinterpreted.
+    Case {
+        name: "steps with an empty item",
+        cmd: Cmd::Plan,
+        args: &["--steps", "10,,100"],
+        input: &["--steps 10,,100", "empty step"],
+        fix: &["5,20,50,100"],
+        ..FLAG
+    },
+    Case {
+        name: "failure threshold 0",
+        cmd: Cmd::Plan,
+        args: &["--failure-threshold", "0"],
+        input: &["--failure-threshold 0"],
+        fix: &["Use 1"],
+        ..FLAG
+    },
     // A zero bake would turn every gate off (issue 17, item 1): refused unless --no-gates.
     Case {
         name: "deploy bake 0s",
@@ -619,6 +636,14 @@ static CATALOGUE: &[Case] = &[
         cmd: Cmd::PlanOnly,
         input: &["albflip.toml [strategy] bake", "soon"],
         fix: &["\"3m\""],
+        ..TOML
+    },
+    Case {
+        name: "failure threshold 0",
+        toml: Some("{route}[gates]\nfailure-threshold = 0\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [gates] failure-threshold 0"],
+        fix: &["Use 1"],
         ..TOML
     },
     Case {

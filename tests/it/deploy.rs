@@ -547,3 +547,24 @@ fn a_zero_bake_is_refused_and_no_gates_is_said_out_loud() {
         .json();
     assert_eq!(v["deployment"]["gated"], false, "{v}");
 }
+
+#[test]
+fn steps_whose_record_would_not_fit_a_tag_value_are_refused_before_any_write() {
+    let s = stack(None);
+    let steps: Vec<String> = (1..=100).map(|p| p.to_string()).collect();
+    let steps = steps.join(",");
+    let before = fingerprint(&s.listener_arn);
+    for dry in [&["--dry-run"][..], &[][..]] {
+        let r = run(&args(
+            &[&s.by_arn()],
+            &[&["deploy", "--target", "green", "--steps", &steps][..], dry].concat(),
+        ));
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(
+            r.stderr.contains("--steps 1,2,3") && r.stderr.contains("at most 256"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+    }
+}

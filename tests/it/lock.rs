@@ -526,3 +526,29 @@ fn the_naming_conventions_lock_table_is_used_when_it_exists() {
     signal(&first, "INT");
     assert_eq!(first.wait().expect("wait").code(), Some(130));
 }
+
+#[test]
+fn a_missing_lock_table_is_named_with_the_fix_and_nothing_is_written() {
+    let s = stack(None);
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&args(
+        &[&s.by_arn()],
+        &[
+            "shift",
+            "--target",
+            "green",
+            "--percentage",
+            "10",
+            "--lock-table",
+            "no-such-albflip-locks",
+        ],
+    ));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("lock table \"no-such-albflip-locks\"")
+            && r.stderr.contains("--lock-table"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+}

@@ -15,6 +15,7 @@ fn check_passes_on_a_healthy_stack_and_changes_nothing() {
         "green health",
         "blue health",
         "stickiness",
+        "tags",
         "deployment state",
     ] {
         assert!(
@@ -35,7 +36,7 @@ fn check_passes_on_a_healthy_stack_and_changes_nothing() {
     ))
     .ok()
     .json();
-    assert_eq!(json["checks"].as_array().map(Vec::len), Some(8), "{json}");
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(9), "{json}");
     assert_eq!(fingerprint(&s.listener_arn), before, "check writes nothing");
 }
 

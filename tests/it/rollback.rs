@@ -123,4 +123,17 @@ fn rollback_refuses_a_color_without_healthy_targets_unless_forced() {
     .ok();
     assert!(r.stdout.contains("WARNING: blue"), "{}", r.stdout);
     assert_eq!(weights(&s), (Some(100), Some(0)));
+    // -q hides the output, not the warning (issue 17, item 9).
+    run(&args(
+        &[&s.by_arn()],
+        &["shift", "--target", "green", "--percentage", "100"],
+    ))
+    .ok();
+    let r = run(&args(
+        &[&s.by_arn()],
+        &["-q", "rollback", "--to", "blue", "--force"],
+    ))
+    .ok();
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.contains("WARNING: blue"), "{}", r.stderr);
 }

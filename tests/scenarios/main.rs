@@ -919,3 +919,34 @@ async fn the_custom_metric_source_example_completes_on_clean_counts_and_rolls_ba
         "{faulty:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_route_without_room_for_the_record_tags_is_refused_before_any_write() {
+    use albflip::aws::api::AlbInventory;
+    let alb = Arc::new(InMemoryAlb::new());
+    let owned: Vec<(String, String)> = (0..45)
+        .map(|i| (format!("team:tag-{i:02}"), "x".to_string()))
+        .collect();
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    alb.set_tags(alb.listener_arn().as_str(), &pairs)
+        .await
+        .unwrap();
+    let run = deploy(
+        &alb,
+        &spec(gradual(), policy(), GateThresholds::default()),
+        |c| proportional(c, 0.0),
+    )
+    .await;
+    let err = run.result.unwrap_err();
+    assert_eq!(err.kind(), albflip::ErrorKind::Runtime, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("carries 45 tags") && message.contains("team:tag-00, team:tag-01"),
+        "{message}"
+    );
+    assert!(alb.written().is_empty(), "nothing written");
+    assert_eq!(alb.tag("albflip:state"), None);
+}

@@ -269,8 +269,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 return Ok(self.stopped_before_production(routes));
             }
         }
-        let run =
-            Run::new(routes, spec, mode, test).recording(self.new_record(spec, kind_of(spec)));
+        let record = self.new_record(spec, kind_of(spec));
+        state::check_record_fits(&record)?;
+        let run = Run::new(routes, spec, mode, test).recording(record);
         self.run(run, spec.plan.steps_to_run(), 1).await
     }
 

@@ -116,7 +116,7 @@ pub struct DeployOptions {
     pub metric_lag: Option<Duration>,
     /// The metric period (default 60 s).
     pub metric_period: Option<Duration>,
-    /// Consecutive failing polls that fail a step (default 1; 0 counts as 1).
+    /// Consecutive failing polls that fail a step (default 1; 0 is refused).
     pub failure_threshold: Option<u32>,
     /// Start even when the new color has no healthy targets.
     pub force: bool,
@@ -241,11 +241,9 @@ impl DeployOptions {
         let strategy = self.strategy(strategy_file)?;
         let bake = self.bake(strategy_file)?;
         let gating = self.gating(gates_file, bake)?;
-        Ok(self.spec(
-            Plan::new(&strategy, target, bake),
-            strategy.to_string(),
-            gating,
-        ))
+        let plan = Plan::new(&strategy, target, bake);
+        check_record_fits(&plan, self.no_gates)?;
+        Ok(self.spec(plan, strategy.to_string(), gating))
     }
 
     /// The spec of [`Engine::promote`](crate::engine::Engine::promote): the step to 100 % with a final
@@ -460,14 +458,27 @@ impl DeployOptions {
             ));
         }
         let file_extension = file_duration(&file.max_bake_extension, "[gates] max-bake-extension")?;
+        let failure_threshold = self
+            .failure_threshold
+            .or(file.failure_threshold)
+            .unwrap_or(1);
+        if failure_threshold == 0 {
+            let what = named(
+                self.failure_threshold.is_some(),
+                Input::FailureThreshold,
+                "albflip.toml [gates] failure-threshold",
+            );
+            return Err(Error::invalid(
+                Input::FailureThreshold,
+                what.lit(" 0"),
+                "a step fails after this many consecutive failing periods, so it must be at least 1",
+                "Use 1 (the default: the first failing period rolls back) or more",
+            ));
+        }
         Ok(BakePolicy {
             bake,
             poll_interval,
-            failure_threshold: self
-                .failure_threshold
-                .or(file.failure_threshold)
-                .unwrap_or(1)
-                .max(1),
+            failure_threshold,
             on_no_data,
             max_bake_extension: self.max_bake_extension.or(file_extension).unwrap_or(bake),
         })
@@ -502,6 +513,24 @@ impl DeployOptions {
 }
 
 /// How to name a value: as the setting when it was set in code, else by its file key.
+/// The deployment record of `plan` fits AWS's tags (its steps are its one long value); checked
+/// before any write so that a long `--steps` is refused as input, not found out after traffic moved.
+fn check_record_fits(plan: &Plan, ungated: bool) -> Result<(), Error> {
+    let record = crate::state::DeploymentRecord {
+        id: crate::state::new_id(std::time::SystemTime::UNIX_EPOCH),
+        target: plan.target,
+        // The longest name a deployment records.
+        strategy: "immediate".into(),
+        steps: plan.steps.iter().map(|s| s.percent.get()).collect(),
+        step: 0,
+        phase: crate::state::Phase::AwaitingPromotion,
+        started_by: String::new(),
+        updated: String::new(),
+        gated: !ungated,
+    };
+    crate::state::check_record_fits(&record)
+}
+
 /// The refusal of a zero bake for a gated run; `what` names the value where it was given.
 pub(crate) fn zero_bake(what: Text) -> Error {
     Error::invalid(

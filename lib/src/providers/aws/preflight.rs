@@ -50,6 +50,21 @@ pub async fn checks<A: Alb>(
     ));
     out.push(Check::new("stickiness", stickiness(alb, resolved).await));
     out.push(Check::new(
+        "tags",
+        crate::state::check_tag_room(
+            &resolved.snapshot.route,
+            &resolved.tags,
+            &crate::state::DEPLOYMENT_TAGS,
+        )
+        .map(|()| {
+            format!(
+                "{} of {} tags, room for albflip's record",
+                resolved.tags.len(),
+                crate::state::MAX_TAGS
+            )
+        }),
+    ));
+    out.push(Check::new(
         "deployment state",
         resolved
             .check_can_start(new)

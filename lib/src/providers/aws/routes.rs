@@ -106,6 +106,9 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
     }
 
     async fn check_writable(&self) -> Result<(), Error> {
+        let route = &self.resolved.snapshot.route;
+        let keys = crate::state::DEPLOYMENT_TAGS;
+        crate::state::check_tag_room(route, &self.resolved.tags, &keys)?;
         checks::check_conversions(self.alb, &self.resolved, &self.resolved.routes()).await
     }
 
