@@ -123,6 +123,7 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
             bake_seconds,
             results,
             decision,
+            ..
         } => {
             let shown: Vec<&str> = results
                 .iter()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use albflip::config::{GatesSection, StrategySection};
 use albflip::engine::{DeployOptions, DeploySpec, StrategyKind};
 use albflip::model::{Color, Percent};
-use albflip::plan::Steps;
+use albflip::plan::{JudgeKind, Steps};
 use albflip::Error;
 
 use crate::args::{BakeArgs, DeployArgs, GateArgs, PromoteArgs, StrategyArgs, StrategyName};
@@ -91,7 +91,36 @@ fn gate_options(o: &mut DeployOptions, args: &GateArgs) -> Result<(), Error> {
     o.metric_lag = args.metric_lag;
     o.metric_period = args.metric_period;
     o.failure_threshold = args.failure_threshold;
+    o.judge = match &args.judge {
+        Some(v) => Some(v.parse().map_err(|e: albflip::plan::judge::InvalidJudge| {
+            invalid("--judge", e.to_string(), "Use sequential or threshold")
+        })?),
+        None => None,
+    };
+    o.confidence = args.confidence;
     Ok(())
+}
+
+/// The settings that do not apply to the judge the spec uses, each as a warning: pipelines pass them
+/// already, so they keep working and say so instead of failing.
+pub fn judge_warnings(spec: &DeploySpec, args: &GateArgs, file: &GatesSection) -> Vec<String> {
+    if spec.gates.judge != JudgeKind::Sequential {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if args.min_requests.is_some() || file.min_requests.is_some() {
+        out.push("--min-requests (ALBFLIP_MIN_REQUESTS, [gates] min-requests) does not apply under --judge sequential: it judges from the first request, at the confidence of --confidence; use --judge threshold for the old rule".to_string());
+    }
+    if args.failure_threshold.is_some() || file.failure_threshold.is_some() {
+        out.push("--failure-threshold (ALBFLIP_FAILURE_THRESHOLD, [gates] failure-threshold) applies under --judge sequential only to the latency limit, host and alarm gates: the sequential judge fails a step the moment its evidence crosses".to_string());
+    }
+    out
+}
+
+fn warn(spec: &DeploySpec, args: &GateArgs, file: &GatesSection) {
+    for w in judge_warnings(spec, args, file) {
+        eprintln!("albflip: warning: {w}");
+    }
 }
 
 /// The spec of `deploy`/`plan`.
@@ -117,11 +146,13 @@ pub fn deploy(
     o.force = args.force;
     o.adopt_drift = args.adopt_drift;
     // With --resume the target and steps come from the recorded deployment and replace this plan.
-    o.deploy_spec(
+    let spec = o.deploy_spec(
         args.target.unwrap_or(Color::Green),
         strategy_file,
         gates_file,
-    )
+    )?;
+    warn(&spec, &args.gates, gates_file);
+    Ok(spec)
 }
 
 /// The spec of `promote`: the step to 100 % (the engine takes the color from the canary's record).
@@ -130,7 +161,9 @@ pub fn promote(
     strategy_file: &StrategySection,
     gates_file: &GatesSection,
 ) -> Result<DeploySpec, Error> {
-    options(None, &args.bake, &args.gates)?.promote_spec(strategy_file, gates_file)
+    let spec = options(None, &args.bake, &args.gates)?.promote_spec(strategy_file, gates_file)?;
+    warn(&spec, &args.gates, gates_file);
+    Ok(spec)
 }
 
 /// The spec of a gated `shift`: one step.
@@ -145,5 +178,7 @@ pub fn shift(
     let mut o = DeployOptions::default();
     gate_options(&mut o, args)?;
     o.force = force;
-    o.shift_spec(target, percent, bake, gates_file)
+    let spec = o.shift_spec(target, percent, bake, gates_file)?;
+    warn(&spec, args, gates_file);
+    Ok(spec)
 }

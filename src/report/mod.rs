@@ -360,6 +360,7 @@ fn event_text(target: Color, e: &Event) -> String {
             bake_seconds,
             results,
             decision,
+            ..
         } => {
             let first = results
                 .iter()
@@ -604,6 +605,7 @@ mod tests {
             elapsed_seconds: 1.0,
             bake_seconds: 4.0,
             results,
+            judgements: Vec::new(),
             decision: decision.into(),
         };
         let failure = Failure::Gate {

@@ -9,13 +9,16 @@ use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::{Collect, Event};
 use albflip::model::{Color, Percent, Split};
 use albflip::plan::decide::Failure;
-use albflip::plan::{BakePolicy, GateKind, GateThresholds, NoDataPolicy, Plan, Steps, Strategy};
+use albflip::plan::{
+    BakePolicy, GateKind, GateThresholds, JudgeKind, NoDataPolicy, Plan, Steps, Strategy,
+};
 use albflip::ports::{TargetHealth, TokioClock};
 use albflip::testing::{traffic, InMemoryAlb, MetricContext, Sample, ScriptedMetrics};
 use albflip::traffic::{rollback, ChangeOptions};
 use albflip::Error;
 
 mod conformance;
+mod judge;
 
 const BAKE: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_secs(30);
@@ -177,9 +180,9 @@ async fn fine_at_10_and_25_failing_at_50() {
     match outcome {
         Outcome::RolledBack { failure, .. } => {
             assert!(
-                failure
-                    .message()
-                    .starts_with("green error rate 5.0% > 1.0% (25 of 500 requests,"),
+                failure.message().starts_with(
+                    "green 5XX 5% (25 of 500): above 1% with 99.8% confidence (evidence "
+                ),
                 "{}",
                 failure.message()
             )
@@ -199,8 +202,11 @@ fn green_twice_as_slow(c: &MetricContext) -> Sample {
 #[tokio::test(start_paused = true)]
 async fn green_at_twice_blues_latency_rolls_back_at_1_5x_even_under_the_absolute_limit() {
     let alb = Arc::new(InMemoryAlb::new());
+    // The threshold rule: the sequential judge's sign test needs about 13 periods of evidence, more
+    // than a step of this scenario has (see `plan::judge`).
     let gates = GateThresholds {
         max_latency_increase: Some(1.5),
+        judge: JudgeKind::Threshold,
         ..GateThresholds::default()
     };
     let run = deploy(&alb, &spec(gradual(), policy(), gates), green_twice_as_slow).await;
@@ -420,7 +426,12 @@ async fn a_breach_shorter_than_the_failure_threshold_does_not_roll_back() {
         ..policy()
     };
     let polls = std::sync::atomic::AtomicU32::new(0);
-    let run = deploy(&alb, &spec(gradual(), p, GateThresholds::default()), |c| {
+    // The failure threshold is the threshold judge's (the sequential judge fails on evidence).
+    let gates = GateThresholds {
+        judge: JudgeKind::Threshold,
+        ..GateThresholds::default()
+    };
+    let run = deploy(&alb, &spec(gradual(), p, gates), |c| {
         // One bad poll (the second), then healthy again.
         let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         proportional(c, if n == 1 { 0.5 } else { 0.0 })

@@ -8,10 +8,11 @@ use crate::error::Error;
 use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
-use crate::plan::Observation;
+use crate::plan::judge::{JudgeKind, JudgeSettings, SequentialJudge};
 use crate::plan::{
     step_length, step_window, BakeDecision, BakePolicy, BakeProgress, BakeTracker, Step,
 };
+use crate::plan::{Observation, Verdict};
 use crate::ports::{ApiError, CapacityPool, Clock, MetricQuery, MetricSource, Provider, Routes};
 
 use super::context::Run;
@@ -80,6 +81,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let new = spec.plan.target;
         let started = self.clock.now();
         let mut tracker = BakeTracker::default();
+        let mut judge = (spec.gates.judge == JudgeKind::Sequential)
+            .then(|| SequentialJudge::new(JudgeSettings::new(&spec.gates, spec.gates.confidence)));
         let mut errors = 0u32;
         loop {
             tokio::select! {
@@ -126,18 +129,30 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                     continue;
                 }
             };
-            let report = evaluate(&spec.gates, &observation, new);
+            let mut report = evaluate(&spec.gates, &observation, new);
+            let judgements = judge
+                .as_mut()
+                .map(|j| j.poll(&observation, &mut report, new))
+                .unwrap_or_default();
             let progress = BakeProgress {
                 elapsed,
                 covered: window.covered,
                 period_end: Some(window.end),
             };
-            let decision = tracker.judge_step(&policy, &report, progress);
+            // The sequential judge's crossing is a decision of its own: no consecutive polls needed.
+            let decision = match judgements.iter().find(|j| j.verdict == Verdict::Fail) {
+                Some(j) => BakeDecision::Failed(Failure::Gate {
+                    result: j.gate_result(),
+                    polls: 1,
+                }),
+                None => tracker.judge_step(&policy, &report, progress),
+            };
             self.emit(Event::GateEvaluated {
                 step: n,
                 elapsed_seconds: elapsed.as_secs_f64(),
                 bake_seconds: policy.bake.as_secs_f64(),
                 results: report.results,
+                judgements,
                 decision: match &decision {
                     BakeDecision::Continue => "continue",
                     BakeDecision::Passed => "passed",
