@@ -89,18 +89,26 @@ impl Observer for LiveView {
             Event::GateEvaluated {
                 elapsed_seconds,
                 bake_seconds,
+                covered_seconds,
+                step_seconds,
                 results,
                 ..
             } => {
                 if let Some(bar) = current.as_ref() {
-                    bar.set_length(bake_seconds.round().max(1.0) as u64);
+                    // The bar runs to the step's expected end (bake + lag + one period); the prefix
+                    // says how much of the bake published data covers.
+                    bar.set_length(step_seconds.max(*bake_seconds).round().max(1.0) as u64);
                     bar.set_position(elapsed_seconds.round() as u64);
+
                     let shown: Vec<String> = results
                         .iter()
                         .filter(|r| self.verbose || r.verdict != Verdict::Skipped)
                         .map(|r| format!("{} {}", verdict_mark(r), r.message))
                         .collect();
-                    bar.set_message(shown.first().cloned().unwrap_or_default());
+                    bar.set_message(format!(
+                        "bake {covered_seconds:.0}s/{bake_seconds:.0}s published · {}",
+                        shown.first().cloned().unwrap_or_default()
+                    ));
                     if self.verbose || results.iter().any(|r| r.verdict == Verdict::Fail) {
                         for s in shown {
                             bar.println(format!("{stamp}   {s}"));

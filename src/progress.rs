@@ -121,6 +121,8 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
             step,
             elapsed_seconds,
             bake_seconds,
+            covered_seconds,
+            step_seconds,
             results,
             decision,
             ..
@@ -136,9 +138,7 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
                 .map(|r| r.message.as_str())
                 .collect();
             format!(
-                "step {step}: gates at {:.0}s/{:.0}s: {} -> {decision}",
-                elapsed_seconds,
-                bake_seconds,
+                "step {step}: gates at {elapsed_seconds:.0}s (bake {covered_seconds:.0}s/{bake_seconds:.0}s published, step ~{step_seconds:.0}s): {} -> {decision}",
                 shown.join("; ")
             )
         }

@@ -94,6 +94,15 @@ pub enum Error {
         /// What to do.
         fix: Text,
     },
+    /// The run lost its deployment lease (taken over, or not renewable before it expired) after it had
+    /// moved traffic: it held traffic where it was and wrote nothing more.
+    #[error("{}", self.text())]
+    LeaseLost {
+        /// The step the run was at.
+        step: usize,
+        /// The split it left on the routes.
+        split: String,
+    },
     /// The live split is not what albflip last wrote: someone else changed the route.
     #[error("{}", self.text())]
     Drift {
@@ -252,6 +261,12 @@ impl Error {
                 fix,
             } => text!(format!("cannot shift the {route}: {problem}. ")).then(fix.clone()),
             Error::Conflict { what, fix } => text!(format!("{what}. ")).then(fix.clone()),
+            Error::LeaseLost { step, split } => text!(
+                format!("the deployment lock was lost at step {step} (taken over by another run, or not renewable before it expired): traffic is held at {split} and albflip wrote nothing more, since another run may own the route now. Run "),
+                {next N::Status},
+                " to see the live split and the recorded deployment; if this deployment's traffic must go, run ",
+                {next N::Rollback}
+            ),
             Error::State { what, fix } => what.clone().lit(". ").then(fix.clone()),
             Error::WriteFailed { route, source } => {
                 let t = text!(format!("writing the {route} failed: {source}"));
@@ -477,6 +492,7 @@ impl Error {
             | Error::State { .. }
             | Error::Aborted { .. } => ErrorKind::Runtime,
             Error::Conflict { .. }
+            | Error::LeaseLost { .. }
             | Error::Drift { .. }
             | Error::RoutesDisagree { .. }
             | Error::ScaleDownRefused { .. } => ErrorKind::Conflict,
@@ -514,7 +530,7 @@ impl Error {
             Error::RollbackFailed { .. } => true,
             // Every route written was read back as it was before, or put back.
             Error::LockstepFailed { not_restored, .. } => !not_restored.is_empty(),
-            Error::Aborted { .. } | Error::Drift { .. } => true,
+            Error::Aborted { .. } | Error::Drift { .. } | Error::LeaseLost { .. } => true,
             other => other.kind() == ErrorKind::WriteFailed,
         }
     }

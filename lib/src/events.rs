@@ -72,6 +72,14 @@ pub enum Event {
         elapsed_seconds: f64,
         /// The bake length.
         bake_seconds: f64,
+        /// How much of the bake the published metric periods after the write cover: the step passes
+        /// when this reaches the bake.
+        #[serde(default)]
+        covered_seconds: f64,
+        /// The step's expected length: bake + publication lag + one period (when the last period of its
+        /// bake is published).
+        #[serde(default)]
+        step_seconds: f64,
         /// Every gate's result.
         results: Vec<GateResult>,
         /// The sequential judge's verdicts with their numbers (counts of both colors, the statistic,

@@ -66,6 +66,8 @@ struct StepRow {
     started: Option<SystemTime>,
     applied: Option<SystemTime>,
     polls: usize,
+    /// The step's expected length in seconds (bake + lag + one period), from its polls.
+    expected: Option<f64>,
     /// `passed`, `failed`, `interrupted`, … and when.
     end: Option<(&'static str, SystemTime)>,
 }
@@ -154,7 +156,12 @@ fn gather(spec: &DeploySpec, events: &[(SystemTime, Event)]) -> Facts {
             Event::DriftAdopted { found, .. } => {
                 f.chart.share.push((x, share_of(target, found)));
             }
-            Event::GateEvaluated { step, results, .. } => {
+            Event::GateEvaluated {
+                step,
+                results,
+                step_seconds,
+                ..
+            } => {
                 let find = |k: GateKind| results.iter().find(|r| r.gate == k);
                 let mut push =
                     |s: fn(&mut ChartData) -> &mut Series, r: Option<&GateResult>, k: f64| {
@@ -166,6 +173,7 @@ fn gather(spec: &DeploySpec, events: &[(SystemTime, Event)]) -> Facts {
                 push(|c| &mut c.latency, find(GateKind::Latency), 1.0);
                 if let Some(r) = row(&mut f, *step) {
                     r.polls += 1;
+                    r.expected = Some(*step_seconds).filter(|s| *s > 0.0);
                 }
                 f.last_poll = Some((*step, *t, results.clone()));
             }
@@ -301,6 +309,7 @@ fn gate_name(g: &GateKind, spec: &DeploySpec) -> String {
         GateKind::LatencyIncrease => {
             format!("latency ({}) against stable", spec.gates.latency_statistic)
         }
+        GateKind::LoadBalancerErrors => "load balancer's own 5XX rise since the step".into(),
         other => format!("{other:?}"),
     }
 }
@@ -309,7 +318,9 @@ fn gate_name(g: &GateKind, spec: &DeploySpec) -> String {
 fn gate_value(g: &GateKind, v: f64) -> String {
     match g {
         GateKind::ErrorRate => format!("{:.2}%", v * 100.0),
-        GateKind::ErrorRateIncrease => format!("{:+.2} pp", v * 100.0),
+        GateKind::ErrorRateIncrease | GateKind::LoadBalancerErrors => {
+            format!("{:+.2} pp", v * 100.0)
+        }
         GateKind::Latency => chart::seconds_label(v),
         GateKind::LatencyIncrease => format!("{}x", chart::trim(v)),
         _ => chart::trim(v),
@@ -320,7 +331,9 @@ fn gate_bound(g: &GateKind, v: f64) -> String {
     match g {
         GateKind::HealthyHosts => format!("≥ {}", gate_value(g, v)),
         GateKind::Alarm(_) => "not in ALARM".into(),
-        GateKind::ErrorRateIncrease => format!("≤ {:.2} pp", v * 100.0),
+        GateKind::ErrorRateIncrease | GateKind::LoadBalancerErrors => {
+            format!("≤ {:.2} pp", v * 100.0)
+        }
         _ => format!("≤ {}", gate_value(g, v)),
     }
 }
@@ -358,6 +371,8 @@ fn event_text(target: Color, e: &Event) -> String {
             step,
             elapsed_seconds,
             bake_seconds,
+            covered_seconds,
+            step_seconds,
             results,
             decision,
             ..
@@ -368,7 +383,7 @@ fn event_text(target: Color, e: &Event) -> String {
                 .or_else(|| results.first())
                 .map(|r| r.message.as_str())
                 .unwrap_or("no gates");
-            format!("step {step}: gates at {elapsed_seconds:.0}s/{bake_seconds:.0}s: {first} → {decision}")
+            format!("step {step}: gates at {elapsed_seconds:.0}s (bake {covered_seconds:.0}s/{bake_seconds:.0}s published, step ~{step_seconds:.0}s): {first} → {decision}")
         }
         Event::MetricsUnavailable { step, error } => {
             format!("step {step}: metrics unavailable: {error}")
@@ -476,9 +491,9 @@ pub fn render(
         exit_meaning(code)
     );
 
-    h.push_str("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>Step</th><th>Share</th><th>Started</th><th>Weights applied</th><th>Polls</th><th>Result</th></tr>\n");
+    h.push_str("<h2>Timeline</h2>\n<table id=\"timeline\"><tr><th>Step</th><th>Share</th><th>Started</th><th>Weights applied</th><th>Expected length</th><th>Polls</th><th>Result</th></tr>\n");
     if f.steps.is_empty() {
-        h.push_str("<tr><td colspan=\"6\" class=\"muted\">no step started</td></tr>\n");
+        h.push_str("<tr><td colspan=\"7\" class=\"muted\">no step started</td></tr>\n");
     }
     for r in &f.steps {
         let (end_class, end) = match r.end {
@@ -494,11 +509,15 @@ pub fn render(
         };
         let _ = writeln!(
             h,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{}%</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"{end_class}\">{}</td></tr>",
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}%</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"{end_class}\">{}</td></tr>",
             r.step,
             r.percent,
             offset(r.started),
             offset(r.applied),
+            r.expected.map_or_else(
+                || "–".to_string(),
+                |s| format!("~{}", humantime::format_duration(std::time::Duration::from_secs_f64(s.round())))
+            ),
             r.polls,
             escape(&end)
         );
@@ -604,6 +623,8 @@ mod tests {
             step: 1,
             elapsed_seconds: 1.0,
             bake_seconds: 4.0,
+            covered_seconds: 1.0,
+            step_seconds: 6.0,
             results,
             judgements: Vec::new(),
             decision: decision.into(),
@@ -703,6 +724,7 @@ mod tests {
         assert_eq!(f.chart.span, 4.0);
         assert_eq!(f.steps.len(), 1);
         assert_eq!(f.steps[0].polls, 2);
+        assert_eq!(f.steps[0].expected, Some(6.0), "bake + lag + one period");
         assert_eq!(f.steps[0].end.map(|e| e.0), Some("failed"));
         assert_eq!(f.chart.markers.iter().filter(|m| m.alarm).count(), 1);
     }
@@ -721,6 +743,10 @@ mod tests {
         assert!(html.contains("<svg id=\"chart\""));
         assert!(html.contains("listener/app/x/1/2"));
         assert!(html.contains("<td class=\"fail\">FAIL</td>"), "{html}");
+        assert!(
+            html.contains("<th>Expected length</th>") && html.contains("<td>~6s</td>"),
+            "the timeline shows each step's expected length: {html}"
+        );
         assert!(
             html.contains("20.00%") && html.contains("≤ 1.00%"),
             "{html}"

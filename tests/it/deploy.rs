@@ -123,6 +123,30 @@ fn a_green_failing_to_connect_to_its_targets_is_rolled_back_without_any_5xx() {
     assert_eq!(weights(&s), (Some(100), Some(0)));
 }
 
+/// Issue 15, scenario 3 on the emulator: green times out, so the load balancer answers its share with
+/// 504s that only its own `HTTPCode_ELB_5XX_Count` (no TargetGroup dimension) counts. Green's target
+/// group metrics stay clean; the rise since the step rolls it back.
+#[test]
+fn a_green_that_times_out_is_rolled_back_on_the_load_balancers_own_5xx() {
+    let s = stack(None);
+    let clean = Faults {
+        blue: 0.0,
+        green: 0.0,
+    };
+    let _metrics = Publisher::with_timeouts(&s, clean, 0.0, 1.0);
+    // Let a few periods before the step be published: the rise is measured against them.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let r = run(&gated(&s.by_arn(), &["deploy", "--target", "green"], "30s"));
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("GATE FAILED: the load balancer's own 5XX rose from 0.0% to"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+}
+
 #[test]
 fn canary_then_promote() {
     let s = stack(None);

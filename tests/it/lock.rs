@@ -298,3 +298,90 @@ fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
     assert_eq!(child.wait().expect("wait").code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// Issue 17, the lease: a run that loses its lease (here broken with `unlock --force`, as another run
+/// taking it over would) holds: it writes nothing more, neither weights nor its record, and exits 4. It
+/// does not roll back traffic it may no longer own.
+#[test]
+fn a_run_that_loses_its_lease_holds_writes_nothing_and_exits_4() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let lock = [
+        "--lock-table",
+        s.lock_table.as_str(),
+        "--lock-ttl",
+        "3s",
+        "--steps",
+        "50,100",
+    ];
+    let (mut child, lines) = start_until_weights(&deploy_args(&s, &lock, "60s"));
+    let before = fingerprint(&s.listener_arn);
+    let mut force = s.by_arn();
+    force.extend(
+        ["unlock", "--lock-table", &s.lock_table, "--force", "--yes"]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    run(&force).ok();
+    let started = std::time::Instant::now();
+    let code = child.wait().expect("wait").code();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(code, Some(4), "{rest:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped at the next renewal"
+    );
+    assert_eq!(
+        weights(&s),
+        (Some(50), Some(50)),
+        "traffic held where it was"
+    );
+    assert_eq!(
+        fingerprint(&s.listener_arn),
+        before,
+        "nothing written after the lease was lost: {rest:?}"
+    );
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("in-progress")
+    );
+}
+
+/// Issue 17, the lease: named by the naming convention and without `--lock-table`, albflip uses the
+/// convention's table (`E-A-albflip-locks`) when it exists, so two runs never proceed together.
+#[test]
+fn the_naming_conventions_lock_table_is_used_when_it_exists() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let deploy = |bake: &str| {
+        let mut v = s.convention();
+        v.extend(["deploy", "--target", "green"].map(String::from));
+        v.extend(fast(bake));
+        v
+    };
+    let (mut first, _lines) = start_until_weights(&deploy("60s"));
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&deploy("2s"));
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("another albflip holds the lock")
+            && !r.stderr.contains("no lock table configured"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before);
+    signal(&first, "INT");
+    assert_eq!(first.wait().expect("wait").code(), Some(130));
+}

@@ -10,7 +10,8 @@ use albflip::events::{Collect, Event};
 use albflip::model::{Color, Percent, Split};
 use albflip::plan::decide::Failure;
 use albflip::plan::{
-    BakePolicy, GateKind, GateThresholds, JudgeKind, NoDataPolicy, Plan, Steps, Strategy,
+    BakePolicy, GateKind, GateThresholds, JudgeKind, LoadBalancerCounts, NoDataPolicy, Plan, Steps,
+    Strategy,
 };
 use albflip::ports::{TargetHealth, TokioClock};
 use albflip::testing::{traffic, InMemoryAlb, MetricContext, Sample, ScriptedMetrics};
@@ -628,6 +629,37 @@ async fn a_green_bad_only_after_the_write_is_judged_on_the_periods_after_it() {
     assert_eq!(greens(&alb), vec![10, 0]);
 }
 
+/// Issue 15, scenario 3: green times out after the write. Its own metrics stay clean (no target answered
+/// with a 5XX, no connection failed) but the load balancer answers 504 for its share of the requests:
+/// `HTTPCode_ELB_5XX_Count`, which has no TargetGroup dimension, rises from 0.1 % before the step to
+/// about 10 % after it, and the step is rolled back at step 1.
+#[tokio::test(start_paused = true)]
+async fn a_green_that_times_out_is_rolled_back_on_the_load_balancers_own_5xx() {
+    let alb = Arc::new(InMemoryAlb::new());
+    let written = albflip::plan::window::align_up(SystemTime::now(), PERIOD);
+    let run = deploy(
+        &alb,
+        &aws_window(spec(gradual(), policy(), GateThresholds::default())),
+        move |c| {
+            let (mut requests, mut errors) = (0.0, 0.0);
+            let mut p = c.start;
+            while p < c.end {
+                requests += 1000.0;
+                // Before the write: one stray 504 in a thousand; after: green's 10 % all time out.
+                errors += if p < written { 1.0 } else { 100.0 };
+                p += PERIOD;
+            }
+            let mut sample: Sample = (traffic(100.0, 0.0), traffic(900.0, 0.0)).into();
+            sample.load_balancer = Some(LoadBalancerCounts { requests, errors });
+            sample
+        },
+    )
+    .await;
+    let outcome = run.result.unwrap();
+    assert_eq!(failed_gate(&outcome), (GateKind::LoadBalancerErrors, 1));
+    assert_eq!(greens(&alb), vec![10, 0]);
+}
+
 /// Issue 15, scenario 4: however often it polls, no step passes before published periods after its
 /// write cover the bake: at least bake + lag after the write.
 #[tokio::test(start_paused = true)]
@@ -848,6 +880,75 @@ async fn cancelling_with_hold_leaves_the_weights_and_blocks_a_new_deploy() {
     assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
 }
 
+/// Issue 17, the lease: a second run whose clock is ten minutes ahead sees the live holder's lease as
+/// expired. It must not take it over: it watches the lease's version for a whole ttl on its own clock,
+/// sees the holder renew it, and is refused.
+#[tokio::test(start_paused = true)]
+async fn a_run_with_a_clock_ahead_never_takes_a_live_holders_lease() {
+    use albflip::lock;
+    use albflip::testing::InMemoryLock;
+    let store = Arc::new(InMemoryLock::default());
+    let ttl = Duration::from_secs(120);
+    let now = SystemTime::now();
+    let first = lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-1 (pid 1)",
+        ttl,
+        TokioClock::starting_at(now),
+    )
+    .await
+    .unwrap();
+    let ahead = TokioClock::starting_at(now + Duration::from_secs(600));
+    let started = tokio::time::Instant::now();
+    let second = lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl, ahead).await;
+    assert!(
+        matches!(second, Err(Error::Conflict { .. })),
+        "a live holder's lease was taken over by a skewed clock"
+    );
+    assert!(
+        started.elapsed() >= ttl,
+        "it watched the lease for a whole ttl first"
+    );
+    assert!(!first.lost().is_cancelled(), "the first run still holds it");
+    first.release().await.unwrap();
+}
+
+/// Issue 17, the lease: a holder that died (its lease never renewed again) is taken over, but only after
+/// the new run has seen its version unchanged for a whole ttl on its own clock.
+#[tokio::test(start_paused = true)]
+async fn a_dead_holders_lease_is_taken_over_after_a_whole_ttl_unchanged() {
+    use albflip::lock;
+    use albflip::ports::Lock;
+    use albflip::testing::InMemoryLock;
+    let store = Arc::new(InMemoryLock::default());
+    let ttl = Duration::from_secs(120);
+    let now = SystemTime::now();
+    store.put(
+        "listener-1",
+        "killed (pid 3)",
+        now - Duration::from_secs(600),
+        ttl,
+    );
+    let started = tokio::time::Instant::now();
+    let held = lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-2 (pid 2)",
+        ttl,
+        TokioClock::starting_at(now),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() >= ttl,
+        "taken over only after a whole ttl unchanged"
+    );
+    let holder = store.holder("listener-1").await.unwrap().unwrap();
+    assert_eq!(holder.holder, "jenkins-2 (pid 2)");
+    held.release().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_and_released() {
     use albflip::lock;
@@ -910,7 +1011,7 @@ async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_
     // A holder that dies (never renews) loses the lease once it expires.
     use albflip::ports::Lock;
     store
-        .acquire("listener-2", "killed (pid 3)", ttl, SystemTime::now())
+        .acquire("listener-2", "killed (pid 3)", ttl, SystemTime::now(), None)
         .await
         .unwrap()
         .unwrap();

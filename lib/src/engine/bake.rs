@@ -9,10 +9,11 @@ use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::judge::{JudgeKind, JudgeSettings, SequentialJudge};
+use crate::plan::window::align_down;
 use crate::plan::{
     step_length, step_window, BakeDecision, BakePolicy, BakeProgress, BakeTracker, Step,
 };
-use crate::plan::{Observation, Verdict};
+use crate::plan::{LoadBalancerCounts, Observation, Verdict};
 use crate::ports::{ApiError, CapacityPool, Clock, MetricQuery, MetricSource, Provider, Routes};
 
 use super::context::Run;
@@ -84,6 +85,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let mut judge = (spec.gates.judge == JudgeKind::Sequential)
             .then(|| SequentialJudge::new(JudgeSettings::new(&spec.gates, spec.gates.confidence)));
         let mut errors = 0u32;
+        let mut baseline = None;
         loop {
             tokio::select! {
                 _ = self.clock.sleep(policy.poll_interval) => {}
@@ -107,7 +109,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 continue;
             };
             let query = self.query_between(routes, spec, window.start, window.end);
-            let observation = match self.observe_step(routes, &query, spec).await {
+            let observed = match self.observe_step(routes, &query, spec).await {
+                Ok(o) => {
+                    self.with_baseline(routes, spec, started, o, &mut baseline)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let observation = match observed {
                 Ok(o) => {
                     errors = 0;
                     o
@@ -151,6 +160,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 step: n,
                 elapsed_seconds: elapsed.as_secs_f64(),
                 bake_seconds: policy.bake.as_secs_f64(),
+                covered_seconds: window.covered.as_secs_f64(),
+                step_seconds: step_length(policy.bake, w.lag, w.period).as_secs_f64(),
                 results: report.results,
                 judgements,
                 decision: match &decision {
@@ -185,6 +196,30 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let (mut observation, health) = (observed?, health?);
         observation.new.healthy_hosts = Some(f64::from(health.healthy));
         observation.new.unhealthy_hosts = Some(f64::from(health.unhealthy));
+        Ok(observation)
+    }
+
+    /// `observation` with the load balancer's own counts before the step (the periods up to its write),
+    /// read once per step and kept in `baseline`, when the source reports the load balancer's counts.
+    async fn with_baseline<R: Routes>(
+        &self,
+        routes: &R,
+        spec: &DeploySpec,
+        written: SystemTime,
+        mut observation: Observation,
+        baseline: &mut Option<Option<LoadBalancerCounts>>,
+    ) -> Result<Observation, ApiError> {
+        if observation.load_balancer.is_none() {
+            return Ok(observation);
+        }
+        if baseline.is_none() {
+            let w = spec.window;
+            let end = align_down(written, w.period);
+            let start = end.checked_sub(w.window.max(w.period)).unwrap_or(end);
+            let query = self.query_between(routes, spec, start, end);
+            *baseline = Some(self.metrics.observe(&query).await?.load_balancer);
+        }
+        observation.load_balancer_before = baseline.flatten();
         Ok(observation)
     }
 

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::Color;
-use crate::plan::gates::{evaluate, GateReport, Verdict};
+use crate::plan::gates::{evaluate, GateReport, Observation, Verdict};
 use crate::ports::{CapacityPool, Clock, MetricSource, Provider, Routes};
 use crate::preflight::Check;
 
@@ -51,7 +51,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         // The new color's live health is the pre-flight's verdict (which allows for the capacity deploy
         // raises first); the gates here show the metrics as published.
         let (gates, metrics_error) = match self.observe_with_alarms(&query, spec).await {
-            Ok(observation) => (Some(evaluate(&spec.gates, &observation, new)), None),
+            // The load balancer's own 5XX are judged as a rise since a step's write: no step here.
+            Ok(observation) => {
+                let observation = Observation {
+                    load_balancer: None,
+                    ..observation
+                };
+                (Some(evaluate(&spec.gates, &observation, new)), None)
+            }
             Err(e) => (None, Some(e.to_string())),
         };
         Ok(CheckReport {

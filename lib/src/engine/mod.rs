@@ -117,6 +117,7 @@ pub struct Engine<'a, P, M, C, S = NoScaler> {
     observer: &'a dyn Observer,
     cancel: CancellationToken,
     on_interrupt: OnInterrupt,
+    lease_lost: CancellationToken,
     identity: String,
 }
 
@@ -145,6 +146,7 @@ impl<'a, P: Provider, M: MetricSource, C: Clock> Engine<'a, P, M, C> {
             observer,
             cancel: CancellationToken::new(),
             on_interrupt: OnInterrupt::Rollback,
+            lease_lost: CancellationToken::new(),
             identity: "albflip".into(),
         }
     }
@@ -163,6 +165,7 @@ impl<'a, P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'a, P, 
             observer: self.observer,
             cancel: self.cancel,
             on_interrupt: self.on_interrupt,
+            lease_lost: self.lease_lost,
             identity: self.identity,
         }
     }
@@ -184,6 +187,16 @@ impl<'a, P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'a, P, 
     ) -> Self {
         self.cancel = token;
         self.on_interrupt = on_interrupt;
+        self
+    }
+
+    /// Marks the run's deployment lease: when `lost` is cancelled (the lease was taken over or could not
+    /// be renewed, see [`crate::lock::Held::lost`]) and the run is then stopped through
+    /// [`Engine::with_cancellation`], the run holds traffic where it is and writes nothing more, neither
+    /// weights nor records, whatever `on_interrupt` says: another run may own the route now. It returns
+    /// [`Error::Conflict`] (exit 4 in the CLI). Cancel `lost` before the run's token.
+    pub fn with_lease(mut self, lost: CancellationToken) -> Self {
+        self.lease_lost = lost;
         self
     }
 }

@@ -275,6 +275,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         step: usize,
     ) -> Result<Outcome, Error> {
         let (stable, live) = (run.stable(), run.expected);
+        if self.lease_lost.is_cancelled() {
+            return Err(lease_lost(step, live));
+        }
         let rollback = self.on_interrupt == OnInterrupt::Rollback;
         let rolled_back = rollback && live != Split::all_to(stable);
         if rolled_back {
@@ -317,5 +320,13 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             split: split.into(),
             stable: whole.unwrap_or(routes.stable()),
         })
+    }
+}
+
+/// The run lost its deployment lease at `step` with `live` on the routes: it wrote nothing more.
+fn lease_lost(step: usize, live: Split) -> Error {
+    Error::LeaseLost {
+        step,
+        split: live.to_string(),
     }
 }

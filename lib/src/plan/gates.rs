@@ -208,6 +208,9 @@ pub struct Observation {
     pub periods: Vec<Period>,
     /// The load balancer's own 5XX over the window, from a source that reports them.
     pub load_balancer: Option<LoadBalancerCounts>,
+    /// The load balancer's own 5XX in the periods before the step's write: what its rise since the step
+    /// is measured against. The engine fills it in; a source leaves it `None`.
+    pub load_balancer_before: Option<LoadBalancerCounts>,
 }
 
 impl Observation {
@@ -227,6 +230,7 @@ impl Observation {
             window_end,
             periods: Vec::new(),
             load_balancer: None,
+            load_balancer_before: None,
         }
     }
 }
@@ -250,6 +254,9 @@ pub enum GateKind {
     ErrorRateIncrease,
     /// The new color's latency statistic as a multiple of the stable color's.
     LatencyIncrease,
+    /// The load balancer's own 5XX rate (502/503/504 it answers itself) against its rate before the
+    /// step.
+    LoadBalancerErrors,
 }
 
 /// A gate's verdict.
@@ -458,11 +465,64 @@ pub fn evaluate(t: &GateThresholds, obs: &Observation, new_color: Color) -> Gate
         },
     };
     results.push(increase);
+    results.extend(load_balancer_errors(t, obs, &window));
 
     GateReport {
         results,
         has_data: enough,
     }
+}
+
+/// The load balancer's own 5XX rate since the step against its rate in the periods before it. A color
+/// that refuses connections or times out makes the load balancer answer 502 or 504, which no target
+/// group's metrics count (`HTTPCode_ELB_5XX_Count` has no TargetGroup dimension): a rise after the step
+/// beyond `max_error_rate_increase` fails the step. Nothing when the source does not report the load
+/// balancer's counts; skipped with too few requests since the step.
+fn load_balancer_errors(t: &GateThresholds, obs: &Observation, window: &str) -> Option<GateResult> {
+    let after = obs.load_balancer?;
+    let before = obs.load_balancer_before.unwrap_or_default();
+    let gate = |verdict, value, message| GateResult {
+        gate: GateKind::LoadBalancerErrors,
+        verdict,
+        value,
+        threshold: t.max_error_rate_increase,
+        message,
+    };
+    let Some(rate) = after
+        .error_rate()
+        .filter(|_| after.requests >= t.min_requests as f64)
+    else {
+        return Some(gate(
+            Verdict::Skipped,
+            None,
+            format!(
+                "load balancer's own 5XX not judged: {} of {} required requests since the step ({window})",
+                after.requests, t.min_requests
+            ),
+        ));
+    };
+    let was = before.error_rate().unwrap_or(0.0);
+    let rise = rate - was;
+    let fail = rise > t.max_error_rate_increase;
+    let message = if fail {
+        format!(
+            "the load balancer's own 5XX rose from {} to {} since the step: {:+.1} pp > {:.1} pp ({} of {} requests, {window})",
+            pct(was), pct(rate), rise * 100.0, t.max_error_rate_increase * 100.0, after.errors, after.requests
+        )
+    } else {
+        format!(
+            "load balancer's own 5XX {} since the step, {} before: {:+.1} pp ≤ {:.1} pp ({window})",
+            pct(rate),
+            pct(was),
+            rise * 100.0,
+            t.max_error_rate_increase * 100.0
+        )
+    };
+    Some(gate(
+        if fail { Verdict::Fail } else { Verdict::Pass },
+        Some(rise),
+        message,
+    ))
 }
 
 /// The new color's latency statistic against the stable color's over the same window: no data when
@@ -569,6 +629,56 @@ mod tests {
     fn obs(new: ColorMetrics, stable: ColorMetrics) -> Observation {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(14 * 3600 + 2 * 60);
         Observation::totals(new, stable, start, start + Duration::from_secs(300))
+    }
+
+    fn lb(requests: f64, errors: f64) -> Option<LoadBalancerCounts> {
+        Some(LoadBalancerCounts { requests, errors })
+    }
+
+    fn lb_gate(o: &Observation) -> Option<GateResult> {
+        evaluate(&GateThresholds::default(), o, Color::Green)
+            .results
+            .into_iter()
+            .find(|r| r.gate == GateKind::LoadBalancerErrors)
+    }
+
+    #[test]
+    fn the_load_balancers_own_5xx_rising_after_the_step_fails_it() {
+        let mut o = obs(healthy(100.0, 0.0), healthy(900.0, 0.0));
+        assert_eq!(lb_gate(&o), None, "a source without load-balancer counts");
+        o.load_balancer_before = lb(5000.0, 5.0);
+        o.load_balancer = lb(1000.0, 101.0);
+        let r = lb_gate(&o).unwrap();
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(
+            r.message,
+            "the load balancer's own 5XX rose from 0.1% to 10.1% since the step: +10.0 pp > 0.5 pp (101 of 1000 requests, 14:02:00–14:07:00 UTC)"
+        );
+        assert_eq!(
+            evaluate(&GateThresholds::default(), &o, Color::Green)
+                .first_failure()
+                .map(|f| f.gate.clone()),
+            Some(GateKind::LoadBalancerErrors),
+            "green's own metrics are clean: only the load balancer saw its timeouts"
+        );
+        o.load_balancer = lb(1000.0, 4.0);
+        assert_eq!(lb_gate(&o).unwrap().verdict, Verdict::Pass);
+        o.load_balancer_before = lb(5000.0, 150.0);
+        o.load_balancer = lb(1000.0, 33.0);
+        assert_eq!(
+            lb_gate(&o).unwrap().verdict,
+            Verdict::Pass,
+            "a load balancer as bad before the step as after it is not the step's doing"
+        );
+        o.load_balancer = lb(10.0, 10.0);
+        assert_eq!(lb_gate(&o).unwrap().verdict, Verdict::Skipped);
+        o.load_balancer_before = None;
+        o.load_balancer = lb(1000.0, 20.0);
+        assert_eq!(
+            lb_gate(&o).unwrap().verdict,
+            Verdict::Fail,
+            "no traffic before the step: measured against 0 %"
+        );
     }
 
     fn healthy(requests: f64, errors: f64) -> ColorMetrics {

@@ -56,6 +56,19 @@ impl Publisher {
         faults: Faults,
         green_connection_errors: f64,
     ) -> Publisher {
+        Publisher::with_timeouts(stack, faults, green_connection_errors, 0.0)
+    }
+
+    /// As [`Publisher::with_connection_errors`], and the share `green_timeouts` of green's requests
+    /// times out: the load balancer answers them 504 itself, so they appear only in its own
+    /// `HTTPCode_ELB_5XX_Count` (with the `LoadBalancer` dimension alone, next to its `RequestCount`),
+    /// never in green's target group metrics.
+    pub fn with_timeouts(
+        stack: &Stack,
+        faults: Faults,
+        green_connection_errors: f64,
+        green_timeouts: f64,
+    ) -> Publisher {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let stack = stack.clone();
@@ -75,6 +88,7 @@ impl Publisher {
                     faults.green,
                     green_connection_errors,
                 );
+                publish_load_balancer(&stack, blue + green, green, green_timeouts);
                 std::thread::sleep(Duration::from_millis(500));
             }
         });
@@ -94,13 +108,47 @@ impl Drop for Publisher {
     }
 }
 
-fn publish(stack: &Stack, tg_arn: &str, weight: i32, fault: f64, connection_fault: f64) {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-    let lb = stack
+/// The load balancer's `LoadBalancer` dimension value (`app/NAME/ID`).
+fn load_balancer_dimension(stack: &Stack) -> String {
+    stack
         .load_balancer_arn
         .rsplit_once(":loadbalancer/")
         .map(|(_, r)| r.to_string())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The load balancer's own metrics: every request (2 per weight point, as the target groups) and the
+/// 504s it answered for green's timed-out share, published only when non-zero as ALB does.
+fn publish_load_balancer(stack: &Stack, total_weight: i32, green_weight: i32, timeouts: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let lb = load_balancer_dimension(stack);
+    let now = aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now());
+    let datum = |name: &str, value: f64| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(Dimension::builder().name("LoadBalancer").value(&lb).build())
+            .timestamp(now)
+            .value(value)
+            .unit(StandardUnit::Count)
+            .build()
+    };
+    let mut data = vec![datum("RequestCount", f64::from(total_weight.max(0)) * 2.0)];
+    let elb_5xx = (f64::from(green_weight.max(0)) * 2.0 * timeouts).round();
+    if elb_5xx > 0.0 {
+        data.push(datum("HTTPCode_ELB_5XX_Count", elb_5xx));
+    }
+    let _ = rt().block_on(
+        cloudwatch()
+            .put_metric_data()
+            .namespace("AWS/ApplicationELB")
+            .set_metric_data(Some(data))
+            .send(),
+    );
+}
+
+fn publish(stack: &Stack, tg_arn: &str, weight: i32, fault: f64, connection_fault: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let lb = load_balancer_dimension(stack);
     let tg = tg_arn
         .rsplit_once(':')
         .map(|(_, r)| r.to_string())

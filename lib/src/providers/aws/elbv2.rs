@@ -246,6 +246,7 @@ fn actions_with(
                 a.target_group_arn = None;
                 a.forward_config = Some(config.clone());
             }
+            keep_client_secret(&mut a);
             a
         })
         .collect();
@@ -257,6 +258,16 @@ fn actions_with(
             ApiErrorKind::Other,
             "the route has no forward action to replace",
         ))
+    }
+}
+
+/// An `authenticate-oidc` action written back as it was read: AWS never returns the client secret from
+/// a Describe call and refuses a write that has neither a secret nor `UseExistingClientSecret`, so the
+/// write asks it to keep the secret it has (any secret read, as the emulator returns one, is not sent).
+fn keep_client_secret(action: &mut Action) {
+    if let Some(oidc) = action.authenticate_oidc_config.as_mut() {
+        oidc.client_secret = None;
+        oidc.use_existing_client_secret = Some(true);
     }
 }
 
@@ -592,5 +603,103 @@ impl AlbInventory for ElbV2 {
             unhealthy: count(TargetHealthStateEnum::Unhealthy),
             draining: count(TargetHealthStateEnum::Draining),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_elasticloadbalancingv2::types::AuthenticateOidcActionConfig;
+
+    const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    const BLUE: &str =
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/943f017f100becff";
+    const GREEN: &str =
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/73e2d6bc24d8a067";
+
+    fn oidc(secret: Option<&str>) -> Action {
+        Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .order(1)
+            .authenticate_oidc_config(
+                AuthenticateOidcActionConfig::builder()
+                    .issuer("https://idp.example.com")
+                    .authorization_endpoint("https://idp.example.com/authorize")
+                    .token_endpoint("https://idp.example.com/token")
+                    .user_info_endpoint("https://idp.example.com/userinfo")
+                    .client_id("albflip")
+                    .set_client_secret(secret.map(str::to_string))
+                    .session_timeout(3600)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn forward_to_blue() -> Action {
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .order(2)
+            .forward_config(
+                ForwardActionConfig::builder()
+                    .target_groups(
+                        TargetGroupTuple::builder()
+                            .target_group_arn(BLUE)
+                            .weight(1)
+                            .build(),
+                    )
+                    .target_groups(
+                        TargetGroupTuple::builder()
+                            .target_group_arn(GREEN)
+                            .weight(0)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    /// Issue 17: a Describe call never returns an OIDC client secret and AWS refuses a write without one
+    /// (or `UseExistingClientSecret`). The emulator returns the secret, so only the request's shape can
+    /// show this: the write keeps the action, drops any secret read and asks AWS to keep its own.
+    #[test]
+    fn an_oidc_action_is_written_back_with_use_existing_client_secret_and_no_secret() {
+        let route = RouteId::Listener(ListenerArn::parse(LISTENER).unwrap());
+        let lb = LoadBalancerArn::parse(LB).unwrap();
+        for read_secret in [None, Some("what-the-emulator-returns")] {
+            let snap = snapshot(
+                &route,
+                lb.clone(),
+                &[oidc(read_secret), forward_to_blue()],
+                "t",
+            )
+            .unwrap();
+            let mut forward = snap.forward.clone().unwrap();
+            forward.targets[1].weight = Some(1);
+            let written = actions_with(&snap, &forward, "t").unwrap();
+            assert_eq!(written.len(), 2, "no action dropped");
+            let config = written[0].authenticate_oidc_config().unwrap();
+            assert_eq!(config.use_existing_client_secret(), Some(true));
+            assert_eq!(config.client_secret(), None);
+            assert_eq!(config.client_id(), Some("albflip"));
+            assert_eq!(config.issuer(), Some("https://idp.example.com"));
+            assert_eq!(config.session_timeout(), Some(3600));
+            assert_eq!(written[0].order(), Some(1));
+            let weights: Vec<Option<i32>> = written[1]
+                .forward_config()
+                .unwrap()
+                .target_groups()
+                .iter()
+                .map(|t| t.weight())
+                .collect();
+            assert_eq!(weights, [Some(1), Some(1)]);
+        }
+    }
+
+    #[test]
+    fn actions_without_oidc_are_left_as_read() {
+        let mut a = forward_to_blue();
+        keep_client_secret(&mut a);
+        assert_eq!(a, forward_to_blue());
     }
 }
