@@ -40,13 +40,22 @@
 //! # The three tests
 //! - **Ceiling** (`max_error_rate = c`): `H0: p_new <= c`, fail when `E(x_new, n_new; c) >= K/alpha`.
 //! - **Against the stable color** (`max_error_rate_increase = d`, in percentage points):
-//!   `H0: p_new - p_stable <= d`. Two one-sided confidence sequences (Howard, Ramdas, McAuliffe, Sekhon,
-//!   "Time-uniform, nonparametric, nonasymptotic confidence sequences", Annals of Statistics 2021), each
-//!   at `alpha / 2K`, built by inverting the mixture: the new color's lower bound
-//!   `L = inf { p : E_up(x_new, n_new; p) < 2K/alpha }` and the stable color's upper bound
-//!   `U = sup { p : E_down(x_stable, n_stable; p) < 2K/alpha }` (the shifts negated). Fail when
-//!   `L - U > d`. By the union bound both bounds hold at every look with probability `1 - alpha/K`, and
-//!   then `L - U <= p_new - p_stable <= d`.
+//!   `H0: p_new - p_stable <= d`, a composite hypothesis about two rates. The numerator mixes each
+//!   color's likelihood over a Beta(1/2, 1/2) prior (the Krichevsky-Trofimov mixture; Lindon and
+//!   Malek's Dirichlet mixture for two categories); the denominator is the largest likelihood under
+//!   `H0`:
+//!
+//!   ```text
+//!     E = KT(x_n, n_n) KT(x_s, n_s) / sup { L(p_n; x_n, n_n) L(p_s; x_s, n_s) : p_n <= p_s + d }
+//!     KT(x, n) = B(x + 1/2, n - x + 1/2) / B(1/2, 1/2),   L(p; x, n) = p^x (1 - p)^(n - x)
+//!   ```
+//!
+//!   For every `(p_n, p_s)` in `H0` the denominator is at least `L(p_n) L(p_s)`, so `E` is at most the
+//!   mixture's likelihood ratio against that point, a test martingale under it: `E` is an e-process
+//!   for the whole of `H0` (the argument of universal inference, Wasserman, Ramdas and Balakrishnan,
+//!   PNAS 2020). When the observed rates satisfy `H0` the denominator is the unconstrained maximum
+//!   and `E <= 1`; otherwise the constraint binds (`p_n = p_s + d`) and the maximum is found by
+//!   bisection of the concave log-likelihood. Fail when `E >= K/alpha`.
 //! - **Latency against the stable color** (`max_latency_increase = r`): per period, paired by period,
 //!   the sign `z_i = [lat_new_i > r * lat_stable_i]` (a sign test). `H0: P(z_i = 1) <= 1/2`: the new
 //!   color's statistic is at most `r` times the stable one's in the median period, which holds whenever
@@ -270,51 +279,80 @@ pub fn log_mixture(x: f64, n: f64, p0: f64, shifts: &[f64]) -> f64 {
     top + (sum / shifts.len().max(1) as f64).ln()
 }
 
-/// The one-sided lower confidence bound of a rate at level `alpha`: the lowest `p` the upward mixture
-/// does not reject, `inf { p : E_up(x, n; p) < 1/alpha }`; 0 without errors.
-pub fn lower_bound(x: f64, n: f64, alpha: f64) -> f64 {
-    if n <= 0.0 || x <= 0.0 {
-        return 0.0;
+/// `ln Gamma(x)` for `x > 0` (Lanczos, g = 7, 9 terms: about 15 significant digits).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Gamma(x) Gamma(1 - x) = pi / sin(pi x).
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
     }
-    let bar = (1.0 / alpha).ln();
-    let rejects = |p: f64| log_mixture(x, n, p, &SHIFTS) >= bar;
-    let (mut lo, mut hi) = (0.0_f64, (x / n).min(1.0));
-    if !rejects(lo.max(1e-12)) {
-        return 0.0;
-    }
-    for _ in 0..60 {
-        let mid = (lo + hi) / 2.0;
-        if rejects(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    hi
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let sum = G[1..]
+        .iter()
+        .enumerate()
+        .fold(G[0], |acc, (i, g)| acc + g / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
-/// The one-sided upper confidence bound of a rate at level `alpha`:
-/// `sup { p : E_down(x, n; p) < 1/alpha }`; 1 without requests.
-pub fn upper_bound(x: f64, n: f64, alpha: f64) -> f64 {
-    if n <= 0.0 {
-        return 1.0;
+/// `ln` of the Krichevsky-Trofimov mixture (a Beta(1/2, 1/2) prior) of `x` errors in `n` requests:
+/// `ln B(x + 1/2, n - x + 1/2) - ln B(1/2, 1/2)`.
+pub fn ln_kt(x: f64, n: f64) -> f64 {
+    let ln_beta = |a: f64, b: f64| ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b);
+    ln_beta(x + 0.5, n - x + 0.5) - std::f64::consts::PI.ln()
+}
+
+/// `ln` of the binomial likelihood `p^x (1 - p)^(n - x)` (0 ln 0 = 0).
+fn ln_lik(x: f64, n: f64, p: f64) -> f64 {
+    let hit = if x > 0.0 { x * p.ln() } else { 0.0 };
+    let miss = if n > x { (n - x) * (1.0 - p).ln() } else { 0.0 };
+    hit + miss
+}
+
+/// `ln` of the largest likelihood of both colors' counts under `p_new <= p_stable + d`.
+fn ln_null_max(x: f64, n: f64, y: f64, m: f64, d: f64) -> f64 {
+    let (rate_new, rate_stable) = (x / n.max(1e-300), y / m.max(1e-300));
+    if n <= 0.0 || rate_new <= rate_stable + d {
+        return ln_lik(x, n, rate_new) + ln_lik(y, m, rate_stable);
     }
-    let bar = (1.0 / alpha).ln();
-    let down: Vec<f64> = SHIFTS.iter().map(|s| -s).collect();
-    let rejects = |p: f64| log_mixture(x, n, p, &down) >= bar;
-    let (mut lo, mut hi) = ((x / n).min(1.0), 1.0);
-    if !rejects(hi - 1e-12) {
-        return 1.0;
-    }
-    for _ in 0..60 {
+    // The constraint binds: p_new = p + d, and the log-likelihood is concave in p on (0, 1 - d).
+    let slope = |p: f64| {
+        let q = p + d;
+        x / q - (n - x) / (1.0 - q) + if y > 0.0 { y / p } else { 0.0 } - (m - y) / (1.0 - p)
+    };
+    let (mut lo, mut hi) = (1e-15, (1.0 - d - 1e-15).max(1e-15));
+    for _ in 0..100 {
         let mid = (lo + hi) / 2.0;
-        if rejects(mid) {
-            hi = mid;
-        } else {
+        if slope(mid) > 0.0 {
             lo = mid;
+        } else {
+            hi = mid;
         }
     }
-    lo
+    let p = (lo + hi) / 2.0;
+    ln_lik(x, n, clamp_rate(p + d)) + ln_lik(y, m, clamp_rate(p))
+}
+
+/// `ln` of the e-value against "the new color's rate exceeds the stable one's by at most `d`" from
+/// `x` of `n` (new) and `y` of `m` (stable): the two colors' Krichevsky-Trofimov mixtures over the
+/// largest likelihood under that hypothesis,
+/// `E = KT(x, n) KT(y, m) / sup { L(p_n) L(p_s) : p_n <= p_s + d }`.
+pub fn ln_increase_e(x: f64, n: f64, y: f64, m: f64, d: f64) -> f64 {
+    if n <= 0.0 {
+        return 0.0;
+    }
+    (ln_kt(x, n) + ln_kt(y, m.max(0.0)) - ln_null_max(x, n, y, m.max(0.0), d)).min(700.0)
 }
 
 /// The memory of one step: the periods seen (latest counts per period) and the latency signs taken.
@@ -498,12 +536,10 @@ impl SequentialJudge {
     fn increase(&self, color: Color) -> Judgement {
         let s = &self.settings;
         let (new, stable) = self.totals();
-        let each = s.alpha() / (2.0 * f64::from(s.tests()));
-        let low = lower_bound(new.errors, new.requests, each);
-        let high = upper_bound(stable.errors, stable.requests, each);
-        let gap = low - high;
         let d = s.max_error_rate_increase;
-        let crossed = new.requests > 0.0 && gap > d;
+        let bar = s.threshold();
+        let e = ln_increase_e(new.errors, new.requests, stable.errors, stable.requests, d).exp();
+        let crossed = new.requests > 0.0 && e >= bar;
         let counts = format!(
             "{color} 5XX {} vs {} {} ({} of {} vs {} of {})",
             rate_text(new.errors, new.requests),
@@ -517,21 +553,23 @@ impl SequentialJudge {
         let conf = confidence_text(s.confidence);
         let message = if crossed {
             format!(
-                "{counts}: worse by more than {} with {conf} confidence (at least {})",
+                "{counts}: worse by more than {} with {conf} confidence (evidence {} >= {})",
                 pp(d),
-                pp(gap)
+                sci(e),
+                sci(bar)
             )
         } else {
             format!(
-                "{counts}: not shown worse by more than {} with {conf} confidence (at least {})",
+                "{counts}: not shown worse by more than {} (evidence {} of {} needed for {conf} confidence)",
                 pp(d),
-                pp(gap.max(-1.0))
+                sci(e),
+                sci(bar)
             )
         };
         Judgement {
             gate: GateKind::ErrorRateIncrease,
             verdict: self.verdict(crossed, new.requests),
-            evidence: self.evidence(gap, d, d),
+            evidence: self.evidence(e, bar, d),
             message,
         }
     }
