@@ -304,11 +304,13 @@ impl Error {
                 expected,
                 found,
             } => text!(
-                format!("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. albflip stopped without writing. Check who changed it; then "),
-                {next N::Resume},
-                " continues from the live split, or ",
+                format!("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. albflip stopped without writing (weights and records as they were). Check who changed it; then "),
                 {next N::Rollback},
-                " returns traffic to the stable color"
+                " returns traffic to the stable color and records the deployment as rolled back, or ",
+                {next N::Resume},
+                " with ",
+                {input I::AdoptDrift},
+                " continues from the live split"
             ),
             Error::RoutesDisagree { routes } => text!(
                 format!("the routes that forward to blue and green do not carry the same split ({routes}). albflip moves them in lockstep and stopped without writing. "),

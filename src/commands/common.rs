@@ -132,6 +132,9 @@ pub async fn run_engine(
     let outcome = result?;
     let code = exit::for_outcome(&outcome);
     crate::render::summary(&outcome, calls, g.output, g.quiet);
+    if spec.ungated && g.output == OutputFormat::Text {
+        println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
+    }
     Ok(code)
 }
 

@@ -99,6 +99,8 @@ fn spec(gates: GateThresholds) -> DeploySpec {
         },
         force: false,
         adopt_drift: false,
+        ungated: false,
+        take_over: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     }

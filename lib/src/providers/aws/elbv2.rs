@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetGroupStickinessConfig,
+    Action, ActionTypeEnum, ForwardActionConfig, Listener, Tag, TargetGroupStickinessConfig,
     TargetGroupTuple, TargetHealthStateEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -30,6 +30,27 @@ pub struct ElbV2 {
 }
 
 impl ElbV2 {
+    /// A listener's default action.
+    async fn read_listener(&self, arn: &ListenerArn) -> Result<RouteSnapshot, ApiError> {
+        let op = self.op("DescribeListeners");
+        let out = self
+            .client
+            .describe_listeners()
+            .listener_arns(arn.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        let listener = out.listeners().first().ok_or_else(|| {
+            ApiError::new(&op, ApiErrorKind::NotFound, format!("no listener {arn}"))
+        })?;
+        let lb = listener
+            .load_balancer_arn()
+            .and_then(|a| LoadBalancerArn::parse(a).ok())
+            .unwrap_or_else(|| arn.load_balancer());
+        let route = RouteId::Listener(arn.clone());
+        listener_snapshot(&route, lb, listener, &op)
+    }
+
     /// An adapter over a client built from `config`, counting calls in `calls`.
     pub fn new(config: &SdkConfig, calls: CallCounter) -> ElbV2 {
         ElbV2 {
@@ -149,8 +170,21 @@ fn snapshot(
         load_balancer,
         action_types,
         forward,
+        protocol: None,
         preserved: Preserved::new(SdkActions(actions.to_vec())),
     })
+}
+
+/// A listener's route: its default actions and its protocol.
+fn listener_snapshot(
+    route: &RouteId,
+    load_balancer: LoadBalancerArn,
+    listener: &Listener,
+    operation: &str,
+) -> Result<RouteSnapshot, ApiError> {
+    let mut snap = snapshot(route, load_balancer, listener.default_actions(), operation)?;
+    snap.protocol = listener.protocol().map(|p| p.as_str().to_string());
+    Ok(snap)
 }
 
 fn forward_of(action: &Action, operation: &str) -> Result<ForwardAction, ApiError> {
@@ -274,24 +308,7 @@ fn keep_client_secret(action: &mut Action) {
 impl TrafficRouter for ElbV2 {
     async fn read(&self, route: &RouteId) -> Result<RouteSnapshot, ApiError> {
         match route {
-            RouteId::Listener(arn) => {
-                let op = self.op("DescribeListeners");
-                let out = self
-                    .client
-                    .describe_listeners()
-                    .listener_arns(arn.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| classify(&op, e))?;
-                let listener = out.listeners().first().ok_or_else(|| {
-                    ApiError::new(&op, ApiErrorKind::NotFound, format!("no listener {arn}"))
-                })?;
-                let lb = listener
-                    .load_balancer_arn()
-                    .and_then(|a| LoadBalancerArn::parse(a).ok())
-                    .unwrap_or_else(|| arn.load_balancer());
-                snapshot(route, lb, listener.default_actions(), &op)
-            }
+            RouteId::Listener(arn) => self.read_listener(arn).await,
             RouteId::Rule(arn) => {
                 let op = self.op("DescribeRules");
                 let out = self
@@ -304,6 +321,11 @@ impl TrafficRouter for ElbV2 {
                 let rule = out.rules().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::NotFound, format!("no rule {arn}"))
                 })?;
+                if rule.is_default() == Some(true) {
+                    // A listener's default rule is its default action, written with ModifyListener:
+                    // the route is the listener's default action, read as such.
+                    return self.read_listener(&arn.listener()).await;
+                }
                 snapshot(route, arn.listener().load_balancer(), rule.actions(), &op)
             }
         }
@@ -332,12 +354,7 @@ impl TrafficRouter for ElbV2 {
                 let listener = out.listeners().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::Other, "the response lists no listener")
                 })?;
-                snapshot(
-                    &current.route,
-                    current.load_balancer.clone(),
-                    listener.default_actions(),
-                    &op,
-                )
+                listener_snapshot(&current.route, current.load_balancer.clone(), listener, &op)
             }
             RouteId::Rule(arn) => {
                 let op = format!("{SERVICE}:ModifyRule");
@@ -432,12 +449,7 @@ impl AlbInventory for ElbV2 {
                 )
             })?;
         // The listener was read in full by the call that found it: no second DescribeListeners.
-        snapshot(
-            &RouteId::Listener(arn),
-            lb_arn,
-            listener.default_actions(),
-            &op,
-        )
+        listener_snapshot(&RouteId::Listener(arn), lb_arn, listener, &op)
     }
 
     async fn find_target_group(&self, name: &str) -> Result<Option<TargetGroupInfo>, ApiError> {
@@ -563,10 +575,10 @@ impl AlbInventory for ElbV2 {
                 continue;
             };
             let route = RouteId::Listener(arn.clone());
-            routes.push(snapshot(
+            routes.push(listener_snapshot(
                 &route,
                 load_balancer.clone(),
-                listener.default_actions(),
+                listener,
                 &op,
             )?);
             arns.push(arn);
