@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use albflip::plan::{JudgeKind, Period};
 
-use super::traffic::{Behaviour, Simple, Traffic};
+use super::traffic::{Behaviour, Model, Simple, Traffic};
 use super::{deploy, Albflip, Call, Ending, Judge, Limits, Poll, Scenario, MINUTE};
 
 /// A period's error rate and p99 of the new (`new = true`) or the stable color, if it served any.
@@ -260,6 +260,17 @@ fn judges(limits: Limits, experiment: bool) -> Vec<Box<dyn Judge>> {
     out
 }
 
+/// What the command line asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// One JSON object a line instead of a table.
+    pub json: bool,
+    /// Also the sequential judge keeping its evidence across steps.
+    pub experiment: bool,
+    /// The plain generator instead of the ALB model.
+    pub simple_traffic: bool,
+}
+
 /// One row of the table.
 struct Row {
     judge: &'static str,
@@ -282,16 +293,21 @@ fn quantile(xs: &mut [f64], q: f64) -> Option<f64> {
     Some(xs[i])
 }
 
-fn measure(index: usize, runs: u64, scenario: &Scenario, experiment: bool) -> Row {
+fn measure(index: usize, runs: u64, scenario: &Scenario, options: Options) -> Row {
+    let Options {
+        experiment,
+        simple_traffic,
+        ..
+    } = options;
     let mut endings: Vec<Ending> = Vec::new();
     let mut name = "";
     for run in 0..runs {
-        let traffic = Simple {
-            seed: run.wrapping_mul(1_000_003) ^ 0xA1B,
-        };
+        let seed = run.wrapping_mul(1_000_003) ^ 0xA1B;
+        let (model, simple) = (Model { seed }, Simple { seed });
+        let traffic: &dyn Traffic = if simple_traffic { &simple } else { &model };
         let mut judge = judges(scenario.limits, experiment).swap_remove(index);
         name = judge.name();
-        endings.push(deploy(judge.as_mut(), &traffic as &dyn Traffic, scenario));
+        endings.push(deploy(judge.as_mut(), traffic, scenario));
     }
     let rolled: Vec<&Ending> = endings.iter().filter(|e| e.rolled_back).collect();
     let mut detection: Vec<f64> = rolled.iter().map(|e| e.seconds).collect();
@@ -319,7 +335,10 @@ fn cell(x: Option<f64>) -> String {
 }
 
 /// Every judge on every scenario; a Markdown table, or one JSON object a line.
-pub fn run_all(runs: u64, json: bool, experiment: bool) {
+pub fn run_all(runs: u64, options: Options) {
+    let Options {
+        json, experiment, ..
+    } = options;
     let started = std::time::Instant::now();
     if !json {
         println!("| judge | scenario | runs | false rollback | detection | median s | p90 s | median blast radius | median duration s |");
@@ -336,7 +355,7 @@ pub fn run_all(runs: u64, json: bool, experiment: bool) {
         .filter(|s| only.as_ref().is_none_or(|o| s.name.contains(o.as_str())))
     {
         for index in 0..count {
-            let r = measure(index, runs, &scenario, experiment);
+            let r = measure(index, runs, &scenario, options);
             let (false_rate, detect) = if r.healthy {
                 (Some(r.rollback_rate), None)
             } else {

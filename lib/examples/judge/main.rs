@@ -6,12 +6,13 @@
 //! Flagger (a threshold checked every interval, rollback after `threshold` consecutive failed checks),
 //! a CloudWatch alarm as CodeDeploy uses it (M of N periods over a threshold) and Kayenta (Mann-Whitney
 //! at the end of each bake, 95 % confidence, the classifier's default). Traffic comes through the
-//! [`Traffic`] trait: [`traffic::Simple`] draws it here; the realistic ALB model replaces it when it is
-//! in the `testing` feature.
+//! [`Traffic`] trait: the realistic ALB metrics model of the `testing` feature ([`traffic::Model`]), or
+//! a plain generator ([`traffic::Simple`]).
 //!
 //! ```text
 //! cargo run --profile judge-bench --example judge --features testing -p albflip -- [--runs N] [--json]
-//!     [--experiment]   # also the sequential judge keeping its evidence across steps
+//!     [--experiment]      # also the sequential judge keeping its evidence across steps
+//!     [--traffic simple]  # the plain generator instead of the ALB metrics model
 //! ```
 
 use std::cell::RefCell;
@@ -380,7 +381,13 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(2000);
-    let json = args.iter().any(|a| a == "--json");
-    let experiment = args.iter().any(|a| a == "--experiment");
-    judges::run_all(runs, json, experiment);
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let options = judges::Options {
+        json: has("--json"),
+        experiment: has("--experiment"),
+        simple_traffic: args
+            .windows(2)
+            .any(|w| w[0] == "--traffic" && w[1] == "simple"),
+    };
+    judges::run_all(runs, options);
 }

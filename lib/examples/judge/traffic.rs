@@ -1,8 +1,11 @@
-//! The bench's traffic, behind a small trait so that the realistic ALB model can serve it.
+//! The bench's traffic, behind a small trait: the realistic ALB metrics model ([`Model`], the default)
+//! or a plain generator ([`Simple`], `--traffic simple`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use albflip::plan::{Period, PeriodCounts};
+use albflip::model::Color;
+use albflip::plan::{LatencyStatistic, Period, PeriodCounts};
+use albflip::testing::alb_model;
 
 /// How a color's targets behave: per request, a refused connection, else a 5XX; the p99 latency.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -182,5 +185,69 @@ impl Rng {
         xs.sort_by(f64::total_cmp);
         let rank = (0.99 * k as f64).ceil() as usize;
         xs[rank.clamp(1, k) - 1]
+    }
+}
+
+/// The realistic ALB metrics model (`albflip::testing::alb_model`): each period drawn by the model from
+/// the seed, the period's start and the shares, read through the CloudWatch adapter's own fold, visible
+/// when the model publishes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Model {
+    /// The seed.
+    pub seed: u64,
+}
+
+/// Latencies the model draws per color and period (its default is 2000): 200 keeps 2000 runs a row
+/// within minutes; a p99 read from at most 200 latencies is noisier than CloudWatch's at high traffic,
+/// for every judge alike.
+const LATENCY_SAMPLES: usize = 200;
+
+impl Model {
+    fn behaviour(b: &Behaviour) -> alb_model::Behaviour {
+        alb_model::Behaviour::healthy()
+            .with_target_5xx(b.target_5xx)
+            .with_refused(b.refused)
+            .with_median_latency(Duration::from_secs_f64(b.median_seconds))
+    }
+}
+
+impl Traffic for Model {
+    fn period(
+        &self,
+        start: SystemTime,
+        per_minute: f64,
+        share: f64,
+        new: &Behaviour,
+        stable: &Behaviour,
+    ) -> Drawn {
+        let config = alb_model::ModelConfig {
+            latency_samples: LATENCY_SAMPLES,
+            ..alb_model::ModelConfig::default()
+        };
+        let model = alb_model::AlbModel::new(self.seed, per_minute / 60.0)
+            .with_config(config)
+            .with_course(
+                Color::Green,
+                alb_model::Course::steady(Model::behaviour(new)),
+            )
+            .with_course(
+                Color::Blue,
+                alb_model::Course::steady(Model::behaviour(stable)),
+            );
+        let drawn = model.period(start, alb_model::Shares::to(Color::Green, share));
+        let p99 = LatencyStatistic::Percentile(99.0);
+        let end = start + Duration::from_secs(60);
+        let seen = alb_model::fold(std::slice::from_ref(&drawn), Color::Green, p99, start, end);
+        let period = seen.periods.first().copied().unwrap_or(Period {
+            start,
+            new: PeriodCounts::default(),
+            stable: PeriodCounts::default(),
+        });
+        let green = &drawn.green;
+        Drawn {
+            period,
+            published: model.published_at(start),
+            new_failed: (green.target_5xx + green.connection_errors + green.timeouts) as f64,
+        }
     }
 }
