@@ -198,3 +198,95 @@ pub fn shift(
     warn(&spec, args, gates_file);
     Ok(spec)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn deploy_args(extra: &[&str]) -> DeployArgs {
+        let mut argv = vec!["albflip", "deploy", "--target", "green"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Deploy(args) => args,
+            other => panic!("not a deploy: {other:?}"),
+        }
+    }
+
+    fn warnings(extra: &[&str], file: &GatesSection) -> Vec<String> {
+        let args = deploy_args(extra);
+        let spec = deploy(&args, &StrategySection::default(), file).unwrap();
+        judge_warnings(&spec, &args.gates, file)
+    }
+
+    #[test]
+    fn settings_the_sequential_judge_does_not_use_say_so_and_still_work() {
+        let w = warnings(
+            &["--min-requests", "10", "--failure-threshold", "2"],
+            &GatesSection::default(),
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("--min-requests"), "{w:?}");
+        assert!(w[1].starts_with("--failure-threshold"), "{w:?}");
+        let file = GatesSection {
+            min_requests: Some(10),
+            ..GatesSection::default()
+        };
+        assert_eq!(warnings(&[], &file).len(), 1);
+        assert!(warnings(&[], &GatesSection::default()).is_empty());
+        // Under the threshold judge they apply: no warning, and the values are taken.
+        let argv = [
+            "--judge",
+            "threshold",
+            "--min-requests",
+            "10",
+            "--failure-threshold",
+            "2",
+        ];
+        assert!(warnings(&argv, &GatesSection::default()).is_empty());
+        let spec = deploy(
+            &deploy_args(&argv),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (spec.gates.min_requests, spec.policy.failure_threshold),
+            (10, 2)
+        );
+        assert_eq!(spec.gates.judge, JudgeKind::Threshold);
+    }
+
+    #[test]
+    fn the_judge_and_the_confidence_come_from_flags_and_a_bad_one_names_the_flag() {
+        let spec = deploy(
+            &deploy_args(&["--confidence", "99"]),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (spec.gates.judge, spec.gates.confidence),
+            (JudgeKind::Sequential, 99.0)
+        );
+        let err = deploy(
+            &deploy_args(&["--judge", "kayenta"]),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("--judge"), "{err}");
+        let err = deploy(
+            &deploy_args(&["--confidence", "100"]),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a percentage above 0 and below 100"),
+            "{err}"
+        );
+    }
+}

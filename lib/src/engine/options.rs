@@ -630,6 +630,50 @@ mod tests {
     }
 
     #[test]
+    fn the_judge_and_its_confidence_come_from_code_else_the_file_else_sequential_at_99_8() {
+        let spec = DeployOptions::default()
+            .deploy_spec(Color::Green, &Default::default(), &Default::default())
+            .unwrap();
+        assert_eq!(spec.gates.judge, JudgeKind::Sequential);
+        assert_eq!(spec.gates.confidence, 99.8);
+        let (s, g) = sections("", "judge = \"threshold\"\nconfidence = 99");
+        let spec = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap();
+        assert_eq!(
+            (spec.gates.judge, spec.gates.confidence),
+            (JudgeKind::Threshold, 99.0)
+        );
+        let o = DeployOptions {
+            judge: Some(JudgeKind::Sequential),
+            confidence: Some(95.0),
+            ..DeployOptions::default()
+        };
+        let spec = o.deploy_spec(Color::Green, &s, &g).unwrap();
+        assert_eq!(
+            (spec.gates.judge, spec.gates.confidence),
+            (JudgeKind::Sequential, 95.0)
+        );
+        let (s, g) = sections("", "judge = \"kayenta\"");
+        let err = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("albflip.toml [gates] judge"),
+            "{err}"
+        );
+        let (s, g) = sections("", "confidence = 100");
+        let err = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("albflip.toml [gates] confidence: 100 is not a percentage"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_latency_increase_is_a_ratio_above_1_from_code_else_the_file() {
         let (s, g) = sections("", "max-latency-increase = 1.5");
         let spec = DeployOptions::default()
