@@ -610,6 +610,7 @@ impl InMemoryScaler {
             desired,
             in_service: desired,
             target_groups: vec![alb.groups().of(color).clone()],
+            held_min: None,
         };
         let scaler = InMemoryScaler {
             alb: Some(Arc::clone(&alb)),
@@ -708,6 +709,15 @@ impl crate::providers::aws::api::Scaler for InMemoryScaler {
         locked(&self.writes).push((name.to_string(), capacity));
         self.bring_up(&updated);
         Ok(updated)
+    }
+
+    async fn set_hold(&self, name: &str, held_min: Option<u32>) -> Result<(), ApiError> {
+        let mut groups = locked(&self.groups);
+        let group = groups.get_mut(name).ok_or_else(|| {
+            ApiError::new("memory:CreateOrUpdateTags", ApiErrorKind::NotFound, name)
+        })?;
+        group.held_min = held_min;
+        Ok(())
     }
 }
 

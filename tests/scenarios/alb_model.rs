@@ -262,7 +262,6 @@ async fn no_step_passes_before_published_periods_after_its_write_cover_the_bake(
 /// Scenario 4 with the default lag of 60 s, shorter than AWS's worst: the engine takes a period as
 /// published `lag` after it ends, and passes a step whose last periods are not published yet.
 #[tokio::test(start_paused = true)]
-#[ignore = "the bake's coverage trusts --metric-lag, not the periods actually published"]
 async fn no_step_passes_before_published_periods_cover_the_bake_even_when_aws_is_later_than_the_lag(
 ) {
     steps_pass_only_on_published_periods(Duration::from_secs(60)).await;
@@ -322,7 +321,6 @@ async fn a_composite_alarm_in_alarm_fails_the_step() {
 /// a period after its write is published, so an alarm that goes off early in a step waits up to
 /// lag + period.
 #[tokio::test(start_paused = true)]
-#[ignore = "alarms are not read before a step's first published period"]
 async fn a_composite_alarm_in_alarm_fails_the_step_at_the_next_poll() {
     composite_alarm_fails_the_step_within(Duration::ZERO).await;
 }

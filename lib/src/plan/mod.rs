@@ -17,4 +17,4 @@ pub use judge::{
     Evidence, JudgeKind, JudgeSettings, Judgement, SequentialJudge, DEFAULT_CONFIDENCE,
 };
 pub use strategy::{Plan, Step, Steps, Strategy};
-pub use window::{step_length, step_window, StepWindow};
+pub use window::{published_coverage, step_length, step_window, StepWindow};
