@@ -137,7 +137,7 @@ impl Judge for Kayenta {
     }
     fn start_step(&mut self) {}
     fn poll(&mut self, poll: &Poll<'_>) -> Call {
-        let Some(w) = poll.window().filter(|w| w.covered >= super::BAKE) else {
+        let Some(w) = poll.window().filter(|_| poll.baked()) else {
             return Call::Continue;
         };
         let first = albflip::plan::window::align_up(poll.write, MINUTE);

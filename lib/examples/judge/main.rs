@@ -23,8 +23,8 @@ use albflip::model::Color;
 use albflip::plan::decide::{BakeDecision, BakePolicy, BakeProgress, BakeTracker};
 use albflip::plan::gates::evaluate;
 use albflip::plan::{
-    step_window, ColorMetrics, GateThresholds, JudgeKind, JudgeSettings, Observation, Period,
-    PeriodCounts, SequentialJudge, Verdict,
+    published_coverage, step_window, ColorMetrics, GateThresholds, JudgeKind, JudgeSettings,
+    Observation, Period, PeriodCounts, SequentialJudge, Verdict,
 };
 
 mod judges;
@@ -66,9 +66,28 @@ impl Poll<'_> {
         step_window(self.write, self.now, WINDOW, LAG, MINUTE)
     }
 
+    /// How much of the step the periods actually published cover, as the engine counts it: from the
+    /// first whole period after the write through every period published without a gap, at most the
+    /// window's coverage.
+    pub fn covered(&self) -> Duration {
+        let Some(w) = self.window() else {
+            return Duration::ZERO;
+        };
+        let first = albflip::plan::window::align_up(self.write, MINUTE);
+        let mut published = Vec::new();
+        let mut t = first;
+        while t < w.end {
+            if (self.read)(t).is_some() {
+                published.push(t);
+            }
+            t += MINUTE;
+        }
+        published_coverage(self.write, &published, MINUTE).min(w.covered)
+    }
+
     /// Whether published periods cover the bake.
     pub fn baked(&self) -> bool {
-        self.window().is_some_and(|w| w.covered >= BAKE)
+        self.covered() >= BAKE
     }
 
     /// The periods from `start` to `end` as read (unpublished ones with zero counts, no latency).
@@ -214,7 +233,7 @@ impl Judge for Albflip {
         }
         let progress = BakeProgress {
             elapsed,
-            covered: window.covered,
+            covered: poll.covered(),
             period_end: Some(window.end),
         };
         match self.tracker.judge_step(&self.policy, &report, progress) {
