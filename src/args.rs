@@ -210,6 +210,15 @@ pub struct GateArgs {
     /// window, a ratio above 1 such as 1.5 or 1.5x [default: 2].
     #[arg(long, value_name = "RATIO", env = "ALBFLIP_MAX_LATENCY_INCREASE", value_parser = parse_ratio)]
     pub max_latency_increase: Option<f64>,
+    /// Which judge decides the error rate and the comparisons with the stable color: sequential
+    /// (anytime-valid tests over the step's periods) or threshold (the window against the thresholds
+    /// at every poll) [default: sequential].
+    #[arg(long, value_name = "sequential|threshold", env = "ALBFLIP_JUDGE")]
+    pub judge: Option<String>,
+    /// The sequential judge's confidence in percent; a healthy step fails at most 100 minus this
+    /// percent of the time [default: 99.8].
+    #[arg(long, value_name = "PERCENT", env = "ALBFLIP_CONFIDENCE", value_parser = parse_percent_value)]
+    pub confidence: Option<f64>,
     /// Without enough requests: keep baking (wait), fail the step, or pass it [default: wait].
     #[arg(long, value_name = "wait|fail|pass", env = "ALBFLIP_ON_NO_DATA")]
     pub on_no_data: Option<String>,

@@ -41,6 +41,8 @@ pub fn flag(input: &Input) -> &'static str {
         MaxErrorRate => "--max-error-rate",
         MaxErrorRateIncrease => "--max-error-rate-increase",
         MaxLatencyIncrease => "--max-latency-increase",
+        Judge => "--judge",
+        Confidence => "--confidence",
         OnNoData => "--on-no-data",
         Alarm => "--alarm",
         MinHealthyHosts => "--min-healthy-hosts",

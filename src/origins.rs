@@ -29,6 +29,8 @@ fn file_key(long: &str) -> Option<String> {
         | "max-unhealthy-hosts"
         | "max-error-rate-increase"
         | "max-latency-increase"
+        | "judge"
+        | "confidence"
         | "on-no-data"
         | "max-bake-extension"
         | "poll-interval"

@@ -138,6 +138,7 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
             step_seconds,
             results,
             decision,
+            ..
         } => {
             let shown: Vec<&str> = results
                 .iter()

@@ -339,8 +339,13 @@ pub fn plan_text(
         );
     }
     out.push_str(&format!(
-        "  gates: error rate <= {:.1}% (judged from {} requests), latency {} <= {}{}, healthy hosts >= {}, unhealthy hosts <= {}, error rate <= stable + {:.1} pp, alarms: {}\n",
-        g.max_error_rate * 100.0, g.min_requests, g.latency_statistic, human(g.max_latency),
+        "  gates: error rate <= {:.1}% ({}), latency {} <= {}{}, healthy hosts >= {}, unhealthy hosts <= {}, error rate <= stable + {:.1} pp, alarms: {}\n",
+        g.max_error_rate * 100.0,
+        match g.judge {
+            albflip::plan::JudgeKind::Threshold => format!("threshold judge, from {} requests", g.min_requests),
+            _ => format!("sequential judge, {}% confidence", g.confidence),
+        },
+        g.latency_statistic, human(g.max_latency),
         g.max_latency_increase.map_or(String::new(), |r| format!(" and <= {r}x stable's")),
         g.min_healthy_hosts, g.max_unhealthy_hosts,
         g.max_error_rate_increase * 100.0, if g.alarms.is_empty() { "none".to_string() } else { g.alarms.join(", ") }

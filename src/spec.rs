@@ -6,7 +6,7 @@ use std::time::Duration;
 use albflip::config::{GatesSection, StrategySection};
 use albflip::engine::{DeployOptions, DeploySpec, StrategyKind};
 use albflip::model::{Color, Percent};
-use albflip::plan::Steps;
+use albflip::plan::{JudgeKind, Steps};
 use albflip::Error;
 
 use crate::args::{BakeArgs, DeployArgs, GateArgs, PromoteArgs, StrategyArgs, StrategyName};
@@ -116,7 +116,36 @@ fn gate_options(o: &mut DeployOptions, args: &GateArgs) -> Result<(), Error> {
     o.metric_lag = args.metric_lag;
     o.metric_period = args.metric_period;
     o.failure_threshold = args.failure_threshold;
+    o.judge = match &args.judge {
+        Some(v) => Some(v.parse().map_err(|e: albflip::plan::judge::InvalidJudge| {
+            invalid("--judge", e.to_string(), "Use sequential or threshold")
+        })?),
+        None => None,
+    };
+    o.confidence = args.confidence;
     Ok(())
+}
+
+/// The settings that do not apply to the judge the spec uses, each as a warning: pipelines pass them
+/// already, so they keep working and say so instead of failing.
+pub fn judge_warnings(spec: &DeploySpec, args: &GateArgs, file: &GatesSection) -> Vec<String> {
+    if spec.gates.judge != JudgeKind::Sequential {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if args.min_requests.is_some() || file.min_requests.is_some() {
+        out.push("--min-requests (ALBFLIP_MIN_REQUESTS, [gates] min-requests) does not apply under --judge sequential: it judges from the first request, at the confidence of --confidence; use --judge threshold for the old rule".to_string());
+    }
+    if args.failure_threshold.is_some() || file.failure_threshold.is_some() {
+        out.push("--failure-threshold (ALBFLIP_FAILURE_THRESHOLD, [gates] failure-threshold) applies under --judge sequential only to the latency limit, host and alarm gates: the sequential judge fails a step the moment its evidence crosses".to_string());
+    }
+    out
+}
+
+fn warn(spec: &DeploySpec, args: &GateArgs, file: &GatesSection) {
+    for w in judge_warnings(spec, args, file) {
+        eprintln!("albflip: warning: {w}");
+    }
 }
 
 /// The spec of `deploy`/`plan`.
@@ -142,11 +171,13 @@ pub fn deploy(
     o.force = args.force;
     o.adopt_drift = args.adopt_drift;
     // With --resume the target and steps come from the recorded deployment and replace this plan.
-    o.deploy_spec(
+    let spec = o.deploy_spec(
         args.target.unwrap_or(Color::Green),
         strategy_file,
         gates_file,
-    )
+    )?;
+    warn(&spec, &args.gates, gates_file);
+    Ok(spec)
 }
 
 /// The spec of `promote`: the step to 100 % (the engine takes the color from the canary's record).
@@ -155,7 +186,9 @@ pub fn promote(
     strategy_file: &StrategySection,
     gates_file: &GatesSection,
 ) -> Result<DeploySpec, Error> {
-    options(None, &args.bake, &args.gates)?.promote_spec(strategy_file, gates_file)
+    let spec = options(None, &args.bake, &args.gates)?.promote_spec(strategy_file, gates_file)?;
+    warn(&spec, &args.gates, gates_file);
+    Ok(spec)
 }
 
 /// The spec of a gated `shift`: one step.
@@ -172,5 +205,99 @@ pub fn shift(
     gate_options(&mut o, args)?;
     o.force = force;
     o.take_over = take_over;
-    o.shift_spec(target, percent, bake, gates_file)
+    let spec = o.shift_spec(target, percent, bake, gates_file)?;
+    warn(&spec, args, gates_file);
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn deploy_args(extra: &[&str]) -> DeployArgs {
+        let mut argv = vec!["albflip", "deploy", "--target", "green"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Deploy(args) => args,
+            other => panic!("not a deploy: {other:?}"),
+        }
+    }
+
+    fn warnings(extra: &[&str], file: &GatesSection) -> Vec<String> {
+        let args = deploy_args(extra);
+        let spec = deploy(&args, &StrategySection::default(), file).unwrap();
+        judge_warnings(&spec, &args.gates, file)
+    }
+
+    #[test]
+    fn settings_the_sequential_judge_does_not_use_say_so_and_still_work() {
+        let w = warnings(
+            &["--min-requests", "10", "--failure-threshold", "2"],
+            &GatesSection::default(),
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("--min-requests"), "{w:?}");
+        assert!(w[1].starts_with("--failure-threshold"), "{w:?}");
+        let file = GatesSection {
+            min_requests: Some(10),
+            ..GatesSection::default()
+        };
+        assert_eq!(warnings(&[], &file).len(), 1);
+        assert!(warnings(&[], &GatesSection::default()).is_empty());
+        // Under the threshold judge they apply: no warning, and the values are taken.
+        let argv = [
+            "--judge",
+            "threshold",
+            "--min-requests",
+            "10",
+            "--failure-threshold",
+            "2",
+        ];
+        assert!(warnings(&argv, &GatesSection::default()).is_empty());
+        let spec = deploy(
+            &deploy_args(&argv),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (spec.gates.min_requests, spec.policy.failure_threshold),
+            (10, 2)
+        );
+        assert_eq!(spec.gates.judge, JudgeKind::Threshold);
+    }
+
+    #[test]
+    fn the_judge_and_the_confidence_come_from_flags_and_a_bad_one_names_the_flag() {
+        let spec = deploy(
+            &deploy_args(&["--confidence", "99"]),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (spec.gates.judge, spec.gates.confidence),
+            (JudgeKind::Sequential, 99.0)
+        );
+        let err = deploy(
+            &deploy_args(&["--judge", "kayenta"]),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("--judge"), "{err}");
+        let err = deploy(
+            &deploy_args(&["--confidence", "100"]),
+            &StrategySection::default(),
+            &GatesSection::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not a percentage above 0 and below 100"),
+            "{err}"
+        );
+    }
 }

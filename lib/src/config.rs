@@ -152,6 +152,10 @@ pub struct GatesSection {
     pub metric_period: Option<String>,
     /// Consecutive failing polls that fail a step.
     pub failure_threshold: Option<u32>,
+    /// `sequential` or `threshold`.
+    pub judge: Option<String>,
+    /// The sequential judge's confidence in percent, e.g. 99.8.
+    pub confidence: Option<f64>,
 }
 
 /// `[target]`.
@@ -341,6 +345,8 @@ fn key_hint(key: &str) -> &'static str {
         "port" => "a port number from 1 to 65535",
         "max-error-rate" | "max-error-rate-increase" => "a percentage from 0 to 100, e.g. 1.0",
         "max-latency-increase" => "a ratio above 1, e.g. 1.5",
+        "judge" => "sequential or threshold",
+        "confidence" => "a percentage above 0 and below 100, e.g. 99.8",
         "min-requests" | "min-healthy-hosts" | "max-unhealthy-hosts" | "failure-threshold" => "a whole number of zero or more",
         "auto-promote" => "true or false",
         "alarms" => "a list of alarm names, e.g. [\"shop-p99\"]",

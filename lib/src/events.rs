@@ -82,6 +82,10 @@ pub enum Event {
         step_seconds: f64,
         /// Every gate's result.
         results: Vec<GateResult>,
+        /// The sequential judge's verdicts with their numbers (counts of both colors, the statistic,
+        /// the threshold, the confidence); empty under the threshold judge.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        judgements: Vec<crate::plan::judge::Judgement>,
         /// `continue`, `passed` or `failed`.
         decision: String,
     },

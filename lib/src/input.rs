@@ -60,6 +60,10 @@ pub enum Input {
     MaxErrorRateIncrease,
     /// The most the latency may be as a multiple of the stable color's.
     MaxLatencyIncrease,
+    /// Which judge decides a step.
+    Judge,
+    /// The sequential judge's confidence.
+    Confidence,
     /// What a gate does without data.
     OnNoData,
     /// The CloudWatch alarms to watch.
@@ -134,6 +138,8 @@ impl fmt::Display for Input {
             MaxErrorRate => "the maximum error rate",
             MaxErrorRateIncrease => "the maximum error rate increase",
             MaxLatencyIncrease => "the maximum latency increase",
+            Judge => "the judge",
+            Confidence => "the confidence",
             OnNoData => "the no-data policy",
             Alarm => "the alarms",
             MinHealthyHosts => "the minimum of healthy hosts",

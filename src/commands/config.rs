@@ -319,6 +319,20 @@ fn show(cli: &Cli, args: &ConfigArgs, origins: &Origins, cwd: &Path) -> Result<S
     ));
     entries.push(entry(
         origins,
+        "judge",
+        gates.judge.to_string(),
+        "judge",
+        g.judge.is_some(),
+    ));
+    entries.push(entry(
+        origins,
+        "confidence",
+        format!("{}%", gates.confidence),
+        "confidence",
+        g.confidence.is_some(),
+    ));
+    entries.push(entry(
+        origins,
         "on-no-data",
         format!("{:?}", policy.on_no_data).to_lowercase(),
         "on-no-data",

@@ -375,6 +375,7 @@ fn event_text(target: Color, e: &Event) -> String {
             step_seconds,
             results,
             decision,
+            ..
         } => {
             let first = results
                 .iter()
@@ -627,6 +628,7 @@ mod tests {
             covered_seconds: 1.0,
             step_seconds: 6.0,
             results,
+            judgements: Vec::new(),
             decision: decision.into(),
         };
         let failure = Failure::Gate {

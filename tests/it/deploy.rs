@@ -89,11 +89,15 @@ fn a_faulty_green_is_rolled_back_with_exit_3() {
         "rolled back at once, not after the bake"
     );
     assert!(
-        r.stdout.contains("GATE FAILED: green error rate"),
+        r.stdout.contains("GATE FAILED: green 5XX 20%"),
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("> 1.0% ("), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("above 1% with 99.8% confidence"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout.contains("ROLLED BACK to blue at step 1 (10%)"),
         "{}",
@@ -181,8 +185,9 @@ fn a_green_failing_to_connect_to_its_targets_is_rolled_back_without_any_5xx() {
         "30s",
     ));
     assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("GATE FAILED: green 5XX "), "{}", r.stdout);
     assert!(
-        r.stdout.contains("GATE FAILED: green error rate"),
+        r.stdout.contains("above 1% with 99.8% confidence"),
         "{}",
         r.stdout
     );

@@ -390,7 +390,7 @@ fn errors_seen_only_through_the_second_load_balancer_roll_back_every_route() {
         "20s",
     ));
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stdout.contains("error rate"), "{}", r.stdout);
+    assert!(r.stdout.contains("green 5XX 25%"), "{}", r.stdout);
     assert_eq!(listener_weights(&s, &s.listener_arn), (Some(100), Some(0)));
     assert_eq!(
         listener_weights(&s, &through.listener_arn),

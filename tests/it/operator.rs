@@ -254,7 +254,7 @@ fn on_a_terminal_each_step_gets_a_live_bake_bar_with_colored_verdicts_and_no_col
         screen.contains("\u{1b}[32m"),
         "no green verdicts: {screen:?}"
     );
-    assert!(screen.contains("green error rate"), "{screen}");
+    assert!(screen.contains("green 5XX 0%"), "{screen}");
     let (code, screen) = on_a_terminal(&deploy("blue"), true);
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("step 1/1 100%"), "{screen}");

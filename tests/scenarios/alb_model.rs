@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::{Collect, Event};
 use albflip::model::{Color, Percent, Split};
-use albflip::plan::{GateKind, GateThresholds, LatencyStatistic};
+use albflip::plan::{GateKind, GateThresholds, JudgeKind, LatencyStatistic};
 use albflip::ports::TokioClock;
 use albflip::testing::alb_model::{AlbModel, Behaviour, Course};
 use albflip::testing::model_source::{ModelAlarm, ModelMetrics};
@@ -197,7 +197,7 @@ async fn a_green_that_refuses_connections_is_rolled_back() {
     let outcome = run.result.unwrap();
     assert_eq!(failed_gate(&outcome), (GateKind::ErrorRate, 1));
     assert!(
-        rolled_back_message(&outcome).starts_with("green error rate "),
+        rolled_back_message(&outcome).starts_with("green 5XX "),
         "{outcome:?}"
     );
     assert_eq!(greens(&run.alb), vec![10, 0]);
@@ -408,8 +408,11 @@ async fn green_raised_during_the_first_period_does_not_fail_on_per_node_host_cou
 #[tokio::test(start_paused = true)]
 async fn green_p99_at_twice_blues_fails_at_1_5x_under_the_absolute_limit() {
     let slow = Course::steady(Behaviour::healthy().with_median_latency(Duration::from_millis(100)));
+    // The threshold rule: the sequential judge's sign test takes one sign per published period and
+    // needs about 13 at 99.8 %, more than a step has (see `plan::judge` and BENCHMARKS.md).
     let gates = GateThresholds {
         max_latency_increase: Some(1.5),
+        judge: JudgeKind::Threshold,
         ..GateThresholds::default()
     };
     let run = deploy_through(

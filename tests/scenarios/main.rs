@@ -10,7 +10,9 @@ use albflip::engine::{DeploySpec, Engine, MetricWindow, Outcome};
 use albflip::events::{Collect, Event};
 use albflip::model::{Color, Percent, Split};
 use albflip::plan::decide::Failure;
-use albflip::plan::{BakePolicy, GateKind, GateThresholds, NoDataPolicy, Plan, Steps, Strategy};
+use albflip::plan::{
+    BakePolicy, GateKind, GateThresholds, JudgeKind, NoDataPolicy, Plan, Steps, Strategy,
+};
 use albflip::ports::{TargetHealth, TokioClock};
 use albflip::testing::{traffic, InMemoryAlb, MetricContext, Sample, ScriptedMetrics};
 use albflip::traffic::{rollback, ChangeOptions};
@@ -18,6 +20,7 @@ use albflip::Error;
 
 mod alb_model;
 mod conformance;
+mod judge;
 
 const BAKE: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_secs(30);
@@ -181,9 +184,9 @@ async fn fine_at_10_and_25_failing_at_50() {
     match outcome {
         Outcome::RolledBack { failure, .. } => {
             assert!(
-                failure
-                    .message()
-                    .starts_with("green error rate 5.0% > 1.0% (25 of 500 requests,"),
+                failure.message().starts_with(
+                    "green 5XX 5% (25 of 500): above 1% with 99.8% confidence (evidence "
+                ),
                 "{}",
                 failure.message()
             )
@@ -350,7 +353,12 @@ async fn a_breach_shorter_than_the_failure_threshold_does_not_roll_back() {
         ..policy()
     };
     let polls = std::sync::atomic::AtomicU32::new(0);
-    let run = deploy(&alb, &spec(gradual(), p, GateThresholds::default()), |c| {
+    // The failure threshold is the threshold judge's (the sequential judge fails on evidence).
+    let gates = GateThresholds {
+        judge: JudgeKind::Threshold,
+        ..GateThresholds::default()
+    };
+    let run = deploy(&alb, &spec(gradual(), p, gates), |c| {
         // One bad poll (the second), then healthy again.
         let n = polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         proportional(c, if n == 1 { 0.5 } else { 0.0 })

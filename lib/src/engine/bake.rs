@@ -9,6 +9,7 @@ use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
 use crate::plan::gates::{GateKind, GateReport, Verdict};
+use crate::plan::judge::{JudgeKind, JudgeSettings, SequentialJudge};
 use crate::plan::window::align_down;
 use crate::plan::{
     published_coverage, step_length, step_window, BakeDecision, BakePolicy, BakeProgress,
@@ -83,6 +84,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let new = spec.plan.target;
         let started = self.clock.now();
         let mut tracker = BakeTracker::default();
+        let mut judge = (spec.gates.judge == JudgeKind::Sequential)
+            .then(|| SequentialJudge::new(JudgeSettings::new(&spec.gates, spec.gates.confidence)));
         let mut errors = 0u32;
         let mut baseline = None;
         let mut seen = std::collections::BTreeSet::new();
@@ -146,7 +149,11 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                     continue;
                 }
             };
-            let report = evaluate(&spec.gates, &observation, new);
+            let mut report = evaluate(&spec.gates, &observation, new);
+            let judgements = judge
+                .as_mut()
+                .map(|j| j.poll(&observation, &mut report, new))
+                .unwrap_or_default();
             let covered = if observation.by_period {
                 // Every period seen published in this step's polls: a bake longer than
                 // `--metric-window` is covered by periods read by earlier polls.
@@ -169,7 +176,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 covered,
                 period_end: Some(window.end),
             };
-            let decision = tracker.judge_step(&policy, &report, progress);
+            // The sequential judge's crossing is a decision of its own: no consecutive polls needed.
+            let decision = match judgements.iter().find(|j| j.verdict == Verdict::Fail) {
+                Some(j) => BakeDecision::Failed(Failure::Gate {
+                    result: j.gate_result(),
+                    polls: 1,
+                }),
+                None => tracker.judge_step(&policy, &report, progress),
+            };
             self.emit(Event::GateEvaluated {
                 step: n,
                 elapsed_seconds: elapsed.as_secs_f64(),
@@ -177,6 +191,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 covered_seconds: covered.as_secs_f64(),
                 step_seconds: step_length(policy.bake, w.lag, w.period).as_secs_f64(),
                 results: report.results,
+                judgements,
                 decision: match &decision {
                     BakeDecision::Continue => "continue",
                     BakeDecision::Passed => "passed",
@@ -252,6 +267,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             step_seconds: step_length(policy.bake, spec.window.lag, spec.window.period)
                 .as_secs_f64(),
             results: report.results,
+            judgements: Vec::new(),
             decision: if failure.is_some() {
                 "failed"
             } else {

@@ -134,6 +134,19 @@ impl DeploySpecBuilder {
         self
     }
 
+    /// Which judge decides the error rate and the comparisons with the stable color (default
+    /// sequential).
+    pub fn judge(mut self, judge: crate::plan::judge::JudgeKind) -> Self {
+        self.options.judge = Some(judge);
+        self
+    }
+
+    /// The sequential judge's confidence in percent (default 99.8).
+    pub fn confidence(mut self, percent: f64) -> Self {
+        self.options.confidence = Some(percent);
+        self
+    }
+
     /// A CloudWatch alarm that must not be in ALARM (repeatable).
     pub fn alarm(mut self, name: impl Into<String>) -> Self {
         self.options

@@ -15,6 +15,7 @@ use crate::config::{GatesSection, StrategySection};
 use crate::engine::spec::{DeploySpec, MetricWindow};
 use crate::error::Error;
 use crate::model::{Color, Percent};
+use crate::plan::judge::{InvalidJudge, JudgeKind, DEFAULT_CONFIDENCE};
 use crate::plan::{
     BakePolicy, GateThresholds, LatencyStatistic, NoDataPolicy, Plan, Step, Steps, Strategy,
 };
@@ -116,8 +117,15 @@ pub struct DeployOptions {
     pub metric_lag: Option<Duration>,
     /// The metric period (default 60 s).
     pub metric_period: Option<Duration>,
-    /// Consecutive failing polls that fail a step (default 1; 0 is refused).
+    /// Consecutive failing polls that fail a step (default 1; 0 is refused). Under the sequential
+    /// judge it counts only for the latency limit, host and alarm gates.
     pub failure_threshold: Option<u32>,
+    /// Which judge decides the error rate and the comparisons with the stable color (`[gates] judge`;
+    /// default sequential).
+    pub judge: Option<JudgeKind>,
+    /// The sequential judge's confidence in percent, above 0 and below 100 (`[gates] confidence`;
+    /// default 99.8).
+    pub confidence: Option<f64>,
     /// Start even when the new color has no healthy targets.
     pub force: bool,
     /// Continue from the live split when someone else changed it, instead of stopping.
@@ -378,7 +386,44 @@ impl DeployOptions {
                 .into_iter()
                 .filter(|a| !a.trim().is_empty())
                 .collect(),
+            judge: self.judge_kind(file)?,
+            confidence: self.confidence(file)?,
         })
+    }
+
+    /// The judge: from code, else `[gates] judge`, else sequential.
+    fn judge_kind(&self, file: &GatesSection) -> Result<JudgeKind, Error> {
+        match (self.judge, &file.judge) {
+            (Some(kind), _) => Ok(kind),
+            (None, Some(text)) => text.parse().map_err(|e: InvalidJudge| {
+                Error::invalid_text(
+                    "albflip.toml [gates] judge",
+                    e.to_string(),
+                    "Use sequential or threshold",
+                )
+            }),
+            (None, None) => Ok(JudgeKind::default()),
+        }
+    }
+
+    /// The confidence in percent, checked to be above 0 and below 100.
+    fn confidence(&self, file: &GatesSection) -> Result<f64, Error> {
+        let Some(c) = self.confidence.or(file.confidence) else {
+            return Ok(DEFAULT_CONFIDENCE);
+        };
+        if c.is_finite() && c > 0.0 && c < 100.0 {
+            return Ok(c);
+        }
+        Err(Error::invalid(
+            Input::Confidence,
+            named(
+                self.confidence.is_some(),
+                Input::Confidence,
+                "albflip.toml [gates] confidence",
+            ),
+            format!("{c} is not a percentage above 0 and below 100"),
+            "Give a confidence in percent, e.g. 99.8",
+        ))
     }
 
     /// A rate given in percent, as a fraction, checked to be within 0..=100 %.
@@ -611,6 +656,50 @@ mod tests {
         assert_eq!(spec.policy.max_bake_extension, Duration::from_secs(1));
         assert_eq!(spec.policy.poll_interval, Duration::from_secs(10));
         assert_eq!(spec.gates.min_requests, 3);
+    }
+
+    #[test]
+    fn the_judge_and_its_confidence_come_from_code_else_the_file_else_sequential_at_99_8() {
+        let spec = DeployOptions::default()
+            .deploy_spec(Color::Green, &Default::default(), &Default::default())
+            .unwrap();
+        assert_eq!(spec.gates.judge, JudgeKind::Sequential);
+        assert_eq!(spec.gates.confidence, 99.8);
+        let (s, g) = sections("", "judge = \"threshold\"\nconfidence = 99");
+        let spec = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap();
+        assert_eq!(
+            (spec.gates.judge, spec.gates.confidence),
+            (JudgeKind::Threshold, 99.0)
+        );
+        let o = DeployOptions {
+            judge: Some(JudgeKind::Sequential),
+            confidence: Some(95.0),
+            ..DeployOptions::default()
+        };
+        let spec = o.deploy_spec(Color::Green, &s, &g).unwrap();
+        assert_eq!(
+            (spec.gates.judge, spec.gates.confidence),
+            (JudgeKind::Sequential, 95.0)
+        );
+        let (s, g) = sections("", "judge = \"kayenta\"");
+        let err = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("albflip.toml [gates] judge"),
+            "{err}"
+        );
+        let (s, g) = sections("", "confidence = 100");
+        let err = DeployOptions::default()
+            .deploy_spec(Color::Green, &s, &g)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("albflip.toml [gates] confidence: 100 is not a percentage"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -101,6 +101,13 @@ pub struct GateThresholds {
     pub max_latency_increase: Option<f64>,
     /// CloudWatch alarms that must not be in ALARM.
     pub alarms: Vec<String>,
+    /// Which judge decides the error rate, its increase over the stable color and the latency
+    /// against the stable color: sequential (the default) or threshold (the window against the
+    /// thresholds at every poll, with `min_requests` and the failure threshold).
+    pub judge: crate::plan::judge::JudgeKind,
+    /// The sequential judge's confidence in percent (default 99.8: a healthy step fails at most 0.2 %
+    /// of the time, a 5-step deployment at most 1 %).
+    pub confidence: f64,
 }
 
 impl Default for GateThresholds {
@@ -115,6 +122,8 @@ impl Default for GateThresholds {
             max_error_rate_increase: 0.005,
             max_latency_increase: DEFAULT_MAX_LATENCY_INCREASE,
             alarms: Vec::new(),
+            judge: crate::plan::judge::JudgeKind::Sequential,
+            confidence: crate::plan::judge::DEFAULT_CONFIDENCE,
         }
     }
 }

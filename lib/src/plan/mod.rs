@@ -4,6 +4,7 @@
 
 pub mod decide;
 pub mod gates;
+pub mod judge;
 pub mod strategy;
 pub mod window;
 
@@ -11,6 +12,9 @@ pub use decide::{BakeDecision, BakePolicy, BakeProgress, BakeTracker, NoDataPoli
 pub use gates::{
     ColorMetrics, GateKind, GateReport, GateResult, GateThresholds, LatencyStatistic,
     LoadBalancerCounts, Observation, Period, PeriodCounts, Verdict, DEFAULT_MAX_LATENCY_INCREASE,
+};
+pub use judge::{
+    Evidence, JudgeKind, JudgeSettings, Judgement, SequentialJudge, DEFAULT_CONFIDENCE,
 };
 pub use strategy::{Plan, Step, Steps, Strategy};
 pub use window::{published_coverage, step_length, step_window, StepWindow};
