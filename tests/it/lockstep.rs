@@ -473,3 +473,54 @@ fn a_rollback_takes_three_round_trips_with_discovery_and_two_with_single_route()
         "left as it was"
     );
 }
+
+#[test]
+fn a_lockstep_rollback_reports_each_routes_own_split_and_writes_nothing_once_all_are_there() {
+    let (s, l8080, api) = three_routes();
+    // Only a peer moved: the named listener is already on blue.
+    set_default_actions(
+        &l8080,
+        vec![weighted(
+            &[(&s.blue_tg, 50), (&s.green_tg, 50)],
+            Some((true, 300)),
+        )],
+    );
+    let r = run(&args(&[&s.by_arn()], &["rollback"])).ok();
+    assert!(
+        !r.stdout
+            .contains("blue 100% / green 0% -> blue 100% / green 0%"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Rolled back: already at blue 100% / green 0% on the")
+            && r.stdout.contains(&format!(
+                "{l8080}: blue 50% / green 50% -> blue 100% / green 0%"
+            )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(listener_weights(&s, &l8080), (Some(100), Some(0)));
+
+    let before = [fingerprint(&s.listener_arn), fingerprint(&l8080)];
+    let v = run(&args(&[&s.by_arn()], &["--output", "json", "rollback"]))
+        .ok()
+        .json();
+    assert_eq!(v["written"], false, "{v}");
+    let calls = v["api_calls"].as_object().cloned().unwrap_or_default();
+    assert!(
+        calls
+            .keys()
+            .all(|k| !k.contains("Modify") && !k.contains("AddTags")),
+        "{v}"
+    );
+    let changes = v["changes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(changes.len(), 3, "{v}");
+    for c in &changes {
+        assert_eq!(c["written"], false, "{v}");
+        assert_eq!(c["before"], c["after"], "{v}");
+    }
+    assert!(changes.iter().any(|c| c["route"] == api.as_str()), "{v}");
+    assert_eq!(before, [fingerprint(&s.listener_arn), fingerprint(&l8080)]);
+}
