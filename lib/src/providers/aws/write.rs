@@ -263,17 +263,19 @@ async fn write_if_needed<R: TrafficRouter>(
 }
 
 /// Puts all traffic on `stable` on every route: each read fresh and written when it needs it, verified
-/// from the write's response. A route that cannot be read or written does not stop the others.
+/// from the write's response. A route that cannot be read or written does not stop the others. The reads
+/// are made at once, then the writes.
 pub async fn rollback_each<R: TrafficRouter>(
     router: &R,
     routes: &[&RouteSnapshot],
     groups: &ColorGroups,
     stable: Color,
 ) -> Result<Vec<RouteId>, Error> {
+    let reads = futures_util::future::join_all(routes.iter().map(|s| router.read(&s.route))).await;
     let mut live = Vec::new();
     let mut unread = Vec::new();
-    for snapshot in routes {
-        match router.read(&snapshot.route).await {
+    for read in reads {
+        match read {
             Ok(found) => live.push(found),
             Err(e) => unread.push(Error::Read(e)),
         }
