@@ -137,11 +137,17 @@ pub struct BakeArgs {
     /// The bake in minutes (alias of --bake).
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub validation_minutes: Option<u64>,
+    /// A deliberately ungated deployment: no step bakes and no gate is read; the output and the
+    /// deployment record say so. A zero --bake is refused without it. (`shift` without --bake is
+    /// already the ungated manual shift.)
+    #[arg(long, conflicts_with_all = ["bake", "validation_minutes"])]
+    pub no_gates: bool,
     /// Write a self-contained HTML report of the run (timeline, chart, gate verdicts, outcome).
     #[arg(long, value_name = "FILE.html", env = "ALBFLIP_REPORT")]
     pub report: Option<std::path::PathBuf>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
-    /// Either way the state is recorded and albflip exits 130; a second signal exits at once.
+    /// Either way the state is recorded and albflip exits 130; a second signal does not cut the
+    /// rollback short, a third exits at once (saying how to put traffic back).
     #[arg(
         long,
         value_enum,
@@ -373,6 +379,11 @@ pub struct ShiftArgs {
     /// Shift even if the color that gains traffic has no healthy targets.
     #[arg(long)]
     pub force: bool,
+    /// Shift even though a deployment is in flight on the route (in progress, a canary awaiting
+    /// promotion, interrupted with traffic held), taking the route over from it; without it such a
+    /// shift is refused with exit 4.
+    #[arg(long)]
+    pub take_over: bool,
 }
 
 #[derive(Debug, Args)]

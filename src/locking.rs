@@ -18,7 +18,12 @@ pub async fn take_lock(
     settings: &Settings,
     g: &args::GlobalArgs,
 ) -> Result<Option<Held>, Error> {
-    let Some(table) = &settings.lock_table else {
+    let table = match (&settings.lock_table, &settings.convention_lock_table) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(t)) => convention_table(config, alb, t).await,
+        (None, None) => None,
+    };
+    let Some(table) = &table else {
         if !g.quiet {
             eprintln!("albflip: warning: no lock table configured (--lock-table, ALBFLIP_LOCK_TABLE or [lock] table): this run is not protected against a concurrent albflip on the same listener; only the deployment state tags guard it");
         }
@@ -36,10 +41,38 @@ pub async fn take_lock(
         .map(Some)
 }
 
+/// The naming convention's table when it exists; a failure to look is a warning, and no table.
+async fn convention_table(config: &SdkConfig, alb: &ElbV2, table: &str) -> Option<String> {
+    let lock = DynamoLock::new(config, table, alb.calls().clone());
+    match lock.table_exists().await {
+        Ok(true) => Some(table.to_string()),
+        Ok(false) => None,
+        Err(e) => {
+            eprintln!("albflip: warning: could not look for the lock table {table} ({e})");
+            None
+        }
+    }
+}
+
 /// The lock key: the ARN of the route's resource (listener or rule).
 pub async fn lock_key(alb: &ElbV2, settings: &Settings) -> Result<String, Error> {
     let route = albflip::aws::resolve::locate(alb, &settings.target.route).await?;
     Ok(route.resource_arn().to_string())
+}
+
+/// After a run that lost its lease: who holds it now, on stderr.
+pub async fn say_who_holds_it_now(held: Option<&Held>) {
+    let Some(h) = held.filter(|h| h.lost().is_cancelled()) else {
+        return;
+    };
+    match h.current_holder().await {
+        Ok(Some(now)) => eprintln!(
+            "albflip: the deployment lock is now held by {} since {}",
+            now.holder, now.since
+        ),
+        Ok(None) => eprintln!("albflip: nobody holds the deployment lock now"),
+        Err(e) => eprintln!("albflip: could not read who holds the deployment lock now: {e}"),
+    }
 }
 
 /// Releases the lease; a failure to release is a warning (the lease expires by itself).

@@ -58,6 +58,10 @@ pub fn flag(input: &Input) -> &'static str {
         HookTimeout => "--hook-timeout",
         Force => "--force",
         Resume => "--resume",
+        AdoptDrift => "--adopt-drift",
+        Bake => "--bake",
+        NoGates => "--no-gates",
+        TakeOver => "--take-over",
         _ => "",
     }
 }

@@ -141,6 +141,15 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
                 shown.join("; ")
             )
         }
+        Event::DriftAdopted {
+            step,
+            expected,
+            found,
+        } => format!(
+            "step {step}: DRIFT ADOPTED: expected {}, found {} (changed outside this run); continuing from the live split",
+            split(expected),
+            split(found)
+        ),
         Event::MetricsUnavailable { step, error } => {
             format!("step {step}: metrics unavailable: {error}")
         }

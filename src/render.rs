@@ -25,10 +25,11 @@ pub fn status_text(s: &RouteStatus) -> String {
     if let Some(d) = &s.deployment {
         let steps: Vec<String> = d.steps.iter().map(|p| format!("{p}%")).collect();
         out.push_str(&format!(
-            "Deployment  {} of {} ({} {}), step {} of {}, {}; started by {}, updated {}\n",
+            "Deployment  {} of {} ({}{} {}), step {} of {}, {}; started by {}, updated {}\n",
             d.id,
             d.target,
             d.strategy,
+            if d.gated { "" } else { ", UNGATED" },
             steps.join("→"),
             d.step,
             d.steps.len(),

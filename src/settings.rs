@@ -23,6 +23,9 @@ pub struct Settings {
     pub file: FileConfig,
     /// The DynamoDB lock table, when configured.
     pub lock_table: Option<String>,
+    /// The naming convention's lock table (`E-A-albflip-locks`) when the route is named by environment
+    /// and application and no table is configured: used when it exists.
+    pub convention_lock_table: Option<String>,
     /// The lock's lease.
     pub lock_ttl: std::time::Duration,
 }
@@ -43,6 +46,17 @@ impl Settings {
             ..TargetSection::default()
         };
         let mut target = target_from(&cli, &file.target)?;
+        let environment = cli
+            .environment
+            .as_ref()
+            .or(file.target.environment.as_ref());
+        let application = cli
+            .application
+            .as_ref()
+            .or(file.target.application.as_ref());
+        let convention_lock_table = environment
+            .zip(application)
+            .map(|(e, a)| format!("{e}-{a}-albflip-locks"));
         target.lockstep = lockstep_from(flags, &file.target)?;
         let aws = AwsSettings {
             region: global.region.clone().or(file.aws.region.clone()),
@@ -82,6 +96,7 @@ impl Settings {
             aws,
             target,
             file,
+            convention_lock_table: convention_lock_table.filter(|_| lock_table.is_none()),
             lock_table,
             lock_ttl,
         })

@@ -1,10 +1,39 @@
-//! SIGINT and SIGTERM: the first cancels the run (which then rolls back or holds), the second exits.
+//! SIGINT and SIGTERM: the first cancels the run (which then rolls back or holds), the second only says
+//! that albflip is still putting traffic back (a rollback is one read and one write: cutting it short is
+//! what would leave traffic on the new color), the third exits at once, saying plainly that traffic
+//! may be on the new color and how to put it back.
 
 use tokio_util::sync::CancellationToken;
 
 use crate::exit;
 
-/// A token cancelled by the first SIGINT or SIGTERM; a second one exits at once with 130.
+/// What the `seen`-th signal does.
+#[derive(Debug, PartialEq, Eq)]
+enum OnSignal {
+    /// Cancel the run, with a line on stderr.
+    Cancel(&'static str),
+    /// Keep going (the run is putting traffic back), with a line on stderr.
+    Wait(&'static str),
+    /// Exit at once with 130, with a line on stderr.
+    Exit(&'static str),
+}
+
+fn on_signal(seen: u32) -> OnSignal {
+    match seen {
+        1 => OnSignal::Cancel(
+            "albflip: interrupted: stopping now and putting traffic back on the stable color (or holding it with --on-interrupt hold)",
+        ),
+        2 => OnSignal::Wait(
+            "albflip: interrupted again: still putting traffic back on the stable color before exiting; a third signal exits at once WITHOUT it",
+        ),
+        _ => OnSignal::Exit(
+            "albflip: exiting at once: traffic may still be on the new color and the deployment record and lock may be stale. Run `albflip rollback` to put all traffic back on the stable color (and `albflip unlock --force` if a lock table is used); `albflip status` shows the live split",
+        ),
+    }
+}
+
+/// A token cancelled by the first SIGINT or SIGTERM; the second is reported, the third exits at once
+/// with 130.
 pub fn interrupts() -> CancellationToken {
     use tokio::signal::unix::{signal, SignalKind};
     let token = CancellationToken::new();
@@ -24,13 +53,37 @@ pub fn interrupts() -> CancellationToken {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
             }
-            if seen > 1 {
-                eprintln!("albflip: second interrupt: exiting now");
-                std::process::exit(i32::from(exit::INTERRUPTED));
+            match on_signal(seen) {
+                OnSignal::Cancel(line) => {
+                    eprintln!("{line}");
+                    cancel.cancel();
+                }
+                OnSignal::Wait(line) => eprintln!("{line}"),
+                OnSignal::Exit(line) => {
+                    eprintln!("{line}");
+                    std::process::exit(i32::from(exit::INTERRUPTED));
+                }
             }
-            eprintln!("albflip: interrupted: stopping now (send the signal again to exit without waiting)");
-            cancel.cancel();
         }
     });
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_second_signal_does_not_skip_the_rollback_and_the_third_says_how_to_fix_it() {
+        assert!(matches!(on_signal(1), OnSignal::Cancel(_)));
+        assert!(matches!(on_signal(2), OnSignal::Wait(l) if l.contains("putting traffic back")));
+        let OnSignal::Exit(line) = on_signal(3) else {
+            panic!("the third signal exits");
+        };
+        assert!(
+            line.contains("traffic may still be on the new color")
+                && line.contains("`albflip rollback`"),
+            "{line}"
+        );
+    }
 }

@@ -31,8 +31,22 @@ pub fn options(
         strategy_options(&mut o, args, file)?;
     }
     o.bake = bake.duration();
+    o.no_gates = bake.no_gates;
+    zero_minutes(bake)?;
     gate_options(&mut o, gates)?;
     Ok(o)
+}
+
+/// `--validation-minutes 0` refused by its own name (the library names a zero bake by `--bake`).
+pub fn zero_minutes(bake: &BakeArgs) -> Result<(), Error> {
+    if bake.validation_minutes == Some(0) && !bake.no_gates {
+        return Err(invalid(
+            "--validation-minutes 0",
+            "a zero bake passes every step at once without a single judged period: the gates would be off",
+            "Give a bake of at least one metric period (e.g. --validation-minutes 3), or --no-gates for a deliberately ungated deployment",
+        ));
+    }
+    Ok(())
 }
 
 fn strategy_options(
@@ -141,9 +155,11 @@ pub fn shift(
     args: &GateArgs,
     gates_file: &GatesSection,
     force: bool,
+    take_over: bool,
 ) -> Result<DeploySpec, Error> {
     let mut o = DeployOptions::default();
     gate_options(&mut o, args)?;
     o.force = force;
+    o.take_over = take_over;
     o.shift_spec(target, percent, bake, gates_file)
 }

@@ -94,6 +94,15 @@ pub enum Error {
         /// What to do.
         fix: Text,
     },
+    /// The run lost its deployment lease (taken over, or not renewable before it expired) after it had
+    /// moved traffic: it held traffic where it was and wrote nothing more.
+    #[error("{}", self.text())]
+    LeaseLost {
+        /// The step the run was at.
+        step: usize,
+        /// The split it left on the routes.
+        split: String,
+    },
     /// The live split is not what albflip last wrote: someone else changed the route.
     #[error("{}", self.text())]
     Drift {
@@ -252,6 +261,12 @@ impl Error {
                 fix,
             } => text!(format!("cannot shift the {route}: {problem}. ")).then(fix.clone()),
             Error::Conflict { what, fix } => text!(format!("{what}. ")).then(fix.clone()),
+            Error::LeaseLost { step, split } => text!(
+                format!("the deployment lock was lost at step {step} (taken over by another run, or not renewable before it expired): traffic is held at {split} and albflip wrote nothing more, since another run may own the route now. Run "),
+                {next N::Status},
+                " to see the live split and the recorded deployment; if this deployment's traffic must go, run ",
+                {next N::Rollback}
+            ),
             Error::State { what, fix } => what.clone().lit(". ").then(fix.clone()),
             Error::WriteFailed { route, source } => {
                 let t = text!(format!("writing the {route} failed: {source}"));
@@ -289,11 +304,13 @@ impl Error {
                 expected,
                 found,
             } => text!(
-                format!("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. albflip stopped without writing. Check who changed it; then "),
-                {next N::Resume},
-                " continues from the live split, or ",
+                format!("drift on the {route}: albflip expected {expected} but the live split is {found}; someone else changed it. albflip stopped without writing (weights and records as they were). Check who changed it; then "),
                 {next N::Rollback},
-                " returns traffic to the stable color"
+                " returns traffic to the stable color and records the deployment as rolled back, or ",
+                {next N::Resume},
+                " with ",
+                {input I::AdoptDrift},
+                " continues from the live split"
             ),
             Error::RoutesDisagree { routes } => text!(
                 format!("the routes that forward to blue and green do not carry the same split ({routes}). albflip moves them in lockstep and stopped without writing. "),
@@ -477,6 +494,7 @@ impl Error {
             | Error::State { .. }
             | Error::Aborted { .. } => ErrorKind::Runtime,
             Error::Conflict { .. }
+            | Error::LeaseLost { .. }
             | Error::Drift { .. }
             | Error::RoutesDisagree { .. }
             | Error::ScaleDownRefused { .. } => ErrorKind::Conflict,
@@ -514,7 +532,7 @@ impl Error {
             Error::RollbackFailed { .. } => true,
             // Every route written was read back as it was before, or put back.
             Error::LockstepFailed { not_restored, .. } => !not_restored.is_empty(),
-            Error::Aborted { .. } | Error::Drift { .. } => true,
+            Error::Aborted { .. } | Error::Drift { .. } | Error::LeaseLost { .. } => true,
             other => other.kind() == ErrorKind::WriteFailed,
         }
     }

@@ -94,6 +94,14 @@ pub enum Input {
     Force,
     /// Continuing a recorded deployment instead of starting one.
     Resume,
+    /// Continuing from a live split someone else changed.
+    AdoptDrift,
+    /// How long each step bakes under the gates.
+    Bake,
+    /// A deliberately ungated deployment.
+    NoGates,
+    /// A manual shift taking the route over from a deployment in flight.
+    TakeOver,
 }
 
 impl fmt::Display for Input {
@@ -141,6 +149,10 @@ impl fmt::Display for Input {
             HookTimeout => "the hook timeout",
             Force => "the force option",
             Resume => "resuming",
+            AdoptDrift => "adopting the drift",
+            Bake => "the bake",
+            NoGates => "turning the gates off",
+            TakeOver => "taking over",
         })
     }
 }

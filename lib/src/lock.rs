@@ -27,6 +27,11 @@ pub struct Held<L: Lock + 'static> {
 
 /// Takes the lease on `key` for `holder`, or fails with [`Error::Conflict`] naming who holds it and
 /// since when. The lease's times, and the renewals' pace, come from `clock`.
+///
+/// A lease another run holds is never taken on the strength of its expiry time alone: that time was
+/// written by the holder's clock, and two machines' clocks can disagree by minutes. When it looks expired
+/// by this machine's clock, albflip watches it for a whole `ttl` on its own clock and takes it over only if
+/// its version did not move in that time (a live holder renews, and so bumps it, every third of the ttl).
 pub async fn acquire<L: Lock + 'static, C: Clock + Clone + 'static>(
     lock: Arc<L>,
     key: &str,
@@ -34,29 +39,23 @@ pub async fn acquire<L: Lock + 'static, C: Clock + Clone + 'static>(
     ttl: Duration,
     clock: C,
 ) -> Result<Held<L>, Error> {
-    let now = clock.now();
-    match lock
-        .acquire(key, holder, ttl, now)
+    let version = match lock
+        .acquire(key, holder, ttl, clock.now(), None)
         .await
         .map_err(Error::Read)?
     {
-        Ok(()) => {}
-        Err(current) => {
-            return Err(Error::Conflict {
-                what: format!(
-                    "another albflip holds the lock on {key}: {} since {} (expires {})",
-                    current.holder, current.since, current.expires
-                ),
-                fix: text!("Wait for it to finish; if it died, the lock expires by itself, or run ", {next Next::ForceUnlock}),
-            })
-        }
-    }
+        Ok(version) => version,
+        Err(current) => take_over_if_abandoned(&*lock, key, holder, ttl, &clock, current).await?,
+    };
     let lost = CancellationToken::new();
     let renewer = tokio::spawn(renew(
         clock,
         lock.clone(),
-        key.to_string(),
-        holder.to_string(),
+        Lease {
+            key: key.to_string(),
+            holder: holder.to_string(),
+            version,
+        },
         ttl,
         lost.clone(),
     ));
@@ -69,13 +68,67 @@ pub async fn acquire<L: Lock + 'static, C: Clock + Clone + 'static>(
     })
 }
 
+/// The conflict error for a lease `current` holds.
+fn conflict(key: &str, current: &LeaseHolder) -> Error {
+    Error::Conflict {
+        what: format!(
+            "another albflip holds the lock on {key}: {} since {} (expires {})",
+            current.holder, current.since, current.expires
+        ),
+        fix: text!("Wait for it to finish; if it died, the lock expires by itself, or run ", {next Next::ForceUnlock}),
+    }
+}
+
+/// Takes over `current` only when it looks expired by this machine's clock and then stays exactly the
+/// same (holder, since, version) for a whole `ttl` on this machine's own clock.
+async fn take_over_if_abandoned<L: Lock, C: Clock>(
+    lock: &L,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+    clock: &C,
+    current: LeaseHolder,
+) -> Result<u64, Error> {
+    let looks_expired = current.expires_at.is_some_and(|at| at < clock.now());
+    if !looks_expired {
+        return Err(conflict(key, &current));
+    }
+    tracing::warn!(
+        %key,
+        holder = %current.holder,
+        "the deployment lock looks expired; watching it for {} before taking it over",
+        humantime::format_duration(ttl)
+    );
+    clock.sleep(ttl).await;
+    let seen = lock.holder(key).await.map_err(Error::Read)?;
+    let stale = match &seen {
+        None => None,
+        Some(h) if same_lease(h, &current) => Some(h),
+        Some(h) => return Err(conflict(key, h)),
+    };
+    lock.acquire(key, holder, ttl, clock.now(), stale)
+        .await
+        .map_err(Error::Read)?
+        .map_err(|h| conflict(key, &h))
+}
+
+fn same_lease(a: &LeaseHolder, b: &LeaseHolder) -> bool {
+    a.holder == b.holder && a.since == b.since && a.version == b.version
+}
+
+/// The lease a run holds: its key, holder and the version of its last renewal.
+struct Lease {
+    key: String,
+    holder: String,
+    version: u64,
+}
+
 /// Renews every third of `ttl`; cancels `lost` when the lease was taken over or could not be renewed
 /// before it expired.
 async fn renew<L: Lock, C: Clock>(
     clock: C,
     lock: Arc<L>,
-    key: String,
-    holder: String,
+    mut lease: Lease,
     ttl: Duration,
     lost: CancellationToken,
 ) {
@@ -83,9 +136,17 @@ async fn renew<L: Lock, C: Clock>(
     loop {
         clock.sleep(ttl / 3).await;
         let now = clock.now();
-        match lock.renew(&key, &holder, ttl, now).await {
-            Ok(true) => last_ok = now,
-            Ok(false) => {
+        let key = lease.key.clone();
+        match lock
+            .renew(&lease.key, &lease.holder, lease.version, ttl, now)
+            .await
+        {
+            Ok(Some(version)) => {
+                lease.version = version;
+                last_ok = now;
+            }
+            Ok(None) if still_ours(&*lock, &mut lease).await => {}
+            Ok(None) => {
                 tracing::error!(%key, "the deployment lock was taken over by another holder");
                 lost.cancel();
                 return;
@@ -103,10 +164,27 @@ async fn renew<L: Lock, C: Clock>(
     }
 }
 
+/// After a refused renewal: whether the lease is still ours at another version (a renewal whose answer
+/// was lost did bump it); if so, its version is taken up.
+async fn still_ours<L: Lock>(lock: &L, lease: &mut Lease) -> bool {
+    match lock.holder(&lease.key).await {
+        Ok(Some(h)) if h.holder == lease.holder => {
+            lease.version = h.version;
+            true
+        }
+        _ => false,
+    }
+}
+
 impl<L: Lock + 'static> Held<L> {
     /// Cancelled when the lease is lost; stop the run when it fires.
     pub fn lost(&self) -> CancellationToken {
         self.lost.clone()
+    }
+
+    /// Who holds the lease now (after [`Held::lost`] fired: who took it over, if anyone).
+    pub async fn current_holder(&self) -> Result<Option<LeaseHolder>, ApiError> {
+        self.lock.holder(&self.key).await
     }
 
     /// Stops renewing and deletes the lease (only if still ours).
@@ -143,19 +221,21 @@ mod tests {
             _: &str,
             _: Duration,
             _: SystemTime,
-        ) -> Result<Result<(), LeaseHolder>, ApiError> {
-            Ok(Ok(()))
+            _: Option<&LeaseHolder>,
+        ) -> Result<Result<u64, LeaseHolder>, ApiError> {
+            Ok(Ok(1))
         }
 
         async fn renew(
             &self,
             _: &str,
             _: &str,
+            version: u64,
             _: Duration,
             _: SystemTime,
-        ) -> Result<bool, ApiError> {
+        ) -> Result<Option<u64>, ApiError> {
             if self.renewals.fetch_add(1, Ordering::SeqCst) == 0 {
-                return Ok(true);
+                return Ok(Some(version + 1));
             }
             tokio::time::sleep(self.slow).await;
             Err(ApiError::new(

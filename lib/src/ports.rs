@@ -412,36 +412,49 @@ impl Clock for TokioClock {
     }
 }
 
-/// Who holds a lease, for people.
+/// Who holds a lease, for people, and the version a watcher compares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LeaseHolder {
     /// The holder (who started the run, and its process id).
     pub holder: String,
     /// When it was taken (RFC 3339).
     pub since: String,
-    /// When it expires unless renewed (RFC 3339).
+    /// When it expires unless renewed (RFC 3339), by the holder's clock.
     pub expires: String,
+    /// When it expires unless renewed, by the holder's clock; `None` when unreadable.
+    #[serde(skip)]
+    pub expires_at: Option<std::time::SystemTime>,
+    /// Bumped by every renewal: a lease whose version stays the same for a whole ttl, watched on the
+    /// watcher's own clock, has been abandoned, whatever the holders' clocks say.
+    pub version: u64,
 }
 
-/// A store of leases with conditional writes (DynamoDB, or memory in tests).
+/// A store of leases with conditional writes (DynamoDB, or memory in tests). Every lease carries a
+/// version its holder bumps at each renewal, so a takeover never depends on two machines' clocks
+/// agreeing (see [`crate::lock`]).
 pub trait Lock: Send + Sync {
-    /// Takes the lease on `key` when it is free or expired; otherwise returns who holds it.
+    /// Takes the lease on `key`: when nobody holds it, or, with `stale`, when it is still exactly the
+    /// lease the caller watched unchanged for a whole ttl (same holder, since and version). Returns the
+    /// new lease's version, or who holds it.
     fn acquire(
         &self,
         key: &str,
         holder: &str,
         ttl: std::time::Duration,
         now: std::time::SystemTime,
-    ) -> impl Future<Output = Result<Result<(), LeaseHolder>, ApiError>> + Send;
+        stale: Option<&LeaseHolder>,
+    ) -> impl Future<Output = Result<Result<u64, LeaseHolder>, ApiError>> + Send;
 
-    /// Extends the lease if `holder` still holds it; `false` when it does not.
+    /// Extends the lease if `holder` still holds it at `version`; returns the new version, or `None`
+    /// when it does not (taken over).
     fn renew(
         &self,
         key: &str,
         holder: &str,
+        version: u64,
         ttl: std::time::Duration,
         now: std::time::SystemTime,
-    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    ) -> impl Future<Output = Result<Option<u64>, ApiError>> + Send;
 
     /// Deletes the lease if `holder` holds it.
     fn release(&self, key: &str, holder: &str)

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::model::Color;
+use crate::model::{Color, Split};
 use crate::ports::Tags;
 
 /// The stable color.
@@ -91,6 +91,9 @@ pub struct DeploymentRecord {
     pub started_by: String,
     /// When the record last changed.
     pub updated: String,
+    /// Whether its steps are judged by the gates (false for a deliberately ungated deployment, recorded
+    /// as an `ungated` segment of the strategy tag, e.g. `gradual/10/100/ungated`).
+    pub gated: bool,
 }
 
 impl DeploymentRecord {
@@ -98,8 +101,8 @@ impl DeploymentRecord {
     pub fn from_tags(tags: &Tags) -> Option<DeploymentRecord> {
         let phase = Phase::parse(tags.get(STATE_TAG)?)?;
         let target = tags.get(TARGET_TAG)?.parse::<Color>().ok()?;
-        let (strategy, steps) =
-            parse_strategy(tags.get(STRATEGY_TAG).map(String::as_str).unwrap_or(""));
+        let strategy_tag = tags.get(STRATEGY_TAG).map(String::as_str).unwrap_or("");
+        let (strategy, steps) = parse_strategy(strategy_tag);
         Some(DeploymentRecord {
             id: tags.get(ID_TAG).cloned().unwrap_or_default(),
             target,
@@ -109,17 +112,21 @@ impl DeploymentRecord {
             phase,
             started_by: tags.get(STARTED_BY_TAG).cloned().unwrap_or_default(),
             updated: tags.get(UPDATED_TAG).cloned().unwrap_or_default(),
+            gated: !strategy_tag.split('/').any(|p| p == UNGATED),
         })
     }
 
     /// The tags that record it.
     pub fn to_tags(&self) -> Vec<(&'static str, String)> {
         let steps: Vec<String> = self.steps.iter().map(u8::to_string).collect();
-        let strategy = if steps.is_empty() {
+        let mut strategy = if steps.is_empty() {
             self.strategy.clone()
         } else {
             format!("{}/{}", self.strategy, steps.join("/"))
         };
+        if !self.gated {
+            strategy = format!("{strategy}/{UNGATED}");
+        }
         vec![
             (ID_TAG, self.id.clone()),
             (TARGET_TAG, self.target.as_str().to_string()),
@@ -131,6 +138,9 @@ impl DeploymentRecord {
         ]
     }
 }
+
+/// The strategy tag's mark of a deliberately ungated deployment.
+const UNGATED: &str = "ungated";
 
 fn parse_strategy(value: &str) -> (String, Vec<u8>) {
     let mut parts = value.split('/');
@@ -202,7 +212,7 @@ pub struct RouteState<'a> {
     /// The deployment record found on it.
     pub record: Option<&'a DeploymentRecord>,
     /// Its live split.
-    pub split: crate::model::Split,
+    pub split: Split,
     /// Its stable color.
     pub stable: Color,
 }
@@ -211,18 +221,69 @@ pub struct RouteState<'a> {
 /// stable one.
 pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Error> {
     use crate::Error;
+    check_none_in_flight(live)?;
+    if live.stable == new {
+        return Err(Error::Invalid {
+            input: Input::TargetColor,
+            what: text!({given Input::TargetColor}, format!(" {new}")),
+            why: format!(
+                "{new} is already the stable color (it serves {})",
+                live.split.percent_of(new)
+            ),
+            fix: text!(
+                format!("Deploy the new version to {} and run ", new.other()),
+                {next Next::DeployTo(new.other())}
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A manual shift may write when no deployment is in flight on the route (one in progress, a canary
+/// awaiting promotion, one interrupted with traffic held off the stable color), or when the caller
+/// takes it over deliberately (`take_over`): then the deployment it takes over is returned, for the
+/// caller to say so. The refusal names the way to take over.
+pub fn check_can_shift(
+    live: RouteState<'_>,
+    take_over: bool,
+) -> Result<Option<DeploymentRecord>, crate::Error> {
+    match check_none_in_flight(live) {
+        Ok(()) => Ok(None),
+        Err(_) if take_over => Ok(live.record.cloned()),
+        Err(crate::Error::Conflict { what, fix }) => Err(crate::Error::Conflict {
+            what,
+            fix: fix.then(text!(
+                "; to shift anyway, taking the route over from it, add ",
+                {input Input::TakeOver}
+            )),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The sentence a shift that took over from `record` says.
+pub fn took_over(record: &DeploymentRecord) -> crate::input::Text {
+    text!(
+        format!(
+            "took over from the deployment {} of {} recorded as {} at step {} (",
+            record.id,
+            record.target,
+            record.phase.as_str(),
+            record.step
+        ),
+        {input Input::TakeOver},
+        "); its record is left as it was: ",
+        {next Next::Rollback},
+        " settles it"
+    )
+}
+
+/// No deployment is in flight on the route.
+fn check_none_in_flight(live: RouteState<'_>) -> Result<(), crate::Error> {
+    use crate::Error;
     let route = live.route;
     if let Some(r) = live.record {
-        let who = if r.started_by.is_empty() {
-            String::new()
-        } else {
-            format!(" by {}", r.started_by)
-        };
-        let since = if r.updated.is_empty() {
-            String::new()
-        } else {
-            format!(" (last update {})", r.updated)
-        };
+        let (who, since) = r.who_and_since();
         let blocking = match r.phase {
             Phase::AwaitingPromotion => Some((
                 format!("a canary of {} started{who} is awaiting promotion on the {route}{since}", r.target),
@@ -242,21 +303,132 @@ pub fn check_can_start(live: RouteState<'_>, new: Color) -> Result<(), crate::Er
             return Err(Error::conflict(what, fix));
         }
     }
-    if live.stable == new {
-        return Err(Error::Invalid {
-            input: Input::TargetColor,
-            what: text!({given Input::TargetColor}, format!(" {new}")),
-            why: format!(
-                "{new} is already the stable color (it serves {})",
-                live.split.percent_of(new)
+    Ok(())
+}
+
+/// Where a resume picks a recorded deployment up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// The step to run first (1-based).
+    pub step: usize,
+    /// The split the record expected, when the live split differed and was adopted.
+    pub adopted: Option<Split>,
+}
+
+impl DeploymentRecord {
+    /// The split step `k` of this deployment puts on the route (step 0: all on the other color).
+    pub fn split_at(&self, k: usize) -> Option<Split> {
+        use crate::model::Percent;
+        if k == 0 {
+            return Some(Split::all_to(self.target.other()));
+        }
+        let percent = Percent::new(*self.steps.get(k - 1)?)?;
+        Some(Split::to(self.target, percent))
+    }
+
+    /// Who started it and when it last changed, as a message says it (" by X (last update T)").
+    fn who_and_since(&self) -> (String, String) {
+        let who = if self.started_by.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", self.started_by)
+        };
+        let since = if self.updated.is_empty() {
+            String::new()
+        } else {
+            format!(" (last update {})", self.updated)
+        };
+        (who, since)
+    }
+}
+
+/// A recorded deployment may be resumed when it is in progress or interrupted and the route's live
+/// split is the recorded step's (or the next step's: albflip writes a step before recording it, and
+/// may have died in between). A deployment that was rolled back, or interrupted and put back on the
+/// stable color, is not resumed: that would undo the rollback in one jump. Another live split is
+/// someone else's change: refused, unless `adopt_drift` says to continue from it.
+pub fn check_can_resume(
+    live: RouteState<'_>,
+    record: &DeploymentRecord,
+    adopt_drift: bool,
+) -> Result<ResumePoint, crate::Error> {
+    use crate::Error;
+    let route = live.route;
+    let (who, since) = record.who_and_since();
+    let what = format!(
+        "the deployment {} of {} started{who}",
+        record.id, record.target
+    );
+    let stable = record.target.other();
+    let start_new = text!(
+        "A resume would undo that in one jump. Start a new deployment with ",
+        {next Next::Deploy},
+        "; ",
+        {next Next::Status},
+        " shows the recorded state"
+    );
+    if record.phase == Phase::RolledBack {
+        return Err(Error::conflict(
+            format!(
+                "{what} was rolled back at step {} on the {route}{since}; traffic is at {}",
+                record.step, live.split
             ),
-            fix: text!(
-                format!("Deploy the new version to {} and run ", new.other()),
-                {next Next::DeployTo(new.other())}
-            ),
+            start_new,
+        ));
+    }
+    let at = record.step;
+    if record.split_at(at) == Some(live.split) {
+        return Ok(ResumePoint {
+            step: at.max(1),
+            adopted: None,
         });
     }
-    Ok(())
+    if at < record.steps.len() && record.split_at(at + 1) == Some(live.split) {
+        return Ok(ResumePoint {
+            step: at + 1,
+            adopted: None,
+        });
+    }
+    if live.split == Split::all_to(stable) {
+        return Err(Error::conflict(
+            format!(
+                "{what} stopped at step {} and traffic was put back on {stable} ({}) on the {route}{since}",
+                at, live.split
+            ),
+            start_new,
+        ));
+    }
+    let Some(expected) = record.split_at(at) else {
+        return Err(Error::conflict(
+            format!("{what} records step {at}, which its steps do not have, on the {route}{since}"),
+            text!(
+                {next Next::Rollback},
+                " returns traffic to the stable color; then start a new deployment with ",
+                {next Next::Deploy}
+            ),
+        ));
+    };
+    if adopt_drift {
+        return Ok(ResumePoint {
+            step: at.max(1),
+            adopted: Some(expected),
+        });
+    }
+    Err(Error::conflict(
+        format!(
+            "the live split on the {route} is {}, but {what} recorded step {at} at {expected}{since}; someone else changed the route since",
+            live.split
+        ),
+        text!(
+            "Check who changed it; then ",
+            {next Next::Rollback},
+            " returns traffic to the stable color and records the deployment as rolled back, or ",
+            {next Next::Resume},
+            " with ",
+            {input Input::AdoptDrift},
+            " continues from the live split"
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -274,6 +446,7 @@ mod tests {
             phase: Phase::InProgress,
             started_by: "jenkins-shop-deploy-42".into(),
             updated: timestamp(SystemTime::UNIX_EPOCH),
+            gated: true,
         };
         let tags: Tags = r
             .to_tags()
@@ -290,5 +463,91 @@ mod tests {
             );
         }
         assert_eq!(tag_safe("a,b→c"), "a-b-c");
+    }
+
+    fn record(phase: Phase, step: usize) -> DeploymentRecord {
+        DeploymentRecord {
+            id: "d1".into(),
+            target: Color::Green,
+            strategy: "gradual".into(),
+            steps: vec![30, 60, 100],
+            step,
+            phase,
+            started_by: "ci".into(),
+            updated: String::new(),
+            gated: true,
+        }
+    }
+
+    fn resume(r: &DeploymentRecord, green: u8, adopt: bool) -> Result<ResumePoint, crate::Error> {
+        let split = Split::to(Color::Green, crate::model::Percent::new(green).unwrap());
+        let live = RouteState {
+            route: &"listener",
+            record: Some(r),
+            split,
+            stable: Color::Blue,
+        };
+        check_can_resume(live, r, adopt)
+    }
+
+    #[test]
+    fn a_resume_continues_only_from_the_recorded_split_or_the_next_step_written_before_its_record()
+    {
+        let r = record(Phase::InProgress, 2);
+        assert_eq!(resume(&r, 60, false).unwrap().step, 2);
+        assert_eq!(resume(&r, 100, false).unwrap().step, 3);
+        let held = record(Phase::Interrupted, 1);
+        assert_eq!(resume(&held, 30, false).unwrap().step, 1);
+        // Someone else's split: refused unless adopted, and then the expected split is said.
+        let e = resume(&r, 40, false).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        assert!(
+            e.to_string()
+                .contains("recorded step 2 at blue 40% / green 60%"),
+            "{e}"
+        );
+        let adopted = resume(&r, 40, true).unwrap();
+        assert_eq!(adopted.step, 2);
+        assert_eq!(adopted.adopted, r.split_at(2));
+    }
+
+    #[test]
+    fn a_shift_refuses_a_deployment_in_flight_unless_it_takes_over() {
+        let shift = |r: &DeploymentRecord, green: u8, take_over: bool| {
+            let split = Split::to(Color::Green, crate::model::Percent::new(green).unwrap());
+            let live = RouteState {
+                route: &"listener",
+                record: Some(r),
+                split,
+                stable: Color::Blue,
+            };
+            check_can_shift(live, take_over)
+        };
+        for r in [
+            record(Phase::InProgress, 1),
+            record(Phase::AwaitingPromotion, 1),
+            record(Phase::Interrupted, 1),
+        ] {
+            let e = shift(&r, 30, false).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Conflict, "{e}");
+            assert!(e.to_string().ends_with("add taking over"), "{e}");
+            assert_eq!(shift(&r, 30, true).unwrap(), Some(r.clone()));
+        }
+        for r in [record(Phase::Complete, 3), record(Phase::RolledBack, 1)] {
+            assert_eq!(shift(&r, 0, false).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn a_resume_never_undoes_a_rollback() {
+        for r in [record(Phase::RolledBack, 2), record(Phase::Interrupted, 2)] {
+            for adopt in [false, true] {
+                let e = resume(&r, 0, adopt).unwrap_err();
+                assert_eq!(e.kind(), crate::ErrorKind::Conflict, "{e}");
+                assert!(e.to_string().contains("undo that"), "{e}");
+            }
+        }
+        let e = resume(&record(Phase::RolledBack, 2), 60, true).unwrap_err();
+        assert!(e.to_string().contains("was rolled back at step 2"), "{e}");
     }
 }

@@ -172,6 +172,7 @@ impl InMemoryAlb {
             load_balancer: arn(LoadBalancerArn::parse(LB)),
             action_types: vec!["forward".into()],
             forward: Some(s.forward.clone()),
+            protocol: Some("HTTP".into()),
             preserved: Preserved::new(()),
         }
     }
@@ -398,7 +399,44 @@ pub fn traffic(requests: f64, errors: f64) -> ColorMetrics {
 /// An in-memory lease store with the same conditional semantics as the DynamoDB one.
 #[derive(Debug, Default)]
 pub struct InMemoryLock {
-    leases: Mutex<BTreeMap<String, (String, SystemTime, SystemTime)>>,
+    leases: Mutex<BTreeMap<String, MemoryLease>>,
+}
+
+/// One lease in an [`InMemoryLock`].
+#[derive(Debug, Clone)]
+struct MemoryLease {
+    holder: String,
+    since: SystemTime,
+    expires: SystemTime,
+    version: u64,
+}
+
+impl MemoryLease {
+    fn view(&self) -> crate::ports::LeaseHolder {
+        crate::ports::LeaseHolder {
+            holder: self.holder.clone(),
+            since: crate::state::timestamp(self.since),
+            expires: crate::state::timestamp(self.expires),
+            expires_at: Some(self.expires),
+            version: self.version,
+        }
+    }
+}
+
+impl InMemoryLock {
+    /// Writes a lease as another process would have (a holder that dies right after), for tests.
+    pub fn put(&self, key: &str, holder: &str, since: SystemTime, ttl: std::time::Duration) {
+        let lease = MemoryLease {
+            holder: holder.to_string(),
+            since,
+            expires: since + ttl,
+            version: 1,
+        };
+        self.leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), lease);
+    }
 }
 
 impl crate::ports::Lock for InMemoryLock {
@@ -408,41 +446,50 @@ impl crate::ports::Lock for InMemoryLock {
         holder: &str,
         ttl: std::time::Duration,
         now: SystemTime,
-    ) -> Result<Result<(), crate::ports::LeaseHolder>, ApiError> {
+        stale: Option<&crate::ports::LeaseHolder>,
+    ) -> Result<Result<u64, crate::ports::LeaseHolder>, ApiError> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((h, since, expires)) = leases.get(key) {
-            if *expires >= now {
-                return Ok(Err(crate::ports::LeaseHolder {
-                    holder: h.clone(),
-                    since: crate::state::timestamp(*since),
-                    expires: crate::state::timestamp(*expires),
-                }));
+        if let Some(current) = leases.get(key) {
+            let view = current.view();
+            let watched = stale.is_some_and(|s| {
+                s.holder == view.holder && s.since == view.since && s.version == view.version
+            });
+            if !watched {
+                return Ok(Err(view));
             }
         }
-        leases.insert(key.to_string(), (holder.to_string(), now, now + ttl));
-        Ok(Ok(()))
+        let lease = MemoryLease {
+            holder: holder.to_string(),
+            since: now,
+            expires: now + ttl,
+            version: 1,
+        };
+        leases.insert(key.to_string(), lease);
+        Ok(Ok(1))
     }
 
     async fn renew(
         &self,
         key: &str,
         holder: &str,
+        version: u64,
         ttl: std::time::Duration,
         now: SystemTime,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Option<u64>, ApiError> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
         match leases.get_mut(key) {
-            Some((h, _, expires)) if h == holder => {
-                *expires = now + ttl;
-                Ok(true)
+            Some(l) if l.holder == holder && l.version == version => {
+                l.expires = now + ttl;
+                l.version += 1;
+                Ok(Some(l.version))
             }
-            _ => Ok(false),
+            _ => Ok(None),
         }
     }
 
     async fn release(&self, key: &str, holder: &str) -> Result<(), ApiError> {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        if leases.get(key).is_some_and(|(h, _, _)| h == holder) {
+        if leases.get(key).is_some_and(|l| l.holder == holder) {
             leases.remove(key);
         }
         Ok(())
@@ -450,13 +497,7 @@ impl crate::ports::Lock for InMemoryLock {
 
     async fn holder(&self, key: &str) -> Result<Option<crate::ports::LeaseHolder>, ApiError> {
         let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(leases
-            .get(key)
-            .map(|(h, since, expires)| crate::ports::LeaseHolder {
-                holder: h.clone(),
-                since: crate::state::timestamp(*since),
-                expires: crate::state::timestamp(*expires),
-            }))
+        Ok(leases.get(key).map(MemoryLease::view))
     }
 
     async fn force_release(&self, key: &str) -> Result<(), ApiError> {

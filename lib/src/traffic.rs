@@ -139,6 +139,8 @@ pub struct ChangeOptions {
     pub force: bool,
     /// Healthy targets a color needs before its share goes up (0 counts as 1).
     pub min_healthy_hosts: u32,
+    /// `shift` only: write even though a deployment is in flight on the route (taking it over).
+    pub take_over: bool,
 }
 
 /// What a traffic change did.
@@ -197,14 +199,20 @@ pub async fn shift<A: Alb>(
     options: ChangeOptions,
 ) -> Result<ChangeOutcome, Error> {
     let resolved = resolve::resolve(alb, target).await?;
-    apply(
+    let taken_over = resolved.check_can_shift(options.take_over)?;
+    let mut outcome = apply(
         alb,
         &resolved,
         Split::to(color, percent),
         options,
         Verification::ReadBack,
     )
-    .await
+    .await?;
+    if let Some(record) = taken_over {
+        let warning = crate::text!("WARNING: ").then(state::took_over(&record));
+        outcome.warnings.push(warning);
+    }
+    Ok(outcome)
 }
 
 /// The emergency path: all traffic to the stable color (or `to`), verified from the write's response.

@@ -106,7 +106,11 @@ pub async fn run_engine(
     };
     let observer = albflip::events::Both(screen, &collected);
     let scaler = AutoScaling::new(config, calls.clone());
-    let engine = Engine::new(alb, &metrics, &clock, &observer)
+    let mut engine = Engine::new(alb, &metrics, &clock, &observer);
+    if let Some(h) = held.as_ref() {
+        engine = engine.with_lease(h.lost());
+    }
+    let engine = engine
         .with_cancellation(cancel, on_interrupt)
         .with_identity(albflip::state::identity_from_env())
         .with_scaler(&scaler);
@@ -120,6 +124,7 @@ pub async fn run_engine(
     if let Some(h) = heartbeat {
         h.abort();
     }
+    locking::say_who_holds_it_now(held.as_ref()).await;
     locking::release(held).await;
     if let Some(path) = &bake.report {
         write_report(path, settings, spec, &collected.events(), &result, g);
@@ -127,6 +132,9 @@ pub async fn run_engine(
     let outcome = result?;
     let code = exit::for_outcome(&outcome);
     crate::render::summary(&outcome, calls, g.output, g.quiet);
+    if spec.ungated && g.output == OutputFormat::Text {
+        println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
+    }
     Ok(code)
 }
 
@@ -136,7 +144,9 @@ fn stop_when_lost(held: Option<&Held>, cancel: &CancellationToken) {
         let (lost, cancel) = (h.lost(), cancel.clone());
         tokio::spawn(async move {
             lost.cancelled().await;
-            eprintln!("albflip: the deployment lock was lost: stopping");
+            eprintln!(
+                "albflip: the deployment lock was lost: stopping without writing anything more"
+            );
             cancel.cancel();
         });
     }

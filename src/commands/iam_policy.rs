@@ -26,7 +26,14 @@ pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
         (Some(blue), Some(green)) => vec![blue, green],
         _ => Vec::new(),
     };
-    let policy = albflip::aws::iam::policy(&route, settings.lock_table.as_deref(), &asgs);
+    let policy = albflip::aws::iam::policy(
+        &route,
+        settings
+            .lock_table
+            .as_deref()
+            .or(settings.convention_lock_table.as_deref()),
+        &asgs,
+    );
     let out = format!(
         "{}\n",
         serde_json::to_string_pretty(&policy).unwrap_or_default()

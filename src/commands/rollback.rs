@@ -56,6 +56,8 @@ fn options(a: &RollbackArgs, wait: Wait) -> RollbackOptions {
             force: a.force,
             // A rollback needs one healthy target: it is the way out.
             min_healthy_hosts: 1,
+            // The emergency path never asks: a deployment in flight is what it is there to stop.
+            take_over: false,
         },
         wait: (!a.force).then_some(wait),
     }

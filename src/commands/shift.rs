@@ -25,6 +25,7 @@ async fn gated(
     g: &GlobalArgs,
 ) -> Result<u8, Error> {
     // The spec is validated before any AWS client is built: bad input never reaches AWS.
+    spec::zero_minutes(&a.bake)?;
     let spec = spec::shift(
         a.target,
         a.percentage,
@@ -32,6 +33,7 @@ async fn gated(
         &a.gates,
         &settings.file.gates,
         a.force,
+        a.take_over,
     )?;
     let session = Session::open(None, &settings, g).await?;
     let spec = session.with_lifecycle(spec);
@@ -50,6 +52,7 @@ async fn plain(a: &ShiftArgs, settings: Settings, g: &GlobalArgs) -> Result<u8, 
             .min_healthy_hosts
             .or(settings.file.gates.min_healthy_hosts)
             .unwrap_or(1),
+        take_over: a.take_over,
     };
     let held = if a.dry_run {
         None

@@ -588,6 +588,8 @@ mod tests {
             window: Default::default(),
             force: false,
             adopt_drift: false,
+            ungated: false,
+            take_over: false,
             min_healthy_hosts: 1,
             lifecycle: Default::default(),
         }

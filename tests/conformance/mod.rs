@@ -259,6 +259,7 @@ pub async fn state_store_round_trips<S: StateStore>(store: &S, route: &S::Route)
         phase: Phase::InProgress,
         started_by: "ci@build-7".into(),
         updated: "2025-01-02T03:04:05Z".into(),
+        gated: true,
     };
     let tags = record.to_tags();
     let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();

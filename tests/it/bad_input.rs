@@ -363,3 +363,104 @@ fn a_conversion_aws_would_refuse_for_target_group_stickiness_is_refused_by_albfl
         ],
     );
 }
+
+/// A Network Load Balancer in the stack's subnets with a TCP listener forwarding 100/0 to two TCP target
+/// groups of its own: (listener ARN, blue, green). The emulator gives its listener an `app/` ARN, so only
+/// the listener's protocol tells it from an ALB's.
+fn network_load_balancer(s: &Stack) -> (String, String, String) {
+    use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerTypeEnum, ProtocolEnum};
+    rt().block_on(async {
+        let c = elb();
+        let alb = c
+            .describe_load_balancers()
+            .load_balancer_arns(&s.load_balancer_arn)
+            .send()
+            .await
+            .expect("describe alb");
+        let alb = &alb.load_balancers()[0];
+        let subnets: Vec<String> = alb
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id().map(str::to_string))
+            .collect();
+        let nlb = c
+            .create_load_balancer()
+            .name(format!("{}-nlb", s.environment))
+            .r#type(LoadBalancerTypeEnum::Network)
+            .set_subnets(Some(subnets))
+            .send()
+            .await
+            .expect("create nlb");
+        let nlb_arn = nlb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap_or_default()
+            .to_string();
+        let mut groups = Vec::new();
+        for color in ["blue", "green"] {
+            let tg = c
+                .create_target_group()
+                .name(format!("{}-nlb-{color}", s.environment))
+                .protocol(ProtocolEnum::Tcp)
+                .port(80)
+                .vpc_id(alb.vpc_id().unwrap_or_default())
+                .send()
+                .await
+                .expect("create tcp tg");
+            groups.push(
+                tg.target_groups()[0]
+                    .target_group_arn()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        let listener = c
+            .create_listener()
+            .load_balancer_arn(&nlb_arn)
+            .protocol(ProtocolEnum::Tcp)
+            .port(80)
+            .default_actions(weighted(&[(&groups[0], 1), (&groups[1], 0)], None))
+            .send()
+            .await
+            .expect("create tcp listener");
+        let arn = listener.listeners()[0]
+            .listener_arn()
+            .unwrap_or_default()
+            .to_string();
+        (arn, groups[0].clone(), groups[1].clone())
+    })
+}
+
+/// Issue 17, item 6: a Network Load Balancer's listener is refused with the reason by every command,
+/// before any write: albflip would otherwise shift it and judge it on AWS/ApplicationELB metrics it
+/// never publishes.
+#[test]
+fn a_network_load_balancers_listener_is_refused_by_every_command() {
+    let s = stack(None);
+    let (listener, blue, green) = network_load_balancer(&s);
+    let by = vec![
+        "--listener-arn".to_string(),
+        listener.clone(),
+        "--blue".to_string(),
+        blue,
+        "--green".to_string(),
+        green,
+    ];
+    for command in [
+        &["status"][..],
+        &["check", "--target", "green"],
+        &["plan", "--target", "green"],
+        &["shift", "--target", "green", "--percentage", "10"],
+        &["deploy", "--target", "green", "--bake", "5s"],
+        &["rollback"],
+    ] {
+        refused(
+            &listener,
+            &args(&[&by], command),
+            1,
+            &[
+                "Network Load Balancer (protocol TCP)",
+                "Application Load Balancer routes only",
+            ],
+        );
+    }
+}

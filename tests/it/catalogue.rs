@@ -549,6 +549,38 @@ static CATALOGUE: &[Case] = &[
         fix: &["supported units"],
         ..FLAG
     },
+    // A zero bake would turn every gate off (issue 17, item 1): refused unless --no-gates.
+    Case {
+        name: "deploy bake 0s",
+        cmd: Cmd::Plan,
+        args: &["--bake", "0s"],
+        input: &["--bake 0s", "gates would be off"],
+        fix: &["--no-gates"],
+        ..FLAG
+    },
+    Case {
+        name: "deploy validation minutes 0",
+        cmd: Cmd::Plan,
+        args: &["--validation-minutes", "0"],
+        input: &["--validation-minutes 0"],
+        fix: &["--no-gates"],
+        ..FLAG
+    },
+    Case {
+        name: "gated shift bake 0s",
+        cmd: Cmd::Shift,
+        args: &["--bake", "0s"],
+        input: &["--bake 0s"],
+        fix: &["--no-gates"],
+        ..FLAG
+    },
+    Case {
+        name: "no gates with a bake",
+        cmd: Cmd::Plan,
+        args: &["--no-gates", "--bake", "3m"],
+        input: &["--no-gates", "--bake"],
+        ..FLAG
+    },
     Case {
         name: "poll interval 0s",
         cmd: Cmd::Gated,
@@ -566,6 +598,14 @@ static CATALOGUE: &[Case] = &[
         ..ENV
     },
     Case {
+        name: "bake 0s",
+        env: &[("ALBFLIP_BAKE", "0s")],
+        cmd: Cmd::Plan,
+        input: &["ALBFLIP_BAKE"],
+        fix: &["--no-gates"],
+        ..ENV
+    },
+    Case {
         name: "poll interval 0s",
         env: &[("ALBFLIP_POLL_INTERVAL", "0s")],
         cmd: Cmd::Gated,
@@ -579,6 +619,14 @@ static CATALOGUE: &[Case] = &[
         cmd: Cmd::PlanOnly,
         input: &["albflip.toml [strategy] bake", "soon"],
         fix: &["\"3m\""],
+        ..TOML
+    },
+    Case {
+        name: "bake 0s",
+        toml: Some("{route}[strategy]\nbake = \"0s\"\n"),
+        cmd: Cmd::PlanOnly,
+        input: &["albflip.toml [strategy] bake"],
+        fix: &["--no-gates"],
         ..TOML
     },
     Case {

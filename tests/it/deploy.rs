@@ -48,13 +48,15 @@ fn a_healthy_gradual_deployment_completes_with_green_stable() {
         last["api_calls"]["cloudwatch"].as_u64().unwrap() >= 2,
         "{last}"
     );
-    // Every poll is one GetMetricData for all metrics of both colors.
+    // Every poll is one GetMetricData for all metrics of both colors (and the load balancer's own), and
+    // each step reads the load balancer's own 5XX before its write once.
     let polls = kinds.iter().filter(|k| **k == "gate_evaluated").count() as u64;
+    let steps = kinds.iter().filter(|k| **k == "step_started").count() as u64;
     assert_eq!(
         last["api_calls_by_operation"]["cloudwatch:GetMetricData"]
             .as_u64()
             .unwrap(),
-        polls,
+        polls + steps,
         "{last}"
     );
     // The gates judged real traffic: the passing polls saw requests.
@@ -414,4 +416,66 @@ fn sigint_during_a_deployment_rolls_back_and_exits_130_within_2_seconds() {
         tag(&s.listener_arn, "albflip:state").as_deref(),
         Some("interrupted")
     );
+}
+
+#[test]
+fn a_zero_bake_is_refused_and_no_gates_is_said_out_loud() {
+    let s = stack(None);
+    // Half of green's requests fail: any gate would stop it.
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.5,
+        },
+    );
+    let before = fingerprint(&s.listener_arn);
+    for bake in [&["--bake", "0s"][..], &["--validation-minutes", "0"][..]] {
+        let argv = args(
+            &[&s.by_arn()],
+            &[
+                &["deploy", "--target", "green", "--steps", "10,100"][..],
+                bake,
+            ]
+            .concat(),
+        );
+        let r = run(&argv);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(
+            r.stderr.contains(&format!("{} 0", bake[0])) && r.stderr.contains("--no-gates"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+    }
+
+    // A deliberate ungated deployment: said in the output, the summary and the record.
+    let r = run(&args(
+        &[&s.by_arn()],
+        &[
+            "deploy",
+            "--target",
+            "green",
+            "--steps",
+            "10,100",
+            "--no-gates",
+        ],
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("WARNING: UNGATED (--no-gates)")
+            && r.stdout.contains("UNGATED: no step of this run was judged"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:strategy").as_deref(),
+        Some("gradual/10/100/ungated")
+    );
+    let status = run(&args(&[&s.by_arn()], &["status"])).ok().stdout;
+    assert!(status.contains("(gradual, UNGATED 10%→100%)"), "{status}");
+    let v = run(&args(&[&s.by_arn()], &["status", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["deployment"]["gated"], false, "{v}");
 }

@@ -203,6 +203,9 @@ fn drift_stops_the_run_without_writing_and_reports_both_values() {
             break;
         }
     }
+    let record = |key: &str| tag(&s.listener_arn, key);
+    let recorded = (record("albflip:step"), record("albflip:updated"));
+    assert_eq!(recorded.0.as_deref(), Some("1"));
     // Someone changes the weights by hand while step 1 bakes.
     set_default_actions(
         &s.listener_arn,
@@ -215,8 +218,11 @@ fn drift_stops_the_run_without_writing_and_reports_both_values() {
         stderr.contains("expected blue 70% / green 30% but the live split is blue 60% / green 40%"),
         "{stderr}"
     );
+    // A plain resume would be refused (the live split is not the recorded one): not recommended.
     assert!(
-        stderr.contains("stopped without writing") && stderr.contains("--resume"),
+        stderr.contains("stopped without writing")
+            && stderr.contains("`albflip rollback`")
+            && !stderr.contains("`albflip deploy --resume` continues"),
         "{stderr}"
     );
     assert!(!stderr.contains("Nothing was changed"), "{stderr}");
@@ -226,6 +232,90 @@ fn drift_stops_the_run_without_writing_and_reports_both_values() {
         (Some(60), Some(40)),
         "albflip wrote nothing after the drift"
     );
+    assert_eq!(
+        (record("albflip:step"), record("albflip:updated")),
+        recorded,
+        "the drift stop wrote no tags either"
+    );
+    assert_eq!(record("albflip:state").as_deref(), Some("in-progress"));
+
+    // A resume refuses a route whose live split is not the recorded step's, and writes nothing.
+    let before = fingerprint(&s.listener_arn);
+    let mut resume = s.by_arn();
+    resume.extend(["deploy", "--resume"].iter().map(|x| x.to_string()));
+    resume.extend(fast("2s"));
+    let r = run(&resume);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("blue 60% / green 40%")
+            && r.stderr.contains("blue 70% / green 30%")
+            && r.stderr.contains("`albflip rollback`")
+            && r.stderr.contains("--adopt-drift"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        fingerprint(&s.listener_arn),
+        before,
+        "the resume wrote nothing"
+    );
+    assert_eq!(
+        (record("albflip:step"), record("albflip:updated")),
+        recorded
+    );
+}
+
+#[test]
+fn an_operator_rollback_mid_deployment_is_recorded_and_no_resume_undoes_it() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let (child, _lines) = start_until_weights(&deploy_args(
+        &s,
+        &["--steps", "30,100", "--on-no-data", "pass"],
+        "4s",
+    ));
+    // The operator rolls back while step 1 bakes.
+    let r = run(&args(&[&s.by_arn()], &["rollback"])).ok();
+    assert!(r.stdout.contains("-> blue 100% / green 0%"), "{}", r.stdout);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(4), "the deploy stops on the drift");
+    let record = |key: &str| tag(&s.listener_arn, key);
+    assert_eq!(
+        record("albflip:state").as_deref(),
+        Some("rolled-back"),
+        "the operator's rollback stays recorded"
+    );
+    assert_eq!(record("albflip:step").as_deref(), Some("1"));
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+
+    // The resume refuses, saying what happened, and writes nothing.
+    let before = fingerprint(&s.listener_arn);
+    let mut resume = s.by_arn();
+    resume.extend(["deploy", "--resume"].iter().map(|x| x.to_string()));
+    resume.extend(fast("2s"));
+    for extra in [&[][..], &["--adopt-drift"][..]] {
+        let mut argv = resume.clone();
+        argv.extend(extra.iter().map(|x| x.to_string()));
+        let r = run(&argv);
+        assert_eq!(r.code, 4, "{r:?}");
+        assert!(
+            r.stderr.contains("was rolled back") && r.stderr.contains("`albflip deploy`"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            fingerprint(&s.listener_arn),
+            before,
+            "the resume wrote nothing"
+        );
+    }
+    assert_eq!(weights(&s), (Some(100), Some(0)));
 }
 
 #[test]
@@ -251,10 +341,16 @@ fn adopt_drift_continues_from_the_live_split() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert_eq!(code, Some(0), "{rest:?}");
     assert_eq!(weights(&s), (Some(0), Some(100)));
+    assert!(
+        rest.iter().any(|l| l.contains(
+            "step 2: DRIFT ADOPTED: expected blue 70% / green 30%, found blue 60% / green 40%"
+        )),
+        "the text output says the drift was adopted: {rest:?}"
+    );
 }
 
 #[test]
-fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
+fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_does_not_skip_the_rollback() {
     let s = stack(None);
     let _metrics = Publisher::start(
         &s,
@@ -287,7 +383,7 @@ fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
         Some("rolled-back")
     );
 
-    // Two signals in a row: the second exits at once, whatever the first was doing.
+    // Two signals in a row: the second does not skip putting traffic back.
     let (mut child, _lines) = start_until_weights(&deploy_args(&s, &[], "60s"));
     let pid = child.id().to_string();
     let started = std::time::Instant::now();
@@ -297,4 +393,136 @@ fn on_interrupt_hold_leaves_the_weights_and_a_second_signal_exits_at_once() {
         .expect("kill twice");
     assert_eq!(child.wait().expect("wait").code(), Some(130));
     assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(weights(&s), (Some(100), Some(0)), "traffic put back");
+}
+
+#[test]
+fn two_sigterms_during_the_first_write_still_put_traffic_back_and_a_third_says_how_to_fix_it() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let mut cmd = albflip();
+    cmd.args(deploy_args(&s, &["--steps", "10,100"], "60s"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.by_ref() {
+        if line.expect("line").contains("step 1/2: moving to 10%") {
+            break;
+        }
+    }
+    // Two SIGTERMs while step 1's weights are being written (a Jenkins abort sent twice).
+    let pid = child.id().to_string();
+    std::process::Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}; kill -TERM {pid}")])
+        .status()
+        .expect("kill twice");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr} {rest:?}");
+    assert!(stderr.contains("putting traffic back"), "{stderr}");
+    let w = weights(&s);
+    assert!(
+        w == (Some(100), Some(0)) || w.1.is_none(),
+        "traffic is on blue, never left on green: {w:?} {rest:?}"
+    );
+    assert_ne!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("in-progress"),
+        "the record is not left stale"
+    );
+}
+
+/// Issue 17, the lease: a run that loses its lease (here broken with `unlock --force`, as another run
+/// taking it over would) holds: it writes nothing more, neither weights nor its record, and exits 4. It
+/// does not roll back traffic it may no longer own.
+#[test]
+fn a_run_that_loses_its_lease_holds_writes_nothing_and_exits_4() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let lock = [
+        "--lock-table",
+        s.lock_table.as_str(),
+        "--lock-ttl",
+        "3s",
+        "--steps",
+        "50,100",
+    ];
+    let (mut child, lines) = start_until_weights(&deploy_args(&s, &lock, "60s"));
+    let before = fingerprint(&s.listener_arn);
+    let mut force = s.by_arn();
+    force.extend(
+        ["unlock", "--lock-table", &s.lock_table, "--force", "--yes"]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    run(&force).ok();
+    let started = std::time::Instant::now();
+    let code = child.wait().expect("wait").code();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(code, Some(4), "{rest:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped at the next renewal"
+    );
+    assert_eq!(
+        weights(&s),
+        (Some(50), Some(50)),
+        "traffic held where it was"
+    );
+    assert_eq!(
+        fingerprint(&s.listener_arn),
+        before,
+        "nothing written after the lease was lost: {rest:?}"
+    );
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:state").as_deref(),
+        Some("in-progress")
+    );
+}
+
+/// Issue 17, the lease: named by the naming convention and without `--lock-table`, albflip uses the
+/// convention's table (`E-A-albflip-locks`) when it exists, so two runs never proceed together.
+#[test]
+fn the_naming_conventions_lock_table_is_used_when_it_exists() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let deploy = |bake: &str| {
+        let mut v = s.convention();
+        v.extend(["deploy", "--target", "green"].map(String::from));
+        v.extend(fast(bake));
+        v
+    };
+    let (mut first, _lines) = start_until_weights(&deploy("60s"));
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&deploy("2s"));
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("another albflip holds the lock")
+            && !r.stderr.contains("no lock table configured"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before);
+    signal(&first, "INT");
+    assert_eq!(first.wait().expect("wait").code(), Some(130));
 }

@@ -140,7 +140,9 @@ fn dry_run_prints_the_change_and_writes_nothing() {
 #[test]
 fn bake_and_validation_minutes_are_accepted() {
     let s = stack(None);
-    run(&args(
+    // A zero bake would be a gated shift with no gate (issue 17, item 1): refused, nothing written.
+    let before = fingerprint(&s.listener_arn);
+    let r = run(&args(
         &[&s.by_arn()],
         &[
             "shift",
@@ -151,9 +153,10 @@ fn bake_and_validation_minutes_are_accepted() {
             "--bake",
             "0s",
         ],
-    ))
-    .ok();
-    assert_eq!(weights(&s), (Some(75), Some(25)));
+    ));
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--no-gates"), "{}", r.stderr);
+    assert_eq!(fingerprint(&s.listener_arn), before);
     let r = run(&args(
         &[&s.by_arn()],
         &[
@@ -169,4 +172,164 @@ fn bake_and_validation_minutes_are_accepted() {
         ],
     ));
     assert_eq!(r.code, 2, "{r:?}");
+}
+
+#[test]
+fn shift_refuses_a_route_with_a_deployment_in_flight_unless_told_to_take_over() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let shift = |extra: &[&str]| {
+        run(&args(
+            &[&s.by_arn()],
+            &[
+                &["shift", "--target", "green", "--percentage", "50"][..],
+                extra,
+            ]
+            .concat(),
+        ))
+    };
+    // A deployment in progress (its albflip still baking step 1).
+    let (mut child, _lines) = start_until_weights(&gated(
+        &s.by_arn(),
+        &["deploy", "--target", "green", "--steps", "10,100"],
+        "60s",
+    ));
+    let before = fingerprint(&s.listener_arn);
+    for extra in [&[][..], &["--bake", "2s"][..]] {
+        let r = shift(extra);
+        assert_eq!(r.code, 4, "{extra:?}: {r:?}");
+        assert!(
+            r.stderr.contains("recorded as in progress at step 1")
+                && r.stderr.contains("--take-over"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            fingerprint(&s.listener_arn),
+            before,
+            "{extra:?}: nothing written"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    run(&args(&[&s.by_arn()], &["rollback"])).ok();
+
+    // A canary awaiting promotion.
+    let r = run(&gated(
+        &s.by_arn(),
+        &[
+            "deploy",
+            "--target",
+            "green",
+            "--strategy",
+            "canary",
+            "--canary-percentage",
+            "20",
+            "--on-no-data",
+            "pass",
+        ],
+        "2s",
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    let before = fingerprint(&s.listener_arn);
+    let r = shift(&[]);
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("awaiting promotion") && r.stderr.contains("--take-over"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+    // Taking over is explicit, and said.
+    let r = shift(&["--take-over"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("took over"), "{}", r.stdout);
+    assert_eq!(weights(&s), (Some(50), Some(50)));
+}
+
+#[test]
+fn a_default_rule_arn_is_the_listeners_default_action() {
+    let s = stack(None);
+    let default_rule = rt().block_on(async {
+        let out = elb()
+            .describe_rules()
+            .listener_arn(&s.listener_arn)
+            .send()
+            .await
+            .expect("describe rules");
+        out.rules()
+            .iter()
+            .find(|r| r.is_default() == Some(true))
+            .and_then(|r| r.rule_arn().map(str::to_string))
+            .expect("a default rule")
+    });
+    let route = [format!("--rule-arn={default_rule}")];
+    let r = run(&args(
+        &[&route],
+        &["shift", "--target", "green", "--percentage", "10"],
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("on the default action of listener"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        weights(&s),
+        (Some(90), Some(10)),
+        "the listener's default action moved"
+    );
+    let v = run(&args(&[&route], &["status", "--output", "json"]))
+        .ok()
+        .json();
+    assert_eq!(v["listener_arn"], s.listener_arn.as_str(), "{v}");
+    assert_eq!(v["green"]["percent"], 10, "{v}");
+
+    // One route, one lock, however it is named.
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let lock = ["--lock-table", s.lock_table.as_str()];
+    let (mut child, _lines) = start_until_weights(&gated(
+        &s.by_arn(),
+        &[
+            &["deploy", "--target", "green", "--steps", "50,100"][..],
+            &lock[..],
+        ]
+        .concat(),
+        "60s",
+    ));
+    let r = run(&args(
+        &[&route],
+        &[
+            &[
+                "shift",
+                "--target",
+                "green",
+                "--percentage",
+                "10",
+                "--take-over",
+            ][..],
+            &lock[..],
+        ]
+        .concat(),
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(
+        r.stderr.contains("another albflip holds the lock"),
+        "{}",
+        r.stderr
+    );
 }

@@ -36,6 +36,8 @@ fn spec(strategy: Strategy, policy: BakePolicy, gates: GateThresholds) -> Deploy
         },
         force: false,
         adopt_drift: false,
+        ungated: false,
+        take_over: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     }
@@ -719,6 +721,12 @@ async fn drift_stops_the_deployment_without_writing() {
         "nothing written after the drift"
     );
     assert_eq!(alb.split().percent_of(Color::Green).get(), 40);
+    assert_eq!(
+        alb.tag("albflip:step").as_deref(),
+        Some("2"),
+        "no tag written after the drift either: the record is at the last step applied"
+    );
+    assert_eq!(alb.tag("albflip:state").as_deref(), Some("in-progress"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -870,6 +878,75 @@ async fn cancelling_with_hold_leaves_the_weights_and_blocks_a_new_deploy() {
     assert_eq!(alb.tag("albflip:state").as_deref(), Some("rolled-back"));
 }
 
+/// Issue 17, the lease: a second run whose clock is ten minutes ahead sees the live holder's lease as
+/// expired. It must not take it over: it watches the lease's version for a whole ttl on its own clock,
+/// sees the holder renew it, and is refused.
+#[tokio::test(start_paused = true)]
+async fn a_run_with_a_clock_ahead_never_takes_a_live_holders_lease() {
+    use albflip::lock;
+    use albflip::testing::InMemoryLock;
+    let store = Arc::new(InMemoryLock::default());
+    let ttl = Duration::from_secs(120);
+    let now = SystemTime::now();
+    let first = lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-1 (pid 1)",
+        ttl,
+        TokioClock::starting_at(now),
+    )
+    .await
+    .unwrap();
+    let ahead = TokioClock::starting_at(now + Duration::from_secs(600));
+    let started = tokio::time::Instant::now();
+    let second = lock::acquire(store.clone(), "listener-1", "jenkins-2 (pid 2)", ttl, ahead).await;
+    assert!(
+        matches!(second, Err(Error::Conflict { .. })),
+        "a live holder's lease was taken over by a skewed clock"
+    );
+    assert!(
+        started.elapsed() >= ttl,
+        "it watched the lease for a whole ttl first"
+    );
+    assert!(!first.lost().is_cancelled(), "the first run still holds it");
+    first.release().await.unwrap();
+}
+
+/// Issue 17, the lease: a holder that died (its lease never renewed again) is taken over, but only after
+/// the new run has seen its version unchanged for a whole ttl on its own clock.
+#[tokio::test(start_paused = true)]
+async fn a_dead_holders_lease_is_taken_over_after_a_whole_ttl_unchanged() {
+    use albflip::lock;
+    use albflip::ports::Lock;
+    use albflip::testing::InMemoryLock;
+    let store = Arc::new(InMemoryLock::default());
+    let ttl = Duration::from_secs(120);
+    let now = SystemTime::now();
+    store.put(
+        "listener-1",
+        "killed (pid 3)",
+        now - Duration::from_secs(600),
+        ttl,
+    );
+    let started = tokio::time::Instant::now();
+    let held = lock::acquire(
+        store.clone(),
+        "listener-1",
+        "jenkins-2 (pid 2)",
+        ttl,
+        TokioClock::starting_at(now),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() >= ttl,
+        "taken over only after a whole ttl unchanged"
+    );
+    let holder = store.holder("listener-1").await.unwrap().unwrap();
+    assert_eq!(holder.holder, "jenkins-2 (pid 2)");
+    held.release().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_and_released() {
     use albflip::lock;
@@ -932,7 +1009,7 @@ async fn a_second_holder_is_refused_with_who_and_since_and_the_lease_is_renewed_
     // A holder that dies (never renews) loses the lease once it expires.
     use albflip::ports::Lock;
     store
-        .acquire("listener-2", "killed (pid 3)", ttl, SystemTime::now())
+        .acquire("listener-2", "killed (pid 3)", ttl, SystemTime::now(), None)
         .await
         .unwrap()
         .unwrap();

@@ -102,7 +102,7 @@ impl DeploySpecBuilder {
         self
     }
 
-    /// How long each step bakes (default 3 minutes).
+    /// How long each step bakes (default 3 minutes; zero is refused unless [`Self::no_gates`]).
     pub fn bake(mut self, bake: Duration) -> Self {
         self.options.bake = Some(bake);
         self
@@ -160,6 +160,13 @@ impl DeploySpecBuilder {
         self.options.metric_window = Some(window.window);
         self.options.metric_lag = Some(window.lag);
         self.options.metric_period = Some(window.period);
+        self
+    }
+
+    /// A deliberately ungated deployment: no step bakes and no gate is read; the run says so and its
+    /// record carries it.
+    pub fn no_gates(mut self, no_gates: bool) -> Self {
+        self.options.no_gates = no_gates;
         self
     }
 
@@ -248,6 +255,37 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains(": 150"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_bake_is_refused_unless_the_gates_are_turned_off_deliberately() {
+        let err = DeploySpec::builder(Color::Green)
+            .bake(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.input(), Some(crate::input::Input::Bake), "{err}");
+        assert!(err.to_string().contains("gates would be off"), "{err}");
+        let (s, g) = sections("bake = \"0s\"", "");
+        let err = DeploySpec::from_config(Color::Green, &s, &g).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("albflip.toml [strategy] bake 0s"),
+            "{err}"
+        );
+        let spec = DeploySpec::builder(Color::Green)
+            .no_gates(true)
+            .build()
+            .unwrap();
+        assert!(spec.ungated && spec.plan.steps.iter().all(|s| s.bake.is_zero()));
+        spec.check_judged().unwrap();
+        let gated = DeploySpec {
+            ungated: false,
+            ..spec
+        };
+        assert!(
+            gated.check_judged().is_err(),
+            "a hand-made spec is checked too"
+        );
     }
 
     #[test]

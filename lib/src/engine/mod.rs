@@ -117,6 +117,7 @@ pub struct Engine<'a, P, M, C, S = NoScaler> {
     observer: &'a dyn Observer,
     cancel: CancellationToken,
     on_interrupt: OnInterrupt,
+    lease_lost: CancellationToken,
     identity: String,
 }
 
@@ -145,6 +146,7 @@ impl<'a, P: Provider, M: MetricSource, C: Clock> Engine<'a, P, M, C> {
             observer,
             cancel: CancellationToken::new(),
             on_interrupt: OnInterrupt::Rollback,
+            lease_lost: CancellationToken::new(),
             identity: "albflip".into(),
         }
     }
@@ -163,6 +165,7 @@ impl<'a, P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'a, P, 
             observer: self.observer,
             cancel: self.cancel,
             on_interrupt: self.on_interrupt,
+            lease_lost: self.lease_lost,
             identity: self.identity,
         }
     }
@@ -184,6 +187,16 @@ impl<'a, P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'a, P, 
     ) -> Self {
         self.cancel = token;
         self.on_interrupt = on_interrupt;
+        self
+    }
+
+    /// Marks the run's deployment lease: when `lost` is cancelled (the lease was taken over or could not
+    /// be renewed, see [`crate::lock::Held::lost`]) and the run is then stopped through
+    /// [`Engine::with_cancellation`], the run holds traffic where it is and writes nothing more, neither
+    /// weights nor records, whatever `on_interrupt` says: another run may own the route now. It returns
+    /// [`Error::Conflict`] (exit 4 in the CLI). Cancel `lost` before the run's token.
+    pub fn with_lease(mut self, lost: CancellationToken) -> Self {
+        self.lease_lost = lost;
         self
     }
 }
@@ -213,6 +226,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         spec: &DeploySpec,
     ) -> Result<Outcome, Error> {
         let new = spec.plan.target;
+        spec.check_judged()?;
         routes.check_can_start(new)?;
         routes.check_agreement()?;
         self.check_alarms(routes, spec).await?;
@@ -320,7 +334,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         spec: &DeploySpec,
     ) -> Result<Outcome, Error> {
         let record = DeploymentRecord::from_tags(routes.records())
-            .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted) && !r.steps.is_empty())
+            .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted | Phase::RolledBack) && !r.steps.is_empty())
             .ok_or_else(|| Error::State {
                 what: format!("no interrupted or in-progress deployment is recorded on the {}", routes.names().route).into(),
                 fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {input Input::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
@@ -345,7 +359,23 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             strategy: format!("resume {} {}", record.strategy, record.id),
             ..spec.clone()
         };
-        let from = record.step.clamp(1, spec.plan.steps.len().max(1));
+        spec.check_judged()?;
+        let names = routes.names();
+        let live = state::RouteState {
+            route: &names.route,
+            record: Some(&record),
+            split: routes.split(),
+            stable: routes.stable(),
+        };
+        let point = state::check_can_resume(live, &record, spec.adopt_drift)?;
+        if let Some(expected) = point.adopted {
+            self.emit(Event::DriftAdopted {
+                step: point.step,
+                expected: expected.into(),
+                found: routes.split().into(),
+            });
+        }
+        let from = point.step.clamp(1, spec.plan.steps.len().max(1));
         let mode = if pause.is_some() {
             Mode::Canary
         } else {
@@ -355,6 +385,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let record = DeploymentRecord {
             phase: Phase::InProgress,
             started_by: self.identity.clone(),
+            gated: !spec.ungated,
             ..record
         };
         let run = Run::new(routes, &spec, mode, test).recording(record);
@@ -365,7 +396,23 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     /// back to the stable color on failure. Records no deployment state, so pipelines can call it
     /// step after step.
     pub async fn shift(&self, target: &P::Target, spec: &DeploySpec) -> Result<Outcome, Error> {
+        spec.check_judged()?;
         let routes = self.provider.resolve(target).await?;
+        let (names, record) = (
+            routes.names(),
+            DeploymentRecord::from_tags(routes.records()),
+        );
+        let live = state::RouteState {
+            route: &names.route,
+            record: record.as_ref(),
+            split: routes.split(),
+            stable: routes.stable(),
+        };
+        if let Some(record) = state::check_can_shift(live, spec.take_over)? {
+            self.emit(Event::Warning {
+                message: state::took_over(&record),
+            });
+        }
         routes.check_agreement()?;
         self.check_alarms(&routes, spec).await?;
         self.check_first_step(&routes, spec, spec.plan.target)
@@ -398,12 +445,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             plan: Plan::promotion(record.target, spec.policy.bake),
             ..spec.clone()
         };
+        spec.check_judged()?;
         self.check_alarms(routes, &spec).await?;
         let record = DeploymentRecord {
             phase: Phase::InProgress,
             steps: vec![100],
             step: 0,
             strategy: "promote".into(),
+            gated: !spec.ungated,
             ..record
         };
         let run = Run::new(routes, &spec, Mode::Deploy, test).recording(record);

@@ -122,6 +122,11 @@ pub struct DeployOptions {
     pub force: bool,
     /// Continue from the live split when someone else changed it, instead of stopping.
     pub adopt_drift: bool,
+    /// A deliberately ungated deployment: no step bakes and no gate is read (the bake is zero whatever
+    /// it is set to). The only way to a zero bake: without it, a zero bake is refused.
+    pub no_gates: bool,
+    /// A gated shift only: shift even though a deployment is in flight on the route, taking it over.
+    pub take_over: bool,
 }
 
 /// The gates, how steps bake, and the metrics window: what every gated run needs.
@@ -203,12 +208,27 @@ impl DeployOptions {
         Ok(percent)
     }
 
-    /// The bake: from code, else `[strategy] bake`, else [`DEFAULT_BAKE`].
+    /// The bake: from code, else `[strategy] bake`, else [`DEFAULT_BAKE`]; zero with `no_gates`.
+    ///
+    /// A zero bake of a gated deployment is refused: every step would pass at once without one judged
+    /// period, which is no gate at all. A deliberately ungated deployment says so with `no_gates`.
     pub fn bake(&self, file: &StrategySection) -> Result<Duration, Error> {
-        match self.bake {
-            Some(bake) => Ok(bake),
-            None => Ok(file_duration(&file.bake, "[strategy] bake")?.unwrap_or(DEFAULT_BAKE)),
+        if self.no_gates {
+            return Ok(Duration::ZERO);
         }
+        let bake = match self.bake {
+            Some(bake) => bake,
+            None => file_duration(&file.bake, "[strategy] bake")?.unwrap_or(DEFAULT_BAKE),
+        };
+        if bake.is_zero() {
+            let what = named(
+                self.bake.is_some(),
+                Input::Bake,
+                "albflip.toml [strategy] bake",
+            );
+            return Err(zero_bake(what.lit(" 0s")));
+        }
+        Ok(bake)
     }
 
     /// The spec of a deployment to `target` (`albflip deploy`).
@@ -254,6 +274,9 @@ impl DeployOptions {
         bake: Duration,
         gates_file: &GatesSection,
     ) -> Result<DeploySpec, Error> {
+        if bake.is_zero() {
+            return Err(zero_bake(text!({given Input::Bake}, " 0s")));
+        }
         let gating = self.gating(gates_file, bake)?;
         let plan = Plan {
             target,
@@ -276,6 +299,8 @@ impl DeployOptions {
             window: gating.window,
             force: self.force,
             adopt_drift: self.adopt_drift,
+            ungated: self.no_gates,
+            take_over: self.take_over,
             // One setting for both: the gate's HealthyHostCount floor is also the pre-flight's.
             min_healthy_hosts,
             lifecycle: super::lifecycle::Lifecycle::default(),
@@ -477,6 +502,22 @@ impl DeployOptions {
 }
 
 /// How to name a value: as the setting when it was set in code, else by its file key.
+/// The refusal of a zero bake for a gated run; `what` names the value where it was given.
+pub(crate) fn zero_bake(what: Text) -> Error {
+    Error::invalid(
+        Input::Bake,
+        what,
+        "a zero bake passes every step at once without a single judged period: the gates would be off",
+        text!(
+            "Give a bake of at least one metric period (e.g. ",
+            {input Input::Bake},
+            " 3m), or ",
+            {input Input::NoGates},
+            " for a deliberately ungated deployment"
+        ),
+    )
+}
+
 fn named(in_code: bool, input: Input, key: &str) -> Text {
     if in_code {
         text!({given input})

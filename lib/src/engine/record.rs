@@ -22,6 +22,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             phase: Phase::InProgress,
             started_by: self.identity.clone(),
             updated: state::timestamp(now),
+            gated: !spec.ungated,
         }
     }
 

@@ -36,6 +36,18 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             steps: steps.iter().map(|s| s.percent.get()).collect(),
             split: run.routes.split().into(),
         });
+        if run.spec.ungated {
+            self.emit(Event::Warning {
+                message: crate::text!(
+                    "UNGATED (",
+                    {input crate::input::Input::NoGates},
+                    format!(
+                        "): no step is judged and no gate is read; traffic moves to {} without any check, and the deployment record says so",
+                        run.new_color()
+                    )
+                ),
+            });
+        }
         // The record is first written with the first step (one write fewer per deployment, which
         // matters against the ELB write quota); a run with no steps records itself here.
         if steps.is_empty() {
@@ -111,9 +123,11 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// Writes step `n`'s split and records the step; on an error, the way out of the run.
     ///
-    /// The first step writes the weights before the record, so a refused first write leaves the route
-    /// exactly as it was (tags included). Later steps record first: a failure to record counts like a
-    /// failure of the step, and traffic, already moved, goes back.
+    /// Every step writes the weights before the record: the drift check comes with the write's own
+    /// re-read, so a run that stops on drift (or on a refused write) leaves the route exactly as it
+    /// was, tags included, and never records a step it did not apply. A failure to record counts like
+    /// a failure of the step, and traffic, already moved, goes back. A run killed between the write
+    /// and the record leaves the record one step behind the live split, which a resume accepts.
     async fn write_step<R: Routes>(
         &self,
         run: &mut Run<'_, R>,
@@ -121,22 +135,15 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         n: usize,
         first: bool,
     ) -> Result<(), Error> {
-        let applied = if first {
-            match self.apply_step(run, split, n).await {
-                // Nothing moved yet in production: report the error; the route is as it was, and a
-                // test listener goes back to the stable color.
-                Err(e) if !e.may_have_changed_aws() => {
-                    self.put_test_back(run.routes, run.test).await;
-                    return Err(e);
-                }
-                Err(e) => Err(e),
-                Ok(()) => self.record_step(run, n).await,
+        let applied = match self.apply_step(run, split, n).await {
+            // Nothing moved yet in production: report the error; the route is as it was, and a
+            // test listener goes back to the stable color.
+            Err(e) if first && !e.may_have_changed_aws() => {
+                self.put_test_back(run.routes, run.test).await;
+                return Err(e);
             }
-        } else {
-            match self.record_step(run, n).await {
-                Ok(()) => self.apply_step(run, split, n).await,
-                Err(e) => Err(e),
-            }
+            Err(e) => Err(e),
+            Ok(()) => self.record_step(run, n).await,
         };
         match applied {
             Err(e) => Err(self.abort_run(run, e).await),
@@ -275,6 +282,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         step: usize,
     ) -> Result<Outcome, Error> {
         let (stable, live) = (run.stable(), run.expected);
+        if self.lease_lost.is_cancelled() {
+            return Err(lease_lost(step, live));
+        }
         let rollback = self.on_interrupt == OnInterrupt::Rollback;
         let rolled_back = rollback && live != Split::all_to(stable);
         if rolled_back {
@@ -317,5 +327,13 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             split: split.into(),
             stable: whole.unwrap_or(routes.stable()),
         })
+    }
+}
+
+/// The run lost its deployment lease at `step` with `live` on the routes: it wrote nothing more.
+fn lease_lost(step: usize, live: Split) -> Error {
+    Error::LeaseLost {
+        step,
+        split: live.to_string(),
     }
 }

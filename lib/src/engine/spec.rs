@@ -50,6 +50,11 @@ pub struct DeploySpec {
     pub force: bool,
     /// Continue from the live split when it differs from what albflip last wrote, instead of stopping.
     pub adopt_drift: bool,
+    /// Deliberately ungated: steps do not bake and no gate is read; the run says so and records it.
+    /// Without it, a step with a zero bake is refused ([`DeploySpec::check_judged`]).
+    pub ungated: bool,
+    /// A gated shift only: write even though a deployment is in flight on the route, taking it over.
+    pub take_over: bool,
     /// Healthy targets the new color needs before traffic moves to it (at least 1). Built specs take it
     /// from the gate `min_healthy_hosts`: one setting for the pre-flight and the bake.
     pub min_healthy_hosts: u32,
@@ -101,4 +106,19 @@ pub enum Outcome {
         /// That step's share.
         percent: u8,
     },
+}
+
+impl DeploySpec {
+    /// Every step of a gated spec bakes: a zero bake would pass it without one judged period. An
+    /// ungated spec ([`DeploySpec::ungated`]) may have zero bakes.
+    pub fn check_judged(&self) -> Result<(), crate::Error> {
+        let zero = self.plan.steps.iter().any(|s| s.bake.is_zero()) || self.policy.bake.is_zero();
+        if zero && !self.ungated {
+            return Err(super::options::zero_bake(crate::text!(
+                {given crate::input::Input::Bake},
+                " 0s"
+            )));
+        }
+        Ok(())
+    }
 }

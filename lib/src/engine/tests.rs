@@ -109,6 +109,8 @@ fn gradual_spec() -> DeploySpec {
         },
         force: false,
         adopt_drift: false,
+        ungated: false,
+        take_over: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),
     }

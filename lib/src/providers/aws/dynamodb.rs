@@ -1,6 +1,7 @@
 //! The DynamoDB lock adapter: one item per route (`lock_id` = the route's ARN) with the holder, when it
-//! was taken and `expires_at` (epoch seconds, also the table's TTL attribute). Every change is a
-//! conditional write, so two processes can never both believe they hold it.
+//! was taken, `expires_at` (epoch seconds, also the table's TTL attribute) and `version` (bumped by every
+//! renewal). Every change is a conditional write, so two processes can never both believe they hold it,
+//! and no write is conditioned on a time another machine's clock wrote.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -50,10 +51,37 @@ impl DynamoLock {
         }
     }
 
+    /// Whether the table exists (`DescribeTable`): albflip uses the naming convention's table when it
+    /// exists and no table is named.
+    pub async fn table_exists(&self) -> Result<bool, ApiError> {
+        let op = self.op("DescribeTable");
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind == ApiErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     fn op(&self, name: &str) -> String {
         let op = format!("dynamodb:{name}");
         self.calls.record(&op);
         op
+    }
+}
+
+/// The condition that the item's version is `version` (an item an older albflip wrote has none: 0).
+fn version_is(version: u64) -> &'static str {
+    if version == 0 {
+        "attribute_not_exists(version)"
+    } else {
+        "version = :v"
     }
 }
 
@@ -64,9 +92,10 @@ impl Lock for DynamoLock {
         holder: &str,
         ttl: Duration,
         now: SystemTime,
-    ) -> Result<Result<(), LeaseHolder>, ApiError> {
+        stale: Option<&LeaseHolder>,
+    ) -> Result<Result<u64, LeaseHolder>, ApiError> {
         let op = self.op("PutItem");
-        let result = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -74,19 +103,35 @@ impl Lock for DynamoLock {
             .item("holder", s(holder))
             .item("since", s(&crate::state::timestamp(now)))
             .item("expires_at", n(epoch(now + ttl)))
-            .condition_expression("attribute_not_exists(lock_id) OR expires_at < :now")
-            .expression_attribute_values(":now", n(epoch(now)))
-            .send()
-            .await
-            .map_err(|e| classify(&op, e));
-        match result {
-            Ok(_) => Ok(Ok(())),
+            .item("version", n(1));
+        put = match stale {
+            // Nobody holds it: never on the strength of an expiry another machine's clock wrote.
+            None => put.condition_expression("attribute_not_exists(lock_id)"),
+            // Exactly the lease the caller watched unchanged for a whole ttl.
+            Some(seen) => {
+                let mut p = put
+                    .condition_expression(format!(
+                        "holder = :oh AND since = :os AND {}",
+                        version_is(seen.version)
+                    ))
+                    .expression_attribute_values(":oh", s(&seen.holder))
+                    .expression_attribute_values(":os", s(&seen.since));
+                if seen.version > 0 {
+                    p = p.expression_attribute_values(":v", n(seen.version));
+                }
+                p
+            }
+        };
+        match put.send().await.map_err(|e| classify(&op, e)) {
+            Ok(_) => Ok(Ok(1)),
             Err(e) if condition_failed(&e) => {
                 let current = self.holder(key).await?;
                 Ok(Err(current.unwrap_or(LeaseHolder {
                     holder: "unknown".into(),
                     since: "?".into(),
                     expires: "?".into(),
+                    expires_at: None,
+                    version: 0,
                 })))
             }
             Err(e) => Err(e),
@@ -97,25 +142,27 @@ impl Lock for DynamoLock {
         &self,
         key: &str,
         holder: &str,
+        version: u64,
         ttl: Duration,
         now: SystemTime,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Option<u64>, ApiError> {
         let op = self.op("UpdateItem");
-        let result = self
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("lock_id", s(key))
-            .update_expression("SET expires_at = :e")
-            .condition_expression("holder = :h")
+            .update_expression("SET expires_at = :e, version = :nv")
+            .condition_expression(format!("holder = :h AND {}", version_is(version)))
             .expression_attribute_values(":e", n(epoch(now + ttl)))
-            .expression_attribute_values(":h", s(holder))
-            .send()
-            .await
-            .map_err(|e| classify(&op, e));
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
+            .expression_attribute_values(":nv", n(version + 1))
+            .expression_attribute_values(":h", s(holder));
+        if version > 0 {
+            update = update.expression_attribute_values(":v", n(version));
+        }
+        match update.send().await.map_err(|e| classify(&op, e)) {
+            Ok(_) => Ok(Some(version + 1)),
+            Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -157,17 +204,17 @@ impl Lock for DynamoLock {
             Some(AttributeValue::N(v)) => v.clone(),
             _ => "?".into(),
         };
-        let expires = match item.get("expires_at") {
-            Some(AttributeValue::N(v)) => v
-                .parse::<u64>()
-                .map(|secs| crate::state::timestamp(UNIX_EPOCH + Duration::from_secs(secs)))
-                .unwrap_or_else(|_| v.clone()),
-            _ => "?".into(),
+        let number = |k: &str| match item.get(k) {
+            Some(AttributeValue::N(v)) => v.parse::<u64>().ok(),
+            _ => None,
         };
+        let expires_at = number("expires_at").map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
         Ok(Some(LeaseHolder {
             holder: text("holder"),
             since: text("since"),
-            expires,
+            expires: expires_at.map_or_else(|| text("expires_at"), crate::state::timestamp),
+            expires_at,
+            version: number("version").unwrap_or(0),
         }))
     }
 

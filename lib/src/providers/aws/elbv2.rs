@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetGroupStickinessConfig,
+    Action, ActionTypeEnum, ForwardActionConfig, Listener, Tag, TargetGroupStickinessConfig,
     TargetGroupTuple, TargetHealthStateEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -30,6 +30,27 @@ pub struct ElbV2 {
 }
 
 impl ElbV2 {
+    /// A listener's default action.
+    async fn read_listener(&self, arn: &ListenerArn) -> Result<RouteSnapshot, ApiError> {
+        let op = self.op("DescribeListeners");
+        let out = self
+            .client
+            .describe_listeners()
+            .listener_arns(arn.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        let listener = out.listeners().first().ok_or_else(|| {
+            ApiError::new(&op, ApiErrorKind::NotFound, format!("no listener {arn}"))
+        })?;
+        let lb = listener
+            .load_balancer_arn()
+            .and_then(|a| LoadBalancerArn::parse(a).ok())
+            .unwrap_or_else(|| arn.load_balancer());
+        let route = RouteId::Listener(arn.clone());
+        listener_snapshot(&route, lb, listener, &op)
+    }
+
     /// An adapter over a client built from `config`, counting calls in `calls`.
     pub fn new(config: &SdkConfig, calls: CallCounter) -> ElbV2 {
         ElbV2 {
@@ -149,8 +170,21 @@ fn snapshot(
         load_balancer,
         action_types,
         forward,
+        protocol: None,
         preserved: Preserved::new(SdkActions(actions.to_vec())),
     })
+}
+
+/// A listener's route: its default actions and its protocol.
+fn listener_snapshot(
+    route: &RouteId,
+    load_balancer: LoadBalancerArn,
+    listener: &Listener,
+    operation: &str,
+) -> Result<RouteSnapshot, ApiError> {
+    let mut snap = snapshot(route, load_balancer, listener.default_actions(), operation)?;
+    snap.protocol = listener.protocol().map(|p| p.as_str().to_string());
+    Ok(snap)
 }
 
 fn forward_of(action: &Action, operation: &str) -> Result<ForwardAction, ApiError> {
@@ -246,6 +280,7 @@ fn actions_with(
                 a.target_group_arn = None;
                 a.forward_config = Some(config.clone());
             }
+            keep_client_secret(&mut a);
             a
         })
         .collect();
@@ -260,27 +295,20 @@ fn actions_with(
     }
 }
 
+/// An `authenticate-oidc` action written back as it was read: AWS never returns the client secret from
+/// a Describe call and refuses a write that has neither a secret nor `UseExistingClientSecret`, so the
+/// write asks it to keep the secret it has (any secret read, as the emulator returns one, is not sent).
+fn keep_client_secret(action: &mut Action) {
+    if let Some(oidc) = action.authenticate_oidc_config.as_mut() {
+        oidc.client_secret = None;
+        oidc.use_existing_client_secret = Some(true);
+    }
+}
+
 impl TrafficRouter for ElbV2 {
     async fn read(&self, route: &RouteId) -> Result<RouteSnapshot, ApiError> {
         match route {
-            RouteId::Listener(arn) => {
-                let op = self.op("DescribeListeners");
-                let out = self
-                    .client
-                    .describe_listeners()
-                    .listener_arns(arn.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| classify(&op, e))?;
-                let listener = out.listeners().first().ok_or_else(|| {
-                    ApiError::new(&op, ApiErrorKind::NotFound, format!("no listener {arn}"))
-                })?;
-                let lb = listener
-                    .load_balancer_arn()
-                    .and_then(|a| LoadBalancerArn::parse(a).ok())
-                    .unwrap_or_else(|| arn.load_balancer());
-                snapshot(route, lb, listener.default_actions(), &op)
-            }
+            RouteId::Listener(arn) => self.read_listener(arn).await,
             RouteId::Rule(arn) => {
                 let op = self.op("DescribeRules");
                 let out = self
@@ -293,6 +321,11 @@ impl TrafficRouter for ElbV2 {
                 let rule = out.rules().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::NotFound, format!("no rule {arn}"))
                 })?;
+                if rule.is_default() == Some(true) {
+                    // A listener's default rule is its default action, written with ModifyListener:
+                    // the route is the listener's default action, read as such.
+                    return self.read_listener(&arn.listener()).await;
+                }
                 snapshot(route, arn.listener().load_balancer(), rule.actions(), &op)
             }
         }
@@ -321,12 +354,7 @@ impl TrafficRouter for ElbV2 {
                 let listener = out.listeners().first().ok_or_else(|| {
                     ApiError::new(&op, ApiErrorKind::Other, "the response lists no listener")
                 })?;
-                snapshot(
-                    &current.route,
-                    current.load_balancer.clone(),
-                    listener.default_actions(),
-                    &op,
-                )
+                listener_snapshot(&current.route, current.load_balancer.clone(), listener, &op)
             }
             RouteId::Rule(arn) => {
                 let op = format!("{SERVICE}:ModifyRule");
@@ -421,12 +449,7 @@ impl AlbInventory for ElbV2 {
                 )
             })?;
         // The listener was read in full by the call that found it: no second DescribeListeners.
-        snapshot(
-            &RouteId::Listener(arn),
-            lb_arn,
-            listener.default_actions(),
-            &op,
-        )
+        listener_snapshot(&RouteId::Listener(arn), lb_arn, listener, &op)
     }
 
     async fn find_target_group(&self, name: &str) -> Result<Option<TargetGroupInfo>, ApiError> {
@@ -552,10 +575,10 @@ impl AlbInventory for ElbV2 {
                 continue;
             };
             let route = RouteId::Listener(arn.clone());
-            routes.push(snapshot(
+            routes.push(listener_snapshot(
                 &route,
                 load_balancer.clone(),
-                listener.default_actions(),
+                listener,
                 &op,
             )?);
             arns.push(arn);
@@ -592,5 +615,103 @@ impl AlbInventory for ElbV2 {
             unhealthy: count(TargetHealthStateEnum::Unhealthy),
             draining: count(TargetHealthStateEnum::Draining),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_elasticloadbalancingv2::types::AuthenticateOidcActionConfig;
+
+    const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    const BLUE: &str =
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/blue/943f017f100becff";
+    const GREEN: &str =
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/green/73e2d6bc24d8a067";
+
+    fn oidc(secret: Option<&str>) -> Action {
+        Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .order(1)
+            .authenticate_oidc_config(
+                AuthenticateOidcActionConfig::builder()
+                    .issuer("https://idp.example.com")
+                    .authorization_endpoint("https://idp.example.com/authorize")
+                    .token_endpoint("https://idp.example.com/token")
+                    .user_info_endpoint("https://idp.example.com/userinfo")
+                    .client_id("albflip")
+                    .set_client_secret(secret.map(str::to_string))
+                    .session_timeout(3600)
+                    .build(),
+            )
+            .build()
+    }
+
+    fn forward_to_blue() -> Action {
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .order(2)
+            .forward_config(
+                ForwardActionConfig::builder()
+                    .target_groups(
+                        TargetGroupTuple::builder()
+                            .target_group_arn(BLUE)
+                            .weight(1)
+                            .build(),
+                    )
+                    .target_groups(
+                        TargetGroupTuple::builder()
+                            .target_group_arn(GREEN)
+                            .weight(0)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    /// Issue 17: a Describe call never returns an OIDC client secret and AWS refuses a write without one
+    /// (or `UseExistingClientSecret`). The emulator returns the secret, so only the request's shape can
+    /// show this: the write keeps the action, drops any secret read and asks AWS to keep its own.
+    #[test]
+    fn an_oidc_action_is_written_back_with_use_existing_client_secret_and_no_secret() {
+        let route = RouteId::Listener(ListenerArn::parse(LISTENER).unwrap());
+        let lb = LoadBalancerArn::parse(LB).unwrap();
+        for read_secret in [None, Some("what-the-emulator-returns")] {
+            let snap = snapshot(
+                &route,
+                lb.clone(),
+                &[oidc(read_secret), forward_to_blue()],
+                "t",
+            )
+            .unwrap();
+            let mut forward = snap.forward.clone().unwrap();
+            forward.targets[1].weight = Some(1);
+            let written = actions_with(&snap, &forward, "t").unwrap();
+            assert_eq!(written.len(), 2, "no action dropped");
+            let config = written[0].authenticate_oidc_config().unwrap();
+            assert_eq!(config.use_existing_client_secret(), Some(true));
+            assert_eq!(config.client_secret(), None);
+            assert_eq!(config.client_id(), Some("albflip"));
+            assert_eq!(config.issuer(), Some("https://idp.example.com"));
+            assert_eq!(config.session_timeout(), Some(3600));
+            assert_eq!(written[0].order(), Some(1));
+            let weights: Vec<Option<i32>> = written[1]
+                .forward_config()
+                .unwrap()
+                .target_groups()
+                .iter()
+                .map(|t| t.weight())
+                .collect();
+            assert_eq!(weights, [Some(1), Some(1)]);
+        }
+    }
+
+    #[test]
+    fn actions_without_oidc_are_left_as_read() {
+        let mut a = forward_to_blue();
+        keep_client_secret(&mut a);
+        assert_eq!(a, forward_to_blue());
     }
 }

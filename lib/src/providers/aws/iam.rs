@@ -32,6 +32,8 @@ pub const LOCK_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    // Whether the naming convention's lock table exists, when no table is named.
+    "dynamodb:DescribeTable",
 ];
 
 /// The policy document for `route`, the Auto Scaling groups named in `asgs` (every group of the route's

@@ -281,6 +281,19 @@ impl Resolved {
         };
         state::check_can_start(live, new)
     }
+
+    /// A manual shift may write on this route (see [`state::check_can_shift`]); returns the deployment
+    /// taken over, if any.
+    pub fn check_can_shift(&self, take_over: bool) -> Result<Option<DeploymentRecord>, Error> {
+        let record = self.record();
+        let live = RouteState {
+            route: &self.snapshot.route,
+            record: record.as_ref(),
+            split: self.split,
+            stable: self.stable,
+        };
+        state::check_can_shift(live, take_over)
+    }
 }
 
 /// Reads the route the user named and works out blue and green.
@@ -413,6 +426,12 @@ fn early_health(target: &Target, to: Option<Color>) -> Vec<&TargetGroupArn> {
 /// The route the user named, found but not resolved (no colors, no discovery): what a lock key needs.
 pub async fn locate<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<RouteId, Error> {
     match spec.route_id() {
+        // A rule may be its listener's default rule, which is the listener's default action: read it
+        // to know (the lock of a route must not depend on how it was named).
+        Some(rule @ RouteId::Rule(_)) => match alb.read(&rule).await {
+            Ok(snapshot) => Ok(snapshot.route),
+            Err(e) => Err(not_found_or_read(e, &rule)),
+        },
         Some(route) => Ok(route),
         None => Ok(read_route(alb, spec).await?.0.route),
     }
@@ -423,7 +442,19 @@ pub async fn locate<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<RouteId, Error>
 async fn read_route<A: Alb>(alb: &A, spec: &RouteSpec) -> Result<(RouteSnapshot, Tags), Error> {
     let (snapshot, mut tags) = match spec {
         RouteSpec::Listener(arn) => read_by_id(alb, RouteId::Listener(arn.clone())).await?,
-        RouteSpec::Rule(arn) => read_by_id(alb, RouteId::Rule(arn.clone())).await?,
+        RouteSpec::Rule(arn) => {
+            let rule = RouteId::Rule(arn.clone());
+            let (snapshot, tags) = read_by_id(alb, rule.clone()).await?;
+            if snapshot.route == rule {
+                (snapshot, tags)
+            } else {
+                // A default rule is read as its listener's default action, whose tags are the
+                // listener's.
+                let resource = [snapshot.route.resource_arn()];
+                let tags = alb.tags(&resource).await.map_err(Error::Read)?;
+                (snapshot, tags)
+            }
+        }
         RouteSpec::LoadBalancer { name, port } => {
             let snapshot = alb.find_listener(name, *port).await.map_err(|e| match e.kind {
                 ApiErrorKind::NotFound => Error::NotFound {

@@ -90,6 +90,9 @@ pub struct RouteSnapshot {
     pub action_types: Vec<String>,
     /// The forward action, when the route has one.
     pub forward: Option<ForwardAction>,
+    /// The listener's protocol (`HTTP`, `HTTPS`; a Network Load Balancer's `TCP`, `TLS`, `UDP`,
+    /// `TCP_UDP`); `None` for a rule (only an Application Load Balancer has rules) or when not reported.
+    pub protocol: Option<String>,
     /// Everything else the router needs to write the route back unchanged.
     pub preserved: Preserved,
 }
@@ -157,6 +160,9 @@ pub enum RouteProblem {
     /// unless group stickiness is enabled too.
     #[error("target group {0} has target-group stickiness (stickiness.enabled) on, and AWS refuses a weighted forward to it unless the forward action's group stickiness is enabled (InvalidLoadBalancerAction)")]
     TargetGroupStickiness(String),
+    /// The route is a Network (or Gateway) Load Balancer's listener.
+    #[error("it is a listener of a Network Load Balancer (protocol {0}): albflip shifts Application Load Balancer routes only, and judges them on AWS/ApplicationELB metrics that a Network Load Balancer does not publish")]
+    NotApplication(String),
     /// A target group in the action is neither blue nor green.
     #[error("its forward action includes target group {0}, which is neither blue nor green")]
     ForeignTargetGroup(String),
@@ -169,6 +175,10 @@ pub enum RouteProblem {
         target_group: String,
     },
 }
+
+/// The protocols of an Application Load Balancer's listeners; a Network Load Balancer's are `TCP`,
+/// `TLS`, `UDP` and `TCP_UDP`, a Gateway Load Balancer's `GENEVE`.
+const APPLICATION_PROTOCOLS: [&str; 2] = ["HTTP", "HTTPS"];
 
 /// Checks a found forward action for things albflip refuses to work with.
 pub fn check_forward(forward: &ForwardAction) -> Result<(), RouteProblem> {
@@ -207,6 +217,13 @@ pub fn check_forward(forward: &ForwardAction) -> Result<(), RouteProblem> {
 
 /// The forward action of a snapshot, or why there is none to shift.
 pub fn forward_of(snapshot: &RouteSnapshot) -> Result<&ForwardAction, RouteProblem> {
+    if let Some(protocol) = snapshot
+        .protocol
+        .as_deref()
+        .filter(|p| !APPLICATION_PROTOCOLS.contains(p))
+    {
+        return Err(RouteProblem::NotApplication(protocol.to_string()));
+    }
     snapshot
         .forward
         .as_ref()

@@ -99,6 +99,32 @@ where
     }
 }
 
+/// Runs `call` (a read), and again while it fails with [`ApiErrorKind::Throttled`], within
+/// [`WRITE_BUDGET`]: a rollback's reads get the patience of its writes. Reads do not queue behind the
+/// writes' pacer.
+pub async fn retry_throttled_read<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if e.kind == ApiErrorKind::Throttled && started.elapsed() < WRITE_BUDGET => {
+                let noise = {
+                    use std::hash::BuildHasher;
+                    let bits = std::collections::hash_map::RandomState::new().hash_one(attempt);
+                    u32::try_from(bits % 1_000_000_000).unwrap_or(0)
+                };
+                tokio::time::sleep(backoff(attempt, noise)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

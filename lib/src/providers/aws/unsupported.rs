@@ -15,6 +15,7 @@ pub fn unsupported(route: &RouteId, problem: RouteProblem) -> Error {
         P::WeightOutOfRange { .. } | P::AllZeroWeights => text!("Fix the weights (0..=999, not all zero) with `aws elbv2 modify-listener`, or use ", {next Next::Shift}, " without ", {input Input::Force}, " after fixing"),
         P::InvalidStickiness(_) => text!("Set a stickiness duration of 1..=604800 seconds, or disable stickiness"),
         P::MissingColor { .. } => text!("Name the target groups the action forwards to with ", {input Input::BlueTargetGroup}, "/", {input Input::GreenTargetGroup}),
+        P::NotApplication(_) => text!("Shift a Network Load Balancer's weighted target groups with `aws elbv2 modify-listener`; albflip does not judge them yet"),
         P::TargetGroupStickiness(_) => text!("Enable group stickiness on the forward action, or turn stickiness off on the target group (`aws elbv2 modify-target-group-attributes --attributes Key=stickiness.enabled,Value=false`)"),
     };
     Error::UnsupportedRoute {

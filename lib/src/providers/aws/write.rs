@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::model::{Color, Split, Stickiness};
 use crate::providers::aws::api::TrafficRouter;
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::throttle::retry_throttled_read;
 use crate::providers::aws::unsupported::unsupported;
 
 /// How a change was verified.
@@ -61,15 +62,41 @@ pub async fn write_verified<R: TrafficRouter>(
     }
 }
 
-/// Reads `route` back and checks that it carries the `desired` forward action.
+/// Read-backs of a write before a disagreement counts as a failure: ELB's reads are eventually
+/// consistent, and a read right after a write can still show the action before it.
+pub const READ_BACK_ATTEMPTS: u32 = 3;
+/// The wait before the second read-back; it doubles before each further one.
+const READ_BACK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Reads `route` back and checks that it carries the `desired` forward action, reading again (up to
+/// [`READ_BACK_ATTEMPTS`] reads) while it shows something else or the read fails.
 pub async fn verify<R: TrafficRouter>(
     router: &R,
     route: &RouteId,
     desired: &ForwardAction,
 ) -> Result<RouteSnapshot, Error> {
+    let mut wait = READ_BACK_WAIT;
+    let mut attempt = 1;
+    loop {
+        match read_back(router, route, desired).await {
+            Err(_) if attempt < READ_BACK_ATTEMPTS => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// One read-back of `route` against the `desired` forward action.
+async fn read_back<R: TrafficRouter>(
+    router: &R,
+    route: &RouteId,
+    desired: &ForwardAction,
+) -> Result<RouteSnapshot, Error> {
     // The write went through: a read-back that fails is a verification failure, never "nothing changed".
-    let live = router
-        .read(route)
+    let live = retry_throttled_read(|| router.read(route))
         .await
         .map_err(|e| Error::VerificationFailed {
             route: route.clone(),
@@ -262,51 +289,180 @@ async fn write_if_needed<R: TrafficRouter>(
     Ok(Some(snapshot.route.clone()))
 }
 
-/// Puts all traffic on `stable` on every route: each read fresh and written when it needs it, verified
-/// from the write's response. A route that cannot be read or written does not stop the others. The reads
-/// are made at once, then the writes.
+/// Puts all traffic on `stable` on every route: each read fresh (with the patience of a write under
+/// throttling) and written when it needs it, verified from the write's response. A route whose fresh read
+/// fails is written from the last snapshot the run has of it, whatever that snapshot shows: traffic
+/// first. A route that cannot be read or written does not stop the others.
 pub async fn rollback_each<R: TrafficRouter>(
     router: &R,
     routes: &[&RouteSnapshot],
     groups: &ColorGroups,
     stable: Color,
 ) -> Result<Vec<RouteId>, Error> {
-    let reads = futures_util::future::join_all(routes.iter().map(|s| router.read(&s.route))).await;
+    let split = Split::all_to(stable);
     let mut live = Vec::new();
-    let mut unread = Vec::new();
-    for read in reads {
-        match read {
+    let mut last_known = Vec::new();
+    for snapshot in routes {
+        match retry_throttled_read(|| router.read(&snapshot.route)).await {
             Ok(found) => live.push(found),
-            Err(e) => unread.push(Error::Read(e)),
+            Err(e) => {
+                tracing::warn!(route = %snapshot.route, error = %e, "the route could not be read; rolling it back from the last snapshot");
+                last_known.push(*snapshot);
+            }
         }
     }
-    let written = write_each(router, &live, groups, Split::all_to(stable)).await;
-    match (written, unread.len()) {
-        (Ok(written), 0) => Ok(written),
-        (Err(e), 0) => Err(e),
-        (Ok(_), 1) if routes.len() == 1 => Err(unread.remove(0)),
-        (result, _) => {
-            let mut failed: Vec<crate::input::Text> = unread.iter().map(Error::text).collect();
-            let written = match result {
-                Ok(w) => w.iter().map(ToString::to_string).collect(),
-                Err(Error::RoutesFailed {
-                    written,
-                    failed: more,
-                    ..
-                }) => {
-                    failed.extend(more);
-                    written
-                }
-                Err(e) => {
-                    failed.push(e.text());
-                    Vec::new()
-                }
-            };
-            Err(Error::RoutesFailed {
-                split: Split::all_to(stable).to_string(),
-                written,
-                failed,
-            })
+    // Failures as errors (one route's own error is returned as it is) and, from a group write that
+    // failed part-way, as the text it already made of them.
+    let (mut written, mut failed, mut errors) = match write_each(router, &live, groups, split).await
+    {
+        Ok(w) => (
+            w.iter().map(ToString::to_string).collect(),
+            Vec::new(),
+            Vec::new(),
+        ),
+        Err(Error::RoutesFailed {
+            written, failed, ..
+        }) => (written, failed, Vec::new()),
+        Err(e) => (Vec::new(), Vec::new(), vec![e]),
+    };
+    for snapshot in last_known {
+        match write_verified(router, snapshot, groups, split, Verification::Response).await {
+            Ok(_) => written.push(snapshot.route.to_string()),
+            Err(e) => errors.push(e),
         }
+    }
+    if failed.is_empty() && errors.is_empty() {
+        return Ok(routes
+            .iter()
+            .map(|r| r.route.clone())
+            .filter(|r| written.contains(&r.to_string()))
+            .collect());
+    }
+    if routes.len() == 1 && failed.is_empty() && errors.len() == 1 {
+        return Err(errors.remove(0));
+    }
+    failed.extend(errors.iter().map(Error::text));
+    Err(Error::RoutesFailed {
+        split: split.to_string(),
+        written,
+        failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{ApiError, ApiErrorKind};
+    use crate::testing::InMemoryAlb;
+    use std::sync::Mutex;
+
+    /// The in-memory load balancer with faults on its reads: the next `failing` reads fail with `kind`,
+    /// and the next `stale` reads after a write show the route as it was before the write.
+    struct Faulty {
+        alb: InMemoryAlb,
+        faults: Mutex<(u32, ApiErrorKind, u32, Option<RouteSnapshot>)>,
+    }
+
+    impl Faulty {
+        fn new(failing: u32, kind: ApiErrorKind, stale: u32) -> Faulty {
+            Faulty {
+                alb: InMemoryAlb::new(),
+                faults: Mutex::new((failing, kind, stale, None)),
+            }
+        }
+    }
+
+    impl TrafficRouter for Faulty {
+        async fn read(&self, route: &RouteId) -> Result<RouteSnapshot, ApiError> {
+            {
+                let mut f = self.faults.lock().unwrap();
+                if f.0 > 0 {
+                    f.0 -= 1;
+                    return Err(ApiError::new("memory:Read", f.1.clone(), "injected"));
+                }
+                if f.2 > 0 {
+                    if let Some(before) = f.3.clone() {
+                        f.2 -= 1;
+                        return Ok(before);
+                    }
+                }
+            }
+            self.alb.read(route).await
+        }
+
+        async fn write(
+            &self,
+            current: &RouteSnapshot,
+            forward: &ForwardAction,
+        ) -> Result<RouteSnapshot, ApiError> {
+            let before = self.alb.read(&current.route).await?;
+            self.faults.lock().unwrap().3 = Some(before);
+            self.alb.write(current, forward).await
+        }
+    }
+
+    fn snapshot(f: &Faulty) -> RouteSnapshot {
+        futures_util::FutureExt::now_or_never(f.alb.read(&RouteId::Listener(f.alb.listener_arn())))
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Issue 17: a rollback whose fresh read of a route fails writes it from the last snapshot the run
+    /// has, even when that snapshot shows the stable color already (it is stale: traffic first).
+    #[tokio::test(start_paused = true)]
+    async fn a_route_that_cannot_be_read_is_rolled_back_from_its_last_snapshot() {
+        let f = Faulty::new(1, ApiErrorKind::Unreachable, 0);
+        let last = snapshot(&f);
+        f.alb.set_split(Split::to(
+            Color::Green,
+            crate::model::Percent::new(50).unwrap(),
+        ));
+        let groups = f.alb.groups().clone();
+        let written = rollback_each(&f, &[&last], &groups, Color::Blue)
+            .await
+            .unwrap();
+        assert_eq!(written, vec![last.route.clone()]);
+        assert_eq!(f.alb.split(), Split::all_to(Color::Blue));
+    }
+
+    /// Issue 17: the rollback's reads are as patient with throttling as its writes.
+    #[tokio::test(start_paused = true)]
+    async fn a_rollbacks_reads_wait_out_throttling() {
+        let f = Faulty::new(6, ApiErrorKind::Throttled, 0);
+        let last = snapshot(&f);
+        f.alb.set_split(Split::to(
+            Color::Green,
+            crate::model::Percent::new(50).unwrap(),
+        ));
+        let groups = f.alb.groups().clone();
+        rollback_each(&f, &[&last], &groups, Color::Blue)
+            .await
+            .unwrap();
+        assert_eq!(f.alb.split(), Split::all_to(Color::Blue));
+        assert_eq!(
+            f.faults.lock().unwrap().0,
+            0,
+            "every throttled read was retried"
+        );
+    }
+
+    /// Issue 17: a read-back that still shows the route before the write (eventual consistency) is
+    /// read again before it counts as a failure; one that never shows it fails.
+    #[tokio::test(start_paused = true)]
+    async fn a_stale_read_back_is_read_again_before_it_fails() {
+        let half = Split::to(Color::Green, crate::model::Percent::new(50).unwrap());
+        let f = Faulty::new(0, ApiErrorKind::Other, READ_BACK_ATTEMPTS - 1);
+        let current = snapshot(&f);
+        let groups = f.alb.groups().clone();
+        let verified = write_verified(&f, &current, &groups, half, Verification::ReadBack).await;
+        assert!(verified.is_ok(), "{verified:?}");
+
+        let f = Faulty::new(0, ApiErrorKind::Other, READ_BACK_ATTEMPTS);
+        let current = snapshot(&f);
+        let verified = write_verified(&f, &current, &groups, half, Verification::ReadBack).await;
+        assert!(
+            matches!(verified, Err(Error::VerificationFailed { .. })),
+            "{verified:?}"
+        );
     }
 }
