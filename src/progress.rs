@@ -204,6 +204,12 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
             "capacity ready: {asg} {} {desired}, {healthy} healthy",
             if *raised { "raised to" } else { "already at" }
         ),
+        Event::CapacityHeld { asg, min, was } => format!(
+            "capacity held: {asg} min {was} -> {min} for the deployment (nothing scales it in while traffic moves)"
+        ),
+        Event::CapacityReleased { asg, min, was } => {
+            format!("capacity hold ended: {asg} min {was} -> {min}, as it was")
+        }
         Event::TestTrafficApplied { listener, to } => {
             format!("test listener {listener}: all test traffic on {to} (verified)")
         }

@@ -333,7 +333,7 @@ pub fn summary(
 }
 
 fn human(d: std::time::Duration) -> String {
-    humantime::format_duration(d).to_string()
+    albflip::duration::human(d)
 }
 
 /// `albflip plan` for people.

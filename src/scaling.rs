@@ -38,13 +38,24 @@ pub fn rollback_output(
             let mut v = render::change_json("rollback", &outcome.change, calls);
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("capacity".into(), json!(capacity));
+                obj.insert("released_holds".into(), json!(outcome.released));
             }
             format!("{v}\n")
         }
         OutputFormat::Text => {
             let restored = capacity.map(|c| restore_text(c, force)).unwrap_or_default();
             let change = render::change_text("Rolled back", &outcome.change, calls, g.verbose > 0);
-            format!("{restored}{change}")
+            let holds: String = outcome
+                .released
+                .iter()
+                .map(|h| {
+                    format!(
+                        "  capacity hold ended: {} min {} -> {}, as before the deployment\n",
+                        h.pool, h.min_before, h.min_after
+                    )
+                })
+                .collect();
+            format!("{restored}{change}{holds}")
         }
     }
 }

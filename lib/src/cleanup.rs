@@ -267,6 +267,9 @@ pub struct RollbackOutcome {
     pub capacity: Option<CapacityRestore>,
     /// The traffic change (capacity warnings first among its warnings).
     pub change: ChangeOutcome,
+    /// albflip's capacity holds ended after traffic moved (a deployment in flight, killed, had left
+    /// them).
+    pub released: Vec<capacity::Hold>,
 }
 
 /// `albflip rollback`, capacity-aware: all traffic to the stable color (or `options.to`), but when that
@@ -324,8 +327,64 @@ where
     if judge_health {
         warnings.append(&mut change.warnings);
     }
+    // Traffic first; then the holds a deployment in flight left (a killed run's): only then, so that
+    // the emergency path reads no Auto Scaling group when no deployment was running.
+    let released = if in_flight(&resolved) && !options.change.dry_run {
+        release_holds(scaler, &resolved, &mut warnings).await
+    } else {
+        Vec::new()
+    };
     change.warnings = warnings;
-    Ok(RollbackOutcome { capacity, change })
+    Ok(RollbackOutcome {
+        capacity,
+        change,
+        released,
+    })
+}
+
+/// Whether the route records a deployment that did not finish.
+fn in_flight(resolved: &Resolved) -> bool {
+    DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| {
+        matches!(
+            r.phase,
+            Phase::InProgress | Phase::AwaitingPromotion | Phase::Interrupted
+        )
+    })
+}
+
+/// Ends albflip's holds on both colors' groups; a group that cannot be read or released is a warning.
+async fn release_holds<S: Scaler>(
+    scaler: &S,
+    resolved: &Resolved,
+    warnings: &mut Vec<Text>,
+) -> Vec<capacity::Hold> {
+    let mut released = Vec::new();
+    for color in Color::ALL {
+        let groups = match scaler
+            .groups_for_target_group(resolved.groups.of(color))
+            .await
+        {
+            Ok(g) => g,
+            Err(e) => {
+                warnings.push(text!(format!("could not look for {color}'s Auto Scaling group to end albflip's capacity hold ({e})")));
+                continue;
+            }
+        };
+        for group in groups.iter().filter(|g| g.held_min.is_some()) {
+            match capacity::release(scaler, &group.name).await {
+                Ok(Some(h)) => released.push(h),
+                Ok(None) => {}
+                Err(e) => warnings.push(
+                    text!(format!(
+                        "albflip's hold on {} could not be ended (its minimum stays raised): ",
+                        group.name
+                    ))
+                    .then(e.text()),
+                ),
+            }
+        }
+    }
+    released
 }
 
 /// The capacity record of `color`'s group on the named route, if any.

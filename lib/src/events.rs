@@ -177,6 +177,25 @@ pub enum Event {
         /// Healthy targets found.
         healthy: u32,
     },
+    /// A color's Auto Scaling group is held for the deployment: its minimum raised to its desired size
+    /// so that nothing scales it in while traffic moves (the minimum it had is recorded on the group).
+    CapacityHeld {
+        /// The Auto Scaling group.
+        asg: String,
+        /// Its minimum now.
+        min: u32,
+        /// Its minimum before.
+        was: u32,
+    },
+    /// albflip's hold on a group ended: its minimum is back to the one recorded.
+    CapacityReleased {
+        /// The Auto Scaling group.
+        asg: String,
+        /// Its minimum now.
+        min: u32,
+        /// Its minimum during the hold.
+        was: u32,
+    },
     /// The test listener was pointed at a color (verified by a read-back).
     TestTrafficApplied {
         /// The test listener's ARN.

@@ -234,10 +234,10 @@ pub enum HookError {
     #[error("the {} hook `{}` failed ({}){}", .0.hook.stage, .0.hook.command, exit_text(.0.exit_code), output_text(&.0.output))]
     Failed(Box<HookRun>),
     /// It did not finish in time and was killed.
-    #[error("the {} hook `{}` did not finish within {} and was killed{}. Make it faster or raise its timeout", .0.hook.stage, .0.hook.command, humantime::format_duration(.0.elapsed), output_text(&.0.output))]
+    #[error("the {} hook `{}` did not finish within {} and was killed{}. Make it faster or raise its timeout", .0.hook.stage, .0.hook.command, crate::duration::human(.0.elapsed), output_text(&.0.output))]
     TimedOut(Box<HookRun>),
     /// The run was interrupted while it ran, and it was killed.
-    #[error("the {} hook `{}` was stopped after {} because the run was interrupted{}", .0.hook.stage, .0.hook.command, humantime::format_duration(.0.elapsed), output_text(&.0.output))]
+    #[error("the {} hook `{}` was stopped after {} because the run was interrupted{}", .0.hook.stage, .0.hook.command, crate::duration::human(.0.elapsed), output_text(&.0.output))]
     Interrupted(Box<HookRun>),
 }
 

@@ -66,6 +66,7 @@
 //! - [`lock`]: one deployment per route: a lease taken, renewed and released around a run.
 //! - [`input`]: the inputs and next steps library errors refer to, typed; a caller names them its way.
 //! - [`config`]: the `albflip.toml` file, and a whole deployment from it.
+//! - [`duration`]: durations for people (a measured time rounded: `40s`, not `40s 685ms 900us`).
 //! - [`testing`] (feature `testing`): in-memory load balancer, Auto Scaling and lock, scripted metrics,
 //!   and [`testing::InMemoryRouter`], the smallest provider.
 //! - [`error`]: [`Error`] and its [`ErrorKind`].
@@ -163,6 +164,7 @@
 pub mod capacity;
 pub mod cleanup;
 pub mod config;
+pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod events;

@@ -230,6 +230,27 @@ pub trait CapacityPool: Send + Sync {
         name: &str,
         capacity: Capacity,
     ) -> impl Future<Output = Result<PoolInfo, ApiError>> + Send;
+
+    /// Records on the pool the minimum it had before albflip raised it for a deployment (`Some`), or
+    /// removes that record (`None`); [`PoolInfo::held_min`] reads it back. A pool that cannot keep such a
+    /// record refuses, and albflip then leaves its minimum alone.
+    fn set_hold(
+        &self,
+        name: &str,
+        held_min: Option<u32>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        let _ = held_min;
+        let message = format!("pool {name} cannot record a hold");
+        async move {
+            Err(ApiError::new(
+                "capacity:SetHold",
+                ApiErrorKind::Rejected {
+                    code: "NotSupported".into(),
+                },
+                message,
+            ))
+        }
+    }
 }
 
 /// A capacity pool as albflip sees it.
@@ -249,6 +270,10 @@ pub struct PoolInfo {
     /// Serialized as `target_groups`, the name the CLI's JSON output has always used.
     #[serde(rename = "target_groups")]
     pub serves: Vec<String>,
+    /// While albflip holds the pool for a deployment: the minimum it had before albflip raised it to
+    /// the desired size (so nothing scales it in mid-deployment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_min: Option<u32>,
 }
 
 impl PoolInfo {

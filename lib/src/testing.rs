@@ -2,6 +2,9 @@
 //! to blue and green, and a metric source driven by a script. With `tokio::time::pause()` and
 //! [`crate::ports::TokioClock`] whole deployments run in simulated time.
 //!
+//! [`alb_model`] is a realistic model of the metrics an ALB publishes (periods, publication lag, the
+//! load balancer's own 5XX, per-node host counts) and [`model_source`] serves it as a metric source.
+//!
 //! ```
 //! use albflip::testing::InMemoryAlb;
 //! use albflip::model::{Color, Split};
@@ -15,12 +18,19 @@ use std::time::SystemTime;
 
 use crate::model::{Color, Split, Stickiness};
 use crate::plan::{ColorMetrics, Observation};
-use crate::ports::{ApiError, ApiErrorKind, MetricQuery, MetricSource, Tags, TargetHealth};
+use crate::ports::{
+    ApiError, ApiErrorKind, Clock, MetricQuery, MetricSource, Tags, TargetHealth, TokioClock,
+};
 use crate::providers::aws::api::{AlbInventory, TargetGroupInfo, TrafficRouter};
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, TargetGroupArn};
 use crate::providers::aws::route::{
     self, ColorGroups, ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot,
 };
+
+pub mod alb_model;
+pub mod model_source;
+
+use alb_model::WeightHistory;
 
 const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/sim-shop-alb/0000000000000001";
 const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/sim-shop-alb/0000000000000001/0000000000000002";
@@ -35,6 +45,18 @@ struct State {
     written: Vec<Split>,
     failing_writes: u32,
     sticky_groups: std::collections::BTreeSet<String>,
+    history: WeightHistory,
+    health_source: Option<HealthSource>,
+}
+
+/// Where a color's live health comes from instead of [`InMemoryAlb::set_health`].
+#[derive(Clone)]
+struct HealthSource(Arc<dyn Fn(Color) -> TargetHealth + Send + Sync>);
+
+impl std::fmt::Debug for HealthSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HealthSource(..)")
+    }
 }
 
 /// An in-memory load balancer: one listener whose default action forwards to blue and green.
@@ -42,6 +64,7 @@ struct State {
 pub struct InMemoryAlb {
     state: Mutex<State>,
     groups: ColorGroups,
+    clock: Option<TokioClock>,
 }
 
 fn arn<T, E: std::fmt::Debug>(parsed: Result<T, E>) -> T {
@@ -89,8 +112,42 @@ impl InMemoryAlb {
                 written: Vec::new(),
                 failing_writes: 0,
                 sticky_groups: Default::default(),
+                history: WeightHistory::default(),
+                health_source: None,
             }),
             groups,
+            clock: None,
+        }
+    }
+
+    /// As [`InMemoryAlb::new`], and every change of the split is timestamped by `clock` in the
+    /// [`InMemoryAlb::weight_history`], starting with blue at 100 % now.
+    pub fn with_clock(clock: TokioClock) -> InMemoryAlb {
+        let alb = InMemoryAlb {
+            clock: Some(clock),
+            ..InMemoryAlb::new()
+        };
+        alb.lock().history = WeightHistory::starting(clock.now(), Split::all_to(Color::Blue));
+        alb
+    }
+
+    /// The split over time, as [`InMemoryAlb::with_clock`]'s clock saw it change (empty without a clock).
+    pub fn weight_history(&self) -> WeightHistory {
+        self.lock().history.clone()
+    }
+
+    /// From now on, `DescribeTargetHealth` of a color answers `health(color)` (e.g. a model's targets
+    /// at the clock's now) and [`InMemoryAlb::set_health`] no longer counts.
+    pub fn follow_health(&self, health: impl Fn(Color) -> TargetHealth + Send + Sync + 'static) {
+        self.lock().health_source = Some(HealthSource(Arc::new(health)));
+    }
+
+    /// Records the live split in the weight history, when there is a clock.
+    fn record(&self, s: &mut State) {
+        if let Some(clock) = &self.clock {
+            let split =
+                route::live_split(&s.forward, &self.groups).unwrap_or(Split::all_to(Color::Blue));
+            s.history.record(clock.now(), split);
         }
     }
 
@@ -133,6 +190,7 @@ impl InMemoryAlb {
         let mut s = self.lock();
         if let Ok(f) = route::forward_with_split(&s.forward.clone(), &self.groups, split) {
             s.forward = f;
+            self.record(&mut s);
         }
     }
 
@@ -216,6 +274,7 @@ impl TrafficRouter for InMemoryAlb {
             )
         })?;
         s.written.push(split);
+        self.record(&mut s);
         Ok(self.snapshot(&s))
     }
 }
@@ -292,6 +351,12 @@ impl AlbInventory for InMemoryAlb {
     }
 
     async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
+        let source = self.lock().health_source.clone();
+        if let (Some(HealthSource(health)), Some(color)) =
+            (source, self.groups.color_of(target_group))
+        {
+            return Ok(health(color));
+        }
         Ok(self
             .lock()
             .health
@@ -545,6 +610,7 @@ impl InMemoryScaler {
             desired,
             in_service: desired,
             target_groups: vec![alb.groups().of(color).clone()],
+            held_min: None,
         };
         let scaler = InMemoryScaler {
             alb: Some(Arc::clone(&alb)),
@@ -643,6 +709,15 @@ impl crate::providers::aws::api::Scaler for InMemoryScaler {
         locked(&self.writes).push((name.to_string(), capacity));
         self.bring_up(&updated);
         Ok(updated)
+    }
+
+    async fn set_hold(&self, name: &str, held_min: Option<u32>) -> Result<(), ApiError> {
+        let mut groups = locked(&self.groups);
+        let group = groups.get_mut(name).ok_or_else(|| {
+            ApiError::new("memory:CreateOrUpdateTags", ApiErrorKind::NotFound, name)
+        })?;
+        group.held_min = held_min;
+        Ok(())
     }
 }
 

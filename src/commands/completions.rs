@@ -5,9 +5,39 @@ use clap::CommandFactory;
 use crate::args::Cli;
 use crate::exit;
 
-/// Prints the completion script for `shell`.
+/// Prints the completion script for `shell`. A reader that stops early (`| head -1`) is not an error.
 pub fn run(shell: clap_complete::Shell) -> u8 {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "albflip", &mut std::io::stdout());
-    exit::SUCCESS
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "albflip", &mut script);
+    write_out(&script, "the completion script")
+}
+
+/// Writes `bytes` to stdout: a closed pipe ends the output quietly (exit 0), any other failure is a
+/// runtime error naming `what`.
+pub fn write_out(bytes: &[u8], what: &str) -> u8 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => exit::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(e) => {
+            eprintln!("albflip: error: cannot write {what}: {e}");
+            exit::RUNTIME
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shell_gets_a_script() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh] {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "albflip", &mut script);
+            assert!(String::from_utf8_lossy(&script).contains("albflip"));
+        }
+    }
 }

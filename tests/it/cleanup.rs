@@ -266,3 +266,131 @@ fn a_dry_run_rollback_after_cleanup_says_it_would_scale_up_first() {
     assert_eq!(sizes(&blue_asg(&s)), (0, 4, 0));
     assert_eq!(weights(&s), (Some(0), Some(100)));
 }
+
+fn green_asg(s: &Stack) -> String {
+    format!("{}-{}-green-asg", s.environment, s.application)
+}
+
+/// albflip's hold record on a group (`albflip:held-min`), if any.
+fn held_min(name: &str) -> Option<String> {
+    rt().block_on(async {
+        let out = autoscaling()
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .expect("describe auto scaling groups");
+        out.auto_scaling_groups()[0]
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("albflip:held-min"))
+            .and_then(|t| t.value().map(str::to_string))
+    })
+}
+
+fn deploy_green(s: &Stack, bake: &str) -> Vec<String> {
+    let mut v = s.by_arn();
+    v.extend(["deploy", "--target", "green", "--steps", "50,100"].map(String::from));
+    v.extend(fast(bake));
+    v
+}
+
+/// Issue 17, capacity during a deployment: while it runs, neither color's group can be scaled in (each
+/// group's minimum raised to its desired size, the minimum it had recorded on the group), and both are
+/// restored exactly when it completes.
+#[test]
+fn both_groups_are_held_during_a_deployment_and_restored_when_it_completes() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let (blue, green) = (blue_asg(&s), green_asg(&s));
+    let (blue_before, green_before) = (sizes(&blue), sizes(&green));
+    let mut cmd = albflip_fast();
+    cmd.args(deploy_green(&s, "3s"))
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        child.stdout.take().expect("stdout"),
+    ));
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        seen.push(line.clone());
+        if line.contains("weights applied and verified") {
+            break;
+        }
+    }
+    // Mid-deployment: both held at their desired size.
+    let (b, g) = (sizes(&blue), sizes(&green));
+    assert_eq!(
+        b.0, b.2,
+        "blue's minimum raised to its desired size: {b:?} {seen:?}"
+    );
+    assert_eq!(
+        g.0, g.2,
+        "green's minimum raised to its desired size: {g:?}"
+    );
+    assert_eq!(held_min(&blue), Some(blue_before.0.to_string()));
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        seen.iter()
+            .chain(&rest)
+            .any(|l| l.contains("capacity held: ")),
+        "{seen:?} {rest:?}"
+    );
+    // Done: each minimum exactly as before, no hold record left.
+    assert_eq!(sizes(&blue).0, blue_before.0);
+    assert_eq!(sizes(&green).0, green_before.0);
+    assert_eq!((held_min(&blue), held_min(&green)), (None, None));
+}
+
+/// Issue 17, capacity during a deployment: a run killed mid-deployment leaves its holds; `albflip
+/// rollback` moves traffic first, then ends them and says so.
+#[test]
+fn a_rollback_after_kill_9_ends_the_holds_the_deployment_left() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let blue = blue_asg(&s);
+    let blue_before = sizes(&blue);
+    let mut cmd = albflip_fast();
+    cmd.args(deploy_green(&s, "60s"))
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    for line in std::io::BufRead::lines(std::io::BufReader::new(
+        child.stdout.take().expect("stdout"),
+    )) {
+        if line.expect("line").contains("weights applied and verified") {
+            break;
+        }
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    assert_eq!(
+        held_min(&blue),
+        Some(blue_before.0.to_string()),
+        "the hold outlives the run"
+    );
+    let r = cli(&s, &["rollback"]).ok();
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+    assert!(
+        r.stdout.contains(&format!(
+            "capacity hold ended: {blue} min {} -> {}",
+            blue_before.2, blue_before.0
+        )),
+        "{r:?}"
+    );
+    assert_eq!(sizes(&blue), blue_before);
+    assert_eq!(held_min(&blue), None);
+}

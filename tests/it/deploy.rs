@@ -2,6 +2,8 @@
 //! that writes ALB metrics in proportion to the live weights.
 
 use crate::harness::*;
+use albflip::model::Color;
+use albflip::testing::alb_model::{Behaviour, Course};
 
 fn events(r: &Run) -> Vec<serde_json::Value> {
     r.stdout
@@ -104,18 +106,80 @@ fn a_faulty_green_is_rolled_back_with_exit_3() {
     );
 }
 
+/// `gated`, with `--metric-lag` covering the model's publication lag.
+fn gated_late(route: &[String], command: &[&str], bake: &str) -> Vec<String> {
+    let mut v = gated(route, command, bake);
+    if let Some(i) = v.iter().position(|a| a == "--metric-lag") {
+        v[i + 1] = MODEL_LAG.into();
+    }
+    v
+}
+
+/// A healthy deployment on metrics published per period and late (the ALB metrics model, with
+/// `--metric-lag` covering its lag): each step passes only once the periods the model published after
+/// its write cover the bake.
+#[test]
+fn a_healthy_deployment_on_periods_published_late_completes() {
+    let s = stack(None);
+    let model = emulator_model(21, 200.0);
+    let _metrics = ModelPublisher::start(&s, model.clone());
+    let argv = gated_late(
+        &s.by_arn(),
+        &[
+            "deploy", "--target", "green", "--steps", "50,100", "--output", "json",
+        ],
+        "3s",
+    );
+    let r = run(&argv);
+    assert_eq!(r.code, 0, "{r:?}");
+    let ev = events(&r);
+    let at = |e: &serde_json::Value| humantime::parse_rfc3339(e["ts"].as_str().unwrap()).unwrap();
+    let second = std::time::Duration::from_secs(1);
+    let mut written = None;
+    let mut passed = 0;
+    for e in &ev {
+        match e["event"].as_str() {
+            Some("weights_applied") => written = Some(at(e)),
+            Some("step_passed") => {
+                let first = albflip::plan::window::align_up(written.unwrap(), second);
+                let mut p = first;
+                while model.published_at(p) <= at(e) {
+                    p += second;
+                }
+                let covered = p.duration_since(first).unwrap();
+                assert!(
+                    covered >= 3 * second,
+                    "passed on {covered:?} of published periods: {e}"
+                );
+                passed += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(passed, 2, "{}", r.stdout);
+    let judged = ev
+        .iter()
+        .filter(|e| e["event"] == "gate_evaluated")
+        .any(|e| e["results"][0]["verdict"] == "pass");
+    assert!(judged, "no poll judged the error rate: {}", r.stdout);
+    assert_completed_on_green(&s, Some((false, None)));
+}
+
+/// Issue 15, scenario 2 on the emulator, on the model's periods: green refuses a fifth of its
+/// connections; its targets return no 5XX, only `TargetConnectionErrorCount` and the load balancer's 502s.
+/// At 1000 requests a second, green's first published period holds enough requests to judge its error
+/// rate, which the report names first (the load balancer's 502s fail the same poll).
 #[test]
 fn a_green_failing_to_connect_to_its_targets_is_rolled_back_without_any_5xx() {
     let s = stack(None);
-    let _metrics = Publisher::with_connection_errors(
-        &s,
-        Faults {
-            blue: 0.0,
-            green: 0.0,
-        },
-        0.2,
-    );
-    let r = run(&gated(&s.by_arn(), &["deploy", "--target", "green"], "30s"));
+    let refusing = Course::steady(Behaviour::healthy().with_refused(0.2));
+    let model = emulator_model(22, 1000.0).with_course(Color::Green, refusing);
+    let _metrics = ModelPublisher::start(&s, model);
+    let r = run(&gated_late(
+        &s.by_arn(),
+        &["deploy", "--target", "green"],
+        "30s",
+    ));
     assert_eq!(r.code, 3, "{r:?}");
     assert!(
         r.stdout.contains("GATE FAILED: green error rate"),
@@ -125,24 +189,28 @@ fn a_green_failing_to_connect_to_its_targets_is_rolled_back_without_any_5xx() {
     assert_eq!(weights(&s), (Some(100), Some(0)));
 }
 
-/// Issue 15, scenario 3 on the emulator: green times out, so the load balancer answers its share with
-/// 504s that only its own `HTTPCode_ELB_5XX_Count` (no TargetGroup dimension) counts. Green's target
-/// group metrics stay clean; the rise since the step rolls it back.
+/// Issue 15, scenario 3 on the emulator, on the model's periods: green times out on half its requests,
+/// so the load balancer answers them with 504s that only its own `HTTPCode_ELB_5XX_Count` (no
+/// TargetGroup dimension) counts, against blue's stray 504s before the step. Green's target group
+/// metrics stay clean; the rise since the step rolls it back.
 #[test]
 fn a_green_that_times_out_is_rolled_back_on_the_load_balancers_own_5xx() {
     let s = stack(None);
-    let clean = Faults {
-        blue: 0.0,
-        green: 0.0,
-    };
-    let _metrics = Publisher::with_timeouts(&s, clean, 0.0, 1.0);
-    // Let a few periods before the step be published: the rise is measured against them.
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    let r = run(&gated(&s.by_arn(), &["deploy", "--target", "green"], "30s"));
+    let stray = Course::steady(Behaviour::healthy().with_timeouts(0.001));
+    let timing_out = Course::steady(Behaviour::healthy().with_timeouts(0.5));
+    let model = emulator_model(23, 200.0)
+        .with_course(Color::Blue, stray)
+        .with_course(Color::Green, timing_out);
+    let _metrics = ModelPublisher::start(&s, model);
+    let r = run(&gated_late(
+        &s.by_arn(),
+        &["deploy", "--target", "green"],
+        "30s",
+    ));
     assert_eq!(r.code, 3, "{r:?}");
     assert!(
         r.stdout
-            .contains("GATE FAILED: the load balancer's own 5XX rose from 0.0% to"),
+            .contains("GATE FAILED: the load balancer's own 5XX rose from "),
         "{}",
         r.stdout
     );

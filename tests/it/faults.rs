@@ -263,9 +263,12 @@ fn check_deploy(
         }
         4 => {
             // Nothing written by this run: weights as before, or (drift) at a step albflip wrote.
+            // Named by the convention, a run takes the convention's lock table, and a release that a
+            // fault cut short leaves the lease to expire: the next run is refused by the lock.
             if !(err_msg.contains("drift")
                 || err_msg.contains("in progress")
-                || err_msg.contains("awaiting promotion"))
+                || err_msg.contains("awaiting promotion")
+                || err_msg.contains("holds the lock"))
             {
                 return fail(&format!("exit 4 without a conflict message: {err_msg}"));
             }

@@ -265,3 +265,28 @@ fn on_a_terminal_each_step_gets_a_live_bake_bar_with_colored_verdicts_and_no_col
         );
     }
 }
+
+/// Issue 21: a reader that stops early (`albflip completions bash | head -1`) is not a crash: exit 0,
+/// no panic on stderr, for the completion script and the man page alike.
+#[test]
+fn completions_and_the_man_page_end_quietly_when_the_reader_stops() {
+    use std::io::{BufRead, BufReader};
+    for argv in [&["completions", "bash"][..], &["man"]] {
+        let mut child = albflip()
+            .args(argv)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("first line");
+        // The reader is gone: the rest of the output goes to a closed pipe.
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{argv:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{argv:?}: {stderr}");
+        assert!(!first.is_empty());
+    }
+}

@@ -267,6 +267,68 @@ where
     })
 }
 
+/// What [`hold`] or [`release`] did to a pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    /// The pool.
+    pub pool: String,
+    /// Its minimum before.
+    pub min_before: u32,
+    /// Its minimum after.
+    pub min_after: u32,
+}
+
+/// For the length of a deployment: raises the pool's minimum to its desired size, so that no scaling
+/// policy or schedule scales it in while traffic moves (a rollback then finds the stable color as large
+/// as it was). The minimum it had is recorded on the pool first, so that every way out, a resume after
+/// `kill -9` or an `albflip rollback` included, puts it back exactly. `None` when there is nothing to
+/// hold (the minimum is already the desired size) or the pool is held already (a resumed deployment).
+pub async fn hold<S: CapacityPool>(pools: &S, name: &str) -> Result<Option<Hold>, Error> {
+    let current = describe(pools, name).await?;
+    if current.held_min.is_some() || current.min >= current.desired {
+        return Ok(None);
+    }
+    pools
+        .set_hold(name, Some(current.min))
+        .await
+        .map_err(|e| hold_failed(name, Some(current.min), e))?;
+    let held = Capacity {
+        min: current.desired,
+        ..current.capacity()
+    };
+    let after = resize(pools, name, held).await?;
+    Ok(Some(Hold {
+        pool: name.to_string(),
+        min_before: current.min,
+        min_after: after.min,
+    }))
+}
+
+/// Ends albflip's hold on the pool: its minimum back to the one recorded by [`hold`] (never above the
+/// desired size), then the record removed. `None` when albflip does not hold it.
+pub async fn release<S: CapacityPool>(pools: &S, name: &str) -> Result<Option<Hold>, Error> {
+    let current = describe(pools, name).await?;
+    let Some(min) = current.held_min else {
+        return Ok(None);
+    };
+    let restored = Capacity {
+        min: min.min(current.desired),
+        ..current.capacity()
+    };
+    if restored != current.capacity() {
+        resize(pools, name, restored).await?;
+    }
+    pools
+        .set_hold(name, None)
+        .await
+        .map_err(|e| hold_failed(name, None, e))?;
+    Ok(Some(Hold {
+        pool: name.to_string(),
+        min_before: current.min,
+        min_after: restored.min,
+    }))
+}
+
 /// The larger of what is there and what was recorded, size by size.
 fn restored(current: Capacity, recorded: Capacity) -> Capacity {
     let desired = current.desired.max(recorded.desired);
@@ -363,6 +425,18 @@ async fn describe<S: CapacityPool>(pools: &S, name: &str) -> Result<PoolInfo, Er
                 " or in albflip.toml, and the region"
             ),
         })
+}
+
+/// A hold record that could not be written or removed.
+fn hold_failed(name: &str, held_min: Option<u32>, e: crate::ports::ApiError) -> Error {
+    Error::ScalingFailed {
+        asg: name.to_string(),
+        capacity: match held_min {
+            Some(min) => format!("the record of its minimum {min} before albflip's hold"),
+            None => "the removal of albflip's hold record".to_string(),
+        },
+        source: Box::new(e),
+    }
 }
 
 async fn resize<S: CapacityPool>(

@@ -32,6 +32,7 @@ fn unlinked(alb: &InMemoryAlb) -> InMemoryScaler {
             desired,
             in_service: desired,
             target_groups: vec![alb.groups().of(color).clone()],
+            held_min: None,
         });
     }
     alb.set_health(Color::Green, TargetHealth::default());

@@ -373,6 +373,9 @@ impl Scaler for NoScaler {
     async fn set_capacity(&self, _: &str, _: Capacity) -> Result<AsgInfo, ApiError> {
         panic!("no Auto Scaling call expected")
     }
+    async fn set_hold(&self, _: &str, _: Option<u32>) -> Result<(), ApiError> {
+        panic!("no Auto Scaling call expected")
+    }
 }
 
 #[tokio::test]

@@ -8,9 +8,11 @@ use crate::error::Error;
 use crate::events::Event;
 use crate::plan::decide::Failure;
 use crate::plan::gates::evaluate;
+use crate::plan::gates::{GateKind, GateReport, Verdict};
 use crate::plan::window::align_down;
 use crate::plan::{
-    step_length, step_window, BakeDecision, BakePolicy, BakeProgress, BakeTracker, Step,
+    published_coverage, step_length, step_window, BakeDecision, BakePolicy, BakeProgress,
+    BakeTracker, ColorMetrics, Step,
 };
 use crate::plan::{LoadBalancerCounts, Observation};
 use crate::ports::{ApiError, CapacityPool, Clock, MetricQuery, MetricSource, Provider, Routes};
@@ -83,6 +85,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let mut tracker = BakeTracker::default();
         let mut errors = 0u32;
         let mut baseline = None;
+        let mut seen = std::collections::BTreeSet::new();
         loop {
             tokio::select! {
                 _ = self.clock.sleep(policy.poll_interval) => {}
@@ -93,12 +96,20 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             let w = spec.window;
             // Only periods that start after the write judge the step (see `plan::window`).
             let Some(window) = step_window(started, now, w.window, w.lag, w.period) else {
+                // No period after the write is published yet: the alarms and the live host counts
+                // are judged meanwhile.
+                if let Some(failure) = self
+                    .early_poll(routes, spec, (n, &policy, elapsed), &mut tracker)
+                    .await
+                {
+                    return Ok(Baked::Failed(failure));
+                }
                 let limit = step_length(policy.bake, w.lag, w.period) + policy.max_bake_extension;
                 if elapsed >= limit {
                     return Ok(Baked::Failed(Failure::NoData {
                         message: format!(
                             "no metric period after the step's write was published within {}",
-                            humantime::format_duration(elapsed)
+                            crate::duration::human(elapsed)
                         )
                         .into(),
                     }));
@@ -136,9 +147,18 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 }
             };
             let report = evaluate(&spec.gates, &observation, new);
+            let covered = if observation.by_period {
+                // Every period seen published in this step's polls: a bake longer than
+                // `--metric-window` is covered by periods read by earlier polls.
+                seen.extend(observation.periods.iter().map(|p| p.start));
+                let published: Vec<SystemTime> = seen.iter().copied().collect();
+                published_coverage(started, &published, w.period).min(window.covered)
+            } else {
+                window.covered
+            };
             let progress = BakeProgress {
                 elapsed,
-                covered: window.covered,
+                covered,
                 period_end: Some(window.end),
             };
             let decision = tracker.judge_step(&policy, &report, progress);
@@ -146,7 +166,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 step: n,
                 elapsed_seconds: elapsed.as_secs_f64(),
                 bake_seconds: policy.bake.as_secs_f64(),
-                covered_seconds: window.covered.as_secs_f64(),
+                covered_seconds: covered.as_secs_f64(),
                 step_seconds: step_length(policy.bake, w.lag, w.period).as_secs_f64(),
                 results: report.results,
                 decision: match &decision {
@@ -162,6 +182,76 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 BakeDecision::Failed(f) => return Ok(Baked::Failed(f)),
             }
         }
+    }
+
+    /// A poll before any period after the step's write is published: the spec's alarms and the new
+    /// color's live host counts, which need no period. A failing one counts towards the failure
+    /// threshold like any poll's; the step's failure when it reaches it. A read that fails is left to
+    /// the next poll.
+    async fn early_poll<R: Routes>(
+        &self,
+        routes: &R,
+        spec: &DeploySpec,
+        (n, policy, elapsed): (usize, &BakePolicy, std::time::Duration),
+        tracker: &mut BakeTracker,
+    ) -> Option<Failure> {
+        let now = self.clock.now();
+        let alarms = async {
+            if spec.gates.alarms.is_empty() {
+                Ok(Vec::new())
+            } else {
+                self.metrics.alarm_states(&spec.gates.alarms).await
+            }
+        };
+        let (alarms, health) = tokio::join!(alarms, routes.health(spec.plan.target));
+        let (Ok(alarms), Ok(health)) = (alarms, health) else {
+            return None;
+        };
+        let new = ColorMetrics {
+            healthy_hosts: Some(f64::from(health.healthy)),
+            unhealthy_hosts: Some(f64::from(health.unhealthy)),
+            ..ColorMetrics::default()
+        };
+        let mut observation = Observation::totals(new, ColorMetrics::default(), now, now);
+        observation.alarms = alarms;
+        let report = evaluate(&spec.gates, &observation, spec.plan.target);
+        let failed = report.results.iter().find(|r| {
+            r.verdict == Verdict::Fail
+                && matches!(
+                    r.gate,
+                    GateKind::HealthyHosts | GateKind::UnhealthyHosts | GateKind::Alarm(_)
+                )
+        })?;
+        let report = GateReport {
+            results: vec![failed.clone()],
+            has_data: true,
+        };
+        let progress = BakeProgress {
+            elapsed,
+            covered: std::time::Duration::ZERO,
+            period_end: None,
+        };
+        let decision = tracker.judge_step(policy, &report, progress);
+        let failure = match decision {
+            BakeDecision::Failed(f) => Some(f),
+            _ => None,
+        };
+        self.emit(Event::GateEvaluated {
+            step: n,
+            elapsed_seconds: elapsed.as_secs_f64(),
+            bake_seconds: policy.bake.as_secs_f64(),
+            covered_seconds: 0.0,
+            step_seconds: step_length(policy.bake, spec.window.lag, spec.window.period)
+                .as_secs_f64(),
+            results: report.results,
+            decision: if failure.is_some() {
+                "failed"
+            } else {
+                "continue"
+            }
+            .into(),
+        });
+        failure
     }
 
     /// One poll of a step: the metrics and alarms for `query` and, issued at the same time, the new

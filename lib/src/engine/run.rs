@@ -23,6 +23,22 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     /// Runs `steps`, numbered from `first_step`, then ends the run as its mode says.
     pub(super) async fn run<R: Routes>(
         &self,
+        run: Run<'_, R>,
+        steps: &[Step],
+        first_step: usize,
+    ) -> Result<Outcome, Error> {
+        let (routes, spec) = (run.routes, run.spec);
+        self.hold_capacity(routes, spec).await;
+        let result = self.run_steps(run, steps, first_step).await;
+        if ends_the_hold(&result) {
+            self.release_capacity(routes, spec).await;
+        }
+        result
+    }
+
+    /// The steps of a run and its way out.
+    async fn run_steps<R: Routes>(
+        &self,
         mut run: Run<'_, R>,
         steps: &[Step],
         first_step: usize,
@@ -336,4 +352,16 @@ fn lease_lost(step: usize, live: Split) -> Error {
         step,
         split: live.to_string(),
     }
+}
+
+/// Whether a run's result ends the capacity hold: every way out but a canary awaiting promotion (the
+/// deployment goes on), a lost lease (another run owns the route and its hold) and a rollback that did
+/// not complete (the capacity may be needed as it is).
+fn ends_the_hold(result: &Result<Outcome, Error>) -> bool {
+    !matches!(
+        result,
+        Ok(Outcome::AwaitingPromotion { .. })
+            | Err(Error::LeaseLost { .. })
+            | Err(Error::RollbackFailed { .. })
+    )
 }

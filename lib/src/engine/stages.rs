@@ -108,6 +108,53 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         }
     }
 
+    /// Before the first write of a run: holds both colors' Auto Scaling groups (see
+    /// [`capacity::hold`]). A group that cannot be held is a warning, never a stop: the deployment goes
+    /// on as it would have without the hold.
+    pub(super) async fn hold_capacity<R: Routes>(&self, routes: &R, spec: &DeploySpec) {
+        for color in Color::ALL {
+            let held = match self.asg_of(routes, spec, color).await {
+                Ok(Some(asg)) => capacity::hold(self.scaler, &asg).await,
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match held {
+                Ok(Some(h)) => self.emit(Event::CapacityHeld {
+                    asg: h.pool,
+                    min: h.min_after,
+                    was: h.min_before,
+                }),
+                Ok(None) => {}
+                Err(e) => self.emit(Event::Warning {
+                    message: text!(format!("{color}'s Auto Scaling group is not held for the deployment (a scaling policy may scale it in while traffic moves): ")).then(e.text()),
+                }),
+            }
+        }
+    }
+
+    /// After a run: ends albflip's hold on both colors' groups (their minimums back as recorded). A
+    /// failure is a warning: traffic is where the run left it.
+    pub(super) async fn release_capacity<R: Routes>(&self, routes: &R, spec: &DeploySpec) {
+        for color in Color::ALL {
+            let released = match self.asg_of(routes, spec, color).await {
+                Ok(Some(asg)) => capacity::release(self.scaler, &asg).await,
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match released {
+                Ok(Some(h)) => self.emit(Event::CapacityReleased {
+                    asg: h.pool,
+                    min: h.min_after,
+                    was: h.min_before,
+                }),
+                Ok(None) => {}
+                Err(e) => self.emit(Event::Warning {
+                    message: text!(format!("albflip's hold on {color}'s Auto Scaling group could not be ended (its minimum stays raised; "), {next crate::input::Next::Rollback}, " or the next deployment ends it): ").then(e.text()),
+                }),
+            }
+        }
+    }
+
     /// Before the first step: raises the new color's group to the stable one's capacity and waits for
     /// its healthy targets, when the spec asks for it (by default, when both groups are known).
     /// `Ok(false)` when the run was cancelled while waiting.

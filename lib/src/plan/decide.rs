@@ -204,7 +204,7 @@ impl BakeTracker {
                     return BakeDecision::Failed(Failure::NoData {
                         message: format!(
                             "no data after baking {} (bake {} + extension {}): {message}",
-                            humantime::format_duration(elapsed),
+                            crate::duration::human(elapsed),
                             humantime::format_duration(policy.bake),
                             humantime::format_duration(policy.max_bake_extension)
                         )

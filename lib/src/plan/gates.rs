@@ -197,6 +197,10 @@ pub struct Observation {
     pub window_end: SystemTime,
     /// The window period by period, oldest first (empty from a source that reports totals only).
     pub periods: Vec<Period>,
+    /// Whether the source reports its data period by period: then `periods` holds every period
+    /// published so far in the window, and a step's coverage is read from them, not assumed from the
+    /// publication lag.
+    pub by_period: bool,
     /// The load balancer's own 5XX over the window, from a source that reports them.
     pub load_balancer: Option<LoadBalancerCounts>,
     /// The load balancer's own 5XX in the periods before the step's write: what its rise since the step
@@ -220,6 +224,7 @@ impl Observation {
             window_start,
             window_end,
             periods: Vec::new(),
+            by_period: false,
             load_balancer: None,
             load_balancer_before: None,
         }

@@ -13,4 +13,4 @@ pub use gates::{
     LoadBalancerCounts, Observation, Period, PeriodCounts, Verdict, DEFAULT_MAX_LATENCY_INCREASE,
 };
 pub use strategy::{Plan, Step, Steps, Strategy};
-pub use window::{step_length, step_window, StepWindow};
+pub use window::{published_coverage, step_length, step_window, StepWindow};

@@ -51,6 +51,24 @@ pub fn step_window(
     })
 }
 
+/// How much of a step written at `write` the periods actually published cover, given their starts: from
+/// the first whole period after the write, through every period published without a gap. CloudWatch
+/// publishes late, not always within `--metric-lag` and not always in order: a step's coverage is read
+/// from what is there, never assumed from the lag.
+pub fn published_coverage(
+    write: SystemTime,
+    published: &[SystemTime],
+    period: Duration,
+) -> Duration {
+    let period = period.max(Duration::from_secs(1));
+    let first = align_up(write, period);
+    let mut next = first;
+    while published.contains(&next) {
+        next += period;
+    }
+    next.duration_since(first).unwrap_or_default()
+}
+
 /// How long after its write a step's bake is covered by published data, at the latest (before the
 /// next poll sees it): the bake, the publication lag and one period.
 pub fn step_length(bake: Duration, lag: Duration, period: Duration) -> Duration {
@@ -78,6 +96,33 @@ pub fn align_up(t: SystemTime, period: Duration) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coverage_is_read_from_the_periods_published() {
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        let minute = Duration::from_secs(60);
+        // Written at 10:00:30: the first whole period starts at 10:01:00.
+        let write = at(36_030);
+        assert_eq!(published_coverage(write, &[], minute), Duration::ZERO);
+        assert_eq!(
+            published_coverage(write, &[at(36_000)], minute),
+            Duration::ZERO,
+            "the period the write fell in"
+        );
+        assert_eq!(
+            published_coverage(write, &[at(36_000), at(36_060)], minute),
+            minute
+        );
+        assert_eq!(
+            published_coverage(write, &[at(36_060), at(36_120), at(36_180)], minute),
+            3 * minute
+        );
+        assert_eq!(
+            published_coverage(write, &[at(36_060), at(36_180)], minute),
+            minute,
+            "a period published out of order covers nothing until the one before it is there"
+        );
+    }
 
     const MIN: Duration = Duration::from_secs(60);
 

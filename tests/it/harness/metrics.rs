@@ -1,9 +1,15 @@
-//! The metric publisher: ALB metrics written to the emulator's CloudWatch in proportion to the live
-//! weights, with a fault profile per color.
+//! The metric publishers: ALB metrics written to the emulator's CloudWatch in proportion to the live
+//! weights, with a fault profile per color ([`Publisher`], every 500 ms, stamped now), or drawn from the
+//! realistic ALB metrics model per period and published late, as AWS does ([`ModelPublisher`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use albflip::model::{Color, Percent, Split};
+use albflip::plan::window::align_down;
+use albflip::plan::LatencyStatistic;
+use albflip::testing::alb_model::{metric_name, AlbModel, ModelConfig, PeriodData, WeightHistory};
 
 use super::emulator::{emulator, rt, REGION};
 use super::readers::weights;
@@ -189,6 +195,128 @@ fn publish(stack: &Stack, tg_arn: &str, weight: i32, fault: f64, connection_faul
             connection_errors,
             StandardUnit::Count,
         ));
+    }
+    let _ = rt().block_on(
+        cloudwatch()
+            .put_metric_data()
+            .namespace("AWS/ApplicationELB")
+            .set_metric_data(Some(data))
+            .send(),
+    );
+}
+
+/// The realistic ALB metrics model (`albflip::testing::alb_model`) at the emulator tests' scale: 1 s
+/// periods, published 1 to 3 s after they end, the load balancer's nodes up to 1 s apart.
+pub fn emulator_model(seed: u64, requests_per_second: f64) -> AlbModel {
+    AlbModel::new(seed, requests_per_second).with_config(ModelConfig {
+        period: Duration::from_secs(1),
+        lag_min: Duration::from_secs(1),
+        lag_max: Duration::from_secs(3),
+        node_lag: Duration::from_secs(1),
+        ..ModelConfig::default()
+    })
+}
+
+/// The `--metric-lag` that covers [`emulator_model`]'s publication lag.
+pub const MODEL_LAG: &str = "3s";
+
+/// Publishes the model's periods as AWS does, until dropped: each period once it is published (its end
+/// plus the model's lag), every datapoint timestamped at the period's start, drawn with the shares the
+/// listener's weights had during the period (read every 100 ms). The periods of the last 10 s before it
+/// starts are published at once, so a deployment has data from before its first step.
+pub struct ModelPublisher {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ModelPublisher {
+    pub fn start(stack: &Stack, model: AlbModel) -> ModelPublisher {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let stack = stack.clone();
+        let thread = std::thread::spawn(move || {
+            let period = model.period_length();
+            let now = SystemTime::now();
+            let mut history = WeightHistory::starting(now - 10 * period, live_split(&stack));
+            let mut next = align_down(now, period) - 10 * period;
+            let mut pending = Vec::new();
+            while !flag.load(Ordering::SeqCst) {
+                let now = SystemTime::now();
+                let split = live_split(&stack);
+                if history.split_at(now) != split {
+                    history.record(now, split);
+                }
+                while next + period <= now {
+                    pending.push(next);
+                    next += period;
+                }
+                pending.retain(|p: &SystemTime| {
+                    let due = model.published_at(*p) <= now;
+                    if due {
+                        let shares = history.shares(*p, *p + period);
+                        publish_period(&stack, &model.period(*p, shares));
+                    }
+                    !due
+                });
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        ModelPublisher {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ModelPublisher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The listener's split now (a single-group forward sends everything to blue).
+fn live_split(stack: &Stack) -> Split {
+    let (blue, green) = weights(stack);
+    let (blue, green) = (blue.unwrap_or(0).max(0), green.unwrap_or(0).max(0));
+    let percent = if blue + green == 0 {
+        0
+    } else {
+        (f64::from(green) * 100.0 / f64::from(blue + green)).round() as u8
+    };
+    Percent::new(percent).map_or(Split::all_to(Color::Blue), |p| Split::to(Color::Green, p))
+}
+
+/// One period's datapoints of both target groups and the load balancer, in one `PutMetricData`.
+fn publish_period(stack: &Stack, period: &PeriodData) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let lb = load_balancer_dimension(stack);
+    let at = aws_sdk_cloudwatch::primitives::DateTime::from(period.start);
+    let datum = |suffix: &str, value: f64, tg: Option<&str>| {
+        let mut d = MetricDatum::builder()
+            .metric_name(metric_name(suffix).unwrap_or(suffix))
+            .dimensions(Dimension::builder().name("LoadBalancer").value(&lb).build())
+            .timestamp(at)
+            .value(value);
+        if let Some(tg) = tg {
+            d = d.dimensions(Dimension::builder().name("TargetGroup").value(tg).build());
+        }
+        d.build()
+    };
+    let mut data = Vec::new();
+    for (color, arn) in [
+        (Color::Blue, &stack.blue_tg),
+        (Color::Green, &stack.green_tg),
+    ] {
+        let tg = arn.rsplit_once(':').map(|(_, r)| r).unwrap_or_default();
+        for (suffix, value) in period.of(color).datapoints(LatencyStatistic::Average) {
+            data.push(datum(suffix, value, Some(tg)));
+        }
+    }
+    for (suffix, value) in period.load_balancer.datapoints() {
+        data.push(datum(suffix, value, None));
     }
     let _ = rt().block_on(
         cloudwatch()

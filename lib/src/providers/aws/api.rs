@@ -121,6 +121,9 @@ pub struct AsgInfo {
     pub in_service: u32,
     /// The target groups it registers its instances with.
     pub target_groups: Vec<TargetGroupArn>,
+    /// The minimum it had before albflip raised it for a deployment (its `albflip:held-min` tag), while
+    /// albflip holds it.
+    pub held_min: Option<u32>,
 }
 
 impl AsgInfo {
@@ -157,4 +160,12 @@ pub trait Scaler: Send + Sync {
         name: &str,
         capacity: Capacity,
     ) -> impl Future<Output = Result<AsgInfo, ApiError>> + Send;
+
+    /// Records on the group the minimum it had before albflip raised it (`Some`), or removes that record
+    /// (`None`).
+    fn set_hold(
+        &self,
+        name: &str,
+        held_min: Option<u32>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
 }

@@ -86,8 +86,16 @@ fn info(g: &AutoScalingGroup) -> AsgInfo {
             .iter()
             .filter_map(|a| TargetGroupArn::parse(a).ok())
             .collect(),
+        held_min: g
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(HOLD_TAG))
+            .and_then(|t| t.value()?.parse().ok()),
     }
 }
+
+/// The tag on a group albflip holds for a deployment: the minimum it had before.
+pub const HOLD_TAG: &str = "albflip:held-min";
 
 impl Scaler for AutoScaling {
     async fn groups_for_target_group(
@@ -134,6 +142,39 @@ impl Scaler for AutoScaling {
                 format!("Auto Scaling group {name} is gone after the update"),
             )
         })
+    }
+
+    async fn set_hold(&self, name: &str, held_min: Option<u32>) -> Result<(), ApiError> {
+        let tag = |value: Option<String>| {
+            aws_sdk_autoscaling::types::Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(HOLD_TAG)
+                .set_value(value)
+                .propagate_at_launch(false)
+                .build()
+        };
+        match held_min {
+            Some(min) => {
+                let op = self.op("CreateOrUpdateTags");
+                self.client
+                    .create_or_update_tags()
+                    .tags(tag(Some(min.to_string())))
+                    .send()
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+            }
+            None => {
+                let op = self.op("DeleteTags");
+                self.client
+                    .delete_tags()
+                    .tags(tag(None))
+                    .send()
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -258,6 +258,7 @@ impl SeriesFold {
             .collect();
         let mut observation = Observation::totals(new, stable, start, end);
         observation.periods = periods;
+        observation.by_period = true;
         observation.load_balancer = self.load_balancer.map(|mut lb| {
             lb.requests = lb.requests.max(lb.errors);
             lb

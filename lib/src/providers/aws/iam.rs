@@ -24,7 +24,12 @@ pub const METRIC_READS: &[&str] = &["cloudwatch:GetMetricData", "cloudwatch:Desc
 pub const ASG_READS: &[&str] = &["autoscaling:DescribeAutoScalingGroups"];
 
 /// Auto Scaling writes: resizing the colors' groups (scoped to their ARNs).
-pub const ASG_WRITES: &[&str] = &["autoscaling:UpdateAutoScalingGroup"];
+pub const ASG_WRITES: &[&str] = &[
+    "autoscaling:UpdateAutoScalingGroup",
+    // The hold during a deployment: the minimum a group had, recorded as a tag on it.
+    "autoscaling:CreateOrUpdateTags",
+    "autoscaling:DeleteTags",
+];
 
 /// Lock table actions.
 pub const LOCK_ACTIONS: &[&str] = &[
@@ -173,7 +178,11 @@ mod tests {
         assert_eq!(s.len(), 5, "no lock statement without a table");
         assert_eq!(
             s[4]["Action"],
-            json!(["autoscaling:UpdateAutoScalingGroup"])
+            json!([
+                "autoscaling:UpdateAutoScalingGroup",
+                "autoscaling:CreateOrUpdateTags",
+                "autoscaling:DeleteTags"
+            ])
         );
         assert_eq!(
             s[4]["Resource"],

@@ -125,6 +125,10 @@ impl<S: Scaler> CapacityPool for S {
             .await
             .map(|info| pool(&info))
     }
+
+    async fn set_hold(&self, name: &str, held_min: Option<u32>) -> Result<(), ApiError> {
+        Scaler::set_hold(self, name, held_min).await
+    }
 }
 
 /// An Auto Scaling group as a pool.
@@ -140,5 +144,6 @@ pub fn pool(info: &AsgInfo) -> PoolInfo {
             .iter()
             .map(|g| g.as_str().to_string())
             .collect(),
+        held_min: info.held_min,
     }
 }
