@@ -12,6 +12,7 @@ DIR/summary.md, and exits 1 when a checked target is missed (see "Checks" in BEN
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -23,7 +24,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -61,6 +64,40 @@ def parse_ts(s: str) -> float:
 
 def writes_of(calls: dict) -> int:
     return sum(n for op, n in calls.items() if op.split(":")[-1] in WRITE_OPS)
+
+
+def modify_params(listener: str, blue: str, green: str, b: int, g: int) -> dict:
+    """ModifyListener's form parameters for a weighted forward to blue and green."""
+    tg = "DefaultActions.member.1.ForwardConfig.TargetGroups.member"
+    return {"ListenerArn": listener, "DefaultActions.member.1.Type": "forward",
+            f"{tg}.1.TargetGroupArn": blue, f"{tg}.1.Weight": str(b),
+            f"{tg}.2.TargetGroupArn": green, f"{tg}.2.Weight": str(g)}
+
+
+class RawElb:
+    """ELBv2 Query-protocol calls over raw HTTP, one persistent connection per thread: the cost of a round
+    trip to the emulator without any SDK's (the emulator does not check signatures)."""
+
+    AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/elasticloadbalancing/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+
+    def __init__(self, endpoint: str):
+        host, _, port = endpoint.split("//", 1)[1].strip("/").rpartition(":")
+        self.address = (host, int(port))
+        self.local = threading.local()
+
+    def call(self, action: str, params: dict) -> bytes:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection(*self.address, timeout=30)
+        body = urllib.parse.urlencode({"Action": action, "Version": "2015-12-01", **params})
+        conn.request("POST", "/", body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", "Authorization": self.AUTH})
+        r = conn.getresponse()
+        data = r.read()
+        if r.status != 200:
+            sys.exit(f"bench: raw {action} answered {r.status}: {data[:300]!r}")
+        return data
 
 
 class Bench:
@@ -162,41 +199,145 @@ class Bench:
         self.results["startup"] = out
 
     # ---------- 1. rollback ----------
-    def rollback(self, stack: dict) -> None:
+    def rollback_methods(self, stack: dict) -> dict:
         L, B, G = stack["ListenerArn"], stack["BlueTargetGroupArn"], stack["GreenTargetGroupArn"]
         albflip = self.a.albflip
-        methods = {
-            "albflip --listener-arn": [albflip, "--listener-arn", L, "rollback", "--output", "json"],
+        return {
+            "albflip rollback (lockstep discovery)": [albflip, "--listener-arn", L, "rollback", "--output", "json"],
+            "albflip rollback --single-route (ARNs)": [albflip, "--listener-arn", L, "--single-route", "--blue", B,
+                                                       "--green", G, "rollback", "--output", "json"],
             "albflip --environment --application": [albflip, "--environment", "bench", "--application", "rb",
                                                     "rollback", "--output", "json"],
             "boto3 script": [sys.executable, HERE / "rollback_boto3.py", "bench", "rb"],
             "AWS CLI (4 commands)": [HERE / "rollback-awscli.sh", "bench", "rb"],
         }
+
+    def time_rollbacks(self, stack: dict, methods: dict, runs: int, env: dict,
+                       proxy_port: int | None = None) -> tuple[dict, dict, list]:
+        """Each method `runs` times (+1 warm-up), interleaved, each from 50/50: times, albflip's API calls
+        (or, through the proxy on `proxy_port`, the proxy's count of sequential round trips), failed runs."""
+        L, B, G = stack["ListenerArn"], stack["BlueTargetGroupArn"], stack["GreenTargetGroupArn"]
         times = {m: [] for m in methods}
-        calls: dict[str, list] = {m: [] for m in methods if m.startswith("albflip")}
-        modify_rtt = []
+        calls: dict[str, list] = {m: [] for m in methods if m.startswith("albflip") or proxy_port}
+        proxy = f"http://127.0.0.1:{proxy_port}/__proxy"
         bad = []
-        log(f"rollback: {self.a.runs} runs of each of {len(methods)} methods (+1 warm-up), interleaved")
-        for i in range(self.a.runs + 1):
+        for i in range(runs + 1):
             for m, cmd in methods.items():
-                rtt = self.set_weights(L, B, G, 50, 50)
-                t, p = self.run(cmd)
+                self.set_weights(L, B, G, 50, 50)
+                if proxy_port:
+                    urllib.request.urlopen(urllib.request.Request(f"{proxy}/reset", method="POST"), timeout=10).read()
+                t, p = self.run(cmd, env=env)
+                if proxy_port:
+                    with urllib.request.urlopen(f"{proxy}/stats", timeout=10) as r:
+                        chain = json.load(r)["round_trips"]
                 w = self.weights(L)
                 if p.returncode != 0 or w.get(B) != 100 or w.get(G, 0) != 0:
                     bad.append({"method": m, "rc": p.returncode, "weights": w, "stderr": p.stderr[-500:]})
                     continue
                 if i == 0:
                     continue  # warm-up
-                modify_rtt.append(rtt)
                 times[m].append(t)
-                if m in calls:
+                if proxy_port:
+                    calls[m].append(chain)
+                elif m in calls:
                     calls[m].append(json.loads(p.stdout).get("api_calls", {}))
-        res = {"runs": self.a.runs, "methods": {}, "failures": bad,
-               "modify_listener_rtt": summarize(modify_rtt)}
-        base = statistics.median(times["albflip --listener-arn"])
+        return times, calls, bad
+
+    def floor(self, stack: dict, runs: int) -> dict:
+        """The floor of a rollback: process start (`albflip --help`) plus the round trips it needs, each
+        round's calls made at once by a persistent client (raw HTTP, keep-alive, no SDK) against the same
+        emulator."""
+        L, LB = stack["ListenerArn"], stack["LoadBalancerArn"]
+        B, G = stack["BlueTargetGroupArn"], stack["GreenTargetGroupArn"]
+        raw = RawElb(self.endpoint)
+        listeners = [l["ListenerArn"] for l in self.elb.describe_listeners(LoadBalancerArn=LB)["Listeners"]]
+        write = ("ModifyListener", modify_params(L, B, G, 100, 0))
+        rounds = {
+            "lockstep": [[("DescribeListeners", {"ListenerArns.member.1": L}),
+                          ("DescribeListeners", {"LoadBalancerArn": LB}),
+                          ("DescribeTags", {"ResourceArns.member.1": L})],
+                         [*(("DescribeRules", {"ListenerArn": l}) for l in listeners),
+                          ("DescribeTargetHealth", {"TargetGroupArn": B})],
+                         [write]],
+            "single-route": [[("DescribeListeners", {"ListenerArns.member.1": L}),
+                              ("DescribeTags", {"ResourceArns.member.1": L}),
+                              ("DescribeTargetHealth", {"TargetGroupArn": B}),
+                              ("DescribeTargetHealth", {"TargetGroupArn": G})],
+                             [write]],
+        }
+        start = []
+        for i in range(runs + 1):
+            t, _ = self.run([self.a.albflip, "--help"])
+            if i:
+                start.append(t)
+        out = {"process_start": summarize(start)}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for name, rs in rounds.items():
+                totals = []
+                for i in range(runs + 1):
+                    self.set_weights(L, B, G, 50, 50)
+                    t0 = time.perf_counter()
+                    for r in rs:
+                        list(pool.map(lambda c: raw.call(*c), r))
+                    if i:
+                        totals.append(time.perf_counter() - t0)
+                rt = summarize(totals)
+                out[name] = {"round_trips": len(rs), "calls": sum(len(r) for r in rs), "rounds": rt,
+                             "floor": out["process_start"]["median"] + rt["median"]}
+        self.set_weights(L, B, G, 100, 0)
+        return out
+
+    def fixed_cost(self, stack: dict) -> dict | None:
+        """What albflip does besides its API calls, seen by strace: certificate files opened, and
+        connections to anything but the endpoint (credential or metadata probes)."""
+        if shutil.which("strace") is None:
+            return None
+        L, B, G = stack["ListenerArn"], stack["BlueTargetGroupArn"], stack["GreenTargetGroupArn"]
+        self.set_weights(L, B, G, 50, 50)
+        trace = self.out / "rollback.strace"
+        cmd = ["strace", "-f", "-e", "trace=openat,connect", "-o", trace,
+               *self.rollback_methods(stack)["albflip rollback (lockstep discovery)"]]
+        _, p = self.run(cmd)
+        lines = trace.read_text().splitlines()
+        port = self.endpoint.rsplit(":", 1)[1].strip("/")
+        certs = [l for l in lines if "openat" in l and ("/ssl/" in l or "cert" in l.lower()) and "ENOENT" not in l]
+        connects = [l for l in lines if "connect(" in l and "sin_port" in l and f"htons({port})" not in l]
+        return {"rc": p.returncode, "cert_files_opened": len(certs), "other_connections": len(connects),
+                "files_opened": sum(1 for l in lines if "openat" in l and "ENOENT" not in l)}
+
+    def delayed(self, stack: dict, methods: dict, direct: dict) -> dict:
+        """Every method through a proxy that holds each request `--delay-ms`: round trips = (time through
+        the proxy - time direct) / delay."""
+        delay = self.a.delay_ms / 1000
+        port = self.a.proxy_port
+        proxy = self.start_proxy(port, 0, self.a.delay_ms)
+        try:
+            env = {**self.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+            log(f"rollback: {self.a.delay_runs} runs of each method through a {self.a.delay_ms:g} ms delaying proxy")
+            times, chains, bad = self.time_rollbacks(stack, methods, self.a.delay_runs, env, port)
+        finally:
+            self.stop_proxy(proxy)
+        out = {"delay_ms": self.a.delay_ms, "runs": self.a.delay_runs, "failures": bad, "methods": {}}
         for m in methods:
             r = summarize(times[m])
-            r["ratio_vs_albflip_arn"] = r["median"] / base if r["median"] else None
+            base = direct[m]["median"]
+            r["round_trips"] = (r["median"] - base) / delay if r["median"] and base else None
+            r["proxy_round_trips"] = max(chains[m], default=None)
+            out["methods"][m] = r
+        return out
+
+    def rollback(self, stack: dict) -> None:
+        L, B, G = stack["ListenerArn"], stack["BlueTargetGroupArn"], stack["GreenTargetGroupArn"]
+        methods = self.rollback_methods(stack)
+        log(f"rollback: {self.a.runs} runs of each of {len(methods)} methods (+1 warm-up), interleaved")
+        times, calls, bad = self.time_rollbacks(stack, methods, self.a.runs, self.env)
+        res = {"runs": self.a.runs, "methods": {}, "failures": bad}
+        base = statistics.median(times["AWS CLI (4 commands)"])
+        for m, cmd in methods.items():
+            r = summarize(times[m])
+            r["cli_over_this"] = base / r["median"] if r["median"] else None
+            self.set_weights(L, B, G, 50, 50)
+            r["peak_rss_kb"] = self.rss_kb(cmd)
             if m in calls:
                 distinct = {json.dumps(c, sort_keys=True) for c in calls[m]}
                 r["api_calls"] = calls[m][0] if calls[m] else {}
@@ -207,13 +348,65 @@ class Bench:
                                   "elasticloadbalancing:DescribeTargetGroups": 1,
                                   "elasticloadbalancing:ModifyListener": 1}
             res["methods"][m] = r
+        log("rollback: the floor (raw HTTP rounds against the same emulator)")
+        res["floor"] = self.floor(stack, self.a.runs)
+        res["fixed_cost"] = self.fixed_cost(stack)
+        res["delayed"] = self.delayed(stack, methods, res["methods"])
+        self.set_weights(L, B, G, 100, 0)
         self.results["rollback"] = res
-        self.check("rollbacks put all traffic on blue", "every run", f"{len(bad)} failed runs", not bad)
-        c = res["methods"]["albflip --listener-arn"]["api_calls"]
-        total, writes = sum(c.values()), writes_of(c)
-        self.check("albflip rollback writes", "exactly 1", f"{writes} ({', '.join(k.split(':')[1] for k in c if k.split(':')[1] in WRITE_OPS)})",
-                   writes == 1)
-        self.check("albflip rollback API calls", "≤ 2", f"{total}", total <= 2, hard=False)
+        self.rollback_checks(res, bad)
+
+    def rollback_checks(self, res: dict, bad: list) -> None:
+        self.check("rollbacks put all traffic on blue", "every run",
+                   f"{len(bad) + len(res['delayed']['failures'])} failed runs",
+                   not bad and not res["delayed"]["failures"])
+        ms_ = res["methods"]
+        for m, floor_key, trips in (("albflip rollback (lockstep discovery)", "lockstep", 3),
+                                    ("albflip rollback --single-route (ARNs)", "single-route", 2)):
+            c = ms_[m]["api_calls"]
+            writes = writes_of(c)
+            self.check(f"{m}: writes", "exactly 1", f"{writes}", writes == 1)
+            got = res["delayed"]["methods"][m]["round_trips"]
+            self.check(f"{m}: round trips (time added by the {res['delayed']['delay_ms']:g} ms proxy ÷ delay)",
+                       f"≤ {trips}", f"{got:.2f}", got is not None and round(got) <= trips)
+            chain = res["delayed"]["methods"][m]["proxy_round_trips"]
+            self.check(f"{m}: round trips (the proxy's longest chain of requests, worst run)",
+                       f"≤ {trips}", f"{chain}", chain is not None and chain <= trips)
+            floor = res["floor"][floor_key]["floor"]
+            ratio = ms_[m]["median"] / floor
+            self.check(f"{m}: time ÷ floor", "≤ 1.5×", f"{ratio:.2f}×", ratio <= 1.5, hard=False)
+        lockstep = ms_["albflip rollback (lockstep discovery)"]["cli_over_this"]
+        self.check("AWS CLI sequence ÷ albflip rollback (lockstep)", "≥ 100×", f"{lockstep:.0f}×",
+                   lockstep >= 100, hard=False)
+        fc = res["fixed_cost"]
+        if fc is not None:
+            self.check("certificate files read for an http endpoint (strace)", "0", f"{fc['cert_files_opened']}",
+                       fc["cert_files_opened"] == 0)
+            self.check("connections other than the endpoint (credential probes; strace)", "0",
+                       f"{fc['other_connections']}", fc["other_connections"] == 0)
+
+    # ---------- proxies ----------
+    def start_proxy(self, port: int, writes_per_second: float, delay_ms: float = 0) -> subprocess.Popen:
+        upstream = self.endpoint.split("//", 1)[1]
+        proxy = subprocess.Popen([sys.executable, HERE / "throttle_proxy.py", "--listen", f"127.0.0.1:{port}",
+                                  "--upstream", upstream, "--writes-per-second", str(writes_per_second),
+                                  "--delay-ms", str(delay_ms)],
+                                 stdout=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                return proxy
+            except OSError:
+                if time.time() > deadline or proxy.poll() is not None:
+                    proxy.kill()
+                    sys.exit(f"bench: the proxy did not start on port {port}")
+                time.sleep(0.1)
+
+    @staticmethod
+    def stop_proxy(proxy: subprocess.Popen) -> str:
+        proxy.terminate()
+        return proxy.communicate(timeout=10)[0]
 
     # ---------- 2. gradual deployment ----------
     def deploy(self, stack: dict) -> None:
@@ -394,20 +587,8 @@ class Bench:
         listeners = self.out / "fleet-listeners.txt"
         listeners.write_text("\n".join(arns) + "\n")
         port = self.a.proxy_port
-        upstream = self.endpoint.split("//", 1)[1]
-        proxy = subprocess.Popen([sys.executable, HERE / "throttle_proxy.py", "--listen", f"127.0.0.1:{port}",
-                                  "--upstream", upstream, "--writes-per-second", str(self.a.writes_per_second)],
-                                 stdout=subprocess.PIPE, text=True)
+        proxy = self.start_proxy(port, self.a.writes_per_second)
         try:
-            deadline = time.time() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.5).close()
-                    break
-                except OSError:
-                    if time.time() > deadline or proxy.poll() is not None:
-                        sys.exit(f"bench: the throttling proxy did not start on port {port}")
-                    time.sleep(0.1)
             env = {**self.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
             log(f"fleet: {n} deployments, {self.a.fleet_concurrency or n} in flight (steps {self.a.fleet_steps}, no bake) through the proxy "
                 f"at {self.a.writes_per_second:g} ELB writes/s")
@@ -418,8 +599,7 @@ class Bench:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/__proxy/stats", timeout=10) as r:
                 pstats = json.load(r)
         finally:
-            proxy.terminate()
-            final = proxy.communicate(timeout=10)[0]
+            final = self.stop_proxy(proxy)
         log(f"fleet: proxy final counters: {final.strip()[:300]}")
         try:
             out = json.loads(p.stdout.strip().splitlines()[-1])
@@ -487,6 +667,35 @@ class Bench:
         }
 
     # ---------- report ----------
+    @staticmethod
+    def rollback_report(rb: dict) -> list:
+        fl, dl = rb["floor"], rb["delayed"]
+        lines = [f"### 1. Emergency rollback (median of {rb['runs']} runs; 50/50 → 100/0 each run)", "",
+                 f"| method | median | min | max | AWS CLI ÷ this | peak RSS | {dl['delay_ms']:g} ms proxy: median "
+                 "| round trips: added time ÷ delay / proxy's chain | API calls |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for name, x in rb["methods"].items():
+            c = x["api_calls"]
+            d = dl["methods"][name]
+            detail = ", ".join(f"{k.split(':')[1]} {v}" for k, v in c.items())
+            rss = f"{x['peak_rss_kb'] / 1024:.1f} MiB" if x.get("peak_rss_kb") else "–"
+            lines.append(f"| {name} | {ms(x['median'])} | {ms(x['min'])} | {ms(x['max'])} | "
+                         f"{x['cli_over_this']:.1f}× | {rss} | {ms(d['median'])} | {d['round_trips']:.2f} / {d['proxy_round_trips']} | "
+                         f"{sum(c.values())} ({detail}) |")
+        start = fl["process_start"]["median"]
+        lines += ["", "| floor | process start | rounds (raw HTTP, calls of a round at once) | total |",
+                  "|---|---|---|---|"]
+        for name in ("lockstep", "single-route"):
+            f = fl[name]
+            lines.append(f"| {name}: {f['round_trips']} round trips, {f['calls']} calls | {ms(start)} | "
+                         f"{ms(f['rounds']['median'])} | {ms(f['floor'])} |")
+        fc = rb.get("fixed_cost")
+        if fc:
+            lines += ["", f"strace of a lockstep rollback: {fc['cert_files_opened']} certificate files opened, "
+                      f"{fc['other_connections']} connections to anything but the endpoint, "
+                      f"{fc['files_opened']} files opened in all."]
+        return lines + [""]
+
     def report(self) -> str:
         r = self.results
         m = r.get("machine", {})
@@ -495,16 +704,7 @@ class Bench:
                  f"{m.get('awscli')}, {m.get('rustc')}; {m.get('date')}",
                  f"albflip built from: {m.get('source')}", ""]
         if "rollback" in r:
-            rb = r["rollback"]
-            lines += [f"### 1. Emergency rollback (median of {rb['runs']} runs; 50/50 → 100/0 each run)", "",
-                      "| method | median | min | max | × albflip | API calls |", "|---|---|---|---|---|---|"]
-            for name, x in rb["methods"].items():
-                c = x["api_calls"]
-                detail = ", ".join(f"{k.split(':')[1]} {v}" for k, v in c.items())
-                lines.append(f"| {name} | {ms(x['median'])} | {ms(x['min'])} | {ms(x['max'])} | "
-                             f"{x['ratio_vs_albflip_arn']:.1f}× | {sum(c.values())} ({detail}) |")
-            lines += ["", f"ModifyListener round trip (boto3, in-process, same emulator): median "
-                      f"{ms(rb['modify_listener_rtt']['median'])}.", ""]
+            lines += self.rollback_report(r["rollback"])
         if "deploy" in r:
             d = r["deploy"]
             h = d["healthy"]
@@ -562,13 +762,6 @@ class Bench:
                       f"- planning one route's deployment (parse steps + plan): {mi['plan_ns_per_route']:.0f} ns; "
                       f"a fleet of 10,000 routes: {mi['plan_total_ms']:.2f} ms",
                       f"- evaluating all gates on one poll's observation: {mi['gate_ns_per_evaluation']:.0f} ns", ""]
-        if "rollback" in r and "startup" in r:
-            rb = r["rollback"]
-            start = r["startup"]["albflip --help"]["median"]
-            rtt = rb["modify_listener_rtt"]["median"]
-            got = rb["methods"]["albflip --listener-arn"]["median"]
-            lines += [f"Rollback floor: process start ({ms(start)}) + one ModifyListener round trip ({ms(rtt)}) = "
-                      f"{ms(start + rtt)}; albflip --listener-arn takes {ms(got)} ({got / (start + rtt):.1f}× the floor).", ""]
         lines += ["### Checks", "", "| check | target | measured | status |", "|---|---|---|---|"]
         for c in self.checks:
             lines.append(f"| {c['name']} | {c['target']} | {c['value']} | {c['status']} |")
@@ -590,6 +783,9 @@ def main() -> None:
     p.add_argument("--fleet-concurrency", type=int, default=0,
                    help="deployments in flight at once in the fleet run (default: all of them)")
     p.add_argument("--writes-per-second", type=float, default=3.0)
+    p.add_argument("--delay-ms", type=float, default=50.0,
+                   help="the delaying proxy's hold on every request, for counting round trips")
+    p.add_argument("--delay-runs", type=int, default=5)
     a = p.parse_args()
     a.albflip, a.fleet = str(Path(a.albflip).resolve()), str(Path(a.fleet).resolve())
     if shutil.which("aws") is None and "rollback" in a.only:

@@ -2,15 +2,20 @@
 """A throttling HTTP proxy in front of the emulator, to simulate the ELB API's write quota.
 
     throttle_proxy.py --listen 127.0.0.1:4611 --upstream 127.0.0.1:4610 [--writes-per-second 3]
+                      [--delay-ms 50]
 
 Forwards every request to the upstream (moto_server) unchanged, over one upstream connection per client
 connection. ELBv2 write calls (Action=ModifyListener|ModifyRule|AddTags|RemoveTags in the form-encoded
 body, service elasticloadbalancing in the signature's credential scope) are admitted at most
 --writes-per-second in any sliding one-second window; beyond that the proxy answers itself, as AWS does,
-with HTTP 400 and the Query-protocol error `Throttling` / `Rate exceeded`.
+with HTTP 400 and the Query-protocol error `Throttling` / `Rate exceeded`. --writes-per-second 0 admits
+every write. --delay-ms holds every request that long before forwarding it, as a far-away API does:
+requests made at once wait side by side, so a client's added time divided by the delay is the number of
+round trips it makes one after another.
 
 HTTP/1.1 with keep-alive (the Rust SDK reuses connections), one thread per client connection
-(stdlib only). `GET /__proxy/stats` answers the counters as JSON; on SIGTERM/SIGINT the proxy prints them
+(stdlib only). `GET /__proxy/stats` answers the counters as JSON (with `round_trips`, the longest chain of requests
+each sent after the one before was answered, since the last `POST /__proxy/reset`); on SIGTERM/SIGINT the proxy prints them
 as one JSON line on stdout and exits.
 """
 import argparse
@@ -19,6 +24,7 @@ import http.client
 import http.server
 import json
 import signal
+import socket
 import sys
 import threading
 import time
@@ -44,6 +50,8 @@ class Limiter:
         self.admitted = collections.deque()
 
     def admit(self) -> bool:
+        if self.rate <= 0:
+            return True
         now = time.monotonic()
         with self.lock:
             while self.admitted and now - self.admitted[0] >= 1.0:
@@ -64,6 +72,21 @@ class Stats:
         self.started = time.time()
         self.first_write = None
         self.last_write = None
+        self.spans: list[tuple[float, float]] = []  # (arrived, answered) of each forwarded request
+
+    def reset_spans(self) -> None:
+        with self.lock:
+            self.spans = []
+
+    def round_trips(self) -> int:
+        """The longest chain of forwarded requests each sent after the one before it was answered: the
+        client's sequential round trips (requests that overlap count once)."""
+        with self.lock:
+            spans = sorted(self.spans)
+        depth: list[int] = []
+        for j, (start, _) in enumerate(spans):
+            depth.append(1 + max((depth[i] for i in range(j) if spans[i][1] <= start), default=0))
+        return max(depth, default=0)
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -79,6 +102,7 @@ class Stats:
                 "write_span_seconds": span,
                 "upstream_errors": self.upstream_errors,
                 "client_connections": self.connections,
+                "requests_since_reset": len(self.spans),
             }
 
 
@@ -100,13 +124,16 @@ def operation(headers, body: bytes) -> tuple[str, str]:
     return service, action
 
 
-def make_handler(upstream: tuple[str, int], limiter: Limiter, stats: Stats):
+def make_handler(upstream: tuple[str, int], limiter: Limiter, stats: Stats, delay: float = 0.0):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "albflip-bench-proxy"
 
         def setup(self):
             super().setup()
+            # Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the body until the
+            # client's delayed ACK of the headers (about 40 ms per answer).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.upstream = None
             with stats.lock:
                 stats.connections += 1
@@ -146,8 +173,14 @@ def make_handler(upstream: tuple[str, int], limiter: Limiter, stats: Stats):
         def handle_any(self):
             body = self.read_body()
             if self.command == "GET" and self.path == "/__proxy/stats":
-                out = json.dumps(stats.snapshot()).encode()
+                out = json.dumps({**stats.snapshot(), "round_trips": stats.round_trips()}).encode()
                 return self.reply(200, [("Content-Type", "application/json")], out)
+            if self.command == "POST" and self.path == "/__proxy/reset":
+                stats.reset_spans()
+                return self.reply(200, [("Content-Type", "text/plain")], b"reset")
+            arrived = time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
             service, action = operation(self.headers, body)
             key = f"{service}:{action}" if action else f"{self.command} {self.path.split('?')[0]}"
             if service == "elasticloadbalancing" and action in WRITES:
@@ -167,6 +200,8 @@ def make_handler(upstream: tuple[str, int], limiter: Limiter, stats: Stats):
                 try:
                     if self.upstream is None:
                         self.upstream = http.client.HTTPConnection(*upstream, timeout=60)
+                        self.upstream.connect()
+                        self.upstream.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self.upstream.request(self.command, self.path, body=body, headers=headers)
                     resp = self.upstream.getresponse()
                     data = resp.read()
@@ -181,6 +216,7 @@ def make_handler(upstream: tuple[str, int], limiter: Limiter, stats: Stats):
                         return self.reply(502, [("Content-Type", "text/plain")], f"upstream: {e}".encode())
             with stats.lock:
                 stats.forwarded[key] += 1
+                stats.spans.append((arrived, time.monotonic()))
             self.reply(resp.status, resp.getheaders(), data)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
@@ -197,10 +233,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--listen", required=True, help="HOST:PORT to listen on")
     p.add_argument("--upstream", required=True, help="HOST:PORT of the emulator")
-    p.add_argument("--writes-per-second", type=float, default=3.0)
+    p.add_argument("--writes-per-second", type=float, default=3.0, help="0: no limit")
+    p.add_argument("--delay-ms", type=float, default=0.0, help="hold every request this long")
     a = p.parse_args()
     stats = Stats()
-    handler = make_handler(hostport(a.upstream), Limiter(a.writes_per_second), stats)
+    handler = make_handler(hostport(a.upstream), Limiter(a.writes_per_second), stats, a.delay_ms / 1000)
     http.server.ThreadingHTTPServer.daemon_threads = True
     http.server.ThreadingHTTPServer.request_queue_size = 256
     server = http.server.ThreadingHTTPServer(hostport(a.listen), handler)
@@ -212,7 +249,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"throttle_proxy: listening on {a.listen} -> {a.upstream}, "
-          f"{a.writes_per_second:g} ELB writes/s", file=sys.stderr, flush=True)
+          f"{a.writes_per_second:g} ELB writes/s (0: no limit), {a.delay_ms:g} ms delay", file=sys.stderr, flush=True)
     server.serve_forever()
 
 

@@ -487,7 +487,7 @@ pub struct TargetArgs {
     pub rule_arn: Option<String>,
     /// The load balancer, by name (with --port). Repeat it to move the routes of several load balancers
     /// in lockstep: the first names the route, all are searched for routes to blue and green [default:
-    /// every load balancer the target groups are attached to].
+    /// the route's own load balancer, the only one AWS lets a target group belong to].
     #[arg(
         long,
         global = true,

@@ -167,10 +167,14 @@ pub fn change_text(
             Verification::NotNeeded => "no write",
             _ => "verified",
         };
-        out.push_str(&format!(
-            "{verb}: {} -> {}\n  on the {route}\n",
-            o.before, o.after
-        ));
+        if named_written(o) {
+            out.push_str(&format!(
+                "{verb}: {} -> {}\n  on the {route}\n",
+                o.before, o.after
+            ));
+        } else {
+            out.push_str(&format!("{verb}: already at {} on the {route}\n", o.after));
+        }
         out.push_str(&others_text(o));
         out.push_str(&format!("  {how}; stickiness {} kept\n", o.stickiness));
     }
@@ -193,12 +197,27 @@ pub fn change_text(
     out
 }
 
-/// Renders a shift or rollback as one JSON object.
-/// The other routes moved in lockstep, and the ones left alone.
+/// Whether the named route itself was written (a lockstep write may move only its peers).
+fn named_written(o: &ChangeOutcome) -> bool {
+    o.changes.first().is_none_or(|c| c.written)
+}
+
+/// The other routes moved in lockstep, each with its own before and after, and the ones left alone.
 fn others_text(o: &ChangeOutcome) -> String {
     let mut out = String::new();
-    for route in o.routes.iter().skip(1) {
-        out.push_str(&format!("  and in lockstep on the {route}\n"));
+    for c in o.changes.iter().skip(1) {
+        let route = &c.route;
+        if c.before == c.after {
+            out.push_str(&format!(
+                "  and in lockstep on the {route}: already at {}\n",
+                c.after
+            ));
+        } else {
+            out.push_str(&format!(
+                "  and in lockstep on the {route}: {} -> {}\n",
+                c.before, c.after
+            ));
+        }
     }
     for l in &o.left_alone {
         out.push_str(&format!("  left alone: {}\n", crate::naming::left_alone(l)));
@@ -206,6 +225,7 @@ fn others_text(o: &ChangeOutcome) -> String {
     out
 }
 
+/// Renders a shift or rollback as one JSON object.
 pub fn change_json(
     command: &str,
     o: &ChangeOutcome,
@@ -227,6 +247,12 @@ pub fn change_json(
         "stickiness": o.stickiness,
         "warnings": crate::naming::json::texts(&o.warnings),
         "routes": o.routes.iter().map(|r| r.resource_arn()).collect::<Vec<_>>(),
+        "changes": o.changes.iter().map(|c| json!({
+            "route": c.route.resource_arn(),
+            "before": split(c.before),
+            "after": split(c.after),
+            "written": c.written,
+        })).collect::<Vec<_>>(),
         "left_alone": left_alone,
         "api_calls": calls,
     })

@@ -30,6 +30,7 @@ use crate::model::Color;
 use crate::ports::Clock;
 use crate::ports::PoolInfo;
 use crate::providers::aws::api::{Alb, Scaler};
+use crate::providers::aws::checks::KnownHealth;
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::RouteId;
 use crate::providers::aws::router::pool;
@@ -294,7 +295,7 @@ where
     S: Scaler,
     C: Clock,
 {
-    let resolved = resolve::resolve(alb, target).await?;
+    let (resolved, health) = resolve::resolve_for_rollback(alb, target, options.to).await?;
     let color = options.to.unwrap_or(resolved.stable);
     let mut warnings = Vec::new();
     let capacity = match pending_restore(scaler, &resolved, color, &mut warnings).await {
@@ -312,13 +313,17 @@ where
         force: options.change.force || !judge_health,
         ..options.change
     };
-    // After a wait for the restored group, decide from the routes as they are now, not as they were.
-    let resolved = match &capacity {
-        Some(_) if !options.change.dry_run => resolve::resolve(alb, target).await?,
-        _ => resolved,
+    // After a wait for the restored group, decide from the routes (and health) as they are now, not as
+    // they were.
+    let (resolved, health) = match &capacity {
+        Some(_) if !options.change.dry_run => {
+            (resolve::resolve(alb, target).await?, KnownHealth::default())
+        }
+        _ => (resolved, health),
     };
     let mut change =
-        traffic::rollback_resolved(alb, clock, &resolved, options.to, change_options).await?;
+        traffic::rollback_checked(alb, clock, &resolved, options.to, change_options, &health)
+            .await?;
     if judge_health {
         warnings.append(&mut change.warnings);
     }

@@ -178,8 +178,8 @@ pub struct TargetSection {
     pub environment: Option<String>,
     /// Naming convention: application.
     pub application: Option<String>,
-    /// Load balancers whose routes move in lockstep with this one (default: every load balancer the
-    /// target groups are attached to).
+    /// Load balancers whose routes move in lockstep with this one (default: the route's own, the only
+    /// one AWS lets a target group belong to).
     pub lockstep_load_balancers: Option<Vec<String>>,
     /// Routes (listener or rule ARNs) to move although they forward to one of the two groups only.
     pub include_routes: Option<Vec<String>>,

@@ -9,7 +9,7 @@ use crate::model::{Color, Percent, Split, Stickiness};
 use crate::ports::Clock;
 use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
-use crate::providers::aws::checks;
+use crate::providers::aws::checks::{self, KnownHealth};
 use crate::providers::aws::lockstep::LeftAlone;
 use crate::providers::aws::resolve::{self, Resolved, StableSource, Target};
 use crate::providers::aws::route::{self, ForwardAction, RouteId, RouteSnapshot};
@@ -170,8 +170,23 @@ pub struct ChangeOutcome {
     pub forward: ForwardAction,
     /// Every route that moved in lockstep (or would), the named one first.
     pub routes: Vec<RouteId>,
+    /// Each of those routes with its own split before and after, and whether it was written.
+    pub changes: Vec<RouteChange>,
     /// Routes that forward to blue or green and were left alone, with why.
     pub left_alone: Vec<LeftAlone>,
+}
+
+/// One route of a traffic change: its own split before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteChange {
+    /// The route.
+    pub route: RouteId,
+    /// Its split before.
+    pub before: Split,
+    /// Its split after (or that would be, on a dry run).
+    pub after: Split,
+    /// Whether it was written (false when it already carried `after`, and on a dry run).
+    pub written: bool,
 }
 
 /// Puts `percent` of traffic on `color` and the rest on the other color, then reads the route back to
@@ -202,8 +217,10 @@ pub async fn shift<A: Alb>(
     Ok(outcome)
 }
 
-/// The emergency path: all traffic to the stable color (or `to`), verified from the write's response so
-/// that it takes one read and one write. Idempotent: nothing is written when traffic is already there.
+/// The emergency path: all traffic to the stable color (or `to`), verified from the write's response.
+/// Idempotent: nothing is written on a route already there. Its reads take two round trips (one with
+/// `--single-route` and both colors named by ARN), and the writes of every route one more, made at
+/// once.
 pub async fn rollback<A: Alb, C: Clock>(
     alb: &A,
     clock: &C,
@@ -211,8 +228,8 @@ pub async fn rollback<A: Alb, C: Clock>(
     to: Option<Color>,
     options: ChangeOptions,
 ) -> Result<ChangeOutcome, Error> {
-    let resolved = resolve::resolve(alb, target).await?;
-    rollback_resolved(alb, clock, &resolved, to, options).await
+    let (resolved, health) = resolve::resolve_for_rollback(alb, target, to).await?;
+    rollback_checked(alb, clock, &resolved, to, options, &health).await
 }
 
 /// [`rollback`] on a route already resolved (so a caller that needed the route first, such as
@@ -225,13 +242,26 @@ pub async fn rollback_resolved<A: Alb, C: Clock>(
     to: Option<Color>,
     options: ChangeOptions,
 ) -> Result<ChangeOutcome, Error> {
+    rollback_checked(alb, clock, resolved, to, options, &KnownHealth::default()).await
+}
+
+/// [`rollback_resolved`] with the health already read for it (`known`).
+pub(crate) async fn rollback_checked<A: Alb, C: Clock>(
+    alb: &A,
+    clock: &C,
+    resolved: &Resolved,
+    to: Option<Color>,
+    options: ChangeOptions,
+    known: &KnownHealth,
+) -> Result<ChangeOutcome, Error> {
     let color = to.unwrap_or(resolved.stable);
-    let outcome = apply(
+    let outcome = apply_checked(
         alb,
         resolved,
         Split::all_to(color),
         options,
         Verification::Response,
+        known,
     )
     .await?;
     let in_flight = DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| {
@@ -240,6 +270,7 @@ pub async fn rollback_resolved<A: Alb, C: Clock>(
             Phase::InProgress | Phase::AwaitingPromotion | Phase::Interrupted
         )
     });
+    // Traffic first: the record is written after the routes, as its own round trip.
     if in_flight && !options.dry_run {
         let resource = resolved.snapshot.route.resource_arn();
         alb.set_tags(
@@ -274,6 +305,19 @@ pub async fn apply<A: Alb>(
     options: ChangeOptions,
     verification: Verification,
 ) -> Result<ChangeOutcome, Error> {
+    let known = KnownHealth::default();
+    apply_checked(alb, resolved, split, options, verification, &known).await
+}
+
+/// [`apply`] with health already read (`known`), which the health check does not read again.
+async fn apply_checked<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    split: Split,
+    options: ChangeOptions,
+    verification: Verification,
+    known: &KnownHealth,
+) -> Result<ChangeOutcome, Error> {
     let route = resolved.snapshot.route.clone();
     let current = resolved.forward()?;
     let desired = route::forward_with_split(current, &resolved.groups, split)
@@ -289,6 +333,7 @@ pub async fn apply<A: Alb>(
         split,
         options.force,
         options.min_healthy_hosts,
+        known,
     )
     .await?;
     let new_stable = split.whole_color().unwrap_or(resolved.stable);
@@ -308,6 +353,7 @@ pub async fn apply<A: Alb>(
         warnings,
         forward: desired.clone(),
         routes: resolved.routes().iter().map(|r| r.route.clone()).collect(),
+        changes: changes(resolved, split, &pending, false),
         left_alone: resolved.left_alone.clone(),
     };
     if options.dry_run {
@@ -322,11 +368,30 @@ pub async fn apply<A: Alb>(
         }
         outcome.written = true;
         outcome.verification = verification;
+        outcome.changes = changes(resolved, split, &pending, true);
     }
     if tag_needed {
         checks::tag_stable(alb, &resolved.routes(), split, new_stable).await?;
     }
     Ok(outcome)
+}
+
+/// Each route's own split before and `split` after; `written` marks the `pending` ones.
+fn changes(
+    resolved: &Resolved,
+    split: Split,
+    pending: &[RouteSnapshot],
+    written: bool,
+) -> Vec<RouteChange> {
+    std::iter::once((&resolved.snapshot, resolved.split))
+        .chain(resolved.peers.iter().map(|p| (&p.snapshot, p.split)))
+        .map(|(snapshot, before)| RouteChange {
+            route: snapshot.route.clone(),
+            before,
+            after: split,
+            written: written && pending.iter().any(|p| p.route == snapshot.route),
+        })
+        .collect()
 }
 
 /// The routes (the named one and its peers) that do not carry `split` yet.

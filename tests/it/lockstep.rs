@@ -213,19 +213,23 @@ fn two_load_balancers_move_in_lockstep() {
         weighted(&[(&s.blue_tg, 100), (&s.green_tg, 0)], Some((true, 300))),
     );
     let internal_listener = through.listener_arn.clone();
-    // By default the load balancers are the ones the target groups are attached to.
-    let status = run(&args(&[&s.by_arn()], &["--output", "json", "status"])).ok();
-    let routes = status.json()["routes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(routes.len(), 2, "{}", status.stdout);
+    // By default only the route's own load balancer is searched: AWS attaches a target group to one
+    // load balancer at most (the emulator allows two), so a second one is named.
+    let routes = |route: &[String]| {
+        let status = run(&args(&[route], &["--output", "json", "status"])).ok();
+        status.json()["routes"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_default()
+    };
+    assert_eq!(routes(&s.by_arn()), 1);
     let lbs = vec![
         "--load-balancer".to_string(),
         s.lb_name(),
         "--load-balancer".to_string(),
         internal.clone(),
     ];
+    assert_eq!(routes(&lbs), 2);
     let r = run(&args(
         &[&lbs],
         &["shift", "--target", "green", "--percentage", "40"],
@@ -366,7 +370,7 @@ fn routes_to_one_group_or_a_third_are_left_alone_unless_included() {
 #[test]
 fn errors_seen_only_through_the_second_load_balancer_roll_back_every_route() {
     let s = stack(Some(300));
-    let (_, through) = second_alb(
+    let (internal, through) = second_alb(
         &s,
         weighted(&[(&s.blue_tg, 100), (&s.green_tg, 0)], Some((true, 300))),
     );
@@ -384,8 +388,15 @@ fn errors_seen_only_through_the_second_load_balancer_roll_back_every_route() {
             green: 0.5,
         },
     );
+    // Both load balancers named: AWS attaches a target group to one at most (the emulator allows two).
+    let lbs = [
+        "--load-balancer".to_string(),
+        s.lb_name(),
+        "--load-balancer".to_string(),
+        internal,
+    ];
     let r = run(&gated(
-        &s.by_arn(),
+        &lbs,
         &["deploy", "--target", "green", "--steps", "50,100"],
         "20s",
     ));
@@ -396,4 +407,120 @@ fn errors_seen_only_through_the_second_load_balancer_roll_back_every_route() {
         listener_weights(&s, &through.listener_arn),
         (Some(100), Some(0))
     );
+}
+
+/// Every route of `three_routes` on blue 50% / green 50%.
+fn all_at_half(s: &Stack) {
+    run(&args(
+        &[&s.by_arn()],
+        &["shift", "--target", "green", "--percentage", "50"],
+    ))
+    .ok();
+}
+
+#[test]
+fn a_rollback_takes_three_round_trips_with_discovery_and_two_with_single_route() {
+    let (s, l8080, api) = three_routes();
+    all_at_half(&s);
+    // Every request is held 150 ms: requests made at once overlap, requests made one after another do
+    // not, so the proxy sees the rollback's sequential round trips.
+    let proxy = Proxy::start(Config::delaying(std::time::Duration::from_millis(150)));
+    let endpoint = vec!["--endpoint-url".to_string(), proxy.endpoint.clone()];
+    let v = run(&args(
+        &[&endpoint, &s.by_arn()],
+        &["--output", "json", "rollback"],
+    ))
+    .ok()
+    .json();
+    let actions: Vec<String> = proxy.seen().into_iter().map(|r| r.action).collect();
+    // The route, its tags and its load balancer's listeners; the rules and the health; the 3 writes.
+    assert_eq!(proxy.round_trips(), 3, "{actions:?}");
+    assert!(
+        !actions.iter().any(|a| a == "DescribeTargetGroups"),
+        "{actions:?}"
+    );
+    assert_eq!(v["changes"].as_array().map(Vec::len), Some(3), "{v}");
+    assert!(
+        v["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|c| c["written"] == true),
+        "{v}"
+    );
+    assert_eq!(listener_weights(&s, &s.listener_arn), (Some(100), Some(0)));
+    assert_eq!(listener_weights(&s, &l8080), (Some(100), Some(0)));
+    assert_eq!(rule_weights(&s, &api), (Some(100), Some(0)));
+
+    all_at_half(&s);
+    let proxy = Proxy::start(Config::delaying(std::time::Duration::from_millis(150)));
+    let endpoint = vec!["--endpoint-url".to_string(), proxy.endpoint.clone()];
+    let colors = vec![
+        "--blue".to_string(),
+        s.blue_tg.clone(),
+        "--green".to_string(),
+        s.green_tg.clone(),
+        "--single-route".to_string(),
+    ];
+    run(&args(&[&endpoint, &s.by_arn(), &colors], &["rollback"])).ok();
+    let actions: Vec<String> = proxy.seen().into_iter().map(|r| r.action).collect();
+    // The route, its tags and the health of both colors; the write.
+    assert_eq!(proxy.round_trips(), 2, "{actions:?}");
+    assert_eq!(listener_weights(&s, &s.listener_arn), (Some(100), Some(0)));
+    assert_eq!(
+        listener_weights(&s, &l8080),
+        (Some(50), Some(50)),
+        "left as it was"
+    );
+}
+
+#[test]
+fn a_lockstep_rollback_reports_each_routes_own_split_and_writes_nothing_once_all_are_there() {
+    let (s, l8080, api) = three_routes();
+    // Only a peer moved: the named listener is already on blue.
+    set_default_actions(
+        &l8080,
+        vec![weighted(
+            &[(&s.blue_tg, 50), (&s.green_tg, 50)],
+            Some((true, 300)),
+        )],
+    );
+    let r = run(&args(&[&s.by_arn()], &["rollback"])).ok();
+    assert!(
+        !r.stdout
+            .contains("blue 100% / green 0% -> blue 100% / green 0%"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("Rolled back: already at blue 100% / green 0% on the")
+            && r.stdout.contains(&format!(
+                "{l8080}: blue 50% / green 50% -> blue 100% / green 0%"
+            )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(listener_weights(&s, &l8080), (Some(100), Some(0)));
+
+    let before = [fingerprint(&s.listener_arn), fingerprint(&l8080)];
+    let v = run(&args(&[&s.by_arn()], &["--output", "json", "rollback"]))
+        .ok()
+        .json();
+    assert_eq!(v["written"], false, "{v}");
+    let calls = v["api_calls"].as_object().cloned().unwrap_or_default();
+    assert!(
+        calls
+            .keys()
+            .all(|k| !k.contains("Modify") && !k.contains("AddTags")),
+        "{v}"
+    );
+    let changes = v["changes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(changes.len(), 3, "{v}");
+    for c in &changes {
+        assert_eq!(c["written"], false, "{v}");
+        assert_eq!(c["before"], c["after"], "{v}");
+    }
+    assert!(changes.iter().any(|c| c["route"] == api.as_str()), "{v}");
+    assert_eq!(before, [fingerprint(&s.listener_arn), fingerprint(&l8080)]);
 }

@@ -62,6 +62,8 @@ pub struct Config {
     pub pass_first: u64,
     /// At most this many faults in all (then everything passes).
     pub max_faults: Option<u64>,
+    /// A pause before forwarding every request, as a far-away API adds (for counting round trips).
+    pub delay: Option<Duration>,
 }
 
 impl Config {
@@ -80,6 +82,15 @@ impl Config {
             only_actions: None,
             pass_first: 0,
             max_faults: None,
+            delay: None,
+        }
+    }
+
+    /// No faults; every request is held for `delay` before it is forwarded.
+    pub fn delaying(delay: Duration) -> Config {
+        Config {
+            delay: Some(delay),
+            ..Config::only(Fault::Rejected, 0.0)
         }
     }
 
@@ -92,6 +103,7 @@ impl Config {
             only_actions: None,
             pass_first: 0,
             max_faults: None,
+            delay: None,
         }
     }
 }
@@ -178,8 +190,34 @@ impl XorShift {
     }
 }
 
+/// One request as the proxy saw it: its `Action`, when it arrived and when its answer was ready.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub action: String,
+    start: std::time::Instant,
+    end: std::time::Instant,
+}
+
+/// The longest chain of requests each sent only after the one before it was answered: the sequential
+/// round trips (requests that overlap count once). Independent of how long each took.
+pub fn round_trips(seen: &[Seen]) -> usize {
+    let mut sorted: Vec<&Seen> = seen.iter().collect();
+    sorted.sort_by_key(|s| s.start);
+    let mut depth: Vec<usize> = Vec::new();
+    for (j, s) in sorted.iter().enumerate() {
+        let before = (0..j)
+            .filter(|&i| sorted[i].end <= s.start)
+            .map(|i| depth[i])
+            .max()
+            .unwrap_or(0);
+        depth.push(before + 1);
+    }
+    depth.into_iter().max().unwrap_or(0)
+}
+
 struct Shared {
     config: Config,
+    seen: Mutex<Vec<Seen>>,
     rng: Mutex<XorShift>,
     /// Eligible requests seen so far (for `pass_first`).
     eligible_seen: AtomicU64,
@@ -304,10 +342,29 @@ async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, NoAnswer> {
+    let start = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map_err(no_answer)?.to_bytes();
     let action = action_of(parts.uri.query(), &body);
-    let decision = shared.decide(&action);
+    if let Some(delay) = shared.config.delay {
+        tokio::time::sleep(delay).await;
+    }
+    let answer = forward_or_fault(&shared, parts, body, &action).await;
+    shared.seen.lock().unwrap().push(Seen {
+        action,
+        start,
+        end: std::time::Instant::now(),
+    });
+    answer
+}
+
+async fn forward_or_fault(
+    shared: &Shared,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    action: &str,
+) -> Result<Response<Full<Bytes>>, NoAnswer> {
+    let decision = shared.decide(action);
     shared
         .counters
         .of(decision.fault)
@@ -394,6 +451,7 @@ impl Proxy {
         };
         let shared = Arc::new(Shared {
             rng: Mutex::new(XorShift::new(config.seed)),
+            seen: Mutex::new(Vec::new()),
             eligible_seen: AtomicU64::new(0),
             config,
             counters: Counters::default(),
@@ -427,6 +485,16 @@ impl Proxy {
             shared,
             runtime: Some(runtime),
         }
+    }
+
+    /// Every request seen so far, in the order answered.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The sequential round trips of the requests seen so far (see [`round_trips`]).
+    pub fn round_trips(&self) -> usize {
+        round_trips(&self.seen())
     }
 
     /// How many requests went which way so far.

@@ -5,11 +5,44 @@
 use crate::error::Error;
 use crate::input::{Input, Text};
 use crate::model::{Color, Split};
-use crate::ports::{ApiErrorKind, TargetHealth};
+use crate::ports::{ApiError, ApiErrorKind, TargetHealth};
 use crate::providers::aws::api::Alb;
+use crate::providers::aws::arn::TargetGroupArn;
 use crate::providers::aws::resolve::{Resolved, STABLE_TAG};
 use crate::providers::aws::route::{self, ForwardAction, RouteId, RouteSnapshot};
 use crate::providers::aws::write::unwritable;
+
+/// Target health read ahead of [`check_health`] (a rollback reads it alongside the route's discovery, see
+/// [`crate::providers::aws::resolve`]), by target group: the answer or the error, as a fresh read gives.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KnownHealth(Vec<(TargetGroupArn, Result<TargetHealth, ApiError>)>);
+
+impl KnownHealth {
+    /// Reads the health of each of `groups`, all at once.
+    pub(crate) async fn read<A: Alb>(alb: &A, groups: &[&TargetGroupArn]) -> KnownHealth {
+        let answers = futures_util::future::join_all(groups.iter().map(|g| alb.health(g))).await;
+        KnownHealth(groups.iter().map(|g| (*g).clone()).zip(answers).collect())
+    }
+
+    /// Whether the health of `group` is known.
+    pub(crate) fn has(&self, group: &TargetGroupArn) -> bool {
+        self.0.iter().any(|(g, _)| g == group)
+    }
+
+    /// Both sets of answers.
+    pub(crate) fn merge(mut self, other: KnownHealth) -> KnownHealth {
+        self.0.extend(other.0);
+        self
+    }
+
+    /// The health of `group`: as known, or read now.
+    async fn of<A: Alb>(&self, alb: &A, group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
+        match self.0.iter().find(|(g, _)| g == group) {
+            Some((_, answer)) => answer.clone(),
+            None => alb.health(group).await,
+        }
+    }
+}
 
 /// Records `stable` as the stable color on each of `routes`.
 pub(crate) async fn tag_stable<A: Alb>(
@@ -75,13 +108,14 @@ pub(crate) async fn check_conversion<A: Alb>(
 }
 
 /// Every color whose share goes up must have `min_healthy_hosts` healthy targets (0 counts as 1),
-/// unless `force` (then it is a warning, returned).
+/// unless `force` (then it is a warning, returned). Health in `known` is not read again.
 pub(crate) async fn check_health<A: Alb>(
     alb: &A,
     resolved: &Resolved,
     split: Split,
     force: bool,
     min_healthy_hosts: u32,
+    known: &KnownHealth,
 ) -> Result<Vec<Text>, Error> {
     let mut warnings = Vec::new();
     for color in Color::ALL {
@@ -96,7 +130,7 @@ pub(crate) async fn check_health<A: Alb>(
             continue;
         }
         let arn = resolved.groups.of(color);
-        let health: TargetHealth = match alb.health(arn).await {
+        let health: TargetHealth = match known.of(alb, arn).await {
             Ok(h) => h,
             Err(e) if force && e.kind != ApiErrorKind::NotFound => {
                 warnings.push(crate::text!(

@@ -2,8 +2,9 @@
 //! same blue and green target groups move together.
 //!
 //! Given the route the user named and its colors, [`discover`] finds every other route that forwards to
-//! both groups, on the load balancers the user named or, by default, on every load balancer the groups
-//! are attached to. Routes that forward to only one of the two groups, or to a third group too, are
+//! both groups, on the route's own load balancer and the load balancers the user named. On AWS a target
+//! group belongs to one load balancer at most ("Load balancers per target group: 1", not adjustable), so
+//! by default only the route's own load balancer is searched, and nothing is called to find others. Routes that forward to only one of the two groups, or to a third group too, are
 //! reported and left alone unless the user includes them explicitly. Writing them together is
 //! [`crate::providers::aws::write`]'s job.
 
@@ -15,7 +16,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::model::{Color, Split};
-use crate::ports::{ApiErrorKind, Tags};
+use crate::ports::ApiErrorKind;
 use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::LoadBalancerArn;
 use crate::providers::aws::route::{self, ColorGroups, RouteId, RouteSnapshot};
@@ -26,8 +27,8 @@ use crate::providers::aws::unsupported::unsupported;
 pub struct Lockstep {
     /// Only the named route (`--single-route`): no discovery.
     pub single_route: bool,
-    /// The load balancers to search, by name (`--load-balancer`, repeatable). Empty: every load
-    /// balancer the blue and green target groups are attached to.
+    /// More load balancers to search, by name (`--load-balancer`, repeatable), besides the route's own
+    /// (the only one AWS lets blue and green belong to; an emulator may allow more).
     pub load_balancers: Vec<String>,
     /// Routes to move although they forward to only one of the two groups (`--include-route`).
     pub include: Vec<RouteId>,
@@ -40,8 +41,6 @@ pub struct Peer {
     pub snapshot: RouteSnapshot,
     /// Its live split.
     pub split: Split,
-    /// The tags of its listener or rule.
-    pub tags: Tags,
 }
 
 /// A route that forwards to blue or green but is not moved, and why.
@@ -78,16 +77,26 @@ enum Fit {
     LeftAlone(Text),
 }
 
-/// Finds the routes that forward to `groups` besides `primary`.
+impl Lockstep {
+    /// Whether the routes of the named route's load balancer are read (everything but `--single-route`).
+    pub fn searches(&self) -> bool {
+        !self.single_route
+    }
+}
+
+/// Finds the routes that forward to `groups` besides `primary`. `own` is what the caller already read of
+/// the routes of a load balancer (its [`crate::providers::aws::api::AlbInventory::routes`]), alongside
+/// the route itself: used when it is `primary`'s, so the search costs no round trip of its own.
 pub async fn discover<A: Alb>(
     alb: &A,
     lockstep: &Lockstep,
     primary: &RouteSnapshot,
     groups: &ColorGroups,
+    own: Option<(LoadBalancerArn, Vec<RouteSnapshot>)>,
 ) -> Result<Discovered, Error> {
     let mut found = Vec::new();
-    if !lockstep.single_route {
-        found = search(alb, lockstep, primary, groups).await?;
+    if lockstep.searches() {
+        found = search(alb, lockstep, primary, own).await?;
         found.retain(|r| r.route != primary.route);
     }
     for id in &lockstep.include {
@@ -96,64 +105,41 @@ pub async fn discover<A: Alb>(
         }
     }
     let mut discovered = Discovered::default();
-    let mut peers = Vec::new();
     for snapshot in found {
         let included = lockstep.include.contains(&snapshot.route);
         match fit(&snapshot, groups, included)? {
             Fit::Unrelated => {}
-            Fit::Peer(split) => peers.push((snapshot, split)),
+            Fit::Peer(split) => discovered.peers.push(Peer { snapshot, split }),
             Fit::LeftAlone(reason) => discovered.left_alone.push(LeftAlone {
                 route: snapshot.route,
                 reason,
             }),
         }
     }
-    discovered.peers = with_tags(alb, peers).await?;
     Ok(discovered)
 }
 
-/// Every route of the load balancers to search: the named ones, or the route's own and every one the
-/// groups are attached to. By default the route's own load balancer is read while the groups are looked
-/// up, so that the common case (one load balancer) costs one round trip more than no discovery.
+/// Every route of the route's own load balancer (`own` when it was read ahead) and of the load
+/// balancers named with `--load-balancer`.
 async fn search<A: Alb>(
     alb: &A,
     lockstep: &Lockstep,
     primary: &RouteSnapshot,
-    groups: &ColorGroups,
+    own: Option<(LoadBalancerArn, Vec<RouteSnapshot>)>,
 ) -> Result<Vec<RouteSnapshot>, Error> {
-    let mut lbs = Vec::new();
-    let mut found = Vec::new();
-    if lockstep.load_balancers.is_empty() {
-        let own = &primary.load_balancer;
-        let (blue, green, routes) = tokio::join!(
-            alb.target_group(&groups.blue),
-            alb.target_group(&groups.green),
-            alb.routes(own)
-        );
-        found = routes.map_err(Error::Read)?;
-        lbs.push(own.clone());
-        for info in [blue, green] {
-            let attached = info.map_err(Error::Read)?.map(|i| i.load_balancers);
-            lbs.extend(attached.unwrap_or_default());
-        }
-    } else {
-        // The named route's own load balancer is always searched: its other listeners and rules are
-        // the likeliest peers.
-        lbs.push(primary.load_balancer.clone());
-        for name in &lockstep.load_balancers {
-            lbs.push(named_load_balancer(alb, name).await?);
+    let own_lb = &primary.load_balancer;
+    let mut found = match own {
+        Some((lb, routes)) if &lb == own_lb => routes,
+        _ => alb.routes(own_lb).await.map_err(Error::Read)?,
+    };
+    let mut named: Vec<LoadBalancerArn> = Vec::new();
+    for name in &lockstep.load_balancers {
+        let lb = named_load_balancer(alb, name).await?;
+        if &lb != own_lb && !named.contains(&lb) {
+            named.push(lb);
         }
     }
-    let mut unique: Vec<LoadBalancerArn> = Vec::new();
-    for lb in lbs {
-        if !unique.contains(&lb) {
-            unique.push(lb);
-        }
-    }
-    let rest = unique
-        .iter()
-        .filter(|lb| found.is_empty() || *lb != &primary.load_balancer);
-    let more = futures_util::future::try_join_all(rest.map(|lb| alb.routes(lb)))
+    let more = futures_util::future::try_join_all(named.iter().map(|lb| alb.routes(lb)))
         .await
         .map_err(Error::Read)?;
     found.extend(more.into_iter().flatten());
@@ -252,28 +238,6 @@ fn fit(snapshot: &RouteSnapshot, groups: &ColorGroups, included: bool) -> Result
             format!("it cannot be shifted: {problem}").into(),
         )),
     }
-}
-
-/// Reads the tags of the peers (20 resources per call).
-async fn with_tags<A: Alb>(
-    alb: &A,
-    peers: Vec<(RouteSnapshot, Split)>,
-) -> Result<Vec<Peer>, Error> {
-    let mut tags = std::collections::BTreeMap::new();
-    let arns: Vec<&str> = peers.iter().map(|(s, _)| s.route.resource_arn()).collect();
-    for chunk in arns.chunks(20) {
-        tags.extend(alb.tags(chunk).await.map_err(Error::Read)?);
-    }
-    Ok(peers
-        .into_iter()
-        .map(|(snapshot, split)| Peer {
-            tags: tags
-                .remove(snapshot.route.resource_arn())
-                .unwrap_or_default(),
-            snapshot,
-            split,
-        })
-        .collect())
 }
 
 /// Refuses when the routes do not all carry `split` (someone changed one, or a deployment stopped

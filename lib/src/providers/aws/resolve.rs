@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::model::{Color, Split};
 use crate::ports::{ApiError, ApiErrorKind, Backend, Labels, Tags};
 use crate::providers::aws::api::Alb;
-use crate::providers::aws::arn::{ListenerArn, RuleArn, TargetGroupArn};
+use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
+use crate::providers::aws::checks::KnownHealth;
 use crate::providers::aws::cloudwatch::{LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION};
 use crate::providers::aws::lockstep::{self, LeftAlone, Lockstep, Peer};
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
@@ -58,6 +59,15 @@ impl RouteSpec {
         match self {
             RouteSpec::Listener(arn) => Some(RouteId::Listener(arn.clone())),
             RouteSpec::Rule(arn) => Some(RouteId::Rule(arn.clone())),
+            RouteSpec::LoadBalancer { .. } => None,
+        }
+    }
+
+    /// The route's load balancer, when the route is named by ARN (its ARN names the load balancer).
+    pub fn load_balancer(&self) -> Option<LoadBalancerArn> {
+        match self {
+            RouteSpec::Listener(arn) => Some(arn.load_balancer()),
+            RouteSpec::Rule(arn) => Some(arn.listener().load_balancer()),
             RouteSpec::LoadBalancer { .. } => None,
         }
     }
@@ -288,28 +298,129 @@ impl Resolved {
 
 /// Reads the route the user named and works out blue and green.
 pub async fn resolve<A: Alb>(alb: &A, target: &Target) -> Result<Resolved, Error> {
-    let (snapshot, tags) = read_route(alb, &target.route).await?;
+    Ok(resolve_ahead(alb, target, None).await?.0)
+}
+
+/// [`resolve`] for a rollback of all traffic to `to` (the stable color when `None`), which also reads
+/// the health that rollback checks, in the round trips the route's discovery takes anyway:
+///
+/// 1. the route, its tags and the listeners of its load balancer (named in the route's ARN);
+/// 2. the rules of those listeners, and the health of the color that receives the traffic (only when
+///    the named route does not have it all yet: a route already there needs no health);
+///
+/// then the writes are the third. With `--single-route` and both colors named by ARN, both colors'
+/// health (or `to`'s) is read with the route itself, so the write is the second round trip.
+pub(crate) async fn resolve_for_rollback<A: Alb>(
+    alb: &A,
+    target: &Target,
+    to: Option<Color>,
+) -> Result<(Resolved, KnownHealth), Error> {
+    resolve_ahead(alb, target, Some(to)).await
+}
+
+/// The named route resolved (no discovery), with the health read alongside.
+struct Named {
+    snapshot: RouteSnapshot,
+    tags: Tags,
+    groups: ColorGroups,
+    split: Split,
+    stable_tag: Option<Color>,
+}
+
+/// `rollback`: `Some(to)` for a rollback, whose health is read ahead (see [`resolve_for_rollback`]).
+async fn resolve_ahead<A: Alb>(
+    alb: &A,
+    target: &Target,
+    rollback: Option<Option<Color>>,
+) -> Result<(Resolved, KnownHealth), Error> {
+    let own_lb = target
+        .route
+        .load_balancer()
+        .filter(|_| target.lockstep.searches());
+    let lb_routes = async {
+        match &own_lb {
+            Some(lb) => Some(alb.routes(lb).await),
+            None => None,
+        }
+    };
+    let (named, lb_routes) = tokio::join!(resolve_named(alb, target, rollback), lb_routes);
+    let (named, health) = named?;
+    let own = match (own_lb, lb_routes) {
+        (Some(lb), Some(routes)) => Some((lb, routes.map_err(Error::Read)?)),
+        _ => None,
+    };
+    let discovered =
+        lockstep::discover(alb, &target.lockstep, &named.snapshot, &named.groups, own).await?;
+    let resolved = Resolved {
+        snapshot: named.snapshot,
+        groups: named.groups,
+        split: named.split,
+        stable: named.stable_tag.unwrap_or(Color::Blue),
+        stable_source: if named.stable_tag.is_some() {
+            StableSource::Tag
+        } else {
+            StableSource::Default
+        },
+        tags: named.tags,
+        peers: discovered.peers,
+        left_alone: discovered.left_alone,
+    };
+    Ok((resolved, health))
+}
+
+/// Reads the named route and its tags, works out its colors and, for a rollback, reads the health it
+/// will check (see [`resolve_for_rollback`]).
+async fn resolve_named<A: Alb>(
+    alb: &A,
+    target: &Target,
+    rollback: Option<Option<Color>>,
+) -> Result<(Named, KnownHealth), Error> {
+    let early = rollback
+        .map(|to| early_health(target, to))
+        .unwrap_or_default();
+    let (read, mut health) = tokio::join!(
+        read_route(alb, &target.route),
+        KnownHealth::read(alb, &early)
+    );
+    let (snapshot, tags) = read?;
     let route = snapshot.route.clone();
     let forward = route::forward_of(&snapshot).map_err(|p| unsupported(&route, p))?;
     route::check_forward(forward).map_err(|p| unsupported(&route, p))?;
     let groups = resolve_groups(alb, &snapshot, forward, target).await?;
     let split = route::live_split(forward, &groups).map_err(|p| unsupported(&route, p))?;
     let stable_tag = tags.get(STABLE_TAG).and_then(|v| v.parse::<Color>().ok());
-    let discovered = lockstep::discover(alb, &target.lockstep, &snapshot, &groups).await?;
-    Ok(Resolved {
+    if let Some(to) = rollback {
+        let color = to.or(stable_tag).unwrap_or(Color::Blue);
+        let arn = groups.of(color);
+        if split.percent_of(color).get() < 100 && !health.has(arn) {
+            health = health.merge(KnownHealth::read(alb, &[arn]).await);
+        }
+    }
+    let named = Named {
         snapshot,
+        tags,
         groups,
         split,
-        stable: stable_tag.unwrap_or(Color::Blue),
-        stable_source: if stable_tag.is_some() {
-            StableSource::Tag
-        } else {
-            StableSource::Default
-        },
-        tags,
-        peers: discovered.peers,
-        left_alone: discovered.left_alone,
-    })
+        stable_tag,
+    };
+    Ok((named, health))
+}
+
+/// The groups whose health a rollback reads with the route itself: with `--single-route` (nothing to
+/// discover, so no second round trip to hide it in) and both colors named by ARN, `to`'s or, when the
+/// stable color is not known yet, both.
+fn early_health(target: &Target, to: Option<Color>) -> Vec<&TargetGroupArn> {
+    let single = !target.lockstep.searches() && target.lockstep.include.is_empty();
+    let (Some(GroupRef::Arn(blue)), Some(GroupRef::Arn(green)), true) =
+        (&target.blue, &target.green, single)
+    else {
+        return Vec::new();
+    };
+    match to {
+        Some(Color::Blue) => vec![blue],
+        Some(Color::Green) => vec![green],
+        None => vec![blue, green],
+    }
 }
 
 /// The route the user named, found but not resolved (no colors, no discovery): what a lock key needs.

@@ -102,7 +102,15 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         force: bool,
         min_healthy: u32,
     ) -> Result<Vec<Text>, Error> {
-        checks::check_health(self.alb, &self.resolved, split, force, min_healthy).await
+        checks::check_health(
+            self.alb,
+            &self.resolved,
+            split,
+            force,
+            min_healthy,
+            &checks::KnownHealth::default(),
+        )
+        .await
     }
 
     async fn check_writable(&self) -> Result<(), Error> {

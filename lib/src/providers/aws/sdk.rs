@@ -9,6 +9,13 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 use crate::error::Error;
 
@@ -33,11 +40,71 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(40);
 /// Attempts per API call (the SDK's standard retry mode, exponential backoff with jitter).
 pub const MAX_ATTEMPTS: u32 = 4;
 
-/// The HTTP client every albflip SDK client uses: hyper with rustls on ring (no aws-lc, no cmake).
-pub fn http_client() -> aws_sdk_elasticloadbalancingv2::config::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+/// The HTTP client every albflip SDK client shares (built once per [`load_config`] and carried by the
+/// `SdkConfig` into each client): hyper, with rustls on ring (no aws-lc, no cmake) for https.
+///
+/// The TLS side, and with it the system's root certificates, is built on the first request to an
+/// `https://` URI, not when a client is constructed: the SDK's own https client reads the whole CA store
+/// (about 150 files) each time it becomes a client's HTTP client, which an `http://` endpoint (an
+/// emulator) never needs and which delayed every command's first request (issue 20).
+pub fn http_client() -> SharedHttpClient {
+    SharedHttpClient::new(ByScheme {
+        plain: aws_smithy_http_client::Builder::new().build_http(),
+        tls: aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https(),
+    })
+}
+
+/// Plain HTTP for `http://` URIs; TLS, set up on first use, for the rest.
+#[derive(Debug)]
+struct ByScheme {
+    plain: SharedHttpClient,
+    tls: SharedHttpClient,
+}
+
+impl HttpClient for ByScheme {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(BySchemeConnector {
+            plain: self.plain.http_connector(settings, components),
+            tls: self.tls.clone(),
+            settings: settings.clone(),
+            components: components.clone(),
+        })
+    }
+
+    // No `validate_base_client_config`: the default does nothing, where the https client's loads the
+    // root certificates.
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.plain.connector_metadata()
+    }
+}
+
+/// One request's connector: the plain one, or the TLS one (the https client caches it per settings, so
+/// the roots are read once per process).
+#[derive(Debug)]
+struct BySchemeConnector {
+    plain: SharedHttpConnector,
+    tls: SharedHttpClient,
+    settings: HttpConnectorSettings,
+    components: RuntimeComponents,
+}
+
+impl HttpConnector for BySchemeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        if request.uri().starts_with("http://") {
+            self.plain.call(request)
+        } else {
+            self.tls
+                .http_connector(&self.settings, &self.components)
+                .call(request)
+        }
+    }
 }
 
 /// Loads the SDK configuration for `settings`.

@@ -235,34 +235,28 @@ async fn restore<R: TrafficRouter>(router: &R, written: &[Written<'_>], failed: 
 }
 
 /// Writes `split` on every route that does not carry it yet, verified from each write's response, and
-/// goes on past a failure so that as many routes as possible get there (the rollback's way). Returns the
-/// routes written; an error lists the routes that failed and the ones that were written.
+/// goes on past a failure so that as many routes as possible get there (the rollback's way). The writes
+/// are made at once (one round trip for any number of routes; under throttling they still take turns in
+/// the process's write queue). Returns the routes written; an error lists the routes that failed and the
+/// ones that were written.
 pub async fn write_each<R: TrafficRouter>(
     router: &R,
     current: &[RouteSnapshot],
     groups: &ColorGroups,
     split: Split,
 ) -> Result<Vec<RouteId>, Error> {
+    let results = futures_util::future::join_all(
+        current
+            .iter()
+            .map(|snapshot| write_if_needed(router, snapshot, groups, split)),
+    )
+    .await;
     let mut written = Vec::new();
     let mut failed: Vec<Error> = Vec::new();
-    for snapshot in current {
-        // A route that cannot take the split (someone made it a redirect mid-run) is a failure of its
-        // own: the others are still written.
-        let planned = route::forward_of(snapshot)
-            .map_err(|p| unsupported(&snapshot.route, p))
-            .and_then(|forward| Ok((forward, desired_forward(snapshot, groups, split)?)));
-        let (forward, wanted) = match planned {
-            Ok(p) => p,
-            Err(e) => {
-                failed.push(e);
-                continue;
-            }
-        };
-        if route::matches_written(forward, &wanted) {
-            continue;
-        }
-        match write_verified(router, snapshot, groups, split, Verification::Response).await {
-            Ok(_) => written.push(snapshot.route.clone()),
+    for result in results {
+        match result {
+            Ok(Some(route)) => written.push(route),
+            Ok(None) => {}
             Err(e) => failed.push(e),
         }
     }
@@ -275,6 +269,24 @@ pub async fn write_each<R: TrafficRouter>(
             failed: failed.iter().map(Error::text).collect(),
         }),
     }
+}
+
+/// [`write_each`] for one route: the route written, `None` when it already carries `split`.
+async fn write_if_needed<R: TrafficRouter>(
+    router: &R,
+    snapshot: &RouteSnapshot,
+    groups: &ColorGroups,
+    split: Split,
+) -> Result<Option<RouteId>, Error> {
+    // A route that cannot take the split (someone made it a redirect mid-run) is a failure of its own:
+    // the others are still written.
+    let forward = route::forward_of(snapshot).map_err(|p| unsupported(&snapshot.route, p))?;
+    let wanted = desired_forward(snapshot, groups, split)?;
+    if route::matches_written(forward, &wanted) {
+        return Ok(None);
+    }
+    write_verified(router, snapshot, groups, split, Verification::Response).await?;
+    Ok(Some(snapshot.route.clone()))
 }
 
 /// Puts all traffic on `stable` on every route: each read fresh (with the patience of a write under
