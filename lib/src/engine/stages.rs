@@ -112,46 +112,44 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     /// [`capacity::hold`]). A group that cannot be held is a warning, never a stop: the deployment goes
     /// on as it would have without the hold.
     pub(super) async fn hold_capacity<R: Routes>(&self, routes: &R, spec: &DeploySpec) {
-        for color in Color::ALL {
-            let held = match self.asg_of(routes, spec, color).await {
-                Ok(Some(asg)) => capacity::hold(self.scaler, &asg).await,
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
-            };
-            match held {
-                Ok(Some(h)) => self.emit(Event::CapacityHeld {
-                    asg: h.pool,
-                    min: h.min_after,
-                    was: h.min_before,
-                }),
-                Ok(None) => {}
-                Err(e) => self.emit(Event::Warning {
-                    message: text!(format!("{color}'s Auto Scaling group is not held for the deployment (a scaling policy may scale it in while traffic moves): ")).then(e.text()),
-                }),
-            }
-        }
+        self.hold_or_release(routes, spec, true).await;
     }
 
     /// After a run: ends albflip's hold on both colors' groups (their minimums back as recorded). A
     /// failure is a warning: traffic is where the run left it.
     pub(super) async fn release_capacity<R: Routes>(&self, routes: &R, spec: &DeploySpec) {
+        self.hold_or_release(routes, spec, false).await;
+    }
+
+    /// Holds (`hold`) or releases both colors' groups, each said as an event or a warning.
+    async fn hold_or_release<R: Routes>(&self, routes: &R, spec: &DeploySpec, hold: bool) {
         for color in Color::ALL {
-            let released = match self.asg_of(routes, spec, color).await {
+            let done = match self.asg_of(routes, spec, color).await {
+                Ok(Some(asg)) if hold => capacity::hold(self.scaler, &asg).await,
                 Ok(Some(asg)) => capacity::release(self.scaler, &asg).await,
                 Ok(None) => Ok(None),
                 Err(e) => Err(e),
             };
-            match released {
-                Ok(Some(h)) => self.emit(Event::CapacityReleased {
+            let event = match done {
+                Ok(None) => continue,
+                Ok(Some(h)) if hold => Event::CapacityHeld {
                     asg: h.pool,
                     min: h.min_after,
                     was: h.min_before,
-                }),
-                Ok(None) => {}
-                Err(e) => self.emit(Event::Warning {
+                },
+                Ok(Some(h)) => Event::CapacityReleased {
+                    asg: h.pool,
+                    min: h.min_after,
+                    was: h.min_before,
+                },
+                Err(e) if hold => Event::Warning {
+                    message: text!(format!("{color}'s Auto Scaling group is not held for the deployment (a scaling policy may scale it in while traffic moves): ")).then(e.text()),
+                },
+                Err(e) => Event::Warning {
                     message: text!(format!("albflip's hold on {color}'s Auto Scaling group could not be ended (its minimum stays raised; "), {next crate::input::Next::Rollback}, " or the next deployment ends it): ").then(e.text()),
-                }),
-            }
+                },
+            };
+            self.emit(event);
         }
     }
 
