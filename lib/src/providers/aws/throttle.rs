@@ -69,20 +69,45 @@ impl Pacer {
 
 /// Runs `call` (a write) in its turn, and again while it fails with [`ApiErrorKind::Throttled`],
 /// within [`WRITE_BUDGET`].
-pub async fn retry_throttled<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+pub async fn retry_throttled<T, F, Fut>(call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    retry(call, Some(pacer())).await
+}
+
+/// Runs `call` (a read), and again while it fails with [`ApiErrorKind::Throttled`], within
+/// [`WRITE_BUDGET`]: a rollback's reads get the patience of its writes. Reads do not queue behind the
+/// writes' pacer.
+pub async fn retry_throttled_read<T, F, Fut>(call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    retry(call, None).await
+}
+
+/// Runs `call`, in its turn in `pacer`'s queue when given, and again with backoff while it fails with
+/// [`ApiErrorKind::Throttled`], within [`WRITE_BUDGET`].
+async fn retry<T, F, Fut>(mut call: F, pacer: Option<&Pacer>) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
     let started = tokio::time::Instant::now();
-    let pacer = pacer();
     let mut attempt = 0;
     loop {
-        pacer.turn().await;
+        if let Some(p) = pacer {
+            p.turn().await;
+        }
         let result = call().await;
-        pacer.adjust(matches!(&result, Err(e) if e.kind == ApiErrorKind::Throttled));
+        let throttled = matches!(&result, Err(e) if e.kind == ApiErrorKind::Throttled);
+        if let Some(p) = pacer {
+            p.adjust(throttled);
+        }
         match result {
-            Err(e) if e.kind == ApiErrorKind::Throttled && started.elapsed() < WRITE_BUDGET => {
+            Err(e) if throttled && started.elapsed() < WRITE_BUDGET => {
                 // Jitter from the process's random hash keys: no clock read.
                 let noise = {
                     use std::hash::BuildHasher;
@@ -90,34 +115,8 @@ where
                     u32::try_from(bits % 1_000_000_000).unwrap_or(0)
                 };
                 let wait = backoff(attempt, noise);
-                tracing::debug!(operation = %e.operation, ?wait, "throttled; retrying the write");
+                tracing::debug!(operation = %e.operation, ?wait, "throttled; retrying");
                 tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Runs `call` (a read), and again while it fails with [`ApiErrorKind::Throttled`], within
-/// [`WRITE_BUDGET`]: a rollback's reads get the patience of its writes. Reads do not queue behind the
-/// writes' pacer.
-pub async fn retry_throttled_read<T, F, Fut>(mut call: F) -> Result<T, ApiError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
-{
-    let started = tokio::time::Instant::now();
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Err(e) if e.kind == ApiErrorKind::Throttled && started.elapsed() < WRITE_BUDGET => {
-                let noise = {
-                    use std::hash::BuildHasher;
-                    let bits = std::collections::hash_map::RandomState::new().hash_one(attempt);
-                    u32::try_from(bits % 1_000_000_000).unwrap_or(0)
-                };
-                tokio::time::sleep(backoff(attempt, noise)).await;
                 attempt += 1;
             }
             other => return other,
