@@ -344,12 +344,7 @@ where
 
 /// Whether the route records a deployment that did not finish.
 fn in_flight(resolved: &Resolved) -> bool {
-    DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| {
-        matches!(
-            r.phase,
-            Phase::InProgress | Phase::AwaitingPromotion | Phase::Interrupted
-        )
-    })
+    DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| r.phase.is_unfinished())
 }
 
 /// Ends albflip's holds on both colors' groups; a group that cannot be read or released is a warning.

@@ -63,6 +63,15 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Whether a deployment in this phase did not finish (in progress, awaiting promotion or
+    /// interrupted): a rollback records it as rolled back and ends what it left behind.
+    pub fn is_unfinished(self) -> bool {
+        matches!(
+            self,
+            Phase::InProgress | Phase::AwaitingPromotion | Phase::Interrupted
+        )
+    }
+
     /// The tag value.
     pub fn as_str(self) -> &'static str {
         match self {

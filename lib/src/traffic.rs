@@ -264,12 +264,8 @@ pub(crate) async fn rollback_checked<A: Alb, C: Clock>(
         known,
     )
     .await?;
-    let in_flight = DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| {
-        matches!(
-            r.phase,
-            Phase::InProgress | Phase::AwaitingPromotion | Phase::Interrupted
-        )
-    });
+    let in_flight =
+        DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| r.phase.is_unfinished());
     // Traffic first: the record is written after the routes, as its own round trip.
     if in_flight && !options.dry_run {
         let resource = resolved.snapshot.route.resource_arn();
