@@ -312,35 +312,28 @@ pub async fn rollback_each<R: TrafficRouter>(
         }
     }
     // Failures as errors (one route's own error is returned as it is) and, from a group write that
-    // failed part-way, as the text it already made of them.
-    let (mut written, mut failed, mut errors) = match write_each(router, &live, groups, split).await
-    {
-        Ok(w) => (
-            w.iter().map(ToString::to_string).collect(),
-            Vec::new(),
-            Vec::new(),
-        ),
-        Err(Error::RoutesFailed {
-            written, failed, ..
-        }) => (written, failed, Vec::new()),
-        Err(e) => (Vec::new(), Vec::new(), vec![e]),
-    };
+    // failed part-way, as the text it already made of them and of the routes it wrote.
+    let (mut done, mut written, mut failed, mut errors) =
+        match write_each(router, &live, groups, split).await {
+            Ok(w) => (w, Vec::new(), Vec::new(), Vec::new()),
+            Err(Error::RoutesFailed {
+                written, failed, ..
+            }) => (Vec::new(), written, failed, Vec::new()),
+            Err(e) => (Vec::new(), Vec::new(), Vec::new(), vec![e]),
+        };
     for snapshot in last_known {
         match write_verified(router, snapshot, groups, split, Verification::Response).await {
-            Ok(_) => written.push(snapshot.route.to_string()),
+            Ok(_) => done.push(snapshot.route.clone()),
             Err(e) => errors.push(e),
         }
     }
     if failed.is_empty() && errors.is_empty() {
-        return Ok(routes
-            .iter()
-            .map(|r| r.route.clone())
-            .filter(|r| written.contains(&r.to_string()))
-            .collect());
+        return Ok(done);
     }
     if routes.len() == 1 && failed.is_empty() && errors.len() == 1 {
         return Err(errors.remove(0));
     }
+    written.extend(done.iter().map(ToString::to_string));
     failed.extend(errors.iter().map(Error::text));
     Err(Error::RoutesFailed {
         split: split.to_string(),
