@@ -182,13 +182,7 @@ fn fold(metrics: &mut ColorMetrics, id: &str, values: &[f64]) {
     let sum = values.iter().fold(0.0, |a, b| a + b);
     match id {
         "req" => metrics.requests += sum,
-        "err" => metrics.errors += sum,
-        // A failed connection (or TLS handshake) to a target is a request the color failed that no
-        // target answered, so no `HTTPCode_Target_5XX_Count` counts it: it is an error. It is already a
-        // request: `RequestCount` counts every request for which the load balancer chose a target, and
-        // the connection fails after that choice. Adding it again would shrink the rate; `observe`
-        // only makes sure the requests are never fewer than the errors.
-        "cerr" | "tls" | "lue" | "lie" => metrics.errors += sum,
+        error if ERRORS.contains(&error) => metrics.errors += sum,
         "lat" => metrics.latency_seconds = either(metrics.latency_seconds, max, f64::max),
         "hh" => metrics.healthy_hosts = either(metrics.healthy_hosts, min, f64::min),
         "uh" => metrics.unhealthy_hosts = either(metrics.unhealthy_hosts, max, f64::max),
@@ -267,11 +261,19 @@ impl SeriesFold {
     }
 }
 
+/// The query ids whose counts are errors of the color: its targets' 5XX, and the requests whose
+/// connection (or TLS handshake) to a target failed, which no `HTTPCode_Target_5XX_Count` counts; a
+/// Lambda group's user and internal errors. A failed connection is already a request: `RequestCount`
+/// counts every request for which the load balancer chose a target, and the connection fails after
+/// that choice. Adding it again would shrink the rate; [`SeriesFold::finish`] only makes sure the
+/// requests are never fewer than the errors.
+const ERRORS: [&str; 5] = ["err", "cerr", "tls", "lue", "lie"];
+
 /// Adds one datapoint of `metric` to a color's counts in one period (the totals' rules, per period).
 fn fold_period(counts: &mut PeriodCounts, metric: &str, value: f64) {
     match metric {
         "req" => counts.requests += value,
-        "err" | "cerr" | "tls" | "lue" | "lie" => counts.errors += value,
+        error if ERRORS.contains(&error) => counts.errors += value,
         "lat" => {
             counts.latency_seconds = Some(counts.latency_seconds.map_or(value, |l| l.max(value)))
         }
