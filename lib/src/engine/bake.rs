@@ -89,6 +89,10 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let mut errors = 0u32;
         let mut baseline = None;
         let mut seen = std::collections::BTreeSet::new();
+        let w = spec.window;
+        // When the step's bake should be covered by published periods, and when waiting for them ends.
+        let length = step_length(policy.bake, w.lag, w.period);
+        let limit = length + policy.max_bake_extension;
         loop {
             tokio::select! {
                 _ = self.clock.sleep(policy.poll_interval) => {}
@@ -96,18 +100,16 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             }
             let now = self.clock.now();
             let elapsed = now.duration_since(started).unwrap_or_default();
-            let w = spec.window;
             // Only periods that start after the write judge the step (see `plan::window`).
             let Some(window) = step_window(started, now, w.window, w.lag, w.period) else {
                 // No period after the write is published yet: the alarms and the live host counts
                 // are judged meanwhile.
                 if let Some(failure) = self
-                    .early_poll(routes, spec, (n, &policy, elapsed), &mut tracker)
+                    .early_poll(routes, spec, (n, &policy, elapsed, length), &mut tracker)
                     .await
                 {
                     return Ok(Baked::Failed(failure));
                 }
-                let limit = step_length(policy.bake, w.lag, w.period) + policy.max_bake_extension;
                 if elapsed >= limit {
                     return Ok(Baked::Failed(Failure::NoData {
                         message: format!(
@@ -165,7 +167,6 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             };
             // Periods that never come (a source that publishes nothing for this backend) are no data:
             // after the step's expected length and the extension, the no-data policy decides.
-            let limit = step_length(policy.bake, w.lag, w.period) + policy.max_bake_extension;
             let covered = match unpublished(&policy, covered, elapsed, limit) {
                 Some(Ok(c)) => c,
                 Some(Err(failure)) => return Ok(Baked::Failed(failure)),
@@ -189,7 +190,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 elapsed_seconds: elapsed.as_secs_f64(),
                 bake_seconds: policy.bake.as_secs_f64(),
                 covered_seconds: covered.as_secs_f64(),
-                step_seconds: step_length(policy.bake, w.lag, w.period).as_secs_f64(),
+                step_seconds: length.as_secs_f64(),
                 results: report.results,
                 judgements,
                 decision: match &decision {
@@ -215,7 +216,12 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         &self,
         routes: &R,
         spec: &DeploySpec,
-        (n, policy, elapsed): (usize, &BakePolicy, std::time::Duration),
+        (n, policy, elapsed, length): (
+            usize,
+            &BakePolicy,
+            std::time::Duration,
+            std::time::Duration,
+        ),
         tracker: &mut BakeTracker,
     ) -> Option<Failure> {
         let now = self.clock.now();
@@ -264,8 +270,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             elapsed_seconds: elapsed.as_secs_f64(),
             bake_seconds: policy.bake.as_secs_f64(),
             covered_seconds: 0.0,
-            step_seconds: step_length(policy.bake, spec.window.lag, spec.window.period)
-                .as_secs_f64(),
+            step_seconds: length.as_secs_f64(),
             results: report.results,
             judgements: Vec::new(),
             decision: if failure.is_some() {
