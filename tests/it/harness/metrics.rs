@@ -46,8 +46,8 @@ pub struct Faults {
 /// dropped: RequestCount (2 per weight point per tick), 5XX per the fault profile, average latency,
 /// host counts.
 pub struct Publisher {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Publishing until dropped.
+    _running: Repeating,
 }
 
 impl Publisher {
@@ -75,11 +75,9 @@ impl Publisher {
         green_connection_errors: f64,
         green_timeouts: f64,
     ) -> Publisher {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
         let stack = stack.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
+        Publisher {
+            _running: Repeating::every(Duration::from_millis(500), move || {
                 let (blue, green) = weights(&stack);
                 // A single-group forward (no weights yet) sends everything to blue.
                 let (blue, green) = match (blue, green) {
@@ -95,17 +93,35 @@ impl Publisher {
                     green_connection_errors,
                 );
                 publish_load_balancer(&stack, blue + green, green, green_timeouts);
-                std::thread::sleep(Duration::from_millis(500));
+            }),
+        }
+    }
+}
+
+/// A closure run on a thread every `period` until dropped (the publishers' loop).
+struct Repeating {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Repeating {
+    fn every(period: Duration, mut tick: impl FnMut() + Send + 'static) -> Repeating {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                tick();
+                std::thread::sleep(period);
             }
         });
-        Publisher {
+        Repeating {
             stop,
             thread: Some(thread),
         }
     }
 }
 
-impl Drop for Publisher {
+impl Drop for Repeating {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
@@ -225,22 +241,20 @@ pub const MODEL_LAG: &str = "3s";
 /// listener's weights had during the period (read every 100 ms). The periods of the last 10 s before it
 /// starts are published at once, so a deployment has data from before its first step.
 pub struct ModelPublisher {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Publishing until dropped.
+    _running: Repeating,
 }
 
 impl ModelPublisher {
     pub fn start(stack: &Stack, model: AlbModel) -> ModelPublisher {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
         let stack = stack.clone();
-        let thread = std::thread::spawn(move || {
-            let period = model.period_length();
-            let now = SystemTime::now();
-            let mut history = WeightHistory::starting(now - 10 * period, live_split(&stack));
-            let mut next = align_down(now, period) - 10 * period;
-            let mut pending = Vec::new();
-            while !flag.load(Ordering::SeqCst) {
+        let period = model.period_length();
+        let now = SystemTime::now();
+        let mut history = WeightHistory::starting(now - 10 * period, live_split(&stack));
+        let mut next = align_down(now, period) - 10 * period;
+        let mut pending = Vec::new();
+        ModelPublisher {
+            _running: Repeating::every(Duration::from_millis(100), move || {
                 let now = SystemTime::now();
                 let split = live_split(&stack);
                 if history.split_at(now) != split {
@@ -258,21 +272,7 @@ impl ModelPublisher {
                     }
                     !due
                 });
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        ModelPublisher {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for ModelPublisher {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            }),
         }
     }
 }
