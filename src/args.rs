@@ -510,6 +510,11 @@ pub struct TargetArgs {
     /// groups.
     #[arg(long, global = true, env = "ALBFLIP_SINGLE_ROUTE")]
     pub single_route: bool,
+    /// Leave group stickiness on when rolling back. By default a rollback turns it off in the same
+    /// write (sticky clients would stay on the old color until their cookie expires), records the
+    /// setting, and the next shift or deploy turns it back on.
+    #[arg(long, global = true, env = "ALBFLIP_KEEP_STICKINESS")]
+    pub keep_stickiness: bool,
     /// The listener port [default: 80].
     #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,

@@ -201,6 +201,16 @@ impl InMemoryAlb {
             .insert(self.groups.of(color).to_string(), health);
     }
 
+    /// Sets the forward action's group stickiness behind albflip's back.
+    pub fn set_stickiness(&self, stickiness: Stickiness) {
+        self.lock().forward.stickiness = Some(stickiness);
+    }
+
+    /// The forward action's group stickiness (off when it has none).
+    pub fn stickiness(&self) -> Stickiness {
+        self.lock().forward.stickiness.unwrap_or(Stickiness::OFF)
+    }
+
     /// Turns target-group-level stickiness on for a color.
     pub fn set_target_group_stickiness(&self, color: Color) {
         let arn = self.groups.of(color).to_string();
@@ -321,6 +331,15 @@ impl AlbInventory for InMemoryAlb {
         let entry = s.tags.entry(arn_.to_string()).or_default();
         for (k, v) in tags {
             entry.insert(k.to_string(), v.to_string());
+        }
+        Ok(())
+    }
+
+    async fn remove_tags(&self, arn_: &str, keys: &[&str]) -> Result<(), ApiError> {
+        if let Some(entry) = self.lock().tags.get_mut(arn_) {
+            for k in keys {
+                entry.remove(*k);
+            }
         }
         Ok(())
     }

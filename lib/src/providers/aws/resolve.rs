@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
-use crate::model::{Color, Split};
+use crate::model::{Color, Split, Stickiness};
 use crate::ports::{ApiError, ApiErrorKind, Backend, Labels, Tags};
 use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
@@ -16,6 +16,7 @@ use crate::providers::aws::checks::KnownHealth;
 use crate::providers::aws::cloudwatch::{LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION};
 use crate::providers::aws::lockstep::{self, LeftAlone, Lockstep, Peer};
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::sticky;
 use crate::providers::aws::unsupported::unsupported;
 use crate::state::{self, DeploymentRecord, RouteState};
 
@@ -144,6 +145,9 @@ pub struct Target {
     pub green: Option<GroupRef>,
     /// Which other routes move in lockstep with this one.
     pub lockstep: Lockstep,
+    /// Whether a rollback leaves group stickiness as it is, instead of releasing it so that sticky
+    /// clients leave the color rolled back from ([`crate::providers::aws::sticky`]).
+    pub keep_stickiness: bool,
 }
 
 impl Target {
@@ -155,6 +159,7 @@ impl Target {
             blue: None,
             green: None,
             lockstep: Lockstep::default(),
+            keep_stickiness: false,
         }
     }
 
@@ -170,6 +175,7 @@ impl Target {
             blue: Some(GroupRef::Name(format!("{base}-blue-tg"))),
             green: Some(GroupRef::Name(format!("{base}-green-tg"))),
             lockstep: Lockstep::default(),
+            keep_stickiness: false,
         }
     }
 
@@ -211,6 +217,11 @@ pub struct Resolved {
     pub peers: Vec<Peer>,
     /// Routes that forward to blue or green and are left alone, with why.
     pub left_alone: Vec<LeftAlone>,
+    /// The group stickiness a rollback released on each route that records one, which the next write
+    /// puts back (read for a shift or deployment, not for a rollback).
+    pub sticky_records: Vec<(RouteId, Stickiness)>,
+    /// Whether a rollback keeps group stickiness as it is (see [`Target::keep_stickiness`]).
+    pub keep_stickiness: bool,
 }
 
 impl Resolved {
@@ -218,6 +229,14 @@ impl Resolved {
     pub fn forward(&self) -> Result<&ForwardAction, Error> {
         route::forward_of(&self.snapshot)
             .map_err(|problem| unsupported(&self.snapshot.route, problem))
+    }
+
+    /// The group stickiness a rollback released on `route` and recorded, if any.
+    pub fn sticky_record(&self, route: &RouteId) -> Option<Stickiness> {
+        self.sticky_records
+            .iter()
+            .find(|(r, _)| r == route)
+            .map(|(_, s)| *s)
     }
 
     /// Every route that moves: the named one first, then its peers.
@@ -364,8 +383,34 @@ async fn resolve_ahead<A: Alb>(
         tags: named.tags,
         peers: discovered.peers,
         left_alone: discovered.left_alone,
+        sticky_records: Vec::new(),
+        keep_stickiness: target.keep_stickiness,
+    };
+    let resolved = match rollback {
+        Some(_) => resolved,
+        None => with_sticky_records(alb, resolved).await?,
     };
     Ok((resolved, health))
+}
+
+/// `resolved` with the stickiness records of its routes: the named route's from its tags, the peers'
+/// read in one more call (only when there are peers).
+async fn with_sticky_records<A: Alb>(alb: &A, mut resolved: Resolved) -> Result<Resolved, Error> {
+    let mut tags = BTreeMap::new();
+    tags.insert(
+        resolved.snapshot.route.resource_arn().to_string(),
+        resolved.tags.clone(),
+    );
+    let peers: Vec<&str> = resolved
+        .peers
+        .iter()
+        .map(|p| p.snapshot.route.resource_arn())
+        .collect();
+    for chunk in peers.chunks(20) {
+        tags.extend(alb.tags(chunk).await.map_err(Error::Read)?);
+    }
+    resolved.sticky_records = sticky::records_of(&resolved.routes(), &tags);
+    Ok(resolved)
 }
 
 /// Reads the named route and its tags, works out its colors and, for a rollback, reads the health it
@@ -378,10 +423,19 @@ async fn resolve_named<A: Alb>(
     let early = rollback
         .map(|to| early_health(target, to))
         .unwrap_or_default();
-    let (read, mut health) = tokio::join!(
-        read_route(alb, &target.route),
-        KnownHealth::read(alb, &early)
-    );
+    // With both colors named by ARN, how a sticky route's rollback releases stickiness is read with
+    // the route too: nothing is left to read between the route and the write.
+    let ahead = async {
+        match (&target.blue, &target.green) {
+            (Some(GroupRef::Arn(blue)), Some(GroupRef::Arn(green)))
+                if !early.is_empty() && !target.keep_stickiness =>
+            {
+                KnownHealth::read_for_rollback(alb, &early, blue, green).await
+            }
+            _ => KnownHealth::read(alb, &early).await,
+        }
+    };
+    let (read, mut health) = tokio::join!(read_route(alb, &target.route), ahead);
     let (snapshot, tags) = read?;
     let route = snapshot.route.clone();
     let forward = route::forward_of(&snapshot).map_err(|p| unsupported(&route, p))?;
@@ -392,8 +446,15 @@ async fn resolve_named<A: Alb>(
     if let Some(to) = rollback {
         let color = to.or(stable_tag).unwrap_or(Color::Blue);
         let arn = groups.of(color);
+        let sticky = sticky::release(&snapshot, sticky::Release::Off).1.is_some();
         if split.percent_of(color).get() < 100 && !health.has(arn) {
-            health = health.merge(KnownHealth::read(alb, &[arn]).await);
+            let more = match sticky && !target.keep_stickiness {
+                true => {
+                    KnownHealth::read_for_rollback(alb, &[arn], &groups.blue, &groups.green).await
+                }
+                false => KnownHealth::read(alb, &[arn]).await,
+            };
+            health = health.merge(more);
         }
     }
     let named = Named {
