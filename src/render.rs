@@ -129,6 +129,19 @@ pub fn status_json(s: &RouteStatus) -> serde_json::Value {
     v
 }
 
+/// The capacity holds albflip keeps on the colors' Auto Scaling groups, one line each.
+pub fn holds_text(holds: &[albflip::cleanup::HeldGroup]) -> String {
+    holds
+        .iter()
+        .map(|h| {
+            format!(
+                "Hold        {} {}: minimum {} held by albflip (albflip:held-min; {} when the deployment ends)\n",
+                h.color, h.group, h.min, h.held_min
+            )
+        })
+        .collect()
+}
+
 /// Renders a shift or rollback for people.
 pub fn change_text(
     verb: &str,

@@ -377,6 +377,42 @@ where
     })
 }
 
+/// An Auto Scaling group albflip holds (its minimum raised to its desired size for a deployment).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldGroup {
+    /// The color whose target group it registers with.
+    pub color: Color,
+    /// The group's name.
+    pub group: String,
+    /// Its minimum now (raised by albflip).
+    pub min: u32,
+    /// The minimum the hold puts back.
+    pub held_min: u32,
+}
+
+/// The capacity holds on the Auto Scaling groups of `status`'s colors, for `status`. Read-only.
+pub async fn holds<S: Scaler>(
+    scaler: &S,
+    status: &traffic::RouteStatus,
+) -> Result<Vec<HeldGroup>, Error> {
+    let mut held = Vec::new();
+    for (color, c) in [(Color::Blue, &status.blue), (Color::Green, &status.green)] {
+        let groups = scaler
+            .groups_for_target_group(&c.target_group_arn)
+            .await
+            .map_err(Error::Read)?;
+        held.extend(groups.into_iter().filter_map(|g| {
+            Some(HeldGroup {
+                color,
+                held_min: g.held_min?,
+                min: g.min,
+                group: g.name,
+            })
+        }));
+    }
+    Ok(held)
+}
+
 /// Whether the route records a deployment that did not finish.
 fn in_flight(resolved: &Resolved) -> bool {
     DeploymentRecord::from_tags(&resolved.tags).is_some_and(|r| r.phase.is_unfinished())

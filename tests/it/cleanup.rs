@@ -383,6 +383,15 @@ fn a_rollback_after_kill_9_ends_the_holds_the_deployment_left() {
         Some(blue_before.0.to_string()),
         "the hold outlives the run"
     );
+    let status = cli(&s, &["status"]).ok();
+    assert!(
+        status.stdout.contains(&format!(
+            "Hold        blue {blue}: minimum {} held by albflip",
+            blue_before.2
+        )),
+        "status shows the hold: {}",
+        status.stdout
+    );
     let r = cli(&s, &["rollback"]).ok();
     assert_eq!(weights(&s), (Some(100), Some(0)));
     assert!(
@@ -394,6 +403,8 @@ fn a_rollback_after_kill_9_ends_the_holds_the_deployment_left() {
     );
     assert_eq!(sizes(&blue), blue_before);
     assert_eq!(held_min(&blue), None);
+    let status = cli(&s, &["status", "--output", "json"]).ok().json();
+    assert_eq!(status["capacity_holds"], serde_json::json!([]), "{status}");
 }
 
 /// Issue 17: group stickiness keeps a client on blue even at weight 0 until its cookie expires, so
