@@ -131,6 +131,11 @@ fn lockstep_from(flags: &TargetArgs, file: &TargetSection) -> Result<Lockstep, E
         } else {
             include
         },
+        pairs: if flags.pair.is_empty() {
+            from_file.pairs
+        } else {
+            flags.pair.clone()
+        },
     })
 }
 

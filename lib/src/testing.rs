@@ -83,10 +83,10 @@ impl Default for InMemoryAlb {
 impl InMemoryAlb {
     /// Blue 100 %, green 0 %, two healthy targets each, stickiness off.
     pub fn new() -> InMemoryAlb {
-        let groups = ColorGroups {
-            blue: arn(TargetGroupArn::parse(BLUE)),
-            green: arn(TargetGroupArn::parse(GREEN)),
-        };
+        let groups = ColorGroups::new(
+            arn(TargetGroupArn::parse(BLUE)),
+            arn(TargetGroupArn::parse(GREEN)),
+        );
         let forward = ForwardAction {
             targets: vec![
                 ForwardTarget {

@@ -160,45 +160,63 @@ pub(crate) async fn check_health<A: Alb>(
         if percent.get() <= lowest {
             continue;
         }
-        let arn = resolved.groups.of(color);
-        let health: TargetHealth = match known.of(alb, arn).await {
-            Ok(h) => h,
-            Err(e) if force && e.kind != ApiErrorKind::NotFound => {
-                warnings.push(crate::text!(
-                    format!(
-                        "could not read the health of {color} ({}): {e}; shifting anyway (",
-                        arn.name()
-                    ),
-                    {input Input::Force},
-                    ")"
-                ));
-                continue;
+        // Every pair's group of the color (`--pair`), each on its own.
+        for arn in resolved.groups.all_of(color) {
+            if let Some(w) =
+                check_group(alb, arn, color, percent, force, min_healthy_hosts, known).await?
+            {
+                warnings.push(w);
             }
-            Err(e) => return Err(Error::Read(e)),
-        };
-        if health.healthy >= min_healthy_hosts.max(1) {
-            continue;
         }
-        let error = Error::NoHealthyTargets {
-            color,
-            target_group: arn.name().to_string(),
-            percent,
-            healthy: health.healthy,
-            total: health.total,
-            needed: min_healthy_hosts.max(1),
-        };
-        if !force {
-            return Err(error);
-        }
-        warnings.push(crate::text!(
-            format!(
-                "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of ",
-                arn.name(),
-                health.healthy,
-                health.total
-            ),
-            {input Input::Force}
-        ));
     }
     Ok(warnings)
+}
+
+/// [`check_health`] for one target group of `color`: an error, a warning (with `force`), or nothing.
+async fn check_group<A: Alb>(
+    alb: &A,
+    arn: &TargetGroupArn,
+    color: Color,
+    percent: crate::model::Percent,
+    force: bool,
+    min_healthy_hosts: u32,
+    known: &KnownHealth,
+) -> Result<Option<Text>, Error> {
+    let health: TargetHealth = match known.of(alb, arn).await {
+        Ok(h) => h,
+        Err(e) if force && e.kind != ApiErrorKind::NotFound => {
+            return Ok(Some(crate::text!(
+                format!(
+                    "could not read the health of {color} ({}): {e}; shifting anyway (",
+                    arn.name()
+                ),
+                {input Input::Force},
+                ")"
+            )));
+        }
+        Err(e) => return Err(Error::Read(e)),
+    };
+    if health.healthy >= min_healthy_hosts.max(1) {
+        return Ok(None);
+    }
+    let error = Error::NoHealthyTargets {
+        color,
+        target_group: arn.name().to_string(),
+        percent,
+        healthy: health.healthy,
+        total: health.total,
+        needed: min_healthy_hosts.max(1),
+    };
+    if !force {
+        return Err(error);
+    }
+    Ok(Some(crate::text!(
+        format!(
+            "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of ",
+            arn.name(),
+            health.healthy,
+            health.total
+        ),
+        {input Input::Force}
+    )))
 }

@@ -132,7 +132,18 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
     }
 
     async fn health(&self, color: Color) -> Result<TargetHealth, ApiError> {
-        self.alb.health(self.resolved.groups.of(color)).await
+        // Every pair's group of the color (`--pair`), summed.
+        let groups = self.resolved.groups.all_of(color);
+        let answers =
+            futures_util::future::try_join_all(groups.iter().map(|g| self.alb.health(g))).await?;
+        Ok(answers
+            .into_iter()
+            .fold(TargetHealth::default(), |sum, h| TargetHealth {
+                healthy: sum.healthy + h.healthy,
+                total: sum.total + h.total,
+                unhealthy: sum.unhealthy + h.unhealthy,
+                draining: sum.draining + h.draining,
+            }))
     }
 
     async fn check_health(

@@ -168,7 +168,14 @@ pub async fn how_to_release<A: Alb>(
     if !sticky {
         return Release::Off;
     }
-    target_groups_release(alb, &groups.blue, &groups.green).await
+    let mut how = target_groups_release(alb, &groups.blue, &groups.green).await;
+    for (blue, green) in &groups.pairs {
+        if how == Release::OneSecond {
+            break;
+        }
+        how = target_groups_release(alb, blue, green).await;
+    }
+    how
 }
 
 /// How a sticky route between `blue` and `green` is released: a 1 s duration when either target group
