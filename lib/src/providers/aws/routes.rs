@@ -127,6 +127,10 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         self.resolved.check_agreement()
     }
 
+    fn sticky_for(&self) -> Option<std::time::Duration> {
+        sticky::longest(&self.resolved.routes())
+    }
+
     fn check_can_start(&self, new: Color) -> Result<(), Error> {
         self.resolved.check_can_start(new)
     }
