@@ -113,7 +113,10 @@ pub async fn status<A: Alb>(alb: &A, target: &Target) -> Result<RouteStatus, Err
         blue: color_status(Color::Blue),
         green: color_status(Color::Green),
         stickiness: forward.stickiness.unwrap_or(Stickiness::OFF),
-        stickiness_recorded: resolved.sticky_record(&resolved.snapshot.route),
+        // Only while the live setting is still the released one (a record left behind says nothing).
+        stickiness_recorded: resolved
+            .sticky_record(&resolved.snapshot.route)
+            .filter(|_| sticky::released(forward.stickiness, sticky::Release::Off).is_none()),
         stable: resolved.stable,
         stable_source: resolved.stable_source,
         single_target_group: forward.targets.len() == 1,
@@ -424,7 +427,10 @@ async fn apply_checked<A: Alb>(
             .iter()
             .map(|(r, _)| r.clone())
             .collect();
-        sticky::clear(alb, &routes).await?;
+        // A record left behind is harmless: a setting is only ever written back over a released one.
+        if let Err(e) = sticky::clear(alb, &routes).await {
+            tracing::warn!(error = %e, "the stickiness record could not be removed after its setting was written back");
+        }
     }
     if tag_needed {
         checks::tag_stable(alb, &resolved.routes(), split, new_stable).await?;

@@ -83,14 +83,18 @@ impl<A: Alb> AlbRoutes<'_, A> {
         }
     }
 
-    /// Removes the stickiness records once a verified write put their settings back (once per run).
-    async fn clear_sticky_records(&self) -> Result<(), Error> {
+    /// Removes the stickiness records once a verified write put their settings back (once per run). A
+    /// record left behind is harmless (a setting is only written back over a released one): a failure is
+    /// logged, not a failed step.
+    async fn clear_sticky_records(&self) {
         let records = &self.resolved.sticky_records;
         if records.is_empty() || self.sticky_cleared.swap(true, Ordering::SeqCst) {
-            return Ok(());
+            return;
         }
         let routes: Vec<RouteId> = records.iter().map(|(r, _)| r.clone()).collect();
-        sticky::clear(self.alb, &routes).await
+        if let Err(e) = sticky::clear(self.alb, &routes).await {
+            tracing::warn!(error = %e, "the stickiness record could not be removed after its setting was written back");
+        }
     }
 }
 
@@ -211,7 +215,8 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
                     .await?;
             self.record_drained(&verified, expected, split).await;
         }
-        self.clear_sticky_records().await
+        self.clear_sticky_records().await;
+        Ok(())
     }
 
     async fn rollback(&self, to: Color) -> Result<(), Error> {

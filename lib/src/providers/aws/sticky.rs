@@ -201,7 +201,8 @@ pub async fn target_groups_release<A: Alb>(
 pub async fn record<A: Alb>(alb: &A, released: &[(RouteId, Stickiness)]) -> Result<(), Error> {
     let writes = released.iter().map(|(route, setting)| async move {
         let value = record_value(*setting);
-        alb.set_tags(route.resource_arn(), &[(STICKINESS_TAG, value.as_str())])
+        let tags = [(STICKINESS_TAG, value.as_str())];
+        patiently(|| alb.set_tags(route.resource_arn(), &tags))
             .await
             .map_err(|source| Error::StickinessRecordFailed {
                 route: route.clone(),
@@ -214,6 +215,29 @@ pub async fn record<A: Alb>(alb: &A, released: &[(RouteId, Stickiness)]) -> Resu
         .into_iter()
         .collect::<Result<Vec<()>, Error>>()
         .map(|_| ())
+}
+
+/// Attempts of a record's write: the setting it holds exists nowhere else once the stickiness is
+/// released, so a failure that may pass (not a refusal) is tried again, 200 ms, 400 ms, 800 ms apart.
+const RECORD_ATTEMPTS: u32 = 4;
+
+async fn patiently<F, Fut>(mut call: F) -> Result<(), ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let mut wait = std::time::Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if attempt < RECORD_ATTEMPTS && !e.refused() => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Removes the records of `routes` once their setting is written back.
