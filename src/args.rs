@@ -145,6 +145,14 @@ pub struct BakeArgs {
     /// Write a self-contained HTML report of the run (timeline, chart, gate verdicts, outcome).
     #[arg(long, value_name = "FILE.html", env = "ALBFLIP_REPORT")]
     pub report: Option<std::path::PathBuf>,
+    /// Write the deployment's id to FILE as soon as it starts (it is printed too), for a pipeline's
+    /// `albflip rollback --deployment-id`. Nothing is written when no deployment started.
+    #[arg(long, value_name = "FILE", env = "ALBFLIP_DEPLOYMENT_ID_FILE")]
+    pub deployment_id_file: Option<std::path::PathBuf>,
+    /// Also write every event as NDJSON (as `--output json` prints them) to FILE, whatever the output
+    /// format: the console keeps the lines for people, a machine reads the file.
+    #[arg(long, value_name = "FILE.ndjson", env = "ALBFLIP_EVENTS_FILE")]
+    pub events_file: Option<std::path::PathBuf>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
     /// Either way the state is recorded and albflip exits 130; a second signal does not cut the
     /// rollback short, a third exits at once (saying how to put traffic back).
@@ -400,6 +408,10 @@ pub struct RollbackArgs {
     /// Send all traffic to this color instead of the stable one.
     #[arg(long, value_name = "blue|green")]
     pub to: Option<Color>,
+    /// Roll back only this deployment (the id `deploy` printed and wrote to --deployment-id-file):
+    /// when the route records another one, or none, refuse with exit 4 and write nothing.
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub deployment_id: Option<String>,
     /// Roll back even if that color has no healthy targets; when its Auto Scaling group was scaled
     /// down, scale it back up but move traffic without waiting for healthy targets.
     #[arg(long)]

@@ -13,6 +13,7 @@ mod origins;
 mod progress;
 mod render;
 mod report;
+mod run_files;
 mod scaling;
 mod settings;
 mod signals;

@@ -35,6 +35,13 @@ impl From<Split> for SplitView {
 pub enum Event {
     /// The deployment started.
     DeploymentStarted {
+        /// The deployment's id, as recorded on the route (none for a gated shift, which records
+        /// nothing). A pipeline keeps it to roll back only its own deployment.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deployment_id: Option<String>,
+        /// Who started it, as recorded.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started_by: Option<String>,
         /// The route (listener or rule ARN).
         route: String,
         /// The new color.

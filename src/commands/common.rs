@@ -114,7 +114,12 @@ pub async fn run_engine(
         Some(view) => view,
         None => printer.as_ref(),
     };
-    let observer = albflip::events::Both(screen, &collected);
+    let files = crate::run_files::RunFiles::open(
+        bake.deployment_id_file.as_deref(),
+        bake.events_file.as_deref(),
+    );
+    let recorded = albflip::events::Both(&collected, &files);
+    let observer = albflip::events::Both(screen, &recorded);
     let scaler = AutoScaling::new(config, calls.clone());
     let mut engine = Engine::new(alb, &metrics, &clock, &observer);
     if let Some(h) = held.as_ref() {

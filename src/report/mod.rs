@@ -639,6 +639,8 @@ mod tests {
             (
                 at(0),
                 Event::DeploymentStarted {
+                    deployment_id: Some("20261129T170000Z-00ab".into()),
+                    started_by: Some("jenkins-shop-42".into()),
                     route: "arn:aws:elasticloadbalancing:us-east-1:123:listener/app/x/1/2".into(),
                     target: Color::Green,
                     stable: Color::Blue,

@@ -17,6 +17,7 @@ mod lifecycle;
 mod lock;
 mod lockstep;
 mod operator;
+mod pipeline;
 mod preflight;
 mod proxy;
 mod report;
