@@ -147,3 +147,39 @@ fn no_id_file_is_left_when_no_deployment_started() {
     assert_eq!(r.code, 4, "{r:?}");
     assert!(!second.join("deployment-id").exists());
 }
+
+/// The example pipeline and the shared-library steps roll back only their own deployment: every
+/// `rollback` they run names it, and the status is shown in `cleanup`, after the rollback.
+#[test]
+fn the_jenkins_examples_roll_back_only_their_own_deployment() {
+    let root = repo();
+    for file in [
+        "examples/Jenkinsfile",
+        "examples/jenkins/vars/albflipDeploy.groovy",
+        "examples/jenkins/vars/albflipRollback.groovy",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect(file);
+        let code: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect();
+        let runs_rollback = |l: &&&str| {
+            l.contains("albflip rollback") || l.contains("\"rollback ") || l.contains("'rollback'")
+        };
+        for line in code.iter().filter(runs_rollback) {
+            let named = line.contains("--deployment-id") || line.contains("'rollback'");
+            assert!(named, "{file}: a rollback that does not name its deployment: {line}");
+        }
+        assert!(
+            !code.iter().any(|l| l.contains("agent any")),
+            "{file}: holds an executor"
+        );
+    }
+    let jenkinsfile = std::fs::read_to_string(root.join("examples/Jenkinsfile")).unwrap();
+    let post = jenkinsfile.split("post {").nth(1).expect("a post section");
+    let cleanup = post.split("cleanup {").nth(1).expect("a cleanup section");
+    assert!(cleanup.contains("albflip('status')"), "status runs last");
+    assert!(!post.contains("always {"), "status must not run before the rollback");
+    assert!(jenkinsfile.contains("--events-file") && !jenkinsfile.contains("--output json >"));
+    assert!(jenkinsfile.contains("withCredentials") && jenkinsfile.contains("cargo install"));
+}
