@@ -60,6 +60,11 @@ pub enum Command {
     Config(ConfigArgs),
     /// Show who holds the route's deployment lock; with --force, break a stale one.
     Unlock(UnlockArgs),
+    /// Follow the deployment the route records (one run elsewhere, by a pipeline), read-only: its step,
+    /// the bake's progress, every gate's value against its threshold and the judge's evidence, computed
+    /// as the run computes them; exit with the deployment's outcome (0 completed or awaiting promotion,
+    /// 3 rolled back, 130 interrupted). Writes nothing and takes no lock.
+    Watch(WatchArgs),
     /// Print the least-privilege IAM policy (JSON) albflip needs for this route and lock table.
     IamPolicy,
     /// Print a shell completion script: `albflip completions bash > /etc/bash_completion.d/albflip`.
@@ -69,6 +74,24 @@ pub enum Command {
     },
     /// Print the man page (roff): `albflip man > /usr/local/share/man/man1/albflip.1`.
     Man,
+}
+
+/// `albflip watch`: the gates and bake to judge the watched step with (the record does not carry them:
+/// give the run's own, or share its albflip.toml).
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The bake of each step, as the watched run has it [default: the file's, else 3m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_BAKE")]
+    pub bake: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// Look once, print and exit (0 while the deployment runs; its outcome's code once it ended).
+    #[arg(long)]
+    pub once: bool,
+    /// Follow this deployment: wait until the route records it (a pipeline's id file), then follow it;
+    /// exit 4 when the route records a later one.
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub deployment_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,16 @@ pub fn for_outcome(outcome: &Outcome) -> u8 {
     }
 }
 
+/// The exit code of a deployment that ended in `phase`, as its own run exited (`albflip watch`).
+pub fn for_phase(phase: albflip::state::Phase) -> u8 {
+    use albflip::state::Phase;
+    match phase {
+        Phase::RolledBack => GATE_ROLLED_BACK,
+        Phase::Interrupted => INTERRUPTED,
+        _ => SUCCESS,
+    }
+}
+
 /// The exit code of `albflip check`: 0 when every check passed, 1 when one failed.
 pub fn for_check(passed: bool) -> u8 {
     if passed {

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
     use commands::{
         check, cleanup, completions, config, deploy, iam_policy, man, plan, promote, rollback,
-        shift, status, unlock,
+        shift, status, unlock, watch,
     };
     let g = &cli.global;
     match &cli.command {
@@ -69,6 +69,7 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
         Command::Plan(a) => on_aws(cli, origins, |s| plan::run(a, s, g)),
         Command::Check(a) => on_aws(cli, origins, |s| check::run(a, s, g)),
         Command::Unlock(a) => on_aws(cli, origins, |s| unlock::run(a, s, g)),
+        Command::Watch(a) => on_aws(cli, origins, |s| watch::run(a, s, g)),
         Command::IamPolicy => on_aws(cli, origins, |s| iam_policy::run(s, g)),
     }
 }

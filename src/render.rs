@@ -495,3 +495,82 @@ pub fn change(
         crate::args::OutputFormat::Text => change_text(verb, o, &snapshot, g.verbose > 0),
     }
 }
+
+/// One look of `albflip watch`: the recorded deployment, the live split and, while a step bakes, every
+/// gate's value against its threshold and the judge's evidence.
+pub fn watch_text(r: &albflip::engine::WatchReport, now: std::time::SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let stamp = stamp.get(11..19).unwrap_or(&stamp).to_string();
+    let live = format!("blue {}% / green {}%", r.split.blue, r.split.green);
+    let Some(rec) = &r.record else {
+        return format!("{stamp} no deployment recorded; live {live}\n");
+    };
+    let who = if rec.started_by.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", rec.started_by)
+    };
+    let mut out = format!(
+        "{stamp} deployment {} ({} to {}{who}): {}, step {}/{}; live {live}\n",
+        rec.id,
+        rec.strategy,
+        rec.target,
+        crate::commands::watch::phase_words(rec.phase),
+        rec.step,
+        rec.steps.len()
+    );
+    let Some(step) = &r.step else {
+        return out;
+    };
+    let secs = |s: f64| albflip::duration::human(std::time::Duration::from_secs_f64(s.max(0.0)));
+    out.push_str(&format!(
+        "  step {} at {}%: {} in; bake {}/{} published (step ~{})\n",
+        step.step,
+        step.percent,
+        secs(step.elapsed_seconds),
+        secs(step.covered_seconds),
+        secs(step.bake_seconds),
+        secs(step.step_seconds)
+    ));
+    if let Some(e) = &step.metrics_error {
+        out.push_str(&format!("  metrics unavailable: {e}\n"));
+    }
+    if step.results.is_empty() && step.metrics_error.is_none() {
+        out.push_str("  waiting for the first metric period after the step's write\n");
+    }
+    for g in &step.results {
+        let value = g.value.map_or("no data".to_string(), number);
+        out.push_str(&format!(
+            "  {:<7} {:<21} {value:>8} vs {:<8} {}\n",
+            format!("{:?}", g.verdict).to_uppercase(),
+            g.gate.as_str(),
+            number(g.threshold),
+            g.message
+        ));
+    }
+    for j in &step.judgements {
+        let e = &j.evidence;
+        out.push_str(&format!(
+            "  judge   {:<21} evidence {:.2} of {:.0} needed ({}% confidence): new {}/{} errors, stable {}/{}, {} period(s)\n",
+            j.gate.as_str(),
+            e.statistic,
+            e.threshold,
+            e.confidence,
+            e.new_errors,
+            e.new_requests,
+            e.stable_errors,
+            e.stable_requests,
+            e.periods
+        ));
+    }
+    out
+}
+
+/// A gate's value or threshold, with as many decimals as its size needs.
+fn number(v: f64) -> String {
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 1.0 => format!("{v:.2}"),
+        _ => format!("{v:.4}"),
+    }
+}

@@ -10,6 +10,7 @@
 //! - `check.rs`: `albflip check`, the pre-flight and the gates once.
 //! - `config.rs`: `albflip config`, the resolved settings and their origins (no AWS).
 //! - `unlock.rs`: `albflip unlock`, the lock's holder, or breaking it.
+//! - `watch.rs`: `albflip watch`, a deployment run elsewhere followed read-only.
 //! - `iam_policy.rs`: `albflip iam-policy`, the least-privilege policy.
 //! - `completions.rs`, `man.rs`: shell integration (no AWS).
 //!
@@ -30,3 +31,4 @@ pub mod rollback;
 pub mod shift;
 pub mod status;
 pub mod unlock;
+pub mod watch;

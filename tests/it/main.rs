@@ -24,3 +24,4 @@ mod report;
 mod rollback;
 mod shift;
 mod status;
+mod watch;

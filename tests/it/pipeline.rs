@@ -168,7 +168,10 @@ fn the_jenkins_examples_roll_back_only_their_own_deployment() {
         };
         for line in code.iter().filter(runs_rollback) {
             let named = line.contains("--deployment-id") || line.contains("'rollback'");
-            assert!(named, "{file}: a rollback that does not name its deployment: {line}");
+            assert!(
+                named,
+                "{file}: a rollback that does not name its deployment: {line}"
+            );
         }
         assert!(
             !code.iter().any(|l| l.contains("agent any")),
@@ -179,7 +182,10 @@ fn the_jenkins_examples_roll_back_only_their_own_deployment() {
     let post = jenkinsfile.split("post {").nth(1).expect("a post section");
     let cleanup = post.split("cleanup {").nth(1).expect("a cleanup section");
     assert!(cleanup.contains("albflip('status')"), "status runs last");
-    assert!(!post.contains("always {"), "status must not run before the rollback");
+    assert!(
+        !post.contains("always {"),
+        "status must not run before the rollback"
+    );
     assert!(jenkinsfile.contains("--events-file") && !jenkinsfile.contains("--output json >"));
     assert!(jenkinsfile.contains("withCredentials") && jenkinsfile.contains("cargo install"));
 }

@@ -305,7 +305,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// `observation` with the load balancer's own counts before the step (the periods up to its write),
     /// read once per step and kept in `baseline`, when the source reports the load balancer's counts.
-    async fn with_baseline<R: Routes>(
+    pub(super) async fn with_baseline<R: Routes>(
         &self,
         routes: &R,
         spec: &DeploySpec,
@@ -355,7 +355,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     }
 
     /// The query for both colors' backends from `start` to `end`.
-    fn query_between<R: Routes>(
+    pub(super) fn query_between<R: Routes>(
         &self,
         routes: &R,
         spec: &DeploySpec,

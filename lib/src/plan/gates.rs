@@ -264,6 +264,22 @@ pub enum GateKind {
     LoadBalancerErrors,
 }
 
+impl GateKind {
+    /// The gate's name as the event stream spells it (`error_rate`, `alarm`, ...).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GateKind::ErrorRate => "error_rate",
+            GateKind::Latency => "latency",
+            GateKind::HealthyHosts => "healthy_hosts",
+            GateKind::UnhealthyHosts => "unhealthy_hosts",
+            GateKind::Alarm(_) => "alarm",
+            GateKind::ErrorRateIncrease => "error_rate_increase",
+            GateKind::LatencyIncrease => "latency_increase",
+            GateKind::LoadBalancerErrors => "load_balancer_errors",
+        }
+    }
+}
+
 /// A gate's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
