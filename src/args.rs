@@ -65,6 +65,9 @@ pub enum Command {
     /// as the run computes them; exit with the deployment's outcome (0 completed or awaiting promotion,
     /// 3 rolled back, 130 interrupted). Writes nothing and takes no lock.
     Watch(WatchArgs),
+    /// The route's last deployments (id, who, when, strategy, outcome, the reason, how long), newest
+    /// first, from the lock table (each finished deploy, resume and promote adds one).
+    History(HistoryArgs),
     /// Print the least-privilege IAM policy (JSON) albflip needs for this route and lock table.
     IamPolicy,
     /// Print a shell completion script: `albflip completions bash > /etc/bash_completion.d/albflip`.
@@ -92,6 +95,14 @@ pub struct WatchArgs {
     /// exit 4 when the route records a later one.
     #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub deployment_id: Option<String>,
+}
+
+/// `albflip history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How many deployments to show.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]

@@ -48,8 +48,8 @@ fn main() -> ExitCode {
 /// AWS: they run without logging and the runtime.
 fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
     use commands::{
-        check, cleanup, completions, config, deploy, iam_policy, man, plan, promote, rollback,
-        shift, status, unlock, watch,
+        check, cleanup, completions, config, deploy, history, iam_policy, man, plan, promote,
+        rollback, shift, status, unlock, watch,
     };
     let g = &cli.global;
     match &cli.command {
@@ -70,6 +70,7 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
         Command::Check(a) => on_aws(cli, origins, |s| check::run(a, s, g)),
         Command::Unlock(a) => on_aws(cli, origins, |s| unlock::run(a, s, g)),
         Command::Watch(a) => on_aws(cli, origins, |s| watch::run(a, s, g)),
+        Command::History(a) => on_aws(cli, origins, |s| history::run(a, s, g)),
         Command::IamPolicy => on_aws(cli, origins, |s| iam_policy::run(s, g)),
     }
 }

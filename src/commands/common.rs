@@ -100,7 +100,8 @@ pub async fn run_engine(
     let Session {
         config, calls, alb, ..
     } = session;
-    let held = locking::take_lock(alb, config, settings, g).await?;
+    let table = locking::lock_table(alb, config, settings).await;
+    let held = locking::take_lock_in(table.as_deref(), alb, config, settings, g).await?;
     stop_when_lost(held.as_ref(), &cancel);
     let metrics = CloudWatch::new(config, calls.clone());
     let clock = TokioClock::new();
@@ -138,6 +139,11 @@ pub async fn run_engine(
     };
     if let Some(h) = heartbeat {
         h.abort();
+    }
+    // The history is written while the lease is still held, so that the next run sees it.
+    if let Some(table) = table.as_deref().filter(|_| held.is_some()) {
+        let store = albflip::aws::DynamoLock::new(config, table, calls.clone());
+        super::history::record(&store, &collected.events(), &result).await;
     }
     locking::say_who_holds_it_now(held.as_ref()).await;
     locking::release(held).await;

@@ -12,6 +12,7 @@ mod deploy;
 mod embed;
 mod faults;
 mod harness;
+mod history;
 mod iam;
 mod lifecycle;
 mod lock;
