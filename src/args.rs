@@ -187,6 +187,17 @@ pub struct BakeArgs {
     /// format: the console keeps the lines for people, a machine reads the file.
     #[arg(long, value_name = "FILE.ndjson", env = "ALBFLIP_EVENTS_FILE")]
     pub events_file: Option<std::path::PathBuf>,
+    /// POST a JSON notification (with a Slack-compatible `text`) to URL when the deployment starts,
+    /// passes a step, rolls back, completes or awaits promotion (repeatable). A failed notification is
+    /// a warning; URLs are never printed [default: albflip.toml [notify] urls].
+    #[arg(
+        long = "notify",
+        value_name = "URL",
+        env = "ALBFLIP_NOTIFY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub notify: Vec<String>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
     /// Either way the state is recorded and albflip exits 130; a second signal does not cut the
     /// rollback short, a third exits at once (saying how to put traffic back).

@@ -9,6 +9,7 @@ mod lifecycle;
 mod live;
 mod locking;
 mod naming;
+mod notify;
 mod origins;
 mod progress;
 mod render;

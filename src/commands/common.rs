@@ -96,6 +96,10 @@ pub async fn run_engine(
         InterruptArg::Hold => OnInterrupt::Hold,
         InterruptArg::Rollback => OnInterrupt::Rollback,
     };
+    let notifier = crate::notify::Notifier::new(crate::notify::urls(
+        &bake.notify,
+        settings.file.notify.urls.as_ref(),
+    )?);
     let cancel = signals::interrupts();
     let Session {
         config, calls, alb, ..
@@ -119,8 +123,13 @@ pub async fn run_engine(
         bake.deployment_id_file.as_deref(),
         bake.events_file.as_deref(),
     );
+    let notified: &dyn Observer = match &notifier {
+        Some(n) => n,
+        None => &albflip::events::Ignore,
+    };
     let recorded = albflip::events::Both(&collected, &files);
-    let observer = albflip::events::Both(screen, &recorded);
+    let told = albflip::events::Both(&recorded, notified);
+    let observer = albflip::events::Both(screen, &told);
     let scaler = AutoScaling::new(config, calls.clone());
     let mut engine = Engine::new(alb, &metrics, &clock, &observer);
     if let Some(h) = held.as_ref() {
@@ -144,6 +153,9 @@ pub async fn run_engine(
     if let Some(table) = table.as_deref().filter(|_| held.is_some()) {
         let store = albflip::aws::DynamoLock::new(config, table, calls.clone());
         super::history::record(&store, &collected.events(), &result).await;
+    }
+    if let Some(n) = &notifier {
+        n.finish().await;
     }
     locking::say_who_holds_it_now(held.as_ref()).await;
     locking::release(held).await;

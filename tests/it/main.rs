@@ -17,6 +17,7 @@ mod iam;
 mod lifecycle;
 mod lock;
 mod lockstep;
+mod notify;
 mod operator;
 mod pipeline;
 mod preflight;

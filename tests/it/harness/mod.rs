@@ -19,6 +19,7 @@ mod iam;
 mod metrics;
 mod readers;
 mod stacks;
+mod webhook;
 
 pub use cli::*;
 pub use emulator::*;
@@ -26,3 +27,4 @@ pub use iam::*;
 pub use metrics::*;
 pub use readers::*;
 pub use stacks::*;
+pub use webhook::*;
