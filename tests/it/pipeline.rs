@@ -64,6 +64,7 @@ fn a_pipeline_rolls_back_its_own_deployment_and_never_another_ones() {
     // The console kept its lines; the events file holds NDJSON, each event with the id.
     assert!(r.stdout.contains("awaiting promotion"), "{}", r.stdout);
     let events = std::fs::read_to_string(dir.join("events.ndjson")).expect("events file");
+    assert!(check_events(&events) >= 4, "{events}");
     let lines: Vec<serde_json::Value> = events
         .lines()
         .map(|l| serde_json::from_str(l).expect("NDJSON line"))
@@ -188,4 +189,18 @@ fn the_jenkins_examples_roll_back_only_their_own_deployment() {
     );
     assert!(jenkinsfile.contains("--events-file") && !jenkinsfile.contains("--output json >"));
     assert!(jenkinsfile.contains("withCredentials") && jenkinsfile.contains("cargo install"));
+}
+
+/// The schema check can fail: the nested `{"gate": {"gate": …}}` of before issue 21 is refused, as is an
+/// event without its time.
+#[test]
+fn the_event_schema_refuses_a_nested_gate_and_a_missing_ts() {
+    let good = r#"{"event":"step_passed","step":1,"percent":10,"ts":"2026-11-29T17:11:43.693Z"}"#;
+    assert_eq!(check_events(good), 1);
+    let nested = r#"{"event":"rolling_back","failure":{"reason":"gate","polls":1,"result":{"gate":{"gate":"error_rate"},"verdict":"fail","value":0.5,"threshold":0.01,"message":"m"}},"ts":"2026-11-29T17:11:43.693Z"}"#;
+    let no_ts = r#"{"event":"step_passed","step":1,"percent":10}"#;
+    for bad in [nested, no_ts] {
+        let refused = std::panic::catch_unwind(|| check_events(bad));
+        assert!(refused.is_err(), "accepted: {bad}");
+    }
 }

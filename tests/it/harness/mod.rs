@@ -18,6 +18,7 @@ mod emulator;
 mod iam;
 mod metrics;
 mod readers;
+mod schema;
 mod stacks;
 mod webhook;
 
@@ -26,5 +27,6 @@ pub use emulator::*;
 pub use iam::*;
 pub use metrics::*;
 pub use readers::*;
+pub use schema::*;
 pub use stacks::*;
 pub use webhook::*;
