@@ -622,6 +622,7 @@ mod tests {
             "green error rate 20.0% > 1.0% <script>",
         );
         let poll = |results: Vec<GateResult>, decision: &str| Event::GateEvaluated {
+            counts: None,
             step: 1,
             elapsed_seconds: 1.0,
             bake_seconds: 4.0,

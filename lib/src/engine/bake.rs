@@ -191,6 +191,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 bake_seconds: policy.bake.as_secs_f64(),
                 covered_seconds: covered.as_secs_f64(),
                 step_seconds: length.as_secs_f64(),
+                counts: Some(crate::events::WindowCounts::of(&observation)),
                 results: report.results,
                 judgements,
                 decision: match &decision {
@@ -273,6 +274,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             step_seconds: length.as_secs_f64(),
             results: report.results,
             judgements: Vec::new(),
+            counts: None,
             decision: if failure.is_some() {
                 "failed"
             } else {
