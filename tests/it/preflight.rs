@@ -37,6 +37,32 @@ fn check_passes_on_a_healthy_stack_and_changes_nothing() {
     .ok()
     .json();
     assert_eq!(json["checks"].as_array().map(Vec::len), Some(9), "{json}");
+    // Issue 21: the verdict at the top.
+    assert_eq!(
+        (&json["passed"], &json["verdict"]),
+        (&true.into(), &"ready".into()),
+        "{json}"
+    );
+    let failing = run(&gated(
+        &s.by_arn(),
+        &[
+            "--output",
+            "json",
+            "check",
+            "--target",
+            "green",
+            "--min-healthy-hosts",
+            "3",
+        ],
+        "1s",
+    ));
+    assert_eq!(failing.code, 1, "{failing:?}");
+    let json = failing.json();
+    assert_eq!(
+        (&json["passed"], &json["verdict"]),
+        (&false.into(), &"not_ready".into()),
+        "{json}"
+    );
     assert_eq!(fingerprint(&s.listener_arn), before, "check writes nothing");
 }
 
