@@ -75,8 +75,13 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): `albflip man > /usr/local/share/man/man1/albflip.1`.
-    Man,
+    /// Print the man page (roff): `albflip man > /usr/local/share/man/man1/albflip.1`; with --dir, write
+    /// a page per subcommand too (albflip.1, albflip-deploy.1, ...), the pages the main one names.
+    Man {
+        /// Write every page into DIR (e.g. /usr/local/share/man/man1) instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `albflip watch`: the gates and bake to judge the watched step with (the record does not carry them:
@@ -295,6 +300,36 @@ pub struct GateArgs {
     pub failure_threshold: Option<u32>,
 }
 
+/// A color, parsed as the library parses it, with `blue` and `green` as its possible values for shell
+/// completions.
+#[derive(Debug, Clone, Copy)]
+pub struct ColorParser;
+
+impl clap::builder::TypedValueParser for ColorParser {
+    type Value = Color;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Color, clap::Error> {
+        clap::builder::StringValueParser::new()
+            .try_map(|s| s.parse::<Color>())
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Color::ALL
+                .into_iter()
+                .map(|c| clap::builder::PossibleValue::new(c.as_str())),
+        ))
+    }
+}
+
 /// A duration such as `30s`, `3m` or `1h30m`.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s.trim())
@@ -382,7 +417,7 @@ pub struct ConfigArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The new color: the one that receives traffic (with --resume: taken from the record).
-    #[arg(long, value_name = "blue|green", required_unless_present = "resume")]
+    #[arg(long, value_name = "blue|green", value_parser = ColorParser, required_unless_present = "resume")]
     pub target: Option<Color>,
     #[command(flatten)]
     pub strategy: StrategyArgs,
@@ -424,7 +459,7 @@ pub struct PromoteArgs {
 #[derive(Debug, Args)]
 pub struct ShiftArgs {
     /// The color to shift traffic to.
-    #[arg(long, value_name = "blue|green")]
+    #[arg(long, value_name = "blue|green", value_parser = ColorParser)]
     pub target: Color,
     /// The share of traffic the target color gets (0-100); the other color gets the rest.
     #[arg(long, value_name = "P", allow_negative_numbers = true)]
@@ -451,7 +486,7 @@ pub struct ShiftArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// Send all traffic to this color instead of the stable one.
-    #[arg(long, value_name = "blue|green")]
+    #[arg(long, value_name = "blue|green", value_parser = ColorParser)]
     pub to: Option<Color>,
     /// Roll back only this deployment (the id `deploy` printed and wrote to --deployment-id-file):
     /// when the route records another one, or none, refuse with exit 4 and write nothing.

@@ -55,7 +55,7 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
     let g = &cli.global;
     match &cli.command {
         Command::Completions { shell } => completions::run(*shell),
-        Command::Man => man::run(),
+        Command::Man { dir } => man::run(dir.as_deref()),
         Command::Config(a) => finish(
             config::run(cli, a, origins).map_err(Failed::from),
             cli,
