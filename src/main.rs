@@ -103,9 +103,18 @@ where
             .endpoint_url
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        // The region as albflip's settings or the SDK's variables give it (a profile's own region is
+        // not known here, and then not named).
+        let region = settings
+            .aws
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .filter(|r| !r.is_empty());
         command(settings)
             .await
-            .map_err(|error| Failed::at(error, endpoint))
+            .map_err(|error| Failed::at(error, endpoint).in_region(region))
     });
     finish(result, cli, origins)
 }
@@ -117,7 +126,13 @@ fn finish(result: Result<u8, Failed>, cli: &Cli, origins: &origins::Origins) -> 
         Err(failed) => {
             let e = relabel(*failed.error, origins);
             let code = exit::for_error(&e, matches!(cli.command, Command::Rollback(_)));
-            exit::report(&e, code, cli.global.output, failed.endpoint.as_deref());
+            exit::report(
+                &e,
+                code,
+                cli.global.output,
+                failed.endpoint.as_deref(),
+                failed.region.as_deref(),
+            );
             code
         }
     }

@@ -141,14 +141,26 @@ fn an_html_error_page_is_never_shown_and_a_percentile_the_endpoint_refuses_is_na
         &["deploy", "--target", "green", "--strategy", "immediate"],
         "3s",
     )
-        .into_iter()
-        .map(|a| if a == "Average" { "p99".into() } else { a })
-        .collect();
+    .into_iter()
+    .map(|a| if a == "Average" { "p99".into() } else { a })
+    .collect();
     let r = run(&argv);
     let all = format!("{}{}", r.stdout, r.stderr);
-    assert!(!all.to_ascii_lowercase().contains("<html"), "raw HTML shown: {all}");
-    assert!(!all.to_ascii_lowercase().contains("<!doctype"), "raw HTML shown: {all}");
-    assert!(all.contains("p99") && all.contains("not supported"), "{all}");
+    assert!(
+        !all.to_ascii_lowercase().contains("<html"),
+        "raw HTML shown: {all}"
+    );
+    assert!(
+        !all.to_ascii_lowercase().contains("<!doctype"),
+        "raw HTML shown: {all}"
+    );
+    assert!(
+        all.contains("p99") && all.contains("not supported"),
+        "{all}"
+    );
     assert!(all.contains("Average"), "the way out: {all}");
-    assert_eq!(r.code, 3, "no data: the step fails and rolls back, as before: {r:?}");
+    assert_eq!(
+        r.code, 3,
+        "no data: the step fails and rolls back, as before: {r:?}"
+    );
 }

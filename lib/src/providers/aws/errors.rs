@@ -98,7 +98,9 @@ fn from_parts(
         return ApiError::new(
             operation,
             kind,
-            format!("the endpoint answered HTTP {status} with an HTML page instead of an API error"),
+            format!(
+                "the endpoint answered HTTP {status} with an HTML page instead of an API error"
+            ),
         );
     }
     let message = message
