@@ -9,9 +9,9 @@ use albflip::traffic::{ChangeOutcome, RouteStatus, Verification};
 use serde_json::json;
 
 /// Renders `status` for people.
-pub fn status_text(s: &RouteStatus) -> String {
+pub fn status_text(s: &RouteStatus, verbose: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Route       {}\n", s.route));
+    out.push_str(&format!("Route       {}\n", route_name(&s.route, verbose)));
     out.push_str(&format!(
         "Stable      {}{}\n",
         s.stable,
@@ -54,22 +54,53 @@ pub fn status_text(s: &RouteStatus) -> String {
             .weight
             .map(|w| w.to_string())
             .unwrap_or_else(|| "-".into());
+        let group = if verbose {
+            format!("{}  {}", c.target_group_name, c.target_group_arn)
+        } else {
+            c.target_group_name.to_string()
+        };
         out.push_str(&format!(
-            "  {:<6} {:>6}% {:>6} {:>8}  {}  {}\n",
+            "  {:<6} {:>6}% {:>6} {:>8}  {group}\n",
             color.as_str(),
             c.percent,
             weight,
             format!("{}/{}", c.healthy, c.total),
-            c.target_group_name,
-            c.target_group_arn
         ));
     }
-    out.push_str(&routes_text(s));
+    out.push_str(&routes_text(s, verbose));
+    if !verbose {
+        out.push_str("\n(names; -v shows the ARNs)\n");
+    }
     out
 }
 
+/// A route for people: by its load balancer's name and the listener's (and rule's) id, or with `verbose`
+/// by its ARN.
+pub fn route_name(route: &albflip::aws::route::RouteId, verbose: bool) -> String {
+    use albflip::aws::route::RouteId;
+    if verbose {
+        return route.to_string();
+    }
+    let last = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+    let listener = route.listener();
+    let lb = listener.load_balancer();
+    match route {
+        RouteId::Listener(_) => format!(
+            "default action of listener {} on {}",
+            last(listener.as_str()),
+            lb.name()
+        ),
+        RouteId::Rule(rule) => format!(
+            "listener rule {} of listener {} on {}",
+            last(rule.as_str()),
+            last(listener.as_str()),
+            lb.name()
+        ),
+    }
+}
+
 /// The lockstep group: each route with its split, then the routes left alone.
-fn routes_text(s: &RouteStatus) -> String {
+fn routes_text(s: &RouteStatus, verbose: bool) -> String {
     let mut out = format!(
         "
   Routes moved together ({}):
@@ -77,13 +108,17 @@ fn routes_text(s: &RouteStatus) -> String {
         s.routes.len()
     );
     for r in &s.routes {
+        // Without -v the route's name already holds its load balancer's.
+        let lb = if verbose {
+            format!("  [{}]", r.load_balancer_arn.name())
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "  blue {:>3}% / green {:>3}%  {}  [{}]
-",
+            "  blue {:>3}% / green {:>3}%  {}{lb}\n",
             r.blue_percent,
             r.green_percent,
-            r.route,
-            r.load_balancer_arn.name()
+            route_name(&r.route, verbose),
         ));
     }
     if !s.left_alone.is_empty() {

@@ -14,7 +14,7 @@ pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
     let status = traffic::status(&session.alb, &settings.target).await?;
     let out = match g.output {
         OutputFormat::Json => format!("{}\n", render::status_json(&status)),
-        OutputFormat::Text => render::status_text(&status),
+        OutputFormat::Text => render::status_text(&status, g.verbose > 0),
     };
     emit(&out, g);
     Ok(exit::SUCCESS)
