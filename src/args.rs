@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Move ALB traffic between blue and green target groups, and back.
 #[derive(Debug, Parser)]
-#[command(name = "albflip", version = VERSION, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "albflip", version = VERSION, about, long_about = None, after_help = MAIN_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -26,10 +26,39 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-/// The exit codes, shown under `--help`.
-pub const EXIT_CODES: &str = "Exit codes: 0 success; 1 runtime error (AWS or state; nothing changed unless the message says so); \
-2 usage or invalid input (nothing changed); 3 rolled back because a gate failed; 4 conflict (lock held, drift); \
-5 rollback itself failed (a human must act); 130 interrupted.";
+/// The examples and the exit codes, under the main `--help`.
+pub const MAIN_HELP: &str = concat!(
+    "Examples:\n",
+    "  albflip --environment prod --application shop status\n",
+    "  albflip --environment prod --application shop deploy --target green --strategy canary --bake 10m\n",
+    "  albflip --environment prod --application shop rollback\n",
+    "  albflip --listener-arn ARN watch\n",
+    "  albflip man --dir /usr/local/share/man/man1\n",
+    "\n",
+    "Exit codes: 0 success; 1 runtime error (AWS or state; nothing changed unless the message says so); ",
+    "2 usage or invalid input (nothing changed); 3 rolled back because a gate failed; 4 conflict (lock held, drift); ",
+    "5 rollback itself failed (a human must act); 130 interrupted."
+);
+
+/// `deploy --help`'s examples.
+pub const DEPLOY_EXAMPLES: &str = "Examples:
+  albflip --environment prod --application shop deploy --target green
+  albflip --listener-arn ARN deploy --target green --strategy gradual --steps 5,25,50,100 --bake 5m
+  albflip --environment prod --application shop deploy --target green --strategy canary \\
+      --canary-percentage 10 --deployment-id-file deployment-id --events-file deploy.ndjson \\
+      --report deploy.html --notify https://hooks.slack.com/services/…
+  albflip --environment prod --application shop deploy --resume";
+
+/// `rollback --help`'s examples.
+pub const ROLLBACK_EXAMPLES: &str = "Examples:
+  albflip --environment prod --application shop rollback
+  albflip --environment prod --application shop rollback --to blue --dry-run
+  albflip --environment prod --application shop rollback --deployment-id \"$(cat deployment-id)\"";
+
+/// `watch --help`'s examples.
+pub const WATCH_EXAMPLES: &str = "Examples:
+  albflip --environment prod --application shop watch
+  albflip --environment prod --application shop watch --deployment-id \"$(cat deployment-id)\" --once";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -40,12 +69,14 @@ pub enum Command {
     /// Emergency: all traffic to the stable color (or --to), in one write, no metric queries. When
     /// `albflip cleanup` scaled that color down, it is scaled back up first and albflip waits for its
     /// healthy targets (--force: does not wait).
+    #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(RollbackArgs),
     /// After a completed deployment: scale the old color's Auto Scaling group to zero, once every route
     /// gives it weight 0 (read back right before the resize). Its capacity is recorded on the route
     /// first, for `albflip rollback`.
     Cleanup(CleanupArgs),
     /// Move traffic to the new color step by step, baking each step under the gates; roll back on failure.
+    #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(DeployArgs),
     /// Finish a canary awaiting promotion: 100 % to the new color, with a final bake under the gates.
     Promote(PromoteArgs),
@@ -64,6 +95,7 @@ pub enum Command {
     /// the bake's progress, every gate's value against its threshold and the judge's evidence, computed
     /// as the run computes them; exit with the deployment's outcome (0 completed or awaiting promotion,
     /// 3 rolled back, 130 interrupted). Writes nothing and takes no lock.
+    #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
     /// The route's last deployments (id, who, when, strategy, outcome, the reason, how long), newest
     /// first, from the lock table (each finished deploy, resume and promote adds one).
@@ -132,6 +164,7 @@ pub enum StrategyName {
 
 /// Auto Scaling, hooks and the test listener around a deployment.
 #[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Capacity, hooks and test traffic")]
 pub struct LifecycleArgs {
     /// Raise the new color's Auto Scaling group to the stable color's capacity and wait for that many
     /// healthy targets before the first step [default: true when both groups are known].
@@ -169,6 +202,7 @@ pub struct LifecycleArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Timing")]
 pub struct BakeArgs {
     /// How long each step bakes under the gates, e.g. 3m, 90s [default: 3m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "validation_minutes", env = "ALBFLIP_BAKE")]
@@ -182,15 +216,30 @@ pub struct BakeArgs {
     #[arg(long, conflicts_with_all = ["bake", "validation_minutes"])]
     pub no_gates: bool,
     /// Write a self-contained HTML report of the run (timeline, chart, gate verdicts, outcome).
-    #[arg(long, value_name = "FILE.html", env = "ALBFLIP_REPORT")]
+    #[arg(
+        long,
+        value_name = "FILE.html",
+        env = "ALBFLIP_REPORT",
+        help_heading = "Output"
+    )]
     pub report: Option<std::path::PathBuf>,
     /// Write the deployment's id to FILE as soon as it starts (it is printed too), for a pipeline's
     /// `albflip rollback --deployment-id`. Nothing is written when no deployment started.
-    #[arg(long, value_name = "FILE", env = "ALBFLIP_DEPLOYMENT_ID_FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ALBFLIP_DEPLOYMENT_ID_FILE",
+        help_heading = "Output"
+    )]
     pub deployment_id_file: Option<std::path::PathBuf>,
     /// Also write every event as NDJSON (as `--output json` prints them) to FILE, whatever the output
     /// format: the console keeps the lines for people, a machine reads the file.
-    #[arg(long, value_name = "FILE.ndjson", env = "ALBFLIP_EVENTS_FILE")]
+    #[arg(
+        long,
+        value_name = "FILE.ndjson",
+        env = "ALBFLIP_EVENTS_FILE",
+        help_heading = "Output"
+    )]
     pub events_file: Option<std::path::PathBuf>,
     /// POST a JSON notification (with a Slack-compatible `text`) to URL when the deployment starts,
     /// passes a step, rolls back, completes or awaits promotion (repeatable). A failed notification is
@@ -200,7 +249,8 @@ pub struct BakeArgs {
         value_name = "URL",
         env = "ALBFLIP_NOTIFY",
         value_delimiter = ',',
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = "Output"
     )]
     pub notify: Vec<String>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
@@ -233,6 +283,7 @@ impl BakeArgs {
 
 /// Gate thresholds and polling; each also comes from `ALBFLIP_*` and `albflip.toml` `[gates]`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Gates")]
 pub struct GateArgs {
     /// Highest error rate (5XX and failed target connections) of the new color, in percent [default: 1].
     #[arg(long, value_name = "PCT", env = "ALBFLIP_MAX_ERROR_RATE", value_parser = parse_percent_value)]
@@ -281,19 +332,19 @@ pub struct GateArgs {
     #[arg(long, value_name = "wait|fail|pass", env = "ALBFLIP_ON_NO_DATA")]
     pub on_no_data: Option<String>,
     /// How long `wait` may extend a bake for data [default: the bake].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_MAX_BAKE_EXTENSION")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_MAX_BAKE_EXTENSION", help_heading = "Timing")]
     pub max_bake_extension: Option<std::time::Duration>,
     /// How often the gates are polled [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_POLL_INTERVAL")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_POLL_INTERVAL", help_heading = "Timing")]
     pub poll_interval: Option<std::time::Duration>,
     /// The metrics window [default: 5m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_WINDOW")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_WINDOW", help_heading = "Timing")]
     pub metric_window: Option<std::time::Duration>,
     /// How far before now the window ends; CloudWatch publishes ALB data late [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_LAG")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_LAG", help_heading = "Timing")]
     pub metric_lag: Option<std::time::Duration>,
     /// The metric period [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_PERIOD")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_PERIOD", help_heading = "Timing")]
     pub metric_period: Option<std::time::Duration>,
     /// Consecutive failing polls that fail a step [default: 1].
     #[arg(long, value_name = "N", env = "ALBFLIP_FAILURE_THRESHOLD", value_parser = parse_count32)]
@@ -386,6 +437,7 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
 
 /// How to move traffic; also from `ALBFLIP_*` and `albflip.toml` `[strategy]`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Strategy")]
 pub struct StrategyArgs {
     /// How to move traffic [default: gradual].
     #[arg(long, value_enum, env = "ALBFLIP_STRATEGY")]
@@ -521,15 +573,34 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "AWS")]
 pub struct GlobalArgs {
     /// Blue's Auto Scaling group [default: the group registered with blue's target group].
-    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_BLUE_ASG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_BLUE_ASG",
+        help_heading = "Capacity, hooks and test traffic"
+    )]
     pub blue_asg: Option<String>,
     /// Green's Auto Scaling group [default: the group registered with green's target group].
-    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_GREEN_ASG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_GREEN_ASG",
+        help_heading = "Capacity, hooks and test traffic"
+    )]
     pub green_asg: Option<String>,
     /// Configuration file [default: ./albflip.toml when present].
-    #[arg(long, global = true, value_name = "FILE", env = "ALBFLIP_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_CONFIG",
+        help_heading = "Lock and configuration"
+    )]
     pub config: Option<PathBuf>,
     /// AWS region.
     #[arg(long, global = true, env = "ALBFLIP_REGION")]
@@ -546,24 +617,38 @@ pub struct GlobalArgs {
         global = true,
         value_enum,
         default_value = "text",
-        env = "ALBFLIP_OUTPUT"
+        env = "ALBFLIP_OUTPUT",
+        help_heading = "Output"
     )]
     pub output: OutputFormat,
     /// Print only errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
     pub quiet: bool,
     /// DynamoDB table for the deployment lock (one run per listener at a time).
-    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_LOCK_TABLE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_LOCK_TABLE",
+        help_heading = "Lock and configuration"
+    )]
     pub lock_table: Option<String>,
     /// How long the lock lasts unless renewed (it is renewed every third of this) [default: 2m].
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_LOCK_TTL")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_LOCK_TTL", help_heading = "Lock and configuration")]
     pub lock_ttl: Option<std::time::Duration>,
     /// Print more: API calls made, debug logs (-vv).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Route")]
 pub struct TargetArgs {
     /// The listener whose default action to shift.
     #[arg(long, global = true, value_name = "ARN", env = "ALBFLIP_LISTENER_ARN", conflicts_with_all = ["load_balancer", "rule_arn"])]
@@ -629,4 +714,42 @@ pub struct TargetArgs {
         requires = "environment"
     )]
     pub application: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Issue 21: `--help` groups the options under headings and shows examples.
+    #[test]
+    fn help_groups_options_and_shows_examples() {
+        let mut cmd = Cli::command();
+        // Global options reach the subcommands once the command is built, as when parsing.
+        cmd.build();
+        let help = cmd
+            .find_subcommand_mut("deploy")
+            .expect("deploy")
+            .render_long_help()
+            .to_string();
+        for heading in [
+            "Route:",
+            "Strategy:",
+            "Gates:",
+            "Timing:",
+            "Output:",
+            "AWS:",
+        ] {
+            assert!(help.contains(heading), "no {heading} in: {help}");
+        }
+        assert!(help.contains("Examples:\n  albflip"), "{help}");
+        let gates = help.split("Gates:").nth(1).unwrap_or_default();
+        let gates = gates.split("\n\n").next().unwrap_or_default();
+        assert!(gates.contains("--max-error-rate"), "{gates}");
+        let main = Cli::command().render_long_help().to_string();
+        assert!(
+            main.contains("Examples:") && main.contains("Exit codes:"),
+            "{main}"
+        );
+    }
 }
