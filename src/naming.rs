@@ -66,6 +66,7 @@ pub fn flag(input: &Input) -> &'static str {
         NoGates => "--no-gates",
         TakeOver => "--take-over",
         FailureThreshold => "--failure-threshold",
+        DeploymentId => "--deployment-id",
         _ => "",
     }
 }

@@ -270,10 +270,14 @@ fn check_not_serving(group: &PoolInfo, resolved: &Resolved, color: Color) -> Res
 
 /// How to roll back: where traffic goes, the traffic options, and how long to wait for a color that
 /// must be scaled back up first.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RollbackOptions {
     /// Send all traffic to this color instead of the stable one.
     pub to: Option<Color>,
+    /// Roll back only this deployment: when the route records another one (or none), refuse with
+    /// [`Error::Conflict`] and write nothing. A pipeline passes the id its own deploy printed, so that
+    /// its clean-up never touches another build's deployment.
+    pub deployment_id: Option<String>,
     /// The traffic change: dry run, force, healthy hosts needed.
     pub change: ChangeOptions,
     /// How long to wait for the color's healthy targets after scaling it back up; `None` (`--force`):
@@ -331,11 +335,14 @@ where
     C: Clock,
 {
     let (resolved, health) = resolve::resolve_for_rollback(alb, target, options.to).await?;
+    if let Some(id) = &options.deployment_id {
+        check_own_deployment(&resolved, id)?;
+    }
     let color = options.to.unwrap_or(resolved.stable);
     let mut warnings = Vec::new();
     let capacity = match pending_restore(scaler, &resolved, color, &mut warnings).await {
         Some(step) => {
-            Some(restore(alb, scaler, clock, &resolved, step, options, on_progress).await?)
+            Some(restore(alb, scaler, clock, &resolved, step, &options, on_progress).await?)
         }
         None => None,
     };
@@ -411,6 +418,49 @@ pub async fn holds<S: Scaler>(
         }));
     }
     Ok(held)
+}
+
+/// The route records deployment `id`: a rollback that names its deployment never touches another
+/// one's (a pipeline's clean-up after its own deploy was refused, for example because another build
+/// held the lock).
+pub fn check_own_deployment(resolved: &Resolved, id: &str) -> Result<(), Error> {
+    let route = &resolved.snapshot.route;
+    let recorded = DeploymentRecord::from_tags(&resolved.tags);
+    match recorded {
+        Some(r) if r.id == id => Ok(()),
+        Some(r) => Err(Error::Conflict {
+            what: format!(
+                "the {route} records deployment {} ({}, {} by {}), not {id}",
+                r.id,
+                r.phase.as_str(),
+                r.target,
+                if r.started_by.is_empty() {
+                    "?"
+                } else {
+                    &r.started_by
+                }
+            ),
+            fix: text!(
+                "Nothing was written: that deployment is not the one named by ",
+                {given Input::DeploymentId},
+                ". Leave it to whoever runs it; ",
+                {next Next::Status},
+                " shows it, and a rollback without ",
+                {input Input::DeploymentId},
+                " moves traffic whatever runs"
+            ),
+        }),
+        None => Err(Error::Conflict {
+            what: format!("the {route} records no deployment, so not {id}"),
+            fix: text!(
+                "Nothing was written. ",
+                {next Next::Status},
+                " shows the route; a rollback without ",
+                {input Input::DeploymentId},
+                " moves traffic to the stable color"
+            ),
+        }),
+    }
 }
 
 /// Whether the route records a deployment that did not finish.
@@ -507,7 +557,7 @@ async fn restore<A: Alb, S: Scaler, C: Clock>(
     clock: &C,
     resolved: &Resolved,
     mut step: CapacityRestore,
-    options: RollbackOptions,
+    options: &RollbackOptions,
     mut on_progress: impl FnMut(Color, &Progress) + Send,
 ) -> Result<CapacityRestore, Error> {
     if options.change.dry_run {

@@ -44,6 +44,17 @@ pub struct FileConfig {
     /// `[test-traffic]`: the test listener and its smoke check.
     #[serde(default, rename = "test-traffic")]
     pub test_traffic: TestTrafficSection,
+    /// `[notify]`: webhooks told of a deployment's progress.
+    #[serde(default)]
+    pub notify: NotifySection,
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NotifySection {
+    /// The URLs each notification is POSTed to (a Slack incoming webhook, or any JSON receiver).
+    pub urls: Option<Vec<String>>,
 }
 
 /// `[autoscaling]`.

@@ -110,6 +110,8 @@ pub enum Input {
     TakeOver,
     /// Consecutive failing periods that fail a step.
     FailureThreshold,
+    /// The id of one deployment (a rollback limited to it).
+    DeploymentId,
 }
 
 impl fmt::Display for Input {
@@ -165,6 +167,7 @@ impl fmt::Display for Input {
             NoGates => "turning the gates off",
             TakeOver => "taking over",
             FailureThreshold => "the failure threshold",
+            DeploymentId => "the deployment id",
         })
     }
 }

@@ -27,7 +27,9 @@ pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
             v["capacity_holds"] = serde_json::json!(holds);
             format!("{v}\n")
         }
-        OutputFormat::Text => render::status_text(&status) + &render::holds_text(&holds),
+        OutputFormat::Text => {
+            render::status_text(&status, g.verbose > 0) + &render::holds_text(&holds)
+        }
     };
     emit(&out, g);
     Ok(exit::SUCCESS)

@@ -146,7 +146,8 @@ fn http_80_http_8080_and_a_path_rule_shift_together_and_status_lists_them() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(routes.len(), 3, "{}", status.stdout);
-    let text = run(&args(&[&s.by_arn()], &["status"])).ok().stdout;
+    // The routes' ARNs with -v (names without).
+    let text = run(&args(&[&s.by_arn()], &["-v", "status"])).ok().stdout;
     assert!(
         text.contains("Routes moved together (3)") && text.contains(&api) && text.contains(&l8080),
         "{text}"

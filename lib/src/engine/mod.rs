@@ -9,6 +9,8 @@
 //!   their defaults.
 //! - [`lifecycle`]: the settings around the steps: Auto Scaling, hooks, the test listener.
 //! - [`check`]: `albflip check`: the pre-flight and one gate evaluation, read-only ([`CheckReport`]).
+//! - [`watch`]: a deployment run elsewhere, followed read-only: its record, the baking step's gates
+//!   ([`WatchReport`]).
 //! - this module: the [`Engine`] and its entry points (`deploy`, `resume`, `shift`, `promote`, `check`).
 //! - `context`: one run of the step loop (`Run`): what it acts on and where it stands.
 //! - `run`: the step loop, and the way out on a failure, an interruption or completion.
@@ -32,6 +34,7 @@ pub mod spec;
 mod stages;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
+pub mod watch;
 
 use crate::input::{Input, Next};
 use crate::text;
@@ -56,6 +59,7 @@ pub use spec::{DeploySpec, MetricWindow, Outcome};
 /// The token that cancels a run from another task ([`Engine::with_cancellation`]), re-exported so an
 /// embedding program needs no direct `tokio-util` dependency.
 pub use tokio_util::sync::CancellationToken;
+pub use watch::{WatchReport, WatchedStep};
 
 use context::Run;
 use stages::At;

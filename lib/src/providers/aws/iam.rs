@@ -39,6 +39,8 @@ pub const LOCK_ACTIONS: &[&str] = &[
     "dynamodb:DeleteItem",
     // Whether the naming convention's lock table exists, when no table is named.
     "dynamodb:DescribeTable",
+    // `albflip history`: the route's history items in the same table.
+    "dynamodb:Scan",
 ];
 
 /// The policy document for `route`, the Auto Scaling groups named in `asgs` (every group of the route's
