@@ -3,5 +3,8 @@
 //!
 //! - [`aws`]: the Application Load Balancer (routes, weights 0..=999, tags as the state store),
 //!   CloudWatch, Auto Scaling and the DynamoDB lease.
+//! - [`local`]: what the routers on the host share (HAProxy, nginx): the state file, the file lock and
+//!   metrics from cumulative counters.
 
 pub mod aws;
+pub mod local;
