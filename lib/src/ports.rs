@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::model::Split;
 
 mod routes;
-pub use routes::{Provider, RouteNames, Routes, TestListener};
+pub use routes::{Member, Provider, RouteNames, Routes, TestListener};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
