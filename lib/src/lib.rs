@@ -186,5 +186,7 @@ pub mod traffic;
 
 /// The AWS provider, where 0.1 had it.
 pub use providers::aws;
+pub use providers::haproxy;
+pub use providers::local;
 
 pub use error::{Error, ErrorKind};
