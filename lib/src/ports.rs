@@ -360,6 +360,14 @@ pub trait MetricSource: Send + Sync {
         query: &MetricQuery,
     ) -> impl Future<Output = Result<crate::plan::Observation, ApiError>> + Send;
 
+    /// Whether the source reads its counts live, with no publication lag (the local routers' counters):
+    /// then, after a failed step's rollback, the engine reads the latest period once more, so that the
+    /// run's blast radius counts what the new color failed right up to the rollback. `false` by default
+    /// (CloudWatch publishes a minute late; waiting for it would hold the run).
+    fn live(&self) -> bool {
+        false
+    }
+
     /// Alarms, the optional second source: the state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each named
     /// alarm this source knows (CloudWatch alarms for the AWS source). A source without alarms keeps
     /// this default and reports none, so a deployment gated on a named alarm refuses to start instead

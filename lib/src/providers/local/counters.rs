@@ -186,6 +186,10 @@ fn periods(kept: &VecDeque<Sample>, query: &MetricQuery, period: Duration) -> Ve
 }
 
 impl MetricSource for CounterMetrics {
+    fn live(&self) -> bool {
+        true
+    }
+
     async fn observe(&self, query: &MetricQuery) -> Result<Observation, ApiError> {
         if query.period != self.period {
             return Err(ApiError::new(
