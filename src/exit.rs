@@ -19,6 +19,8 @@ pub const ROLLBACK_FAILED: u8 = 5;
 pub struct Failed {
     pub error: Box<Error>,
     pub endpoint: Option<String>,
+    /// What to check when the router was unreachable, for a router that is not AWS.
+    pub hint: Option<String>,
 }
 
 impl Failed {
@@ -27,6 +29,16 @@ impl Failed {
         Failed {
             error: Box::new(error),
             endpoint,
+            hint: None,
+        }
+    }
+
+    /// A failure on a router that is not AWS, with what to check when it was unreachable.
+    pub fn on_router(error: Error, hint: Option<String>) -> Failed {
+        Failed {
+            error: Box::new(error),
+            endpoint: None,
+            hint,
         }
     }
 }
@@ -68,7 +80,13 @@ pub fn for_check(passed: bool) -> u8 {
 
 /// Reports an error on stderr (with a hint when AWS was unreachable), and as one JSON object on stdout
 /// with `--output json`.
-pub fn report(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str>) {
+pub fn report(
+    e: &Error,
+    code: u8,
+    output: OutputFormat,
+    endpoint: Option<&str>,
+    hint: Option<&str>,
+) {
     let changed = if e.may_have_changed_aws() {
         ""
     } else {
@@ -78,7 +96,9 @@ pub fn report(e: &Error, code: u8, output: OutputFormat, endpoint: Option<&str>)
     let unreachable = e
         .api_error()
         .is_some_and(|a| matches!(a.kind, ApiErrorKind::Unreachable | ApiErrorKind::Timeout));
-    if unreachable {
+    if unreachable && hint.is_some() {
+        eprintln!("albflip: hint: {}", hint.unwrap_or_default());
+    } else if unreachable {
         match endpoint {
             Some(url) => eprintln!("albflip: hint: check that {url} is up and reachable; the endpoint comes from --endpoint-url, ALBFLIP_ENDPOINT_URL, AWS_ENDPOINT_URL or albflip.toml [aws] endpoint-url"),
             None => eprintln!("albflip: hint: check the network path to AWS (proxy, VPC endpoint, DNS) and the region (--region, AWS_REGION)"),

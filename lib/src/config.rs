@@ -44,6 +44,25 @@ pub struct FileConfig {
     /// `[test-traffic]`: the test listener and its smoke check.
     #[serde(default, rename = "test-traffic")]
     pub test_traffic: TestTrafficSection,
+    /// `[haproxy]`: the HAProxy route (with `[target] router = "haproxy"`).
+    #[serde(default)]
+    pub haproxy: HaproxySection,
+}
+
+/// `[haproxy]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HaproxySection {
+    /// The runtime API socket: a unix socket path or `tcp:HOST:PORT`.
+    pub socket: Option<String>,
+    /// The backend.
+    pub backend: Option<String>,
+    /// Blue's servers in the backend.
+    pub blue: Option<Vec<String>>,
+    /// Green's servers in the backend.
+    pub green: Option<Vec<String>>,
+    /// Where albflip keeps its state file and lock on this host [default: `/var/lib/albflip`].
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `[autoscaling]`.
@@ -162,6 +181,8 @@ pub struct GatesSection {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TargetSection {
+    /// What moves the traffic: `aws` (default) or `haproxy`.
+    pub router: Option<String>,
     /// Listener ARN.
     pub listener_arn: Option<String>,
     /// Rule ARN (act on a listener rule instead of the default action).

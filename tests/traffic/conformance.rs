@@ -9,6 +9,8 @@ use albflip::local::{StateDir, StateFile};
 
 use crate::harness::*;
 
+// HAProxy has no capacity pool: that contract is not run here.
+#[allow(dead_code)]
 #[path = "../conformance/mod.rs"]
 mod contract;
 

@@ -4,4 +4,5 @@
 //! (`conformance.rs`). Needs Debian's `haproxy` (`test.sh` installs it).
 
 mod conformance;
+mod haproxy;
 mod harness;

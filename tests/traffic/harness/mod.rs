@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use haproxy::{BackendSpec, Haproxy, Server};
-pub use load::{Answered, Load, Tally};
+pub use load::Load;
 pub use servers::ColorServer;
 
 /// A free loopback port.

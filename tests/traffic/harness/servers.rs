@@ -14,8 +14,6 @@ use hyper_util::rt::TokioIo;
 
 /// One color's HTTP server.
 pub struct ColorServer {
-    /// `blue` or `green`.
-    pub color: &'static str,
     /// Its address.
     pub addr: SocketAddr,
     shared: Arc<Shared>,
@@ -65,7 +63,6 @@ impl ColorServer {
             }
         });
         ColorServer {
-            color,
             addr,
             shared,
             runtime: Some(runtime),

@@ -91,24 +91,17 @@ impl CounterMetrics {
         let samples = Arc::new(Mutex::new(Samples::default()));
         let shared = samples.clone();
         let sampler = tokio::spawn(async move {
+            // A first sample now stands for the period it falls in: that period then counts from now
+            // on, so that a step written before the next boundary has its first requests counted.
+            let first = align_down(clock.now(), period);
+            sample(&source, &shared, first).await;
             loop {
                 let now = clock.now();
                 let next = align_up(now + Duration::from_nanos(1), period);
                 clock
                     .sleep(next.duration_since(now).unwrap_or_default())
                     .await;
-                let read = source.read().await;
-                let mut s = locked(&shared);
-                match read {
-                    Ok(counters) => {
-                        s.failing = None;
-                        s.kept.push_back(Sample { at: next, counters });
-                        if s.kept.len() > KEPT {
-                            s.kept.pop_front();
-                        }
-                    }
-                    Err(e) => s.failing = Some(e),
-                }
+                sample(&source, &shared, next).await;
             }
         });
         CounterMetrics {
@@ -121,6 +114,22 @@ impl CounterMetrics {
     /// The sampling period.
     pub fn period(&self) -> Duration {
         self.period
+    }
+}
+
+/// Reads `source` and keeps what it read as the sample at `at`, or its failure.
+async fn sample<S: CounterSource>(source: &S, shared: &Mutex<Samples>, at: SystemTime) {
+    let read = source.read().await;
+    let mut s = locked(shared);
+    match read {
+        Ok(counters) => {
+            s.failing = None;
+            s.kept.push_back(Sample { at, counters });
+            if s.kept.len() > KEPT {
+                s.kept.pop_front();
+            }
+        }
+        Err(e) => s.failing = Some(e),
     }
 }
 
@@ -298,19 +307,20 @@ mod tests {
             .observe(&query(now - Duration::from_secs(60), now))
             .await
             .unwrap();
-        // Boundaries 1001..=1006 sampled: five whole periods.
-        assert_eq!(o.periods.len(), 5, "{:?}", o.periods);
+        // A first sample at the start (standing for the period 1000 it falls in), then the boundaries
+        // 1001..=1006: six periods.
+        assert_eq!(o.periods.len(), 6, "{:?}", o.periods);
         assert!(o.by_period);
         assert_eq!(
             o.periods[0].start,
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1001)
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1000)
         );
         for p in &o.periods {
             assert_eq!((p.new.requests, p.new.errors), (10.0, 1.0));
             assert_eq!((p.stable.requests, p.stable.errors), (30.0, 0.0));
             assert_eq!(p.new.latency_seconds, Some(0.02));
         }
-        assert_eq!((o.new.requests, o.new.errors), (50.0, 5.0));
+        assert_eq!((o.new.requests, o.new.errors), (60.0, 6.0));
         // A window that starts after a boundary reads only the periods wholly inside it.
         let late = metrics
             .observe(&query(now - Duration::from_millis(2_500), now))
@@ -326,7 +336,7 @@ mod tests {
         let source = Ticking {
             reads: reads.clone(),
             reset_at: 3,
-            fail_at: 5,
+            fail_at: 6,
         };
         let metrics = CounterMetrics::start(source, clock, Duration::from_secs(1));
         tokio::time::sleep(Duration::from_millis(5_500)).await;
@@ -346,8 +356,8 @@ mod tests {
             .observe(&query(now - Duration::from_secs(60), now))
             .await
             .unwrap();
-        // Samples at 2001, 2002, 2003 (reset), 2004, [2005 failed], 2006: periods 2001, 2002, 2003 and
-        // 2005 missing.
+        // Samples at 2000, 2001, 2002 (reset), 2003, 2004, [2005 failed], 2006: periods 2000 to 2003;
+        // 2004 and 2005 missing.
         let starts: Vec<u64> = o
             .periods
             .iter()
@@ -358,7 +368,7 @@ mod tests {
                     .as_secs()
             })
             .collect();
-        assert_eq!(starts, vec![2001, 2002, 2003]);
+        assert_eq!(starts, vec![2000, 2001, 2002, 2003]);
         assert_eq!(
             o.periods[1].new.requests, 10.0,
             "the reset period counts since the reset"
