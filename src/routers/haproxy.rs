@@ -119,3 +119,64 @@ impl LocalRouter for HaproxyRouter {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn resolved(args: &[&str], file: &str) -> Result<(LocalSettings, HaproxyRouter), Error> {
+        let dir = std::env::temp_dir().join(format!(
+            "albflip-haproxy-settings-{}-{}",
+            std::process::id(),
+            args.len() + file.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("albflip.toml"), file).unwrap();
+        let mut all = vec!["albflip", "--router", "haproxy"];
+        all.extend_from_slice(args);
+        all.push("status");
+        let cli = crate::args::Cli::parse_from(all);
+        resolve(&cli.global, &cli.target, &dir)
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_servers_are_comma_separated() {
+        let file = "[haproxy]\nsocket = \"/run/a.sock\"\nbackend = \"app\"\nblue = [\"b1\"]\ngreen = [\"g1\"]\n";
+        let (s, r) = resolved(&["--green", "g1, g2", "--state-dir", "/tmp/x"], file).unwrap();
+        assert_eq!(r.target.backend, "app");
+        assert_eq!(r.target.colors.blue, vec!["b1"]);
+        assert_eq!(r.target.colors.green, vec!["g1", "g2"]);
+        assert_eq!(s.state_dir.path(), Path::new("/tmp/x"));
+        assert_eq!(r.lock_key(), "haproxy /run/a.sock app");
+        let (s, _) = resolved(&[], file).unwrap();
+        assert_eq!(s.state_dir.path(), Path::new(DEFAULT_STATE_DIR));
+    }
+
+    #[test]
+    fn a_missing_or_bad_setting_is_named_before_anything_is_contacted() {
+        let e = resolved(&[], "").err().unwrap();
+        assert!(e.to_string().contains("--haproxy-socket"), "{e}");
+        let e = resolved(&["--haproxy-socket", "tcp:nohost"], "")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("tcp:HOST:PORT"), "{e}");
+        let e = resolved(
+            &[
+                "--haproxy-socket",
+                "/s",
+                "--haproxy-backend",
+                "app",
+                "--blue",
+                "a",
+                "--green",
+                "a",
+            ],
+            "",
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("in both colors"), "{e}");
+        assert_eq!(e.kind(), albflip::ErrorKind::InvalidInput);
+    }
+}
