@@ -246,6 +246,14 @@ fn green_killed_mid_step_is_rolled_back() {
     s.haproxy.wait_status("app", "green1", "UP");
     let child = s.spawn(&deploy(&["--steps", "20,100", "--bake", "30s"]));
     wait_green_live(&s);
+    // The run holds the route's file lock: a second albflip is refused, naming it.
+    let second = s.run(&["shift", "--target", "green", "--percentage", "50"]);
+    assert_eq!(second.code, 4, "{second:?}");
+    assert!(
+        second.stderr.contains("holds the lock"),
+        "{}",
+        second.stderr
+    );
     std::thread::sleep(Duration::from_millis(1500));
     s.green.kill();
     let run = wait_exit(child);
@@ -373,4 +381,53 @@ fn shift_and_rollback_move_real_traffic_and_status_warns_about_weights_a_reload_
         "configured weights again: {}",
         status.stdout
     );
+}
+
+#[test]
+fn check_plan_a_canary_and_its_promotion_on_real_traffic() {
+    let mut s = Stack::start();
+    s.haproxy.wait_status("app", "green1", "UP");
+    let check = s.run(&["check", "--target", "green"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(
+        check.stdout.contains("PASS  green health"),
+        "{}",
+        check.stdout
+    );
+    let plan = s.run(&["plan", "--target", "green", "--steps", "10,100"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(
+        plan.stdout.contains("on the HAProxy backend app"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(s.weights(), (256, 0), "check and plan write nothing");
+
+    let canary = deploy(&[
+        "--strategy",
+        "canary",
+        "--canary-percentage",
+        "20",
+        "--bake",
+        "3s",
+    ]);
+    let run = s.run(&canary);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        summary(&events(&run.stdout))["outcome"],
+        "awaiting_promotion"
+    );
+    let (b, g) = s.weights();
+    assert!(b > 0 && g > 0, "20 % on green: {b}/{g}");
+    let again = s.run(&deploy(&["--bake", "3s"]));
+    assert_eq!(again.code, 4, "a canary awaits promotion: {again:?}");
+
+    let mut promote = vec!["promote", "--bake", "3s"];
+    promote.extend_from_slice(FAST);
+    let run = s.run(&promote);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(summary(&events(&run.stdout))["outcome"], "completed");
+    assert_eq!(s.weights(), (0, 256));
+    let total = s.load.stop();
+    assert_eq!(total.failed(), 0, "{total:?}");
 }
