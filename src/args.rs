@@ -649,6 +649,39 @@ pub struct GlobalArgs {
     /// Print more: API calls made, debug logs (-vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+    /// What moves the traffic: an AWS Application Load Balancer, or HAProxy through its runtime API
+    /// [default: aws; albflip.toml [target] router].
+    #[arg(long, global = true, value_enum, env = "ALBFLIP_ROUTER")]
+    pub router: Option<RouterArg>,
+    /// HAProxy's runtime API: a unix socket (`stats socket PATH level admin`) or tcp:HOST:PORT.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "ALBFLIP_HAPROXY_SOCKET"
+    )]
+    pub haproxy_socket: Option<String>,
+    /// The HAProxy backend whose blue and green servers share the traffic.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_HAPROXY_BACKEND"
+    )]
+    pub haproxy_backend: Option<String>,
+    /// Where a router on this host (HAProxy) keeps albflip's state file and lock [default:
+    /// /var/lib/albflip].
+    #[arg(long, global = true, value_name = "DIR", env = "ALBFLIP_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What moves the traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouterArg {
+    /// An AWS Application Load Balancer.
+    Aws,
+    /// HAProxy, through its runtime API.
+    Haproxy,
 }
 
 #[derive(Debug, Args)]
@@ -709,11 +742,23 @@ pub struct TargetArgs {
     /// The listener port [default: 80].
     #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,
-    /// The blue target group (name or ARN) [default: detected].
-    #[arg(long, global = true, value_name = "NAME|ARN", env = "ALBFLIP_BLUE")]
+    /// The blue target group (name or ARN) [default: detected]; with --router haproxy, blue's servers
+    /// in the backend, comma-separated.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN|SERVERS",
+        env = "ALBFLIP_BLUE"
+    )]
     pub blue: Option<String>,
-    /// The green target group (name or ARN) [default: detected].
-    #[arg(long, global = true, value_name = "NAME|ARN", env = "ALBFLIP_GREEN")]
+    /// The green target group (name or ARN) [default: detected]; with --router haproxy, green's
+    /// servers in the backend, comma-separated.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN|SERVERS",
+        env = "ALBFLIP_GREEN"
+    )]
     pub green: Option<String>,
     /// Naming convention: load balancer {E}-{A}-alb, target groups {E}-{A}-blue-tg / -green-tg.
     #[arg(

@@ -47,6 +47,9 @@ pub struct FileConfig {
     /// `[notify]`: webhooks told of a deployment's progress.
     #[serde(default)]
     pub notify: NotifySection,
+    /// `[haproxy]`: the HAProxy route (with `[target] router = "haproxy"`).
+    #[serde(default)]
+    pub haproxy: HaproxySection,
 }
 
 /// `[notify]`.
@@ -55,6 +58,22 @@ pub struct FileConfig {
 pub struct NotifySection {
     /// The URLs each notification is POSTed to (a Slack incoming webhook, or any JSON receiver).
     pub urls: Option<Vec<String>>,
+}
+
+/// `[haproxy]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HaproxySection {
+    /// The runtime API socket: a unix socket path or `tcp:HOST:PORT`.
+    pub socket: Option<String>,
+    /// The backend.
+    pub backend: Option<String>,
+    /// Blue's servers in the backend.
+    pub blue: Option<Vec<String>>,
+    /// Green's servers in the backend.
+    pub green: Option<Vec<String>>,
+    /// Where albflip keeps its state file and lock on this host [default: `/var/lib/albflip`].
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `[autoscaling]`.
@@ -173,6 +192,8 @@ pub struct GatesSection {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TargetSection {
+    /// What moves the traffic: `aws` (default) or `haproxy`.
+    pub router: Option<String>,
     /// Listener ARN.
     pub listener_arn: Option<String>,
     /// Rule ARN (act on a listener rule instead of the default action).

@@ -1,0 +1,9 @@
+//! Real traffic, end to end: real HTTP servers for blue and green behind a real HAProxy, a client load
+//! counting every response by color, and the real `albflip` binary moving the traffic
+//! (`tests/traffic/haproxy.rs`); and the provider conformance suite against that HAProxy
+//! (`conformance.rs`). Needs Debian's `haproxy` (`test.sh` installs it).
+
+mod bench;
+mod conformance;
+mod haproxy;
+mod harness;
