@@ -6,3 +6,5 @@
 mod conformance;
 mod haproxy;
 mod harness;
+mod nginx;
+mod nginx_conformance;

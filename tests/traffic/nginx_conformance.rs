@@ -1,0 +1,117 @@
+//! The provider conformance suite (`tests/conformance/`) against a real nginx: [`NginxRouter`] on an
+//! upstream of one blue and one green server and on one with two of each, refusing an upstream with a
+//! third server that takes traffic, one without a server it was told about, and reporting an upstream
+//! that is not in the file (and a file that does not exist) as missing.
+
+use albflip::haproxy::ServerColors;
+use albflip::nginx::{Control, NginxRoute, NginxRouter};
+
+use crate::harness::nginx::upstream_text;
+use crate::harness::*;
+
+#[allow(dead_code)]
+#[path = "../conformance/mod.rs"]
+mod contract;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// nginx over closed ports (the router's contracts need no traffic), blue1/green1 in `app`.
+fn nginx() -> (Nginx, u16, u16) {
+    let (b, g) = (free_port(), free_port());
+    let n = Nginx::start(&[
+        Upstreamed::new("blue1", b, 256),
+        Upstreamed::new("green1", g, 0),
+    ]);
+    (n, b, g)
+}
+
+fn addr(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+fn router(n: &Nginx, blue: &[String], green: &[String]) -> NginxRouter {
+    NginxRouter::new(
+        Control {
+            test: n.test_command(),
+            reload: n.reload_command(),
+            pid_file: n.pid_file(),
+        },
+        ServerColors {
+            blue: blue.to_vec(),
+            green: green.to_vec(),
+        },
+    )
+}
+
+#[test]
+fn nginx_router_reads_and_writes_a_split() {
+    let (n, b, g) = nginx();
+    let one = router(&n, &[addr(b)], &[addr(g)]);
+    let route = NginxRoute::new(&n.upstream_file, "app");
+    rt().block_on(contract::router_reads_and_writes_a_split(&one, &route));
+    let all = Upstreamed::new("", b, 0);
+    let green = Upstreamed::new("", g, 0);
+    assert_eq!(n.weights(&[&all, &green]), vec![256, 0], "back on blue");
+
+    // Two servers a color: the same upstream file with four servers.
+    let (b2, g2) = (free_port(), free_port());
+    std::fs::write(
+        &n.upstream_file,
+        upstream_text(
+            "app",
+            &[
+                Upstreamed::new("blue1", b, 256),
+                Upstreamed::new("blue2", b2, 256),
+                Upstreamed::new("green1", g, 0),
+                Upstreamed::new("green2", g2, 0),
+            ],
+        ),
+    )
+    .expect("write");
+    let two = router(&n, &[addr(b), addr(b2)], &[addr(g), addr(g2)]);
+    rt().block_on(contract::router_reads_and_writes_a_split(&two, &route));
+}
+
+#[test]
+fn nginx_router_refuses_an_upstream_it_cannot_shift() {
+    let (n, b, g) = nginx();
+    let red = free_port();
+    let text = upstream_text(
+        "app",
+        &[
+            Upstreamed::new("blue1", b, 100),
+            Upstreamed::new("green1", g, 0),
+            Upstreamed::new("red1", red, 10),
+        ],
+    );
+    std::fs::write(&n.upstream_file, &text).expect("write");
+    let route = NginxRoute::new(&n.upstream_file, "app");
+    let r = router(&n, &[addr(b)], &[addr(g)]);
+    rt().block_on(contract::router_refuses_a_route_it_cannot_shift(&r, &route));
+    assert_eq!(
+        std::fs::read_to_string(&n.upstream_file).unwrap(),
+        text,
+        "nothing was written"
+    );
+    let r = router(&n, &[addr(b)], &[addr(free_port())]);
+    rt().block_on(contract::router_refuses_a_route_it_cannot_shift(&r, &route));
+}
+
+#[test]
+fn nginx_router_reports_a_missing_upstream() {
+    let (n, b, g) = nginx();
+    let r = router(&n, &[addr(b)], &[addr(g)]);
+    rt().block_on(contract::router_reports_a_missing_route(
+        &r,
+        &NginxRoute::new(&n.upstream_file, "nowhere"),
+    ));
+    rt().block_on(contract::router_reports_a_missing_route(
+        &r,
+        &NginxRoute::new(n.dir.join("no-such-file.conf"), "app"),
+    ));
+}
