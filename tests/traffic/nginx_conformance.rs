@@ -115,3 +115,56 @@ fn nginx_router_reports_a_missing_upstream() {
         &NginxRoute::new(n.dir.join("no-such-file.conf"), "app"),
     ));
 }
+
+/// A write whose configuration test or reload nginx refuses puts the previous file back, byte for
+/// byte, and says what nginx said; a reload command that exits 0 without reloading (no new worker
+/// generation) is caught the same way.
+#[test]
+fn nginx_router_puts_the_previous_file_back_when_nginx_refuses() {
+    use albflip::ports::{ApiErrorKind, Router, RouterError};
+    let (n, b, g) = nginx();
+    let route = NginxRoute::new(&n.upstream_file, "app");
+    let before = n.upstream_text();
+    let with = |test: &str, reload: &str| {
+        NginxRouter::new(
+            Control {
+                test: test.into(),
+                reload: reload.into(),
+                pid_file: n.pid_file(),
+            },
+            ServerColors {
+                blue: vec![addr(b)],
+                green: vec![addr(g)],
+            },
+        )
+    };
+    let cases = [
+        (
+            with(
+                "echo 'nginx: [emerg] host not found in upstream' >&2; exit 1",
+                &n.reload_command(),
+            ),
+            "host not found in upstream",
+        ),
+        (with(&n.test_command(), "true"), "started no new workers"),
+    ];
+    for (r, said) in cases {
+        let current = rt().block_on(r.read(&route)).expect("read");
+        match rt().block_on(r.write(&route, &current, contract::green(50))) {
+            Err(RouterError::Api(e)) => {
+                assert!(e.message.contains(said), "{e}");
+                assert!(e.message.contains("back in place"), "{e}");
+                assert!(matches!(e.kind, ApiErrorKind::Rejected { .. }), "{e}");
+            }
+            other => panic!("the write must be refused, got {other:?}"),
+        }
+        assert_eq!(n.upstream_text(), before, "the previous file is back");
+    }
+    // With nginx's own commands the same write goes through.
+    let r = with(&n.test_command(), &n.reload_command());
+    let current = rt().block_on(r.read(&route)).expect("read");
+    let written = rt()
+        .block_on(r.write(&route, &current, contract::green(50)))
+        .expect("written");
+    assert_eq!(written.split, contract::green(50));
+}
