@@ -3,6 +3,7 @@
 //! (`tests/traffic/haproxy.rs`); and the provider conformance suite against that HAProxy
 //! (`conformance.rs`). Needs Debian's `haproxy` (`test.sh` installs it).
 
+mod bench;
 mod conformance;
 mod haproxy;
 mod harness;
