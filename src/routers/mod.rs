@@ -74,4 +74,20 @@ mod tests {
             Some(vec!["green1".to_string(), "green2".to_string()])
         );
     }
+
+    #[test]
+    fn the_nginx_example_file_parses_and_names_the_route() {
+        let text = include_str!("../../examples/nginx/albflip.toml");
+        let c = FileConfig::parse(text, std::path::Path::new("albflip.toml")).unwrap();
+        assert_eq!(c.target.router.as_deref(), Some("nginx"));
+        assert_eq!(c.nginx.upstream.as_deref(), Some("app"));
+        assert_eq!(c.nginx.health_path.as_deref(), Some("/health"));
+        assert_eq!(
+            c.nginx.green,
+            Some(vec![
+                "10.0.2.11:8080".to_string(),
+                "10.0.2.12:8080".to_string()
+            ])
+        );
+    }
 }

@@ -168,3 +168,58 @@ fn nginx_router_puts_the_previous_file_back_when_nginx_refuses() {
         .expect("written");
     assert_eq!(written.split, contract::green(50));
 }
+
+/// `examples/nginx/` works: its nginx.conf (with the include pointed at the example's upstream file)
+/// passes `nginx -t`, its log format is the one the harness runs with, and albflip reads its upstream
+/// file as all on blue.
+#[test]
+fn nginx_the_example_passes_nginx_t_and_albflip_reads_its_upstream() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/nginx");
+    let conf = std::fs::read_to_string(root.join("nginx.conf")).expect("nginx.conf");
+    assert!(
+        conf.contains(crate::harness::nginx::LOG_FORMAT),
+        "the example's log_format is the harness's"
+    );
+    let dir = temp_dir("nginx-example");
+    let upstream = root.join("app-upstream.conf");
+    let conf = conf
+        .replace(
+            "/etc/nginx/albflip/app-upstream.conf",
+            &upstream.display().to_string(),
+        )
+        .replace("/var/log/nginx/", &format!("{}/", dir.display()))
+        .replace(
+            "/run/nginx.pid",
+            &dir.join("nginx.pid").display().to_string(),
+        );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).expect("write");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "nginx -p {d} -c {c} -e {d}/error.log -t || /usr/sbin/nginx -p {d} -c {c} -e {d}/error.log -t",
+            d = dir.display(),
+            c = path.display()
+        ))
+        .output()
+        .expect("nginx -t");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = NginxRouter::new(
+        Control::default(),
+        ServerColors {
+            blue: vec!["10.0.1.11:8080".into(), "10.0.1.12:8080".into()],
+            green: vec!["10.0.2.11:8080".into(), "10.0.2.12:8080".into()],
+        },
+    );
+    let read = rt()
+        .block_on(albflip::ports::Router::read(
+            &r,
+            &NginxRoute::new(&upstream, "app"),
+        ))
+        .expect("the example's upstream reads");
+    assert_eq!(read.split, contract::green(0));
+}
