@@ -285,8 +285,16 @@ impl Router for NginxRouter {
                 reason: format!("{split} would mark every server down"),
             });
         }
-        let master = control::master(&self.control.pid_file)
-            .map_err(|why| ApiError::new(RELOAD, ApiErrorKind::Unreachable, why))?;
+        // Checked before anything is written: a refusal, nothing changed.
+        let master = control::master(&self.control.pid_file).map_err(|why| {
+            ApiError::new(
+                RELOAD,
+                ApiErrorKind::Rejected {
+                    code: "NginxNotRunning".into(),
+                },
+                why,
+            )
+        })?;
         write_atomic(&route.file, &next.render())?;
         if let Err(e) = self.test_config().await {
             return Err(self.put_back(route, &live.text, None, e).await);
