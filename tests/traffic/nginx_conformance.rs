@@ -9,9 +9,7 @@ use albflip::nginx::{Control, NginxRoute, NginxRouter};
 use crate::harness::nginx::upstream_text;
 use crate::harness::*;
 
-#[allow(dead_code)]
-#[path = "../conformance/mod.rs"]
-mod contract;
+use crate::conformance::contract;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
