@@ -261,6 +261,10 @@ fn parse_count32(s: &str) -> Result<u32, String> {
 }
 
 /// A TCP port, 1..=65535.
+fn parse_pair(s: &str) -> Result<albflip::aws::lockstep::Pair, String> {
+    s.parse()
+}
+
 fn parse_port(s: &str) -> Result<u16, String> {
     s.trim()
         .parse::<u16>()
@@ -596,6 +600,21 @@ pub struct TargetArgs {
     /// groups.
     #[arg(long, global = true, env = "ALBFLIP_SINGLE_ROUTE")]
     pub single_route: bool,
+    /// Another load balancer with its own blue and green target groups (an internal and an
+    /// internet-facing ALB in front of the same versions): its routes to them move with this one, the
+    /// gates read its metrics too, and a rollback puts it back (repeatable).
+    #[arg(
+        long,
+        global = true,
+        value_name = "LOAD_BALANCER,BLUE,GREEN",
+        value_parser = parse_pair
+    )]
+    pub pair: Vec<albflip::aws::lockstep::Pair>,
+    /// Leave group stickiness on when rolling back. By default a rollback turns it off in the same
+    /// write (sticky clients would stay on the old color until their cookie expires), records the
+    /// setting, and the next shift or deploy turns it back on.
+    #[arg(long, global = true, env = "ALBFLIP_KEEP_STICKINESS")]
+    pub keep_stickiness: bool,
     /// The listener port [default: 80].
     #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,

@@ -21,7 +21,13 @@ pub fn status_text(s: &RouteStatus) -> String {
             _ => "",
         }
     ));
-    out.push_str(&format!("Stickiness  {}\n", s.stickiness));
+    out.push_str(&format!("Stickiness  {}", s.stickiness));
+    if let Some(recorded) = s.stickiness_recorded {
+        out.push_str(&format!(
+            " (a rollback turned off {recorded}; the next shift or deploy turns it back on)"
+        ));
+    }
+    out.push('\n');
     if let Some(d) = &s.deployment {
         let steps: Vec<String> = d.steps.iter().map(|p| format!("{p}%")).collect();
         out.push_str(&format!(
@@ -123,6 +129,19 @@ pub fn status_json(s: &RouteStatus) -> serde_json::Value {
     v
 }
 
+/// The capacity holds albflip keeps on the colors' Auto Scaling groups, one line each.
+pub fn holds_text(holds: &[albflip::cleanup::HeldGroup]) -> String {
+    holds
+        .iter()
+        .map(|h| {
+            format!(
+                "Hold        {} {}: minimum {} held by albflip (albflip:held-min; {} when the deployment ends)\n",
+                h.color, h.group, h.min, h.held_min
+            )
+        })
+        .collect()
+}
+
 /// Renders a shift or rollback for people.
 pub fn change_text(
     verb: &str,
@@ -176,7 +195,7 @@ pub fn change_text(
             out.push_str(&format!("{verb}: already at {} on the {route}\n", o.after));
         }
         out.push_str(&others_text(o));
-        out.push_str(&format!("  {how}; stickiness {} kept\n", o.stickiness));
+        out.push_str(&stickiness_text(how, o));
     }
     if !o.dry_run && o.stable_tag_written {
         out.push_str(&format!(
@@ -194,6 +213,26 @@ pub fn change_text(
         out.push_str(&format!(": {}", list.join(", ")));
     }
     out.push('\n');
+    out
+}
+
+/// How the write was verified, and what happened to group stickiness: kept, released by a rollback
+/// (with the setting recorded), or written back from a rollback's record.
+fn stickiness_text(how: &str, o: &ChangeOutcome) -> String {
+    if o.stickiness_released.is_empty() && o.stickiness_restored.is_empty() {
+        return format!("  {how}; stickiness {} kept\n", o.stickiness);
+    }
+    let mut out = format!("  {how}\n");
+    for (route, had) in &o.stickiness_released {
+        out.push_str(&format!(
+            "  group stickiness ({had}) turned off on the {route} so that sticky clients leave the old color; recorded in albflip:stickiness, the next shift or deploy turns it back on (--keep-stickiness leaves it on)\n"
+        ));
+    }
+    for (route, setting) in &o.stickiness_restored {
+        out.push_str(&format!(
+            "  group stickiness ({setting}) turned back on on the {route}, as recorded when a rollback turned it off\n"
+        ));
+    }
     out
 }
 
@@ -245,6 +284,8 @@ pub fn change_json(
         "stable": o.stable,
         "stable_tag_written": o.stable_tag_written,
         "stickiness": o.stickiness,
+        "stickiness_released": o.stickiness_released.iter().map(|(r, s)| json!({"route": r.resource_arn(), "had": s})).collect::<Vec<_>>(),
+        "stickiness_restored": o.stickiness_restored.iter().map(|(r, s)| json!({"route": r.resource_arn(), "setting": s})).collect::<Vec<_>>(),
         "warnings": crate::naming::json::texts(&o.warnings),
         "routes": o.routes.iter().map(|r| r.resource_arn()).collect::<Vec<_>>(),
         "changes": o.changes.iter().map(|c| json!({

@@ -35,6 +35,7 @@ use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::RouteId;
 use crate::providers::aws::router::pool;
 use crate::providers::aws::routes::AlbRoutes;
+use crate::providers::aws::sticky;
 use crate::state::{DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions, ChangeOutcome};
 
@@ -87,6 +88,7 @@ pub async fn cleanup<A: Alb, S: Scaler>(
 ) -> Result<CleanupOutcome, Error> {
     let resolved = resolve::resolve(alb, target).await?;
     check_settled(&resolved)?;
+    check_unstuck(&resolved, std::time::SystemTime::now())?;
     let old = resolved.stable.other();
     let before = find_asg(scaler, &resolved, asgs, old).await?;
     let record = (before.desired > 0).then(|| CapacityRecord::of(&before));
@@ -158,6 +160,39 @@ fn check_settled(resolved: &Resolved) -> Result<(), Error> {
             ", then run ",
             {next Next::Cleanup},
             " again"
+        ),
+    })
+}
+
+/// Refuses while sticky clients may still reach the old color: group stickiness keeps a client on its
+/// target group even at weight 0 until its cookie expires, so the old color is scaled down only once its
+/// weight has been 0 for the longest stickiness duration of the routes (from the drain recorded on the
+/// named route, [`sticky::DRAINED_TAG`]). Without a record (drained by hand, or by an older albflip)
+/// there is nothing to wait from.
+fn check_unstuck(resolved: &Resolved, now: std::time::SystemTime) -> Result<(), Error> {
+    let old = resolved.stable.other();
+    let Some(duration) = sticky::longest(&resolved.routes()) else {
+        return Ok(());
+    };
+    let Some(drained) = sticky::drained_at(&resolved.tags, old) else {
+        return Ok(());
+    };
+    let allowed = drained + duration;
+    let Ok(left) = allowed.duration_since(now) else {
+        return Ok(());
+    };
+    Err(Error::State {
+        what: format!(
+            "clients with a stickiness cookie can still reach {old}: its weight went to 0 at {}, and group stickiness keeps them for {} (until {})",
+            crate::state::timestamp(drained),
+            crate::duration::human(duration),
+            crate::state::timestamp(allowed),
+        )
+        .into(),
+        fix: text!(
+            format!("Run "),
+            {next Next::Cleanup},
+            format!(" again in {} (from {}), or turn group stickiness off on the route first", crate::duration::human(left), crate::state::timestamp(allowed))
         ),
     })
 }
@@ -340,6 +375,42 @@ where
         change,
         released,
     })
+}
+
+/// An Auto Scaling group albflip holds (its minimum raised to its desired size for a deployment).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldGroup {
+    /// The color whose target group it registers with.
+    pub color: Color,
+    /// The group's name.
+    pub group: String,
+    /// Its minimum now (raised by albflip).
+    pub min: u32,
+    /// The minimum the hold puts back.
+    pub held_min: u32,
+}
+
+/// The capacity holds on the Auto Scaling groups of `status`'s colors, for `status`. Read-only.
+pub async fn holds<S: Scaler>(
+    scaler: &S,
+    status: &traffic::RouteStatus,
+) -> Result<Vec<HeldGroup>, Error> {
+    let mut held = Vec::new();
+    for (color, c) in [(Color::Blue, &status.blue), (Color::Green, &status.green)] {
+        let groups = scaler
+            .groups_for_target_group(&c.target_group_arn)
+            .await
+            .map_err(Error::Read)?;
+        held.extend(groups.into_iter().filter_map(|g| {
+            Some(HeldGroup {
+                color,
+                held_min: g.held_min?,
+                min: g.min,
+                group: g.name,
+            })
+        }));
+    }
+    Ok(held)
 }
 
 /// Whether the route records a deployment that did not finish.

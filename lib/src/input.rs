@@ -32,6 +32,8 @@ pub enum Input {
     RuleArn,
     /// An extra route to move in lockstep.
     IncludeRoute,
+    /// Another load balancer's blue/green pair that moves with the route.
+    Pair,
     /// Limiting albflip to the named route.
     SingleRoute,
     /// The AWS region.
@@ -124,6 +126,7 @@ impl fmt::Display for Input {
             ListenerArn => "the listener ARN",
             RuleArn => "the rule ARN",
             IncludeRoute => "the included routes",
+            Pair => "the load balancer pairs",
             SingleRoute => "the single-route option",
             Region => "the AWS region",
             Profile => "the AWS profile",

@@ -55,7 +55,7 @@ pub fn policy(route: &RouteId, lock_table: Option<&str>, asgs: &[&str]) -> Value
         json!({
             "Sid": "AlbflipWriteRoute",
             "Effect": "Allow",
-            "Action": [write, "elasticloadbalancing:AddTags"],
+            "Action": [write, "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
             "Resource": [resource],
         }),
         json!({"Sid": "AlbflipReadMetrics", "Effect": "Allow", "Action": METRIC_READS, "Resource": "*"}),
@@ -143,7 +143,8 @@ mod tests {
             s[1]["Action"],
             json!([
                 "elasticloadbalancing:ModifyListener",
-                "elasticloadbalancing:AddTags"
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags"
             ])
         );
         assert_eq!(s[1]["Resource"], json!([arn]));

@@ -12,8 +12,7 @@ use crate::ports::{
     RouterError, Routes, StateStore, Tags, TargetHealth, TestListener,
 };
 use crate::preflight::Check;
-use crate::providers::aws::http::SdkHttp;
-use crate::providers::local::{StateFile, COUNTER_LABEL};
+use crate::providers::local::{NoProbe, StateFile, COUNTER_LABEL};
 use crate::state::{self, DeploymentRecord, RouteState, STABLE_TAG};
 use crate::switch::{self, SwitchError};
 use crate::text;
@@ -219,7 +218,7 @@ impl HaproxyRoutes<'_> {
 
 impl Routes for HaproxyRoutes<'_> {
     type Test = ();
-    type Probe = SdkHttp;
+    type Probe = NoProbe;
 
     fn names(&self) -> RouteNames {
         RouteNames {
@@ -413,8 +412,8 @@ impl Routes for HaproxyRoutes<'_> {
         String::new()
     }
 
-    fn probe(&self) -> SdkHttp {
-        SdkHttp::new()
+    fn probe(&self) -> NoProbe {
+        NoProbe
     }
 
     async fn preflight(&self, new: Color, min_healthy: u32) -> Vec<Check> {

@@ -66,14 +66,20 @@ impl FileLock {
         FileLock { dir }
     }
 
-    /// Runs `change` on the leases under the directory lock and writes them back when it says so.
-    async fn change<T, F>(&self, operation: &'static str, change: F) -> Result<T, ApiError>
+    /// Runs `change` on the leases under the directory lock and writes them back when it says so
+    /// (`writes`: the call may write, and creates the directory).
+    async fn change<T, F>(
+        &self,
+        operation: &'static str,
+        writes: bool,
+        change: F,
+    ) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Leases) -> (T, bool) + Send + 'static,
     {
         self.dir
-            .locked(operation, move |dir| {
+            .locked(operation, writes, move |dir| {
                 let mut leases: Leases = match dir.read(operation, LOCK_FILE)? {
                     None => Leases::new(),
                     Some(text) => serde_json::from_str(&text)
@@ -101,7 +107,7 @@ impl Lock for FileLock {
         stale: Option<&LeaseHolder>,
     ) -> Result<Result<u64, LeaseHolder>, ApiError> {
         let (key, holder, stale) = (key.to_string(), holder.to_string(), stale.cloned());
-        self.change("file-lock:Acquire", move |leases| {
+        self.change("file-lock:Acquire", true, move |leases| {
             if let Some(current) = leases.get(&key) {
                 if !stale.as_ref().is_some_and(|s| current.same_as(s)) {
                     return (Err(current.view()), false);
@@ -128,7 +134,7 @@ impl Lock for FileLock {
         now: SystemTime,
     ) -> Result<Option<u64>, ApiError> {
         let (key, holder) = (key.to_string(), holder.to_string());
-        self.change("file-lock:Renew", move |leases| {
+        self.change("file-lock:Renew", true, move |leases| {
             match leases.get_mut(&key) {
                 Some(l) if l.holder == holder && l.version == version => {
                     l.expires_at = seconds(now + ttl);
@@ -143,7 +149,7 @@ impl Lock for FileLock {
 
     async fn release(&self, key: &str, holder: &str) -> Result<(), ApiError> {
         let (key, holder) = (key.to_string(), holder.to_string());
-        self.change("file-lock:Release", move |leases| {
+        self.change("file-lock:Release", true, move |leases| {
             let ours = leases.get(&key).is_some_and(|l| l.holder == holder);
             if ours {
                 leases.remove(&key);
@@ -155,7 +161,7 @@ impl Lock for FileLock {
 
     async fn holder(&self, key: &str) -> Result<Option<LeaseHolder>, ApiError> {
         let key = key.to_string();
-        self.change("file-lock:Holder", move |leases| {
+        self.change("file-lock:Holder", false, move |leases| {
             (leases.get(&key).map(Lease::view), false)
         })
         .await
@@ -163,7 +169,7 @@ impl Lock for FileLock {
 
     async fn force_release(&self, key: &str) -> Result<(), ApiError> {
         let key = key.to_string();
-        self.change("file-lock:ForceRelease", move |leases| {
+        self.change("file-lock:ForceRelease", true, move |leases| {
             let had = leases.remove(&key).is_some();
             ((), had)
         })

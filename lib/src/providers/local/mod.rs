@@ -23,6 +23,19 @@ pub use file_lock::FileLock;
 pub use state_dir::{StateDir, DEFAULT_STATE_DIR};
 pub use state_file::StateFile;
 
+/// The smoke check's HTTP client of a router without a test route (HAProxy): never called, since such
+/// a router refuses a test listener before any probe; answers that there is nothing to probe.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProbe;
+
+impl crate::ports::HttpProbe for NoProbe {
+    async fn get(&self, url: &str) -> Result<u16, crate::ports::ProbeError> {
+        Err(crate::ports::ProbeError::Failed(format!(
+            "{url}: this router has no test route to send a smoke check through"
+        )))
+    }
+}
+
 use std::time::Duration;
 
 use crate::engine::MetricWindow;

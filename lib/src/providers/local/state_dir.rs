@@ -38,14 +38,24 @@ impl StateDir {
     }
 
     /// Runs `f` while holding the directory lock (blocking until it is free), on a blocking thread.
-    /// `operation` names the call in errors.
-    pub async fn locked<T, F>(&self, operation: &'static str, f: F) -> Result<T, ApiError>
+    /// `operation` names the call in errors. A write (`writes`) creates the directory when it is
+    /// missing; a read of a directory that does not exist runs `f` without a lock (there is nothing to
+    /// read), so that `status` needs no right to create it.
+    pub async fn locked<T, F>(
+        &self,
+        operation: &'static str,
+        writes: bool,
+        f: F,
+    ) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&StateDir) -> Result<T, ApiError> + Send + 'static,
     {
         let dir = self.clone();
         tokio::task::spawn_blocking(move || {
+            if !writes && !dir.path.is_dir() {
+                return f(&dir);
+            }
             let guard = dir.lock(operation)?;
             let result = f(&dir);
             drop(guard);
@@ -132,10 +142,10 @@ pub(crate) mod tests {
     async fn a_write_replaces_the_whole_file_and_leaves_no_temporary_file() {
         let tmp = tempdir();
         let dir = StateDir::new(tmp.join("nested"));
-        dir.locked("test", |d| d.write("test", "a.json", "{\"x\":1}"))
+        dir.locked("test", true, |d| d.write("test", "a.json", "{\"x\":1}"))
             .await
             .unwrap();
-        dir.locked("test", |d| d.write("test", "a.json", "{}"))
+        dir.locked("test", true, |d| d.write("test", "a.json", "{}"))
             .await
             .unwrap();
         assert_eq!(dir.read("test", "a.json").unwrap().as_deref(), Some("{}"));

@@ -55,7 +55,7 @@ impl StateStore for StateFile {
         const OP: &str = "state-file:Load";
         let route = route.clone();
         self.dir
-            .locked(OP, move |dir| {
+            .locked(OP, false, move |dir| {
                 Ok(read(dir, OP)?.routes.remove(&route).unwrap_or_default())
             })
             .await
@@ -69,7 +69,7 @@ impl StateStore for StateFile {
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect();
         self.dir
-            .locked(OP, move |dir| {
+            .locked(OP, true, move |dir| {
                 let mut contents = read(dir, OP)?;
                 contents.routes.entry(route).or_default().extend(records);
                 let text = serde_json::to_string_pretty(&contents)
@@ -119,6 +119,16 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_reads_as_no_records_and_is_not_created() {
+        let path = tempdir().join("not-yet");
+        let store = StateFile::new(StateDir::new(&path));
+        assert!(store.load(&"r".to_string()).await.unwrap().is_empty());
+        assert!(!path.exists(), "a read creates nothing");
+        store.save(&"r".to_string(), &[("k", "v")]).await.unwrap();
+        assert!(path.join(STATE_FILE).is_file(), "a write creates it");
     }
 
     #[tokio::test]
