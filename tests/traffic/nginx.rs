@@ -412,3 +412,43 @@ fn nginx_shift_and_rollback_move_real_traffic() {
     let total = s.load.stop();
     assert_eq!(total.failed(), 0, "{total:?}");
 }
+
+#[test]
+fn nginx_check_and_plan_write_nothing() {
+    let mut s = Stack::start();
+    let before = s.nginx.upstream_text();
+    let check = s.run(&["check", "--target", "green"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(
+        check.stdout.contains("PASS  green health"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("configuration test passes"),
+        "{}",
+        check.stdout
+    );
+    let plan = s.run(&["plan", "--target", "green", "--steps", "10,100"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(
+        plan.stdout.contains("nginx upstream app"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        s.nginx.upstream_text(),
+        before,
+        "check and plan write nothing"
+    );
+    // A green whose health URL does not answer fails the check.
+    s.green.kill();
+    let down = s.run(&["check", "--target", "green"]);
+    assert_ne!(down.code, 0, "{down:?}");
+    assert!(
+        down.stdout.contains("FAIL  green health"),
+        "{}",
+        down.stdout
+    );
+    assert_eq!(s.nginx.upstream_text(), before);
+}
