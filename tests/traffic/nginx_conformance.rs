@@ -1,7 +1,9 @@
 //! The provider conformance suite (`tests/conformance/`) against a real nginx: [`NginxRouter`] on an
 //! upstream of one blue and one green server and on one with two of each, refusing an upstream with a
 //! third server that takes traffic, one without a server it was told about, and reporting an upstream
-//! that is not in the file (and a file that does not exist) as missing.
+//! that is not in the file (and a file that does not exist) as missing, putting a group of upstream files
+//! back when the last cannot be written; and putting the previous file back when nginx refuses the test
+//! or the reload, and the example's files.
 
 use albflip::haproxy::ServerColors;
 use albflip::nginx::{Control, NginxRoute, NginxRouter};
@@ -220,4 +222,51 @@ fn nginx_the_example_passes_nginx_t_and_albflip_reads_its_upstream() {
         ))
         .expect("the example's upstream reads");
     assert_eq!(read.split, contract::green(0));
+}
+
+/// A group of three upstream files nginx includes: the last one's write is refused (its temporary file
+/// cannot be created: a directory stands in its way), and the two written before are put back (each
+/// written, tested and reloaded again).
+#[test]
+fn nginx_router_puts_a_group_back_when_the_last_file_cannot_be_written() {
+    let (n, b, g) = nginx();
+    let extra = n.dir.join("extra");
+    let servers = |blue: u32, green: u32| {
+        [
+            Upstreamed::new("blue1", b, blue),
+            Upstreamed::new("green1", g, green),
+        ]
+    };
+    std::fs::write(
+        extra.join("app2.conf"),
+        upstream_text("app2", &servers(100, 100)),
+    )
+    .unwrap();
+    std::fs::write(
+        extra.join("app3.conf"),
+        upstream_text("app3", &servers(256, 0)),
+    )
+    .unwrap();
+    let routes = [
+        NginxRoute::new(&n.upstream_file, "app"),
+        NginxRoute::new(extra.join("app2.conf"), "app2"),
+        NginxRoute::new(extra.join("app3.conf"), "app3"),
+    ];
+    let r = router(&n, &[addr(b)], &[addr(g)]);
+    let blocked = albflip::nginx::router::temporary_path(&routes[2].file);
+    let texts: Vec<String> = routes
+        .iter()
+        .map(|r| std::fs::read_to_string(&r.file).unwrap())
+        .collect();
+    rt().block_on(contract::group_write_puts_back_on_failure(
+        &r,
+        &routes,
+        || std::fs::create_dir_all(&blocked).expect("block the temporary file"),
+    ));
+    assert_eq!(
+        std::fs::read_to_string(&routes[2].file).unwrap(),
+        texts[2],
+        "the refused file is untouched"
+    );
+    std::fs::remove_dir(&blocked).unwrap();
 }

@@ -82,18 +82,38 @@ fn io(operation: &str, path: &Path, e: &std::io::Error) -> ApiError {
     ApiError::new(operation, kind, format!("{}: {e}", path.display()))
 }
 
-/// Writes `text` to `path` atomically: a temporary file next to it, then a rename.
+/// Writes `text` to `path` atomically: a temporary file next to it, then a rename. A failure leaves
+/// `path` as it was, so it is reported as a refusal (nothing changed), naming the file.
 fn write_atomic(path: &Path, text: &str) -> Result<(), ApiError> {
+    let tmp = temporary_path(path);
+    let unchanged = |at: &Path, e: std::io::Error| {
+        ApiError::new(
+            WRITE,
+            ApiErrorKind::Rejected {
+                code: "UpstreamFileNotWritten".into(),
+            },
+            format!("{}: {e} ({} is unchanged)", at.display(), path.display()),
+        )
+    };
+    std::fs::write(&tmp, text).map_err(|e| {
+        if !tmp.is_dir() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        unchanged(&tmp, e)
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        unchanged(path, e)
+    })
+}
+
+/// The temporary file a write of `path` by this process goes through (a test can block it).
+pub fn temporary_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.albflip-{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|e| io(WRITE, &tmp, &e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(WRITE, path, &e)
-    })
+    path.with_file_name(format!(".{name}.albflip-{}", std::process::id()))
 }
 
 impl NginxRouter {
