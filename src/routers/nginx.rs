@@ -154,6 +154,14 @@ pub fn resolve(
             .unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
     );
     let local = LocalSettings::resolve(g, file, state_dir)?;
+    let servers: Vec<String> = target
+        .colors
+        .blue
+        .iter()
+        .chain(&target.colors.green)
+        .cloned()
+        .collect();
+    let log = AccessLog::new(access_log).naming(&servers);
     let router = NginxRouter {
         provider: Nginx::new(
             control.clone(),
@@ -161,7 +169,7 @@ pub fn resolve(
             StateFile::new(local.state_dir.clone()),
         ),
         target,
-        log: AccessLog::new(access_log),
+        log,
         control,
     };
     Ok((local, router))

@@ -57,6 +57,8 @@ fn addresses(value: &str) -> Vec<&str> {
 struct Totals {
     counters: BTreeMap<String, Cumulative>,
     latency: BTreeMap<String, (f64, u64)>,
+    /// The logged address (`IP:PORT`) of each server named by host name, to the name.
+    aliases: BTreeMap<String, String>,
 }
 
 impl Totals {
@@ -65,18 +67,19 @@ impl Totals {
         let addrs = addresses(&line.upstream_addr);
         let statuses = entries(&line.upstream_status);
         let times = entries(&line.upstream_response_time);
-        for (i, addr) in addrs.iter().enumerate() {
-            if addr.starts_with('/') || !addr.contains(':') {
+        for (i, logged) in addrs.iter().enumerate() {
+            if logged.starts_with('/') || !logged.contains(':') {
                 continue;
             }
+            let addr = self.aliases.get(*logged).map_or(*logged, String::as_str);
             let status: Option<u16> = statuses.get(i).and_then(|s| s.parse().ok());
-            let c = self.counters.entry((*addr).to_string()).or_default();
+            let c = self.counters.entry(addr.to_string()).or_default();
             c.requests += 1;
             if status.is_none_or(|s| s >= 500) {
                 c.errors += 1;
             }
             if let Some(t) = times.get(i).and_then(|t| t.parse::<f64>().ok()) {
-                let l = self.latency.entry((*addr).to_string()).or_default();
+                let l = self.latency.entry(addr.to_string()).or_default();
                 l.0 += t;
                 l.1 += 1;
             }
@@ -109,6 +112,27 @@ impl AccessLog {
             path: path.into(),
             tail: Arc::default(),
         }
+    }
+
+    /// Counts the lines of each of `servers` given by host name (`app-green:8080`) under that name:
+    /// nginx resolves the names when it loads its configuration and logs the addresses, so each is
+    /// resolved here once too and its addresses are taken as its.
+    pub fn naming(self, servers: &[String]) -> AccessLog {
+        use std::net::ToSocketAddrs;
+        {
+            let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+            for server in servers {
+                if server.parse::<std::net::SocketAddr>().is_ok() {
+                    continue;
+                }
+                for resolved in server.to_socket_addrs().into_iter().flatten() {
+                    tail.totals
+                        .aliases
+                        .insert(resolved.to_string(), server.clone());
+                }
+            }
+        }
+        self
     }
 
     fn io(&self, e: &std::io::Error) -> ApiError {
@@ -225,6 +249,25 @@ mod tests {
 
     const B: &str = "127.0.0.1:8081";
     const G: &str = "127.0.0.1:8082";
+
+    #[tokio::test]
+    async fn a_server_named_by_host_name_counts_the_lines_of_its_addresses() {
+        let dir = std::env::temp_dir().join(format!("albflip-nginx-alias-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("access.log");
+        std::fs::write(&path, "").unwrap();
+        let log = AccessLog::new(&path).naming(&["localhost:8082".to_string(), B.to_string()]);
+        log.read().await.unwrap();
+        append(&path, &line(G, "500", "0.010"));
+        append(&path, &line(B, "200", "0.010"));
+        let c = log.read().await.unwrap();
+        assert_eq!(
+            (c["localhost:8082"].requests, c["localhost:8082"].errors),
+            (1, 1)
+        );
+        assert_eq!(c[B].requests, 1);
+        assert!(!c.contains_key(G), "{c:?}");
+    }
 
     #[tokio::test]
     async fn lines_count_per_server_from_the_first_read_on_through_rotation_and_truncation() {
