@@ -669,7 +669,58 @@ pub struct GlobalArgs {
         env = "ALBFLIP_HAPROXY_BACKEND"
     )]
     pub haproxy_backend: Option<String>,
-    /// Where a router on this host (HAProxy) keeps albflip's state file and lock [default:
+    /// The nginx upstream file albflip owns and rewrites (your nginx.conf includes it).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_UPSTREAM_FILE"
+    )]
+    pub nginx_upstream_file: Option<PathBuf>,
+    /// The upstream block in that file whose blue and green servers share the traffic.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_NGINX_UPSTREAM"
+    )]
+    pub nginx_upstream: Option<String>,
+    /// nginx's access log, written in albflip's JSON log_format (the README's nginx section).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_ACCESS_LOG"
+    )]
+    pub nginx_access_log: Option<PathBuf>,
+    /// The command that reloads nginx, run by sh -c [default: nginx -s reload].
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        env = "ALBFLIP_NGINX_RELOAD_COMMAND"
+    )]
+    pub nginx_reload_command: Option<String>,
+    /// The command that tests nginx's configuration, run by sh -c [default: nginx -t].
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        env = "ALBFLIP_NGINX_TEST_COMMAND"
+    )]
+    pub nginx_test_command: Option<String>,
+    /// nginx's pid file, to check that a reload started new workers [default: /run/nginx.pid].
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_PID_FILE"
+    )]
+    pub nginx_pid_file: Option<PathBuf>,
+    /// With --router nginx, the path each server answers health probes on [default: /].
+    #[arg(long, global = true, value_name = "PATH", env = "ALBFLIP_HEALTH_PATH")]
+    pub health_path: Option<String>,
+    /// Where a router on this host (HAProxy, nginx) keeps albflip's state file and lock [default:
     /// /var/lib/albflip].
     #[arg(long, global = true, value_name = "DIR", env = "ALBFLIP_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
@@ -682,6 +733,8 @@ pub enum RouterArg {
     Aws,
     /// HAProxy, through its runtime API.
     Haproxy,
+    /// nginx, through the upstream file albflip owns and a reload.
+    Nginx,
 }
 
 #[derive(Debug, Args)]
@@ -743,7 +796,7 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,
     /// The blue target group (name or ARN) [default: detected]; with --router haproxy, blue's servers
-    /// in the backend, comma-separated.
+    /// in the backend, comma-separated (--router nginx: HOST:PORT as in the upstream).
     #[arg(
         long,
         global = true,
@@ -752,7 +805,7 @@ pub struct TargetArgs {
     )]
     pub blue: Option<String>,
     /// The green target group (name or ARN) [default: detected]; with --router haproxy, green's
-    /// servers in the backend, comma-separated.
+    /// servers in the backend, comma-separated (--router nginx: HOST:PORT as in the upstream).
     #[arg(
         long,
         global = true,

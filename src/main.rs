@@ -64,8 +64,12 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
             Err(e) => return finish(Err(Failed::from(e)), cli, origins),
         },
     };
-    if router == args::RouterArg::Haproxy {
-        return on_haproxy(cli, origins);
+    match router {
+        args::RouterArg::Haproxy => {
+            return on_local(cli, origins, "haproxy", routers::haproxy::resolve)
+        }
+        args::RouterArg::Nginx => return on_local(cli, origins, "nginx", routers::nginx::resolve),
+        args::RouterArg::Aws => {}
     }
     match &cli.command {
         Command::Completions { shell } => completions::run(*shell),
@@ -133,9 +137,17 @@ where
     finish(result, cli, origins)
 }
 
-/// A command on HAProxy: the same runtime as on AWS, the settings from the HAProxy flags and
-/// `[haproxy]`, and the commands every router on this host shares.
-fn on_haproxy(cli: &Cli, origins: &origins::Origins) -> u8 {
+/// A command on a router on this host: the same runtime as on AWS, the settings from the router's
+/// flags and its albflip.toml section (`resolve`), and the commands every such router shares.
+fn on_local<R, F>(cli: &Cli, origins: &origins::Origins, flag: &str, resolve: F) -> u8
+where
+    R: routers::local::LocalRouter,
+    F: FnOnce(
+        &args::GlobalArgs,
+        &args::TargetArgs,
+        &std::path::Path,
+    ) -> Result<(routers::local::LocalSettings, R), Error>,
+{
     use routers::local;
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -152,7 +164,7 @@ fn on_haproxy(cli: &Cli, origins: &origins::Origins) -> u8 {
     let g = &cli.global;
     let result = runtime.block_on(async {
         let cwd = std::env::current_dir().unwrap_or_default();
-        let (s, r) = routers::haproxy::resolve(g, &cli.target, &cwd).map_err(Failed::from)?;
+        let (s, r) = resolve(g, &cli.target, &cwd).map_err(Failed::from)?;
         let hint = Some(local::LocalRouter::hint(&r));
         let run = match &cli.command {
             Command::Status => local::status(&r, &s, g).await,
@@ -164,9 +176,9 @@ fn on_haproxy(cli: &Cli, origins: &origins::Origins) -> u8 {
             Command::Check(a) => local::check(a, &r, &s, g).await,
             Command::Unlock(a) => local::unlock(a, &r, &s, g).await,
             _ => Err(Error::InvalidInput {
-                what: "--router haproxy".into(),
+                what: format!("--router {flag}"),
                 why: "this command is for the ALB only (Auto Scaling, IAM)".into(),
-                fix: "Run it without --router haproxy".into(),
+                fix: format!("Run it without --router {flag}"),
             }),
         };
         run.map_err(|e| Failed::on_router(e, hint))

@@ -51,6 +51,8 @@
 //!   SDK adapters.
 //! - [`haproxy`] (also at [`providers::haproxy`]): HAProxy as a router through its runtime API (server
 //!   weights 0..=256, `show stat` counters and checks).
+//! - [`nginx`] (also at [`providers::nginx`]): nginx as a router through the upstream file albflip
+//!   owns (weights and `down`, configuration test, reload, read back), the access log as counters.
 //! - [`local`] (also at [`providers::local`]): what the routers on the host share: the state file, the
 //!   file lock and metrics from cumulative counters.
 //! - [`preflight`]: the checks run before any write, as verdicts (`albflip check`).
@@ -196,5 +198,6 @@ pub mod traffic;
 pub use providers::aws;
 pub use providers::haproxy;
 pub use providers::local;
+pub use providers::nginx;
 
 pub use error::{Error, ErrorKind};

@@ -6,6 +6,7 @@
 
 pub mod haproxy;
 pub mod local;
+pub mod nginx;
 
 use albflip::config::FileConfig;
 use albflip::Error;
@@ -22,10 +23,11 @@ pub fn choose(g: &GlobalArgs, cwd: &std::path::Path) -> Result<RouterArg, Error>
     match file.target.router.as_deref().map(str::trim) {
         None | Some("aws") => Ok(RouterArg::Aws),
         Some("haproxy") => Ok(RouterArg::Haproxy),
+        Some("nginx") => Ok(RouterArg::Nginx),
         Some(other) => Err(Error::InvalidInput {
             what: format!("albflip.toml [target] router = {other:?}"),
             why: "not a router albflip knows".into(),
-            fix: "Use \"aws\" or \"haproxy\"".into(),
+            fix: "Use \"aws\", \"haproxy\" or \"nginx\"".into(),
         }),
     }
 }
@@ -54,9 +56,11 @@ mod tests {
             RouterArg::Aws
         );
         std::fs::write(dir.join("albflip.toml"), "[target]\nrouter = \"nginx\"\n").unwrap();
+        assert_eq!(choose(&global(&[]), &dir).unwrap(), RouterArg::Nginx);
+        std::fs::write(dir.join("albflip.toml"), "[target]\nrouter = \"envoy\"\n").unwrap();
         let e = choose(&global(&[]), &dir).unwrap_err();
         assert_eq!(e.kind(), albflip::ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("router = \"nginx\""), "{e}");
+        assert!(e.to_string().contains("router = \"envoy\""), "{e}");
     }
 
     #[test]
@@ -68,6 +72,22 @@ mod tests {
         assert_eq!(
             c.haproxy.green,
             Some(vec!["green1".to_string(), "green2".to_string()])
+        );
+    }
+
+    #[test]
+    fn the_nginx_example_file_parses_and_names_the_route() {
+        let text = include_str!("../../examples/nginx/albflip.toml");
+        let c = FileConfig::parse(text, std::path::Path::new("albflip.toml")).unwrap();
+        assert_eq!(c.target.router.as_deref(), Some("nginx"));
+        assert_eq!(c.nginx.upstream.as_deref(), Some("app"));
+        assert_eq!(c.nginx.health_path.as_deref(), Some("/health"));
+        assert_eq!(
+            c.nginx.green,
+            Some(vec![
+                "10.0.2.11:8080".to_string(),
+                "10.0.2.12:8080".to_string()
+            ])
         );
     }
 }

@@ -12,7 +12,7 @@ use crate::harness::*;
 // HAProxy has no capacity pool: that contract is not run here.
 #[allow(dead_code)]
 #[path = "../conformance/mod.rs"]
-mod contract;
+pub mod contract;
 
 fn colors(blue: &[&str], green: &[&str]) -> ServerColors {
     ServerColors {

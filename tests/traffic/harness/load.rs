@@ -28,6 +28,10 @@ pub struct Record {
     pub color: Answered,
     /// The status, or `None` when the request got no answer.
     pub status: Option<u16>,
+    /// Whether it was sent a second time because the proxy closed the idle keep-alive connection it
+    /// went out on (as browsers and RFC 9110 9.2.2 allow for a GET; nginx does this when a reload
+    /// retires its old workers).
+    pub retried: bool,
 }
 
 impl Record {
@@ -45,6 +49,8 @@ pub struct Tally {
     pub failed_blue: u64,
     pub failed_green: u64,
     pub failed_unknown: u64,
+    /// Requests sent again after the proxy closed their idle keep-alive connection.
+    pub retried: u64,
     /// The first and last failure.
     pub first_failure: Option<SystemTime>,
     pub last_failure: Option<SystemTime>,
@@ -159,6 +165,7 @@ pub fn tally<'a>(records: impl Iterator<Item = &'a Record>) -> Tally {
     let mut t = Tally::default();
     for r in records {
         let failed = r.failed();
+        t.retried += u64::from(r.retried);
         match (r.color, failed) {
             (Answered::Blue, f) => {
                 t.blue += 1;
@@ -186,31 +193,65 @@ async fn request(
     uri: hyper::Uri,
 ) -> Record {
     let sent = SystemTime::now();
-    let answer = tokio::time::timeout(Duration::from_secs(5), async {
-        let response = client.get(uri).await?;
-        let status = response.status().as_u16();
-        let server = response
-            .headers()
-            .get("x-served-by")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        response.into_body().collect().await?;
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, server))
-    })
-    .await;
-    match answer {
-        Ok(Ok((status, server))) => Record {
-            at: sent,
-            color: color_of(&server),
-            status: Some(status),
-        },
-        _ => Record {
-            at: sent,
-            color: Answered::Unknown,
-            status: None,
-        },
+    let mut retried = false;
+    loop {
+        let answer = tokio::time::timeout(Duration::from_secs(5), async {
+            let response = client.get(uri.clone()).await?;
+            let status = response.status().as_u16();
+            let server = response
+                .headers()
+                .get("x-served-by")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            response.into_body().collect().await?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, server))
+        })
+        .await;
+        return match answer {
+            Ok(Ok((status, server))) => Record {
+                at: sent,
+                color: color_of(&server),
+                status: Some(status),
+                retried,
+            },
+            Ok(Err(e)) if !retried && idle_connection_closed(e.as_ref()) => {
+                retried = true;
+                continue;
+            }
+            _ => Record {
+                at: sent,
+                color: Answered::Unknown,
+                status: None,
+                retried,
+            },
+        };
     }
+}
+
+/// Whether the request failed because the proxy closed the kept-alive connection as it went out
+/// (no response started): the one failure an HTTP client may retry a GET on.
+fn idle_connection_closed(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(client) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+        if client.is_connect() {
+            return false;
+        }
+    }
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionReset {
+                return true;
+            }
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// The color of a server by its name (`blue1`, `green2`).

@@ -5,6 +5,7 @@
 
 pub mod haproxy;
 pub mod load;
+pub mod nginx;
 pub mod servers;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use haproxy::{BackendSpec, Haproxy, Server};
 pub use load::Load;
+pub use nginx::{Nginx, Upstreamed};
 pub use servers::ColorServer;
 
 /// A free loopback port.
