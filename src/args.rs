@@ -436,6 +436,27 @@ pub struct GlobalArgs {
     /// Green's Auto Scaling group [default: the group registered with green's target group].
     #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_GREEN_ASG")]
     pub green_asg: Option<String>,
+    /// The ECS cluster whose services are the colors' capacity, instead of Auto Scaling groups.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN",
+        env = "ALBFLIP_ECS_CLUSTER"
+    )]
+    pub ecs_cluster: Option<String>,
+    /// Blue's ECS service (with --ecs-cluster) [default: the service whose load balancers name blue's
+    /// target group].
+    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_BLUE_SERVICE")]
+    pub blue_service: Option<String>,
+    /// Green's ECS service (with --ecs-cluster) [default: the service whose load balancers name
+    /// green's target group].
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_GREEN_SERVICE"
+    )]
+    pub green_service: Option<String>,
     /// Configuration file [default: ./albflip.toml when present].
     #[arg(long, global = true, value_name = "FILE", env = "ALBFLIP_CONFIG")]
     pub config: Option<PathBuf>,

@@ -1,7 +1,9 @@
-//! Flags over `albflip.toml`'s `[autoscaling]`, `[hooks]` and `[test-traffic]`, then the library builds
+//! Flags over `albflip.toml`'s `[autoscaling]`, `[ecs]`, `[hooks]` and `[test-traffic]`, then the library builds
 //! the deployment's `Lifecycle` from the merged sections.
 
-use albflip::config::{AutoscalingSection, FileConfig, HooksSection, TestTrafficSection};
+use albflip::config::{
+    AutoscalingSection, EcsSection, FileConfig, HooksSection, TestTrafficSection,
+};
 use albflip::engine::lifecycle::Lifecycle;
 use albflip::Error;
 
@@ -67,6 +69,18 @@ pub fn lifecycle(
     };
     // Its errors name their settings as typed inputs: the CLI names them after where they came from.
     let mut lifecycle = Lifecycle::from_config(&autoscaling, &hooks, &test)?;
+    let ecs = EcsSection {
+        cluster: global.ecs_cluster.clone().or(file.ecs.cluster.clone()),
+        blue_service: global
+            .blue_service
+            .clone()
+            .or(file.ecs.blue_service.clone()),
+        green_service: global
+            .green_service
+            .clone()
+            .or(file.ecs.green_service.clone()),
+    };
+    lifecycle.capacity = lifecycle.capacity.with_ecs(&ecs)?;
     // How often to read health while waiting for capacity (10s; 1s in emulator tests and the demo).
     if let Ok(v) = std::env::var("ALBFLIP_READY_POLL") {
         lifecycle.capacity.ready_poll =

@@ -42,6 +42,8 @@ fn file_key(long: &str) -> Option<String> {
         "blue-asg" | "green-asg" | "match-capacity" | "ready-timeout" | "scale-down-delay" => {
             "autoscaling"
         }
+        "ecs-cluster" => return Some("albflip.toml [ecs] cluster".into()),
+        "blue-service" | "green-service" => "ecs",
         "hook" => return Some("albflip.toml [hooks] run".into()),
         "hook-timeout" => return Some("albflip.toml [hooks] timeout".into()),
         "test-listener-port" => return Some("albflip.toml [test-traffic] listener-port".into()),

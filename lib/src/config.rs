@@ -38,6 +38,9 @@ pub struct FileConfig {
     /// `[autoscaling]`: each color's Auto Scaling group and what albflip does with it.
     #[serde(default)]
     pub autoscaling: AutoscalingSection,
+    /// `[ecs]`: each color's ECS service, instead of Auto Scaling groups.
+    #[serde(default)]
+    pub ecs: EcsSection,
     /// `[hooks]`: commands run at lifecycle stages.
     #[serde(default)]
     pub hooks: HooksSection,
@@ -62,6 +65,20 @@ pub struct AutoscalingSection {
     /// Scale the old color to zero this long after a completed deployment (`"0s"`: at once) [default:
     /// never; `albflip cleanup` does it later].
     pub scale_down_delay: Option<String>,
+}
+
+/// `[ecs]`: the colors run as ECS services, one per color, each registered with its color's target
+/// group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EcsSection {
+    /// The cluster (name or ARN).
+    pub cluster: Option<String>,
+    /// Blue's service [default: the service of the cluster whose load balancers name blue's target
+    /// group].
+    pub blue_service: Option<String>,
+    /// Green's service.
+    pub green_service: Option<String>,
 }
 
 /// `[hooks]`.

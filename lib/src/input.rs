@@ -74,6 +74,12 @@ pub enum Input {
     BlueAsg,
     /// The green Auto Scaling group.
     GreenAsg,
+    /// The ECS cluster whose services are the colors' capacity.
+    EcsCluster,
+    /// The blue ECS service.
+    BlueService,
+    /// The green ECS service.
+    GreenService,
     /// Matching the new color's capacity to the old one's.
     MatchCapacity,
     /// Not matching capacity.
@@ -145,6 +151,9 @@ impl fmt::Display for Input {
             MinHealthyHosts => "the minimum of healthy hosts",
             BlueAsg => "the blue Auto Scaling group",
             GreenAsg => "the green Auto Scaling group",
+            EcsCluster => "the ECS cluster",
+            BlueService => "the blue ECS service",
+            GreenService => "the green ECS service",
             MatchCapacity => "capacity matching",
             NoMatchCapacity => "turning capacity matching off",
             ReadyTimeout => "the ready timeout",

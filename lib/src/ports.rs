@@ -231,6 +231,11 @@ pub trait CapacityPool: Send + Sync {
         capacity: Capacity,
     ) -> impl Future<Output = Result<PoolInfo, ApiError>> + Send;
 
+    /// What its pools are, so that messages name them and the settings that name one.
+    fn kind(&self) -> PoolKind {
+        PoolKind::AutoScalingGroup
+    }
+
     /// Records on the pool the minimum it had before albflip raised it for a deployment (`Some`), or
     /// removes that record (`None`); [`PoolInfo::held_min`] reads it back. A pool that cannot keep such a
     /// record refuses, and albflip then leaves its minimum alone.
@@ -249,6 +254,39 @@ pub trait CapacityPool: Send + Sync {
                 },
                 message,
             ))
+        }
+    }
+}
+
+/// What a [`CapacityPool`]'s pools are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PoolKind {
+    /// Auto Scaling groups (the default).
+    #[default]
+    AutoScalingGroup,
+    /// ECS services.
+    EcsService,
+}
+
+impl PoolKind {
+    /// The pool as people name it: "Auto Scaling group", "ECS service".
+    pub fn noun(self) -> &'static str {
+        match self {
+            PoolKind::AutoScalingGroup => "Auto Scaling group",
+            PoolKind::EcsService => "ECS service",
+        }
+    }
+
+    /// The setting that names `color`'s pool.
+    pub fn input(self, color: crate::model::Color) -> crate::input::Input {
+        use crate::input::Input;
+        use crate::model::Color;
+        match (self, color) {
+            (PoolKind::AutoScalingGroup, Color::Blue) => Input::BlueAsg,
+            (PoolKind::AutoScalingGroup, Color::Green) => Input::GreenAsg,
+            (PoolKind::EcsService, Color::Blue) => Input::BlueService,
+            (PoolKind::EcsService, Color::Green) => Input::GreenService,
         }
     }
 }

@@ -9,6 +9,7 @@ mod catalogue;
 mod cleanup;
 mod conformance;
 mod deploy;
+mod ecs;
 mod embed;
 mod faults;
 mod harness;

@@ -49,6 +49,12 @@ pub struct CapacityPolicy {
     pub blue_asg: Option<String>,
     /// Green's group, when named.
     pub green_asg: Option<String>,
+    /// The ECS cluster whose services are the colors' capacity, instead of Auto Scaling groups.
+    pub ecs_cluster: Option<String>,
+    /// Blue's ECS service, when named (with `ecs_cluster`).
+    pub blue_service: Option<String>,
+    /// Green's ECS service, when named (with `ecs_cluster`).
+    pub green_service: Option<String>,
     /// Look up a color's group by its target group when it is not named.
     pub discover: bool,
     /// Raise the new color to the stable one's capacity before the first step; `None`: when both
@@ -70,6 +76,9 @@ impl Default for CapacityPolicy {
         CapacityPolicy {
             blue_asg: None,
             green_asg: None,
+            ecs_cluster: None,
+            blue_service: None,
+            green_service: None,
             discover: true,
             match_capacity: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
@@ -80,11 +89,71 @@ impl Default for CapacityPolicy {
 }
 
 impl CapacityPolicy {
-    /// The group named for `color`.
+    /// The pool named for `color`: its ECS service when the colors run on ECS, else its Auto Scaling
+    /// group.
     pub fn named(&self, color: Color) -> Option<&str> {
-        match color {
-            Color::Blue => self.blue_asg.as_deref(),
-            Color::Green => self.green_asg.as_deref(),
+        match (self.ecs_cluster.is_some(), color) {
+            (true, Color::Blue) => self.blue_service.as_deref(),
+            (true, Color::Green) => self.green_service.as_deref(),
+            (false, Color::Blue) => self.blue_asg.as_deref(),
+            (false, Color::Green) => self.green_asg.as_deref(),
+        }
+    }
+
+    /// Makes the colors' capacity the ECS services of `ecs` (the `[ecs]` section, flags laid over it)
+    /// when it names a cluster. Services named without a cluster, or ECS and Auto Scaling groups named
+    /// together, are refused.
+    pub fn with_ecs(mut self, ecs: &crate::config::EcsSection) -> Result<Self, crate::Error> {
+        let service = ecs
+            .blue_service
+            .as_ref()
+            .map(|_| Input::BlueService)
+            .or(ecs.green_service.as_ref().map(|_| Input::GreenService));
+        let Some(cluster) = &ecs.cluster else {
+            return match service {
+                Some(input) => Err(crate::Error::invalid(
+                    input,
+                    crate::text!({given input}),
+                    "a service is looked up in an ECS cluster, and none is named",
+                    crate::text!("Name the cluster with ", {input Input::EcsCluster}),
+                )),
+                None => Ok(self),
+            };
+        };
+        if let Some(asg) = [
+            (Input::BlueAsg, &self.blue_asg),
+            (Input::GreenAsg, &self.green_asg),
+        ]
+        .into_iter()
+        .find_map(|(input, name)| name.as_ref().map(|_| input))
+        {
+            return Err(crate::Error::invalid(
+                asg,
+                crate::text!({given asg}, " and ", {given Input::EcsCluster}),
+                "a color's capacity is either an Auto Scaling group or an ECS service",
+                "Name one kind of capacity only",
+            ));
+        }
+        if cluster.trim().is_empty() {
+            return Err(crate::Error::invalid(
+                Input::EcsCluster,
+                crate::text!({given Input::EcsCluster}),
+                "it is empty",
+                "Name the cluster by its name or ARN",
+            ));
+        }
+        self.ecs_cluster = Some(cluster.trim().to_string());
+        self.blue_service = ecs.blue_service.clone();
+        self.green_service = ecs.green_service.clone();
+        Ok(self)
+    }
+
+    /// What a color's pool is: an ECS service or an Auto Scaling group.
+    pub fn pool_kind(&self) -> crate::ports::PoolKind {
+        if self.ecs_cluster.is_some() {
+            crate::ports::PoolKind::EcsService
+        } else {
+            crate::ports::PoolKind::AutoScalingGroup
         }
     }
 }
@@ -133,6 +202,9 @@ impl Lifecycle {
         let capacity = CapacityPolicy {
             blue_asg: autoscaling.blue_asg.clone(),
             green_asg: autoscaling.green_asg.clone(),
+            ecs_cluster: None,
+            blue_service: None,
+            green_service: None,
             discover: true,
             match_capacity: autoscaling.match_capacity,
             ready_timeout: duration(autoscaling.ready_timeout.as_deref(), Input::ReadyTimeout)?

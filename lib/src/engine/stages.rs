@@ -99,8 +99,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             Ok(found) => Ok(found.map(|g| g.name)),
             // A pipeline without Auto Scaling permissions still deploys; it just cannot match capacity.
             Err(Error::Read(e)) if matches!(e.kind, ApiErrorKind::AccessDenied { .. }) => {
+                let kind = self.scaler.kind();
                 self.emit(Event::Warning {
-                    message: text!(format!("could not look for {color}'s Auto Scaling group ({e}); capacity is left alone. Name the groups with "), {input Input::BlueAsg}, "/", {input Input::GreenAsg}, ", or grant autoscaling:DescribeAutoScalingGroups"),
+                    message: text!(format!("could not look for {color}'s {} ({e}); capacity is left alone. Name them with ", kind.noun()), {input kind.input(Color::Blue)}, "/", {input kind.input(Color::Green)}, format!(", or grant {}", e.operation)),
                 });
                 Ok(None)
             }
@@ -123,6 +124,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// Holds (`hold`) or releases both colors' groups, each said as an event or a warning.
     async fn hold_or_release<R: Routes>(&self, routes: &R, spec: &DeploySpec, hold: bool) {
+        let noun = self.scaler.kind().noun();
         for color in Color::ALL {
             let done = match self.asg_of(routes, spec, color).await {
                 Ok(Some(asg)) if hold => capacity::hold(self.scaler, &asg).await,
@@ -143,10 +145,10 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                     was: h.min_before,
                 },
                 Err(e) if hold => Event::Warning {
-                    message: text!(format!("{color}'s Auto Scaling group is not held for the deployment (a scaling policy may scale it in while traffic moves): ")).then(e.text()),
+                    message: text!(format!("{color}'s {noun} is not held for the deployment (a scaling policy may scale it in while traffic moves): ")).then(e.text()),
                 },
                 Err(e) => Event::Warning {
-                    message: text!(format!("albflip's hold on {color}'s Auto Scaling group could not be ended (its minimum stays raised; "), {next crate::input::Next::Rollback}, " or the next deployment ends it): ").then(e.text()),
+                    message: text!(format!("albflip's hold on {color}'s {noun} could not be ended (its minimum stays raised; "), {next crate::input::Next::Rollback}, " or the next deployment ends it): ").then(e.text()),
                 },
             };
             self.emit(event);
@@ -170,11 +172,15 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let stable_asg = self.asg_of(routes, spec, new.other()).await?;
         let (Some(new_asg), Some(stable_asg)) = (new_asg, stable_asg) else {
             if policy.match_capacity == Some(true) {
+                let kind = self.scaler.kind();
                 return Err(Error::invalid(
                     Input::MatchCapacity,
                     text!({given Input::MatchCapacity}),
-                    "it needs the Auto Scaling groups of both colors, and albflip found no group for one of them",
-                    text!("Name them with ", {input Input::BlueAsg}, " and ", {input Input::GreenAsg}, " (or [autoscaling] in albflip.toml)"),
+                    format!(
+                        "it needs the {}s of both colors, and albflip found none for one of them",
+                        kind.noun()
+                    ),
+                    text!("Name them with ", {input kind.input(Color::Blue)}, " and ", {input kind.input(Color::Green)}, " (or in albflip.toml)"),
                 ));
             }
             return Ok(true);

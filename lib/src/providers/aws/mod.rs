@@ -20,6 +20,10 @@
 //!
 //! Adapters from the [`crate::ports`] traits to the AWS SDK (they decide nothing):
 //! - [`autoscaling`]: reading and resizing Auto Scaling groups ([`AutoScaling`]).
+//! - [`ecs`]: reading and resizing ECS services, their Application Auto Scaling minimum held
+//!   ([`EcsServices`]).
+//! - [`pools`]: the colors' capacity, Auto Scaling or ECS, as one [`crate::ports::CapacityPool`]
+//!   ([`AwsPools`]).
 //! - [`sdk`]: one place where region, profile, endpoint, timeouts, retries and the HTTP client are set.
 //! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
 //! - [`dynamodb`]: the deployment lock ([`DynamoLock`]).
@@ -36,11 +40,13 @@ pub mod calls;
 pub mod checks;
 pub mod cloudwatch;
 pub mod dynamodb;
+pub mod ecs;
 pub mod elbv2;
 pub mod errors;
 pub mod http;
 pub mod iam;
 pub mod lockstep;
+pub mod pools;
 pub mod preflight;
 pub mod resolve;
 pub mod route;
@@ -57,5 +63,7 @@ pub use aws_config::SdkConfig;
 pub use calls::CallCounter;
 pub use cloudwatch::{CloudWatch, SeriesFold};
 pub use dynamodb::DynamoLock;
+pub use ecs::EcsServices;
 pub use elbv2::ElbV2;
+pub use pools::AwsPools;
 pub use sdk::{load_config, AwsSettings};
