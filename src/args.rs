@@ -121,6 +121,19 @@ pub struct LifecycleArgs {
     /// GET this URL through the test listener before production traffic moves; expect 2xx.
     #[arg(long, value_name = "URL", env = "ALBFLIP_SMOKE_URL")]
     pub smoke_url: Option<String>,
+    /// After the canary's bake (and after a step written `25:pause` in --steps), keep running with the
+    /// gates on for up to this long, until `albflip promote` (from anywhere) or `albflip rollback`;
+    /// without it a canary stops awaiting promotion.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_WAIT_FOR_PROMOTION")]
+    pub wait_for_promotion: Option<std::time::Duration>,
+    /// What the wait for promotion does when nobody promotes or rolls back in time.
+    #[arg(
+        long,
+        value_name = "rollback|promote",
+        requires = "wait_for_promotion",
+        env = "ALBFLIP_ON_TIMEOUT"
+    )]
+    pub on_timeout: Option<albflip::engine::lifecycle::OnTimeout>,
     /// How many smoke GETs must answer 2xx [default: 1].
     #[arg(long, value_name = "N", env = "ALBFLIP_SMOKE_COUNT")]
     pub smoke_count: Option<u32>,

@@ -4,7 +4,7 @@
 use albflip::config::{
     AutoscalingSection, EcsSection, FileConfig, HooksSection, TestTrafficSection,
 };
-use albflip::engine::lifecycle::Lifecycle;
+use albflip::engine::lifecycle::{Lifecycle, PromotionWait};
 use albflip::Error;
 
 use crate::args::{GlobalArgs, LifecycleArgs};
@@ -81,6 +81,7 @@ pub fn lifecycle(
             .or(file.ecs.green_service.clone()),
     };
     lifecycle.capacity = lifecycle.capacity.with_ecs(&ecs)?;
+    lifecycle.promotion_wait = promotion_wait(f)?;
     // How often to read health while waiting for capacity (10s; 1s in emulator tests and the demo).
     if let Ok(v) = std::env::var("ALBFLIP_READY_POLL") {
         lifecycle.capacity.ready_poll =
@@ -91,4 +92,12 @@ pub fn lifecycle(
             })?;
     }
     Ok(lifecycle)
+}
+
+/// `--wait-for-promotion` and `--on-timeout`.
+fn promotion_wait(f: &LifecycleArgs) -> Result<Option<PromotionWait>, Error> {
+    let Some(timeout) = f.wait_for_promotion else {
+        return Ok(None);
+    };
+    PromotionWait::new(timeout, f.on_timeout.unwrap_or_default()).map(Some)
 }

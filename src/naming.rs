@@ -48,6 +48,8 @@ pub fn flag(input: &Input) -> &'static str {
         MinHealthyHosts => "--min-healthy-hosts",
         BlueAsg => "--blue-asg",
         GreenAsg => "--green-asg",
+        WaitForPromotion => "--wait-for-promotion",
+        OnTimeout => "--on-timeout",
         EcsCluster => "--ecs-cluster",
         BlueService => "--blue-service",
         GreenService => "--green-service",

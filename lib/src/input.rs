@@ -74,6 +74,10 @@ pub enum Input {
     BlueAsg,
     /// The green Auto Scaling group.
     GreenAsg,
+    /// How long a canary (or a pause) waits for promotion.
+    WaitForPromotion,
+    /// What a wait for promotion does on its timeout.
+    OnTimeout,
     /// The ECS cluster whose services are the colors' capacity.
     EcsCluster,
     /// The blue ECS service.
@@ -151,6 +155,8 @@ impl fmt::Display for Input {
             MinHealthyHosts => "the minimum of healthy hosts",
             BlueAsg => "the blue Auto Scaling group",
             GreenAsg => "the green Auto Scaling group",
+            WaitForPromotion => "the wait for promotion",
+            OnTimeout => "what the wait does on its timeout",
             EcsCluster => "the ECS cluster",
             BlueService => "the blue ECS service",
             GreenService => "the green ECS service",

@@ -58,6 +58,9 @@ pub struct RouteStatus {
     pub single_target_group: bool,
     /// The deployment recorded on the route, if any.
     pub deployment: Option<DeploymentRecord>,
+    /// While a run waits for promotion with the gates on: until when (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_until: Option<String>,
     /// Every route that moves in lockstep, the named one first, each with its split.
     pub routes: Vec<LockstepRoute>,
     /// Routes that forward to blue or green and are left alone, with why.
@@ -113,9 +116,17 @@ pub async fn status<A: Alb>(alb: &A, target: &Target) -> Result<RouteStatus, Err
         stable_source: resolved.stable_source,
         single_target_group: forward.targets.len() == 1,
         deployment: DeploymentRecord::from_tags(&resolved.tags),
+        waiting_until: waiting_until(&resolved.tags),
         routes: lockstep_routes(&resolved),
         left_alone: resolved.left_alone.clone(),
     })
+}
+
+/// When the wait for promotion recorded on the route ends, while the deployment awaits promotion.
+fn waiting_until(tags: &crate::ports::Tags) -> Option<String> {
+    let record = DeploymentRecord::from_tags(tags)?;
+    let waiting = crate::state::Waiting::from_tags(tags)?;
+    (record.phase == Phase::AwaitingPromotion).then(|| crate::state::timestamp(waiting.until))
 }
 
 fn lockstep_routes(resolved: &Resolved) -> Vec<LockstepRoute> {

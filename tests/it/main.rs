@@ -19,6 +19,7 @@ mod lock;
 mod lockstep;
 mod operator;
 mod preflight;
+mod promotion_wait;
 mod proxy;
 mod report;
 mod rollback;

@@ -29,6 +29,60 @@ pub struct Lifecycle {
     pub hook_timeout: Duration,
     /// The test listener, pointed at the new color before production traffic moves.
     pub test_traffic: Option<TestTraffic>,
+    /// How a canary (and a gradual deployment's pauses, `25:pause`) waits for promotion with the gates
+    /// on; `None`: a canary stops awaiting promotion, and a pause is refused.
+    pub promotion_wait: Option<PromotionWait>,
+}
+
+/// The wait for promotion: up to `timeout`, then `on_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PromotionWait {
+    /// The longest wait.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub timeout: Duration,
+    /// What happens when nobody promotes or rolls back in time.
+    pub on_timeout: OnTimeout,
+}
+
+impl PromotionWait {
+    /// A wait of `timeout` (not zero: it would time out at once), then `on_timeout`.
+    pub fn new(timeout: Duration, on_timeout: OnTimeout) -> Result<PromotionWait, crate::Error> {
+        if timeout.is_zero() {
+            return Err(crate::Error::invalid(
+                Input::WaitForPromotion,
+                crate::text!({given Input::WaitForPromotion}, " 0s"),
+                "a wait of nothing times out at once",
+                "Give how long it may wait, e.g. 2h",
+            ));
+        }
+        Ok(PromotionWait {
+            timeout,
+            on_timeout,
+        })
+    }
+}
+
+/// What a wait for promotion does when it times out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeout {
+    /// Traffic back on the stable color (the default).
+    #[default]
+    Rollback,
+    /// Go on as if promoted.
+    Promote,
+}
+
+impl std::str::FromStr for OnTimeout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rollback" => Ok(OnTimeout::Rollback),
+            "promote" => Ok(OnTimeout::Promote),
+            other => Err(format!("{other:?} is not rollback or promote")),
+        }
+    }
 }
 
 impl Default for Lifecycle {
@@ -38,6 +92,7 @@ impl Default for Lifecycle {
             hooks: Vec::new(),
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
             test_traffic: None,
+            promotion_wait: None,
         }
     }
 }
@@ -237,6 +292,7 @@ impl Lifecycle {
             hooks: parsed,
             hook_timeout,
             test_traffic: test_traffic(test)?,
+            promotion_wait: None,
         })
     }
 

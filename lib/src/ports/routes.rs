@@ -106,6 +106,9 @@ pub trait Routes: Send + Sync {
     /// that fails does not stop the others.
     fn rollback(&self, to: Color) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Reads the named route's records again, as they are now (a run waiting for promotion watches them
+    /// for `promote` and `rollback` from elsewhere).
+    fn load_records(&self) -> impl Future<Output = Result<Tags, ApiError>> + Send;
     /// Adds or overwrites records on the named route.
     fn save(&self, records: &[(&str, &str)]) -> impl Future<Output = Result<(), ApiError>> + Send;
 

@@ -161,6 +161,12 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
             .map(|_| ())
     }
 
+    async fn load_records(&self) -> Result<Tags, ApiError> {
+        let resource = self.resolved.snapshot.route.resource_arn();
+        let mut all = self.alb.tags(&[resource]).await?;
+        Ok(all.remove(resource).unwrap_or_default())
+    }
+
     async fn save(&self, records: &[(&str, &str)]) -> Result<(), ApiError> {
         let resource = self.resolved.snapshot.route.resource_arn();
         self.alb.set_tags(resource, records).await
