@@ -118,6 +118,11 @@ pub struct LifecycleArgs {
     /// The test listener, by ARN.
     #[arg(long, value_name = "ARN", env = "ALBFLIP_TEST_LISTENER_ARN")]
     pub test_listener_arn: Option<String>,
+    /// Test traffic on the production listener instead of a test listener: a temporary listener rule
+    /// sends requests with this header (NAME=VALUE) to the new color for the whole deployment; the
+    /// smoke check sends it, hooks get it as ALBFLIP_TEST_HEADER; removed on every way out.
+    #[arg(long, value_name = "NAME=VALUE", env = "ALBFLIP_TEST_HEADER", conflicts_with_all = ["test_listener_port", "test_listener_arn"])]
+    pub test_header: Option<String>,
     /// GET this URL through the test listener before production traffic moves; expect 2xx.
     #[arg(long, value_name = "URL", env = "ALBFLIP_SMOKE_URL")]
     pub smoke_url: Option<String>,

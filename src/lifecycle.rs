@@ -51,17 +51,24 @@ pub fn lifecycle(
         timeout: f.hook_timeout.clone().or(file.hooks.timeout.clone()),
     };
     let port_flag = f.test_listener_port.is_some() || f.test_listener_arn.is_some();
+    // A test header given as a flag replaces the file's test listener, as a listener flag replaces it.
+    let header_flag = f.test_header.is_some();
     let t = &file.test_traffic;
     let test = TestTrafficSection {
-        listener_port: if port_flag {
+        listener_port: if port_flag || header_flag {
             f.test_listener_port
         } else {
             t.listener_port
         },
-        listener_arn: if port_flag {
+        listener_arn: if port_flag || header_flag {
             f.test_listener_arn.clone()
         } else {
             t.listener_arn.clone()
+        },
+        header: if port_flag {
+            None
+        } else {
+            f.test_header.clone().or(t.header.clone())
         },
         smoke_url: f.smoke_url.clone().or(t.smoke_url.clone()),
         smoke_count: f.smoke_count.or(t.smoke_count),

@@ -59,6 +59,7 @@ pub fn flag(input: &Input) -> &'static str {
         ScaleDownDelay => "--scale-down-delay",
         TestListenerPort => "--test-listener-port",
         TestListenerArn => "--test-listener-arn",
+        TestHeader => "--test-header",
         SmokeUrl => "--smoke-url",
         SmokeTimeout => "--smoke-timeout",
         Hook => "--hook",

@@ -48,6 +48,7 @@ fn file_key(long: &str) -> Option<String> {
         "hook-timeout" => return Some("albflip.toml [hooks] timeout".into()),
         "test-listener-port" => return Some("albflip.toml [test-traffic] listener-port".into()),
         "test-listener-arn" => return Some("albflip.toml [test-traffic] listener-arn".into()),
+        "test-header" => return Some("albflip.toml [test-traffic] header".into()),
         "smoke-url" | "smoke-count" | "smoke-timeout" => "test-traffic",
         _ => return None,
     };

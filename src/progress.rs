@@ -225,8 +225,14 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
         Event::CapacityReleased { asg, min, was } => {
             format!("capacity hold ended: {asg} min {was} -> {min}, as it was")
         }
+        Event::TestTrafficApplied { listener, to } if listener.starts_with("requests with") => {
+            format!("test header: {listener} now go to {to} (rule created, read back)")
+        }
         Event::TestTrafficApplied { listener, to } => {
             format!("test listener {listener}: all test traffic on {to} (verified)")
+        }
+        Event::TestRouteRemoved { route } => {
+            format!("test header rule removed ({route}), read back gone")
         }
         Event::SmokePassed { url, attempts } => {
             format!("smoke check passed: {attempts} GET {url} answered 2xx")

@@ -42,6 +42,15 @@ pub fn status_text(s: &RouteStatus) -> String {
             d.updated
         ));
     }
+    for t in &s.test_rules {
+        out.push_str(&format!(
+            "Test header {} -> {} (listener rule {}, priority {}; removed when the deployment ends)\n",
+            t.header,
+            t.to.map_or("?", |c| c.as_str()),
+            t.rule_arn,
+            t.priority.map_or_else(|| "?".to_string(), |p| p.to_string())
+        ));
+    }
     if let Some(until) = &s.waiting_until {
         out.push_str(&format!(
             "Waiting     for promotion until {until}, gates on (`albflip promote` goes on, `albflip rollback` stops)\n"

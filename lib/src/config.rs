@@ -99,6 +99,9 @@ pub struct TestTrafficSection {
     pub listener_port: Option<u16>,
     /// Or its ARN.
     pub listener_arn: Option<String>,
+    /// Or no test listener: test traffic on the production listener, marked by this header
+    /// (`NAME=VALUE`), through a temporary listener rule.
+    pub header: Option<String>,
     /// The URL the smoke check GETs through the test listener.
     pub smoke_url: Option<String>,
     /// How many GETs must answer 2xx.

@@ -159,6 +159,12 @@ pub enum Event {
         /// What happens then: `rollback` or `promote`.
         on_timeout: String,
     },
+    /// What existed of the test route only for the run (the test header's rule) was removed and read
+    /// back gone.
+    TestRouteRemoved {
+        /// The test route.
+        route: String,
+    },
     /// The wait for promotion ended in a promotion: asked by `by`, or the timeout with
     /// `--on-timeout promote` (`by` is then `timeout`).
     Promoted {

@@ -96,6 +96,8 @@ pub enum Input {
     TestListenerPort,
     /// The test listener ARN.
     TestListenerArn,
+    /// The header that marks test traffic on the production listener.
+    TestHeader,
     /// The smoke check URL.
     SmokeUrl,
     /// The smoke check timeout.
@@ -166,6 +168,7 @@ impl fmt::Display for Input {
             ScaleDownDelay => "the scale-down delay",
             TestListenerPort => "the test listener port",
             TestListenerArn => "the test listener ARN",
+            TestHeader => "the test header",
             SmokeUrl => "the smoke check URL",
             SmokeTimeout => "the smoke check timeout",
             Hook => "the hook",

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::model::Split;
 
 mod routes;
-pub use routes::{Provider, RouteNames, Routes, TestListener};
+pub use routes::{Provider, RouteNames, Routes, TestHeader, TestListener};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -425,6 +425,34 @@ pub enum ProbeError {
 pub trait HttpProbe: Send + Sync {
     /// GETs `url` once and returns the HTTP status. No proxy from the environment is used.
     fn get(&self, url: &str) -> impl Future<Output = Result<u16, ProbeError>> + Send;
+
+    /// GETs `url` once with the request header `header` (the test header). A client that cannot send
+    /// headers keeps this default and fails the request rather than send it without the header.
+    fn get_with_header(
+        &self,
+        url: &str,
+        header: &TestHeader,
+    ) -> impl Future<Output = Result<u16, ProbeError>> + Send {
+        let _ = (url, header);
+        std::future::ready(Err(ProbeError::Failed(
+            "this HTTP client cannot send the test header".into(),
+        )))
+    }
+}
+
+/// An [`HttpProbe`] that sends a header with every GET (the smoke check through the test header).
+#[derive(Debug)]
+pub struct WithHeader<'a, H> {
+    /// The client.
+    pub http: &'a H,
+    /// The header.
+    pub header: &'a TestHeader,
+}
+
+impl<H: HttpProbe> HttpProbe for WithHeader<'_, H> {
+    fn get(&self, url: &str) -> impl Future<Output = Result<u16, ProbeError>> + Send {
+        self.http.get_with_header(url, self.header)
+    }
 }
 
 /// Wall-clock time and sleeping, behind a trait so simulated runs stay consistent.

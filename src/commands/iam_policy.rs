@@ -46,6 +46,16 @@ pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
             .or(settings.convention_lock_table.as_deref()),
         pools,
     );
+    let header = session
+        .lifecycle
+        .test_traffic
+        .as_ref()
+        .is_some_and(|t| matches!(t.listener, albflip::ports::TestListener::Header(_)));
+    let policy = if header {
+        albflip::aws::iam::with_test_header(policy, &route)
+    } else {
+        policy
+    };
     let out = format!(
         "{}\n",
         serde_json::to_string_pretty(&policy).unwrap_or_default()

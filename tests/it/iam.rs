@@ -460,3 +460,41 @@ fn on_ecs_without_update_service_cleanup_names_the_permission_and_keeps_the_serv
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.contains("to zero: desired 2 -> 0"), "{r:?}");
 }
+
+#[test]
+fn with_a_test_header_the_iam_policy_lets_the_rule_be_created_and_removed() {
+    let emu = iam_emulator();
+    let (s, outputs) = emu.stack("iamhdr", Some(60));
+    let dir = dir_with_file(
+        "albflip.toml",
+        "[test-traffic]\nheader = \"X-Albflip-Test=1\"\n",
+    );
+    let mut argv: Vec<String> = s.by_arn();
+    argv.extend(["iam-policy", "--lock-table", &s.lock_table].map(String::from));
+    for (flag, key) in [
+        ("--blue-asg", "BlueAsgName"),
+        ("--green-asg", "GreenAsgName"),
+    ] {
+        argv.extend([
+            flag.to_string(),
+            outputs[key].as_str().expect(key).to_string(),
+        ]);
+    }
+    let mut cmd = emu.albflip(&emu.admin);
+    cmd.current_dir(&dir);
+    let policy = run_in(cmd, &argv).ok().json();
+    assert!(
+        policy
+            .to_string()
+            .contains("elasticloadbalancing:CreateRule"),
+        "{policy}"
+    );
+    let keys = emu.user("albflip-test-header", &on_any_resource(&policy, None));
+    let mut cmd = emu.albflip(&keys);
+    cmd.current_dir(&dir);
+    let r = run_in(cmd, &deploy(&s));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("missing permission"), "{r:?}");
+    assert!(r.stdout.contains("test header rule removed"), "{r:?}");
+    assert_eq!(emu.weights(&s), (Some(0), Some(100)));
+}

@@ -25,3 +25,4 @@ mod report;
 mod rollback;
 mod shift;
 mod status;
+mod test_header;

@@ -227,7 +227,7 @@ pub struct TestTraffic {
     pub smoke_timeout: Duration,
 }
 
-pub use crate::ports::TestListener;
+pub use crate::ports::{TestHeader, TestListener};
 
 /// A duration from the file, named by its setting in errors.
 fn duration(value: Option<&str>, key: Input) -> Result<Option<Duration>, crate::Error> {
@@ -305,6 +305,31 @@ impl Lifecycle {
 fn test_traffic(
     test: &crate::config::TestTrafficSection,
 ) -> Result<Option<TestTraffic>, crate::Error> {
+    if let Some(header) = &test.header {
+        if test.listener_arn.is_some() || test.listener_port.is_some() {
+            return Err(crate::Error::invalid(
+                Input::TestHeader,
+                crate::text!({given Input::TestHeader}, " and a test listener"),
+                "test traffic goes either to a test listener or, by a header, through the production listener",
+                "Name one of them only",
+            ));
+        }
+        let parsed = TestHeader::parse(header).map_err(|why| {
+            crate::Error::invalid(
+                Input::TestHeader,
+                crate::text!({given Input::TestHeader}, format!(" {header:?}")),
+                why,
+                "Write it as NAME=VALUE, e.g. X-Albflip-Test=1",
+            )
+        })?;
+        return Ok(Some(TestTraffic {
+            listener: TestListener::Header(parsed),
+            smoke_url: test.smoke_url.clone(),
+            smoke_count: test.smoke_count.unwrap_or(1).max(1),
+            smoke_timeout: duration(test.smoke_timeout.as_deref(), Input::SmokeTimeout)?
+                .unwrap_or(DEFAULT_SMOKE_TIMEOUT),
+        }));
+    }
     let listener = match (&test.listener_arn, test.listener_port) {
         (Some(_), Some(_)) => {
             return Err(crate::Error::invalid(

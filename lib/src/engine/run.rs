@@ -28,11 +28,20 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         steps: &[Step],
         first_step: usize,
     ) -> Result<Outcome, Error> {
-        let (routes, spec) = (run.routes, run.spec);
+        let (routes, spec, test) = (run.routes, run.spec, run.test);
         self.hold_capacity(routes, spec).await;
         let result = self.run_steps(run, steps, first_step).await;
         if ends_the_hold(&result) {
             self.release_capacity(routes, spec).await;
+        }
+        // The test header's rule lives as long as the deployment: a canary that stops awaiting
+        // promotion keeps it for `promote`.
+        // After a lost lease the route is another run's: nothing more is written.
+        if !matches!(
+            result,
+            Ok(Outcome::AwaitingPromotion { .. }) | Err(Error::LeaseLost { .. })
+        ) {
+            self.end_test_route(routes, test).await;
         }
         result
     }

@@ -49,7 +49,12 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 route_arn: Some(names.id.clone()),
                 deployment_id: None,
             };
-            let env = context.env();
+            let mut env = context.env();
+            if let Some(header) = self.test_header(spec) {
+                env.push(("ALBFLIP_TEST_HEADER".into(), header.to_string()));
+                env.push(("ALBFLIP_TEST_HEADER_NAME".into(), header.name.clone()));
+                env.push(("ALBFLIP_TEST_HEADER_VALUE".into(), header.value.clone()));
+            }
             match hooks::run_until(hook, &env, spec.lifecycle.hook_timeout, &self.cancel).await {
                 Ok(run) => self.emit(Event::HookPassed {
                     stage: stage.to_string(),
@@ -226,6 +231,31 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         Ok(true)
     }
 
+    /// The test header of the spec, if test traffic is marked by one.
+    fn test_header<'s>(&self, spec: &'s DeploySpec) -> Option<&'s crate::ports::TestHeader> {
+        match spec.lifecycle.test_traffic.as_ref().map(|t| &t.listener) {
+            Some(crate::ports::TestListener::Header(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// At the end of a run: removes what the test route has only for the run (the test header's
+    /// rule); a failure is a warning (production traffic is where the run left it).
+    pub(super) async fn end_test_route<R: Routes>(&self, routes: &R, test: Option<&R::Test>) {
+        let Some(t) = test else {
+            return;
+        };
+        match routes.end_test_route(t).await {
+            Ok(true) => self.emit(Event::TestRouteRemoved {
+                route: routes.test_route_id(t),
+            }),
+            Ok(false) => {}
+            Err(e) => self.emit(Event::Warning {
+                message: text!("the test route could not be removed: ").then(e.text()),
+            }),
+        }
+    }
+
     /// Finds the test route named in the spec and takes it out of the routes the run moves.
     pub(super) async fn find_test_route<R: Routes>(
         &self,
@@ -245,6 +275,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         test: &R::Test,
         color: Color,
     ) -> Result<(), Error> {
+        // Back on the stable color: a route that exists only for the run (the test header's rule) is
+        // removed instead.
+        if color == routes.stable() && routes.end_test_route(test).await? {
+            self.emit(Event::TestRouteRemoved {
+                route: routes.test_route_id(test),
+            });
+            return Ok(());
+        }
         routes.point_test_route(test, color).await?;
         self.emit(Event::TestTrafficApplied {
             listener: routes.test_route_id(test),
@@ -271,7 +309,18 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             ..
         }) = &spec.lifecycle.test_traffic
         {
-            match smoke::check(&routes.probe(), url, *smoke_count, *smoke_timeout).await {
+            let probe = routes.probe();
+            let checked = match self.test_header(spec) {
+                Some(header) => {
+                    let probe = crate::ports::WithHeader {
+                        http: &probe,
+                        header,
+                    };
+                    smoke::check(&probe, url, *smoke_count, *smoke_timeout).await
+                }
+                None => smoke::check(&probe, url, *smoke_count, *smoke_timeout).await,
+            };
+            match checked {
                 Ok(report) => self.emit(Event::SmokePassed {
                     url: url.clone(),
                     attempts: report.attempts.len(),

@@ -4,7 +4,7 @@
 //!
 //! - a promotion is asked (`albflip promote` from anywhere writes [`PROMOTE_TAG`]): the run goes on;
 //! - the deployment was rolled back elsewhere (the record is no longer this run's wait): the run stops
-//!   and writes nothing more;
+//!   and moves no traffic;
 //! - a gate fails: traffic back on the stable color, as at any step;
 //! - the wait times out: [`OnTimeout`] says whether to roll back or go on;
 //! - the run is interrupted.
@@ -115,14 +115,12 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 Waited::Out(self.fail_at(run, n, step, failure).await)
             }
             Ok(Seen::Elsewhere(what)) => {
-                // Someone else decided: this run writes nothing more.
+                // Someone else decided: this run moves no traffic (only its test header rule, if any, is removed).
                 let failure = Failure::Wait {
                     message: what.into(),
                 };
                 self.emit(Event::Warning {
-                    message: failure
-                        .text()
-                        .lit("; this run stops and writes nothing more"),
+                    message: failure.text().lit("; this run stops and moves no traffic"),
                 });
                 Waited::Out(Ok(Outcome::RolledBack {
                     failure,

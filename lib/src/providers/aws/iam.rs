@@ -111,6 +111,35 @@ pub fn policy_for(route: &RouteId, lock_table: Option<&str>, pools: PoolScope<'_
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// Adds to `policy` what the test header needs (`--test-header`): creating its rule on the route's
+/// listener (with its tag) and deleting it, scoped to the listener and its rules.
+pub fn with_test_header(mut policy: Value, route: &RouteId) -> Value {
+    let listener = route.listener();
+    let rules = format!(
+        "{}/*",
+        listener
+            .as_str()
+            .replacen(":listener/", ":listener-rule/", 1)
+    );
+    let statement = json!({
+        "Sid": "AlbflipTestHeaderRule",
+        "Effect": "Allow",
+        "Action": TEST_RULE_ACTIONS,
+        "Resource": [listener.as_str(), rules],
+    });
+    if let Some(list) = policy["Statement"].as_array_mut() {
+        list.push(statement);
+    }
+    policy
+}
+
+/// The test header's rule: created on the listener (tagged as it is created), deleted at the end.
+pub const TEST_RULE_ACTIONS: &[&str] = &[
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:AddTags",
+];
+
 /// The statements that read and resize the colors' capacity.
 fn capacity_statements(scope: &Scope<'_>, pools: PoolScope<'_>) -> Vec<Value> {
     match pools {

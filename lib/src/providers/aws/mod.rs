@@ -17,6 +17,7 @@
 //! - [`checks`]: the checks around a write (healthy targets, the stickiness conversion) and the stable mark.
 //! - [`preflight`]: the ALB's pre-flight checks (`albflip check`).
 //! - [`iam`]: the least-privilege IAM policy for a route.
+//! - [`test_header`]: test traffic on the production listener: a temporary rule for a request header.
 //!
 //! Adapters from the [`crate::ports`] traits to the AWS SDK (they decide nothing):
 //! - [`autoscaling`]: reading and resizing Auto Scaling groups ([`AutoScaling`]).
@@ -53,6 +54,7 @@ pub mod route;
 pub mod router;
 pub mod routes;
 pub mod sdk;
+pub mod test_header;
 pub mod throttle;
 pub mod unsupported;
 pub mod weights;
