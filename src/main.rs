@@ -9,10 +9,12 @@ mod lifecycle;
 mod live;
 mod locking;
 mod naming;
+mod notify;
 mod origins;
 mod progress;
 mod render;
 mod report;
+mod run_files;
 mod scaling;
 mod settings;
 mod signals;
@@ -47,13 +49,13 @@ fn main() -> ExitCode {
 /// AWS: they run without logging and the runtime.
 fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
     use commands::{
-        check, cleanup, completions, config, deploy, iam_policy, man, plan, promote, rollback,
-        shift, status, unlock,
+        check, cleanup, completions, config, deploy, history, iam_policy, man, plan, promote,
+        rollback, shift, status, unlock, watch,
     };
     let g = &cli.global;
     match &cli.command {
         Command::Completions { shell } => completions::run(*shell),
-        Command::Man => man::run(),
+        Command::Man { dir } => man::run(dir.as_deref()),
         Command::Config(a) => finish(
             config::run(cli, a, origins).map_err(Failed::from),
             cli,
@@ -68,6 +70,8 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
         Command::Plan(a) => on_aws(cli, origins, |s| plan::run(a, s, g)),
         Command::Check(a) => on_aws(cli, origins, |s| check::run(a, s, g)),
         Command::Unlock(a) => on_aws(cli, origins, |s| unlock::run(a, s, g)),
+        Command::Watch(a) => on_aws(cli, origins, |s| watch::run(a, s, g)),
+        Command::History(a) => on_aws(cli, origins, |s| history::run(a, s, g)),
         Command::IamPolicy => on_aws(cli, origins, |s| iam_policy::run(s, g)),
     }
 }
@@ -99,9 +103,18 @@ where
             .endpoint_url
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        // The region as albflip's settings or the SDK's variables give it (a profile's own region is
+        // not known here, and then not named).
+        let region = settings
+            .aws
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .filter(|r| !r.is_empty());
         command(settings)
             .await
-            .map_err(|error| Failed::at(error, endpoint))
+            .map_err(|error| Failed::at(error, endpoint).in_region(region))
     });
     finish(result, cli, origins)
 }
@@ -113,7 +126,13 @@ fn finish(result: Result<u8, Failed>, cli: &Cli, origins: &origins::Origins) -> 
         Err(failed) => {
             let e = relabel(*failed.error, origins);
             let code = exit::for_error(&e, matches!(cli.command, Command::Rollback(_)));
-            exit::report(&e, code, cli.global.output, failed.endpoint.as_deref());
+            exit::report(
+                &e,
+                code,
+                cli.global.output,
+                failed.endpoint.as_deref(),
+                failed.region.as_deref(),
+            );
             code
         }
     }

@@ -47,6 +47,17 @@ pub struct FileConfig {
     /// `[test-traffic]`: the test listener and its smoke check.
     #[serde(default, rename = "test-traffic")]
     pub test_traffic: TestTrafficSection,
+    /// `[notify]`: webhooks told of a deployment's progress.
+    #[serde(default)]
+    pub notify: NotifySection,
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NotifySection {
+    /// The URLs each notification is POSTed to (a Slack incoming webhook, or any JSON receiver).
+    pub urls: Option<Vec<String>>,
 }
 
 /// `[autoscaling]`.
@@ -205,6 +216,20 @@ pub struct TargetSection {
     pub include_routes: Option<Vec<String>>,
     /// Move only the named route.
     pub single_route: Option<bool>,
+    /// Other load balancers' blue/green pairs that move with this route (`[[target.pairs]]`).
+    pub pairs: Option<Vec<PairSection>>,
+}
+
+/// `[[target.pairs]]`: another load balancer and its own blue and green target groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PairSection {
+    /// The load balancer's name.
+    pub load_balancer: String,
+    /// Its blue target group (name or ARN).
+    pub blue: String,
+    /// Its green target group (name or ARN).
+    pub green: String,
 }
 
 impl TargetSection {
@@ -229,6 +254,16 @@ impl TargetSection {
             single_route: self.single_route.unwrap_or(false),
             load_balancers: self.lockstep_load_balancers.clone().unwrap_or_default(),
             include,
+            pairs: self
+                .pairs
+                .iter()
+                .flatten()
+                .map(|p| crate::providers::aws::lockstep::Pair {
+                    load_balancer: p.load_balancer.clone(),
+                    blue: p.blue.clone(),
+                    green: p.green.clone(),
+                })
+                .collect(),
         })
     }
 }
@@ -418,5 +453,24 @@ mod tests {
         let err =
             FileConfig::parse("[target]\nlistner-arn = \"x\"\n", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("listner-arn"), "{err}");
+    }
+
+    /// Issue 17: `[[target.pairs]]` gives the lockstep its load balancer pairs.
+    #[test]
+    fn target_pairs_become_lockstep_pairs() {
+        let c = FileConfig::parse(
+            "[target]\nenvironment = \"prod\"\napplication = \"shop\"\n[[target.pairs]]\nload-balancer = \"prod-shop-internal-alb\"\nblue = \"i-blue-tg\"\ngreen = \"i-green-tg\"\n",
+            Path::new("albflip.toml"),
+        )
+        .unwrap();
+        let lockstep = c.target.lockstep().unwrap();
+        assert_eq!(
+            lockstep.pairs,
+            vec![crate::providers::aws::lockstep::Pair {
+                load_balancer: "prod-shop-internal-alb".into(),
+                blue: "i-blue-tg".into(),
+                green: "i-green-tg".into(),
+            }]
+        );
     }
 }

@@ -235,6 +235,18 @@ pub enum Error {
         #[source]
         source: Box<ApiError>,
     },
+    /// Traffic was rolled back with group stickiness released, but recording the setting it had (so the
+    /// next shift or deployment writes it back) failed.
+    #[error("{}", self.text())]
+    StickinessRecordFailed {
+        /// The route whose setting was released.
+        route: RouteId,
+        /// The setting it had.
+        setting: crate::model::Stickiness,
+        /// The error.
+        #[source]
+        source: Box<ApiError>,
+    },
     /// A lifecycle hook failed (non-zero exit, timeout, or it could not be started).
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
@@ -412,6 +424,13 @@ impl Error {
                 {next N::Rollback},
                 " could not scale it back up"
             ),
+            Error::StickinessRecordFailed {
+                route,
+                setting,
+                source,
+            } => text!(
+                format!("traffic was rolled back with the group stickiness of the {route} turned off so that sticky clients leave the old color, but recording the setting it had ({setting}) failed: {source}. Turn it back on by hand when the route is healthy again (`aws elbv2 modify-listener` or `modify-rule` with TargetGroupStickinessConfig Enabled=true,DurationSeconds={})", setting.duration_seconds.unwrap_or(1)),
+            ),
             Error::Smoke(e) => e.text(),
             other => text!(other.to_string()),
         }
@@ -503,6 +522,7 @@ impl Error {
             Error::WriteFailed { .. }
             | Error::VerificationFailed { .. }
             | Error::TagFailed { .. }
+            | Error::StickinessRecordFailed { .. }
             | Error::RoutesFailed { .. } => ErrorKind::WriteFailed,
         }
     }
@@ -514,7 +534,9 @@ impl Error {
             Error::ScalingFailed { source, .. } | Error::CapacityRecordFailed { source, .. } => {
                 Some(source)
             }
-            Error::TagFailed { source, .. } => Some(source),
+            Error::TagFailed { source, .. } | Error::StickinessRecordFailed { source, .. } => {
+                Some(source)
+            }
             Error::Aborted { cause, .. } | Error::LockstepFailed { cause, .. } => cause.api_error(),
             Error::RollbackFailed { rollback, .. } => rollback.api_error(),
             _ => None,

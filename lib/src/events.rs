@@ -28,6 +28,37 @@ impl From<Split> for SplitView {
     }
 }
 
+/// The counts a poll judged: both colors' requests and errors over the window it read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowCounts {
+    /// The window's start (RFC 3339, UTC).
+    pub window_start: String,
+    /// The window's end (RFC 3339, UTC).
+    pub window_end: String,
+    /// The new color's requests in the window.
+    pub new_requests: f64,
+    /// The new color's errors (5XX and failed target connections) in the window.
+    pub new_errors: f64,
+    /// The stable color's requests in the window.
+    pub stable_requests: f64,
+    /// The stable color's errors in the window.
+    pub stable_errors: f64,
+}
+
+impl WindowCounts {
+    /// The counts of an observation.
+    pub fn of(o: &crate::plan::Observation) -> WindowCounts {
+        WindowCounts {
+            window_start: crate::state::timestamp(o.window_start),
+            window_end: crate::state::timestamp(o.window_end),
+            new_requests: o.new.requests,
+            new_errors: o.new.errors,
+            stable_requests: o.stable.requests,
+            stable_errors: o.stable.errors,
+        }
+    }
+}
+
 /// An engine event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -35,6 +66,13 @@ impl From<Split> for SplitView {
 pub enum Event {
     /// The deployment started.
     DeploymentStarted {
+        /// The deployment's id, as recorded on the route (none for a gated shift, which records
+        /// nothing). A pipeline keeps it to roll back only its own deployment.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deployment_id: Option<String>,
+        /// Who started it, as recorded.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started_by: Option<String>,
         /// The route (listener or rule ARN).
         route: String,
         /// The new color.
@@ -88,6 +126,10 @@ pub enum Event {
         judgements: Vec<crate::plan::judge::Judgement>,
         /// `continue`, `passed` or `failed`.
         decision: String,
+        /// The requests and errors of both colors over the window this poll read; none before the
+        /// first period after the write is published.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        counts: Option<WindowCounts>,
     },
     /// The metric source failed for one poll.
     MetricsUnavailable {

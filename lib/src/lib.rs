@@ -54,6 +54,8 @@
 //! - [`engine`]: the step engine (observe, decide, act, verify; rollback; cancellation), the
 //!   [`engine::DeploySpec`] it runs and how to build one, the [`engine::Outcome`].
 //! - [`events`]: what the engine reports as it goes.
+//! - [`history`]: the deployments a route has seen ([`history::HistoryEntry`]), kept in a
+//!   [`history::HistoryStore`] (the lock table on AWS).
 //! - [`capacity`]: Auto Scaling around a deployment: match the new color's capacity and wait for healthy
 //!   targets, scale the old color down once no route sends it traffic, restore it on rollback.
 //! - [`cleanup`]: after a deployment: `cleanup` scales the old color to zero (its capacity recorded in a
@@ -168,6 +170,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod hooks;
 pub mod input;
 pub mod lock;

@@ -96,11 +96,16 @@ pub async fn run_engine(
         InterruptArg::Hold => OnInterrupt::Hold,
         InterruptArg::Rollback => OnInterrupt::Rollback,
     };
+    let notifier = crate::notify::Notifier::new(crate::notify::urls(
+        &bake.notify,
+        settings.file.notify.urls.as_ref(),
+    )?);
     let cancel = signals::interrupts();
     let Session {
         config, calls, alb, ..
     } = session;
-    let held = locking::take_lock(alb, config, settings, g).await?;
+    let table = locking::lock_table(alb, config, settings).await;
+    let held = locking::take_lock_in(table.as_deref(), alb, config, settings, g).await?;
     stop_when_lost(held.as_ref(), &cancel);
     let metrics = CloudWatch::new(config, calls.clone());
     let clock = TokioClock::new();
@@ -114,7 +119,17 @@ pub async fn run_engine(
         Some(view) => view,
         None => printer.as_ref(),
     };
-    let observer = albflip::events::Both(screen, &collected);
+    let files = crate::run_files::RunFiles::open(
+        bake.deployment_id_file.as_deref(),
+        bake.events_file.as_deref(),
+    );
+    let notified: &dyn Observer = match &notifier {
+        Some(n) => n,
+        None => &albflip::events::Ignore,
+    };
+    let recorded = albflip::events::Both(&collected, &files);
+    let told = albflip::events::Both(&recorded, notified);
+    let observer = albflip::events::Both(screen, &told);
     let scaler = AwsPools::new(config, calls.clone(), &spec.lifecycle.capacity);
     let mut engine = Engine::new(alb, &metrics, &clock, &observer);
     if let Some(h) = held.as_ref() {
@@ -133,6 +148,14 @@ pub async fn run_engine(
     };
     if let Some(h) = heartbeat {
         h.abort();
+    }
+    // The history is written while the lease is still held, so that the next run sees it.
+    if let Some(table) = table.as_deref().filter(|_| held.is_some()) {
+        let store = albflip::aws::DynamoLock::new(config, table, calls.clone());
+        super::history::record(&store, &collected.events(), &result).await;
+    }
+    if let Some(n) = &notifier {
+        n.finish().await;
     }
     locking::say_who_holds_it_now(held.as_ref()).await;
     locking::release(held).await;

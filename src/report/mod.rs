@@ -622,6 +622,7 @@ mod tests {
             "green error rate 20.0% > 1.0% <script>",
         );
         let poll = |results: Vec<GateResult>, decision: &str| Event::GateEvaluated {
+            counts: None,
             step: 1,
             elapsed_seconds: 1.0,
             bake_seconds: 4.0,
@@ -639,6 +640,8 @@ mod tests {
             (
                 at(0),
                 Event::DeploymentStarted {
+                    deployment_id: Some("20261129T170000Z-00ab".into()),
+                    started_by: Some("jenkins-shop-42".into()),
                     route: "arn:aws:elasticloadbalancing:us-east-1:123:listener/app/x/1/2".into(),
                     target: Color::Green,
                     stable: Color::Blue,

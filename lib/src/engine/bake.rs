@@ -191,6 +191,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 bake_seconds: policy.bake.as_secs_f64(),
                 covered_seconds: covered.as_secs_f64(),
                 step_seconds: length.as_secs_f64(),
+                counts: Some(crate::events::WindowCounts::of(&observation)),
                 results: report.results,
                 judgements,
                 decision: match &decision {
@@ -273,6 +274,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             step_seconds: length.as_secs_f64(),
             results: report.results,
             judgements: Vec::new(),
+            counts: None,
             decision: if failure.is_some() {
                 "failed"
             } else {
@@ -305,7 +307,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// `observation` with the load balancer's own counts before the step (the periods up to its write),
     /// read once per step and kept in `baseline`, when the source reports the load balancer's counts.
-    async fn with_baseline<R: Routes>(
+    pub(super) async fn with_baseline<R: Routes>(
         &self,
         routes: &R,
         spec: &DeploySpec,
@@ -355,7 +357,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     }
 
     /// The query for both colors' backends from `start` to `end`.
-    fn query_between<R: Routes>(
+    pub(super) fn query_between<R: Routes>(
         &self,
         routes: &R,
         spec: &DeploySpec,

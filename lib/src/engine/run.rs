@@ -55,6 +55,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     ) -> Result<Outcome, Error> {
         run.total = first_step - 1 + steps.len();
         self.emit(Event::DeploymentStarted {
+            deployment_id: run.record.as_ref().map(|r| r.id.clone()),
+            started_by: run.record.as_ref().map(|r| r.started_by.clone()),
             route: run.routes.names().id,
             target: run.new_color(),
             stable: run.stable(),

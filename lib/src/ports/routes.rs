@@ -214,6 +214,12 @@ pub trait Routes: Send + Sync {
     /// The test route's id in events.
     fn test_route_id(&self, test: &Self::Test) -> String;
 
+    /// How long clients may keep reaching a color after its weight went to 0 (the ALB: the longest group
+    /// stickiness duration of the routes), which a scale-down waits at least; `None` when nothing sticks.
+    fn sticky_for(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The HTTP client the smoke check's GETs go through.
     fn probe(&self) -> Self::Probe;
 
