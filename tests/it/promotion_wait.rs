@@ -93,3 +93,51 @@ fn a_waiting_canary_is_promoted_from_another_process_and_completes() {
     assert_eq!(weights(&s), (Some(0), Some(100)));
     assert_eq!(tag(&s.listener_arn, "albflip:waiting").as_deref(), Some(""));
 }
+
+/// The wait's and the test header's events, as NDJSON, match the published schema: a canary with a test
+/// header that nobody promotes, promoted by its timeout (`--on-timeout promote`).
+#[test]
+fn the_waits_and_the_test_headers_events_match_the_schema() {
+    let s = stack(None);
+    let mut argv = s.by_arn();
+    argv.extend(
+        [
+            "--output",
+            "json",
+            "deploy",
+            "--target",
+            "green",
+            "--strategy",
+            "canary",
+            "--wait-for-promotion",
+            "4s",
+            "--on-timeout",
+            "promote",
+            "--test-header",
+            "X-Albflip-Test=1",
+            "--on-no-data",
+            "pass",
+        ]
+        .iter()
+        .map(|x| x.to_string()),
+    );
+    argv.extend(fast("2s"));
+    let r = run(&argv).ok();
+    let events: Vec<String> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["event"].as_str().map(str::to_string))
+        .collect();
+    for e in [
+        "waiting_for_promotion",
+        "promoted",
+        "test_traffic_applied",
+        "test_route_removed",
+        "completed",
+    ] {
+        assert!(events.iter().any(|x| x == e), "no {e} in {events:?}");
+    }
+    assert!(check_events(&r.stdout) >= 8, "{}", r.stdout);
+    assert_eq!(weights(&s), (Some(0), Some(100)));
+}
