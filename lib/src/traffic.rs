@@ -176,7 +176,8 @@ async fn test_rules<A: Alb>(alb: &A, resolved: &Resolved) -> Vec<TestRule> {
 fn waiting_until(tags: &crate::ports::Tags) -> Option<String> {
     let record = DeploymentRecord::from_tags(tags)?;
     let waiting = crate::state::Waiting::from_tags(tags)?;
-    (record.phase == Phase::AwaitingPromotion).then(|| crate::state::timestamp(waiting.until))
+    (record.phase == Phase::AwaitingPromotion && waiting.id == record.id)
+        .then(|| crate::state::timestamp(waiting.until))
 }
 
 fn lockstep_routes(resolved: &Resolved) -> Vec<LockstepRoute> {

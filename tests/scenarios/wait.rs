@@ -276,3 +276,52 @@ async fn promote_promotes_itself_when_the_waiting_run_is_gone() {
     assert_eq!(alb.tag("albflip:promote-requested").as_deref(), Some(""));
     assert_eq!(greens(&alb), vec![10, 100]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_left_by_an_earlier_deployment_does_not_delay_the_next_canarys_promote() {
+    use albflip::aws::api::AlbInventory;
+    let alb = Arc::new(InMemoryAlb::new());
+    let canary = Strategy::Canary {
+        percentage: Percent::new(10).unwrap(),
+        auto_promote: false,
+    };
+    let plain = spec(canary, policy(), GateThresholds::default());
+    let second = deploy(&alb, &plain, |c| proportional(c, 0.0)).await;
+    assert!(matches!(
+        second.result,
+        Ok(Outcome::AwaitingPromotion { .. })
+    ));
+    // A wait an earlier deployment left (rolled back from elsewhere): its deadline is still to come.
+    let listener = alb.listener_arn();
+    let stale = format!(
+        "{}/30/20261129T000000Z-0abc",
+        albflip::state::timestamp(std::time::SystemTime::now() + Duration::from_secs(7200))
+    );
+    alb.set_tags(listener.as_str(), &[("albflip:waiting", stale.as_str())])
+        .await
+        .unwrap();
+    let metrics = ScriptedMetrics::new(alb.clone(), Color::Green, |c: &MetricContext| {
+        proportional(c, 0.0)
+    });
+    let clock = minute_clock();
+    let engine = Engine::new(alb.as_ref(), &metrics, &clock, &albflip::events::Ignore);
+    let start = tokio::time::Instant::now();
+    let asked = engine.request_promotion(&target(&alb)).await.unwrap();
+    assert_eq!(asked, None);
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "no run was asked, nothing waited for"
+    );
+    assert_eq!(
+        alb.tag("albflip:promote-requested"),
+        None,
+        "nothing written"
+    );
+    assert_eq!(
+        engine.promote(&target(&alb), &plain).await.unwrap(),
+        Outcome::Completed {
+            stable: Color::Green
+        }
+    );
+}

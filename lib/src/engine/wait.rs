@@ -58,24 +58,24 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     ) -> Waited {
         let poll = run.spec.policy.poll_interval.max(MIN_WAIT_POLL);
         let until = self.clock.now() + wait.timeout;
-        let waiting = Waiting { until, poll };
-        if let Err(e) = self.start_waiting(run, waiting).await {
-            return Waited::Out(Err(e));
-        }
-        let (target, percent) = (run.new_color(), step.percent.get());
-        self.emit(Event::AwaitingPromotion { target, percent });
         let id = run
             .record
             .as_ref()
             .map(|r| r.id.clone())
             .unwrap_or_default();
+        let waiting = Waiting { until, poll, id };
+        if let Err(e) = self.start_waiting(run, &waiting).await {
+            return Waited::Out(Err(e));
+        }
+        let (target, percent) = (run.new_color(), step.percent.get());
+        self.emit(Event::AwaitingPromotion { target, percent });
         let gated = Step {
             percent: step.percent,
             bake: wait.timeout,
         };
         let seen = {
             let run: &Run<'_, R> = run;
-            let watch = self.watch_record(run.routes, &id, waiting, n, percent, wait.on_timeout);
+            let watch = self.watch_record(run.routes, &waiting, n, percent, wait.on_timeout);
             let gates = async {
                 if run.spec.ungated {
                     std::future::pending::<Result<Baked, Error>>().await
@@ -137,7 +137,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     async fn start_waiting<R: Routes>(
         &self,
         run: &mut Run<'_, R>,
-        waiting: Waiting,
+        waiting: &Waiting,
     ) -> Result<(), Error> {
         let value = waiting.to_tag();
         let extra = [(WAITING_TAG, value.as_str()), (PROMOTE_TAG, "")];
@@ -160,8 +160,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     async fn watch_record<R: Routes>(
         &self,
         routes: &R,
-        id: &str,
-        waiting: Waiting,
+        waiting: &Waiting,
         n: usize,
         percent: u8,
         on_timeout: OnTimeout,
@@ -186,12 +185,12 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             let tags = routes.load_records().await.map_err(Error::Read)?;
             let record = DeploymentRecord::from_tags(&tags);
             match record {
-                Some(r) if r.id == id && r.phase == Phase::AwaitingPromotion => {
+                Some(r) if r.id == waiting.id && r.phase == Phase::AwaitingPromotion => {
                     if let Some(by) = promotion_requested(&tags) {
                         return Ok(Seen::Promoted(by.to_string()));
                     }
                 }
-                Some(r) if r.id == id => {
+                Some(r) if r.id == waiting.id => {
                     return Ok(Seen::Elsewhere(format!(
                         "the deployment was recorded as {} from elsewhere while it waited for promotion",
                         r.phase.as_str()
@@ -237,7 +236,11 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             return Ok(None);
         };
         let now = self.clock.now();
-        if record.phase != Phase::AwaitingPromotion || waiting.until <= now {
+        // A wait left by an earlier deployment, or one that is over, has no run to take the request.
+        if record.phase != Phase::AwaitingPromotion
+            || waiting.id != record.id
+            || waiting.until <= now
+        {
             return Ok(None);
         }
         let asked = format!("{} at {}", self.identity, state::timestamp(now));
