@@ -688,6 +688,92 @@ pub struct GlobalArgs {
     /// Print more: API calls made, debug logs (-vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+    /// What moves the traffic: an AWS Application Load Balancer, or HAProxy through its runtime API
+    /// [default: aws; albflip.toml [target] router].
+    #[arg(long, global = true, value_enum, env = "ALBFLIP_ROUTER")]
+    pub router: Option<RouterArg>,
+    /// HAProxy's runtime API: a unix socket (`stats socket PATH level admin`) or tcp:HOST:PORT.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "ALBFLIP_HAPROXY_SOCKET"
+    )]
+    pub haproxy_socket: Option<String>,
+    /// The HAProxy backend whose blue and green servers share the traffic.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_HAPROXY_BACKEND"
+    )]
+    pub haproxy_backend: Option<String>,
+    /// The nginx upstream file albflip owns and rewrites (your nginx.conf includes it).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_UPSTREAM_FILE"
+    )]
+    pub nginx_upstream_file: Option<PathBuf>,
+    /// The upstream block in that file whose blue and green servers share the traffic.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_NGINX_UPSTREAM"
+    )]
+    pub nginx_upstream: Option<String>,
+    /// nginx's access log, written in albflip's JSON log_format (the README's nginx section).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_ACCESS_LOG"
+    )]
+    pub nginx_access_log: Option<PathBuf>,
+    /// The command that reloads nginx, run by sh -c [default: nginx -s reload].
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        env = "ALBFLIP_NGINX_RELOAD_COMMAND"
+    )]
+    pub nginx_reload_command: Option<String>,
+    /// The command that tests nginx's configuration, run by sh -c [default: nginx -t].
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        env = "ALBFLIP_NGINX_TEST_COMMAND"
+    )]
+    pub nginx_test_command: Option<String>,
+    /// nginx's pid file, to check that a reload started new workers [default: /run/nginx.pid].
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_PID_FILE"
+    )]
+    pub nginx_pid_file: Option<PathBuf>,
+    /// With --router nginx, the path each server answers health probes on [default: /].
+    #[arg(long, global = true, value_name = "PATH", env = "ALBFLIP_HEALTH_PATH")]
+    pub health_path: Option<String>,
+    /// Where a router on this host (HAProxy, nginx) keeps albflip's state file and lock [default:
+    /// /var/lib/albflip].
+    #[arg(long, global = true, value_name = "DIR", env = "ALBFLIP_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What moves the traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouterArg {
+    /// An AWS Application Load Balancer.
+    Aws,
+    /// HAProxy, through its runtime API.
+    Haproxy,
+    /// nginx, through the upstream file albflip owns and a reload.
+    Nginx,
 }
 
 #[derive(Debug, Args)]
@@ -748,11 +834,23 @@ pub struct TargetArgs {
     /// The listener port [default: 80].
     #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,
-    /// The blue target group (name or ARN) [default: detected].
-    #[arg(long, global = true, value_name = "NAME|ARN", env = "ALBFLIP_BLUE")]
+    /// The blue target group (name or ARN) [default: detected]; with --router haproxy, blue's servers
+    /// in the backend, comma-separated (--router nginx: HOST:PORT as in the upstream).
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN|SERVERS",
+        env = "ALBFLIP_BLUE"
+    )]
     pub blue: Option<String>,
-    /// The green target group (name or ARN) [default: detected].
-    #[arg(long, global = true, value_name = "NAME|ARN", env = "ALBFLIP_GREEN")]
+    /// The green target group (name or ARN) [default: detected]; with --router haproxy, green's
+    /// servers in the backend, comma-separated (--router nginx: HOST:PORT as in the upstream).
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN|SERVERS",
+        env = "ALBFLIP_GREEN"
+    )]
     pub green: Option<String>,
     /// Naming convention: load balancer {E}-{A}-alb, target groups {E}-{A}-blue-tg / -green-tg.
     #[arg(

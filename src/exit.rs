@@ -21,6 +21,8 @@ pub struct Failed {
     pub endpoint: Option<String>,
     /// The region albflip searched, when known: a resource not found is named with it.
     pub region: Option<String>,
+    /// What to check when the router was unreachable, for a router that is not AWS.
+    pub hint: Option<String>,
 }
 
 impl Failed {
@@ -30,6 +32,17 @@ impl Failed {
             error: Box::new(error),
             endpoint,
             region: None,
+            hint: None,
+        }
+    }
+
+    /// A failure on a router that is not AWS, with what to check when it was unreachable.
+    pub fn on_router(error: Error, hint: Option<String>) -> Failed {
+        Failed {
+            error: Box::new(error),
+            endpoint: None,
+            region: None,
+            hint,
         }
     }
 
@@ -103,6 +116,7 @@ pub fn report(
     output: OutputFormat,
     endpoint: Option<&str>,
     region: Option<&str>,
+    hint: Option<&str>,
 ) {
     let changed = if e.may_have_changed_aws() {
         ""
@@ -114,7 +128,9 @@ pub fn report(
     let unreachable = e
         .api_error()
         .is_some_and(|a| matches!(a.kind, ApiErrorKind::Unreachable | ApiErrorKind::Timeout));
-    if unreachable {
+    if unreachable && hint.is_some() {
+        eprintln!("albflip: hint: {}", hint.unwrap_or_default());
+    } else if unreachable {
         match endpoint {
             Some(url) => eprintln!("albflip: hint: check that {url} is up and reachable; the endpoint comes from --endpoint-url, ALBFLIP_ENDPOINT_URL, AWS_ENDPOINT_URL or albflip.toml [aws] endpoint-url"),
             None => eprintln!("albflip: hint: check the network path to AWS (proxy, VPC endpoint, DNS) and the region (--region, AWS_REGION)"),

@@ -14,6 +14,7 @@ mod origins;
 mod progress;
 mod render;
 mod report;
+mod routers;
 mod run_files;
 mod scaling;
 mod settings;
@@ -53,6 +54,23 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
         rollback, shift, status, unlock, watch,
     };
     let g = &cli.global;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let router = match &cli.command {
+        Command::Completions { .. } | Command::Man { .. } | Command::Config(_) => {
+            args::RouterArg::Aws
+        }
+        _ => match routers::choose(g, &cwd) {
+            Ok(r) => r,
+            Err(e) => return finish(Err(Failed::from(e)), cli, origins),
+        },
+    };
+    match router {
+        args::RouterArg::Haproxy => {
+            return on_local(cli, origins, "haproxy", routers::haproxy::resolve)
+        }
+        args::RouterArg::Nginx => return on_local(cli, origins, "nginx", routers::nginx::resolve),
+        args::RouterArg::Aws => {}
+    }
     match &cli.command {
         Command::Completions { shell } => completions::run(*shell),
         Command::Man { dir } => man::run(dir.as_deref()),
@@ -119,6 +137,55 @@ where
     finish(result, cli, origins)
 }
 
+/// A command on a router on this host: the same runtime as on AWS, the settings from the router's
+/// flags and its albflip.toml section (`resolve`), and the commands every such router shares.
+fn on_local<R, F>(cli: &Cli, origins: &origins::Origins, flag: &str, resolve: F) -> u8
+where
+    R: routers::local::LocalRouter,
+    F: FnOnce(
+        &args::GlobalArgs,
+        &args::TargetArgs,
+        &std::path::Path,
+    ) -> Result<(routers::local::LocalSettings, R), Error>,
+{
+    use routers::local;
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("albflip: cannot start the async runtime: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    let g = &cli.global;
+    let result = runtime.block_on(async {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let (s, r) = resolve(g, &cli.target, &cwd).map_err(Failed::from)?;
+        let hint = Some(local::LocalRouter::hint(&r));
+        let run = match &cli.command {
+            Command::Status => local::status(&r, &s, g).await,
+            Command::Shift(a) => local::shift(a, &r, &s, g).await,
+            Command::Rollback(a) => local::rollback(a, &r, g).await,
+            Command::Deploy(a) => local::deploy(a, &r, &s, g).await,
+            Command::Promote(a) => local::promote(a, &r, &s, g).await,
+            Command::Plan(a) => local::plan(a, &r, &s, g).await,
+            Command::Check(a) => local::check(a, &r, &s, g).await,
+            Command::Unlock(a) => local::unlock(a, &r, &s, g).await,
+            _ => Err(Error::InvalidInput {
+                what: format!("--router {flag}"),
+                why: "this command is for the ALB only (Auto Scaling, IAM)".into(),
+                fix: format!("Run it without --router {flag}"),
+            }),
+        };
+        run.map_err(|e| Failed::on_router(e, hint))
+    });
+    finish(result, cli, origins)
+}
+
 /// The exit code of a run; a failure is reported first (named the way the user gave the bad input).
 fn finish(result: Result<u8, Failed>, cli: &Cli, origins: &origins::Origins) -> u8 {
     match result {
@@ -132,6 +199,7 @@ fn finish(result: Result<u8, Failed>, cli: &Cli, origins: &origins::Origins) -> 
                 cli.global.output,
                 failed.endpoint.as_deref(),
                 failed.region.as_deref(),
+                failed.hint.as_deref(),
             );
             code
         }

@@ -351,7 +351,8 @@ pub fn change_json(
 /// The final summary of a deployment: a line for people, or a `summary` NDJSON object.
 pub fn summary(
     outcome: &albflip::engine::Outcome,
-    calls: &albflip::aws::CallCounter,
+    calls: Option<&albflip::aws::CallCounter>,
+    blast: Option<&albflip::events::BlastRadius>,
     format: crate::args::OutputFormat,
     quiet: bool,
 ) {
@@ -405,8 +406,13 @@ pub fn summary(
                     ),
                 );
                 obj.insert("message".into(), json!(text));
-                obj.insert("api_calls".into(), json!(calls.per_service()));
-                obj.insert("api_calls_by_operation".into(), json!(calls.snapshot()));
+                if let Some(calls) = calls {
+                    obj.insert("api_calls".into(), json!(calls.per_service()));
+                    obj.insert("api_calls_by_operation".into(), json!(calls.snapshot()));
+                }
+                if let Some(b) = blast {
+                    obj.insert("blast_radius".into(), json!(b));
+                }
             }
             println!("{v}");
         }
@@ -417,15 +423,29 @@ pub fn summary(
                     Outcome::RolledBack { .. } | Outcome::Interrupted { .. }
                 )
             {
-                let per: Vec<String> = calls
-                    .per_service()
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect();
-                println!("{text}\nAPI calls: {}", per.join(", "));
+                println!("{text}");
+                if let Some(b) = blast {
+                    println!("{}", blast_text(b));
+                }
+                if let Some(calls) = calls {
+                    let per: Vec<String> = calls
+                        .per_service()
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect();
+                    println!("API calls: {}", per.join(", "));
+                }
             }
         }
     }
+}
+
+/// The blast radius line: what the run cost the new color's users.
+pub fn blast_text(b: &albflip::events::BlastRadius) -> String {
+    format!(
+        "blast radius: {} failed requests on {} (of {} it served) over {:.0}s",
+        b.failed_requests, b.color, b.requests, b.seconds
+    )
 }
 
 fn human(d: std::time::Duration) -> String {
@@ -437,11 +457,25 @@ pub fn plan_text(
     spec: &albflip::engine::DeploySpec,
     resolved: &albflip::aws::resolve::Resolved,
 ) -> String {
+    let route = resolved.snapshot.route.to_string();
+    let calls = api_call_estimate(spec);
+    plan_text_on(spec, &route, resolved.split, resolved.stable, Some(&calls))
+}
+
+/// The plan of `spec` on a route named `route` that is at `split` with `stable` stable, and the API
+/// calls it will make when they are known.
+pub fn plan_text_on(
+    spec: &albflip::engine::DeploySpec,
+    route: &str,
+    split: albflip::model::Split,
+    stable: Color,
+    calls: Option<&str>,
+) -> String {
     let p = &spec.plan;
     let g = &spec.gates;
     let mut out = format!(
         "Plan: {} to {} on the {}\n  now {}; stable {}\n",
-        spec.strategy, p.target, resolved.snapshot.route, resolved.split, resolved.stable
+        spec.strategy, p.target, route, split, stable
     );
     let w = &spec.window;
     let step_length = |bake| albflip::plan::step_length(bake, w.lag, w.period);
@@ -485,7 +519,9 @@ pub fn plan_text(
         human(w.lag),
         human(w.period)
     ));
-    out.push_str(&format!("  API calls: {}\n", api_call_estimate(spec)));
+    if let Some(calls) = calls {
+        out.push_str(&format!("  API calls: {calls}\n"));
+    }
     out.push_str("Nothing was written.\n");
     out
 }

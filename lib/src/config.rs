@@ -50,6 +50,38 @@ pub struct FileConfig {
     /// `[notify]`: webhooks told of a deployment's progress.
     #[serde(default)]
     pub notify: NotifySection,
+    /// `[haproxy]`: the HAProxy route (with `[target] router = "haproxy"`).
+    #[serde(default)]
+    pub haproxy: HaproxySection,
+    /// `[nginx]`: the nginx route (with `[target] router = "nginx"`).
+    #[serde(default)]
+    pub nginx: NginxSection,
+}
+
+/// `[nginx]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NginxSection {
+    /// The upstream file albflip owns (included by nginx.conf).
+    pub upstream_file: Option<PathBuf>,
+    /// The upstream block's name in it.
+    pub upstream: Option<String>,
+    /// Blue's servers (`HOST:PORT` as in the upstream).
+    pub blue: Option<Vec<String>>,
+    /// Green's servers.
+    pub green: Option<Vec<String>>,
+    /// The access log written in albflip's JSON `log_format`.
+    pub access_log: Option<PathBuf>,
+    /// The reload command [default: `nginx -s reload`].
+    pub reload_command: Option<String>,
+    /// The configuration test command [default: `nginx -t`].
+    pub test_command: Option<String>,
+    /// nginx's pid file [default: `/run/nginx.pid`].
+    pub pid_file: Option<PathBuf>,
+    /// The path each server answers health probes on [default: `/`].
+    pub health_path: Option<String>,
+    /// Where albflip keeps its state file and lock on this host [default: `/var/lib/albflip`].
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `[notify]`.
@@ -58,6 +90,22 @@ pub struct FileConfig {
 pub struct NotifySection {
     /// The URLs each notification is POSTed to (a Slack incoming webhook, or any JSON receiver).
     pub urls: Option<Vec<String>>,
+}
+
+/// `[haproxy]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HaproxySection {
+    /// The runtime API socket: a unix socket path or `tcp:HOST:PORT`.
+    pub socket: Option<String>,
+    /// The backend.
+    pub backend: Option<String>,
+    /// Blue's servers in the backend.
+    pub blue: Option<Vec<String>>,
+    /// Green's servers in the backend.
+    pub green: Option<Vec<String>>,
+    /// Where albflip keeps its state file and lock on this host [default: `/var/lib/albflip`].
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `[autoscaling]`.
@@ -193,6 +241,8 @@ pub struct GatesSection {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TargetSection {
+    /// What moves the traffic: `aws` (default), `haproxy` or `nginx`.
+    pub router: Option<String>,
     /// Listener ARN.
     pub listener_arn: Option<String>,
     /// Rule ARN (act on a listener rule instead of the default action).

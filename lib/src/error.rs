@@ -58,7 +58,7 @@ pub enum Error {
     #[error("{}", self.text())]
     WriteFailed {
         /// The route being written.
-        route: RouteId,
+        route: String,
         /// The error.
         #[source]
         source: ApiError,
@@ -67,7 +67,7 @@ pub enum Error {
     #[error("{}", self.text())]
     VerificationFailed {
         /// The route.
-        route: RouteId,
+        route: String,
         /// What was written.
         expected: String,
         /// What was found.
@@ -107,7 +107,7 @@ pub enum Error {
     #[error("{}", self.text())]
     Drift {
         /// The route.
-        route: RouteId,
+        route: String,
         /// What albflip expected.
         expected: String,
         /// What is live.

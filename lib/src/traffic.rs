@@ -1,5 +1,8 @@
 //! The traffic operations: `status`, `shift` and `rollback`. Each resolves the route, decides, writes at
-//! most once, and verifies what it wrote.
+//! most once, and verifies what it wrote. The functions here are the ALB's (over its own route types);
+//! [`neutral`] has the same operations over any [`crate::ports::Provider`].
+
+pub mod neutral;
 
 use serde::Serialize;
 

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{BakeArgs, GlobalArgs, InterruptArg, LifecycleArgs, OutputFormat};
-use crate::locking::{self, Held};
+use crate::locking;
 use crate::settings::Settings;
 use crate::{exit, lifecycle, live, progress, report, signals};
 
@@ -159,12 +159,15 @@ pub async fn run_engine(
     }
     locking::say_who_holds_it_now(held.as_ref()).await;
     locking::release(held).await;
+    let events = collected.events();
     if let Some(path) = &bake.report {
-        write_report(path, settings, spec, &collected.events(), &result, g);
+        let route = settings.target.route.to_string();
+        write_report(path, &route, spec, &events, &result, g);
     }
     let outcome = result?;
     let code = exit::for_outcome(&outcome);
-    crate::render::summary(&outcome, calls, g.output, g.quiet);
+    let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
+    crate::render::summary(&outcome, Some(calls), blast.as_ref(), g.output, g.quiet);
     if spec.ungated && g.output == OutputFormat::Text {
         println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
     }
@@ -172,7 +175,10 @@ pub async fn run_engine(
 }
 
 /// Losing the lease (taken over, or not renewable before it expired) stops the run like a signal.
-fn stop_when_lost(held: Option<&Held>, cancel: &CancellationToken) {
+pub fn stop_when_lost<L: albflip::ports::Lock + 'static>(
+    held: Option<&albflip::lock::Held<L>>,
+    cancel: &CancellationToken,
+) {
     if let Some(h) = held {
         let (lost, cancel) = (h.lost(), cancel.clone());
         tokio::spawn(async move {
@@ -186,7 +192,7 @@ fn stop_when_lost(held: Option<&Held>, cancel: &CancellationToken) {
 }
 
 /// The heartbeat of plain output: a line now and then while nothing else is printed.
-fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
+pub fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
     let every = progress::Printer::heartbeat_every();
     tokio::spawn(async move {
         loop {
@@ -197,15 +203,15 @@ fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
 }
 
 /// Writes the HTML report of the run (`--report`); a failure to write it is a warning.
-fn write_report(
+pub fn write_report(
     path: &std::path::Path,
-    settings: &Settings,
+    route: &str,
     spec: &DeploySpec,
     events: &[(std::time::SystemTime, Event)],
     result: &Result<Outcome, Error>,
     g: &GlobalArgs,
 ) {
-    let html = report::render(&settings.target, spec, events, result);
+    let html = report::render(route, spec, events, result);
     if let Err(e) = std::fs::write(path, html) {
         eprintln!(
             "albflip: warning: could not write the report {}: {e}",

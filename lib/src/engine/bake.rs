@@ -132,6 +132,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             let observation = match observed {
                 Ok(o) => {
                     errors = 0;
+                    self.emit_periods(n, new, &o, w.period);
                     o
                 }
                 Err(e) => {
@@ -327,6 +328,66 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         }
         observation.load_balancer_before = baseline.flatten();
         Ok(observation)
+    }
+
+    /// Reports the new color's periods of `observation`, when its source reports periods.
+    pub(super) fn emit_periods(
+        &self,
+        step: usize,
+        color: crate::model::Color,
+        observation: &Observation,
+        period: std::time::Duration,
+    ) {
+        if !observation.by_period {
+            return;
+        }
+        let periods = observation
+            .periods
+            .iter()
+            .map(|p| crate::events::ObservedPeriod {
+                start: p
+                    .start
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64(),
+                seconds: period.as_secs_f64(),
+                requests: p.new.requests,
+                errors: p.new.errors,
+            })
+            .collect();
+        self.emit(Event::Observed {
+            step,
+            color,
+            periods,
+        });
+    }
+
+    /// After a failed step's rollback, from a live source ([`MetricSource::live`]): waits for the period
+    /// that holds the rollback to end, then reads the latest window once more and reports its periods,
+    /// so that the run's blast radius counts the requests the new color failed between the last poll
+    /// and the rollback. A source that publishes late (CloudWatch) is not waited for. Best effort.
+    pub(super) async fn observe_after_rollback<R: Routes>(
+        &self,
+        routes: &R,
+        spec: &DeploySpec,
+        step: usize,
+    ) {
+        let w = spec.window;
+        if !self.metrics.live() {
+            return;
+        }
+        let now = self.clock.now();
+        let end = crate::plan::window::align_up(now, w.period);
+        // The boundary's sample is read right after it: a little margin.
+        let margin = (w.period / 4).min(std::time::Duration::from_millis(500));
+        self.clock
+            .sleep(end.duration_since(now).unwrap_or_default() + margin)
+            .await;
+        let start = end.checked_sub(w.window.max(w.period)).unwrap_or(end);
+        let query = self.query_between(routes, spec, start, end);
+        if let Ok(o) = self.metrics.observe(&query).await {
+            self.emit_periods(step, spec.plan.target, &o, w.period);
+        }
     }
 
     /// One observation for `query`, with the states of the spec's alarms from the alarm source.

@@ -300,6 +300,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         });
         self.rollback_to(run.routes, stable, failed.failure.text())
             .await?;
+        self.observe_after_rollback(run.routes, run.spec, failed.step)
+            .await;
         self.record_best_effort(run, Phase::RolledBack).await;
         self.after_rollback(run).await;
         Ok(Outcome::RolledBack {

@@ -229,4 +229,30 @@ pub trait Routes: Send + Sync {
         new: Color,
         min_healthy: u32,
     ) -> impl Future<Output = Vec<crate::preflight::Check>> + Send;
+
+    /// The members of both backends as the provider found them, for `status` (HAProxy: each server with
+    /// its weight). None by default.
+    fn members(&self) -> Vec<Member> {
+        Vec::new()
+    }
+
+    /// What `status` should warn about on these routes as found (HAProxy: live weights that a reload
+    /// would lose). None by default.
+    fn status_warnings(&self) -> Vec<crate::input::Text> {
+        Vec::new()
+    }
+}
+
+/// One member of a color's backend as `status` lists it (a HAProxy server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// The color it serves.
+    pub color: Color,
+    /// Its name.
+    pub name: String,
+    /// Its weight now, in the router's units.
+    pub weight: u32,
+    /// Its weight in the router's configuration, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured_weight: Option<u32>,
 }

@@ -200,7 +200,7 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
                 on_adopted(live_split);
             } else if live_split != expected {
                 return Err(Error::Drift {
-                    route: live.route.clone(),
+                    route: live.route.to_string(),
                     expected: expected.to_string(),
                     found: live_split.to_string(),
                 });

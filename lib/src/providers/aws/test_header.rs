@@ -133,7 +133,7 @@ pub async fn point<A: Alb>(
             Ok(created)
         }
         found => Err(Error::VerificationFailed {
-            route: RouteId::Rule(created.clone()),
+            route: RouteId::Rule(created.clone()).to_string(),
             expected: format!("requests with {} forwarded to {}", route.header, to.name()),
             found: match found {
                 Some(r) => format!("{r:?}"),
@@ -160,7 +160,7 @@ pub async fn remove<A: Alb>(alb: &A, route: &HeaderRoute) -> Result<bool, Error>
     let after = read(alb, route).await?;
     if let Some(left) = ours(&after, &route.header).first() {
         return Err(Error::VerificationFailed {
-            route: RouteId::Rule(left.arn.clone()),
+            route: RouteId::Rule(left.arn.clone()).to_string(),
             expected: "the test header's rule deleted".to_string(),
             found: "it is still there".to_string(),
         });
@@ -178,14 +178,14 @@ async fn delete<A: Alb>(alb: &A, rule: &RuleArn) -> Result<(), Error> {
     alb.delete_rule(rule)
         .await
         .map_err(|source| Error::WriteFailed {
-            route: RouteId::Rule(rule.clone()),
+            route: RouteId::Rule(rule.clone()).to_string(),
             source,
         })
 }
 
 fn write_failed(route: &HeaderRoute, source: ApiError) -> Error {
     Error::WriteFailed {
-        route: RouteId::Listener(route.listener.clone()),
+        route: RouteId::Listener(route.listener.clone()).to_string(),
         source,
     }
 }

@@ -53,7 +53,7 @@ pub async fn write_verified<R: TrafficRouter>(
         .write(current, &desired)
         .await
         .map_err(|source| Error::WriteFailed {
-            route: route.clone(),
+            route: route.to_string(),
             source,
         })?;
     if verification == Verification::ReadBack {
@@ -100,7 +100,7 @@ async fn read_back<R: TrafficRouter>(
     let live = retry_throttled_read(|| router.read(route))
         .await
         .map_err(|e| Error::VerificationFailed {
-            route: route.clone(),
+            route: route.to_string(),
             expected: describe_forward(desired),
             found: format!("nothing: the read-back failed ({e})"),
         })?;
@@ -111,7 +111,7 @@ fn check_written(live: RouteSnapshot, desired: &ForwardAction) -> Result<RouteSn
     match live.forward.as_ref() {
         Some(found) if route::matches_written(found, desired) => Ok(live),
         found => Err(Error::VerificationFailed {
-            route: live.route.clone(),
+            route: live.route.to_string(),
             expected: describe_forward(desired),
             found: found
                 .map(describe_forward)
@@ -167,7 +167,7 @@ pub async fn write_group<R: TrafficRouter>(
         written.push(Written { before });
         if let Err(source) = router.write(before, wanted).await {
             let failed = Error::WriteFailed {
-                route: before.route.clone(),
+                route: before.route.to_string(),
                 source,
             };
             return Err(restore(router, &written, failed).await);
