@@ -39,6 +39,10 @@ pub fn rollback_output(
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("capacity".into(), json!(capacity));
                 obj.insert("released_holds".into(), json!(outcome.released));
+                obj.insert(
+                    "removed_test_rules".into(),
+                    json!(outcome.removed_test_rules),
+                );
             }
             format!("{v}\n")
         }
@@ -55,7 +59,12 @@ pub fn rollback_output(
                     )
                 })
                 .collect();
-            format!("{restored}{change}{holds}")
+            let rules: String = outcome
+                .removed_test_rules
+                .iter()
+                .map(|r| format!("  test header rule removed: {r}\n"))
+                .collect();
+            format!("{restored}{change}{holds}{rules}")
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::RouteId;
 use crate::providers::aws::routes::AlbRoutes;
 use crate::providers::aws::sticky;
+use crate::providers::aws::test_header;
 use crate::state::{DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions, ChangeOutcome};
 
@@ -323,6 +324,8 @@ pub struct RollbackOutcome {
     /// albflip's capacity holds ended after traffic moved (a deployment in flight, killed, had left
     /// them).
     pub released: Vec<capacity::Hold>,
+    /// The test header rules (ARNs) a deployment in flight left, deleted after traffic moved.
+    pub removed_test_rules: Vec<String>,
 }
 
 /// `albflip rollback`, capacity-aware: all traffic to the stable color (or `options.to`), but when that
@@ -385,17 +388,61 @@ where
     }
     // Traffic first; then the holds a deployment in flight left (a killed run's): only then, so that
     // the emergency path reads no Auto Scaling group when no deployment was running.
-    let released = if in_flight(&resolved) && !options.change.dry_run {
-        release_holds(scaler, &resolved, &mut warnings).await
+    let (released, removed_test_rules) = if in_flight(&resolved) && !options.change.dry_run {
+        (
+            release_holds(scaler, &resolved, &mut warnings).await,
+            remove_test_rules(alb, &resolved, &mut warnings).await,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     change.warnings = warnings;
     Ok(RollbackOutcome {
         capacity,
         change,
         released,
+        removed_test_rules,
     })
+}
+
+/// Deletes the test header rules a deployment in flight left on the route's listener (a killed run's:
+/// a run that ends any other way removes its own), after traffic moved, and reads back that they are
+/// gone. Returns the rules deleted; a rule that cannot be read or deleted is a warning.
+async fn remove_test_rules<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    warnings: &mut Vec<Text>,
+) -> Vec<String> {
+    let listener = resolved.snapshot.route.listener();
+    let rules = match alb.listener_rules(&listener).await {
+        Ok(rules) => rules,
+        Err(e) => {
+            warnings.push(text!(format!(
+                "could not look for albflip's test header rules on {listener} ({e})"
+            )));
+            return Vec::new();
+        }
+    };
+    let mut removed = Vec::new();
+    for rule in test_header::any_ours(&rules) {
+        match alb.delete_rule(&rule.arn).await {
+            Ok(()) => removed.push(rule.arn.as_str().to_string()),
+            Err(e) => warnings.push(text!(format!(
+                "albflip's test header rule {} could not be deleted ({e}): requests with the header still reach its color; delete it with `aws elbv2 delete-rule --rule-arn {}`",
+                rule.arn.as_str(),
+                rule.arn.as_str()
+            ))),
+        }
+    }
+    if removed.is_empty() {
+        return removed;
+    }
+    match alb.listener_rules(&listener).await {
+        Ok(after) if test_header::any_ours(&after).is_empty() => {}
+        Ok(_) => warnings.push(text!("a deleted test header rule still reads back on the listener; check it with ", {next Next::Status})),
+        Err(e) => warnings.push(text!(format!("the deleted test header rules could not be read back ({e})"))),
+    }
+    removed
 }
 
 /// An Auto Scaling group albflip holds (its minimum raised to its desired size for a deployment).

@@ -201,3 +201,22 @@ fn the_rule_is_removed_on_an_interrupt_and_after_kill_9_by_the_resume() {
     assert!(test_rules(&s.listener_arn).is_empty());
     assert_eq!(weights(&s), (Some(0), Some(100)));
 }
+
+/// Issue 19: the rule is removed on every way out, the emergency rollback included: after `kill -9`,
+/// `albflip rollback` moves traffic first, then deletes the test header rule the run left, and says so.
+#[test]
+fn albflip_rollback_after_kill_9_removes_the_test_rule_the_run_left() {
+    let s = stack(None);
+    let (mut child, _lines) = start_until_weights(&deploy(&s, &[], "60s"));
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    assert_eq!(
+        test_rules(&s.listener_arn).len(),
+        1,
+        "the killed run left its rule"
+    );
+    let r = run(&args(&[&s.by_arn()], &["rollback"])).ok();
+    assert!(r.stdout.contains("test header rule removed"), "{r:?}");
+    assert!(test_rules(&s.listener_arn).is_empty());
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+}
