@@ -18,6 +18,7 @@ use crate::providers::aws::errors::classify;
 use crate::providers::aws::route::{
     ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot,
 };
+use crate::providers::aws::sdk::queued_write;
 use crate::providers::aws::throttle::retry_throttled;
 
 const SERVICE: &str = "elasticloadbalancing";
@@ -346,6 +347,8 @@ impl TrafficRouter for ElbV2 {
                         .modify_listener()
                         .listener_arn(arn.as_str())
                         .set_default_actions(Some(actions.clone()))
+                        .customize()
+                        .config_override(queued_write())
                         .send()
                         .await
                         .map_err(|e| classify(&op, e))
@@ -365,6 +368,8 @@ impl TrafficRouter for ElbV2 {
                         .modify_rule()
                         .rule_arn(arn.as_str())
                         .set_actions(Some(actions.clone()))
+                        .customize()
+                        .config_override(queued_write())
                         .send()
                         .await
                         .map_err(|e| classify(&op, e))
@@ -503,6 +508,8 @@ impl AlbInventory for ElbV2 {
                 .add_tags()
                 .resource_arns(arn)
                 .set_tags(Some(tags.clone()))
+                .customize()
+                .config_override(queued_write())
                 .send()
                 .await
                 .map_err(|e| classify(&op, e))
