@@ -9,7 +9,7 @@ use std::future::Future;
 use serde::Serialize;
 
 use crate::ports::{ApiError, Capacity, Tags, TargetHealth};
-use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
+use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, TargetGroupArn};
 use crate::providers::aws::route::{ForwardAction, RouteId, RouteSnapshot};
 
 /// Reads and writes the forward action of an ALB route: the AWS provider's own seam between its logic
@@ -87,18 +87,50 @@ pub trait AlbInventory: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Option<LoadBalancerArn>, ApiError>> + Send;
 
-    /// Every route of a load balancer, read in full: each listener's default action and each listener
-    /// rule other than the default one.
-    fn routes(
+    /// Every listener of a load balancer, each read in full (its default action), in one call.
+    fn listeners(
         &self,
         load_balancer: &LoadBalancerArn,
     ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send;
+
+    /// The rules of each of `listeners` (of `load_balancer`) other than its default rule, read in full,
+    /// all listeners at once.
+    fn rules(
+        &self,
+        listeners: &[ListenerArn],
+        load_balancer: &LoadBalancerArn,
+    ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send;
+
+    /// Every route of a load balancer, read in full: its [`Self::listeners`], then their
+    /// [`Self::rules`] (two round trips).
+    fn routes(
+        &self,
+        load_balancer: &LoadBalancerArn,
+    ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send {
+        async move {
+            let mut routes = self.listeners(load_balancer).await?;
+            let rules = self.rules(&listener_arns(&routes), load_balancer).await?;
+            routes.extend(rules);
+            Ok(routes)
+        }
+    }
 
     /// Healthy and total targets of a target group.
     fn health(
         &self,
         target_group: &TargetGroupArn,
     ) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
+}
+
+/// The listeners among `routes`.
+pub fn listener_arns(routes: &[RouteSnapshot]) -> Vec<ListenerArn> {
+    routes
+        .iter()
+        .filter_map(|r| match &r.route {
+            RouteId::Listener(arn) => Some(arn.clone()),
+            RouteId::Rule(_) => None,
+        })
+        .collect()
 }
 
 /// Everything the ALB provider needs from a load balancer API.

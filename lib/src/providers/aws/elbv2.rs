@@ -557,7 +557,7 @@ impl AlbInventory for ElbV2 {
         }
     }
 
-    async fn routes(
+    async fn listeners(
         &self,
         load_balancer: &LoadBalancerArn,
     ) -> Result<Vec<RouteSnapshot>, ApiError> {
@@ -573,7 +573,6 @@ impl AlbInventory for ElbV2 {
             .await
             .map_err(|e| classify(&op, e))?;
         let mut routes = Vec::new();
-        let mut arns = Vec::new();
         for listener in &listeners {
             let Some(arn) = listener
                 .listener_arn()
@@ -581,22 +580,30 @@ impl AlbInventory for ElbV2 {
             else {
                 continue;
             };
-            let route = RouteId::Listener(arn.clone());
+            let route = RouteId::Listener(arn);
             routes.push(listener_snapshot(
                 &route,
                 load_balancer.clone(),
                 listener,
                 &op,
             )?);
-            arns.push(arn);
         }
+        Ok(routes)
+    }
+
+    async fn rules(
+        &self,
+        listeners: &[ListenerArn],
+        load_balancer: &LoadBalancerArn,
+    ) -> Result<Vec<RouteSnapshot>, ApiError> {
         // Every listener's rules at once: one round trip whatever the number of listeners.
         let rules = futures_util::future::try_join_all(
-            arns.iter().map(|arn| self.rules_of(arn, load_balancer)),
+            listeners
+                .iter()
+                .map(|arn| self.rules_of(arn, load_balancer)),
         )
         .await?;
-        routes.extend(rules.into_iter().flatten());
-        Ok(routes)
+        Ok(rules.into_iter().flatten().collect())
     }
 
     async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
