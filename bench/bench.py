@@ -605,7 +605,9 @@ class Bench:
                     peak_kb = int(p.stderr.strip().splitlines()[-1])
                 except (ValueError, IndexError):
                     pass
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/__proxy/stats", timeout=10) as r:
+            (self.out / "fleet-stdout.json").write_text(p.stdout)
+            # A proxy still busy with a large fleet's last connections may take a while to answer.
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/__proxy/stats", timeout=120) as r:
                 pstats = json.load(r)
         finally:
             final = self.stop_proxy(proxy)
