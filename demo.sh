@@ -2,7 +2,9 @@
 # The demo: start the local AWS (moto on 127.0.0.1:4566), create the reference stack, move traffic by
 # hand, then run a healthy gradual deployment (green's Auto Scaling group starts at 0 and is raised to
 # blue's capacity first), one that albflip rolls back on its own, a cleanup that scales the old color to
-# zero and a rollback after the cleanup that scales it back up before moving traffic.
+# zero and a rollback after the cleanup that scales it back up before moving traffic; then real traffic
+# through a real HAProxy (demo/real-traffic.sh: a healthy deployment and a rolled-back one, the client's
+# count of failed requests next to albflip's).
 # Needs Rust and Python 3; installs the pinned emulator into .venv on first run. Stop the local AWS with
 # `localstack/stop`.
 set -euo pipefail
@@ -59,6 +61,9 @@ albflip cleanup
 echo; echo "== 6. a rollback to blue after the cleanup: blue's group is scaled back up and awaited first"
 albflip rollback --to blue
 albflip status
+echo
+# 7: real traffic through a real HAProxy (skipped when haproxy is not installed).
+demo/real-traffic.sh
 echo
 echo "== done. HTML reports: reports/healthy.html, reports/rolled-back.html"
 echo "== The local AWS is still running at $AWS_ENDPOINT_URL; stop it with localstack/stop"

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Move ALB traffic between blue and green target groups, and back.
 #[derive(Debug, Parser)]
-#[command(name = "albflip", version = VERSION, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "albflip", version = VERSION, about, long_about = None, after_help = MAIN_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -26,10 +26,39 @@ pub const VERSION: &str = concat!(
     ")"
 );
 
-/// The exit codes, shown under `--help`.
-pub const EXIT_CODES: &str = "Exit codes: 0 success; 1 runtime error (AWS or state; nothing changed unless the message says so); \
-2 usage or invalid input (nothing changed); 3 rolled back because a gate failed; 4 conflict (lock held, drift); \
-5 rollback itself failed (a human must act); 130 interrupted.";
+/// The examples and the exit codes, under the main `--help`.
+pub const MAIN_HELP: &str = concat!(
+    "Examples:\n",
+    "  albflip --environment prod --application shop status\n",
+    "  albflip --environment prod --application shop deploy --target green --strategy canary --bake 10m\n",
+    "  albflip --environment prod --application shop rollback\n",
+    "  albflip --listener-arn ARN watch\n",
+    "  albflip man --dir /usr/local/share/man/man1\n",
+    "\n",
+    "Exit codes: 0 success; 1 runtime error (AWS or state; nothing changed unless the message says so); ",
+    "2 usage or invalid input (nothing changed); 3 rolled back because a gate failed; 4 conflict (lock held, drift); ",
+    "5 rollback itself failed (a human must act); 130 interrupted."
+);
+
+/// `deploy --help`'s examples.
+pub const DEPLOY_EXAMPLES: &str = "Examples:
+  albflip --environment prod --application shop deploy --target green
+  albflip --listener-arn ARN deploy --target green --strategy gradual --steps 5,25,50,100 --bake 5m
+  albflip --environment prod --application shop deploy --target green --strategy canary \\
+      --canary-percentage 10 --deployment-id-file deployment-id --events-file deploy.ndjson \\
+      --report deploy.html --notify https://hooks.slack.com/services/…
+  albflip --environment prod --application shop deploy --resume";
+
+/// `rollback --help`'s examples.
+pub const ROLLBACK_EXAMPLES: &str = "Examples:
+  albflip --environment prod --application shop rollback
+  albflip --environment prod --application shop rollback --to blue --dry-run
+  albflip --environment prod --application shop rollback --deployment-id \"$(cat deployment-id)\"";
+
+/// `watch --help`'s examples.
+pub const WATCH_EXAMPLES: &str = "Examples:
+  albflip --environment prod --application shop watch
+  albflip --environment prod --application shop watch --deployment-id \"$(cat deployment-id)\" --once";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -40,12 +69,14 @@ pub enum Command {
     /// Emergency: all traffic to the stable color (or --to), in one write, no metric queries. When
     /// `albflip cleanup` scaled that color down, it is scaled back up first and albflip waits for its
     /// healthy targets (--force: does not wait).
+    #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(RollbackArgs),
     /// After a completed deployment: scale the old color's Auto Scaling group to zero, once every route
     /// gives it weight 0 (read back right before the resize). Its capacity is recorded on the route
     /// first, for `albflip rollback`.
     Cleanup(CleanupArgs),
     /// Move traffic to the new color step by step, baking each step under the gates; roll back on failure.
+    #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(DeployArgs),
     /// Finish a canary awaiting promotion: 100 % to the new color, with a final bake under the gates.
     Promote(PromoteArgs),
@@ -60,6 +91,15 @@ pub enum Command {
     Config(ConfigArgs),
     /// Show who holds the route's deployment lock; with --force, break a stale one.
     Unlock(UnlockArgs),
+    /// Follow the deployment the route records (one run elsewhere, by a pipeline), read-only: its step,
+    /// the bake's progress, every gate's value against its threshold and the judge's evidence, computed
+    /// as the run computes them; exit with the deployment's outcome (0 completed or awaiting promotion,
+    /// 3 rolled back, 130 interrupted). Writes nothing and takes no lock.
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch(WatchArgs),
+    /// The route's last deployments (id, who, when, strategy, outcome, the reason, how long), newest
+    /// first, from the lock table (each finished deploy, resume and promote adds one).
+    History(HistoryArgs),
     /// Print the least-privilege IAM policy (JSON) albflip needs for this route and lock table.
     IamPolicy,
     /// Print a shell completion script: `albflip completions bash > /etc/bash_completion.d/albflip`.
@@ -67,8 +107,39 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff): `albflip man > /usr/local/share/man/man1/albflip.1`.
-    Man,
+    /// Print the man page (roff): `albflip man > /usr/local/share/man/man1/albflip.1`; with --dir, write
+    /// a page per subcommand too (albflip.1, albflip-deploy.1, ...), the pages the main one names.
+    Man {
+        /// Write every page into DIR (e.g. /usr/local/share/man/man1) instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `albflip watch`: the gates and bake to judge the watched step with (the record does not carry them:
+/// give the run's own, or share its albflip.toml).
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The bake of each step, as the watched run has it [default: the file's, else 3m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_BAKE")]
+    pub bake: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    /// Look once, print and exit (0 while the deployment runs; its outcome's code once it ended).
+    #[arg(long)]
+    pub once: bool,
+    /// Follow this deployment: wait until the route records it (a pipeline's id file), then follow it;
+    /// exit 4 when the route records a later one.
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub deployment_id: Option<String>,
+}
+
+/// `albflip history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How many deployments to show.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +164,7 @@ pub enum StrategyName {
 
 /// Auto Scaling, hooks and the test listener around a deployment.
 #[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Capacity, hooks and test traffic")]
 pub struct LifecycleArgs {
     /// Raise the new color's Auto Scaling group to the stable color's capacity and wait for that many
     /// healthy targets before the first step [default: true when both groups are known].
@@ -130,6 +202,7 @@ pub struct LifecycleArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Timing")]
 pub struct BakeArgs {
     /// How long each step bakes under the gates, e.g. 3m, 90s [default: 3m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "validation_minutes", env = "ALBFLIP_BAKE")]
@@ -143,8 +216,43 @@ pub struct BakeArgs {
     #[arg(long, conflicts_with_all = ["bake", "validation_minutes"])]
     pub no_gates: bool,
     /// Write a self-contained HTML report of the run (timeline, chart, gate verdicts, outcome).
-    #[arg(long, value_name = "FILE.html", env = "ALBFLIP_REPORT")]
+    #[arg(
+        long,
+        value_name = "FILE.html",
+        env = "ALBFLIP_REPORT",
+        help_heading = "Output"
+    )]
     pub report: Option<std::path::PathBuf>,
+    /// Write the deployment's id to FILE as soon as it starts (it is printed too), for a pipeline's
+    /// `albflip rollback --deployment-id`. Nothing is written when no deployment started.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ALBFLIP_DEPLOYMENT_ID_FILE",
+        help_heading = "Output"
+    )]
+    pub deployment_id_file: Option<std::path::PathBuf>,
+    /// Also write every event as NDJSON (as `--output json` prints them) to FILE, whatever the output
+    /// format: the console keeps the lines for people, a machine reads the file.
+    #[arg(
+        long,
+        value_name = "FILE.ndjson",
+        env = "ALBFLIP_EVENTS_FILE",
+        help_heading = "Output"
+    )]
+    pub events_file: Option<std::path::PathBuf>,
+    /// POST a JSON notification (with a Slack-compatible `text`) to URL when the deployment starts,
+    /// passes a step, rolls back, completes or awaits promotion (repeatable). A failed notification is
+    /// a warning; URLs are never printed [default: albflip.toml [notify] urls].
+    #[arg(
+        long = "notify",
+        value_name = "URL",
+        env = "ALBFLIP_NOTIFY",
+        value_delimiter = ',',
+        hide_env_values = true,
+        help_heading = "Output"
+    )]
+    pub notify: Vec<String>,
     /// On SIGINT/SIGTERM (a Jenkins abort): put traffic back on the stable color, or hold it where it is.
     /// Either way the state is recorded and albflip exits 130; a second signal does not cut the
     /// rollback short, a third exits at once (saying how to put traffic back).
@@ -175,6 +283,7 @@ impl BakeArgs {
 
 /// Gate thresholds and polling; each also comes from `ALBFLIP_*` and `albflip.toml` `[gates]`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Gates")]
 pub struct GateArgs {
     /// Highest error rate (5XX and failed target connections) of the new color, in percent [default: 1].
     #[arg(long, value_name = "PCT", env = "ALBFLIP_MAX_ERROR_RATE", value_parser = parse_percent_value)]
@@ -223,23 +332,53 @@ pub struct GateArgs {
     #[arg(long, value_name = "wait|fail|pass", env = "ALBFLIP_ON_NO_DATA")]
     pub on_no_data: Option<String>,
     /// How long `wait` may extend a bake for data [default: the bake].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_MAX_BAKE_EXTENSION")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_MAX_BAKE_EXTENSION", help_heading = "Timing")]
     pub max_bake_extension: Option<std::time::Duration>,
     /// How often the gates are polled [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_POLL_INTERVAL")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_POLL_INTERVAL", help_heading = "Timing")]
     pub poll_interval: Option<std::time::Duration>,
     /// The metrics window [default: 5m].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_WINDOW")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_WINDOW", help_heading = "Timing")]
     pub metric_window: Option<std::time::Duration>,
     /// How far before now the window ends; CloudWatch publishes ALB data late [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_LAG")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_LAG", help_heading = "Timing")]
     pub metric_lag: Option<std::time::Duration>,
     /// The metric period [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_PERIOD")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_METRIC_PERIOD", help_heading = "Timing")]
     pub metric_period: Option<std::time::Duration>,
     /// Consecutive failing polls that fail a step [default: 1].
     #[arg(long, value_name = "N", env = "ALBFLIP_FAILURE_THRESHOLD", value_parser = parse_count32)]
     pub failure_threshold: Option<u32>,
+}
+
+/// A color, parsed as the library parses it, with `blue` and `green` as its possible values for shell
+/// completions.
+#[derive(Debug, Clone, Copy)]
+pub struct ColorParser;
+
+impl clap::builder::TypedValueParser for ColorParser {
+    type Value = Color;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Color, clap::Error> {
+        clap::builder::StringValueParser::new()
+            .try_map(|s| s.parse::<Color>())
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            Color::ALL
+                .into_iter()
+                .map(|c| clap::builder::PossibleValue::new(c.as_str())),
+        ))
+    }
 }
 
 /// A duration such as `30s`, `3m` or `1h30m`.
@@ -261,6 +400,10 @@ fn parse_count32(s: &str) -> Result<u32, String> {
 }
 
 /// A TCP port, 1..=65535.
+fn parse_pair(s: &str) -> Result<albflip::aws::lockstep::Pair, String> {
+    s.parse()
+}
+
 fn parse_port(s: &str) -> Result<u16, String> {
     s.trim()
         .parse::<u16>()
@@ -298,6 +441,7 @@ fn parse_ratio(s: &str) -> Result<f64, String> {
 
 /// How to move traffic; also from `ALBFLIP_*` and `albflip.toml` `[strategy]`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Strategy")]
 pub struct StrategyArgs {
     /// How to move traffic [default: gradual].
     #[arg(long, value_enum, env = "ALBFLIP_STRATEGY")]
@@ -329,7 +473,7 @@ pub struct ConfigArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The new color: the one that receives traffic (with --resume: taken from the record).
-    #[arg(long, value_name = "blue|green", required_unless_present = "resume")]
+    #[arg(long, value_name = "blue|green", value_parser = ColorParser, required_unless_present = "resume")]
     pub target: Option<Color>,
     #[command(flatten)]
     pub strategy: StrategyArgs,
@@ -371,7 +515,7 @@ pub struct PromoteArgs {
 #[derive(Debug, Args)]
 pub struct ShiftArgs {
     /// The color to shift traffic to.
-    #[arg(long, value_name = "blue|green")]
+    #[arg(long, value_name = "blue|green", value_parser = ColorParser)]
     pub target: Color,
     /// The share of traffic the target color gets (0-100); the other color gets the rest.
     #[arg(long, value_name = "P", allow_negative_numbers = true)]
@@ -398,8 +542,12 @@ pub struct ShiftArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// Send all traffic to this color instead of the stable one.
-    #[arg(long, value_name = "blue|green")]
+    #[arg(long, value_name = "blue|green", value_parser = ColorParser)]
     pub to: Option<Color>,
+    /// Roll back only this deployment (the id `deploy` printed and wrote to --deployment-id-file):
+    /// when the route records another one, or none, refuse with exit 4 and write nothing.
+    #[arg(long, value_name = "ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub deployment_id: Option<String>,
     /// Roll back even if that color has no healthy targets; when its Auto Scaling group was scaled
     /// down, scale it back up but move traffic without waiting for healthy targets.
     #[arg(long)]
@@ -429,15 +577,34 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "AWS")]
 pub struct GlobalArgs {
     /// Blue's Auto Scaling group [default: the group registered with blue's target group].
-    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_BLUE_ASG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_BLUE_ASG",
+        help_heading = "Capacity, hooks and test traffic"
+    )]
     pub blue_asg: Option<String>,
     /// Green's Auto Scaling group [default: the group registered with green's target group].
-    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_GREEN_ASG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_GREEN_ASG",
+        help_heading = "Capacity, hooks and test traffic"
+    )]
     pub green_asg: Option<String>,
     /// Configuration file [default: ./albflip.toml when present].
-    #[arg(long, global = true, value_name = "FILE", env = "ALBFLIP_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_CONFIG",
+        help_heading = "Lock and configuration"
+    )]
     pub config: Option<PathBuf>,
     /// AWS region.
     #[arg(long, global = true, env = "ALBFLIP_REGION")]
@@ -454,24 +621,124 @@ pub struct GlobalArgs {
         global = true,
         value_enum,
         default_value = "text",
-        env = "ALBFLIP_OUTPUT"
+        env = "ALBFLIP_OUTPUT",
+        help_heading = "Output"
     )]
     pub output: OutputFormat,
     /// Print only errors.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Output"
+    )]
     pub quiet: bool,
     /// DynamoDB table for the deployment lock (one run per listener at a time).
-    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_LOCK_TABLE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_LOCK_TABLE",
+        help_heading = "Lock and configuration"
+    )]
     pub lock_table: Option<String>,
     /// How long the lock lasts unless renewed (it is renewed every third of this) [default: 2m].
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_LOCK_TTL")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_LOCK_TTL", help_heading = "Lock and configuration")]
     pub lock_ttl: Option<std::time::Duration>,
     /// Print more: API calls made, debug logs (-vv).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
+    /// What moves the traffic: an AWS Application Load Balancer, or HAProxy through its runtime API
+    /// [default: aws; albflip.toml [target] router].
+    #[arg(long, global = true, value_enum, env = "ALBFLIP_ROUTER")]
+    pub router: Option<RouterArg>,
+    /// HAProxy's runtime API: a unix socket (`stats socket PATH level admin`) or tcp:HOST:PORT.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "ALBFLIP_HAPROXY_SOCKET"
+    )]
+    pub haproxy_socket: Option<String>,
+    /// The HAProxy backend whose blue and green servers share the traffic.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_HAPROXY_BACKEND"
+    )]
+    pub haproxy_backend: Option<String>,
+    /// The nginx upstream file albflip owns and rewrites (your nginx.conf includes it).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_UPSTREAM_FILE"
+    )]
+    pub nginx_upstream_file: Option<PathBuf>,
+    /// The upstream block in that file whose blue and green servers share the traffic.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_NGINX_UPSTREAM"
+    )]
+    pub nginx_upstream: Option<String>,
+    /// nginx's access log, written in albflip's JSON log_format (the README's nginx section).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_ACCESS_LOG"
+    )]
+    pub nginx_access_log: Option<PathBuf>,
+    /// The command that reloads nginx, run by sh -c [default: nginx -s reload].
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        env = "ALBFLIP_NGINX_RELOAD_COMMAND"
+    )]
+    pub nginx_reload_command: Option<String>,
+    /// The command that tests nginx's configuration, run by sh -c [default: nginx -t].
+    #[arg(
+        long,
+        global = true,
+        value_name = "CMD",
+        env = "ALBFLIP_NGINX_TEST_COMMAND"
+    )]
+    pub nginx_test_command: Option<String>,
+    /// nginx's pid file, to check that a reload started new workers [default: /run/nginx.pid].
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "ALBFLIP_NGINX_PID_FILE"
+    )]
+    pub nginx_pid_file: Option<PathBuf>,
+    /// With --router nginx, the path each server answers health probes on [default: /].
+    #[arg(long, global = true, value_name = "PATH", env = "ALBFLIP_HEALTH_PATH")]
+    pub health_path: Option<String>,
+    /// Where a router on this host (HAProxy, nginx) keeps albflip's state file and lock [default:
+    /// /var/lib/albflip].
+    #[arg(long, global = true, value_name = "DIR", env = "ALBFLIP_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What moves the traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RouterArg {
+    /// An AWS Application Load Balancer.
+    Aws,
+    /// HAProxy, through its runtime API.
+    Haproxy,
+    /// nginx, through the upstream file albflip owns and a reload.
+    Nginx,
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Route")]
 pub struct TargetArgs {
     /// The listener whose default action to shift.
     #[arg(long, global = true, value_name = "ARN", env = "ALBFLIP_LISTENER_ARN", conflicts_with_all = ["load_balancer", "rule_arn"])]
@@ -510,14 +777,41 @@ pub struct TargetArgs {
     /// groups.
     #[arg(long, global = true, env = "ALBFLIP_SINGLE_ROUTE")]
     pub single_route: bool,
+    /// Another load balancer with its own blue and green target groups (an internal and an
+    /// internet-facing ALB in front of the same versions): its routes to them move with this one, the
+    /// gates read its metrics too, and a rollback puts it back (repeatable).
+    #[arg(
+        long,
+        global = true,
+        value_name = "LOAD_BALANCER,BLUE,GREEN",
+        value_parser = parse_pair
+    )]
+    pub pair: Vec<albflip::aws::lockstep::Pair>,
+    /// Leave group stickiness on when rolling back. By default a rollback turns it off in the same
+    /// write (sticky clients would stay on the old color until their cookie expires), records the
+    /// setting, and the next shift or deploy turns it back on.
+    #[arg(long, global = true, env = "ALBFLIP_KEEP_STICKINESS")]
+    pub keep_stickiness: bool,
     /// The listener port [default: 80].
     #[arg(long, global = true, value_name = "N", env = "ALBFLIP_PORT", value_parser = parse_port)]
     pub port: Option<u16>,
-    /// The blue target group (name or ARN) [default: detected].
-    #[arg(long, global = true, value_name = "NAME|ARN", env = "ALBFLIP_BLUE")]
+    /// The blue target group (name or ARN) [default: detected]; with --router haproxy, blue's servers
+    /// in the backend, comma-separated (--router nginx: HOST:PORT as in the upstream).
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN|SERVERS",
+        env = "ALBFLIP_BLUE"
+    )]
     pub blue: Option<String>,
-    /// The green target group (name or ARN) [default: detected].
-    #[arg(long, global = true, value_name = "NAME|ARN", env = "ALBFLIP_GREEN")]
+    /// The green target group (name or ARN) [default: detected]; with --router haproxy, green's
+    /// servers in the backend, comma-separated (--router nginx: HOST:PORT as in the upstream).
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN|SERVERS",
+        env = "ALBFLIP_GREEN"
+    )]
     pub green: Option<String>,
     /// Naming convention: load balancer {E}-{A}-alb, target groups {E}-{A}-blue-tg / -green-tg.
     #[arg(
@@ -537,4 +831,42 @@ pub struct TargetArgs {
         requires = "environment"
     )]
     pub application: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Issue 21: `--help` groups the options under headings and shows examples.
+    #[test]
+    fn help_groups_options_and_shows_examples() {
+        let mut cmd = Cli::command();
+        // Global options reach the subcommands once the command is built, as when parsing.
+        cmd.build();
+        let help = cmd
+            .find_subcommand_mut("deploy")
+            .expect("deploy")
+            .render_long_help()
+            .to_string();
+        for heading in [
+            "Route:",
+            "Strategy:",
+            "Gates:",
+            "Timing:",
+            "Output:",
+            "AWS:",
+        ] {
+            assert!(help.contains(heading), "no {heading} in: {help}");
+        }
+        assert!(help.contains("Examples:\n  albflip"), "{help}");
+        let gates = help.split("Gates:").nth(1).unwrap_or_default();
+        let gates = gates.split("\n\n").next().unwrap_or_default();
+        assert!(gates.contains("--max-error-rate"), "{gates}");
+        let main = Cli::command().render_long_help().to_string();
+        assert!(
+            main.contains("Examples:") && main.contains("Exit codes:"),
+            "{main}"
+        );
+    }
 }

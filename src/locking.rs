@@ -18,12 +18,28 @@ pub async fn take_lock(
     settings: &Settings,
     g: &args::GlobalArgs,
 ) -> Result<Option<Held>, Error> {
-    let table = match (&settings.lock_table, &settings.convention_lock_table) {
+    let table = lock_table(alb, config, settings).await;
+    take_lock_in(table.as_deref(), alb, config, settings, g).await
+}
+
+/// The lock table: the one named, else the naming convention's when it exists.
+pub async fn lock_table(alb: &ElbV2, config: &SdkConfig, settings: &Settings) -> Option<String> {
+    match (&settings.lock_table, &settings.convention_lock_table) {
         (Some(t), _) => Some(t.clone()),
         (None, Some(t)) => convention_table(config, alb, t).await,
         (None, None) => None,
-    };
-    let Some(table) = &table else {
+    }
+}
+
+/// [`take_lock`] in a table already found.
+pub async fn take_lock_in(
+    table: Option<&str>,
+    alb: &ElbV2,
+    config: &SdkConfig,
+    settings: &Settings,
+    g: &args::GlobalArgs,
+) -> Result<Option<Held>, Error> {
+    let Some(table) = table else {
         if !g.quiet {
             eprintln!("albflip: warning: no lock table configured (--lock-table, ALBFLIP_LOCK_TABLE or [lock] table): this run is not protected against a concurrent albflip on the same listener; only the deployment state tags guard it");
         }
@@ -43,7 +59,7 @@ pub async fn take_lock(
 }
 
 /// A lock table that does not exist, named, instead of the bare "PutItem failed: not found".
-fn missing_table(e: Error, table: &str) -> Error {
+pub fn missing_table(e: Error, table: &str) -> Error {
     match e {
         Error::Read(api) if api.kind == albflip::ports::ApiErrorKind::NotFound => Error::NotFound {
             what: format!("lock table {table:?} ({api})").into(),

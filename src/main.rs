@@ -9,10 +9,13 @@ mod lifecycle;
 mod live;
 mod locking;
 mod naming;
+mod notify;
 mod origins;
 mod progress;
 mod render;
 mod report;
+mod routers;
+mod run_files;
 mod scaling;
 mod settings;
 mod signals;
@@ -47,13 +50,30 @@ fn main() -> ExitCode {
 /// AWS: they run without logging and the runtime.
 fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
     use commands::{
-        check, cleanup, completions, config, deploy, iam_policy, man, plan, promote, rollback,
-        shift, status, unlock,
+        check, cleanup, completions, config, deploy, history, iam_policy, man, plan, promote,
+        rollback, shift, status, unlock, watch,
     };
     let g = &cli.global;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let router = match &cli.command {
+        Command::Completions { .. } | Command::Man { .. } | Command::Config(_) => {
+            args::RouterArg::Aws
+        }
+        _ => match routers::choose(g, &cwd) {
+            Ok(r) => r,
+            Err(e) => return finish(Err(Failed::from(e)), cli, origins),
+        },
+    };
+    match router {
+        args::RouterArg::Haproxy => {
+            return on_local(cli, origins, "haproxy", routers::haproxy::resolve)
+        }
+        args::RouterArg::Nginx => return on_local(cli, origins, "nginx", routers::nginx::resolve),
+        args::RouterArg::Aws => {}
+    }
     match &cli.command {
         Command::Completions { shell } => completions::run(*shell),
-        Command::Man => man::run(),
+        Command::Man { dir } => man::run(dir.as_deref()),
         Command::Config(a) => finish(
             config::run(cli, a, origins).map_err(Failed::from),
             cli,
@@ -68,6 +88,8 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
         Command::Plan(a) => on_aws(cli, origins, |s| plan::run(a, s, g)),
         Command::Check(a) => on_aws(cli, origins, |s| check::run(a, s, g)),
         Command::Unlock(a) => on_aws(cli, origins, |s| unlock::run(a, s, g)),
+        Command::Watch(a) => on_aws(cli, origins, |s| watch::run(a, s, g)),
+        Command::History(a) => on_aws(cli, origins, |s| history::run(a, s, g)),
         Command::IamPolicy => on_aws(cli, origins, |s| iam_policy::run(s, g)),
     }
 }
@@ -99,9 +121,67 @@ where
             .endpoint_url
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        // The region as albflip's settings or the SDK's variables give it (a profile's own region is
+        // not known here, and then not named).
+        let region = settings
+            .aws
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .filter(|r| !r.is_empty());
         command(settings)
             .await
-            .map_err(|error| Failed::at(error, endpoint))
+            .map_err(|error| Failed::at(error, endpoint).in_region(region))
+    });
+    finish(result, cli, origins)
+}
+
+/// A command on a router on this host: the same runtime as on AWS, the settings from the router's
+/// flags and its albflip.toml section (`resolve`), and the commands every such router shares.
+fn on_local<R, F>(cli: &Cli, origins: &origins::Origins, flag: &str, resolve: F) -> u8
+where
+    R: routers::local::LocalRouter,
+    F: FnOnce(
+        &args::GlobalArgs,
+        &args::TargetArgs,
+        &std::path::Path,
+    ) -> Result<(routers::local::LocalSettings, R), Error>,
+{
+    use routers::local;
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("albflip: cannot start the async runtime: {e}");
+            return exit::RUNTIME;
+        }
+    };
+    let g = &cli.global;
+    let result = runtime.block_on(async {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let (s, r) = resolve(g, &cli.target, &cwd).map_err(Failed::from)?;
+        let hint = Some(local::LocalRouter::hint(&r));
+        let run = match &cli.command {
+            Command::Status => local::status(&r, &s, g).await,
+            Command::Shift(a) => local::shift(a, &r, &s, g).await,
+            Command::Rollback(a) => local::rollback(a, &r, g).await,
+            Command::Deploy(a) => local::deploy(a, &r, &s, g).await,
+            Command::Promote(a) => local::promote(a, &r, &s, g).await,
+            Command::Plan(a) => local::plan(a, &r, &s, g).await,
+            Command::Check(a) => local::check(a, &r, &s, g).await,
+            Command::Unlock(a) => local::unlock(a, &r, &s, g).await,
+            _ => Err(Error::InvalidInput {
+                what: format!("--router {flag}"),
+                why: "this command is for the ALB only (Auto Scaling, IAM)".into(),
+                fix: format!("Run it without --router {flag}"),
+            }),
+        };
+        run.map_err(|e| Failed::on_router(e, hint))
     });
     finish(result, cli, origins)
 }
@@ -113,7 +193,14 @@ fn finish(result: Result<u8, Failed>, cli: &Cli, origins: &origins::Origins) -> 
         Err(failed) => {
             let e = relabel(*failed.error, origins);
             let code = exit::for_error(&e, matches!(cli.command, Command::Rollback(_)));
-            exit::report(&e, code, cli.global.output, failed.endpoint.as_deref());
+            exit::report(
+                &e,
+                code,
+                cli.global.output,
+                failed.endpoint.as_deref(),
+                failed.region.as_deref(),
+                failed.hint.as_deref(),
+            );
             code
         }
     }

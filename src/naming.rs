@@ -27,6 +27,7 @@ pub fn flag(input: &Input) -> &'static str {
         ListenerArn => "--listener-arn",
         RuleArn => "--rule-arn",
         IncludeRoute => "--include-route",
+        Pair => "--pair",
         SingleRoute => "--single-route",
         Region => "--region",
         Profile => "--profile",
@@ -65,6 +66,7 @@ pub fn flag(input: &Input) -> &'static str {
         NoGates => "--no-gates",
         TakeOver => "--take-over",
         FailureThreshold => "--failure-threshold",
+        DeploymentId => "--deployment-id",
         _ => "",
     }
 }

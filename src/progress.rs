@@ -17,6 +17,24 @@ pub struct Printer {
     pub quiet: bool,
     /// When the last line was printed, and the step being baked (number, percent, started).
     last: Mutex<(Instant, Option<Baking>)>,
+    /// The deployment's id once the engine announced it: every NDJSON event carries it.
+    deployment_id: Mutex<Option<String>>,
+}
+
+/// An event as one NDJSON object: the event, its time (`ts`), and the deployment's id when known.
+pub fn json(at: SystemTime, event: &Event, deployment_id: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::to_value(event).unwrap_or_default();
+    crate::naming::json::event(&mut v, event);
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(id) = deployment_id {
+            obj.entry("deployment_id").or_insert_with(|| id.into());
+        }
+        obj.insert(
+            "ts".into(),
+            humantime::format_rfc3339_millis(at).to_string().into(),
+        );
+    }
+    v
 }
 
 /// The step under way: number, percent, since when, and whether its weights are applied yet.
@@ -45,6 +63,7 @@ impl Printer {
             verbose,
             quiet,
             last: Mutex::new((Instant::now(), None)),
+            deployment_id: Mutex::new(None),
         }
     }
 
@@ -112,6 +131,7 @@ fn split(s: &SplitView) -> String {
 pub fn line(event: &Event, verbose: bool) -> Option<String> {
     Some(match event {
         Event::DeploymentStarted {
+            deployment_id,
             route,
             target,
             stable,
@@ -119,8 +139,12 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
             split: s,
             ..
         } => {
+            let id = deployment_id
+                .as_ref()
+                .map(|id| format!("deployment {id}: "))
+                .unwrap_or_default();
             format!(
-                "deploying {target} ({strategy}) on {route}; stable {stable}; now {}",
+                "{id}deploying {target} ({strategy}) on {route}; stable {stable}; now {}",
                 split(s)
             )
         }
@@ -258,15 +282,17 @@ impl Observer for Printer {
         let mut out = std::io::stdout().lock();
         match self.format {
             OutputFormat::Json => {
-                let mut v = serde_json::to_value(event).unwrap_or_default();
-                crate::naming::json::event(&mut v, event);
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert(
-                        "ts".into(),
-                        humantime::format_rfc3339_millis(at).to_string().into(),
-                    );
+                let Ok(mut id) = self.deployment_id.lock() else {
+                    return;
+                };
+                if let Event::DeploymentStarted {
+                    deployment_id: Some(started),
+                    ..
+                } = event
+                {
+                    *id = Some(started.clone());
                 }
-                let _ = writeln!(out, "{v}");
+                let _ = writeln!(out, "{}", json(at, event, id.as_deref()));
             }
             OutputFormat::Text if !self.quiet => {
                 if let Some(l) = line(event, self.verbose) {

@@ -9,9 +9,9 @@ use albflip::traffic::{ChangeOutcome, RouteStatus, Verification};
 use serde_json::json;
 
 /// Renders `status` for people.
-pub fn status_text(s: &RouteStatus) -> String {
+pub fn status_text(s: &RouteStatus, verbose: bool) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Route       {}\n", s.route));
+    out.push_str(&format!("Route       {}\n", route_name(&s.route, verbose)));
     out.push_str(&format!(
         "Stable      {}{}\n",
         s.stable,
@@ -21,7 +21,13 @@ pub fn status_text(s: &RouteStatus) -> String {
             _ => "",
         }
     ));
-    out.push_str(&format!("Stickiness  {}\n", s.stickiness));
+    out.push_str(&format!("Stickiness  {}", s.stickiness));
+    if let Some(recorded) = s.stickiness_recorded {
+        out.push_str(&format!(
+            " (a rollback turned off {recorded}; the next shift or deploy turns it back on)"
+        ));
+    }
+    out.push('\n');
     if let Some(d) = &s.deployment {
         let steps: Vec<String> = d.steps.iter().map(|p| format!("{p}%")).collect();
         out.push_str(&format!(
@@ -54,22 +60,53 @@ pub fn status_text(s: &RouteStatus) -> String {
             .weight
             .map(|w| w.to_string())
             .unwrap_or_else(|| "-".into());
+        let group = if verbose {
+            format!("{}  {}", c.target_group_name, c.target_group_arn)
+        } else {
+            c.target_group_name.to_string()
+        };
         out.push_str(&format!(
-            "  {:<6} {:>6}% {:>6} {:>8}  {}  {}\n",
+            "  {:<6} {:>6}% {:>6} {:>8}  {group}\n",
             color.as_str(),
             c.percent,
             weight,
             format!("{}/{}", c.healthy, c.total),
-            c.target_group_name,
-            c.target_group_arn
         ));
     }
-    out.push_str(&routes_text(s));
+    out.push_str(&routes_text(s, verbose));
+    if !verbose {
+        out.push_str("\n(names; -v shows the ARNs)\n");
+    }
     out
 }
 
+/// A route for people: by its load balancer's name and the listener's (and rule's) id, or with `verbose`
+/// by its ARN.
+pub fn route_name(route: &albflip::aws::route::RouteId, verbose: bool) -> String {
+    use albflip::aws::route::RouteId;
+    if verbose {
+        return route.to_string();
+    }
+    let last = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+    let listener = route.listener();
+    let lb = listener.load_balancer();
+    match route {
+        RouteId::Listener(_) => format!(
+            "default action of listener {} on {}",
+            last(listener.as_str()),
+            lb.name()
+        ),
+        RouteId::Rule(rule) => format!(
+            "listener rule {} of listener {} on {}",
+            last(rule.as_str()),
+            last(listener.as_str()),
+            lb.name()
+        ),
+    }
+}
+
 /// The lockstep group: each route with its split, then the routes left alone.
-fn routes_text(s: &RouteStatus) -> String {
+fn routes_text(s: &RouteStatus, verbose: bool) -> String {
     let mut out = format!(
         "
   Routes moved together ({}):
@@ -77,13 +114,17 @@ fn routes_text(s: &RouteStatus) -> String {
         s.routes.len()
     );
     for r in &s.routes {
+        // Without -v the route's name already holds its load balancer's.
+        let lb = if verbose {
+            format!("  [{}]", r.load_balancer_arn.name())
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "  blue {:>3}% / green {:>3}%  {}  [{}]
-",
+            "  blue {:>3}% / green {:>3}%  {}{lb}\n",
             r.blue_percent,
             r.green_percent,
-            r.route,
-            r.load_balancer_arn.name()
+            route_name(&r.route, verbose),
         ));
     }
     if !s.left_alone.is_empty() {
@@ -121,6 +162,19 @@ pub fn status_json(s: &RouteStatus) -> serde_json::Value {
         );
     }
     v
+}
+
+/// The capacity holds albflip keeps on the colors' Auto Scaling groups, one line each.
+pub fn holds_text(holds: &[albflip::cleanup::HeldGroup]) -> String {
+    holds
+        .iter()
+        .map(|h| {
+            format!(
+                "Hold        {} {}: minimum {} held by albflip (albflip:held-min; {} when the deployment ends)\n",
+                h.color, h.group, h.min, h.held_min
+            )
+        })
+        .collect()
 }
 
 /// Renders a shift or rollback for people.
@@ -176,7 +230,7 @@ pub fn change_text(
             out.push_str(&format!("{verb}: already at {} on the {route}\n", o.after));
         }
         out.push_str(&others_text(o));
-        out.push_str(&format!("  {how}; stickiness {} kept\n", o.stickiness));
+        out.push_str(&stickiness_text(how, o));
     }
     if !o.dry_run && o.stable_tag_written {
         out.push_str(&format!(
@@ -194,6 +248,26 @@ pub fn change_text(
         out.push_str(&format!(": {}", list.join(", ")));
     }
     out.push('\n');
+    out
+}
+
+/// How the write was verified, and what happened to group stickiness: kept, released by a rollback
+/// (with the setting recorded), or written back from a rollback's record.
+fn stickiness_text(how: &str, o: &ChangeOutcome) -> String {
+    if o.stickiness_released.is_empty() && o.stickiness_restored.is_empty() {
+        return format!("  {how}; stickiness {} kept\n", o.stickiness);
+    }
+    let mut out = format!("  {how}\n");
+    for (route, had) in &o.stickiness_released {
+        out.push_str(&format!(
+            "  group stickiness ({had}) turned off on the {route} so that sticky clients leave the old color; recorded in albflip:stickiness, the next shift or deploy turns it back on (--keep-stickiness leaves it on)\n"
+        ));
+    }
+    for (route, setting) in &o.stickiness_restored {
+        out.push_str(&format!(
+            "  group stickiness ({setting}) turned back on on the {route}, as recorded when a rollback turned it off\n"
+        ));
+    }
     out
 }
 
@@ -245,6 +319,8 @@ pub fn change_json(
         "stable": o.stable,
         "stable_tag_written": o.stable_tag_written,
         "stickiness": o.stickiness,
+        "stickiness_released": o.stickiness_released.iter().map(|(r, s)| json!({"route": r.resource_arn(), "had": s})).collect::<Vec<_>>(),
+        "stickiness_restored": o.stickiness_restored.iter().map(|(r, s)| json!({"route": r.resource_arn(), "setting": s})).collect::<Vec<_>>(),
         "warnings": crate::naming::json::texts(&o.warnings),
         "routes": o.routes.iter().map(|r| r.resource_arn()).collect::<Vec<_>>(),
         "changes": o.changes.iter().map(|c| json!({
@@ -261,7 +337,8 @@ pub fn change_json(
 /// The final summary of a deployment: a line for people, or a `summary` NDJSON object.
 pub fn summary(
     outcome: &albflip::engine::Outcome,
-    calls: &albflip::aws::CallCounter,
+    calls: Option<&albflip::aws::CallCounter>,
+    blast: Option<&albflip::events::BlastRadius>,
     format: crate::args::OutputFormat,
     quiet: bool,
 ) {
@@ -309,8 +386,13 @@ pub fn summary(
                     ),
                 );
                 obj.insert("message".into(), json!(text));
-                obj.insert("api_calls".into(), json!(calls.per_service()));
-                obj.insert("api_calls_by_operation".into(), json!(calls.snapshot()));
+                if let Some(calls) = calls {
+                    obj.insert("api_calls".into(), json!(calls.per_service()));
+                    obj.insert("api_calls_by_operation".into(), json!(calls.snapshot()));
+                }
+                if let Some(b) = blast {
+                    obj.insert("blast_radius".into(), json!(b));
+                }
             }
             println!("{v}");
         }
@@ -321,15 +403,29 @@ pub fn summary(
                     Outcome::RolledBack { .. } | Outcome::Interrupted { .. }
                 )
             {
-                let per: Vec<String> = calls
-                    .per_service()
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect();
-                println!("{text}\nAPI calls: {}", per.join(", "));
+                println!("{text}");
+                if let Some(b) = blast {
+                    println!("{}", blast_text(b));
+                }
+                if let Some(calls) = calls {
+                    let per: Vec<String> = calls
+                        .per_service()
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect();
+                    println!("API calls: {}", per.join(", "));
+                }
             }
         }
     }
+}
+
+/// The blast radius line: what the run cost the new color's users.
+pub fn blast_text(b: &albflip::events::BlastRadius) -> String {
+    format!(
+        "blast radius: {} failed requests on {} (of {} it served) over {:.0}s",
+        b.failed_requests, b.color, b.requests, b.seconds
+    )
 }
 
 fn human(d: std::time::Duration) -> String {
@@ -341,11 +437,25 @@ pub fn plan_text(
     spec: &albflip::engine::DeploySpec,
     resolved: &albflip::aws::resolve::Resolved,
 ) -> String {
+    let route = resolved.snapshot.route.to_string();
+    let calls = api_call_estimate(spec);
+    plan_text_on(spec, &route, resolved.split, resolved.stable, Some(&calls))
+}
+
+/// The plan of `spec` on a route named `route` that is at `split` with `stable` stable, and the API
+/// calls it will make when they are known.
+pub fn plan_text_on(
+    spec: &albflip::engine::DeploySpec,
+    route: &str,
+    split: albflip::model::Split,
+    stable: Color,
+    calls: Option<&str>,
+) -> String {
     let p = &spec.plan;
     let g = &spec.gates;
     let mut out = format!(
         "Plan: {} to {} on the {}\n  now {}; stable {}\n",
-        spec.strategy, p.target, resolved.snapshot.route, resolved.split, resolved.stable
+        spec.strategy, p.target, route, split, stable
     );
     let w = &spec.window;
     let step_length = |bake| albflip::plan::step_length(bake, w.lag, w.period);
@@ -389,7 +499,9 @@ pub fn plan_text(
         human(w.lag),
         human(w.period)
     ));
-    out.push_str(&format!("  API calls: {}\n", api_call_estimate(spec)));
+    if let Some(calls) = calls {
+        out.push_str(&format!("  API calls: {calls}\n"));
+    }
     out.push_str("Nothing was written.\n");
     out
 }
@@ -493,5 +605,84 @@ pub fn change(
     match g.output {
         crate::args::OutputFormat::Json => format!("{}\n", change_json(command, o, &snapshot)),
         crate::args::OutputFormat::Text => change_text(verb, o, &snapshot, g.verbose > 0),
+    }
+}
+
+/// One look of `albflip watch`: the recorded deployment, the live split and, while a step bakes, every
+/// gate's value against its threshold and the judge's evidence.
+pub fn watch_text(r: &albflip::engine::WatchReport, now: std::time::SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let stamp = stamp.get(11..19).unwrap_or(&stamp).to_string();
+    let live = format!("blue {}% / green {}%", r.split.blue, r.split.green);
+    let Some(rec) = &r.record else {
+        return format!("{stamp} no deployment recorded; live {live}\n");
+    };
+    let who = if rec.started_by.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", rec.started_by)
+    };
+    let mut out = format!(
+        "{stamp} deployment {} ({} to {}{who}): {}, step {}/{}; live {live}\n",
+        rec.id,
+        rec.strategy,
+        rec.target,
+        crate::commands::watch::phase_words(rec.phase),
+        rec.step,
+        rec.steps.len()
+    );
+    let Some(step) = &r.step else {
+        return out;
+    };
+    let secs = |s: f64| albflip::duration::human(std::time::Duration::from_secs_f64(s.max(0.0)));
+    out.push_str(&format!(
+        "  step {} at {}%: {} in; bake {}/{} published (step ~{})\n",
+        step.step,
+        step.percent,
+        secs(step.elapsed_seconds),
+        secs(step.covered_seconds),
+        secs(step.bake_seconds),
+        secs(step.step_seconds)
+    ));
+    if let Some(e) = &step.metrics_error {
+        out.push_str(&format!("  metrics unavailable: {e}\n"));
+    }
+    if step.results.is_empty() && step.metrics_error.is_none() {
+        out.push_str("  waiting for the first metric period after the step's write\n");
+    }
+    for g in &step.results {
+        let value = g.value.map_or("no data".to_string(), number);
+        out.push_str(&format!(
+            "  {:<7} {:<21} {value:>8} vs {:<8} {}\n",
+            format!("{:?}", g.verdict).to_uppercase(),
+            g.gate.as_str(),
+            number(g.threshold),
+            g.message
+        ));
+    }
+    for j in &step.judgements {
+        let e = &j.evidence;
+        out.push_str(&format!(
+            "  judge   {:<21} evidence {:.2} of {:.0} needed ({}% confidence): new {}/{} errors, stable {}/{}, {} period(s)\n",
+            j.gate.as_str(),
+            e.statistic,
+            e.threshold,
+            e.confidence,
+            e.new_errors,
+            e.new_requests,
+            e.stable_errors,
+            e.stable_requests,
+            e.periods
+        ));
+    }
+    out
+}
+
+/// A gate's value or threshold, with as many decimals as its size needs.
+fn number(v: f64) -> String {
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 1.0 => format!("{v:.2}"),
+        _ => format!("{v:.4}"),
     }
 }

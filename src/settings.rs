@@ -58,6 +58,7 @@ impl Settings {
             .zip(application)
             .map(|(e, a)| format!("{e}-{a}-albflip-locks"));
         target.lockstep = lockstep_from(flags, &file.target)?;
+        target.keep_stickiness = flags.keep_stickiness;
         let aws = AwsSettings {
             region: global.region.clone().or(file.aws.region.clone()),
             profile: global.profile.clone().or(file.aws.profile.clone()),
@@ -129,6 +130,11 @@ fn lockstep_from(flags: &TargetArgs, file: &TargetSection) -> Result<Lockstep, E
             from_file.include
         } else {
             include
+        },
+        pairs: if flags.pair.is_empty() {
+            from_file.pairs
+        } else {
+            flags.pair.clone()
         },
     })
 }

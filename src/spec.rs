@@ -9,7 +9,9 @@ use albflip::model::{Color, Percent};
 use albflip::plan::{JudgeKind, Steps};
 use albflip::Error;
 
-use crate::args::{BakeArgs, DeployArgs, GateArgs, PromoteArgs, StrategyArgs, StrategyName};
+use crate::args::{
+    BakeArgs, DeployArgs, GateArgs, PromoteArgs, StrategyArgs, StrategyName, WatchArgs,
+};
 
 fn invalid(what: &str, why: impl Into<String>, fix: &str) -> Error {
     Error::InvalidInput {
@@ -189,6 +191,19 @@ pub fn promote(
     let spec = options(None, &args.bake, &args.gates)?.promote_spec(strategy_file, gates_file)?;
     warn(&spec, &args.gates, gates_file);
     Ok(spec)
+}
+
+/// The spec `watch` judges a watched step with: the gates and the bake (the color and steps come from
+/// the record).
+pub fn watch(
+    args: &WatchArgs,
+    strategy_file: &StrategySection,
+    gates_file: &GatesSection,
+) -> Result<DeploySpec, Error> {
+    let mut o = DeployOptions::default();
+    o.bake = args.bake;
+    gate_options(&mut o, &args.gates)?;
+    o.deploy_spec(Color::Green, strategy_file, gates_file)
 }
 
 /// The spec of a gated `shift`: one step.

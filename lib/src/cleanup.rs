@@ -35,6 +35,7 @@ use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::RouteId;
 use crate::providers::aws::router::pool;
 use crate::providers::aws::routes::AlbRoutes;
+use crate::providers::aws::sticky;
 use crate::state::{DeploymentRecord, Phase};
 use crate::traffic::{self, ChangeOptions, ChangeOutcome};
 
@@ -87,6 +88,7 @@ pub async fn cleanup<A: Alb, S: Scaler>(
 ) -> Result<CleanupOutcome, Error> {
     let resolved = resolve::resolve(alb, target).await?;
     check_settled(&resolved)?;
+    check_unstuck(&resolved, std::time::SystemTime::now())?;
     let old = resolved.stable.other();
     let before = find_asg(scaler, &resolved, asgs, old).await?;
     let record = (before.desired > 0).then(|| CapacityRecord::of(&before));
@@ -158,6 +160,39 @@ fn check_settled(resolved: &Resolved) -> Result<(), Error> {
             ", then run ",
             {next Next::Cleanup},
             " again"
+        ),
+    })
+}
+
+/// Refuses while sticky clients may still reach the old color: group stickiness keeps a client on its
+/// target group even at weight 0 until its cookie expires, so the old color is scaled down only once its
+/// weight has been 0 for the longest stickiness duration of the routes (from the drain recorded on the
+/// named route, [`sticky::DRAINED_TAG`]). Without a record (drained by hand, or by an older albflip)
+/// there is nothing to wait from.
+fn check_unstuck(resolved: &Resolved, now: std::time::SystemTime) -> Result<(), Error> {
+    let old = resolved.stable.other();
+    let Some(duration) = sticky::longest(&resolved.routes()) else {
+        return Ok(());
+    };
+    let Some(drained) = sticky::drained_at(&resolved.tags, old) else {
+        return Ok(());
+    };
+    let allowed = drained + duration;
+    let Ok(left) = allowed.duration_since(now) else {
+        return Ok(());
+    };
+    Err(Error::State {
+        what: format!(
+            "clients with a stickiness cookie can still reach {old}: its weight went to 0 at {}, and group stickiness keeps them for {} (until {})",
+            crate::state::timestamp(drained),
+            crate::duration::human(duration),
+            crate::state::timestamp(allowed),
+        )
+        .into(),
+        fix: text!(
+            format!("Run "),
+            {next Next::Cleanup},
+            format!(" again in {} (from {}), or turn group stickiness off on the route first", crate::duration::human(left), crate::state::timestamp(allowed))
         ),
     })
 }
@@ -235,10 +270,14 @@ fn check_not_serving(group: &PoolInfo, resolved: &Resolved, color: Color) -> Res
 
 /// How to roll back: where traffic goes, the traffic options, and how long to wait for a color that
 /// must be scaled back up first.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RollbackOptions {
     /// Send all traffic to this color instead of the stable one.
     pub to: Option<Color>,
+    /// Roll back only this deployment: when the route records another one (or none), refuse with
+    /// [`Error::Conflict`] and write nothing. A pipeline passes the id its own deploy printed, so that
+    /// its clean-up never touches another build's deployment.
+    pub deployment_id: Option<String>,
     /// The traffic change: dry run, force, healthy hosts needed.
     pub change: ChangeOptions,
     /// How long to wait for the color's healthy targets after scaling it back up; `None` (`--force`):
@@ -296,11 +335,14 @@ where
     C: Clock,
 {
     let (resolved, health) = resolve::resolve_for_rollback(alb, target, options.to).await?;
+    if let Some(id) = &options.deployment_id {
+        check_own_deployment(&resolved, id)?;
+    }
     let color = options.to.unwrap_or(resolved.stable);
     let mut warnings = Vec::new();
     let capacity = match pending_restore(scaler, &resolved, color, &mut warnings).await {
         Some(step) => {
-            Some(restore(alb, scaler, clock, &resolved, step, options, on_progress).await?)
+            Some(restore(alb, scaler, clock, &resolved, step, &options, on_progress).await?)
         }
         None => None,
     };
@@ -340,6 +382,85 @@ where
         change,
         released,
     })
+}
+
+/// An Auto Scaling group albflip holds (its minimum raised to its desired size for a deployment).
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldGroup {
+    /// The color whose target group it registers with.
+    pub color: Color,
+    /// The group's name.
+    pub group: String,
+    /// Its minimum now (raised by albflip).
+    pub min: u32,
+    /// The minimum the hold puts back.
+    pub held_min: u32,
+}
+
+/// The capacity holds on the Auto Scaling groups of `status`'s colors, for `status`. Read-only.
+pub async fn holds<S: Scaler>(
+    scaler: &S,
+    status: &traffic::RouteStatus,
+) -> Result<Vec<HeldGroup>, Error> {
+    let mut held = Vec::new();
+    for (color, c) in [(Color::Blue, &status.blue), (Color::Green, &status.green)] {
+        let groups = scaler
+            .groups_for_target_group(&c.target_group_arn)
+            .await
+            .map_err(Error::Read)?;
+        held.extend(groups.into_iter().filter_map(|g| {
+            Some(HeldGroup {
+                color,
+                held_min: g.held_min?,
+                min: g.min,
+                group: g.name,
+            })
+        }));
+    }
+    Ok(held)
+}
+
+/// The route records deployment `id`: a rollback that names its deployment never touches another
+/// one's (a pipeline's clean-up after its own deploy was refused, for example because another build
+/// held the lock).
+pub fn check_own_deployment(resolved: &Resolved, id: &str) -> Result<(), Error> {
+    let route = &resolved.snapshot.route;
+    let recorded = DeploymentRecord::from_tags(&resolved.tags);
+    match recorded {
+        Some(r) if r.id == id => Ok(()),
+        Some(r) => Err(Error::Conflict {
+            what: format!(
+                "the {route} records deployment {} ({}, {} by {}), not {id}",
+                r.id,
+                r.phase.as_str(),
+                r.target,
+                if r.started_by.is_empty() {
+                    "?"
+                } else {
+                    &r.started_by
+                }
+            ),
+            fix: text!(
+                "Nothing was written: that deployment is not the one named by ",
+                {given Input::DeploymentId},
+                ". Leave it to whoever runs it; ",
+                {next Next::Status},
+                " shows it, and a rollback without ",
+                {input Input::DeploymentId},
+                " moves traffic whatever runs"
+            ),
+        }),
+        None => Err(Error::Conflict {
+            what: format!("the {route} records no deployment, so not {id}"),
+            fix: text!(
+                "Nothing was written. ",
+                {next Next::Status},
+                " shows the route; a rollback without ",
+                {input Input::DeploymentId},
+                " moves traffic to the stable color"
+            ),
+        }),
+    }
 }
 
 /// Whether the route records a deployment that did not finish.
@@ -436,7 +557,7 @@ async fn restore<A: Alb, S: Scaler, C: Clock>(
     clock: &C,
     resolved: &Resolved,
     mut step: CapacityRestore,
-    options: RollbackOptions,
+    options: &RollbackOptions,
     mut on_progress: impl FnMut(Color, &Progress) + Send,
 ) -> Result<CapacityRestore, Error> {
     if options.change.dry_run {

@@ -44,6 +44,65 @@ pub struct FileConfig {
     /// `[test-traffic]`: the test listener and its smoke check.
     #[serde(default, rename = "test-traffic")]
     pub test_traffic: TestTrafficSection,
+    /// `[notify]`: webhooks told of a deployment's progress.
+    #[serde(default)]
+    pub notify: NotifySection,
+    /// `[haproxy]`: the HAProxy route (with `[target] router = "haproxy"`).
+    #[serde(default)]
+    pub haproxy: HaproxySection,
+    /// `[nginx]`: the nginx route (with `[target] router = "nginx"`).
+    #[serde(default)]
+    pub nginx: NginxSection,
+}
+
+/// `[nginx]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NginxSection {
+    /// The upstream file albflip owns (included by nginx.conf).
+    pub upstream_file: Option<PathBuf>,
+    /// The upstream block's name in it.
+    pub upstream: Option<String>,
+    /// Blue's servers (`HOST:PORT` as in the upstream).
+    pub blue: Option<Vec<String>>,
+    /// Green's servers.
+    pub green: Option<Vec<String>>,
+    /// The access log written in albflip's JSON `log_format`.
+    pub access_log: Option<PathBuf>,
+    /// The reload command [default: `nginx -s reload`].
+    pub reload_command: Option<String>,
+    /// The configuration test command [default: `nginx -t`].
+    pub test_command: Option<String>,
+    /// nginx's pid file [default: `/run/nginx.pid`].
+    pub pid_file: Option<PathBuf>,
+    /// The path each server answers health probes on [default: `/`].
+    pub health_path: Option<String>,
+    /// Where albflip keeps its state file and lock on this host [default: `/var/lib/albflip`].
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NotifySection {
+    /// The URLs each notification is POSTed to (a Slack incoming webhook, or any JSON receiver).
+    pub urls: Option<Vec<String>>,
+}
+
+/// `[haproxy]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HaproxySection {
+    /// The runtime API socket: a unix socket path or `tcp:HOST:PORT`.
+    pub socket: Option<String>,
+    /// The backend.
+    pub backend: Option<String>,
+    /// Blue's servers in the backend.
+    pub blue: Option<Vec<String>>,
+    /// Green's servers in the backend.
+    pub green: Option<Vec<String>>,
+    /// Where albflip keeps its state file and lock on this host [default: `/var/lib/albflip`].
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `[autoscaling]`.
@@ -162,6 +221,8 @@ pub struct GatesSection {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TargetSection {
+    /// What moves the traffic: `aws` (default), `haproxy` or `nginx`.
+    pub router: Option<String>,
     /// Listener ARN.
     pub listener_arn: Option<String>,
     /// Rule ARN (act on a listener rule instead of the default action).
@@ -185,6 +246,20 @@ pub struct TargetSection {
     pub include_routes: Option<Vec<String>>,
     /// Move only the named route.
     pub single_route: Option<bool>,
+    /// Other load balancers' blue/green pairs that move with this route (`[[target.pairs]]`).
+    pub pairs: Option<Vec<PairSection>>,
+}
+
+/// `[[target.pairs]]`: another load balancer and its own blue and green target groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PairSection {
+    /// The load balancer's name.
+    pub load_balancer: String,
+    /// Its blue target group (name or ARN).
+    pub blue: String,
+    /// Its green target group (name or ARN).
+    pub green: String,
 }
 
 impl TargetSection {
@@ -209,6 +284,16 @@ impl TargetSection {
             single_route: self.single_route.unwrap_or(false),
             load_balancers: self.lockstep_load_balancers.clone().unwrap_or_default(),
             include,
+            pairs: self
+                .pairs
+                .iter()
+                .flatten()
+                .map(|p| crate::providers::aws::lockstep::Pair {
+                    load_balancer: p.load_balancer.clone(),
+                    blue: p.blue.clone(),
+                    green: p.green.clone(),
+                })
+                .collect(),
         })
     }
 }
@@ -398,5 +483,24 @@ mod tests {
         let err =
             FileConfig::parse("[target]\nlistner-arn = \"x\"\n", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("listner-arn"), "{err}");
+    }
+
+    /// Issue 17: `[[target.pairs]]` gives the lockstep its load balancer pairs.
+    #[test]
+    fn target_pairs_become_lockstep_pairs() {
+        let c = FileConfig::parse(
+            "[target]\nenvironment = \"prod\"\napplication = \"shop\"\n[[target.pairs]]\nload-balancer = \"prod-shop-internal-alb\"\nblue = \"i-blue-tg\"\ngreen = \"i-green-tg\"\n",
+            Path::new("albflip.toml"),
+        )
+        .unwrap();
+        let lockstep = c.target.lockstep().unwrap();
+        assert_eq!(
+            lockstep.pairs,
+            vec![crate::providers::aws::lockstep::Pair {
+                load_balancer: "prod-shop-internal-alb".into(),
+                blue: "i-blue-tg".into(),
+                green: "i-green-tg".into(),
+            }]
+        );
     }
 }

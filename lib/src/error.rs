@@ -58,7 +58,7 @@ pub enum Error {
     #[error("{}", self.text())]
     WriteFailed {
         /// The route being written.
-        route: RouteId,
+        route: String,
         /// The error.
         #[source]
         source: ApiError,
@@ -67,7 +67,7 @@ pub enum Error {
     #[error("{}", self.text())]
     VerificationFailed {
         /// The route.
-        route: RouteId,
+        route: String,
         /// What was written.
         expected: String,
         /// What was found.
@@ -107,7 +107,7 @@ pub enum Error {
     #[error("{}", self.text())]
     Drift {
         /// The route.
-        route: RouteId,
+        route: String,
         /// What albflip expected.
         expected: String,
         /// What is live.
@@ -231,6 +231,18 @@ pub enum Error {
         record: String,
         /// The listener or rule that was to carry it.
         resource: String,
+        /// The error.
+        #[source]
+        source: Box<ApiError>,
+    },
+    /// Traffic was rolled back with group stickiness released, but recording the setting it had (so the
+    /// next shift or deployment writes it back) failed.
+    #[error("{}", self.text())]
+    StickinessRecordFailed {
+        /// The route whose setting was released.
+        route: RouteId,
+        /// The setting it had.
+        setting: crate::model::Stickiness,
         /// The error.
         #[source]
         source: Box<ApiError>,
@@ -412,6 +424,13 @@ impl Error {
                 {next N::Rollback},
                 " could not scale it back up"
             ),
+            Error::StickinessRecordFailed {
+                route,
+                setting,
+                source,
+            } => text!(
+                format!("traffic was rolled back with the group stickiness of the {route} turned off so that sticky clients leave the old color, but recording the setting it had ({setting}) failed: {source}. Turn it back on by hand when the route is healthy again (`aws elbv2 modify-listener` or `modify-rule` with TargetGroupStickinessConfig Enabled=true,DurationSeconds={})", setting.duration_seconds.unwrap_or(1)),
+            ),
             Error::Smoke(e) => e.text(),
             other => text!(other.to_string()),
         }
@@ -503,6 +522,7 @@ impl Error {
             Error::WriteFailed { .. }
             | Error::VerificationFailed { .. }
             | Error::TagFailed { .. }
+            | Error::StickinessRecordFailed { .. }
             | Error::RoutesFailed { .. } => ErrorKind::WriteFailed,
         }
     }
@@ -514,7 +534,9 @@ impl Error {
             Error::ScalingFailed { source, .. } | Error::CapacityRecordFailed { source, .. } => {
                 Some(source)
             }
-            Error::TagFailed { source, .. } => Some(source),
+            Error::TagFailed { source, .. } | Error::StickinessRecordFailed { source, .. } => {
+                Some(source)
+            }
             Error::Aborted { cause, .. } | Error::LockstepFailed { cause, .. } => cause.api_error(),
             Error::RollbackFailed { rollback, .. } => rollback.api_error(),
             _ => None,

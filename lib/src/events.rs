@@ -28,6 +28,97 @@ impl From<Split> for SplitView {
     }
 }
 
+/// The counts a poll judged: both colors' requests and errors over the window it read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowCounts {
+    /// The window's start (RFC 3339, UTC).
+    pub window_start: String,
+    /// The window's end (RFC 3339, UTC).
+    pub window_end: String,
+    /// The new color's requests in the window.
+    pub new_requests: f64,
+    /// The new color's errors (5XX and failed target connections) in the window.
+    pub new_errors: f64,
+    /// The stable color's requests in the window.
+    pub stable_requests: f64,
+    /// The stable color's errors in the window.
+    pub stable_errors: f64,
+}
+
+impl WindowCounts {
+    /// The counts of an observation.
+    pub fn of(o: &crate::plan::Observation) -> WindowCounts {
+        WindowCounts {
+            window_start: crate::state::timestamp(o.window_start),
+            window_end: crate::state::timestamp(o.window_end),
+            new_requests: o.new.requests,
+            new_errors: o.new.errors,
+            stable_requests: o.stable.requests,
+            stable_errors: o.stable.errors,
+        }
+    }
+}
+
+/// One metric period of the new color, as [`Event::Observed`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ObservedPeriod {
+    /// When it starts, in seconds since the Unix epoch.
+    pub start: f64,
+    /// Its length in seconds.
+    pub seconds: f64,
+    /// Requests the new color served in it.
+    pub requests: f64,
+    /// Of those, the ones it failed.
+    pub errors: f64,
+}
+
+/// What a run cost the new color's users: the requests it failed in the periods the run read, and the
+/// stretch of time those periods cover.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BlastRadius {
+    /// The new color.
+    pub color: Color,
+    /// Requests it failed.
+    pub failed_requests: f64,
+    /// Requests it served in all (failed or not) in the periods read.
+    pub requests: f64,
+    /// From the start of the first period with a failure to the end of the last, in seconds.
+    pub seconds: f64,
+}
+
+/// The blast radius of a run from its events: every period [`Event::Observed`] reported (the last
+/// report of each), summed. `None` when no event reported periods.
+pub fn blast_radius<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<BlastRadius> {
+    let mut color = None;
+    let mut periods: std::collections::BTreeMap<u64, ObservedPeriod> = Default::default();
+    for event in events {
+        if let Event::Observed {
+            color: c,
+            periods: read,
+            ..
+        } = event
+        {
+            color = Some(*c);
+            for p in read {
+                // Keyed by the start in milliseconds: the same period read twice is counted once.
+                periods.insert((p.start * 1000.0).round() as u64, *p);
+            }
+        }
+    }
+    let color = color?;
+    let failing: Vec<&ObservedPeriod> = periods.values().filter(|p| p.errors > 0.0).collect();
+    let seconds = match (failing.first(), failing.last()) {
+        (Some(first), Some(last)) => last.start + last.seconds - first.start,
+        _ => 0.0,
+    };
+    Some(BlastRadius {
+        color,
+        failed_requests: periods.values().map(|p| p.errors).sum(),
+        requests: periods.values().map(|p| p.requests).sum(),
+        seconds,
+    })
+}
+
 /// An engine event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -35,6 +126,13 @@ impl From<Split> for SplitView {
 pub enum Event {
     /// The deployment started.
     DeploymentStarted {
+        /// The deployment's id, as recorded on the route (none for a gated shift, which records
+        /// nothing). A pipeline keeps it to roll back only its own deployment.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        deployment_id: Option<String>,
+        /// Who started it, as recorded.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started_by: Option<String>,
         /// The route (listener or rule ARN).
         route: String,
         /// The new color.
@@ -88,6 +186,22 @@ pub enum Event {
         judgements: Vec<crate::plan::judge::Judgement>,
         /// `continue`, `passed` or `failed`.
         decision: String,
+        /// The requests and errors of both colors over the window this poll read; none before the
+        /// first period after the write is published.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        counts: Option<WindowCounts>,
+    },
+    /// The new color's counts in each metric period one poll read (from a source that reports its data
+    /// period by period). A period read by several polls is reported by each, with the same start:
+    /// keep the last. What the run cost the new color's users (its failed requests, and for how long)
+    /// is read from these: [`blast_radius`].
+    Observed {
+        /// Step number.
+        step: usize,
+        /// The new color.
+        color: Color,
+        /// The periods, oldest first.
+        periods: Vec<ObservedPeriod>,
     },
     /// The metric source failed for one poll.
     MetricsUnavailable {
@@ -278,5 +392,45 @@ impl Observer for Both<'_> {
     fn on_event(&self, at: SystemTime, event: &Event) {
         self.0.on_event(at, event);
         self.1.on_event(at, event);
+    }
+}
+
+#[cfg(test)]
+mod blast_tests {
+    use super::*;
+
+    fn period(start: f64, requests: f64, errors: f64) -> ObservedPeriod {
+        ObservedPeriod {
+            start,
+            seconds: 1.0,
+            requests,
+            errors,
+        }
+    }
+
+    #[test]
+    fn a_period_read_twice_counts_once_and_the_span_runs_from_the_first_failing_period_to_the_last()
+    {
+        let observed = |periods| Event::Observed {
+            step: 1,
+            color: Color::Green,
+            periods,
+        };
+        let events = [
+            observed(vec![period(100.0, 10.0, 0.0), period(101.0, 10.0, 3.0)]),
+            observed(vec![period(101.0, 10.0, 3.0), period(102.0, 12.0, 0.0)]),
+            observed(vec![period(103.0, 9.0, 2.0)]),
+        ];
+        let blast = blast_radius(&events).unwrap();
+        assert_eq!(blast.color, Color::Green);
+        assert_eq!(blast.failed_requests, 5.0);
+        assert_eq!(blast.requests, 41.0);
+        assert_eq!(blast.seconds, 3.0, "101 to the end of 103");
+        assert_eq!(
+            blast_radius(&[Event::Completed {
+                stable: Color::Green
+            }]),
+            None
+        );
     }
 }

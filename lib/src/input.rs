@@ -32,6 +32,8 @@ pub enum Input {
     RuleArn,
     /// An extra route to move in lockstep.
     IncludeRoute,
+    /// Another load balancer's blue/green pair that moves with the route.
+    Pair,
     /// Limiting albflip to the named route.
     SingleRoute,
     /// The AWS region.
@@ -108,6 +110,8 @@ pub enum Input {
     TakeOver,
     /// Consecutive failing periods that fail a step.
     FailureThreshold,
+    /// The id of one deployment (a rollback limited to it).
+    DeploymentId,
 }
 
 impl fmt::Display for Input {
@@ -124,6 +128,7 @@ impl fmt::Display for Input {
             ListenerArn => "the listener ARN",
             RuleArn => "the rule ARN",
             IncludeRoute => "the included routes",
+            Pair => "the load balancer pairs",
             SingleRoute => "the single-route option",
             Region => "the AWS region",
             Profile => "the AWS profile",
@@ -162,6 +167,7 @@ impl fmt::Display for Input {
             NoGates => "turning the gates off",
             TakeOver => "taking over",
             FailureThreshold => "the failure threshold",
+            DeploymentId => "the deployment id",
         })
     }
 }

@@ -49,11 +49,20 @@
 //! - [`providers`]: one folder per provider; [`aws`] (also at [`providers::aws`]) holds the ALB's ARNs,
 //!   weights, forward actions, route resolution, lockstep discovery, write path and IAM policy, and the
 //!   SDK adapters.
+//! - [`haproxy`] (also at [`providers::haproxy`]): HAProxy as a router through its runtime API (server
+//!   weights 0..=256, `show stat` counters and checks).
+//! - [`nginx`] (also at [`providers::nginx`]): nginx as a router through the upstream file albflip
+//!   owns (weights and `down`, configuration test, reload, read back), the access log as counters.
+//! - [`local`] (also at [`providers::local`]): what the routers on the host share: the state file, the
+//!   file lock and metrics from cumulative counters.
 //! - [`preflight`]: the checks run before any write, as verdicts (`albflip check`).
-//! - [`traffic`]: the ALB operations `status`, `shift`, `rollback`: resolve, decide, write once, verify.
+//! - [`traffic`]: the ALB operations `status`, `shift`, `rollback`: resolve, decide, write once, verify;
+//!   [`traffic::neutral`] has them over any [`ports::Provider`].
 //! - [`engine`]: the step engine (observe, decide, act, verify; rollback; cancellation), the
 //!   [`engine::DeploySpec`] it runs and how to build one, the [`engine::Outcome`].
 //! - [`events`]: what the engine reports as it goes.
+//! - [`history`]: the deployments a route has seen ([`history::HistoryEntry`]), kept in a
+//!   [`history::HistoryStore`] (the lock table on AWS).
 //! - [`capacity`]: Auto Scaling around a deployment: match the new color's capacity and wait for healthy
 //!   targets, scale the old color down once no route sends it traffic, restore it on rollback.
 //! - [`cleanup`]: after a deployment: `cleanup` scales the old color to zero (its capacity recorded in a
@@ -168,6 +177,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod hooks;
 pub mod input;
 pub mod lock;
@@ -186,5 +196,8 @@ pub mod traffic;
 
 /// The AWS provider, where 0.1 had it.
 pub use providers::aws;
+pub use providers::haproxy;
+pub use providers::local;
+pub use providers::nginx;
 
 pub use error::{Error, ErrorKind};

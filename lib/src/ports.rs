@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::model::Split;
 
 mod routes;
-pub use routes::{Provider, RouteNames, Routes, TestListener};
+pub use routes::{Member, Provider, RouteNames, Routes, TestListener};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -359,6 +359,14 @@ pub trait MetricSource: Send + Sync {
         &self,
         query: &MetricQuery,
     ) -> impl Future<Output = Result<crate::plan::Observation, ApiError>> + Send;
+
+    /// Whether the source reads its counts live, with no publication lag (the local routers' counters):
+    /// then, after a failed step's rollback, the engine reads the latest period once more, so that the
+    /// run's blast radius counts what the new color failed right up to the rollback. `false` by default
+    /// (CloudWatch publishes a minute late; waiting for it would hold the run).
+    fn live(&self) -> bool {
+        false
+    }
 
     /// Alarms, the optional second source: the state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each named
     /// alarm this source knows (CloudWatch alarms for the AWS source). A source without alarms keeps

@@ -83,10 +83,10 @@ impl Default for InMemoryAlb {
 impl InMemoryAlb {
     /// Blue 100 %, green 0 %, two healthy targets each, stickiness off.
     pub fn new() -> InMemoryAlb {
-        let groups = ColorGroups {
-            blue: arn(TargetGroupArn::parse(BLUE)),
-            green: arn(TargetGroupArn::parse(GREEN)),
-        };
+        let groups = ColorGroups::new(
+            arn(TargetGroupArn::parse(BLUE)),
+            arn(TargetGroupArn::parse(GREEN)),
+        );
         let forward = ForwardAction {
             targets: vec![
                 ForwardTarget {
@@ -199,6 +199,16 @@ impl InMemoryAlb {
         self.lock()
             .health
             .insert(self.groups.of(color).to_string(), health);
+    }
+
+    /// Sets the forward action's group stickiness behind albflip's back.
+    pub fn set_stickiness(&self, stickiness: Stickiness) {
+        self.lock().forward.stickiness = Some(stickiness);
+    }
+
+    /// The forward action's group stickiness (off when it has none).
+    pub fn stickiness(&self) -> Stickiness {
+        self.lock().forward.stickiness.unwrap_or(Stickiness::OFF)
     }
 
     /// Turns target-group-level stickiness on for a color.
@@ -321,6 +331,15 @@ impl AlbInventory for InMemoryAlb {
         let entry = s.tags.entry(arn_.to_string()).or_default();
         for (k, v) in tags {
             entry.insert(k.to_string(), v.to_string());
+        }
+        Ok(())
+    }
+
+    async fn remove_tags(&self, arn_: &str, keys: &[&str]) -> Result<(), ApiError> {
+        if let Some(entry) = self.lock().tags.get_mut(arn_) {
+            for k in keys {
+                entry.remove(*k);
+            }
         }
         Ok(())
     }

@@ -1,5 +1,8 @@
 //! The traffic operations: `status`, `shift` and `rollback`. Each resolves the route, decides, writes at
-//! most once, and verifies what it wrote.
+//! most once, and verifies what it wrote. The functions here are the ALB's (over its own route types);
+//! [`neutral`] has the same operations over any [`crate::ports::Provider`].
+
+pub mod neutral;
 
 use serde::Serialize;
 
@@ -13,6 +16,7 @@ use crate::providers::aws::checks::{self, KnownHealth};
 use crate::providers::aws::lockstep::LeftAlone;
 use crate::providers::aws::resolve::{self, Resolved, StableSource, Target};
 use crate::providers::aws::route::{self, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::sticky;
 use crate::providers::aws::write::{self, unwritable};
 use crate::state::{self, DeploymentRecord, Phase, STATE_TAG, UPDATED_TAG};
 
@@ -50,6 +54,9 @@ pub struct RouteStatus {
     pub green: ColorStatus,
     /// Group stickiness (off when the action has none).
     pub stickiness: Stickiness,
+    /// The group stickiness a rollback turned off on the route and recorded, which the next shift or
+    /// deployment turns back on.
+    pub stickiness_recorded: Option<Stickiness>,
     /// The stable color.
     pub stable: Color,
     /// Where the stable color came from.
@@ -109,6 +116,10 @@ pub async fn status<A: Alb>(alb: &A, target: &Target) -> Result<RouteStatus, Err
         blue: color_status(Color::Blue),
         green: color_status(Color::Green),
         stickiness: forward.stickiness.unwrap_or(Stickiness::OFF),
+        // Only while the live setting is still the released one (a record left behind says nothing).
+        stickiness_recorded: resolved
+            .sticky_record(&resolved.snapshot.route)
+            .filter(|_| sticky::released(forward.stickiness, sticky::Release::Off).is_none()),
         stable: resolved.stable,
         stable_source: resolved.stable_source,
         single_target_group: forward.targets.len() == 1,
@@ -174,6 +185,11 @@ pub struct ChangeOutcome {
     pub changes: Vec<RouteChange>,
     /// Routes that forward to blue or green and were left alone, with why.
     pub left_alone: Vec<LeftAlone>,
+    /// Routes whose group stickiness this rollback released (off, or 1 s) so that sticky clients leave
+    /// the old color, with the setting each had (recorded; the next shift or deployment writes it back).
+    pub stickiness_released: Vec<(RouteId, Stickiness)>,
+    /// Routes whose group stickiness this change wrote back from a rollback's record.
+    pub stickiness_restored: Vec<(RouteId, Stickiness)>,
 }
 
 /// One route of a traffic change: its own split before and after.
@@ -306,6 +322,10 @@ pub async fn apply<A: Alb>(
 }
 
 /// [`apply`] with health already read (`known`), which the health check does not read again.
+///
+/// A shift ([`Verification::ReadBack`]) writes back the group stickiness a rollback released and
+/// recorded ([`sticky`]), then removes the records; a rollback ([`Verification::Response`]) releases
+/// the group stickiness of every route it writes, in the same write, and records what it found.
 async fn apply_checked<A: Alb>(
     alb: &A,
     resolved: &Resolved,
@@ -315,13 +335,29 @@ async fn apply_checked<A: Alb>(
     known: &KnownHealth,
 ) -> Result<ChangeOutcome, Error> {
     let route = resolved.snapshot.route.clone();
+    let rollback = verification == Verification::Response;
     let current = resolved.forward()?;
-    let desired = route::forward_with_split(current, &resolved.groups, split)
-        .map_err(|p| unwritable(&route, p))?;
     if verification == Verification::ReadBack {
         resolved.check_agreement()?;
     }
-    let pending = pending_routes(resolved, split)?;
+    let (pending, restored) = match rollback {
+        true => (pending_routes(resolved, split)?, Vec::new()),
+        false => restoring(resolved, pending_routes(resolved, split)?),
+    };
+    let (pending, released) = match rollback {
+        true => releasing(alb, resolved, pending, known.release()).await,
+        false => (pending, Vec::new()),
+    };
+    let named = pending
+        .iter()
+        .find(|p| p.route == route)
+        .unwrap_or(&resolved.snapshot);
+    let desired = route::forward_with_split(
+        route::forward_of(named).unwrap_or(current),
+        &resolved.groups,
+        split,
+    )
+    .map_err(|p| unwritable(&route, p))?;
     let already = pending.is_empty();
     let warnings = checks::check_health(
         alb,
@@ -351,25 +387,107 @@ async fn apply_checked<A: Alb>(
         routes: resolved.routes().iter().map(|r| r.route.clone()).collect(),
         changes: changes(resolved, split, &pending, false),
         left_alone: resolved.left_alone.clone(),
+        stickiness_released: released,
+        stickiness_restored: restored,
     };
     if options.dry_run {
         return Ok(outcome);
     }
     if !already {
         checks::check_conversions(alb, resolved, &pending.iter().collect::<Vec<_>>()).await?;
-        if verification == Verification::ReadBack {
-            write::write_group(alb, &pending, &resolved.groups, split, verification).await?;
+        if rollback {
+            // The record is written with the traffic: should a write fail, a record of a setting still
+            // live is harmless (only a released setting is ever written back from it).
+            let (written, recorded) = tokio::join!(
+                write::write_each(alb, &pending, &resolved.groups, split),
+                sticky::record(alb, &outcome.stickiness_released)
+            );
+            written?;
+            // Traffic is back: a record that could not be written is a warning with the fix.
+            if let Err(e) = recorded {
+                outcome
+                    .warnings
+                    .push(crate::text!("WARNING: ").then(e.text()));
+            }
         } else {
-            write::write_each(alb, &pending, &resolved.groups, split).await?;
+            write::write_group(alb, &pending, &resolved.groups, split, verification).await?;
         }
         outcome.written = true;
         outcome.verification = verification;
         outcome.changes = changes(resolved, split, &pending, true);
     }
+    if let (Some(color), true) = (split.whole_color(), named_written(&outcome)) {
+        let drained = color.other();
+        if resolved.split.percent_of(drained).get() > 0 {
+            if let Err(e) = sticky::record_drained(alb, &route, &desired, drained).await {
+                tracing::warn!(error = %e, "recording when {drained} was drained failed; cleanup will not wait for its sticky clients");
+            }
+        }
+    }
+    if !rollback && !outcome.stickiness_restored.is_empty() {
+        let routes: Vec<RouteId> = resolved
+            .sticky_records
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect();
+        // A record left behind is harmless: a setting is only ever written back over a released one.
+        if let Err(e) = sticky::clear(alb, &routes).await {
+            tracing::warn!(error = %e, "the stickiness record could not be removed after its setting was written back");
+        }
+    }
     if tag_needed {
         checks::tag_stable(alb, &resolved.routes(), split, new_stable).await?;
     }
     Ok(outcome)
+}
+
+/// The `pending` routes with the stickiness their records hold put back (so the write restores it), and
+/// the routes restored. A route whose only change is its stickiness is pending too.
+fn restoring(
+    resolved: &Resolved,
+    pending: Vec<RouteSnapshot>,
+) -> (Vec<RouteSnapshot>, Vec<(RouteId, Stickiness)>) {
+    let mut restored = Vec::new();
+    let mut out = pending;
+    for snapshot in resolved.routes() {
+        let record = resolved.sticky_record(&snapshot.route);
+        let mut patched = snapshot.clone();
+        if !sticky::restore(&mut patched, record) {
+            continue;
+        }
+        restored.extend(record.map(|r| (snapshot.route.clone(), r)));
+        match out.iter_mut().find(|p| p.route == snapshot.route) {
+            Some(p) => *p = patched,
+            None => out.push(patched),
+        }
+    }
+    (out, restored)
+}
+
+/// The `pending` routes of a rollback with their group stickiness released (see [`sticky`]), and the
+/// setting each released route had.
+async fn releasing<A: Alb>(
+    alb: &A,
+    resolved: &Resolved,
+    pending: Vec<RouteSnapshot>,
+    read_ahead: Option<sticky::Release>,
+) -> (Vec<RouteSnapshot>, Vec<(RouteId, Stickiness)>) {
+    let refs: Vec<&RouteSnapshot> = pending.iter().collect();
+    let keep = resolved.keep_stickiness;
+    let how = match read_ahead.filter(|_| !keep) {
+        Some(how) => how,
+        None => sticky::how_to_release(alb, &resolved.groups, &refs, keep).await,
+    };
+    let mut released = Vec::new();
+    let routes = pending
+        .iter()
+        .map(|p| {
+            let (out, had) = sticky::release(p, how);
+            released.extend(had.map(|h| (p.route.clone(), h)));
+            out
+        })
+        .collect();
+    (routes, released)
 }
 
 /// Each route's own split before and `split` after; `written` marks the `pending` ones.
@@ -388,6 +506,11 @@ fn changes(
             written: written && pending.iter().any(|p| p.route == snapshot.route),
         })
         .collect()
+}
+
+/// Whether the named route was written.
+fn named_written(outcome: &ChangeOutcome) -> bool {
+    outcome.written && outcome.changes.first().is_some_and(|c| c.written)
 }
 
 /// The routes (the named one and its peers) that do not carry `split` yet.

@@ -26,6 +26,15 @@ pub async fn run(a: &DeployArgs, settings: Settings, g: &GlobalArgs) -> Result<u
         OutputFormat::Json => {
             let mut v = serde_json::to_value(&report).unwrap_or_default();
             crate::naming::json::check(&mut v, &report.checks);
+            // The verdict at the top, as the exit code says it: a pipeline reads one field.
+            if let Some(obj) = v.as_object_mut() {
+                let passed = report.passed();
+                obj.insert("passed".into(), passed.into());
+                obj.insert(
+                    "verdict".into(),
+                    if passed { "ready" } else { "not_ready" }.into(),
+                );
+            }
             format!("{v}\n")
         }
         OutputFormat::Text => render::check_text(&report),

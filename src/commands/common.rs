@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{BakeArgs, GlobalArgs, InterruptArg, LifecycleArgs, OutputFormat};
-use crate::locking::{self, Held};
+use crate::locking;
 use crate::settings::Settings;
 use crate::{exit, lifecycle, live, progress, report, signals};
 
@@ -96,11 +96,16 @@ pub async fn run_engine(
         InterruptArg::Hold => OnInterrupt::Hold,
         InterruptArg::Rollback => OnInterrupt::Rollback,
     };
+    let notifier = crate::notify::Notifier::new(crate::notify::urls(
+        &bake.notify,
+        settings.file.notify.urls.as_ref(),
+    )?);
     let cancel = signals::interrupts();
     let Session {
         config, calls, alb, ..
     } = session;
-    let held = locking::take_lock(alb, config, settings, g).await?;
+    let table = locking::lock_table(alb, config, settings).await;
+    let held = locking::take_lock_in(table.as_deref(), alb, config, settings, g).await?;
     stop_when_lost(held.as_ref(), &cancel);
     let metrics = CloudWatch::new(config, calls.clone());
     let clock = TokioClock::new();
@@ -114,7 +119,17 @@ pub async fn run_engine(
         Some(view) => view,
         None => printer.as_ref(),
     };
-    let observer = albflip::events::Both(screen, &collected);
+    let files = crate::run_files::RunFiles::open(
+        bake.deployment_id_file.as_deref(),
+        bake.events_file.as_deref(),
+    );
+    let notified: &dyn Observer = match &notifier {
+        Some(n) => n,
+        None => &albflip::events::Ignore,
+    };
+    let recorded = albflip::events::Both(&collected, &files);
+    let told = albflip::events::Both(&recorded, notified);
+    let observer = albflip::events::Both(screen, &told);
     let scaler = AutoScaling::new(config, calls.clone());
     let mut engine = Engine::new(alb, &metrics, &clock, &observer);
     if let Some(h) = held.as_ref() {
@@ -134,14 +149,25 @@ pub async fn run_engine(
     if let Some(h) = heartbeat {
         h.abort();
     }
+    // The history is written while the lease is still held, so that the next run sees it.
+    if let Some(table) = table.as_deref().filter(|_| held.is_some()) {
+        let store = albflip::aws::DynamoLock::new(config, table, calls.clone());
+        super::history::record(&store, &collected.events(), &result).await;
+    }
+    if let Some(n) = &notifier {
+        n.finish().await;
+    }
     locking::say_who_holds_it_now(held.as_ref()).await;
     locking::release(held).await;
+    let events = collected.events();
     if let Some(path) = &bake.report {
-        write_report(path, settings, spec, &collected.events(), &result, g);
+        let route = settings.target.route.to_string();
+        write_report(path, &route, spec, &events, &result, g);
     }
     let outcome = result?;
     let code = exit::for_outcome(&outcome);
-    crate::render::summary(&outcome, calls, g.output, g.quiet);
+    let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
+    crate::render::summary(&outcome, Some(calls), blast.as_ref(), g.output, g.quiet);
     if spec.ungated && g.output == OutputFormat::Text {
         println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
     }
@@ -149,7 +175,10 @@ pub async fn run_engine(
 }
 
 /// Losing the lease (taken over, or not renewable before it expired) stops the run like a signal.
-fn stop_when_lost(held: Option<&Held>, cancel: &CancellationToken) {
+pub fn stop_when_lost<L: albflip::ports::Lock + 'static>(
+    held: Option<&albflip::lock::Held<L>>,
+    cancel: &CancellationToken,
+) {
     if let Some(h) = held {
         let (lost, cancel) = (h.lost(), cancel.clone());
         tokio::spawn(async move {
@@ -163,7 +192,7 @@ fn stop_when_lost(held: Option<&Held>, cancel: &CancellationToken) {
 }
 
 /// The heartbeat of plain output: a line now and then while nothing else is printed.
-fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
+pub fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
     let every = progress::Printer::heartbeat_every();
     tokio::spawn(async move {
         loop {
@@ -174,15 +203,15 @@ fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
 }
 
 /// Writes the HTML report of the run (`--report`); a failure to write it is a warning.
-fn write_report(
+pub fn write_report(
     path: &std::path::Path,
-    settings: &Settings,
+    route: &str,
     spec: &DeploySpec,
     events: &[(std::time::SystemTime, Event)],
     result: &Result<Outcome, Error>,
     g: &GlobalArgs,
 ) {
-    let html = report::render(&settings.target, spec, events, result);
+    let html = report::render(route, spec, events, result);
     if let Err(e) = std::fs::write(path, html) {
         eprintln!(
             "albflip: warning: could not write the report {}: {e}",

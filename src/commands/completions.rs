@@ -40,4 +40,29 @@ mod tests {
             assert!(String::from_utf8_lossy(&script).contains("albflip"));
         }
     }
+
+    /// Issue 21: the colors, strategies and output formats are completed, not only the flag names.
+    #[test]
+    fn value_flags_complete_their_values() {
+        let mut script = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Fish,
+            &mut Cli::command(),
+            "albflip",
+            &mut script,
+        );
+        let script = String::from_utf8_lossy(&script);
+        for (flag, values) in [
+            // Fish lists one value a line: the flag's line holds the first.
+            ("-l target", ["\"blue"]),
+            ("-l to", ["\"blue"]),
+            ("-l strategy", ["\"gradual"]),
+            ("-l output", ["\"text"]),
+        ] {
+            let completes = script
+                .lines()
+                .any(|l| l.contains(flag) && values.iter().all(|v| l.contains(v)));
+            assert!(completes, "{flag} does not complete {values:?}");
+        }
+    }
 }

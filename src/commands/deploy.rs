@@ -14,6 +14,9 @@ pub async fn run(a: &DeployArgs, settings: Settings, g: &GlobalArgs) -> Result<u
     let spec = spec::deploy(a, &settings.file.strategy, &settings.file.gates)?;
     let session = Session::open(Some(&a.lifecycle), &settings, g).await?;
     let spec = session.with_lifecycle(spec);
+    if a.dry_run && a.resume {
+        return plan::show_resume(&session, &settings, spec, g).await;
+    }
     if a.dry_run {
         return plan::show(&session, &settings, spec, g).await;
     }

@@ -10,6 +10,8 @@
 //! - `check.rs`: `albflip check`, the pre-flight and the gates once.
 //! - `config.rs`: `albflip config`, the resolved settings and their origins (no AWS).
 //! - `unlock.rs`: `albflip unlock`, the lock's holder, or breaking it.
+//! - `history.rs`: `albflip history`, the route's last deployments (and the entry a run adds).
+//! - `watch.rs`: `albflip watch`, a deployment run elsewhere followed read-only.
 //! - `iam_policy.rs`: `albflip iam-policy`, the least-privilege policy.
 //! - `completions.rs`, `man.rs`: shell integration (no AWS).
 //!
@@ -22,6 +24,7 @@ pub mod common;
 pub mod completions;
 pub mod config;
 pub mod deploy;
+pub mod history;
 pub mod iam_policy;
 pub mod man;
 pub mod plan;
@@ -30,3 +33,4 @@ pub mod rollback;
 pub mod shift;
 pub mod status;
 pub mod unlock;
+pub mod watch;

@@ -30,6 +30,50 @@ pub async fn show(
     Ok(exit::SUCCESS)
 }
 
+/// `deploy --resume --dry-run`: reads the route and prints what the resume would run (the recorded
+/// deployment's steps, from the step it would start at), refusing as the resume would. Writes nothing.
+pub async fn show_resume(
+    session: &Session,
+    settings: &Settings,
+    spec: DeploySpec,
+    g: &GlobalArgs,
+) -> Result<u8, Error> {
+    let resolved = resolve::resolve(&session.alb, &settings.target).await?;
+    let live = albflip::state::RouteState {
+        route: &resolved.snapshot.route,
+        record: None,
+        split: resolved.split,
+        stable: resolved.stable,
+    };
+    let point = albflip::engine::resume_point(&resolved.tags, live, &spec)?;
+    let steps = point.spec.plan.steps.len();
+    match g.output {
+        OutputFormat::Json => {
+            let mut v = render::plan_json(&point.spec, &resolved);
+            v["resume"] = serde_json::json!({
+                "deployment_id": point.record.id,
+                "from_step": point.from,
+                "steps": steps,
+                "phase": point.record.phase,
+            });
+            emit(&format!("{v}\n"), g);
+        }
+        OutputFormat::Text => {
+            let head = format!(
+                "Dry run of a resume: deployment {} of {} ({}) would continue from step {} of {} (that step's bake runs again); recorded as {}.\n",
+                point.record.id,
+                point.record.target,
+                point.record.strategy,
+                point.from,
+                steps,
+                point.record.phase.as_str()
+            );
+            emit(&(head + &render::plan_text(&point.spec, &resolved)), g);
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
 /// Prints the plan of `spec` on the route as read.
 pub fn print(spec: &DeploySpec, resolved: &Resolved, g: &GlobalArgs) {
     let out = match g.output {

@@ -52,6 +52,7 @@ pub async fn run(a: &RollbackArgs, settings: Settings, g: &GlobalArgs) -> Result
 fn options(a: &RollbackArgs, wait: Wait) -> RollbackOptions {
     RollbackOptions {
         to: a.to,
+        deployment_id: a.deployment_id.clone(),
         change: ChangeOptions {
             dry_run: a.dry_run,
             force: a.force,

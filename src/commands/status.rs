@@ -1,5 +1,7 @@
 //! `albflip status`: the route, its split, health and stickiness, and the deployment in progress.
 
+use albflip::aws::AutoScaling;
+use albflip::cleanup;
 use albflip::traffic;
 use albflip::Error;
 
@@ -12,9 +14,22 @@ use crate::{exit, render};
 pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
     let session = Session::open(None, &settings, g).await?;
     let status = traffic::status(&session.alb, &settings.target).await?;
+    let asgs = AutoScaling::new(&session.config, session.alb.calls().clone());
+    // The capacity holds of a deployment in flight (or of one killed mid-run); status stays useful
+    // without Auto Scaling permissions.
+    let holds = cleanup::holds(&asgs, &status).await.unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "capacity holds not read");
+        Vec::new()
+    });
     let out = match g.output {
-        OutputFormat::Json => format!("{}\n", render::status_json(&status)),
-        OutputFormat::Text => render::status_text(&status),
+        OutputFormat::Json => {
+            let mut v = render::status_json(&status);
+            v["capacity_holds"] = serde_json::json!(holds);
+            format!("{v}\n")
+        }
+        OutputFormat::Text => {
+            render::status_text(&status, g.verbose > 0) + &render::holds_text(&holds)
+        }
     };
     emit(&out, g);
     Ok(exit::SUCCESS)

@@ -7,7 +7,6 @@ mod chart;
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use albflip::aws::resolve::Target;
 use albflip::engine::{DeploySpec, Outcome};
 use albflip::events::{Event, SplitView};
 use albflip::model::Color;
@@ -294,10 +293,6 @@ fn exit_meaning(code: u8) -> &'static str {
     }
 }
 
-fn route_text(target: &Target) -> String {
-    target.route.to_string()
-}
-
 fn gate_name(g: &GateKind, spec: &DeploySpec) -> String {
     match g {
         GateKind::ErrorRate => "5XX rate".into(),
@@ -430,7 +425,7 @@ const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans
 
 /// Renders the report of a run from its events and result.
 pub fn render(
-    target: &Target,
+    route: &str,
     spec: &DeploySpec,
     events: &[(SystemTime, Event)],
     result: &Result<Outcome, Error>,
@@ -442,7 +437,7 @@ pub fn render(
         (Some(t0), Some(t)) => format!("{} (+{:.1}s)", clock(t), since(t0, t)),
         _ => "—".into(),
     };
-    let route = f.route.clone().unwrap_or_else(|| route_text(target));
+    let route = f.route.clone().unwrap_or_else(|| route.to_string());
     let duration = match (f.start, f.end) {
         (Some(a), Some(b)) => format!(" ({:.1}s)", since(a, b)),
         _ => String::new(),
@@ -484,6 +479,13 @@ pub fn render(
         humantime::format_duration(spec.window.window),
         humantime::format_duration(spec.window.lag),
     );
+    if let Some(b) = albflip::events::blast_radius(events.iter().map(|(_, e)| e)) {
+        let _ = writeln!(
+            h,
+            "<dl id=\"blast-radius\"><dt>Blast radius</dt><dd>{} failed requests on {} (of {} it served) over {:.0}s</dd></dl>",
+            b.failed_requests, b.color, b.requests, b.seconds
+        );
+    }
     let _ = writeln!(
         h,
         "<div class=\"banner banner-{class}\"><div id=\"verdict\">{word}</div><div id=\"outcome\">{}</div><div class=\"muted\">exit code {code}: {}</div></div>",
@@ -575,6 +577,7 @@ pub fn render(
 mod tests {
     use std::time::Duration;
 
+    use albflip::aws::resolve::Target;
     use albflip::plan::decide::Failure;
     use albflip::plan::{BakePolicy, GateThresholds, Plan, Strategy};
 
@@ -622,6 +625,7 @@ mod tests {
             "green error rate 20.0% > 1.0% <script>",
         );
         let poll = |results: Vec<GateResult>, decision: &str| Event::GateEvaluated {
+            counts: None,
             step: 1,
             elapsed_seconds: 1.0,
             bake_seconds: 4.0,
@@ -639,6 +643,8 @@ mod tests {
             (
                 at(0),
                 Event::DeploymentStarted {
+                    deployment_id: Some("20261129T170000Z-00ab".into()),
+                    started_by: Some("jenkins-shop-42".into()),
                     route: "arn:aws:elasticloadbalancing:us-east-1:123:listener/app/x/1/2".into(),
                     target: Color::Green,
                     stable: Color::Blue,
@@ -734,7 +740,9 @@ mod tests {
     #[test]
     fn a_rolled_back_report_has_the_verdict_chart_gates_and_escaped_messages() {
         let (events, result) = rolled_back();
-        let target = Target::from_convention("prod", "shop", 80);
+        let target = Target::from_convention("prod", "shop", 80)
+            .route
+            .to_string();
         let html = render(&target, &spec(), &events, &result);
         assert!(html.starts_with("<!doctype html>"));
         assert!(
@@ -766,7 +774,9 @@ mod tests {
 
     #[test]
     fn outcomes_and_errors_have_their_own_banner() {
-        let target = Target::from_convention("prod", "shop", 80);
+        let target = Target::from_convention("prod", "shop", 80)
+            .route
+            .to_string();
         let ok = Ok(Outcome::Completed {
             stable: Color::Green,
         });

@@ -916,7 +916,8 @@ static CATALOGUE: &[Case] = &[
     Case {
         name: "missing listener",
         cmd: Cmd::ShiftBy("{missing}"),
-        input: &["{missing}", "not found"],
+        // Issue 21: the region searched is named.
+        input: &["{missing}", "not found", "(searched in region us-east-1)"],
         fix: &["--region", "describe-listeners"],
         ..FLAG
     },

@@ -69,7 +69,8 @@ fn shift(s: &Stack, color: &str, percent: &str) {
 /// The stack after a deployment to green: green has all the traffic and is stable; blue still runs its
 /// 2 instances.
 fn deployed_to_green() -> Stack {
-    let s = stack(Some(60));
+    // Without stickiness: cleanup's wait for sticky clients has its own test.
+    let s = stack(None);
     shift(&s, "green", "100");
     assert_eq!(
         tag(&s.listener_arn, "albflip:stable").as_deref(),
@@ -382,6 +383,15 @@ fn a_rollback_after_kill_9_ends_the_holds_the_deployment_left() {
         Some(blue_before.0.to_string()),
         "the hold outlives the run"
     );
+    let status = cli(&s, &["status"]).ok();
+    assert!(
+        status.stdout.contains(&format!(
+            "Hold        blue {blue}: minimum {} held by albflip",
+            blue_before.2
+        )),
+        "status shows the hold: {}",
+        status.stdout
+    );
     let r = cli(&s, &["rollback"]).ok();
     assert_eq!(weights(&s), (Some(100), Some(0)));
     assert!(
@@ -393,4 +403,33 @@ fn a_rollback_after_kill_9_ends_the_holds_the_deployment_left() {
     );
     assert_eq!(sizes(&blue), blue_before);
     assert_eq!(held_min(&blue), None);
+    let status = cli(&s, &["status", "--output", "json"]).ok().json();
+    assert_eq!(status["capacity_holds"], serde_json::json!([]), "{status}");
+}
+
+/// Issue 17: group stickiness keeps a client on blue even at weight 0 until its cookie expires, so
+/// cleanup refuses until blue's weight has been 0 for the stickiness duration, says when it will be
+/// allowed, changes nothing, and scales down once that time has passed.
+#[test]
+fn cleanup_waits_out_the_stickiness_duration_after_the_drain() {
+    let s = stack(Some(3));
+    shift(&s, "green", "100");
+    assert!(
+        tag(&s.listener_arn, "albflip:drained").is_some_and(|v| v.starts_with("blue/")),
+        "the drain is recorded"
+    );
+    let name = blue_asg(&s);
+    let r = cli(&s, &["cleanup"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("clients with a stickiness cookie can still reach blue")
+            && r.stderr.contains("again in"),
+        "{r:?}"
+    );
+    assert_eq!(sizes(&name), (0, 4, 2), "nothing scaled");
+    assert_eq!(tag(&s.listener_arn, "albflip:capacity:blue"), None);
+    std::thread::sleep(std::time::Duration::from_millis(3200));
+    cli(&s, &["cleanup"]).ok();
+    assert_eq!(sizes(&name), (0, 4, 0));
 }

@@ -18,10 +18,7 @@ mod contract;
 
 fn groups(stack: &Stack) -> ColorGroups {
     let tg = |arn: &str| TargetGroupArn::parse(arn).expect("target group ARN");
-    ColorGroups {
-        blue: tg(&stack.blue_tg),
-        green: tg(&stack.green_tg),
-    }
+    ColorGroups::new(tg(&stack.blue_tg), tg(&stack.green_tg))
 }
 
 fn listener(arn: &str) -> RouteId {

@@ -66,6 +66,38 @@ fn shape(listener_arn: &str) -> String {
     out
 }
 
+/// Whether the listener's shape is as it was (`shape0`): exactly, or, while a rollback has its group
+/// stickiness released (issue 17: the `albflip:stickiness` record holds the setting found), with the
+/// stickiness config aside and the record holding the setting `shape0` had.
+fn same_shape(listener_arn: &str, shape0: &str) -> bool {
+    let now = shape(listener_arn);
+    if now == shape0 {
+        return true;
+    }
+    let Some(record) = tag(listener_arn, "albflip:stickiness") else {
+        return false;
+    };
+    let seconds = record.trim_start_matches("enabled/");
+    let had = format!("enabled: Some(true), duration_seconds: Some({seconds}) }})");
+    mask_stickiness(&now) == mask_stickiness(shape0) && shape0.contains(&had)
+}
+
+/// `shape` with each forward's stickiness config replaced by `_`.
+fn mask_stickiness(shape: &str) -> String {
+    const KEY: &str = "target_group_stickiness_config: ";
+    let mut out = String::with_capacity(shape.len());
+    let mut rest = shape;
+    while let Some(i) = rest.find(KEY) {
+        out.push_str(&rest[..i + KEY.len()]);
+        out.push('_');
+        let after = &rest[i + KEY.len()..];
+        let end = after.find("})").map_or(after.len(), |e| e + 2);
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn fingerprint_parts(listener_arn: &str) -> String {
     let (listeners, rules, tag_descriptions) = listener_state(&elb(), listener_arn);
     let tags: BTreeMap<String, String> = tag_descriptions
@@ -399,7 +431,7 @@ fn exercise(i: usize, stack: &Stack, proxy_endpoint: &str, totals: &Totals) {
         let r = run(&deploy);
         let took = started.elapsed();
         let outcome = State::read(stack).and_then(|after| {
-            if shape(&stack.listener_arn) != shape0 {
+            if !same_shape(&stack.listener_arn, &shape0) {
                 return Err("the listener, its rules, stickiness or tags changed".into());
             }
             let o = check_deploy(&r, &before, &after, &s, n, canary)?;
@@ -434,7 +466,7 @@ fn exercise(i: usize, stack: &Stack, proxy_endpoint: &str, totals: &Totals) {
         let r = run(&rollback);
         let took = started.elapsed();
         let outcome = State::read(stack).and_then(|end| {
-            if shape(&stack.listener_arn) != shape0 {
+            if !same_shape(&stack.listener_arn, &shape0) {
                 return Err("the listener, its rules, stickiness or tags changed".into());
             }
             let o = check_rollback(&r, &after, &end, &to)?;

@@ -110,7 +110,8 @@ fn deploy(stack: &Stack) -> Vec<String> {
 #[test]
 fn a_principal_with_exactly_the_iam_policy_deploys_cleans_up_and_rolls_back() {
     let emu = iam_emulator();
-    let (s, outputs) = emu.stack("iamok", Some(60));
+    // A 1 s stickiness: cleanup has no sticky clients to wait out right after the deployment.
+    let (s, outputs) = emu.stack("iamok", Some(1));
     let policy = iam_policy(
         emu,
         &["--listener-arn", &s.listener_arn],
@@ -203,7 +204,7 @@ fn without_modify_listener_a_deploy_names_the_permission_and_moves_no_traffic() 
 #[test]
 fn without_update_auto_scaling_group_cleanup_names_the_permission_and_keeps_blue() {
     let emu = iam_emulator();
-    let (s, outputs) = emu.stack("iamasg", Some(60));
+    let (s, outputs) = emu.stack("iamasg", Some(1));
     let policy = iam_policy(
         emu,
         &["--listener-arn", &s.listener_arn],

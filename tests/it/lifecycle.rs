@@ -63,7 +63,8 @@ fn http_server(status: u16) -> String {
 #[test]
 fn green_at_zero_is_raised_to_blue_and_healthy_before_the_first_step_and_blue_is_scaled_down_after()
 {
-    let (s, blue_asg, green_asg) = stack_with_empty_green(Some(300));
+    // Group stickiness of 2 s: the scale-down waits that long, not the 0 s delay (issue 17).
+    let (s, blue_asg, green_asg) = stack_with_empty_green(Some(2));
     assert_eq!(desired(&green_asg), 0);
     // `check` knows deploy raises green first: not a failure, and it says why.
     let r = run(&gated(&s.by_arn(), &["check", "--target", "green"], "1s"));
@@ -99,6 +100,12 @@ fn green_at_zero_is_raised_to_blue_and_healthy_before_the_first_step_and_blue_is
     assert_eq!(desired(&green_asg), 2, "green raised to blue's capacity");
     assert_eq!(weights(&s), (Some(0), Some(100)));
     assert!(names.contains(&"scaled_down".to_string()), "{names:?}");
+    assert!(
+        r.stdout
+            .contains("group stickiness keeps clients on blue for 2s"),
+        "the scale-down waits out sticky clients: {}",
+        r.stdout
+    );
     assert_eq!(
         desired(&blue_asg),
         0,
@@ -257,7 +264,7 @@ fn a_failing_smoke_check_puts_the_test_listener_back_and_never_moves_production(
 
 #[test]
 fn a_route_albflip_leaves_alone_still_forwarding_to_blue_keeps_blue_from_being_scaled_down() {
-    let (s, blue_asg, _green_asg) = stack_with_empty_green(Some(300));
+    let (s, blue_asg, _green_asg) = stack_with_empty_green(Some(1));
     // A listener that forwards to blue only: reported and left alone, but it still sends blue traffic.
     let blue_only = extra_listener(&s, 8081, weighted(&[(&s.blue_tg, 1)], None));
     let _metrics = Publisher::start(&s, no_faults());

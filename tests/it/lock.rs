@@ -149,6 +149,25 @@ fn after_kill_9_status_shows_the_deployment_deploy_refuses_and_resume_finishes_i
         "{text}"
     );
 
+    // Issue 17: the resume's dry run shows the resume (the recorded deployment, from its step), not a
+    // fresh plan, and writes nothing.
+    let before = fingerprint(&s.listener_arn);
+    let mut dry = s.by_arn();
+    dry.extend(
+        ["deploy", "--resume", "--dry-run"]
+            .iter()
+            .map(|x| x.to_string()),
+    );
+    dry.extend(fast("2s"));
+    let r = run(&dry).ok();
+    assert!(
+        r.stdout.contains("Dry run of a resume")
+            && r.stdout.contains("would continue from step 1 of 2"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(fingerprint(&s.listener_arn), before);
+
     let r = run(&deploy_args(&s, &[], "2s"));
     assert_eq!(r.code, 4, "{r:?}");
     assert!(

@@ -146,7 +146,8 @@ fn http_80_http_8080_and_a_path_rule_shift_together_and_status_lists_them() {
         .cloned()
         .unwrap_or_default();
     assert_eq!(routes.len(), 3, "{}", status.stdout);
-    let text = run(&args(&[&s.by_arn()], &["status"])).ok().stdout;
+    // The routes' ARNs with -v (names without).
+    let text = run(&args(&[&s.by_arn()], &["-v", "status"])).ok().stdout;
     assert!(
         text.contains("Routes moved together (3)") && text.contains(&api) && text.contains(&l8080),
         "{text}"
@@ -529,4 +530,137 @@ fn a_lockstep_rollback_reports_each_routes_own_split_and_writes_nothing_once_all
     }
     assert!(changes.iter().any(|c| c["route"] == api.as_str()), "{v}");
     assert_eq!(before, [fingerprint(&s.listener_arn), fingerprint(&l8080)]);
+}
+
+/// `--pair` for `other`: its load balancer and its own blue and green groups, by name.
+fn pair_of(other: &Stack) -> [String; 2] {
+    let name = |arn: &str| arn.split('/').nth(1).unwrap_or_default().to_string();
+    [
+        "--pair".to_string(),
+        format!(
+            "{},{},{}",
+            other.lb_name(),
+            name(&other.blue_tg),
+            name(&other.green_tg)
+        ),
+    ]
+}
+
+/// Issue 17, load balancer pairs: on AWS a target group belongs to one load balancer, so an internal and
+/// an internet-facing ALB in front of the same versions are two blue/green pairs. `--pair` moves the
+/// other pair's routes with the named one, and a rollback puts both back.
+#[test]
+fn a_pair_on_another_load_balancer_shifts_and_rolls_back_with_the_route() {
+    let (external, internal) = (stack(None), stack(None));
+    let route = [external.by_arn(), pair_of(&internal).to_vec()].concat();
+    let r = run(&args(
+        &[&route],
+        &["shift", "--target", "green", "--percentage", "30"],
+    ))
+    .ok();
+    assert!(
+        r.stdout.contains(&format!(
+            "and in lockstep on the default action of listener {}",
+            internal.listener_arn
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(weights(&external), (Some(70), Some(30)));
+    assert_eq!(
+        weights(&internal),
+        (Some(70), Some(30)),
+        "the pair's own groups"
+    );
+    let status = run(&args(&[&route], &["--output", "json", "status"]))
+        .ok()
+        .json();
+    assert_eq!(
+        status["routes"].as_array().map(Vec::len),
+        Some(2),
+        "{status}"
+    );
+
+    run(&args(&[&route], &["rollback"])).ok();
+    assert_eq!(weights(&external), (Some(100), Some(0)));
+    assert_eq!(weights(&internal), (Some(100), Some(0)));
+}
+
+/// Issue 17: the gates read every pair's metrics: errors only the internal pair's green serves roll
+/// both pairs back.
+#[test]
+fn errors_only_the_pair_sees_roll_back_both_pairs() {
+    let (external, internal) = (stack(None), stack(None));
+    let _external = Publisher::start(
+        &external,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let _internal = Publisher::start(
+        &internal,
+        Faults {
+            blue: 0.0,
+            green: 0.5,
+        },
+    );
+    let route = [external.by_arn(), pair_of(&internal).to_vec()].concat();
+    let r = run(&gated(
+        &route,
+        &["deploy", "--target", "green", "--steps", "50,100"],
+        "20s",
+    ));
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("green 5XX"), "{}", r.stdout);
+    assert_eq!(weights(&external), (Some(100), Some(0)));
+    assert_eq!(weights(&internal), (Some(100), Some(0)));
+}
+
+/// Issue 17: a pair that cannot be one is refused before any write, naming `--pair`: the route's own
+/// load balancer, a load balancer that does not exist, a group of another load balancer.
+#[test]
+fn a_pair_that_cannot_be_one_is_refused_and_nothing_changes() {
+    let (external, internal) = (stack(None), stack(None));
+    let before = (
+        fingerprint(&external.listener_arn),
+        fingerprint(&internal.listener_arn),
+    );
+    let name = |arn: &str| arn.split('/').nth(1).unwrap_or_default().to_string();
+    let bad = [
+        format!(
+            "{},{},{}",
+            external.lb_name(),
+            name(&internal.blue_tg),
+            name(&internal.green_tg)
+        ),
+        format!(
+            "no-such-alb,{},{}",
+            name(&internal.blue_tg),
+            name(&internal.green_tg)
+        ),
+        format!(
+            "{},{},{}",
+            internal.lb_name(),
+            name(&external.blue_tg),
+            name(&internal.green_tg)
+        ),
+        "just-one-field".to_string(),
+    ];
+    for pair in bad {
+        let route = [external.by_arn(), vec!["--pair".to_string(), pair.clone()]].concat();
+        let r = run(&args(
+            &[&route],
+            &["shift", "--target", "green", "--percentage", "30"],
+        ));
+        assert_eq!(r.code, 2, "{pair}: {r:?}");
+        assert!(r.stderr.contains("--pair"), "{pair}: {}", r.stderr);
+    }
+    assert_eq!(
+        (
+            fingerprint(&external.listener_arn),
+            fingerprint(&internal.listener_arn)
+        ),
+        before
+    );
 }

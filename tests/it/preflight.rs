@@ -37,6 +37,32 @@ fn check_passes_on_a_healthy_stack_and_changes_nothing() {
     .ok()
     .json();
     assert_eq!(json["checks"].as_array().map(Vec::len), Some(9), "{json}");
+    // Issue 21: the verdict at the top.
+    assert_eq!(
+        (&json["passed"], &json["verdict"]),
+        (&true.into(), &"ready".into()),
+        "{json}"
+    );
+    let failing = run(&gated(
+        &s.by_arn(),
+        &[
+            "--output",
+            "json",
+            "check",
+            "--target",
+            "green",
+            "--min-healthy-hosts",
+            "3",
+        ],
+        "1s",
+    ));
+    assert_eq!(failing.code, 1, "{failing:?}");
+    let json = failing.json();
+    assert_eq!(
+        (&json["passed"], &json["verdict"]),
+        (&false.into(), &"not_ready".into()),
+        "{json}"
+    );
     assert_eq!(fingerprint(&s.listener_arn), before, "check writes nothing");
 }
 
@@ -96,4 +122,45 @@ fn check_fails_naming_the_unhealthy_color_and_min_healthy_hosts_gates_shifts() {
         r.stderr
     );
     assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+}
+
+/// Issue 21: the emulator answers a percentile statistic with an HTML 500 page once the new color has
+/// data; albflip never shows the raw page, and says the statistic is not supported there.
+#[test]
+fn an_html_error_page_is_never_shown_and_a_percentile_the_endpoint_refuses_is_named() {
+    let s = stack(None);
+    let _metrics = Publisher::start(
+        &s,
+        Faults {
+            blue: 0.0,
+            green: 0.0,
+        },
+    );
+    let argv: Vec<String> = gated(
+        &s.by_arn(),
+        &["deploy", "--target", "green", "--strategy", "immediate"],
+        "3s",
+    )
+    .into_iter()
+    .map(|a| if a == "Average" { "p99".into() } else { a })
+    .collect();
+    let r = run(&argv);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !all.to_ascii_lowercase().contains("<html"),
+        "raw HTML shown: {all}"
+    );
+    assert!(
+        !all.to_ascii_lowercase().contains("<!doctype"),
+        "raw HTML shown: {all}"
+    );
+    assert!(
+        all.contains("p99") && all.contains("not supported"),
+        "{all}"
+    );
+    assert!(all.contains("Average"), "the way out: {all}");
+    assert_eq!(
+        r.code, 3,
+        "no data: the step fails and rolls back, as before: {r:?}"
+    );
 }

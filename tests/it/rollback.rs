@@ -48,11 +48,17 @@ fn rollback_returns_all_traffic_to_the_stable_tag_color_in_one_write() {
         "{v}"
     );
     assert_eq!(weights(&s), (Some(100), Some(0)));
+    // Sticky clients are let go in the same write (issue 17), and the setting is recorded.
     assert_eq!(
-        forward(&s.listener_arn).1,
-        Some((true, Some(300))),
-        "stickiness kept"
+        forward(&s.listener_arn).1.map(|s| s.0),
+        Some(false),
+        "group stickiness off"
     );
+    assert_eq!(
+        tag(&s.listener_arn, "albflip:stickiness").as_deref(),
+        Some("enabled/300")
+    );
+    assert_eq!(v["stickiness_released"][0]["had"]["duration_seconds"], 300);
     // Idempotent: a second rollback writes nothing.
     let before = fingerprint(&s.listener_arn);
     let v = run(&args(&[&s.by_arn()], &["rollback", "--output", "json"]))
@@ -136,4 +142,46 @@ fn rollback_refuses_a_color_without_healthy_targets_unless_forced() {
     .ok();
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     assert!(r.stderr.contains("WARNING: blue"), "{}", r.stderr);
+}
+
+/// Issue 17: group stickiness keeps a client on its target group even at weight 0, so a rollback turns
+/// it off in the same write and records it; `status` shows the record, the next shift turns it back on
+/// and removes the record, and `--keep-stickiness` leaves it alone.
+#[test]
+fn a_rollback_lets_sticky_clients_go_and_the_next_shift_brings_stickiness_back() {
+    let s = stack(Some(600));
+    run(&args(
+        &[&s.by_arn()],
+        &["shift", "--target", "green", "--percentage", "50"],
+    ))
+    .ok();
+    let r = run(&args(&[&s.by_arn()], &["rollback"])).ok();
+    assert!(
+        r.stdout
+            .contains("group stickiness (enabled, 600 s) turned off"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(forward(&s.listener_arn).1.map(|s| s.0), Some(false));
+    let status = run(&args(&[&s.by_arn()], &["status"])).ok();
+    assert!(
+        status
+            .stdout
+            .contains("a rollback turned off enabled, 600 s"),
+        "{}",
+        status.stdout
+    );
+    let r = run(&args(
+        &[&s.by_arn()],
+        &["shift", "--target", "green", "--percentage", "10"],
+    ))
+    .ok();
+    assert!(r.stdout.contains("turned back on"), "{}", r.stdout);
+    assert_eq!(forward(&s.listener_arn).1, Some((true, Some(600))));
+    assert_eq!(tag(&s.listener_arn, "albflip:stickiness"), None);
+
+    run(&args(&[&s.by_arn()], &["rollback", "--keep-stickiness"])).ok();
+    assert_eq!(weights(&s), (Some(100), Some(0)));
+    assert_eq!(forward(&s.listener_arn).1, Some((true, Some(600))));
+    assert_eq!(tag(&s.listener_arn, "albflip:stickiness"), None);
 }

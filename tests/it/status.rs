@@ -5,12 +5,35 @@ use crate::harness::*;
 #[test]
 fn status_text_shows_both_colors_their_share_health_and_the_stable_color() {
     let s = stack(None);
+    // Issue 21: names by default; -v shows the ARNs.
     let r = run(&args(&[&s.convention()], &["status"])).ok();
+    let listener_id = s.listener_arn.rsplit('/').next().unwrap();
     assert!(
-        r.stdout
-            .contains(&format!("default action of listener {}", s.listener_arn)),
+        r.stdout.contains(&format!(
+            "default action of listener {listener_id} on {}",
+            s.lb_name()
+        )),
         "{}",
         r.stdout
+    );
+    assert!(
+        !r.stdout.contains("arn:aws"),
+        "no ARN without -v: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.lines().all(|l| l.chars().count() <= 100),
+        "fits 100 columns: {}",
+        r.stdout
+    );
+    let verbose = run(&args(&[&s.convention()], &["-v", "status"])).ok();
+    assert!(
+        verbose
+            .stdout
+            .contains(&format!("default action of listener {}", s.listener_arn))
+            && verbose.stdout.contains(&s.blue_tg),
+        "{}",
+        verbose.stdout
     );
     assert!(
         r.stdout
@@ -25,7 +48,7 @@ fn status_text_shows_both_colors_their_share_health_and_the_stable_color() {
         .find(|l| l.trim_start().starts_with("blue "))
         .expect("blue line");
     assert!(
-        blue.contains("100%") && blue.contains("2/2") && blue.contains(&s.blue_tg),
+        blue.contains("100%") && blue.contains("2/2") && blue.contains("-blue-tg"),
         "{blue}"
     );
     let green = r
@@ -34,7 +57,7 @@ fn status_text_shows_both_colors_their_share_health_and_the_stable_color() {
         .find(|l| l.trim_start().starts_with("green "))
         .expect("green line");
     assert!(
-        green.contains(" 0%") && green.contains("2/2") && green.contains(&s.green_tg),
+        green.contains(" 0%") && green.contains("2/2") && green.contains("-green-tg"),
         "{green}"
     );
 }

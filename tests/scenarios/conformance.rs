@@ -92,10 +92,10 @@ async fn alb_router_refuses_a_route_it_cannot_shift_in_memory() {
     // The listener forwards to blue and green; a router whose green is a third group finds a target
     // group that is neither of its colors.
     let alb = InMemoryAlb::new();
-    let groups = ColorGroups {
-        blue: alb.groups().blue.clone(),
-        green: TargetGroupArn::parse(THIRD_GROUP).expect("target group ARN"),
-    };
+    let groups = ColorGroups::new(
+        alb.groups().blue.clone(),
+        TargetGroupArn::parse(THIRD_GROUP).expect("target group ARN"),
+    );
     let router = AlbRouter::new(&alb, groups);
     contract::router_refuses_a_route_it_cannot_shift(&router, &listener(&alb)).await;
     assert!(alb.written().is_empty(), "nothing was written");

@@ -239,6 +239,7 @@ fn to_blue(wait: Option<Wait>) -> RollbackOptions {
             ..ChangeOptions::default()
         },
         wait,
+        deployment_id: None,
     }
 }
 

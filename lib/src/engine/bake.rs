@@ -132,6 +132,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             let observation = match observed {
                 Ok(o) => {
                     errors = 0;
+                    self.emit_periods(n, new, &o, w.period);
                     o
                 }
                 Err(e) => {
@@ -191,6 +192,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 bake_seconds: policy.bake.as_secs_f64(),
                 covered_seconds: covered.as_secs_f64(),
                 step_seconds: length.as_secs_f64(),
+                counts: Some(crate::events::WindowCounts::of(&observation)),
                 results: report.results,
                 judgements,
                 decision: match &decision {
@@ -273,6 +275,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             step_seconds: length.as_secs_f64(),
             results: report.results,
             judgements: Vec::new(),
+            counts: None,
             decision: if failure.is_some() {
                 "failed"
             } else {
@@ -305,7 +308,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// `observation` with the load balancer's own counts before the step (the periods up to its write),
     /// read once per step and kept in `baseline`, when the source reports the load balancer's counts.
-    async fn with_baseline<R: Routes>(
+    pub(super) async fn with_baseline<R: Routes>(
         &self,
         routes: &R,
         spec: &DeploySpec,
@@ -325,6 +328,66 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         }
         observation.load_balancer_before = baseline.flatten();
         Ok(observation)
+    }
+
+    /// Reports the new color's periods of `observation`, when its source reports periods.
+    pub(super) fn emit_periods(
+        &self,
+        step: usize,
+        color: crate::model::Color,
+        observation: &Observation,
+        period: std::time::Duration,
+    ) {
+        if !observation.by_period {
+            return;
+        }
+        let periods = observation
+            .periods
+            .iter()
+            .map(|p| crate::events::ObservedPeriod {
+                start: p
+                    .start
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64(),
+                seconds: period.as_secs_f64(),
+                requests: p.new.requests,
+                errors: p.new.errors,
+            })
+            .collect();
+        self.emit(Event::Observed {
+            step,
+            color,
+            periods,
+        });
+    }
+
+    /// After a failed step's rollback, from a live source ([`MetricSource::live`]): waits for the period
+    /// that holds the rollback to end, then reads the latest window once more and reports its periods,
+    /// so that the run's blast radius counts the requests the new color failed between the last poll
+    /// and the rollback. A source that publishes late (CloudWatch) is not waited for. Best effort.
+    pub(super) async fn observe_after_rollback<R: Routes>(
+        &self,
+        routes: &R,
+        spec: &DeploySpec,
+        step: usize,
+    ) {
+        let w = spec.window;
+        if !self.metrics.live() {
+            return;
+        }
+        let now = self.clock.now();
+        let end = crate::plan::window::align_up(now, w.period);
+        // The boundary's sample is read right after it: a little margin.
+        let margin = (w.period / 4).min(std::time::Duration::from_millis(500));
+        self.clock
+            .sleep(end.duration_since(now).unwrap_or_default() + margin)
+            .await;
+        let start = end.checked_sub(w.window.max(w.period)).unwrap_or(end);
+        let query = self.query_between(routes, spec, start, end);
+        if let Ok(o) = self.metrics.observe(&query).await {
+            self.emit_periods(step, spec.plan.target, &o, w.period);
+        }
     }
 
     /// One observation for `query`, with the states of the spec's alarms from the alarm source.
@@ -355,7 +418,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     }
 
     /// The query for both colors' backends from `start` to `end`.
-    fn query_between<R: Routes>(
+    pub(super) fn query_between<R: Routes>(
         &self,
         routes: &R,
         spec: &DeploySpec,

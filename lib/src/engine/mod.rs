@@ -9,6 +9,8 @@
 //!   their defaults.
 //! - [`lifecycle`]: the settings around the steps: Auto Scaling, hooks, the test listener.
 //! - [`check`]: `albflip check`: the pre-flight and one gate evaluation, read-only ([`CheckReport`]).
+//! - [`watch`]: a deployment run elsewhere, followed read-only: its record, the baking step's gates
+//!   ([`WatchReport`]).
 //! - this module: the [`Engine`] and its entry points (`deploy`, `resume`, `shift`, `promote`, `check`).
 //! - `context`: one run of the step loop (`Run`): what it acts on and where it stands.
 //! - `run`: the step loop, and the way out on a failure, an interruption or completion.
@@ -32,6 +34,7 @@ pub mod spec;
 mod stages;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
+pub mod watch;
 
 use crate::input::{Input, Next};
 use crate::text;
@@ -56,6 +59,7 @@ pub use spec::{DeploySpec, MetricWindow, Outcome};
 /// The token that cancels a run from another task ([`Engine::with_cancellation`]), re-exported so an
 /// embedding program needs no direct `tokio-util` dependency.
 pub use tokio_util::sync::CancellationToken;
+pub use watch::{WatchReport, WatchedStep};
 
 use context::Run;
 use stages::At;
@@ -334,49 +338,23 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         test: Option<&R::Test>,
         spec: &DeploySpec,
     ) -> Result<Outcome, Error> {
-        let record = DeploymentRecord::from_tags(routes.records())
-            .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted | Phase::RolledBack) && !r.steps.is_empty())
-            .ok_or_else(|| Error::State {
-                what: format!("no interrupted or in-progress deployment is recorded on the {}", routes.names().route).into(),
-                fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {input Input::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
-            })?;
-        let steps = record
-            .steps
-            .iter()
-            .filter_map(|p| Percent::new(*p))
-            .map(|percent| Step {
-                percent,
-                bake: spec.policy.bake,
-            })
-            .collect::<Vec<_>>();
-        let pause = (record.strategy == "canary").then_some(1);
-        let plan = Plan {
-            target: record.target,
-            steps,
-            pause_after: pause,
-        };
-        let spec = DeploySpec {
-            plan,
-            strategy: format!("resume {} {}", record.strategy, record.id),
-            ..spec.clone()
-        };
-        spec.check_judged()?;
         let names = routes.names();
         let live = state::RouteState {
             route: &names.route,
-            record: Some(&record),
+            record: None,
             split: routes.split(),
             stable: routes.stable(),
         };
-        let point = state::check_can_resume(live, &record, spec.adopt_drift)?;
-        if let Some(expected) = point.adopted {
+        let resumed = resume_point(routes.records(), live, spec)?;
+        let (record, spec, from, pause) =
+            (resumed.record, resumed.spec, resumed.from, resumed.pause);
+        if let Some(expected) = resumed.adopted {
             self.emit(Event::DriftAdopted {
-                step: point.step,
+                step: from,
                 expected: expected.into(),
                 found: routes.split().into(),
             });
         }
-        let from = point.step.clamp(1, spec.plan.steps.len().max(1));
         let mode = if pause.is_some() {
             Mode::Canary
         } else {
@@ -497,4 +475,71 @@ fn kind_of(spec: &DeploySpec) -> &'static str {
         (None, 1) => "immediate",
         _ => "gradual",
     }
+}
+
+/// Where a resume would continue a recorded deployment: the record, the spec it runs (the recorded
+/// target and steps with the gates of the given spec), the step it starts from (1-based), the canary's
+/// pause, and the split it adopts on drift. The same decision `deploy --resume` makes, for its dry run.
+#[derive(Debug, Clone)]
+pub struct ResumePoint {
+    /// The deployment as recorded.
+    pub record: DeploymentRecord,
+    /// What the resume runs.
+    pub spec: DeploySpec,
+    /// The step it starts from (1-based; that step's bake runs again).
+    pub from: usize,
+    /// The canary's pause after its first step.
+    pub pause: Option<usize>,
+    /// The split expected when drift is adopted.
+    pub adopted: Option<Split>,
+}
+
+/// The [`ResumePoint`] of the deployment recorded in `records` on the route as read (`live`, whose
+/// `record` is ignored); refuses as `deploy --resume` does.
+pub fn resume_point(
+    records: &crate::ports::Tags,
+    live: state::RouteState<'_>,
+    spec: &DeploySpec,
+) -> Result<ResumePoint, Error> {
+    let route = live.route;
+    let record = DeploymentRecord::from_tags(records)
+        .filter(|r| matches!(r.phase, Phase::InProgress | Phase::Interrupted | Phase::RolledBack) && !r.steps.is_empty())
+        .ok_or_else(|| Error::State {
+            what: format!("no interrupted or in-progress deployment is recorded on the {route}").into(),
+            fix: text!("Start a new one with ", {next Next::Deploy}, " (without ", {input Input::Resume}, "); ", {next Next::Status}, " shows the recorded state"),
+        })?;
+    let steps = record
+        .steps
+        .iter()
+        .filter_map(|p| Percent::new(*p))
+        .map(|percent| Step {
+            percent,
+            bake: spec.policy.bake,
+        })
+        .collect::<Vec<_>>();
+    let pause = (record.strategy == "canary").then_some(1);
+    let plan = Plan {
+        target: record.target,
+        steps,
+        pause_after: pause,
+    };
+    let spec = DeploySpec {
+        plan,
+        strategy: format!("resume {} {}", record.strategy, record.id),
+        ..spec.clone()
+    };
+    spec.check_judged()?;
+    let live = state::RouteState {
+        record: Some(&record),
+        ..live
+    };
+    let point = state::check_can_resume(live, &record, spec.adopt_drift)?;
+    let from = point.step.clamp(1, spec.plan.steps.len().max(1));
+    Ok(ResumePoint {
+        record,
+        spec,
+        from,
+        pause,
+        adopted: point.adopted,
+    })
 }

@@ -45,6 +45,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     ) -> Result<Outcome, Error> {
         run.total = first_step - 1 + steps.len();
         self.emit(Event::DeploymentStarted {
+            deployment_id: run.record.as_ref().map(|r| r.id.clone()),
+            started_by: run.record.as_ref().map(|r| r.started_by.clone()),
             route: run.routes.names().id,
             target: run.new_color(),
             stable: run.stable(),
@@ -247,6 +249,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         });
         self.rollback_to(run.routes, stable, failed.failure.text())
             .await?;
+        self.observe_after_rollback(run.routes, run.spec, failed.step)
+            .await;
         self.record_best_effort(run, Phase::RolledBack).await;
         self.after_rollback(run).await;
         Ok(Outcome::RolledBack {

@@ -307,6 +307,21 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let Some(asg) = self.asg_of(routes, spec, old).await? else {
             return Ok(());
         };
+        // Sticky clients keep reaching the old color for the stickiness duration after its weight went
+        // to 0: the scale-down waits at least that long.
+        let delay = match routes.sticky_for() {
+            Some(sticky) if sticky > delay => {
+                self.emit(Event::Warning {
+                    message: text!(
+                        format!("scaling {old} down in {} instead of after ", crate::duration::human(sticky)),
+                        {input Input::ScaleDownDelay},
+                        format!(" ({}): group stickiness keeps clients on {old} for {} after its weight went to 0", crate::duration::human(delay), crate::duration::human(sticky))
+                    ),
+                });
+                sticky
+            }
+            _ => delay,
+        };
         tokio::select! {
             _ = self.clock.sleep(delay) => {}
             _ = self.cancel.cancelled() => return Err(Error::State {

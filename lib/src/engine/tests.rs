@@ -70,6 +70,10 @@ impl AlbInventory for TagsFailLater {
         self.alb.set_tags(arn, tags).await
     }
 
+    async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ApiError> {
+        self.alb.remove_tags(arn, keys).await
+    }
+
     async fn target_group_stickiness(&self, group: &TargetGroupArn) -> Result<bool, ApiError> {
         self.alb.target_group_stickiness(group).await
     }

@@ -264,6 +264,22 @@ pub enum GateKind {
     LoadBalancerErrors,
 }
 
+impl GateKind {
+    /// The gate's name as the event stream spells it (`error_rate`, `alarm`, ...).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GateKind::ErrorRate => "error_rate",
+            GateKind::Latency => "latency",
+            GateKind::HealthyHosts => "healthy_hosts",
+            GateKind::UnhealthyHosts => "unhealthy_hosts",
+            GateKind::Alarm(_) => "alarm",
+            GateKind::ErrorRateIncrease => "error_rate_increase",
+            GateKind::LatencyIncrease => "latency_increase",
+            GateKind::LoadBalancerErrors => "load_balancer_errors",
+        }
+    }
+}
+
 /// A gate's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -282,7 +298,9 @@ pub enum Verdict {
 /// A gate's verdict with the value measured and the threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateResult {
-    /// Which gate.
+    /// Which gate: serialized as `"gate": "error_rate"` (and `"name"` for an alarm), as the event
+    /// stream documents it.
+    #[serde(flatten)]
     pub gate: GateKind,
     /// The verdict.
     pub verdict: Verdict,
@@ -880,5 +898,31 @@ mod tests {
         );
         assert!("p100".parse::<LatencyStatistic>().is_err());
         assert!("median".parse::<LatencyStatistic>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod serialized {
+    use super::*;
+
+    /// Issue 21: `gate` is a string in the event stream, an alarm's name beside it.
+    #[test]
+    fn a_gate_result_names_its_gate_as_a_string() {
+        let result = |gate| GateResult {
+            gate,
+            verdict: Verdict::Pass,
+            value: Some(0.0),
+            threshold: 0.01,
+            message: "ok".into(),
+        };
+        let v = serde_json::to_value(result(GateKind::ErrorRate)).unwrap();
+        assert_eq!(v["gate"], "error_rate", "{v}");
+        assert!(v.get("name").is_none(), "{v}");
+        let v = serde_json::to_value(result(GateKind::Alarm("p99".into()))).unwrap();
+        assert_eq!(
+            (&v["gate"], &v["name"]),
+            (&"alarm".into(), &"p99".into()),
+            "{v}"
+        );
     }
 }

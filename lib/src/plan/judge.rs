@@ -215,7 +215,8 @@ pub struct Evidence {
 /// One test's verdict with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Judgement {
-    /// The gate it decides.
+    /// The gate it decides (`"gate": "error_rate"`, flattened like a [`GateResult`]'s).
+    #[serde(flatten)]
     pub gate: GateKind,
     /// Fail once the evidence crossed; pass until then; no data without requests.
     pub verdict: Verdict,

@@ -144,6 +144,12 @@ pub trait Routes: Send + Sync {
     /// The test route's id in events.
     fn test_route_id(&self, test: &Self::Test) -> String;
 
+    /// How long clients may keep reaching a color after its weight went to 0 (the ALB: the longest group
+    /// stickiness duration of the routes), which a scale-down waits at least; `None` when nothing sticks.
+    fn sticky_for(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The HTTP client the smoke check's GETs go through.
     fn probe(&self) -> Self::Probe;
 
@@ -153,4 +159,30 @@ pub trait Routes: Send + Sync {
         new: Color,
         min_healthy: u32,
     ) -> impl Future<Output = Vec<crate::preflight::Check>> + Send;
+
+    /// The members of both backends as the provider found them, for `status` (HAProxy: each server with
+    /// its weight). None by default.
+    fn members(&self) -> Vec<Member> {
+        Vec::new()
+    }
+
+    /// What `status` should warn about on these routes as found (HAProxy: live weights that a reload
+    /// would lose). None by default.
+    fn status_warnings(&self) -> Vec<crate::input::Text> {
+        Vec::new()
+    }
+}
+
+/// One member of a color's backend as `status` lists it (a HAProxy server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// The color it serves.
+    pub color: Color,
+    /// Its name.
+    pub name: String,
+    /// Its weight now, in the router's units.
+    pub weight: u32,
+    /// Its weight in the router's configuration, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured_weight: Option<u32>,
 }

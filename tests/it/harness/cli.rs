@@ -74,9 +74,12 @@ pub fn run_in<S: AsRef<str>>(mut cmd: Command, args: &[S]) -> Run {
         .args(args.iter().map(|a| a.as_ref()))
         .output()
         .expect("run albflip");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Every event a test sees on stdout matches the published schema.
+    super::schema::check_events(&stdout);
     Run {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stdout,
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }

@@ -18,11 +18,15 @@ mod emulator;
 mod iam;
 mod metrics;
 mod readers;
+mod schema;
 mod stacks;
+mod webhook;
 
 pub use cli::*;
 pub use emulator::*;
 pub use iam::*;
 pub use metrics::*;
 pub use readers::*;
+pub use schema::*;
 pub use stacks::*;
+pub use webhook::*;

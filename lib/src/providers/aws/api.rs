@@ -75,6 +75,13 @@ pub trait AlbInventory: Send + Sync {
         tags: &[(&str, &str)],
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 
+    /// Removes tags (by key) from one resource; keys it does not carry are no error.
+    fn remove_tags(
+        &self,
+        arn: &str,
+        keys: &[&str],
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
     /// Whether target-group-level stickiness (the `stickiness.enabled` attribute) is on for a group.
     fn target_group_stickiness(
         &self,

@@ -10,34 +10,65 @@ use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::TargetGroupArn;
 use crate::providers::aws::resolve::{Resolved, STABLE_TAG};
 use crate::providers::aws::route::{self, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::sticky::{self, Release};
 use crate::providers::aws::write::unwritable;
 
 /// Target health read ahead of [`check_health`] (a rollback reads it alongside the route's discovery, see
 /// [`crate::providers::aws::resolve`]), by target group: the answer or the error, as a fresh read gives.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct KnownHealth(Vec<(TargetGroupArn, Result<TargetHealth, ApiError>)>);
+pub(crate) struct KnownHealth {
+    health: Vec<(TargetGroupArn, Result<TargetHealth, ApiError>)>,
+    /// How a rollback releases stickiness, when read ahead with the health.
+    release: Option<Release>,
+}
 
 impl KnownHealth {
     /// Reads the health of each of `groups`, all at once.
     pub(crate) async fn read<A: Alb>(alb: &A, groups: &[&TargetGroupArn]) -> KnownHealth {
         let answers = futures_util::future::join_all(groups.iter().map(|g| alb.health(g))).await;
-        KnownHealth(groups.iter().map(|g| (*g).clone()).zip(answers).collect())
+        KnownHealth {
+            health: groups.iter().map(|g| (*g).clone()).zip(answers).collect(),
+            release: None,
+        }
+    }
+
+    /// [`KnownHealth::read`] and, at the same time, how a rollback releases the stickiness of a route
+    /// between `blue` and `green` ([`sticky::target_groups_release`]), so that a rollback spends no
+    /// round trip of its own on it.
+    pub(crate) async fn read_for_rollback<A: Alb>(
+        alb: &A,
+        groups: &[&TargetGroupArn],
+        blue: &TargetGroupArn,
+        green: &TargetGroupArn,
+    ) -> KnownHealth {
+        let (mut known, release) = tokio::join!(
+            KnownHealth::read(alb, groups),
+            sticky::target_groups_release(alb, blue, green)
+        );
+        known.release = Some(release);
+        known
+    }
+
+    /// How a rollback releases stickiness, if it was read ahead.
+    pub(crate) fn release(&self) -> Option<Release> {
+        self.release
     }
 
     /// Whether the health of `group` is known.
     pub(crate) fn has(&self, group: &TargetGroupArn) -> bool {
-        self.0.iter().any(|(g, _)| g == group)
+        self.health.iter().any(|(g, _)| g == group)
     }
 
     /// Both sets of answers.
     pub(crate) fn merge(mut self, other: KnownHealth) -> KnownHealth {
-        self.0.extend(other.0);
+        self.health.extend(other.health);
+        self.release = self.release.or(other.release);
         self
     }
 
     /// The health of `group`: as known, or read now.
     async fn of<A: Alb>(&self, alb: &A, group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
-        match self.0.iter().find(|(g, _)| g == group) {
+        match self.health.iter().find(|(g, _)| g == group) {
             Some((_, answer)) => answer.clone(),
             None => alb.health(group).await,
         }
@@ -129,45 +160,63 @@ pub(crate) async fn check_health<A: Alb>(
         if percent.get() <= lowest {
             continue;
         }
-        let arn = resolved.groups.of(color);
-        let health: TargetHealth = match known.of(alb, arn).await {
-            Ok(h) => h,
-            Err(e) if force && e.kind != ApiErrorKind::NotFound => {
-                warnings.push(crate::text!(
-                    format!(
-                        "could not read the health of {color} ({}): {e}; shifting anyway (",
-                        arn.name()
-                    ),
-                    {input Input::Force},
-                    ")"
-                ));
-                continue;
+        // Every pair's group of the color (`--pair`), each on its own.
+        for arn in resolved.groups.all_of(color) {
+            if let Some(w) =
+                check_group(alb, arn, color, percent, force, min_healthy_hosts, known).await?
+            {
+                warnings.push(w);
             }
-            Err(e) => return Err(Error::Read(e)),
-        };
-        if health.healthy >= min_healthy_hosts.max(1) {
-            continue;
         }
-        let error = Error::NoHealthyTargets {
-            color,
-            target_group: arn.name().to_string(),
-            percent,
-            healthy: health.healthy,
-            total: health.total,
-            needed: min_healthy_hosts.max(1),
-        };
-        if !force {
-            return Err(error);
-        }
-        warnings.push(crate::text!(
-            format!(
-                "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of ",
-                arn.name(),
-                health.healthy,
-                health.total
-            ),
-            {input Input::Force}
-        ));
     }
     Ok(warnings)
+}
+
+/// [`check_health`] for one target group of `color`: an error, a warning (with `force`), or nothing.
+async fn check_group<A: Alb>(
+    alb: &A,
+    arn: &TargetGroupArn,
+    color: Color,
+    percent: crate::model::Percent,
+    force: bool,
+    min_healthy_hosts: u32,
+    known: &KnownHealth,
+) -> Result<Option<Text>, Error> {
+    let health: TargetHealth = match known.of(alb, arn).await {
+        Ok(h) => h,
+        Err(e) if force && e.kind != ApiErrorKind::NotFound => {
+            return Ok(Some(crate::text!(
+                format!(
+                    "could not read the health of {color} ({}): {e}; shifting anyway (",
+                    arn.name()
+                ),
+                {input Input::Force},
+                ")"
+            )));
+        }
+        Err(e) => return Err(Error::Read(e)),
+    };
+    if health.healthy >= min_healthy_hosts.max(1) {
+        return Ok(None);
+    }
+    let error = Error::NoHealthyTargets {
+        color,
+        target_group: arn.name().to_string(),
+        percent,
+        healthy: health.healthy,
+        total: health.total,
+        needed: min_healthy_hosts.max(1),
+    };
+    if !force {
+        return Err(error);
+    }
+    Ok(Some(crate::text!(
+        format!(
+            "WARNING: {color} ({}) has {} healthy of {} targets; sending it {percent} anyway because of ",
+            arn.name(),
+            health.healthy,
+            health.total
+        ),
+        {input Input::Force}
+    )))
 }

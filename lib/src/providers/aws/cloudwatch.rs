@@ -16,7 +16,9 @@ use aws_sdk_cloudwatch::Client;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use crate::plan::{ColorMetrics, LoadBalancerCounts, Observation, Period, PeriodCounts};
+use crate::plan::{
+    ColorMetrics, LatencyStatistic, LoadBalancerCounts, Observation, Period, PeriodCounts,
+};
 use crate::ports::{ApiError, ApiErrorKind, Labels, MetricQuery, MetricSource};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
@@ -340,6 +342,23 @@ fn messages<'a>(messages: impl Iterator<Item = &'a MessageData>) -> String {
     }
 }
 
+/// A server error on a query with a percentile statistic: the endpoint could not compute it. Real
+/// CloudWatch computes percentiles of `TargetResponseTime`; an emulator (moto) answers them with an
+/// HTML 500. Said so, with the way out, instead of a bare server error.
+fn unsupported_statistic(e: ApiError, q: &MetricQuery) -> ApiError {
+    let percentile = matches!(q.latency_statistic, LatencyStatistic::Percentile(_));
+    if !percentile || e.kind != ApiErrorKind::Other || !e.message.contains("HTTP 5") {
+        return e;
+    }
+    ApiError {
+        message: format!(
+            "the {} latency statistic is not supported by this endpoint ({}); use the Average or Maximum statistic there",
+            q.latency_statistic, e.message
+        ),
+        ..e
+    }
+}
+
 impl MetricSource for CloudWatch {
     async fn observe(&self, q: &MetricQuery) -> Result<Observation, ApiError> {
         let op = "cloudwatch:GetMetricData";
@@ -357,7 +376,7 @@ impl MetricSource for CloudWatch {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| classify(op, e))?;
+                .map_err(|e| unsupported_statistic(classify(op, e), q))?;
             match fold_page(&out, &mut folded)? {
                 Some(t) => token = Some(t),
                 None => break,

@@ -2,6 +2,10 @@
 //! was taken, `expires_at` (epoch seconds, also the table's TTL attribute) and `version` (bumped by every
 //! renewal). Every change is a conditional write, so two processes can never both believe they hold it,
 //! and no write is conditioned on a time another machine's clock wrote.
+//!
+//! The same table keeps the routes' deployment history ([`HistoryStore`]): one item per finished run,
+//! keyed `history#ROUTE#STARTED#ID` (a lease's key is an ARN, so the two never collide), its entry as
+//! JSON in `entry`, and an `expires_at` [`HISTORY_DAYS`] days on, so the table's TTL ends it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,11 +13,23 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
+use crate::history::{self, HistoryEntry, HistoryStore};
 use crate::ports::{ApiError, ApiErrorKind, LeaseHolder, Lock};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
 
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// How long a history item is kept (the table's TTL attribute ends it).
+pub const HISTORY_DAYS: u64 = 180;
+
+/// The key prefix of history items.
+const HISTORY: &str = "history#";
+
+/// The key prefix of `route`'s history items.
+fn history_prefix(route: &str) -> String {
+    format!("{HISTORY}{route}#")
+}
 
 /// A lease table in DynamoDB (the reference stack's `…-albflip-locks`).
 #[derive(Debug, Clone)]
@@ -228,5 +244,69 @@ impl Lock for DynamoLock {
             .await
             .map_err(|e| classify(&op, e))?;
         Ok(())
+    }
+}
+
+impl HistoryStore for DynamoLock {
+    async fn append(&self, entry: &HistoryEntry) -> Result<(), ApiError> {
+        let op = self.op("PutItem");
+        let json = serde_json::to_string(entry).map_err(|e| ApiError {
+            operation: op.clone(),
+            kind: ApiErrorKind::Other,
+            message: format!("the history entry could not be encoded: {e}"),
+        })?;
+        let expires = entry
+            .started_at()
+            .map_or(0, |t| epoch(t + Duration::from_secs(HISTORY_DAYS * 86_400)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "lock_id",
+                s(&format!(
+                    "{}{}#{}",
+                    history_prefix(&entry.route),
+                    entry.started,
+                    entry.id
+                )),
+            )
+            .item("route", s(&entry.route))
+            .item("entry", s(&json))
+            .item("expires_at", n(expires))
+            .send()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        Ok(())
+    }
+
+    async fn recent(&self, route: &str, limit: usize) -> Result<Vec<HistoryEntry>, ApiError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let op = self.op("Scan");
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(lock_id, :p)")
+                .expression_attribute_values(":p", s(&history_prefix(route)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify(&op, e))?;
+            entries.extend(
+                out.items()
+                    .iter()
+                    .filter_map(|item| match item.get("entry") {
+                        Some(AttributeValue::S(json)) => serde_json::from_str(json).ok(),
+                        _ => None,
+                    }),
+            );
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(history::newest_first(entries, limit))
     }
 }

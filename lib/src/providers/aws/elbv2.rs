@@ -518,6 +518,23 @@ impl AlbInventory for ElbV2 {
         Ok(())
     }
 
+    async fn remove_tags(&self, arn: &str, keys: &[&str]) -> Result<(), ApiError> {
+        let op = format!("{SERVICE}:RemoveTags");
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        retry_throttled(|| async {
+            self.calls.record(&op);
+            self.client
+                .remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(keys.clone()))
+                .send()
+                .await
+                .map_err(|e| classify(&op, e))
+        })
+        .await?;
+        Ok(())
+    }
+
     async fn target_group_stickiness(
         &self,
         target_group: &TargetGroupArn,

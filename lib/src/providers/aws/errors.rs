@@ -72,6 +72,13 @@ where
     }
 }
 
+/// Whether an error body is an HTML page (a proxy's or an emulator's error page), not an API error.
+pub fn is_html(body: &str) -> bool {
+    let start: String = body.trim_start().chars().take(15).collect();
+    let start = start.to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html")
+}
+
 fn from_parts(
     operation: &str,
     code: Option<&str>,
@@ -79,6 +86,23 @@ fn from_parts(
     status: u16,
     body: String,
 ) -> ApiError {
+    // An HTML error page is never shown: it says nothing a person can act on, and fills a log.
+    if is_html(&body) {
+        let kind = if status == 403 {
+            ApiErrorKind::AccessDenied {
+                action: operation.to_string(),
+            }
+        } else {
+            ApiErrorKind::Other
+        };
+        return ApiError::new(
+            operation,
+            kind,
+            format!(
+                "the endpoint answered HTTP {status} with an HTML page instead of an API error"
+            ),
+        );
+    }
     let message = message
         .map(str::to_string)
         .unwrap_or_else(|| first_line(&body));
@@ -180,6 +204,20 @@ mod tests {
             }
         );
         assert_eq!(e.message, "User is not authorized");
+    }
+
+    /// Issue 21: the emulator's HTML error page is never shown.
+    #[test]
+    fn an_html_error_page_is_named_not_shown() {
+        let e = from_parts(
+            "cloudwatch:GetMetricData",
+            None,
+            Some("<!doctype html>"),
+            500,
+            "<!doctype html>\n<html lang=en><title>500 Internal Server Error</title>".into(),
+        );
+        assert!(!e.message.contains('<'), "{}", e.message);
+        assert!(e.message.contains("HTTP 500"), "{}", e.message);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub const LOCK_ACTIONS: &[&str] = &[
     "dynamodb:DeleteItem",
     // Whether the naming convention's lock table exists, when no table is named.
     "dynamodb:DescribeTable",
+    // `albflip history`: the route's history items in the same table.
+    "dynamodb:Scan",
 ];
 
 /// The policy document for `route`, the Auto Scaling groups named in `asgs` (every group of the route's
@@ -55,7 +57,7 @@ pub fn policy(route: &RouteId, lock_table: Option<&str>, asgs: &[&str]) -> Value
         json!({
             "Sid": "AlbflipWriteRoute",
             "Effect": "Allow",
-            "Action": [write, "elasticloadbalancing:AddTags"],
+            "Action": [write, "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
             "Resource": [resource],
         }),
         json!({"Sid": "AlbflipReadMetrics", "Effect": "Allow", "Action": METRIC_READS, "Resource": "*"}),
@@ -143,7 +145,8 @@ mod tests {
             s[1]["Action"],
             json!([
                 "elasticloadbalancing:ModifyListener",
-                "elasticloadbalancing:AddTags"
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags"
             ])
         );
         assert_eq!(s[1]["Resource"], json!([arn]));

@@ -32,6 +32,42 @@ pub struct Lockstep {
     pub load_balancers: Vec<String>,
     /// Routes to move although they forward to only one of the two groups (`--include-route`).
     pub include: Vec<RouteId>,
+    /// Other load balancers' blue/green pairs whose routes move with the named one (`--pair`).
+    pub pairs: Vec<Pair>,
+}
+
+/// Another load balancer with its own blue and green target groups (on AWS a target group belongs to
+/// one load balancer): an internal and an internet-facing ALB in front of the same two versions. Every
+/// route of that load balancer that forwards to the pair's groups moves with the named route, the
+/// gates read the pair's metrics too, and a rollback puts them all back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// The load balancer's name.
+    pub load_balancer: String,
+    /// Its blue target group (name or ARN).
+    pub blue: String,
+    /// Its green target group (name or ARN).
+    pub green: String,
+}
+
+impl std::str::FromStr for Pair {
+    type Err = String;
+
+    /// `LOAD_BALANCER,BLUE,GREEN`.
+    fn from_str(s: &str) -> Result<Pair, String> {
+        match s.split(',').map(str::trim).collect::<Vec<_>>().as_slice() {
+            [lb, blue, green] if !lb.is_empty() && !blue.is_empty() && !green.is_empty() => {
+                Ok(Pair {
+                    load_balancer: lb.to_string(),
+                    blue: blue.to_string(),
+                    green: green.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "{s:?} is not LOAD_BALANCER,BLUE,GREEN (a load balancer name and its blue and green target groups, by name or ARN)"
+            )),
+        }
+    }
 }
 
 /// Another route that moves in lockstep with the named one.
@@ -93,10 +129,11 @@ pub async fn discover<A: Alb>(
     primary: &RouteSnapshot,
     groups: &ColorGroups,
     own: Option<(LoadBalancerArn, Vec<RouteSnapshot>)>,
+    pairs: &[LoadBalancerArn],
 ) -> Result<Discovered, Error> {
     let mut found = Vec::new();
-    if lockstep.searches() {
-        found = search(alb, lockstep, primary, own).await?;
+    if lockstep.searches() || !pairs.is_empty() {
+        found = search(alb, lockstep, primary, own, pairs).await?;
         found.retain(|r| r.route != primary.route);
     }
     for id in &lockstep.include {
@@ -106,8 +143,11 @@ pub async fn discover<A: Alb>(
     }
     let mut discovered = Discovered::default();
     for snapshot in found {
+        // A pair's route that forwards to one of its groups alone (a single-group forward, as the named
+        // route may be) moves too: the first shift makes it weighted.
         let included = lockstep.include.contains(&snapshot.route);
-        match fit(&snapshot, groups, included)? {
+        let pair = pairs.contains(&snapshot.load_balancer);
+        match fit(&snapshot, groups, included, pair)? {
             Fit::Unrelated => {}
             Fit::Peer(split) => discovered.peers.push(Peer { snapshot, split }),
             Fit::LeftAlone(reason) => discovered.left_alone.push(LeftAlone {
@@ -126,14 +166,22 @@ async fn search<A: Alb>(
     lockstep: &Lockstep,
     primary: &RouteSnapshot,
     own: Option<(LoadBalancerArn, Vec<RouteSnapshot>)>,
+    pairs: &[LoadBalancerArn],
 ) -> Result<Vec<RouteSnapshot>, Error> {
     let own_lb = &primary.load_balancer;
     let mut found = match own {
+        _ if !lockstep.searches() => Vec::new(),
         Some((lb, routes)) if &lb == own_lb => routes,
         _ => alb.routes(own_lb).await.map_err(Error::Read)?,
     };
-    let mut named: Vec<LoadBalancerArn> = Vec::new();
-    for name in &lockstep.load_balancers {
+    let mut named: Vec<LoadBalancerArn> =
+        pairs.iter().filter(|lb| *lb != own_lb).cloned().collect();
+    let searched = if lockstep.searches() {
+        lockstep.load_balancers.as_slice()
+    } else {
+        &[]
+    };
+    for name in searched {
         let lb = named_load_balancer(alb, name).await?;
         if &lb != own_lb && !named.contains(&lb) {
             named.push(lb);
@@ -146,7 +194,10 @@ async fn search<A: Alb>(
     Ok(found)
 }
 
-async fn named_load_balancer<A: Alb>(alb: &A, name: &str) -> Result<LoadBalancerArn, Error> {
+pub(crate) async fn named_load_balancer<A: Alb>(
+    alb: &A,
+    name: &str,
+) -> Result<LoadBalancerArn, Error> {
     alb.find_load_balancer(name)
         .await
         .map_err(Error::Read)?
@@ -174,7 +225,12 @@ async fn read_included<A: Alb>(alb: &A, id: &RouteId) -> Result<RouteSnapshot, E
 }
 
 /// How `snapshot` relates to blue and green. An included route must be shiftable.
-fn fit(snapshot: &RouteSnapshot, groups: &ColorGroups, included: bool) -> Result<Fit, Error> {
+fn fit(
+    snapshot: &RouteSnapshot,
+    groups: &ColorGroups,
+    included: bool,
+    pair: bool,
+) -> Result<Fit, Error> {
     let route = &snapshot.route;
     let Some(forward) = snapshot.forward.as_ref() else {
         return match included {
@@ -218,7 +274,7 @@ fn fit(snapshot: &RouteSnapshot, groups: &ColorGroups, included: bool) -> Result
             false => Ok(Fit::LeftAlone(reason.into())),
         };
     }
-    if colors.len() == 1 && !included {
+    if colors.len() == 1 && !included && !pair {
         let color = colors[0];
         return Ok(Fit::LeftAlone(text!(
             format!(

@@ -14,6 +14,7 @@
 //!   [`crate::ports::CapacityPool`].
 //! - [`mod@write`]: the one write path: desired split -> write -> verify -> put back on failure.
 //! - [`unsupported`]: the error for a route the ALB will not shift, with its fix.
+//! - [`sticky`]: group stickiness released by a rollback, recorded, and written back by the next shift.
 //! - [`checks`]: the checks around a write (healthy targets, the stickiness conversion) and the stable mark.
 //! - [`preflight`]: the ALB's pre-flight checks (`albflip check`).
 //! - [`iam`]: the least-privilege IAM policy for a route.
@@ -47,6 +48,7 @@ pub mod route;
 pub mod router;
 pub mod routes;
 pub mod sdk;
+pub mod sticky;
 pub mod throttle;
 pub mod unsupported;
 pub mod weights;

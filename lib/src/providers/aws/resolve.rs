@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
-use crate::model::{Color, Split};
+use crate::model::{Color, Split, Stickiness};
 use crate::ports::{ApiError, ApiErrorKind, Backend, Labels, Tags};
 use crate::providers::aws::api::{listener_arns, Alb};
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
@@ -16,6 +16,7 @@ use crate::providers::aws::checks::KnownHealth;
 use crate::providers::aws::cloudwatch::{LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION};
 use crate::providers::aws::lockstep::{self, LeftAlone, Lockstep, Peer};
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::sticky;
 use crate::providers::aws::unsupported::unsupported;
 use crate::state::{self, DeploymentRecord, RouteState};
 
@@ -144,6 +145,9 @@ pub struct Target {
     pub green: Option<GroupRef>,
     /// Which other routes move in lockstep with this one.
     pub lockstep: Lockstep,
+    /// Whether a rollback leaves group stickiness as it is, instead of releasing it so that sticky
+    /// clients leave the color rolled back from ([`crate::providers::aws::sticky`]).
+    pub keep_stickiness: bool,
 }
 
 impl Target {
@@ -155,6 +159,7 @@ impl Target {
             blue: None,
             green: None,
             lockstep: Lockstep::default(),
+            keep_stickiness: false,
         }
     }
 
@@ -170,6 +175,7 @@ impl Target {
             blue: Some(GroupRef::Name(format!("{base}-blue-tg"))),
             green: Some(GroupRef::Name(format!("{base}-green-tg"))),
             lockstep: Lockstep::default(),
+            keep_stickiness: false,
         }
     }
 
@@ -211,6 +217,11 @@ pub struct Resolved {
     pub peers: Vec<Peer>,
     /// Routes that forward to blue or green and are left alone, with why.
     pub left_alone: Vec<LeftAlone>,
+    /// The group stickiness a rollback released on each route that records one, which the next write
+    /// puts back (read for a shift or deployment, not for a rollback).
+    pub sticky_records: Vec<(RouteId, Stickiness)>,
+    /// Whether a rollback keeps group stickiness as it is (see [`Target::keep_stickiness`]).
+    pub keep_stickiness: bool,
 }
 
 impl Resolved {
@@ -218,6 +229,14 @@ impl Resolved {
     pub fn forward(&self) -> Result<&ForwardAction, Error> {
         route::forward_of(&self.snapshot)
             .map_err(|problem| unsupported(&self.snapshot.route, problem))
+    }
+
+    /// The group stickiness a rollback released on `route` and recorded, if any.
+    pub fn sticky_record(&self, route: &RouteId) -> Option<Stickiness> {
+        self.sticky_records
+            .iter()
+            .find(|(r, _)| r == route)
+            .map(|(_, s)| *s)
     }
 
     /// Every route that moves: the named one first, then its peers.
@@ -236,15 +255,24 @@ impl Resolved {
     /// then on every other load balancer of the routes in lockstep, as CloudWatch dimensions.
     pub fn backend(&self, color: Color) -> Backend {
         let group = self.groups.of(color);
-        let mut load_balancers = vec![&self.snapshot.load_balancer];
-        for peer in &self.peers {
-            if !load_balancers.contains(&&peer.snapshot.load_balancer) {
-                load_balancers.push(&peer.snapshot.load_balancer);
+        // Each load balancer with the group of `color` its routes forward to: the named route's pair on
+        // its own load balancer (and, on an emulator, on the others searched), each `--pair` on its own.
+        let mut places: Vec<(&LoadBalancerArn, &TargetGroupArn)> = Vec::new();
+        for snapshot in self.routes() {
+            // The route's own group of `color`, or, on a single-group forward, its pair's.
+            let own = snapshot
+                .forward
+                .iter()
+                .flat_map(|f| &f.targets)
+                .find_map(|t| self.groups.in_pair_of(&t.target_group, color));
+            let place = (&snapshot.load_balancer, own.unwrap_or(group));
+            if !places.contains(&place) {
+                places.push(place);
             }
         }
-        let scopes = load_balancers
+        let scopes = places
             .into_iter()
-            .map(|lb| {
+            .map(|(lb, group)| {
                 Labels::from([
                     (
                         LOAD_BALANCER_DIMENSION.to_string(),
@@ -357,8 +385,19 @@ async fn resolve_ahead<A: Alb>(
             (named, health, own)
         }
     };
-    let discovered =
-        lockstep::discover(alb, &target.lockstep, &named.snapshot, &named.groups, own).await?;
+    let pairs = &target.lockstep.pairs;
+    let (groups, pair_lbs) = with_pairs(alb, pairs, named.groups, &named.snapshot).await?;
+    let named = Named { groups, ..named };
+    let discovered = lockstep::discover(
+        alb,
+        &target.lockstep,
+        &named.snapshot,
+        &named.groups,
+        own,
+        &pair_lbs,
+    )
+    .await?;
+    check_pairs_moved(pairs, &pair_lbs, &discovered.peers)?;
     let resolved = Resolved {
         snapshot: named.snapshot,
         groups: named.groups,
@@ -372,6 +411,12 @@ async fn resolve_ahead<A: Alb>(
         tags: named.tags,
         peers: discovered.peers,
         left_alone: discovered.left_alone,
+        sticky_records: Vec::new(),
+        keep_stickiness: target.keep_stickiness,
+    };
+    let resolved = match rollback {
+        Some(_) => resolved,
+        None => with_sticky_records(alb, resolved).await?,
     };
     Ok((resolved, health))
 }
@@ -426,6 +471,136 @@ async fn resolve_listener_with_its_load_balancer<A: Alb>(
     Ok((named, health, Some((lb, routes))))
 }
 
+/// `resolved` with the stickiness records of its routes: the named route's from its tags, the peers'
+/// read in one more call (only when there are peers).
+async fn with_sticky_records<A: Alb>(alb: &A, mut resolved: Resolved) -> Result<Resolved, Error> {
+    let mut tags = BTreeMap::new();
+    tags.insert(
+        resolved.snapshot.route.resource_arn().to_string(),
+        resolved.tags.clone(),
+    );
+    let peers: Vec<&str> = resolved
+        .peers
+        .iter()
+        .map(|p| p.snapshot.route.resource_arn())
+        .collect();
+    for chunk in peers.chunks(20) {
+        tags.extend(alb.tags(chunk).await.map_err(Error::Read)?);
+    }
+    resolved.sticky_records = sticky::records_of(&resolved.routes(), &tags);
+    Ok(resolved)
+}
+
+/// `groups` with the groups of each of `pairs` (`--pair`), and the pairs' load balancers. Refuses a pair
+/// that names the route's own load balancer, a group named twice, or a group that is not the pair load
+/// balancer's (on AWS a target group belongs to one load balancer).
+async fn with_pairs<A: Alb>(
+    alb: &A,
+    pairs: &[lockstep::Pair],
+    mut groups: ColorGroups,
+    named: &RouteSnapshot,
+) -> Result<(ColorGroups, Vec<LoadBalancerArn>), Error> {
+    let mut lbs = Vec::new();
+    for pair in pairs {
+        let lb = pair_load_balancer(alb, pair).await?;
+        if lb == named.load_balancer || lbs.contains(&lb) {
+            return Err(bad_pair(pair, "its load balancer is the route's own or another pair's: every route there that forwards to the route's colors moves in lockstep already", "Name each other load balancer once"));
+        }
+        let blue = pair_group(alb, pair, &pair.blue, &lb).await?;
+        let green = pair_group(alb, pair, &pair.green, &lb).await?;
+        let taken = |arn: &TargetGroupArn| blue == green || groups.color_of(arn).is_some();
+        if taken(&blue) || taken(&green) {
+            return Err(bad_pair(
+                pair,
+                "it names a target group twice, or one of another pair",
+                "Give each pair its own blue and green target groups",
+            ));
+        }
+        groups.pairs.push((blue, green));
+        lbs.push(lb);
+    }
+    Ok((groups, lbs))
+}
+
+fn bad_pair(pair: &lockstep::Pair, why: &str, fix: &str) -> Error {
+    Error::invalid(
+        Input::Pair,
+        text!({input Input::Pair}, format!(" {},{},{}", pair.load_balancer, pair.blue, pair.green)),
+        why,
+        fix,
+    )
+}
+
+async fn pair_load_balancer<A: Alb>(
+    alb: &A,
+    pair: &lockstep::Pair,
+) -> Result<LoadBalancerArn, Error> {
+    alb.find_load_balancer(&pair.load_balancer)
+        .await
+        .map_err(Error::Read)?
+        .ok_or_else(|| Error::NotFound {
+            what: text!({input Input::Pair}, format!(": load balancer {:?}", pair.load_balancer)),
+            fix: "Give a load balancer name of this region (`aws elbv2 describe-load-balancers`)"
+                .into(),
+        })
+}
+
+/// A pair's target group (name or ARN), which must be attached to the pair's load balancer.
+async fn pair_group<A: Alb>(
+    alb: &A,
+    pair: &lockstep::Pair,
+    given: &str,
+    lb: &LoadBalancerArn,
+) -> Result<TargetGroupArn, Error> {
+    let found = match given.parse::<GroupRef>()? {
+        GroupRef::Arn(arn) => alb.target_group(&arn).await,
+        GroupRef::Name(name) => alb.find_target_group(&name).await,
+    };
+    let info = match found {
+        Ok(Some(info)) => info,
+        Ok(None) => None.ok_or_else(|| Error::NotFound {
+            what: text!({input Input::Pair}, format!(": target group {given:?}")),
+            fix: "Give a target group name or ARN of this region".into(),
+        })?,
+        Err(e) if e.kind == ApiErrorKind::NotFound => Err(Error::NotFound {
+            what: text!({input Input::Pair}, format!(": target group {given:?}")),
+            fix: "Give a target group name or ARN of this region".into(),
+        })?,
+        Err(e) => return Err(Error::Read(e)),
+    };
+    // A group no route forwards to yet (green, before a single-group forward's first shift) belongs to
+    // no load balancer; one that belongs to another is not this pair's.
+    if !info.load_balancers.is_empty() && !info.load_balancers.contains(lb) {
+        return Err(bad_pair(
+            pair,
+            &format!(
+                "target group {} is not attached to load balancer {}",
+                info.name, pair.load_balancer
+            ),
+            "Name the blue and green target groups that the pair's load balancer forwards to",
+        ));
+    }
+    Ok(info.arn)
+}
+
+/// Refuses a pair none of whose load balancer's routes forwards to its groups: nothing of it would move.
+fn check_pairs_moved(
+    pairs: &[lockstep::Pair],
+    lbs: &[LoadBalancerArn],
+    peers: &[Peer],
+) -> Result<(), Error> {
+    for (pair, lb) in pairs.iter().zip(lbs) {
+        if !peers.iter().any(|p| &p.snapshot.load_balancer == lb) {
+            return Err(bad_pair(
+                pair,
+                "no listener or rule of that load balancer forwards to its blue and green target groups",
+                "Point a listener or rule there at both groups (a weighted forward, or the blue group alone), or leave the pair out",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the named route and its tags, works out its colors and, for a rollback, reads the health it
 /// will check (see [`resolve_for_rollback`]).
 async fn resolve_named<A: Alb>(
@@ -436,10 +611,19 @@ async fn resolve_named<A: Alb>(
     let early = rollback
         .map(|to| early_health(target, to))
         .unwrap_or_default();
-    let (read, health) = tokio::join!(
-        read_route(alb, &target.route),
-        KnownHealth::read(alb, &early)
-    );
+    // With both colors named by ARN, how a sticky route's rollback releases stickiness is read with
+    // the route too: nothing is left to read between the route and the write.
+    let ahead = async {
+        match (&target.blue, &target.green) {
+            (Some(GroupRef::Arn(blue)), Some(GroupRef::Arn(green)))
+                if !early.is_empty() && !target.keep_stickiness =>
+            {
+                KnownHealth::read_for_rollback(alb, &early, blue, green).await
+            }
+            _ => KnownHealth::read(alb, &early).await,
+        }
+    };
+    let (read, health) = tokio::join!(read_route(alb, &target.route), ahead);
     let (snapshot, tags) = read?;
     finish_named(alb, target, rollback, snapshot, tags, health).await
 }
@@ -463,8 +647,15 @@ async fn finish_named<A: Alb>(
     if let Some(to) = rollback {
         let color = to.or(stable_tag).unwrap_or(Color::Blue);
         let arn = groups.of(color);
+        let sticky = sticky::release(&snapshot, sticky::Release::Off).1.is_some();
         if split.percent_of(color).get() < 100 && !health.has(arn) {
-            health = health.merge(KnownHealth::read(alb, &[arn]).await);
+            let more = match sticky && !target.keep_stickiness {
+                true => {
+                    KnownHealth::read_for_rollback(alb, &[arn], &groups.blue, &groups.green).await
+                }
+                false => KnownHealth::read(alb, &[arn]).await,
+            };
+            health = health.merge(more);
         }
     }
     let named = Named {
@@ -622,7 +813,7 @@ async fn resolve_groups<A: Alb>(
         }
     }
     let groups = match named {
-        [Some(blue), Some(green)] => ColorGroups { blue, green },
+        [Some(blue), Some(green)] => ColorGroups::new(blue, green),
         [Some(blue), None] => complete(alb, snapshot, &in_forward, Color::Blue, blue).await?,
         [None, Some(green)] => complete(alb, snapshot, &in_forward, Color::Green, green).await?,
         [None, None] => detect(alb, &in_forward).await?,
@@ -721,14 +912,8 @@ async fn complete<A: Alb>(
         }
     };
     Ok(match color {
-        Color::Blue => ColorGroups {
-            blue: arn,
-            green: other,
-        },
-        Color::Green => ColorGroups {
-            blue: other,
-            green: arn,
-        },
+        Color::Blue => ColorGroups::new(arn, other),
+        Color::Green => ColorGroups::new(other, arn),
     })
 }
 
@@ -794,14 +979,8 @@ async fn detect<A: Alb>(alb: &A, in_forward: &[&TargetGroupArn]) -> Result<Color
 
 fn pair(color_of_first: Color, first: TargetGroupArn, second: TargetGroupArn) -> ColorGroups {
     match color_of_first {
-        Color::Blue => ColorGroups {
-            blue: first,
-            green: second,
-        },
-        Color::Green => ColorGroups {
-            blue: second,
-            green: first,
-        },
+        Color::Blue => ColorGroups::new(first, second),
+        Color::Green => ColorGroups::new(second, first),
     }
 }
 

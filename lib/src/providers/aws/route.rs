@@ -97,17 +97,31 @@ pub struct RouteSnapshot {
     pub preserved: Preserved,
 }
 
-/// Which target group is blue and which is green on a route.
+/// Which target group is blue and which is green on a route, and, for load balancer pairs (`--pair`:
+/// an internal and an internet-facing ALB, each with its own blue and green groups, since on AWS a
+/// target group belongs to one load balancer), the other pairs' groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ColorGroups {
     /// The blue target group.
     pub blue: TargetGroupArn,
     /// The green target group.
     pub green: TargetGroupArn,
+    /// The other pairs' groups, `(blue, green)` each; empty without `--pair`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<(TargetGroupArn, TargetGroupArn)>,
 }
 
 impl ColorGroups {
-    /// The target group of `color`.
+    /// Blue and green, with no other pair.
+    pub fn new(blue: TargetGroupArn, green: TargetGroupArn) -> ColorGroups {
+        ColorGroups {
+            blue,
+            green,
+            pairs: Vec::new(),
+        }
+    }
+
+    /// The target group of `color` (of the named route's pair).
     pub fn of(&self, color: Color) -> &TargetGroupArn {
         match color {
             Color::Blue => &self.blue,
@@ -115,9 +129,39 @@ impl ColorGroups {
         }
     }
 
-    /// The color of `arn`, if it is blue or green.
+    /// Every target group of `color`, the named route's pair first.
+    pub fn all_of(&self, color: Color) -> Vec<&TargetGroupArn> {
+        std::iter::once(self.of(color))
+            .chain(self.pairs.iter().map(|(b, g)| match color {
+                Color::Blue => b,
+                Color::Green => g,
+            }))
+            .collect()
+    }
+
+    /// The color of `arn`, if it is a blue or green group of any pair.
     pub fn color_of(&self, arn: &TargetGroupArn) -> Option<Color> {
-        Color::ALL.into_iter().find(|c| self.of(*c) == arn)
+        self.pair_of(arn).map(|(color, _)| color)
+    }
+
+    /// The group of `color` in the pair `arn` belongs to (`None` when `arn` is in no pair).
+    pub fn in_pair_of(&self, arn: &TargetGroupArn, color: Color) -> Option<&TargetGroupArn> {
+        let (own, other) = self.pair_of(arn)?;
+        match own == color {
+            true => self.all_of(color).into_iter().find(|g| *g == arn),
+            false => Some(other),
+        }
+    }
+
+    /// The color of `arn` and the other color's group of the same pair.
+    fn pair_of(&self, arn: &TargetGroupArn) -> Option<(Color, &TargetGroupArn)> {
+        std::iter::once((&self.blue, &self.green))
+            .chain(self.pairs.iter().map(|(b, g)| (b, g)))
+            .find_map(|(b, g)| match arn {
+                a if a == b => Some((Color::Blue, g)),
+                a if a == g => Some((Color::Green, b)),
+                _ => None,
+            })
     }
 }
 
@@ -284,15 +328,25 @@ pub fn forward_with_split(
             }
         }
     }
-    for color in Color::ALL {
-        if !colors.contains(&color) {
-            colors.push(color);
-        }
+    // The route's own groups, in their order; a single-group forward gets its pair's other group.
+    let mut arns: Vec<TargetGroupArn> = current
+        .targets
+        .iter()
+        .map(|t| t.target_group.clone())
+        .collect();
+    if let ([color], [only]) = (colors.as_slice(), arns.as_slice()) {
+        let partner = groups
+            .pair_of(only)
+            .map(|(_, other)| other.clone())
+            .unwrap_or_else(|| groups.of(color.other()).clone());
+        colors.push(color.other());
+        arns.push(partner);
     }
     let targets = colors
         .into_iter()
-        .map(|c| ForwardTarget {
-            target_group: groups.of(c).clone(),
+        .zip(arns)
+        .map(|(c, target_group)| ForwardTarget {
+            target_group,
             weight: Some(i64::from(weights.of(c).get())),
         })
         .collect();
@@ -332,10 +386,7 @@ mod tests {
     }
 
     fn groups() -> ColorGroups {
-        ColorGroups {
-            blue: tg("b-blue-tg"),
-            green: tg("b-green-tg"),
-        }
+        ColorGroups::new(tg("b-blue-tg"), tg("b-green-tg"))
     }
 
     fn forward(targets: &[(&str, Option<i64>)], stickiness: Option<Stickiness>) -> ForwardAction {

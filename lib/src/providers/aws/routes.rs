@@ -19,21 +19,29 @@ use crate::providers::aws::lockstep;
 use crate::providers::aws::preflight;
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::{self, RouteId, RouteSnapshot};
+use crate::providers::aws::sticky;
 use crate::providers::aws::unsupported::unsupported;
 use crate::providers::aws::write::{self, Verification};
 use crate::text;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A resolved ALB route and the routes that move in lockstep with it, over the ALB API `A`.
 #[derive(Debug)]
 pub struct AlbRoutes<'a, A> {
     alb: &'a A,
     resolved: Resolved,
+    /// Whether the stickiness records were removed after their settings were written back.
+    sticky_cleared: AtomicBool,
 }
 
 impl<'a, A: Alb> AlbRoutes<'a, A> {
     /// Routes already resolved over `alb`.
     pub fn new(alb: &'a A, resolved: Resolved) -> Self {
-        AlbRoutes { alb, resolved }
+        AlbRoutes {
+            alb,
+            resolved,
+            sticky_cleared: AtomicBool::new(false),
+        }
     }
 
     /// The resolved route, for the ALB's own operations.
@@ -52,6 +60,41 @@ impl<A: Alb> Provider for A {
     async fn resolve<'a>(&'a self, target: &'a Target) -> Result<AlbRoutes<'a, A>, Error> {
         let resolved = resolve::resolve(self, target).await?;
         Ok(AlbRoutes::new(self, resolved))
+    }
+}
+
+impl<A: Alb> AlbRoutes<'_, A> {
+    /// When `split` takes the last traffic off a color that `before` gave some, and the named route (in
+    /// `written`) keeps clients sticky: records when, for `cleanup`'s wait. A failure is only logged.
+    async fn record_drained(&self, written: &[RouteSnapshot], before: Split, split: Split) {
+        let Some(drained) = split.whole_color().map(Color::other) else {
+            return;
+        };
+        let route = &self.resolved.snapshot.route;
+        let named = written.iter().find(|w| &w.route == route);
+        let Some(forward) = named.and_then(|w| w.forward.as_ref()) else {
+            return;
+        };
+        if before.percent_of(drained).get() == 0 {
+            return;
+        }
+        if let Err(e) = sticky::record_drained(self.alb, route, forward, drained).await {
+            tracing::warn!(error = %e, "recording when {drained} was drained failed; cleanup will not wait for its sticky clients");
+        }
+    }
+
+    /// Removes the stickiness records once a verified write put their settings back (once per run). A
+    /// record left behind is harmless (a setting is only written back over a released one): a failure is
+    /// logged, not a failed step.
+    async fn clear_sticky_records(&self) {
+        let records = &self.resolved.sticky_records;
+        if records.is_empty() || self.sticky_cleared.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let routes: Vec<RouteId> = records.iter().map(|(r, _)| r.clone()).collect();
+        if let Err(e) = sticky::clear(self.alb, &routes).await {
+            tracing::warn!(error = %e, "the stickiness record could not be removed after its setting was written back");
+        }
     }
 }
 
@@ -88,12 +131,27 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         self.resolved.check_agreement()
     }
 
+    fn sticky_for(&self) -> Option<std::time::Duration> {
+        sticky::longest(&self.resolved.routes())
+    }
+
     fn check_can_start(&self, new: Color) -> Result<(), Error> {
         self.resolved.check_can_start(new)
     }
 
     async fn health(&self, color: Color) -> Result<TargetHealth, ApiError> {
-        self.alb.health(self.resolved.groups.of(color)).await
+        // Every pair's group of the color (`--pair`), summed.
+        let groups = self.resolved.groups.all_of(color);
+        let answers =
+            futures_util::future::try_join_all(groups.iter().map(|g| self.alb.health(g))).await?;
+        Ok(answers
+            .into_iter()
+            .fold(TargetHealth::default(), |sum, h| TargetHealth {
+                healthy: sum.healthy + h.healthy,
+                total: sum.total + h.total,
+                unhealthy: sum.unhealthy + h.unhealthy,
+                draining: sum.draining + h.draining,
+            }))
     }
 
     async fn check_health(
@@ -130,7 +188,10 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         let groups = &self.resolved.groups;
         let mut pending = Vec::new();
         for snapshot in self.resolved.routes() {
-            let live = self.alb.read(&snapshot.route).await.map_err(Error::Read)?;
+            let mut live = self.alb.read(&snapshot.route).await.map_err(Error::Read)?;
+            // Group stickiness a rollback released goes back on with this write.
+            let record = self.resolved.sticky_record(&live.route);
+            let restoring = sticky::restore(&mut live, record);
             let forward = route::forward_of(&live).map_err(|p| unsupported(&live.route, p))?;
             let live_split =
                 route::live_split(forward, groups).map_err(|p| unsupported(&live.route, p))?;
@@ -138,27 +199,42 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
                 on_adopted(live_split);
             } else if live_split != expected {
                 return Err(Error::Drift {
-                    route: live.route.clone(),
+                    route: live.route.to_string(),
                     expected: expected.to_string(),
                     found: live_split.to_string(),
                 });
             }
-            if live_split != split || forward.targets.len() < 2 {
+            if live_split != split || forward.targets.len() < 2 || restoring {
                 checks::check_conversion(self.alb, &self.resolved, &live.route, forward).await?;
                 pending.push(live);
             }
         }
         if !pending.is_empty() {
-            write::write_group(self.alb, &pending, groups, split, Verification::ReadBack).await?;
+            let verified =
+                write::write_group(self.alb, &pending, groups, split, Verification::ReadBack)
+                    .await?;
+            self.record_drained(&verified, expected, split).await;
         }
+        self.clear_sticky_records().await;
         Ok(())
     }
 
     async fn rollback(&self, to: Color) -> Result<(), Error> {
         let routes = self.resolved.routes();
-        write::rollback_each(self.alb, &routes, &self.resolved.groups, to)
-            .await
-            .map(|_| ())
+        let groups = &self.resolved.groups;
+        let keep = self.resolved.keep_stickiness;
+        let how = sticky::how_to_release(self.alb, groups, &routes, keep).await;
+        let rolled = write::rollback_each(self.alb, &routes, groups, to, how).await?;
+        if how == sticky::Release::Keep && rolled.written.contains(&self.resolved.snapshot.route) {
+            let kept = [self.resolved.snapshot.clone()];
+            self.record_drained(&kept, self.resolved.split, Split::all_to(to))
+                .await;
+        }
+        // Traffic is back: a record that cannot be written is said, not a failed rollback.
+        if let Err(e) = sticky::record(self.alb, &rolled.released).await {
+            tracing::warn!("{}", e.text());
+        }
+        Ok(())
     }
 
     async fn save(&self, records: &[(&str, &str)]) -> Result<(), ApiError> {

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::model::{Color, Split, Stickiness};
 use crate::providers::aws::api::TrafficRouter;
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
+use crate::providers::aws::sticky;
 use crate::providers::aws::throttle::retry_throttled_read;
 use crate::providers::aws::unsupported::unsupported;
 
@@ -52,7 +53,7 @@ pub async fn write_verified<R: TrafficRouter>(
         .write(current, &desired)
         .await
         .map_err(|source| Error::WriteFailed {
-            route: route.clone(),
+            route: route.to_string(),
             source,
         })?;
     if verification == Verification::ReadBack {
@@ -99,7 +100,7 @@ async fn read_back<R: TrafficRouter>(
     let live = retry_throttled_read(|| router.read(route))
         .await
         .map_err(|e| Error::VerificationFailed {
-            route: route.clone(),
+            route: route.to_string(),
             expected: describe_forward(desired),
             found: format!("nothing: the read-back failed ({e})"),
         })?;
@@ -110,7 +111,7 @@ fn check_written(live: RouteSnapshot, desired: &ForwardAction) -> Result<RouteSn
     match live.forward.as_ref() {
         Some(found) if route::matches_written(found, desired) => Ok(live),
         found => Err(Error::VerificationFailed {
-            route: live.route.clone(),
+            route: live.route.to_string(),
             expected: describe_forward(desired),
             found: found
                 .map(describe_forward)
@@ -166,7 +167,7 @@ pub async fn write_group<R: TrafficRouter>(
         written.push(Written { before });
         if let Err(source) = router.write(before, wanted).await {
             let failed = Error::WriteFailed {
-                route: before.route.clone(),
+                route: before.route.to_string(),
                 source,
             };
             return Err(restore(router, &written, failed).await);
@@ -289,28 +290,48 @@ async fn write_if_needed<R: TrafficRouter>(
     Ok(Some(snapshot.route.clone()))
 }
 
+/// What a rollback wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RolledBack {
+    /// The routes written (the others carried the split already).
+    pub written: Vec<RouteId>,
+    /// The group stickiness each written route had, where the same write released it.
+    pub released: Vec<(RouteId, Stickiness)>,
+}
+
 /// Puts all traffic on `stable` on every route: each read fresh (with the patience of a write under
 /// throttling) and written when it needs it, verified from the write's response. A route whose fresh read
 /// fails is written from the last snapshot the run has of it, whatever that snapshot shows: traffic
-/// first. A route that cannot be read or written does not stop the others.
+/// first. A route that cannot be read or written does not stop the others. Each written route's group
+/// stickiness is released as `how` says ([`sticky::release`]), in the same write.
 pub async fn rollback_each<R: TrafficRouter>(
     router: &R,
     routes: &[&RouteSnapshot],
     groups: &ColorGroups,
     stable: Color,
-) -> Result<Vec<RouteId>, Error> {
+    how: sticky::Release,
+) -> Result<RolledBack, Error> {
     let split = Split::all_to(stable);
     let mut live = Vec::new();
     let mut last_known = Vec::new();
+    let mut found_stickiness = Vec::new();
     for snapshot in routes {
-        match retry_throttled_read(|| router.read(&snapshot.route)).await {
-            Ok(found) => live.push(found),
-            Err(e) => {
-                tracing::warn!(route = %snapshot.route, error = %e, "the route could not be read; rolling it back from the last snapshot");
-                last_known.push(*snapshot);
-            }
+        let read = retry_throttled_read(|| router.read(&snapshot.route)).await;
+        let found = read.unwrap_or_else(|e| {
+            tracing::warn!(route = %snapshot.route, error = %e, "the route could not be read; rolling it back from the last snapshot");
+            last_known.push(snapshot.route.clone());
+            (*snapshot).clone()
+        });
+        // Stickiness is released in the same write; a route already on `stable` is not written at all.
+        let (released, had) = sticky::release(&found, how);
+        if let Some(had) = had {
+            found_stickiness.push((found.route.clone(), had));
         }
+        live.push(released);
     }
+    let (last_known, live): (Vec<RouteSnapshot>, Vec<RouteSnapshot>) = live
+        .into_iter()
+        .partition(|s| last_known.contains(&s.route));
     // Failures as errors (one route's own error is returned as it is) and, from a group write that
     // failed part-way, as the text it already made of them and of the routes it wrote.
     let (mut done, mut written, mut failed, mut errors) =
@@ -321,14 +342,21 @@ pub async fn rollback_each<R: TrafficRouter>(
             }) => (Vec::new(), written, failed, Vec::new()),
             Err(e) => (Vec::new(), Vec::new(), Vec::new(), vec![e]),
         };
-    for snapshot in last_known {
+    for snapshot in &last_known {
         match write_verified(router, snapshot, groups, split, Verification::Response).await {
             Ok(_) => done.push(snapshot.route.clone()),
             Err(e) => errors.push(e),
         }
     }
     if failed.is_empty() && errors.is_empty() {
-        return Ok(done);
+        let released = found_stickiness
+            .into_iter()
+            .filter(|(route, _)| done.contains(route))
+            .collect();
+        return Ok(RolledBack {
+            written: done,
+            released,
+        });
     }
     if routes.len() == 1 && failed.is_empty() && errors.len() == 1 {
         return Err(errors.remove(0));
@@ -411,10 +439,10 @@ mod tests {
             crate::model::Percent::new(50).unwrap(),
         ));
         let groups = f.alb.groups().clone();
-        let written = rollback_each(&f, &[&last], &groups, Color::Blue)
+        let rolled = rollback_each(&f, &[&last], &groups, Color::Blue, sticky::Release::Off)
             .await
             .unwrap();
-        assert_eq!(written, vec![last.route.clone()]);
+        assert_eq!(rolled.written, vec![last.route.clone()]);
         assert_eq!(f.alb.split(), Split::all_to(Color::Blue));
     }
 
@@ -428,7 +456,7 @@ mod tests {
             crate::model::Percent::new(50).unwrap(),
         ));
         let groups = f.alb.groups().clone();
-        rollback_each(&f, &[&last], &groups, Color::Blue)
+        rollback_each(&f, &[&last], &groups, Color::Blue, sticky::Release::Off)
             .await
             .unwrap();
         assert_eq!(f.alb.split(), Split::all_to(Color::Blue));

@@ -1,0 +1,147 @@
+//! `albflip history`: the route's last deployments, from the lock table; and the entry a run adds to it
+//! when it ends.
+
+use std::time::SystemTime;
+
+use albflip::aws::DynamoLock;
+use albflip::engine::Outcome;
+use albflip::events::Event;
+use albflip::history::{HistoryEntry, HistoryStore};
+use albflip::Error;
+
+use super::common::{emit, Session};
+use crate::args::{GlobalArgs, HistoryArgs, OutputFormat};
+use crate::settings::Settings;
+use crate::{exit, locking};
+
+/// Prints the route's last deployments.
+pub async fn run(a: &HistoryArgs, settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
+    let session = Session::open(None, &settings, g).await?;
+    let Some(table) = locking::lock_table(&session.alb, &session.config, &settings).await else {
+        return Err(Error::NotFound {
+            what: "a lock table to read the history from".into(),
+            fix: "albflip keeps the history in the lock table's DynamoDB table: name it with --lock-table (ALBFLIP_LOCK_TABLE, albflip.toml [lock] table)".into(),
+        });
+    };
+    let key = locking::lock_key(&session.alb, &settings).await?;
+    let store = DynamoLock::new(&session.config, &table, session.calls.clone());
+    let entries = store
+        .recent(&key, a.limit)
+        .await
+        .map_err(|e| locking::missing_table(Error::Read(e), &table))?;
+    let out = match g.output {
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({"route": key, "deployments": entries})
+        ),
+        OutputFormat::Text => text(&key, &entries),
+    };
+    emit(&out, g);
+    Ok(exit::SUCCESS)
+}
+
+/// The history as aligned columns.
+fn text(route: &str, entries: &[HistoryEntry]) -> String {
+    if entries.is_empty() {
+        return format!("No deployment recorded for {route} yet.\n");
+    }
+    let rows: Vec<[String; 7]> = entries
+        .iter()
+        .map(|e| {
+            [
+                e.id.clone(),
+                e.started.clone(),
+                e.started_by.clone(),
+                format!("{} to {}", e.strategy, e.target),
+                e.outcome.replace('_', " "),
+                albflip::duration::human(e.duration()).to_string(),
+                e.reason.clone(),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID", "STARTED", "BY", "STRATEGY", "OUTCOME", "TOOK", "REASON",
+    ]
+    .map(String::from);
+    let mut widths = [0usize; 7];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = format!("Deployments of {route}, newest first:\n");
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::from(" ");
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            if i == row.len() - 1 {
+                line.push_str(&format!(" {cell}"));
+            } else {
+                line.push_str(&format!(" {cell:<w$}"));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The entry of a run that ended with `result`, from its events; `None` when no deployment started
+/// (nothing was recorded on the route, or a gated shift, which records no deployment).
+pub fn entry(
+    events: &[(SystemTime, Event)],
+    result: &Result<Outcome, Error>,
+    now: SystemTime,
+) -> Option<HistoryEntry> {
+    let (at, id, who, route, strategy, target) = events.iter().find_map(|(at, e)| match e {
+        Event::DeploymentStarted {
+            deployment_id: Some(id),
+            started_by,
+            route,
+            strategy,
+            target,
+            ..
+        } => Some((*at, id, started_by, route, strategy, target)),
+        _ => None,
+    })?;
+    let (outcome, reason) = match result {
+        Ok(Outcome::Completed { .. }) => ("completed", String::new()),
+        Ok(Outcome::AwaitingPromotion { .. }) => ("awaiting_promotion", String::new()),
+        Ok(Outcome::RolledBack { failure, .. }) => ("rolled_back", crate::naming::failure(failure)),
+        Ok(Outcome::Interrupted { rolled_back, .. }) => (
+            "interrupted",
+            if *rolled_back {
+                "interrupted; traffic put back on the stable color".to_string()
+            } else {
+                "interrupted; traffic held where it was".to_string()
+            },
+        ),
+        Ok(_) => ("completed", String::new()),
+        Err(e) => ("failed", crate::naming::render(e)),
+    };
+    Some(HistoryEntry {
+        id: id.clone(),
+        route: route.clone(),
+        started_by: who.clone().unwrap_or_default(),
+        started: albflip::state::timestamp(at),
+        ended: albflip::state::timestamp(now),
+        strategy: strategy.clone(),
+        target: target.to_string(),
+        outcome: outcome.into(),
+        reason,
+        seconds: now.duration_since(at).unwrap_or_default().as_secs_f64(),
+    })
+}
+
+/// Adds the run's entry to the history; a failure is a warning (the deployment's outcome stands).
+pub async fn record(
+    store: &impl HistoryStore,
+    events: &[(SystemTime, Event)],
+    result: &Result<Outcome, Error>,
+) {
+    let Some(entry) = entry(events, result, SystemTime::now()) else {
+        return;
+    };
+    if let Err(e) = store.append(&entry).await {
+        eprintln!("albflip: warning: could not add the deployment to the history ({e})");
+    }
+}

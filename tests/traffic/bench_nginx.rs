@@ -1,0 +1,154 @@
+//! The blast radius of a bad green on nginx, measured (`bench/blast-radius` runs it with HAProxy's;
+//! numbers in BENCHMARKS.md): for each judge and each share of 500s, `RUNS` deployments of a green that
+//! fails that share of its requests, through a real nginx under a real client load, albflip reading
+//! nginx's access log. Each run records the failed requests the client counted (all green's),
+//! albflip's blast radius (they must agree), and the time from the first step's verified write (and
+//! reload) to the verified rollback. Ignored in the normal test run (it takes minutes).
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+const RUNS: usize = 10;
+
+struct Measured {
+    client_failed: u64,
+    albflip_failed: u64,
+    green_requests: u64,
+    retried: u64,
+    detect: Duration,
+    rate: f64,
+}
+
+fn one(judge: &str, fail_percent: u32) -> Measured {
+    let (blue, green) = (ColorServer::start("blue"), ColorServer::start("green"));
+    let (b, g) = (
+        Upstreamed::new("blue1", blue.port(), 256),
+        Upstreamed::new("green1", green.port(), 0),
+    );
+    let nginx = Nginx::start(&[
+        Upstreamed::new("blue1", blue.port(), 256),
+        Upstreamed::new("green1", green.port(), 0),
+    ]);
+    let mut load = Load::start(
+        &format!("http://127.0.0.1:{}/", nginx.port),
+        4,
+        Duration::from_millis(5),
+    );
+    green.fail_percent(fail_percent);
+    std::thread::sleep(Duration::from_secs(1));
+    let state = temp_dir("bench-state");
+    let started = SystemTime::now();
+    let run = run(
+        albflip(),
+        &strings(&[
+            "--router",
+            "nginx",
+            "--nginx-upstream-file",
+            &nginx.upstream_file.display().to_string(),
+            "--nginx-upstream",
+            "app",
+            "--nginx-access-log",
+            &nginx.access_log.display().to_string(),
+            "--nginx-reload-command",
+            &nginx.reload_command(),
+            "--nginx-test-command",
+            &nginx.test_command(),
+            "--nginx-pid-file",
+            &nginx.pid_file().display().to_string(),
+            "--health-path",
+            "/health",
+            "--blue",
+            &b.address(),
+            "--green",
+            &g.address(),
+            "--state-dir",
+            &state.display().to_string(),
+            "deploy",
+            "--target",
+            "green",
+            "--steps",
+            "10,50,100",
+            "--bake",
+            "30s",
+            "--judge",
+            judge,
+            "--poll-interval",
+            "1s",
+            "--metric-period",
+            "1s",
+            "--metric-window",
+            "10s",
+            "--output",
+            "json",
+        ]),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let total = load.stop();
+    let elapsed = SystemTime::now()
+        .duration_since(started)
+        .unwrap_or_default();
+    assert_eq!(run.code, 3, "a bad green is rolled back: {run:?}");
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let at = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == name)
+            .and_then(|e| e["ts"].as_str())
+            .and_then(|t| humantime::parse_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let detect = at("rolled_back")
+        .duration_since(at("weights_applied"))
+        .unwrap_or_default();
+    let summary = events
+        .iter()
+        .find(|e| e["event"] == "summary")
+        .expect("summary");
+    Measured {
+        client_failed: total.failed_green + total.failed_unknown + total.failed_blue,
+        albflip_failed: summary["blast_radius"]["failed_requests"]
+            .as_f64()
+            .unwrap_or(-1.0) as u64,
+        green_requests: total.green,
+        retried: total.retried,
+        detect,
+        rate: total.total() as f64 / elapsed.as_secs_f64(),
+    }
+}
+
+fn quantiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[0], v[v.len() / 2], v[v.len() - 1])
+}
+
+#[test]
+#[ignore = "a benchmark: minutes; bench/blast-radius runs it"]
+fn bench_blast_radius_of_a_bad_green_on_nginx() {
+    println!("| judge | green fails | runs | failed client requests min / median / max | albflip's count equal | write to rollback min / median / max | client rate | GETs sent again (reloads) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for judge in ["sequential", "threshold"] {
+        for fail in [30, 5] {
+            let runs: Vec<Measured> = (0..RUNS).map(|_| one(judge, fail)).collect();
+            let failed = quantiles(runs.iter().map(|m| m.client_failed as f64).collect());
+            let detect = quantiles(runs.iter().map(|m| m.detect.as_secs_f64()).collect());
+            let equal = runs
+                .iter()
+                .filter(|m| m.client_failed == m.albflip_failed)
+                .count();
+            let rate = runs.iter().map(|m| m.rate).sum::<f64>() / runs.len() as f64;
+            let green = runs.iter().map(|m| m.green_requests).sum::<u64>() / runs.len() as u64;
+            let retried = runs.iter().map(|m| m.retried).sum::<u64>();
+            println!(
+                "| {judge} | {fail} % | {} | {:.0} / {:.0} / {:.0} (green served {green} on average) | {equal} of {} | {:.1} / {:.1} / {:.1} s | {rate:.0} req/s | {retried} in all |",
+                runs.len(), failed.0, failed.1, failed.2, runs.len(), detect.0, detect.1, detect.2
+            );
+        }
+    }
+}
