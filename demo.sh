@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: start the local AWS (moto on 127.0.0.1:4566), create the reference stack, move traffic by
 # hand, then run a healthy gradual deployment (green's Auto Scaling group starts at 0 and is raised to
-# blue's capacity first), one that albflip rolls back on its own, a cleanup that scales the old color to
+# blue's capacity first; test traffic by header on the production listener), one that albflip rolls back on its own, a cleanup that scales the old color to
 # zero and a rollback after the cleanup that scales it back up before moving traffic; then real traffic
 # through a real HAProxy (demo/real-traffic.sh: a healthy deployment and a rolled-back one, the client's
 # count of failed requests next to albflip's).
@@ -40,9 +40,10 @@ albflip status
 albflip check --target green "${fast[@]}" || echo "(exit code $?: 1 means a pre-flight check failed; nothing was changed)"
 
 echo; echo "== 2. a healthy gradual deployment of green (simulated traffic: no errors)"
-echo "   green's group is raised to blue's capacity and its targets awaited before the first step"
+echo "   green's group is raised to blue's capacity and its targets awaited before the first step;"
+echo "   requests with the header X-Albflip-Test: demo go to green for the whole deployment (a temporary rule)"
 traffic --green-errors 0
-albflip deploy --target green --steps 25,50,100 "${fast[@]}" --report reports/healthy.html
+albflip deploy --target green --steps 25,50,100 --test-header X-Albflip-Test=demo "${fast[@]}" --report reports/healthy.html
 
 echo; echo "== 3. a manual shift, and the emergency rollback"
 albflip shift --target blue --percentage 10

@@ -35,14 +35,14 @@ from botocore.config import Config
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_TEMPLATE = HERE.parent / "cloudformation" / "albflip-reference.yaml"
+# Every template has these outputs; each also has its own (the Auto Scaling groups' names, or the ECS
+# cluster's and services'), all printed and all required.
 OUTPUT_KEYS = [
     "LoadBalancerArn",
     "LoadBalancerDNSName",
     "ListenerArn",
     "BlueTargetGroupArn",
     "GreenTargetGroupArn",
-    "BlueAsgName",
-    "GreenAsgName",
     "LockTableName",
     "PolicyArn",
     "VpcId",
@@ -201,6 +201,8 @@ def apply_moto_gaps(sess, endpoint: str, cfg: Config, cfn, stack: dict, template
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in cfn.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
+        # moto lists the resource types it does not create without a logical id.
+        if "LogicalResourceId" in r and "PhysicalResourceId" in r
     }
     elbv2 = sess.client("elbv2", endpoint_url=endpoint, config=cfg)
     ddb = sess.client("dynamodb", endpoint_url=endpoint, config=cfg)
@@ -208,9 +210,16 @@ def apply_moto_gaps(sess, endpoint: str, cfg: Config, cfn, stack: dict, template
     for logical, res in template.get("Resources", {}).items():
         rtype = res.get("Type", "")
         props = res.get("Properties", {}) or {}
+        if rtype == "AWS::ApplicationAutoScaling::ScalableTarget":
+            # moto's CloudFormation does not create scalable targets: register them.
+            register_scalable_target(sess, endpoint, cfg, logical, props, physical, params, region)
+            continue
         arn = physical.get(logical)
         if not arn:
             continue
+        if rtype == "AWS::ECS::Service" and props.get("LoadBalancers"):
+            # moto's CloudFormation ignores a service's LoadBalancers: set them through UpdateService.
+            set_service_load_balancers(sess, endpoint, cfg, logical, props, arn, physical)
         try:
             if rtype.startswith("AWS::ElasticLoadBalancingV2::") and props.get("Tags"):
                 want = {resolve(t["Key"], params, region): resolve(t["Value"], params, region)
@@ -244,6 +253,53 @@ def apply_moto_gaps(sess, endpoint: str, cfg: Config, cfn, stack: dict, template
                         log(f"enabled TTL ({attr}) on {logical} via UpdateTimeToLive")
         except Unresolvable as e:
             log(f"warning: {logical}: cannot resolve {e}; left as is")
+
+
+def resolve_physical(value, physical: dict[str, str], params: dict[str, str], region: str) -> str:
+    """Ref and GetAtt NAME.Name of the stack's resources (by their physical ids), Fn::Join of those,
+    else `resolve`."""
+    if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] in physical:
+        return physical[value["Ref"]]
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
+        name, attr = value["Fn::GetAtt"]
+        if attr == "Name" and name in physical:
+            return physical[name].rsplit("/", 1)[-1]
+    if isinstance(value, dict) and list(value) == ["Fn::Join"]:
+        sep, parts = value["Fn::Join"]
+        return sep.join(resolve_physical(p, physical, params, region) for p in parts)
+    return resolve(value, params, region)
+
+
+def set_service_load_balancers(sess, endpoint: str, cfg: Config, logical: str, props: dict,
+                               service_arn: str, physical: dict[str, str]) -> None:
+    ecs = sess.client("ecs", endpoint_url=endpoint, config=cfg)
+    cluster = resolve_physical(props["Cluster"], physical, {}, "")
+    want = [
+        {"containerName": lb["ContainerName"], "containerPort": int(lb["ContainerPort"]),
+         "targetGroupArn": resolve_physical(lb["TargetGroupArn"], physical, {}, "")}
+        for lb in props["LoadBalancers"]
+    ]
+    live = ecs.describe_services(cluster=cluster, services=[service_arn])["services"][0]
+    have = [lb.get("targetGroupArn") for lb in live.get("loadBalancers", [])]
+    if have != [lb["targetGroupArn"] for lb in want]:
+        ecs.update_service(cluster=cluster, service=service_arn, loadBalancers=want)
+        log(f"set {logical} load balancers via UpdateService")
+
+
+def register_scalable_target(sess, endpoint: str, cfg: Config, logical: str, props: dict,
+                             physical: dict[str, str], params: dict[str, str], region: str) -> None:
+    aas = sess.client("application-autoscaling", endpoint_url=endpoint, config=cfg)
+    resource_id = resolve_physical(props["ResourceId"], physical, params, region)
+    namespace, dimension = props["ServiceNamespace"], props["ScalableDimension"]
+    found = aas.describe_scalable_targets(ServiceNamespace=namespace, ResourceIds=[resource_id],
+                                          ScalableDimension=dimension)["ScalableTargets"]
+    if found:
+        return
+    aas.register_scalable_target(
+        ServiceNamespace=namespace, ResourceId=resource_id, ScalableDimension=dimension,
+        MinCapacity=int(resolve(props["MinCapacity"], params, region)),
+        MaxCapacity=int(resolve(props["MaxCapacity"], params, region)))
+    log(f"registered {logical} ({resource_id}) via RegisterScalableTarget")
 
 
 def validate_parameters(template_path: Path, params: dict[str, str]) -> None:
@@ -359,7 +415,9 @@ def main(argv: list[str]) -> int:
         log(f"stack {a.stack_name} is {stack['StackStatus']}")
 
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = [k for k in OUTPUT_KEYS if not outputs.get(k)]
+    declared = list(yaml.load(template.read_text(encoding="utf-8"), Loader=_CfnLoader).get("Outputs", {}))
+    keys = OUTPUT_KEYS + [k for k in declared if k not in OUTPUT_KEYS]
+    missing = [k for k in keys if not outputs.get(k)]
     if missing:
         die(f"stack {a.stack_name} lacks outputs: {', '.join(missing)}")
     stack_params = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])}
@@ -380,7 +438,7 @@ def main(argv: list[str]) -> int:
         elbv2.modify_listener(ListenerArn=outputs["ListenerArn"], DefaultActions=[action])
         log(f"listener default action: weighted forward blue 100 / green 0, stickiness {a.stickiness}s")
 
-    result = {k: outputs[k] for k in OUTPUT_KEYS}
+    result = {k: outputs[k] for k in keys}
     result.update({
         "Environment": stack_params.get("Environment", a.environment),
         "Application": stack_params.get("Application", a.application),

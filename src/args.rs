@@ -190,9 +190,27 @@ pub struct LifecycleArgs {
     /// The test listener, by ARN.
     #[arg(long, value_name = "ARN", env = "ALBFLIP_TEST_LISTENER_ARN")]
     pub test_listener_arn: Option<String>,
+    /// Test traffic on the production listener instead of a test listener: a temporary listener rule
+    /// sends requests with this header (NAME=VALUE) to the new color for the whole deployment; the
+    /// smoke check sends it, hooks get it as ALBFLIP_TEST_HEADER; removed on every way out.
+    #[arg(long, value_name = "NAME=VALUE", env = "ALBFLIP_TEST_HEADER", conflicts_with_all = ["test_listener_port", "test_listener_arn"])]
+    pub test_header: Option<String>,
     /// GET this URL through the test listener before production traffic moves; expect 2xx.
     #[arg(long, value_name = "URL", env = "ALBFLIP_SMOKE_URL")]
     pub smoke_url: Option<String>,
+    /// After the canary's bake (and after a step written `25:pause` in --steps), keep running with the
+    /// gates on for up to this long, until `albflip promote` (from anywhere) or `albflip rollback`;
+    /// without it a canary stops awaiting promotion.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "ALBFLIP_WAIT_FOR_PROMOTION")]
+    pub wait_for_promotion: Option<std::time::Duration>,
+    /// What the wait for promotion does when nobody promotes or rolls back in time.
+    #[arg(
+        long,
+        value_name = "rollback|promote",
+        requires = "wait_for_promotion",
+        env = "ALBFLIP_ON_TIMEOUT"
+    )]
+    pub on_timeout: Option<albflip::engine::lifecycle::OnTimeout>,
     /// How many smoke GETs must answer 2xx [default: 1].
     #[arg(long, value_name = "N", env = "ALBFLIP_SMOKE_COUNT")]
     pub smoke_count: Option<u32>,
@@ -597,6 +615,27 @@ pub struct GlobalArgs {
         help_heading = "Capacity, hooks and test traffic"
     )]
     pub green_asg: Option<String>,
+    /// The ECS cluster whose services are the colors' capacity, instead of Auto Scaling groups.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME|ARN",
+        env = "ALBFLIP_ECS_CLUSTER"
+    )]
+    pub ecs_cluster: Option<String>,
+    /// Blue's ECS service (with --ecs-cluster) [default: the service whose load balancers name blue's
+    /// target group].
+    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_BLUE_SERVICE")]
+    pub blue_service: Option<String>,
+    /// Green's ECS service (with --ecs-cluster) [default: the service whose load balancers name
+    /// green's target group].
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_GREEN_SERVICE"
+    )]
+    pub green_service: Option<String>,
     /// Configuration file [default: ./albflip.toml when present].
     #[arg(
         long,

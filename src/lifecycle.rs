@@ -1,8 +1,10 @@
-//! Flags over `albflip.toml`'s `[autoscaling]`, `[hooks]` and `[test-traffic]`, then the library builds
+//! Flags over `albflip.toml`'s `[autoscaling]`, `[ecs]`, `[hooks]` and `[test-traffic]`, then the library builds
 //! the deployment's `Lifecycle` from the merged sections.
 
-use albflip::config::{AutoscalingSection, FileConfig, HooksSection, TestTrafficSection};
-use albflip::engine::lifecycle::Lifecycle;
+use albflip::config::{
+    AutoscalingSection, EcsSection, FileConfig, HooksSection, TestTrafficSection,
+};
+use albflip::engine::lifecycle::{Lifecycle, PromotionWait};
 use albflip::Error;
 
 use crate::args::{GlobalArgs, LifecycleArgs};
@@ -49,17 +51,24 @@ pub fn lifecycle(
         timeout: f.hook_timeout.clone().or(file.hooks.timeout.clone()),
     };
     let port_flag = f.test_listener_port.is_some() || f.test_listener_arn.is_some();
+    // A test header given as a flag replaces the file's test listener, as a listener flag replaces it.
+    let header_flag = f.test_header.is_some();
     let t = &file.test_traffic;
     let test = TestTrafficSection {
-        listener_port: if port_flag {
+        listener_port: if port_flag || header_flag {
             f.test_listener_port
         } else {
             t.listener_port
         },
-        listener_arn: if port_flag {
+        listener_arn: if port_flag || header_flag {
             f.test_listener_arn.clone()
         } else {
             t.listener_arn.clone()
+        },
+        header: if port_flag {
+            None
+        } else {
+            f.test_header.clone().or(t.header.clone())
         },
         smoke_url: f.smoke_url.clone().or(t.smoke_url.clone()),
         smoke_count: f.smoke_count.or(t.smoke_count),
@@ -67,6 +76,19 @@ pub fn lifecycle(
     };
     // Its errors name their settings as typed inputs: the CLI names them after where they came from.
     let mut lifecycle = Lifecycle::from_config(&autoscaling, &hooks, &test)?;
+    let ecs = EcsSection {
+        cluster: global.ecs_cluster.clone().or(file.ecs.cluster.clone()),
+        blue_service: global
+            .blue_service
+            .clone()
+            .or(file.ecs.blue_service.clone()),
+        green_service: global
+            .green_service
+            .clone()
+            .or(file.ecs.green_service.clone()),
+    };
+    lifecycle.capacity = lifecycle.capacity.with_ecs(&ecs)?;
+    lifecycle.promotion_wait = promotion_wait(f)?;
     // How often to read health while waiting for capacity (10s; 1s in emulator tests and the demo).
     if let Ok(v) = std::env::var("ALBFLIP_READY_POLL") {
         lifecycle.capacity.ready_poll =
@@ -77,4 +99,12 @@ pub fn lifecycle(
             })?;
     }
     Ok(lifecycle)
+}
+
+/// `--wait-for-promotion` and `--on-timeout`.
+fn promotion_wait(f: &LifecycleArgs) -> Result<Option<PromotionWait>, Error> {
+    let Some(timeout) = f.wait_for_promotion else {
+        return Ok(None);
+    };
+    PromotionWait::new(timeout, f.on_timeout.unwrap_or_default()).map(Some)
 }

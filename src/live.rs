@@ -78,6 +78,24 @@ impl Observer for LiveView {
                 }
                 *current = Some(new_bar(*step, *of, *percent));
             }
+            Event::WaitingForPromotion {
+                step,
+                percent,
+                seconds_left,
+                on_timeout,
+                ..
+            } => {
+                // One bar for the wait, its prefix the time left; the gates' polls fill its message.
+                let bar = current.get_or_insert_with(|| {
+                    let bar = new_bar(*step, *step, *percent);
+                    bar.set_message("`albflip promote` goes on, `albflip rollback` stops");
+                    bar
+                });
+                bar.set_prefix(format!(
+                    "step {step} {percent:>3}% · waiting for promotion, {} left (then {on_timeout})",
+                    crate::progress::wait_left(*seconds_left)
+                ));
+            }
             Event::WeightsApplied { split, .. } => {
                 if let Some(bar) = current.as_ref() {
                     bar.set_message(format!(
@@ -139,6 +157,7 @@ impl Observer for LiveView {
                         | Event::Completed { .. }
                         | Event::Interrupted { .. }
                         | Event::AwaitingPromotion { .. }
+                        | Event::Promoted { .. }
                 );
                 match current.as_ref() {
                     Some(bar) if ends_bar => {

@@ -42,10 +42,13 @@ fn file_key(long: &str) -> Option<String> {
         "blue-asg" | "green-asg" | "match-capacity" | "ready-timeout" | "scale-down-delay" => {
             "autoscaling"
         }
+        "ecs-cluster" => return Some("albflip.toml [ecs] cluster".into()),
+        "blue-service" | "green-service" => "ecs",
         "hook" => return Some("albflip.toml [hooks] run".into()),
         "hook-timeout" => return Some("albflip.toml [hooks] timeout".into()),
         "test-listener-port" => return Some("albflip.toml [test-traffic] listener-port".into()),
         "test-listener-arn" => return Some("albflip.toml [test-traffic] listener-arn".into()),
+        "test-header" => return Some("albflip.toml [test-traffic] header".into()),
         "smoke-url" | "smoke-count" | "smoke-timeout" => "test-traffic",
         _ => return None,
     };

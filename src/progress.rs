@@ -196,6 +196,7 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
             let what = match failure {
                 albflip::plan::decide::Failure::Hook { .. } => "HOOK FAILED",
                 albflip::plan::decide::Failure::Smoke { .. } => "SMOKE CHECK FAILED",
+                albflip::plan::decide::Failure::Wait { .. } => "NOT PROMOTED",
                 _ => "GATE FAILED",
             };
             format!("{what}: {}; rolling back", crate::naming::failure(failure))
@@ -248,8 +249,14 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
         Event::CapacityReleased { asg, min, was } => {
             format!("capacity hold ended: {asg} min {was} -> {min}, as it was")
         }
+        Event::TestTrafficApplied { listener, to } if listener.starts_with("requests with") => {
+            format!("test header: {listener} now go to {to} (rule created, read back)")
+        }
         Event::TestTrafficApplied { listener, to } => {
             format!("test listener {listener}: all test traffic on {to} (verified)")
+        }
+        Event::TestRouteRemoved { route } => {
+            format!("test header rule removed ({route}), read back gone")
         }
         Event::SmokePassed { url, attempts } => {
             format!("smoke check passed: {attempts} GET {url} answered 2xx")
@@ -261,6 +268,20 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
         Event::AwaitingPromotion { target, percent } => {
             format!("canary passed: {target} at {percent}%, awaiting promotion (`albflip promote` or `albflip rollback`)")
         }
+        Event::WaitingForPromotion {
+            step,
+            percent,
+            seconds_left,
+            on_timeout,
+            ..
+        } => format!(
+            "step {step}: waiting for promotion at {percent}% with the gates on, {} left (then {on_timeout})",
+            wait_left(*seconds_left)
+        ),
+        Event::Promoted { by } if by == "timeout" => {
+            "promoted: the wait timed out (--on-timeout promote); going on".to_string()
+        }
+        Event::Promoted { by } => format!("promoted by {by}; going on"),
         _ => return None,
     })
 }
@@ -310,8 +331,25 @@ impl Observer for Printer {
     }
 }
 
+/// Time left of a wait, for people: `1h 59m`, `4m 10s`, `12s`.
+pub fn wait_left(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_time_left_of_a_wait_reads_in_the_largest_units() {
+        assert_eq!(super::wait_left(7140), "1h 59m");
+        assert_eq!(super::wait_left(250), "4m 10s");
+        assert_eq!(super::wait_left(12), "12s");
+    }
+
     use super::*;
 
     #[test]

@@ -48,6 +48,20 @@ pub fn status_text(s: &RouteStatus, verbose: bool) -> String {
             d.updated
         ));
     }
+    for t in &s.test_rules {
+        out.push_str(&format!(
+            "Test header {} -> {} (listener rule {}, priority {}; removed when the deployment ends)\n",
+            t.header,
+            t.to.map_or("?", |c| c.as_str()),
+            t.rule_arn,
+            t.priority.map_or_else(|| "?".to_string(), |p| p.to_string())
+        ));
+    }
+    if let Some(until) = &s.waiting_until {
+        out.push_str(&format!(
+            "Waiting     for promotion until {until}, gates on (`albflip promote` goes on, `albflip rollback` stops)\n"
+        ));
+    }
     if s.single_target_group {
         out.push_str("Forward     single target group (converted to a weighted forward on the first shift)\n");
     }
@@ -348,6 +362,12 @@ pub fn summary(
         Outcome::AwaitingPromotion { target, percent } => {
             format!("OK: canary {target} at {percent}% awaits promotion")
         }
+        Outcome::PromotionHandedOver {
+            target,
+            waiting_run,
+        } => format!(
+            "OK: promotion of {target} asked of the run waiting for it (started by {waiting_run}), which took it and goes on"
+        ),
         Outcome::Shifted { split, stable } => format!(
             "OK: shift passed its bake: blue {}% / green {}% (stable {stable})",
             split.blue, split.green

@@ -70,7 +70,7 @@ pub fn countdown(color: Color, p: &Progress) -> String {
 
 /// The scale-up before a rollback, for people.
 fn restore_text(c: &CapacityRestore, force: bool) -> String {
-    let (color, asg, want) = (c.color, &c.record.asg, c.record.desired);
+    let (color, asg, want, pool) = (c.color, &c.record.asg, c.record.desired, c.pool);
     let Some(r) = &c.restored else {
         let then = if force {
             "then move traffic WITHOUT waiting for healthy targets (--force)".to_string()
@@ -78,7 +78,7 @@ fn restore_text(c: &CapacityRestore, force: bool) -> String {
             format!("then wait for {want} healthy targets before moving traffic")
         };
         return format!(
-            "Dry run: would scale {color}'s Auto Scaling group {asg} back up from desired {} to its recorded desired {want} (min {}, max {}), {then}\n",
+            "Dry run: would scale {color}'s {pool} {asg} back up from desired {} to its recorded desired {want} (min {}, max {}), {then}\n",
             c.before.desired, c.record.min, c.record.max
         );
     };
@@ -87,24 +87,24 @@ fn restore_text(c: &CapacityRestore, force: bool) -> String {
         None => "not waited for healthy targets (--force)".to_string(),
     };
     format!(
-        "Scaled {color}'s Auto Scaling group {asg} back up to its recorded capacity: desired {} -> {} (min {}, max {})\n  {health}\n",
+        "Scaled {color}'s {pool} {asg} back up to its recorded capacity: desired {} -> {} (min {}, max {})\n  {health}\n",
         c.before.desired, r.asg.desired, r.asg.min, r.asg.max
     )
 }
 
 /// `albflip cleanup` for people.
 pub fn cleanup_text(o: &CleanupOutcome, calls: &BTreeMap<String, u64>, verbose: bool) -> String {
-    let (old, asg) = (o.old, &o.asg);
+    let (old, asg, pool) = (o.old, &o.asg, o.pool);
     let mut out = String::new();
     if !o.scaled_down {
         out.push_str(&format!(
-            "{old}'s Auto Scaling group {asg} is already at zero; nothing to do.\n"
+            "{old}'s {pool} {asg} is already at zero; nothing to do.\n"
         ));
     } else {
         let lead = if o.dry_run {
-            format!("Dry run: would scale {old}'s Auto Scaling group {asg} to zero")
+            format!("Dry run: would scale {old}'s {pool} {asg} to zero")
         } else {
-            format!("Scaled {old}'s Auto Scaling group {asg} to zero")
+            format!("Scaled {old}'s {pool} {asg} to zero")
         };
         let b = &o.before;
         let min = if b.min > 0 {

@@ -27,13 +27,13 @@ use crate::capacity::{self, CapacityRecord, ColorPool, Progress, Restored, Wait}
 use crate::engine::lifecycle::CapacityPolicy;
 use crate::error::Error;
 use crate::model::Color;
+use crate::ports::CapacityPool;
 use crate::ports::Clock;
 use crate::ports::PoolInfo;
-use crate::providers::aws::api::{Alb, Scaler};
+use crate::providers::aws::api::Alb;
 use crate::providers::aws::checks::KnownHealth;
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::RouteId;
-use crate::providers::aws::router::pool;
 use crate::providers::aws::routes::AlbRoutes;
 use crate::providers::aws::sticky;
 use crate::state::{DeploymentRecord, Phase};
@@ -51,8 +51,10 @@ pub struct CleanupOutcome {
     pub old: Color,
     /// The stable color, which has all the traffic.
     pub stable: Color,
-    /// The old color's Auto Scaling group.
+    /// The old color's Auto Scaling group (or ECS service).
     pub asg: String,
+    /// What `asg` is, as people name it: "Auto Scaling group", "ECS service".
+    pub pool: &'static str,
     /// The old color's target group, found at weight 0 on every route.
     pub target_group: String,
     /// The group as it was before.
@@ -79,7 +81,7 @@ pub struct CleanupOutcome {
 /// named route before the resize, unless it is already at zero; then [`capacity::scale_down`] reads every
 /// route again and scales it to zero. Idempotent: a group already at zero is neither written nor
 /// recorded. With `dry_run` nothing is written.
-pub async fn cleanup<A: Alb, S: Scaler>(
+pub async fn cleanup<A: Alb, S: CapacityPool>(
     alb: &A,
     scaler: &S,
     target: &Target,
@@ -99,6 +101,7 @@ pub async fn cleanup<A: Alb, S: Scaler>(
         old,
         stable: resolved.stable,
         asg: before.name.clone(),
+        pool: scaler.kind().noun(),
         target_group: resolved.groups.of(old).name().to_string(),
         scaled_down: record.is_some(),
         before,
@@ -199,30 +202,34 @@ fn check_unstuck(resolved: &Resolved, now: std::time::SystemTime) -> Result<(), 
 
 /// The old color's group: named, else discovered by its target group; never one that also serves the
 /// stable color.
-async fn find_asg<S: Scaler>(
+async fn find_asg<S: CapacityPool>(
     scaler: &S,
     resolved: &Resolved,
     asgs: &CapacityPolicy,
     color: Color,
 ) -> Result<PoolInfo, Error> {
     let target_group = resolved.groups.of(color);
+    let kind = asgs.pool_kind();
+    let (noun, input) = (kind.noun(), kind.input(color));
+    let section = match kind {
+        crate::ports::PoolKind::EcsService => format!("{color}-service in albflip.toml [ecs]"),
+        _ => format!("{color}-asg in albflip.toml [autoscaling]"),
+    };
     let name_it = text!(
         "Name it with ",
-        {input Input::asg(color)},
-        format!(" NAME (or {color}-asg in albflip.toml [autoscaling])")
+        {input input},
+        format!(" NAME (or {section})")
     );
     let found = match asgs.named(color) {
-        Some(name) => Scaler::describe(scaler, name)
+        Some(name) => CapacityPool::describe(scaler, name)
             .await
             .map_err(Error::Read)?
-            .as_ref()
-            .map(pool)
             .ok_or_else(|| Error::NotFound {
-                what: format!("{color}'s Auto Scaling group {name:?}").into(),
+                what: format!("{color}'s {noun} {name:?}").into(),
                 fix: text!(
                     "Check ",
-                    {input Input::asg(color)},
-                    format!(" (or {color}-asg in albflip.toml) and the region")
+                    {input input},
+                    format!(" (or {section}) and the region")
                 ),
             })?,
         None if asgs.discover => {
@@ -231,7 +238,7 @@ async fn find_asg<S: Scaler>(
                 .await?
                 .ok_or_else(|| Error::NotFound {
                     what: format!(
-                        "an Auto Scaling group registered with {color}'s target group {}",
+                        "an {noun} registered with {color}'s target group {}",
                         target_group.name()
                     )
                     .into(),
@@ -240,31 +247,36 @@ async fn find_asg<S: Scaler>(
         }
         None => {
             return Err(Error::NotFound {
-                what: format!("{color}'s Auto Scaling group").into(),
+                what: format!("{color}'s {noun}").into(),
                 fix: name_it,
             })
         }
     };
-    check_not_serving(&found, resolved, color)?;
+    check_not_serving(&found, resolved, color, kind)?;
     Ok(found)
 }
 
 /// Refuses a group that registers with the other color's target group: scaling it down would take
 /// capacity from the color that serves the traffic.
-fn check_not_serving(group: &PoolInfo, resolved: &Resolved, color: Color) -> Result<(), Error> {
+fn check_not_serving(
+    group: &PoolInfo,
+    resolved: &Resolved,
+    color: Color,
+    kind: crate::ports::PoolKind,
+) -> Result<(), Error> {
     let live = resolved.groups.of(color.other());
     if !group.serves.iter().any(|id| id == live.as_str()) {
         return Ok(());
     }
     Err(Error::invalid(
-        Input::asg(color),
-        format!("{color}'s Auto Scaling group {}", group.name),
+        kind.input(color),
+        format!("{color}'s {} {}", kind.noun(), group.name),
         format!(
-            "it registers its instances with {}'s target group {} too, which serves the traffic",
+            "it registers its members with {}'s target group {} too, which serves the traffic",
             color.other(),
             live.name()
         ),
-        text!(format!("Name {color}'s own group with "), {input Input::asg(color)}),
+        text!(format!("Name {color}'s own pool with "), {input kind.input(color)}),
     ))
 }
 
@@ -290,6 +302,8 @@ pub struct RollbackOptions {
 pub struct CapacityRestore {
     /// The color.
     pub color: Color,
+    /// What its pool is, as people name it: "Auto Scaling group", "ECS service".
+    pub pool: &'static str,
     /// What was recorded before it was scaled down.
     pub record: CapacityRecord,
     /// The group as found.
@@ -331,7 +345,7 @@ pub async fn rollback<A, S, C>(
 ) -> Result<RollbackOutcome, Error>
 where
     A: Alb,
-    S: Scaler,
+    S: CapacityPool,
     C: Clock,
 {
     let (resolved, health) = resolve::resolve_for_rollback(alb, target, options.to).await?;
@@ -397,17 +411,21 @@ pub struct HeldGroup {
     pub held_min: u32,
 }
 
-/// The capacity holds on the Auto Scaling groups of `status`'s colors, for `status`. Read-only.
-pub async fn holds<S: Scaler>(
+/// The capacity holds on the pools (Auto Scaling groups, ECS services) of `status`'s colors, for
+/// `status`. Read-only.
+pub async fn holds<S: CapacityPool>(
     scaler: &S,
     status: &traffic::RouteStatus,
 ) -> Result<Vec<HeldGroup>, Error> {
     let mut held = Vec::new();
     for (color, c) in [(Color::Blue, &status.blue), (Color::Green, &status.green)] {
-        let groups = scaler
-            .groups_for_target_group(&c.target_group_arn)
-            .await
-            .map_err(Error::Read)?;
+        let backend = crate::ports::Backend {
+            color,
+            name: c.target_group_name.clone(),
+            id: c.target_group_arn.as_str().to_string(),
+            scopes: Vec::new(),
+        };
+        let groups = scaler.find(&backend).await.map_err(Error::Read)?;
         held.extend(groups.into_iter().filter_map(|g| {
             Some(HeldGroup {
                 color,
@@ -469,20 +487,20 @@ fn in_flight(resolved: &Resolved) -> bool {
 }
 
 /// Ends albflip's holds on both colors' groups; a group that cannot be read or released is a warning.
-async fn release_holds<S: Scaler>(
+async fn release_holds<S: CapacityPool>(
     scaler: &S,
     resolved: &Resolved,
     warnings: &mut Vec<Text>,
 ) -> Vec<capacity::Hold> {
     let mut released = Vec::new();
     for color in Color::ALL {
-        let groups = match scaler
-            .groups_for_target_group(resolved.groups.of(color))
-            .await
-        {
+        let groups = match scaler.find(&resolved.backend(color)).await {
             Ok(g) => g,
             Err(e) => {
-                warnings.push(text!(format!("could not look for {color}'s Auto Scaling group to end albflip's capacity hold ({e})")));
+                warnings.push(text!(format!(
+                    "could not look for {color}'s {} to end albflip's capacity hold ({e})",
+                    scaler.kind().noun()
+                )));
                 continue;
             }
         };
@@ -512,7 +530,7 @@ fn recorded(resolved: &Resolved, color: Color) -> Option<CapacityRecord> {
 }
 
 /// The restore `color` needs: its group has a record and wants fewer instances than recorded.
-async fn pending_restore<S: Scaler>(
+async fn pending_restore<S: CapacityPool>(
     scaler: &S,
     resolved: &Resolved,
     color: Color,
@@ -522,6 +540,7 @@ async fn pending_restore<S: Scaler>(
     let before = current_group(scaler, &record, color, warnings).await?;
     (before.desired < record.desired).then_some(CapacityRestore {
         color,
+        pool: scaler.kind().noun(),
         record,
         before,
         restored: None,
@@ -529,20 +548,21 @@ async fn pending_restore<S: Scaler>(
 }
 
 /// The recorded group as it is now; a warning instead when it cannot be read.
-async fn current_group<S: Scaler>(
+async fn current_group<S: CapacityPool>(
     scaler: &S,
     record: &CapacityRecord,
     color: Color,
     warnings: &mut Vec<Text>,
 ) -> Option<PoolInfo> {
-    let why = match Scaler::describe(scaler, &record.asg).await {
-        Ok(Some(group)) => return Some(pool(&group)),
+    let why = match CapacityPool::describe(scaler, &record.asg).await {
+        Ok(Some(group)) => return Some(group),
         Ok(None) => "it was not found".to_string(),
         Err(e) => e.to_string(),
     };
     warnings.push(
         format!(
-            "WARNING: could not read {color}'s Auto Scaling group {} ({why}); its capacity was not restored, moving traffic if {color} has healthy targets",
+            "WARNING: could not read {color}'s {} {} ({why}); its capacity was not restored, moving traffic if {color} has healthy targets",
+            scaler.kind().noun(),
             record.asg
         )
         .into(),
@@ -551,7 +571,7 @@ async fn current_group<S: Scaler>(
 }
 
 /// Scales the group back up to its record and waits (unless `--force`), on a dry run nothing.
-async fn restore<A: Alb, S: Scaler, C: Clock>(
+async fn restore<A: Alb, S: CapacityPool, C: Clock>(
     alb: &A,
     scaler: &S,
     clock: &C,
@@ -586,8 +606,9 @@ fn forced_warning(c: &CapacityRestore, dry_run: bool) -> Text {
     };
     text!(
         format!(
-            "WARNING: {color}'s Auto Scaling group {asg} was scaled down (desired {from}); it {verb} back to {to}, and traffic moves WITHOUT waiting for healthy targets (",
+            "WARNING: {color}'s {pool} {asg} was scaled down (desired {from}); it {verb} back to {to}, and traffic moves WITHOUT waiting for healthy targets (",
             color = c.color,
+            pool = c.pool,
             asg = c.record.asg,
             from = c.before.desired,
             to = c.record.desired,

@@ -38,6 +38,9 @@ pub struct FileConfig {
     /// `[autoscaling]`: each color's Auto Scaling group and what albflip does with it.
     #[serde(default)]
     pub autoscaling: AutoscalingSection,
+    /// `[ecs]`: each color's ECS service, instead of Auto Scaling groups.
+    #[serde(default)]
+    pub ecs: EcsSection,
     /// `[hooks]`: commands run at lifecycle stages.
     #[serde(default)]
     pub hooks: HooksSection,
@@ -123,6 +126,20 @@ pub struct AutoscalingSection {
     pub scale_down_delay: Option<String>,
 }
 
+/// `[ecs]`: the colors run as ECS services, one per color, each registered with its color's target
+/// group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EcsSection {
+    /// The cluster (name or ARN).
+    pub cluster: Option<String>,
+    /// Blue's service [default: the service of the cluster whose load balancers name blue's target
+    /// group].
+    pub blue_service: Option<String>,
+    /// Green's service.
+    pub green_service: Option<String>,
+}
+
 /// `[hooks]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -141,6 +158,9 @@ pub struct TestTrafficSection {
     pub listener_port: Option<u16>,
     /// Or its ARN.
     pub listener_arn: Option<String>,
+    /// Or no test listener: test traffic on the production listener, marked by this header
+    /// (`NAME=VALUE`), through a temporary listener rule.
+    pub header: Option<String>,
     /// The URL the smoke check GETs through the test listener.
     pub smoke_url: Option<String>,
     /// How many GETs must answer 2xx.

@@ -259,6 +259,32 @@ pub enum Event {
         /// Its share.
         percent: u8,
     },
+    /// The run waits for promotion with the gates on (the canary's wait, a gradual pause): said when the
+    /// wait starts and at each read of the record.
+    WaitingForPromotion {
+        /// The step after which the run waits (1-based).
+        step: usize,
+        /// The new color's share.
+        percent: u8,
+        /// When the wait times out (RFC 3339).
+        until: String,
+        /// Whole seconds left.
+        seconds_left: u64,
+        /// What happens then: `rollback` or `promote`.
+        on_timeout: String,
+    },
+    /// What existed of the test route only for the run (the test header's rule) was removed and read
+    /// back gone.
+    TestRouteRemoved {
+        /// The test route.
+        route: String,
+    },
+    /// The wait for promotion ended in a promotion: asked by `by`, or the timeout with
+    /// `--on-timeout promote` (`by` is then `timeout`).
+    Promoted {
+        /// Who asked for it.
+        by: String,
+    },
     /// A lifecycle hook ran and succeeded.
     HookPassed {
         /// The stage.

@@ -76,6 +76,16 @@ pub enum Input {
     BlueAsg,
     /// The green Auto Scaling group.
     GreenAsg,
+    /// How long a canary (or a pause) waits for promotion.
+    WaitForPromotion,
+    /// What a wait for promotion does on its timeout.
+    OnTimeout,
+    /// The ECS cluster whose services are the colors' capacity.
+    EcsCluster,
+    /// The blue ECS service.
+    BlueService,
+    /// The green ECS service.
+    GreenService,
     /// Matching the new color's capacity to the old one's.
     MatchCapacity,
     /// Not matching capacity.
@@ -88,6 +98,8 @@ pub enum Input {
     TestListenerPort,
     /// The test listener ARN.
     TestListenerArn,
+    /// The header that marks test traffic on the production listener.
+    TestHeader,
     /// The smoke check URL.
     SmokeUrl,
     /// The smoke check timeout.
@@ -150,12 +162,18 @@ impl fmt::Display for Input {
             MinHealthyHosts => "the minimum of healthy hosts",
             BlueAsg => "the blue Auto Scaling group",
             GreenAsg => "the green Auto Scaling group",
+            WaitForPromotion => "the wait for promotion",
+            OnTimeout => "what the wait does on its timeout",
+            EcsCluster => "the ECS cluster",
+            BlueService => "the blue ECS service",
+            GreenService => "the green ECS service",
             MatchCapacity => "capacity matching",
             NoMatchCapacity => "turning capacity matching off",
             ReadyTimeout => "the ready timeout",
             ScaleDownDelay => "the scale-down delay",
             TestListenerPort => "the test listener port",
             TestListenerArn => "the test listener ARN",
+            TestHeader => "the test header",
             SmokeUrl => "the smoke check URL",
             SmokeTimeout => "the smoke check timeout",
             Hook => "the hook",

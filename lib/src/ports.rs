@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::model::Split;
 
 mod routes;
-pub use routes::{Member, Provider, RouteNames, Routes, TestListener};
+pub use routes::{Member, Provider, RouteNames, Routes, TestHeader, TestListener};
 
 /// What went wrong talking to a backend (AWS or a fake), classified for the person reading it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -231,6 +231,11 @@ pub trait CapacityPool: Send + Sync {
         capacity: Capacity,
     ) -> impl Future<Output = Result<PoolInfo, ApiError>> + Send;
 
+    /// What its pools are, so that messages name them and the settings that name one.
+    fn kind(&self) -> PoolKind {
+        PoolKind::AutoScalingGroup
+    }
+
     /// Records on the pool the minimum it had before albflip raised it for a deployment (`Some`), or
     /// removes that record (`None`); [`PoolInfo::held_min`] reads it back. A pool that cannot keep such a
     /// record refuses, and albflip then leaves its minimum alone.
@@ -249,6 +254,39 @@ pub trait CapacityPool: Send + Sync {
                 },
                 message,
             ))
+        }
+    }
+}
+
+/// What a [`CapacityPool`]'s pools are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PoolKind {
+    /// Auto Scaling groups (the default).
+    #[default]
+    AutoScalingGroup,
+    /// ECS services.
+    EcsService,
+}
+
+impl PoolKind {
+    /// The pool as people name it: "Auto Scaling group", "ECS service".
+    pub fn noun(self) -> &'static str {
+        match self {
+            PoolKind::AutoScalingGroup => "Auto Scaling group",
+            PoolKind::EcsService => "ECS service",
+        }
+    }
+
+    /// The setting that names `color`'s pool.
+    pub fn input(self, color: crate::model::Color) -> crate::input::Input {
+        use crate::input::Input;
+        use crate::model::Color;
+        match (self, color) {
+            (PoolKind::AutoScalingGroup, Color::Blue) => Input::BlueAsg,
+            (PoolKind::AutoScalingGroup, Color::Green) => Input::GreenAsg,
+            (PoolKind::EcsService, Color::Blue) => Input::BlueService,
+            (PoolKind::EcsService, Color::Green) => Input::GreenService,
         }
     }
 }
@@ -395,6 +433,34 @@ pub enum ProbeError {
 pub trait HttpProbe: Send + Sync {
     /// GETs `url` once and returns the HTTP status. No proxy from the environment is used.
     fn get(&self, url: &str) -> impl Future<Output = Result<u16, ProbeError>> + Send;
+
+    /// GETs `url` once with the request header `header` (the test header). A client that cannot send
+    /// headers keeps this default and fails the request rather than send it without the header.
+    fn get_with_header(
+        &self,
+        url: &str,
+        header: &TestHeader,
+    ) -> impl Future<Output = Result<u16, ProbeError>> + Send {
+        let _ = (url, header);
+        std::future::ready(Err(ProbeError::Failed(
+            "this HTTP client cannot send the test header".into(),
+        )))
+    }
+}
+
+/// An [`HttpProbe`] that sends a header with every GET (the smoke check through the test header).
+#[derive(Debug)]
+pub struct WithHeader<'a, H> {
+    /// The client.
+    pub http: &'a H,
+    /// The header.
+    pub header: &'a TestHeader,
+}
+
+impl<H: HttpProbe> HttpProbe for WithHeader<'_, H> {
+    fn get(&self, url: &str) -> impl Future<Output = Result<u16, ProbeError>> + Send {
+        self.http.get_with_header(url, self.header)
+    }
 }
 
 /// Wall-clock time and sleeping, behind a trait so simulated runs stay consistent.

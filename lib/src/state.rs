@@ -29,6 +29,53 @@ pub const STARTED_BY_TAG: &str = "albflip:started-by";
 /// When the record last changed (RFC 3339, UTC).
 pub const UPDATED_TAG: &str = "albflip:updated";
 
+/// While a run waits for promotion: until when, how often it reads the record and which deployment
+/// waits, as `RFC3339/SECONDS/ID` (empty once the wait is over).
+pub const WAITING_TAG: &str = "albflip:waiting";
+/// A promotion asked of the run that waits for it (`albflip promote` from anywhere): who and when (empty
+/// when none is asked).
+pub const PROMOTE_TAG: &str = "albflip:promote-requested";
+
+/// A wait for promotion as recorded in [`WAITING_TAG`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// When the wait times out.
+    pub until: SystemTime,
+    /// How often the waiting run reads the record.
+    pub poll: std::time::Duration,
+    /// The deployment that waits (a wait left by an earlier deployment is not this one's).
+    pub id: String,
+}
+
+impl Waiting {
+    /// The tag value.
+    pub fn to_tag(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            timestamp(self.until),
+            self.poll.as_secs().max(1),
+            self.id
+        )
+    }
+
+    /// The wait recorded in `tags`, if a run waits (or waited and died: compare `until` with now).
+    pub fn from_tags(tags: &Tags) -> Option<Waiting> {
+        let mut parts = tags.get(WAITING_TAG)?.splitn(3, '/');
+        Some(Waiting {
+            until: humantime::parse_rfc3339(parts.next()?).ok()?,
+            poll: std::time::Duration::from_secs(parts.next()?.parse().ok()?),
+            id: parts.next()?.to_string(),
+        })
+    }
+}
+
+/// Who asked for a promotion of the waiting run, if anyone did.
+pub fn promotion_requested(tags: &Tags) -> Option<&str> {
+    tags.get(PROMOTE_TAG)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
 /// AWS's most tags on one listener or rule.
 pub const MAX_TAGS: usize = 50;
 /// AWS's longest tag value, in characters.

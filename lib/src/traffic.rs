@@ -65,10 +65,29 @@ pub struct RouteStatus {
     pub single_target_group: bool,
     /// The deployment recorded on the route, if any.
     pub deployment: Option<DeploymentRecord>,
+    /// While a run waits for promotion with the gates on: until when (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_until: Option<String>,
+    /// The test header's rules albflip created on the route's listener, while they exist.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub test_rules: Vec<TestRule>,
     /// Every route that moves in lockstep, the named one first, each with its split.
     pub routes: Vec<LockstepRoute>,
     /// Routes that forward to blue or green and are left alone, with why.
     pub left_alone: Vec<LeftAlone>,
+}
+
+/// A test header's rule on the route's listener, as `status` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRule {
+    /// The rule.
+    pub rule_arn: String,
+    /// The header, `NAME=VALUE`.
+    pub header: String,
+    /// Its priority.
+    pub priority: Option<u32>,
+    /// The color it sends the header's requests to, if blue or green.
+    pub to: Option<Color>,
 }
 
 /// One route of the lockstep group, as `status` lists it.
@@ -124,9 +143,44 @@ pub async fn status<A: Alb>(alb: &A, target: &Target) -> Result<RouteStatus, Err
         stable_source: resolved.stable_source,
         single_target_group: forward.targets.len() == 1,
         deployment: DeploymentRecord::from_tags(&resolved.tags),
+        waiting_until: waiting_until(&resolved.tags),
+        test_rules: test_rules(alb, &resolved).await,
         routes: lockstep_routes(&resolved),
         left_alone: resolved.left_alone.clone(),
     })
+}
+
+/// albflip's test header rules on the route's listener; none when the rules cannot be read (status
+/// reads, it does not fail on this).
+async fn test_rules<A: Alb>(alb: &A, resolved: &Resolved) -> Vec<TestRule> {
+    let listener = resolved.snapshot.route.listener();
+    let Ok(rules) = alb.listener_rules(&listener).await else {
+        return Vec::new();
+    };
+    crate::providers::aws::test_header::any_ours(&rules)
+        .into_iter()
+        .map(|r| TestRule {
+            rule_arn: r.arn.as_str().to_string(),
+            header: r
+                .tags
+                .get(crate::providers::aws::test_header::TEST_RULE_TAG)
+                .cloned()
+                .unwrap_or_default(),
+            priority: r.priority,
+            to: r
+                .forward
+                .first()
+                .and_then(|tg| resolved.groups.color_of(tg)),
+        })
+        .collect()
+}
+
+/// When the wait for promotion recorded on the route ends, while the deployment awaits promotion.
+fn waiting_until(tags: &crate::ports::Tags) -> Option<String> {
+    let record = DeploymentRecord::from_tags(tags)?;
+    let waiting = crate::state::Waiting::from_tags(tags)?;
+    (record.phase == Phase::AwaitingPromotion && waiting.id == record.id)
+        .then(|| crate::state::timestamp(waiting.until))
 }
 
 fn lockstep_routes(resolved: &Resolved) -> Vec<LockstepRoute> {

@@ -1,7 +1,7 @@
 //! `albflip check`: the pre-flight checks and the gates evaluated once now; changes nothing. Exit 0
 //! when all pass, 1 when one fails.
 
-use albflip::aws::{AutoScaling, CloudWatch};
+use albflip::aws::{AwsPools, CloudWatch};
 use albflip::engine::Engine;
 use albflip::ports::TokioClock;
 use albflip::Error;
@@ -18,7 +18,11 @@ pub async fn run(a: &DeployArgs, settings: Settings, g: &GlobalArgs) -> Result<u
     let spec = session.with_lifecycle(spec);
     let metrics = CloudWatch::new(&session.config, session.calls.clone());
     let clock = TokioClock::new();
-    let scaler = AutoScaling::new(&session.config, session.calls.clone());
+    let scaler = AwsPools::new(
+        &session.config,
+        session.calls.clone(),
+        &session.lifecycle.capacity,
+    );
     let engine =
         Engine::new(&session.alb, &metrics, &clock, &albflip::events::Ignore).with_scaler(&scaler);
     let report = engine.check(&settings.target, &spec).await?;

@@ -1,7 +1,7 @@
 //! `albflip cleanup`: after a completed deployment, the old color's Auto Scaling group to zero, holding
 //! the route's lock (unless a dry run).
 
-use albflip::aws::AutoScaling;
+use albflip::aws::AwsPools;
 use albflip::cleanup;
 use albflip::Error;
 
@@ -18,7 +18,7 @@ pub async fn run(a: &CleanupArgs, settings: Settings, g: &GlobalArgs) -> Result<
         alb,
         ..
     } = Session::open(None, &settings, g).await?;
-    let asgs = AutoScaling::new(&config, alb.calls().clone());
+    let asgs = AwsPools::new(&config, alb.calls().clone(), &lifecycle.capacity);
     let held = if a.dry_run {
         None
     } else {

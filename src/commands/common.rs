@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use albflip::aws::{self, AutoScaling, CallCounter, CloudWatch, ElbV2, SdkConfig};
+use albflip::aws::{self, AwsPools, CallCounter, CloudWatch, ElbV2, SdkConfig};
 use albflip::engine::lifecycle::Lifecycle;
 use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
 use albflip::events::{Collect, Event, Observer};
@@ -130,7 +130,7 @@ pub async fn run_engine(
     let recorded = albflip::events::Both(&collected, &files);
     let told = albflip::events::Both(&recorded, notified);
     let observer = albflip::events::Both(screen, &told);
-    let scaler = AutoScaling::new(config, calls.clone());
+    let scaler = AwsPools::new(config, calls.clone(), &spec.lifecycle.capacity);
     let mut engine = Engine::new(alb, &metrics, &clock, &observer);
     if let Some(h) = held.as_ref() {
         engine = engine.with_lease(h.lost());

@@ -1,6 +1,7 @@
 //! `albflip iam-policy`: the least-privilege IAM policy (JSON) albflip needs for this route, its lock
 //! table and its Auto Scaling groups.
 
+use albflip::aws::iam::PoolScope;
 use albflip::Error;
 
 use super::common::{emit, Session};
@@ -20,20 +21,41 @@ pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
                 .route
         }
     };
-    // With one group unnamed, albflip may discover it: then every group of the account.
+    // With one pool unnamed, albflip may discover it: then every group of the account (every service
+    // of the cluster).
     let capacity = &session.lifecycle.capacity;
-    let asgs: Vec<&str> = match (&capacity.blue_asg, &capacity.green_asg) {
+    let named: Vec<&str> = match (
+        capacity.named(albflip::model::Color::Blue),
+        capacity.named(albflip::model::Color::Green),
+    ) {
         (Some(blue), Some(green)) => vec![blue, green],
         _ => Vec::new(),
     };
-    let policy = albflip::aws::iam::policy(
+    let pools = match &capacity.ecs_cluster {
+        Some(cluster) => PoolScope::Ecs {
+            cluster: cluster.rsplit('/').next().unwrap_or(cluster),
+            services: &named,
+        },
+        None => PoolScope::AutoScaling(&named),
+    };
+    let policy = albflip::aws::iam::policy_for(
         &route,
         settings
             .lock_table
             .as_deref()
             .or(settings.convention_lock_table.as_deref()),
-        &asgs,
+        pools,
     );
+    let header = session
+        .lifecycle
+        .test_traffic
+        .as_ref()
+        .is_some_and(|t| matches!(t.listener, albflip::ports::TestListener::Header(_)));
+    let policy = if header {
+        albflip::aws::iam::with_test_header(policy, &route)
+    } else {
+        policy
+    };
     let out = format!(
         "{}\n",
         serde_json::to_string_pretty(&policy).unwrap_or_default()

@@ -2,7 +2,9 @@
 //! `--dry-run` prints the plan.
 
 use albflip::aws::resolve::{self, Resolved};
-use albflip::engine::DeploySpec;
+use albflip::aws::CloudWatch;
+use albflip::engine::{DeploySpec, Engine, Outcome};
+use albflip::ports::TokioClock;
 use albflip::Error;
 
 use super::common::{run_engine, Run, Session};
@@ -22,7 +24,22 @@ pub async fn run(a: &PromoteArgs, settings: Settings, g: &GlobalArgs) -> Result<
         plan::print(&spec, &resolved, g);
         return Ok(exit::SUCCESS);
     }
+    // A run that waits for promotion (`--wait-for-promotion`) takes the request and goes on itself;
+    // only when none does (or none answers) does this run promote, under the lock.
+    if let Some(outcome) = hand_over(&session, &settings).await? {
+        crate::render::summary(&outcome, Some(&session.calls), None, g.output, g.quiet);
+        return Ok(exit::SUCCESS);
+    }
     run_engine(Run::Promote, &session, &settings, &spec, &a.bake, g).await
+}
+
+/// Asks the run waiting for promotion on the route, if any, to go on.
+async fn hand_over(session: &Session, settings: &Settings) -> Result<Option<Outcome>, Error> {
+    let metrics = CloudWatch::new(&session.config, session.calls.clone());
+    let clock = TokioClock::new();
+    let engine = Engine::new(&session.alb, &metrics, &clock, &albflip::events::Ignore)
+        .with_identity(albflip::state::identity_from_env());
+    engine.request_promotion(&settings.target).await
 }
 
 /// The plan of the promotion: the color being promoted is the one the canary recorded.

@@ -2,7 +2,7 @@
 //! scaled that color down, it is scaled back up first and albflip waits for its healthy targets
 //! (`--force`: does not wait). Never waits for the lock: the emergency path must always work.
 
-use albflip::aws::AutoScaling;
+use albflip::aws::AwsPools;
 use albflip::capacity::Wait;
 use albflip::cleanup::{self, RollbackOptions};
 use albflip::ports::TokioClock;
@@ -22,7 +22,7 @@ pub async fn run(a: &RollbackArgs, settings: Settings, g: &GlobalArgs) -> Result
     };
     let session = Session::open(Some(&flags), &settings, g).await?;
     let (alb, policy) = (&session.alb, &session.lifecycle.capacity);
-    let asgs = AutoScaling::new(&session.config, alb.calls().clone());
+    let asgs = AwsPools::new(&session.config, alb.calls().clone(), policy);
     let wait = Wait {
         timeout: policy.ready_timeout,
         poll: policy.ready_poll,

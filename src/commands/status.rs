@@ -1,6 +1,6 @@
 //! `albflip status`: the route, its split, health and stickiness, and the deployment in progress.
 
-use albflip::aws::AutoScaling;
+use albflip::aws::AwsPools;
 use albflip::cleanup;
 use albflip::traffic;
 use albflip::Error;
@@ -14,7 +14,11 @@ use crate::{exit, render};
 pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
     let session = Session::open(None, &settings, g).await?;
     let status = traffic::status(&session.alb, &settings.target).await?;
-    let asgs = AutoScaling::new(&session.config, session.alb.calls().clone());
+    let asgs = AwsPools::new(
+        &session.config,
+        session.alb.calls().clone(),
+        &session.lifecycle.capacity,
+    );
     // The capacity holds of a deployment in flight (or of one killed mid-run); status stays useful
     // without Auto Scaling permissions.
     let holds = cleanup::holds(&asgs, &status).await.unwrap_or_else(|e| {

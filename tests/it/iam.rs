@@ -77,9 +77,17 @@ fn on_any_resource(policy: &Value, drop: Option<&str>) -> Value {
 /// every poll still calls GetMetricData.
 fn deploy(stack: &Stack) -> Vec<String> {
     let mut v = stack.by_arn();
+    v.push("deploy".to_string());
+    v.extend(deploy_timings());
+    v.extend(["--lock-table".to_string(), stack.lock_table.clone()]);
+    v
+}
+
+/// The flags of [`deploy`] after the subcommand, without the lock table.
+fn deploy_timings() -> Vec<String> {
+    let mut v = Vec::new();
     v.extend(
         [
-            "deploy",
             "--target",
             "green",
             "--steps",
@@ -98,8 +106,6 @@ fn deploy(stack: &Stack) -> Vec<String> {
             "Average",
             "--on-no-data",
             "pass",
-            "--lock-table",
-            &stack.lock_table,
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -316,4 +322,180 @@ fn the_reference_stack_creates_the_policy_iam_policy_prints() {
         s.listener_arn.replacen(":listener/", ":listener-rule/", 1)
     );
     assert!(created.to_string().contains(&rules), "{created}");
+}
+
+/// The ECS reference stack on the IAM emulator, created as the admin, with green at `green` tasks.
+fn ecs_stack_as_admin(emu: &IamEmulator, environment: &str, green: u32) -> EcsStack {
+    let mut cmd = std::process::Command::new(repo().join("localstack/create-stack"));
+    cmd.env("AWS_ACCESS_KEY_ID", &emu.admin.0)
+        .env("AWS_SECRET_ACCESS_KEY", &emu.admin.1)
+        .env("AWS_SESSION_TOKEN", "");
+    ecs_stack_on(cmd, &emu.endpoint, environment, green)
+}
+
+/// `albflip --listener-arn L --ecs-cluster C iam-policy --lock-table T --blue-service B --green-service
+/// G`, run as the admin.
+fn ecs_iam_policy(emu: &IamEmulator, route: &[&str], s: &EcsStack) -> Value {
+    let mut argv: Vec<&str> = route.to_vec();
+    argv.extend([
+        "--ecs-cluster",
+        &s.cluster,
+        "iam-policy",
+        "--lock-table",
+        &s.stack.lock_table,
+        "--blue-service",
+        &s.blue,
+        "--green-service",
+        &s.green,
+    ]);
+    run_in(emu.albflip(&emu.admin), &argv).ok().json()
+}
+
+/// Registers two IP targets with `tg` as the admin of the IAM emulator (moto runs no ECS tasks).
+fn register_as_admin(emu: &IamEmulator, tg: &str, subnet: u8) {
+    use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+    let targets: Vec<_> = (0..2)
+        .map(|i| {
+            TargetDescription::builder()
+                .id(format!("10.40.{subnet}.{}", 10 + i))
+                .port(80)
+                .build()
+        })
+        .collect();
+    rt().block_on(
+        emu.elb()
+            .register_targets()
+            .target_group_arn(tg)
+            .set_targets(Some(targets))
+            .send(),
+    )
+    .expect("register targets");
+}
+
+#[test]
+fn on_ecs_a_principal_with_exactly_the_iam_policy_deploys_cleans_up_and_rolls_back() {
+    let emu = iam_emulator();
+    let s = ecs_stack_as_admin(emu, "iamecs", 0);
+    register_as_admin(emu, &s.stack.blue_tg, 0);
+    register_as_admin(emu, &s.stack.green_tg, 1);
+    let policy = ecs_iam_policy(emu, &["--listener-arn", &s.stack.listener_arn], &s);
+    let text = policy.to_string();
+    assert!(
+        !text.contains("autoscaling:UpdateAutoScalingGroup"),
+        "{text}"
+    );
+    assert!(text.contains("ecs:UpdateService"), "{text}");
+    let keys = emu.user("albflip-least-ecs", &on_any_resource(&policy, None));
+    let ecs = |argv: &[&str]| -> Vec<String> {
+        let mut v = s.stack.by_arn();
+        v.extend(["--ecs-cluster".to_string(), s.cluster.clone()]);
+        v.extend(argv.iter().map(|a| a.to_string()));
+        v.extend(["--lock-table".to_string(), s.stack.lock_table.clone()]);
+        v
+    };
+
+    // The deployment raises green (UpdateService), holds both services (RegisterScalableTarget,
+    // TagResource), releases them (UntagResource) and moves traffic.
+    let mut deploy = ecs(&["deploy"]);
+    deploy.extend(deploy_timings());
+    let mut cmd = emu.albflip(&keys);
+    cmd.env("ALBFLIP_READY_POLL", "1s");
+    let r = run_in(cmd, &deploy);
+    assert_eq!(r.code, 0, "deploy with the iam-policy actions: {r:?}");
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !all.contains("missing permission") && !all.contains("WARNING"),
+        "albflip needed an action iam-policy does not list: {r:?}"
+    );
+    assert!(all.contains("capacity held"), "{r:?}");
+    assert_eq!(emu.weights(&s.stack), (Some(0), Some(100)), "{r:?}");
+
+    let r = run_in(emu.albflip(&keys), &ecs(&["cleanup"]));
+    assert_eq!(r.code, 0, "cleanup with the iam-policy actions: {r:?}");
+    assert!(r.stdout.contains("to zero: desired 2 -> 0"), "{r:?}");
+
+    let mut cmd = emu.albflip(&keys);
+    cmd.env("ALBFLIP_READY_POLL", "1s");
+    let r = run_in(cmd, &ecs(&["rollback", "--to", "blue"]));
+    assert_eq!(r.code, 0, "rollback with the iam-policy actions: {r:?}");
+    assert!(
+        r.stdout.contains("back up to its recorded capacity"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("missing permission"), "{r:?}");
+    assert_eq!(emu.weights(&s.stack), (Some(100), Some(0)), "{r:?}");
+
+    // The ECS stack's own policy grants what iam-policy prints.
+    let created = emu.policy_document(s.outputs["PolicyArn"].as_str().expect("PolicyArn"));
+    covered(&policy, &created)
+        .unwrap_or_else(|e| panic!("{e}\ncreated: {created}\niam-policy: {policy}"));
+}
+
+#[test]
+fn on_ecs_without_update_service_cleanup_names_the_permission_and_keeps_the_service() {
+    let emu = iam_emulator();
+    let s = ecs_stack_as_admin(emu, "iamecsno", 2);
+    register_as_admin(emu, &s.stack.blue_tg, 0);
+    register_as_admin(emu, &s.stack.green_tg, 1);
+    let policy = ecs_iam_policy(emu, &["--listener-arn", &s.stack.listener_arn], &s);
+    let missing = "ecs:UpdateService";
+    let keys = emu.user(
+        "albflip-no-update-service",
+        &on_any_resource(&policy, Some(missing)),
+    );
+    let mut argv = s.stack.by_arn();
+    argv.extend([
+        "--ecs-cluster".to_string(),
+        s.cluster.clone(),
+        "cleanup".to_string(),
+    ]);
+    // Blue has all the traffic: green, at 2 tasks, is the old color.
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("missing permission {missing}")),
+        "{r:?}"
+    );
+    let keys = emu.user("albflip-update-service", &on_any_resource(&policy, None));
+    let r = run_in(emu.albflip(&keys), &argv);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("to zero: desired 2 -> 0"), "{r:?}");
+}
+
+#[test]
+fn with_a_test_header_the_iam_policy_lets_the_rule_be_created_and_removed() {
+    let emu = iam_emulator();
+    let (s, outputs) = emu.stack("iamhdr", Some(60));
+    let dir = dir_with_file(
+        "albflip.toml",
+        "[test-traffic]\nheader = \"X-Albflip-Test=1\"\n",
+    );
+    let mut argv: Vec<String> = s.by_arn();
+    argv.extend(["iam-policy", "--lock-table", &s.lock_table].map(String::from));
+    for (flag, key) in [
+        ("--blue-asg", "BlueAsgName"),
+        ("--green-asg", "GreenAsgName"),
+    ] {
+        argv.extend([
+            flag.to_string(),
+            outputs[key].as_str().expect(key).to_string(),
+        ]);
+    }
+    let mut cmd = emu.albflip(&emu.admin);
+    cmd.current_dir(&dir);
+    let policy = run_in(cmd, &argv).ok().json();
+    assert!(
+        policy
+            .to_string()
+            .contains("elasticloadbalancing:CreateRule"),
+        "{policy}"
+    );
+    let keys = emu.user("albflip-test-header", &on_any_resource(&policy, None));
+    let mut cmd = emu.albflip(&keys);
+    cmd.current_dir(&dir);
+    let r = run_in(cmd, &deploy(&s));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("missing permission"), "{r:?}");
+    assert!(r.stdout.contains("test header rule removed"), "{r:?}");
+    assert_eq!(emu.weights(&s), (Some(0), Some(100)));
 }

@@ -21,6 +21,7 @@ use albflip::Error;
 mod alb_model;
 mod conformance;
 mod judge;
+mod wait;
 
 const BAKE: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_secs(30);

@@ -31,7 +31,6 @@ mod record;
 #[cfg(test)]
 mod tests;
 
-use crate::input::Input;
 use crate::text;
 use std::time::Duration;
 
@@ -158,15 +157,17 @@ pub async fn discover<S: CapacityPool>(
     let mut groups = pools.find(backend).await.map_err(Error::Read)?;
     if groups.len() > 1 {
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        let kind = pools.kind();
+        let (blue, green) = (kind.input(Color::Blue), kind.input(Color::Green));
         return Err(Error::invalid(
-            Input::BlueAsg,
-            format!("the Auto Scaling group of target group {}", backend.name),
+            blue,
+            format!("the {} of target group {}", kind.noun(), backend.name),
             format!(
-                "{} groups register with it: {}",
+                "{} of them register with it: {}",
                 groups.len(),
                 names.join(", ")
             ),
-            text!("Name the group with ", {input Input::BlueAsg}, "/", {input Input::GreenAsg}, " or in albflip.toml"),
+            text!("Name it with ", {input blue}, "/", {input green}, " or in albflip.toml"),
         ));
     }
     Ok(groups.pop())
@@ -415,15 +416,18 @@ async fn describe<S: CapacityPool>(pools: &S, name: &str) -> Result<PoolInfo, Er
         .describe(name)
         .await
         .map_err(Error::Read)?
-        .ok_or_else(|| Error::NotFound {
-            what: format!("Auto Scaling group {name:?}").into(),
-            fix: text!(
-                "Check the name given with ",
-                {input Input::BlueAsg},
-                "/",
-                {input Input::GreenAsg},
-                " or in albflip.toml, and the region"
-            ),
+        .ok_or_else(|| {
+            let kind = pools.kind();
+            Error::NotFound {
+                what: format!("{} {name:?}", kind.noun()).into(),
+                fix: text!(
+                    "Check the name given with ",
+                    {input kind.input(Color::Blue)},
+                    "/",
+                    {input kind.input(Color::Green)},
+                    " or in albflip.toml, and the region"
+                ),
+            }
         })
 }
 

@@ -364,7 +364,7 @@ async fn a_dry_run_rollback_scales_nothing_and_moves_nothing() {
 /// A scaler that fails the test on any call.
 struct NoScaler;
 
-impl Scaler for NoScaler {
+impl crate::providers::aws::api::Scaler for NoScaler {
     async fn groups_for_target_group(&self, _: &TargetGroupArn) -> Result<Vec<AsgInfo>, ApiError> {
         panic!("no Auto Scaling call expected")
     }

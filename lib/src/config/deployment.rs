@@ -53,15 +53,17 @@ pub fn load_deployment(path: &Path, to: Color) -> Result<Deployment, Error> {
 impl FileConfig {
     /// The deployment to `to` this file describes, with the library's defaults for what it leaves out.
     pub fn deployment(&self, to: Color) -> Result<Deployment, Error> {
+        let mut lifecycle = crate::engine::lifecycle::Lifecycle::from_config(
+            &self.autoscaling,
+            &self.hooks,
+            &self.test_traffic,
+        )?;
+        lifecycle.capacity = lifecycle.capacity.with_ecs(&self.ecs)?;
         Ok(Deployment {
             target: self.target.target()?,
             aws: self.aws.settings(),
             spec: DeploySpec {
-                lifecycle: crate::engine::lifecycle::Lifecycle::from_config(
-                    &self.autoscaling,
-                    &self.hooks,
-                    &self.test_traffic,
-                )?,
+                lifecycle,
                 ..DeploySpec::from_config(to, &self.strategy, &self.gates)?
             },
             lock_table: self.lock.table.clone().filter(|t| !t.trim().is_empty()),

@@ -29,6 +29,60 @@ pub struct Lifecycle {
     pub hook_timeout: Duration,
     /// The test listener, pointed at the new color before production traffic moves.
     pub test_traffic: Option<TestTraffic>,
+    /// How a canary (and a gradual deployment's pauses, `25:pause`) waits for promotion with the gates
+    /// on; `None`: a canary stops awaiting promotion, and a pause is refused.
+    pub promotion_wait: Option<PromotionWait>,
+}
+
+/// The wait for promotion: up to `timeout`, then `on_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PromotionWait {
+    /// The longest wait.
+    #[serde(with = "crate::plan::strategy::secs")]
+    pub timeout: Duration,
+    /// What happens when nobody promotes or rolls back in time.
+    pub on_timeout: OnTimeout,
+}
+
+impl PromotionWait {
+    /// A wait of `timeout` (not zero: it would time out at once), then `on_timeout`.
+    pub fn new(timeout: Duration, on_timeout: OnTimeout) -> Result<PromotionWait, crate::Error> {
+        if timeout.is_zero() {
+            return Err(crate::Error::invalid(
+                Input::WaitForPromotion,
+                crate::text!({given Input::WaitForPromotion}, " 0s"),
+                "a wait of nothing times out at once",
+                "Give how long it may wait, e.g. 2h",
+            ));
+        }
+        Ok(PromotionWait {
+            timeout,
+            on_timeout,
+        })
+    }
+}
+
+/// What a wait for promotion does when it times out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnTimeout {
+    /// Traffic back on the stable color (the default).
+    #[default]
+    Rollback,
+    /// Go on as if promoted.
+    Promote,
+}
+
+impl std::str::FromStr for OnTimeout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "rollback" => Ok(OnTimeout::Rollback),
+            "promote" => Ok(OnTimeout::Promote),
+            other => Err(format!("{other:?} is not rollback or promote")),
+        }
+    }
 }
 
 impl Default for Lifecycle {
@@ -38,6 +92,7 @@ impl Default for Lifecycle {
             hooks: Vec::new(),
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
             test_traffic: None,
+            promotion_wait: None,
         }
     }
 }
@@ -49,6 +104,12 @@ pub struct CapacityPolicy {
     pub blue_asg: Option<String>,
     /// Green's group, when named.
     pub green_asg: Option<String>,
+    /// The ECS cluster whose services are the colors' capacity, instead of Auto Scaling groups.
+    pub ecs_cluster: Option<String>,
+    /// Blue's ECS service, when named (with `ecs_cluster`).
+    pub blue_service: Option<String>,
+    /// Green's ECS service, when named (with `ecs_cluster`).
+    pub green_service: Option<String>,
     /// Look up a color's group by its target group when it is not named.
     pub discover: bool,
     /// Raise the new color to the stable one's capacity before the first step; `None`: when both
@@ -70,6 +131,9 @@ impl Default for CapacityPolicy {
         CapacityPolicy {
             blue_asg: None,
             green_asg: None,
+            ecs_cluster: None,
+            blue_service: None,
+            green_service: None,
             discover: true,
             match_capacity: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
@@ -80,11 +144,71 @@ impl Default for CapacityPolicy {
 }
 
 impl CapacityPolicy {
-    /// The group named for `color`.
+    /// The pool named for `color`: its ECS service when the colors run on ECS, else its Auto Scaling
+    /// group.
     pub fn named(&self, color: Color) -> Option<&str> {
-        match color {
-            Color::Blue => self.blue_asg.as_deref(),
-            Color::Green => self.green_asg.as_deref(),
+        match (self.ecs_cluster.is_some(), color) {
+            (true, Color::Blue) => self.blue_service.as_deref(),
+            (true, Color::Green) => self.green_service.as_deref(),
+            (false, Color::Blue) => self.blue_asg.as_deref(),
+            (false, Color::Green) => self.green_asg.as_deref(),
+        }
+    }
+
+    /// Makes the colors' capacity the ECS services of `ecs` (the `[ecs]` section, flags laid over it)
+    /// when it names a cluster. Services named without a cluster, or ECS and Auto Scaling groups named
+    /// together, are refused.
+    pub fn with_ecs(mut self, ecs: &crate::config::EcsSection) -> Result<Self, crate::Error> {
+        let service = ecs
+            .blue_service
+            .as_ref()
+            .map(|_| Input::BlueService)
+            .or(ecs.green_service.as_ref().map(|_| Input::GreenService));
+        let Some(cluster) = &ecs.cluster else {
+            return match service {
+                Some(input) => Err(crate::Error::invalid(
+                    input,
+                    crate::text!({given input}),
+                    "a service is looked up in an ECS cluster, and none is named",
+                    crate::text!("Name the cluster with ", {input Input::EcsCluster}),
+                )),
+                None => Ok(self),
+            };
+        };
+        if let Some(asg) = [
+            (Input::BlueAsg, &self.blue_asg),
+            (Input::GreenAsg, &self.green_asg),
+        ]
+        .into_iter()
+        .find_map(|(input, name)| name.as_ref().map(|_| input))
+        {
+            return Err(crate::Error::invalid(
+                asg,
+                crate::text!({given asg}, " and ", {given Input::EcsCluster}),
+                "a color's capacity is either an Auto Scaling group or an ECS service",
+                "Name one kind of capacity only",
+            ));
+        }
+        if cluster.trim().is_empty() {
+            return Err(crate::Error::invalid(
+                Input::EcsCluster,
+                crate::text!({given Input::EcsCluster}),
+                "it is empty",
+                "Name the cluster by its name or ARN",
+            ));
+        }
+        self.ecs_cluster = Some(cluster.trim().to_string());
+        self.blue_service = ecs.blue_service.clone();
+        self.green_service = ecs.green_service.clone();
+        Ok(self)
+    }
+
+    /// What a color's pool is: an ECS service or an Auto Scaling group.
+    pub fn pool_kind(&self) -> crate::ports::PoolKind {
+        if self.ecs_cluster.is_some() {
+            crate::ports::PoolKind::EcsService
+        } else {
+            crate::ports::PoolKind::AutoScalingGroup
         }
     }
 }
@@ -103,7 +227,7 @@ pub struct TestTraffic {
     pub smoke_timeout: Duration,
 }
 
-pub use crate::ports::TestListener;
+pub use crate::ports::{TestHeader, TestListener};
 
 /// A duration from the file, named by its setting in errors.
 fn duration(value: Option<&str>, key: Input) -> Result<Option<Duration>, crate::Error> {
@@ -133,6 +257,9 @@ impl Lifecycle {
         let capacity = CapacityPolicy {
             blue_asg: autoscaling.blue_asg.clone(),
             green_asg: autoscaling.green_asg.clone(),
+            ecs_cluster: None,
+            blue_service: None,
+            green_service: None,
             discover: true,
             match_capacity: autoscaling.match_capacity,
             ready_timeout: duration(autoscaling.ready_timeout.as_deref(), Input::ReadyTimeout)?
@@ -165,6 +292,7 @@ impl Lifecycle {
             hooks: parsed,
             hook_timeout,
             test_traffic: test_traffic(test)?,
+            promotion_wait: None,
         })
     }
 
@@ -177,6 +305,31 @@ impl Lifecycle {
 fn test_traffic(
     test: &crate::config::TestTrafficSection,
 ) -> Result<Option<TestTraffic>, crate::Error> {
+    if let Some(header) = &test.header {
+        if test.listener_arn.is_some() || test.listener_port.is_some() {
+            return Err(crate::Error::invalid(
+                Input::TestHeader,
+                crate::text!({given Input::TestHeader}, " and a test listener"),
+                "test traffic goes either to a test listener or, by a header, through the production listener",
+                "Name one of them only",
+            ));
+        }
+        let parsed = TestHeader::parse(header).map_err(|why| {
+            crate::Error::invalid(
+                Input::TestHeader,
+                crate::text!({given Input::TestHeader}, format!(" {header:?}")),
+                why,
+                "Write it as NAME=VALUE, e.g. X-Albflip-Test=1",
+            )
+        })?;
+        return Ok(Some(TestTraffic {
+            listener: TestListener::Header(parsed),
+            smoke_url: test.smoke_url.clone(),
+            smoke_count: test.smoke_count.unwrap_or(1).max(1),
+            smoke_timeout: duration(test.smoke_timeout.as_deref(), Input::SmokeTimeout)?
+                .unwrap_or(DEFAULT_SMOKE_TIMEOUT),
+        }));
+    }
     let listener = match (&test.listener_arn, test.listener_port) {
         (Some(_), Some(_)) => {
             return Err(crate::Error::invalid(

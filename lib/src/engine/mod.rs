@@ -20,6 +20,8 @@
 //! - `stages`: hooks, the new color's capacity, the test listener and its smoke check, the scale-down.
 //! - `act`: one step's write (drift check, write, read-back) and the rollback.
 //! - `bake`: polling the gates while a step bakes.
+//! - `wait`: waiting for promotion with the gates on (the canary's wait, a gradual pause), and
+//!   `promote` handing its request to the run that waits.
 
 mod act;
 mod bake;
@@ -34,6 +36,7 @@ pub mod spec;
 mod stages;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
+mod wait;
 pub mod watch;
 
 use crate::input::{Input, Next};
@@ -231,6 +234,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     ) -> Result<Outcome, Error> {
         let new = spec.plan.target;
         spec.check_judged()?;
+        check_pauses(spec)?;
         routes.check_can_start(new)?;
         routes.check_agreement()?;
         self.check_alarms(routes, spec).await?;
@@ -468,6 +472,19 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     }
 }
 
+/// A pause between steps waits for promotion as long as the wait allows: without one it is refused.
+fn check_pauses(spec: &DeploySpec) -> Result<(), Error> {
+    if spec.plan.pauses.is_empty() || spec.lifecycle.promotion_wait.is_some() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        Input::Steps,
+        text!({given Input::Steps}),
+        "a pause waits for promotion, and no wait is given",
+        text!("Say how long it may wait with ", {input Input::WaitForPromotion}, " (e.g. 2h)"),
+    ))
+}
+
 /// The strategy's name as recorded.
 fn kind_of(spec: &DeploySpec) -> &'static str {
     match (spec.plan.pause_after, spec.plan.steps.len()) {
@@ -522,6 +539,7 @@ pub fn resume_point(
         target: record.target,
         steps,
         pause_after: pause,
+        pauses: Vec::new(),
     };
     let spec = DeploySpec {
         plan,

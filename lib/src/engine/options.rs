@@ -288,6 +288,7 @@ impl DeployOptions {
             target,
             steps: vec![Step { percent, bake }],
             pause_after: None,
+            pauses: Vec::new(),
         };
         Ok(DeploySpec {
             adopt_drift: false,

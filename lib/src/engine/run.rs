@@ -14,6 +14,7 @@ use crate::state::{Phase, STABLE_TAG};
 use super::bake::Baked;
 use super::context::Run;
 use super::stages::At;
+use super::wait::Waited;
 use super::{Engine, Failed, Mode, OnInterrupt, Outcome};
 
 /// How one step ended: on to the next one, or out of the run with its result.
@@ -27,11 +28,20 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         steps: &[Step],
         first_step: usize,
     ) -> Result<Outcome, Error> {
-        let (routes, spec) = (run.routes, run.spec);
+        let (routes, spec, test) = (run.routes, run.spec, run.test);
         self.hold_capacity(routes, spec).await;
         let result = self.run_steps(run, steps, first_step).await;
         if ends_the_hold(&result) {
             self.release_capacity(routes, spec).await;
+        }
+        // The test header's rule lives as long as the deployment: a canary that stops awaiting
+        // promotion keeps it for `promote`.
+        // After a lost lease the route is another run's: nothing more is written.
+        if !matches!(
+            result,
+            Ok(Outcome::AwaitingPromotion { .. }) | Err(Error::LeaseLost { .. })
+        ) {
+            self.end_test_route(routes, test).await;
         }
         result
     }
@@ -75,14 +85,29 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             }
         }
         for (i, step) in steps.iter().enumerate() {
-            if let ControlFlow::Break(out) = self.step(&mut run, step, first_step + i, i == 0).await
-            {
+            let n = first_step + i;
+            if let ControlFlow::Break(out) = self.step(&mut run, step, n, i == 0).await {
                 return out;
             }
+            // A gradual pause (`25:pause`) before the steps that remain.
+            let paused = run.spec.plan.pauses.contains(&n) && i + 1 < steps.len();
+            if let (true, true, Some(wait)) = (
+                paused,
+                run.record.is_some(),
+                run.spec.lifecycle.promotion_wait,
+            ) {
+                if let Waited::Out(out) = self.wait_for_promotion(&mut run, step, n, wait).await {
+                    return out;
+                }
+            }
         }
-        match (run.mode, run.record.is_some()) {
-            (Mode::Canary, true) => self.await_promotion(&mut run).await,
-            (Mode::Deploy, true) => self.complete(&mut run).await,
+        let waits = run.spec.lifecycle.promotion_wait;
+        match (run.mode, run.record.is_some(), waits) {
+            (Mode::Canary, true, Some(wait)) => {
+                self.wait_then_promote(run, steps, first_step, wait).await
+            }
+            (Mode::Canary, true, None) => self.await_promotion(&mut run).await,
+            (Mode::Deploy, true, _) => self.complete(&mut run).await,
             _ => self.finish_shift(&run).await,
         }
     }
@@ -210,6 +235,32 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         })
     }
 
+    /// The canary passed its bake and waits for promotion with the gates on; promoted, it runs the
+    /// plan's remaining steps (to 100 %) and completes.
+    async fn wait_then_promote<R: Routes>(
+        &self,
+        mut run: Run<'_, R>,
+        steps: &[Step],
+        first_step: usize,
+        wait: super::lifecycle::PromotionWait,
+    ) -> Result<Outcome, Error> {
+        let Some(last) = steps.last() else {
+            return self.await_promotion(&mut run).await;
+        };
+        let n = first_step + steps.len() - 1;
+        if let Waited::Out(out) = self.wait_for_promotion(&mut run, last, n, wait).await {
+            return out;
+        }
+        let rest: Vec<Step> = run.spec.plan.steps.get(n..).unwrap_or_default().to_vec();
+        run.total = n + rest.len();
+        for (i, step) in rest.iter().enumerate() {
+            if let ControlFlow::Break(out) = self.step(&mut run, step, n + 1 + i, false).await {
+                return out;
+            }
+        }
+        self.complete(&mut run).await
+    }
+
     /// The canary passed: recorded as awaiting promotion.
     async fn await_promotion<R: Routes>(&self, run: &mut Run<'_, R>) -> Result<Outcome, Error> {
         self.record_final(run, Phase::AwaitingPromotion, &[])
@@ -238,7 +289,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// A step failed (a gate or a hook): traffic back to the stable color at once, then the test
     /// listener, the record and the after-rollback hooks.
-    async fn fail<R: Routes>(
+    pub(super) async fn fail<R: Routes>(
         &self,
         run: &mut Run<'_, R>,
         failed: Failed,
@@ -263,7 +314,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// An unexpected error mid-run: traffic back to stable (unless it was drift: a human is at work),
     /// and only after a real rollback the test listener and the after-rollback hooks.
-    async fn abort_run<R: Routes>(&self, run: &mut Run<'_, R>, e: Error) -> Error {
+    pub(super) async fn abort_run<R: Routes>(&self, run: &mut Run<'_, R>, e: Error) -> Error {
         let e = self.abort(run, e).await;
         if matches!(e, Error::Aborted { .. }) {
             self.after_rollback(run).await;
@@ -296,7 +347,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// The run was cancelled at `step`: traffic back to stable (or held, per the policy), state
     /// recorded.
-    async fn interrupted<R: Routes>(
+    pub(super) async fn interrupted<R: Routes>(
         &self,
         run: &mut Run<'_, R>,
         step: usize,

@@ -95,6 +95,14 @@ pub enum Outcome {
         /// The step that was running (1-based).
         step: usize,
     },
+    /// A canary (or a paused deployment) waited for promotion in another run: `albflip promote` asked
+    /// that run to go on, and it did; this call moved no traffic.
+    PromotionHandedOver {
+        /// The new color.
+        target: Color,
+        /// Who started the waiting run.
+        waiting_run: String,
+    },
     /// A gate failed and traffic is back on the stable color.
     RolledBack {
         /// Why.

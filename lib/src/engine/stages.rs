@@ -49,7 +49,12 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 route_arn: Some(names.id.clone()),
                 deployment_id: None,
             };
-            let env = context.env();
+            let mut env = context.env();
+            if let Some(header) = self.test_header(spec) {
+                env.push(("ALBFLIP_TEST_HEADER".into(), header.to_string()));
+                env.push(("ALBFLIP_TEST_HEADER_NAME".into(), header.name.clone()));
+                env.push(("ALBFLIP_TEST_HEADER_VALUE".into(), header.value.clone()));
+            }
             match hooks::run_until(hook, &env, spec.lifecycle.hook_timeout, &self.cancel).await {
                 Ok(run) => self.emit(Event::HookPassed {
                     stage: stage.to_string(),
@@ -99,8 +104,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             Ok(found) => Ok(found.map(|g| g.name)),
             // A pipeline without Auto Scaling permissions still deploys; it just cannot match capacity.
             Err(Error::Read(e)) if matches!(e.kind, ApiErrorKind::AccessDenied { .. }) => {
+                let kind = self.scaler.kind();
                 self.emit(Event::Warning {
-                    message: text!(format!("could not look for {color}'s Auto Scaling group ({e}); capacity is left alone. Name the groups with "), {input Input::BlueAsg}, "/", {input Input::GreenAsg}, ", or grant autoscaling:DescribeAutoScalingGroups"),
+                    message: text!(format!("could not look for {color}'s {} ({e}); capacity is left alone. Name them with ", kind.noun()), {input kind.input(Color::Blue)}, "/", {input kind.input(Color::Green)}, format!(", or grant {}", e.operation)),
                 });
                 Ok(None)
             }
@@ -123,6 +129,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
 
     /// Holds (`hold`) or releases both colors' groups, each said as an event or a warning.
     async fn hold_or_release<R: Routes>(&self, routes: &R, spec: &DeploySpec, hold: bool) {
+        let noun = self.scaler.kind().noun();
         for color in Color::ALL {
             let done = match self.asg_of(routes, spec, color).await {
                 Ok(Some(asg)) if hold => capacity::hold(self.scaler, &asg).await,
@@ -143,10 +150,10 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                     was: h.min_before,
                 },
                 Err(e) if hold => Event::Warning {
-                    message: text!(format!("{color}'s Auto Scaling group is not held for the deployment (a scaling policy may scale it in while traffic moves): ")).then(e.text()),
+                    message: text!(format!("{color}'s {noun} is not held for the deployment (a scaling policy may scale it in while traffic moves): ")).then(e.text()),
                 },
                 Err(e) => Event::Warning {
-                    message: text!(format!("albflip's hold on {color}'s Auto Scaling group could not be ended (its minimum stays raised; "), {next crate::input::Next::Rollback}, " or the next deployment ends it): ").then(e.text()),
+                    message: text!(format!("albflip's hold on {color}'s {noun} could not be ended (its minimum stays raised; "), {next crate::input::Next::Rollback}, " or the next deployment ends it): ").then(e.text()),
                 },
             };
             self.emit(event);
@@ -170,11 +177,15 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         let stable_asg = self.asg_of(routes, spec, new.other()).await?;
         let (Some(new_asg), Some(stable_asg)) = (new_asg, stable_asg) else {
             if policy.match_capacity == Some(true) {
+                let kind = self.scaler.kind();
                 return Err(Error::invalid(
                     Input::MatchCapacity,
                     text!({given Input::MatchCapacity}),
-                    "it needs the Auto Scaling groups of both colors, and albflip found no group for one of them",
-                    text!("Name them with ", {input Input::BlueAsg}, " and ", {input Input::GreenAsg}, " (or [autoscaling] in albflip.toml)"),
+                    format!(
+                        "it needs the {}s of both colors, and albflip found none for one of them",
+                        kind.noun()
+                    ),
+                    text!("Name them with ", {input kind.input(Color::Blue)}, " and ", {input kind.input(Color::Green)}, " (or in albflip.toml)"),
                 ));
             }
             return Ok(true);
@@ -220,6 +231,31 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         Ok(true)
     }
 
+    /// The test header of the spec, if test traffic is marked by one.
+    fn test_header<'s>(&self, spec: &'s DeploySpec) -> Option<&'s crate::ports::TestHeader> {
+        match spec.lifecycle.test_traffic.as_ref().map(|t| &t.listener) {
+            Some(crate::ports::TestListener::Header(h)) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// At the end of a run: removes what the test route has only for the run (the test header's
+    /// rule); a failure is a warning (production traffic is where the run left it).
+    pub(super) async fn end_test_route<R: Routes>(&self, routes: &R, test: Option<&R::Test>) {
+        let Some(t) = test else {
+            return;
+        };
+        match routes.end_test_route(t).await {
+            Ok(true) => self.emit(Event::TestRouteRemoved {
+                route: routes.test_route_id(t),
+            }),
+            Ok(false) => {}
+            Err(e) => self.emit(Event::Warning {
+                message: text!("the test route could not be removed: ").then(e.text()),
+            }),
+        }
+    }
+
     /// Finds the test route named in the spec and takes it out of the routes the run moves.
     pub(super) async fn find_test_route<R: Routes>(
         &self,
@@ -239,6 +275,14 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
         test: &R::Test,
         color: Color,
     ) -> Result<(), Error> {
+        // Back on the stable color: a route that exists only for the run (the test header's rule) is
+        // removed instead.
+        if color == routes.stable() && routes.end_test_route(test).await? {
+            self.emit(Event::TestRouteRemoved {
+                route: routes.test_route_id(test),
+            });
+            return Ok(());
+        }
         routes.point_test_route(test, color).await?;
         self.emit(Event::TestTrafficApplied {
             listener: routes.test_route_id(test),
@@ -265,7 +309,18 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             ..
         }) = &spec.lifecycle.test_traffic
         {
-            match smoke::check(&routes.probe(), url, *smoke_count, *smoke_timeout).await {
+            let probe = routes.probe();
+            let checked = match self.test_header(spec) {
+                Some(header) => {
+                    let probe = crate::ports::WithHeader {
+                        http: &probe,
+                        header,
+                    };
+                    smoke::check(&probe, url, *smoke_count, *smoke_timeout).await
+                }
+                None => smoke::check(&probe, url, *smoke_count, *smoke_timeout).await,
+            };
+            match checked {
                 Ok(report) => self.emit(Event::SmokePassed {
                     url: url.clone(),
                     attempts: report.attempts.len(),

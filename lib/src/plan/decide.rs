@@ -93,6 +93,12 @@ pub enum Failure {
         /// What failed.
         message: Text,
     },
+    /// A wait for promotion ended without one: it timed out (with a rollback on timeout), or the
+    /// deployment was rolled back from elsewhere.
+    Wait {
+        /// What happened.
+        message: Text,
+    },
 }
 
 impl Failure {
@@ -110,7 +116,8 @@ impl Failure {
             Failure::Gate { result, .. } => Text::from(&result.message),
             Failure::NoData { message }
             | Failure::Hook { message }
-            | Failure::Smoke { message } => message.clone(),
+            | Failure::Smoke { message }
+            | Failure::Wait { message } => message.clone(),
         }
     }
 }

@@ -7,9 +7,17 @@ use serde::Serialize;
 
 use crate::model::{Color, Percent};
 
-/// Validated steps: strictly increasing percentages of the new color, each 1..=100, ending at 100.
+/// Validated steps: strictly increasing percentages of the new color, each 1..=100, ending at 100; some
+/// may be marked to pause after them for promotion (`25:pause`). Serialized as the list of percentages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Steps(Vec<Percent>);
+#[serde(into = "Vec<Percent>")]
+pub struct Steps(Vec<Percent>, Vec<Percent>);
+
+impl From<Steps> for Vec<Percent> {
+    fn from(steps: Steps) -> Vec<Percent> {
+        steps.0
+    }
+}
 
 /// Why a list of steps is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +35,9 @@ pub enum InvalidSteps {
     /// The last step is not 100.
     #[error("the last step must be 100 (got {0})")]
     LastNot100(u8),
+    /// A pause after the last step: there is nothing left to wait for.
+    #[error("a pause after the last step waits for nothing (pause after a step below 100)")]
+    PauseAtEnd,
 }
 
 impl Steps {
@@ -37,6 +48,7 @@ impl Steps {
                 .iter()
                 .filter_map(|p| Percent::new(*p))
                 .collect(),
+            Vec::new(),
         )
     }
 
@@ -58,24 +70,43 @@ impl Steps {
         if last != 100 {
             return Err(InvalidSteps::LastNot100(last));
         }
-        Ok(Steps(out))
+        Ok(Steps(out, Vec::new()))
     }
 
-    /// Parses `5,20,50,100`.
+    /// Parses `5,20,50,100`; a step written `25:pause` pauses the deployment after it for promotion.
     pub fn parse(list: &str) -> Result<Steps, InvalidSteps> {
         let mut values = Vec::new();
+        let mut pauses = Vec::new();
         for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let v = part
+            let (number, pause) = match part.split_once(':') {
+                Some((n, "pause")) => (n.trim(), true),
+                Some(_) => return Err(InvalidSteps::OutOfRange(part.to_string())),
+                None => (part, false),
+            };
+            let v = number
                 .parse::<u8>()
                 .map_err(|_| InvalidSteps::OutOfRange(part.to_string()))?;
             values.push(v);
+            if pause {
+                pauses.push(v);
+            }
         }
-        Steps::new(&values)
+        let steps = Steps::new(&values)?;
+        if pauses.contains(&100) {
+            return Err(InvalidSteps::PauseAtEnd);
+        }
+        let pauses = pauses.into_iter().filter_map(Percent::new).collect();
+        Ok(Steps(steps.0, pauses))
     }
 
     /// The percentages.
     pub fn percents(&self) -> &[Percent] {
         &self.0
+    }
+
+    /// The steps after which the deployment pauses for promotion.
+    pub fn pauses(&self) -> &[Percent] {
+        &self.1
     }
 }
 
@@ -114,7 +145,10 @@ impl fmt::Display for Strategy {
                 let list: Vec<String> = steps
                     .percents()
                     .iter()
-                    .map(|p| p.get().to_string())
+                    .map(|p| match steps.pauses().contains(p) {
+                        true => format!("{}:pause", p.get()),
+                        false => p.get().to_string(),
+                    })
                     .collect();
                 write!(f, "gradual {}", list.join("→"))
             }
@@ -169,6 +203,10 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// After this many steps the deployment stops and waits for `promote` (canary without auto-promote).
     pub pause_after: Option<usize>,
+    /// The steps (1-based) after which a gradual deployment pauses for promotion (`25:pause`): the run
+    /// waits with the gates on until `promote`, a rollback or its timeout.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<usize>,
 }
 
 impl Plan {
@@ -180,11 +218,19 @@ impl Plan {
                 target,
                 steps: steps.percents().iter().copied().map(step).collect(),
                 pause_after: None,
+                pauses: steps
+                    .percents()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| steps.pauses().contains(p))
+                    .map(|(i, _)| i + 1)
+                    .collect(),
             },
             Strategy::Immediate => Plan {
                 target,
                 steps: vec![step(Percent::FULL)],
                 pause_after: None,
+                pauses: Vec::new(),
             },
             Strategy::Canary {
                 percentage,
@@ -193,6 +239,7 @@ impl Plan {
                 target,
                 steps: vec![step(*percentage), step(Percent::FULL)],
                 pause_after: (!auto_promote).then_some(1),
+                pauses: Vec::new(),
             },
         }
     }
@@ -206,6 +253,7 @@ impl Plan {
                 bake,
             }],
             pause_after: None,
+            pauses: Vec::new(),
         }
     }
 
@@ -253,6 +301,26 @@ mod tests {
             Err(InvalidSteps::OutOfRange("x".into()))
         );
         assert_eq!(Steps::parse(""), Err(InvalidSteps::Empty));
+        let paused = Steps::parse("10,25:pause,50,100").unwrap();
+        assert_eq!(paused.pauses(), &[Percent::new(25).unwrap()]);
+        assert_eq!(
+            Strategy::Gradual {
+                steps: paused.clone()
+            }
+            .to_string(),
+            "gradual 10→25:pause→50→100"
+        );
+        let plan = Plan::new(
+            &Strategy::Gradual { steps: paused },
+            Color::Green,
+            Duration::from_secs(60),
+        );
+        assert_eq!(plan.pauses, vec![2]);
+        assert_eq!(Steps::parse("10,100:pause"), Err(InvalidSteps::PauseAtEnd));
+        assert_eq!(
+            Steps::parse("10,25:wait,100"),
+            Err(InvalidSteps::OutOfRange("25:wait".into()))
+        );
         assert_eq!(
             Steps::parse("50,101"),
             Err(InvalidSteps::OutOfRange("101".into()))

@@ -36,6 +36,63 @@ pub enum TestListener {
     /// The listener with this ARN (checked when the file is read, see
     /// [`crate::config::TestTrafficSection::listener_arn`]).
     Arn(String),
+    /// Requests with this header on the production route's own listener (the ALB: a temporary
+    /// listener rule with an `http-header` condition, created for the run and removed on every way
+    /// out).
+    Header(TestHeader),
+}
+
+/// A request header that marks test traffic: `NAME: VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestHeader {
+    /// The header's name, e.g. `X-Albflip-Test`.
+    pub name: String,
+    /// Its exact value.
+    pub value: String,
+}
+
+impl TestHeader {
+    /// Parses `NAME=VALUE`: a header name (letters, digits and `-`, at most 40 characters, as the ALB
+    /// allows) and a value of printable characters without `*` and `?` (which the ALB reads as
+    /// wildcards), at most 128 characters.
+    pub fn parse(text: &str) -> Result<TestHeader, String> {
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| "it is not NAME=VALUE".to_string())?;
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() || name.len() > 40 {
+            return Err("the header name must have 1 to 40 characters".into());
+        }
+        if let Some(c) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(format!(
+                "the header name holds {c:?} (letters, digits and - only)"
+            ));
+        }
+        if value.is_empty() || value.chars().count() > 128 {
+            return Err("the value must have 1 to 128 characters".into());
+        }
+        if let Some(c) = value
+            .chars()
+            .find(|c| c.is_control() || *c == '*' || *c == '?')
+        {
+            return Err(format!(
+                "the value holds {c:?} (the load balancer reads * and ? as wildcards)"
+            ));
+        }
+        Ok(TestHeader {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for TestHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.value)
+    }
 }
 
 /// How a set of routes is named for people and for hooks.
@@ -106,6 +163,9 @@ pub trait Routes: Send + Sync {
     /// that fails does not stop the others.
     fn rollback(&self, to: Color) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Reads the named route's records again, as they are now (a run waiting for promotion watches them
+    /// for `promote` and `rollback` from elsewhere).
+    fn load_records(&self) -> impl Future<Output = Result<Tags, ApiError>> + Send;
     /// Adds or overwrites records on the named route.
     fn save(&self, records: &[(&str, &str)]) -> impl Future<Output = Result<(), ApiError>> + Send;
 
@@ -141,6 +201,16 @@ pub trait Routes: Send + Sync {
         color: Color,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// At the end of a run, whatever its way out: removes what exists only for the run (the ALB: the
+    /// test header's listener rule), read back. `Ok(true)` when something was removed; a test route
+    /// that is a standing listener stays as it is.
+    fn end_test_route(
+        &self,
+        test: &Self::Test,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let _ = test;
+        std::future::ready(Ok(false))
+    }
     /// The test route's id in events.
     fn test_route_id(&self, test: &Self::Test) -> String;
 

@@ -167,3 +167,40 @@ pub fn assert_completed_on_green(stack: &Stack, stickiness: Sticky) {
         "stickiness kept"
     );
 }
+
+/// An ECS service as the API reads it: desired and running counts, and albflip's hold tag.
+pub fn ecs_service(cluster: &str, name: &str) -> (i32, i32, Option<String>) {
+    rt().block_on(async {
+        let out = aws_sdk_ecs::Client::new(&sdk_config())
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .include(aws_sdk_ecs::types::ServiceField::Tags)
+            .send()
+            .await
+            .expect("describe services");
+        let s = &out.services()[0];
+        let held = s
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("albflip:held-min"))
+            .and_then(|t| t.value().map(str::to_string));
+        (s.desired_count(), s.running_count(), held)
+    })
+}
+
+/// The minimum and maximum of an ECS service's scalable target.
+pub fn scalable_target(cluster: &str, name: &str) -> (i32, i32) {
+    use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+    rt().block_on(async {
+        let out = aws_sdk_applicationautoscaling::Client::new(&sdk_config())
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_ids(format!("service/{cluster}/{name}"))
+            .send()
+            .await
+            .expect("describe scalable targets");
+        let t = &out.scalable_targets()[0];
+        (t.min_capacity(), t.max_capacity())
+    })
+}

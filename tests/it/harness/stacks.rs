@@ -249,3 +249,86 @@ pub fn stack_with_empty_green(stickiness: Option<u32>) -> (Stack, String, String
     let name = |k: &str| outputs[k].as_str().expect(k).to_string();
     (stack, name("BlueAsgName"), name("GreenAsgName"))
 }
+
+/// A copy of the ECS reference stack (`cloudformation/albflip-reference-ecs.yaml`) on `endpoint`: the
+/// stack, its cluster and the blue and green services' names. `green_count` is green's desired count.
+/// moto runs no tasks: the tests register targets with the target groups themselves.
+pub fn ecs_stack_on(
+    mut cmd: Command,
+    endpoint: &str,
+    environment: &str,
+    green_count: u32,
+) -> EcsStack {
+    cmd.args([
+        "--template",
+        repo()
+            .join("cloudformation/albflip-reference-ecs.yaml")
+            .to_str()
+            .expect("a UTF-8 path"),
+        "--param",
+        &format!("GreenDesiredCount={green_count}"),
+    ]);
+    let (stack, outputs) = create_stack(cmd, endpoint, environment, None);
+    let name = |k: &str| outputs[k].as_str().expect(k).to_string();
+    EcsStack {
+        cluster: name("ClusterName"),
+        blue: name("BlueServiceName"),
+        green: name("GreenServiceName"),
+        outputs,
+        stack,
+    }
+}
+
+/// A fresh ECS reference stack on the test emulator.
+pub fn ecs_stack(green_count: u32) -> EcsStack {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let environment = format!(
+        "e{}z{}",
+        std::process::id() % 10_000,
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let cmd = Command::new(repo().join("localstack/create-stack"));
+    ecs_stack_on(cmd, &emulator().endpoint, &environment, green_count)
+}
+
+/// An ECS reference stack: the ALB stack, the cluster and the two services.
+#[derive(Debug, Clone)]
+pub struct EcsStack {
+    pub stack: Stack,
+    pub cluster: String,
+    pub blue: String,
+    pub green: String,
+    pub outputs: Value,
+}
+
+impl EcsStack {
+    /// The flags that name the cluster (the services are discovered by their target groups).
+    pub fn flags(&self) -> Vec<String> {
+        let mut v = self.stack.by_arn();
+        v.extend(["--ecs-cluster".to_string(), self.cluster.clone()]);
+        v
+    }
+}
+
+/// Registers `n` IP targets with a target group (what ECS does for a service's running tasks); moto
+/// reports them healthy.
+pub fn register_ips(tg: &str, subnet: u8, n: u8) {
+    use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+    rt().block_on(async {
+        let targets = (0..n)
+            .map(|i| {
+                TargetDescription::builder()
+                    .id(format!("10.40.{subnet}.{}", 10 + i))
+                    .port(80)
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        elb()
+            .register_targets()
+            .target_group_arn(tg)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .expect("register targets");
+    })
+}

@@ -8,8 +8,8 @@ use std::future::Future;
 
 use serde::Serialize;
 
-use crate::ports::{ApiError, Capacity, Tags, TargetHealth};
-use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, TargetGroupArn};
+use crate::ports::{ApiError, Capacity, Tags, TargetHealth, TestHeader};
+use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
 use crate::providers::aws::route::{ForwardAction, RouteId, RouteSnapshot};
 
 /// Reads and writes the forward action of an ALB route: the AWS provider's own seam between its logic
@@ -127,6 +127,64 @@ pub trait AlbInventory: Send + Sync {
         &self,
         target_group: &TargetGroupArn,
     ) -> impl Future<Output = Result<TargetHealth, ApiError>> + Send;
+
+    /// The rules of a listener other than its default rule, with their header conditions, forward
+    /// targets and (for rules with a header condition) tags. A backend without listener rules keeps
+    /// this default and refuses.
+    fn listener_rules(
+        &self,
+        listener: &ListenerArn,
+    ) -> impl Future<Output = Result<Vec<ListenerRule>, ApiError>> + Send {
+        let _ = listener;
+        std::future::ready(Err(not_supported("elasticloadbalancing:DescribeRules")))
+    }
+
+    /// Creates a rule at `priority` on `listener` that forwards requests carrying `header` (exactly) to
+    /// `to`, tagged with `tags`; returns its ARN.
+    fn create_header_rule(
+        &self,
+        listener: &ListenerArn,
+        priority: u32,
+        header: &TestHeader,
+        to: &TargetGroupArn,
+        tags: &[(&str, &str)],
+    ) -> impl Future<Output = Result<RuleArn, ApiError>> + Send {
+        let _ = (listener, priority, header, to, tags);
+        std::future::ready(Err(not_supported("elasticloadbalancing:CreateRule")))
+    }
+
+    /// Deletes a listener rule.
+    fn delete_rule(&self, rule: &RuleArn) -> impl Future<Output = Result<(), ApiError>> + Send {
+        let _ = rule;
+        std::future::ready(Err(not_supported("elasticloadbalancing:DeleteRule")))
+    }
+}
+
+fn not_supported(operation: &str) -> ApiError {
+    ApiError::new(
+        operation,
+        crate::ports::ApiErrorKind::Rejected {
+            code: "NotSupported".into(),
+        },
+        "this load balancer API cannot create or delete listener rules",
+    )
+}
+
+/// A listener rule as the test header sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListenerRule {
+    /// Its ARN.
+    pub arn: RuleArn,
+    /// Its priority.
+    pub priority: Option<u32>,
+    /// Its `http-header` conditions: each header's name and values.
+    pub headers: Vec<(String, Vec<String>)>,
+    /// How many conditions of other kinds it has.
+    pub other_conditions: usize,
+    /// The target groups its forward action sends to.
+    pub forward: Vec<TargetGroupArn>,
+    /// Its tags (read for rules with a header condition only).
+    pub tags: Tags,
 }
 
 /// The listeners among `routes`.

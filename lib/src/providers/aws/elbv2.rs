@@ -10,8 +10,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use crate::model::Stickiness;
-use crate::ports::{ApiError, ApiErrorKind, Tags, TargetHealth};
-use crate::providers::aws::api::{AlbInventory, TargetGroupInfo, TrafficRouter};
+use crate::ports::{ApiError, ApiErrorKind, Tags, TargetHealth, TestHeader};
+use crate::providers::aws::api::{AlbInventory, ListenerRule, TargetGroupInfo, TrafficRouter};
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
 use crate::providers::aws::calls::CallCounter;
 use crate::providers::aws::errors::classify;
@@ -20,6 +20,8 @@ use crate::providers::aws::route::{
 };
 use crate::providers::aws::sdk::queued_write;
 use crate::providers::aws::throttle::retry_throttled;
+
+mod rules;
 
 const SERVICE: &str = "elasticloadbalancing";
 
@@ -646,6 +648,25 @@ impl AlbInventory for ElbV2 {
             unhealthy: count(TargetHealthStateEnum::Unhealthy),
             draining: count(TargetHealthStateEnum::Draining),
         })
+    }
+
+    async fn listener_rules(&self, listener: &ListenerArn) -> Result<Vec<ListenerRule>, ApiError> {
+        self.listener_rules_of(listener).await
+    }
+
+    async fn create_header_rule(
+        &self,
+        listener: &ListenerArn,
+        priority: u32,
+        header: &TestHeader,
+        to: &TargetGroupArn,
+        tags: &[(&str, &str)],
+    ) -> Result<RuleArn, ApiError> {
+        self.create_rule(listener, priority, header, to, tags).await
+    }
+
+    async fn delete_rule(&self, rule: &RuleArn) -> Result<(), ApiError> {
+        self.delete(rule).await
     }
 }
 

@@ -12,6 +12,8 @@ const NOT_FOUND_CODES: &[&str] = &[
     "RuleNotFound",
     "ResourceNotFound",
     "ResourceNotFoundException",
+    "ServiceNotFoundException",
+    "ClusterNotFoundException",
 ];
 
 /// Error codes (or texts) that mean "these credentials are not valid", not "not allowed".

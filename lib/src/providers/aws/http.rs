@@ -8,7 +8,7 @@ use aws_smithy_http_client::Connector;
 use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 
-use crate::ports::{HttpProbe, ProbeError};
+use crate::ports::{HttpProbe, ProbeError, TestHeader};
 
 /// The SDK's HTTP connector as an [`HttpProbe`].
 #[derive(Debug)]
@@ -36,6 +36,22 @@ impl Default for SdkHttp {
 impl HttpProbe for SdkHttp {
     async fn get(&self, url: &str) -> Result<u16, ProbeError> {
         let request = HttpRequest::get(url).map_err(|e| ProbeError::InvalidUrl(e.to_string()))?;
+        self.send(request).await
+    }
+
+    async fn get_with_header(&self, url: &str, header: &TestHeader) -> Result<u16, ProbeError> {
+        let mut request =
+            HttpRequest::get(url).map_err(|e| ProbeError::InvalidUrl(e.to_string()))?;
+        request
+            .headers_mut()
+            .try_insert(header.name.clone(), header.value.clone())
+            .map_err(|e| ProbeError::Failed(format!("the test header {header}: {e}")))?;
+        self.send(request).await
+    }
+}
+
+impl SdkHttp {
+    async fn send(&self, request: HttpRequest) -> Result<u16, ProbeError> {
         match self.connector.call(request).await {
             Ok(response) => Ok(response.status().as_u16()),
             Err(e) => Err(ProbeError::Failed(error_chain(&e))),

@@ -31,6 +31,39 @@ pub const ASG_WRITES: &[&str] = &[
     "autoscaling:DeleteTags",
 ];
 
+/// ECS reads: finding the service registered with a color's target group (and ending a hold after a
+/// killed run); `ecs:ListServices` is not resource-scoped by AWS.
+pub const ECS_READS: &[&str] = &["ecs:ListServices"];
+
+/// ECS actions on the colors' services (scoped to their ARNs): reading and resizing them, and the hold
+/// during a deployment (the minimum a service's scalable target had, recorded as a tag on the service).
+pub const ECS_WRITES: &[&str] = &[
+    "ecs:DescribeServices",
+    "ecs:UpdateService",
+    "ecs:TagResource",
+    "ecs:UntagResource",
+];
+
+/// Application Auto Scaling reads: a service's scalable target (not resource-scoped by AWS).
+pub const SERVICE_SCALING_READS: &[&str] = &["application-autoscaling:DescribeScalableTargets"];
+
+/// Application Auto Scaling writes: a service's minimum and maximum (the hold, the scale-down).
+pub const SERVICE_SCALING_WRITES: &[&str] = &["application-autoscaling:RegisterScalableTarget"];
+
+/// The capacity behind the colors that the policy lets albflip read and resize.
+#[derive(Debug, Clone, Copy)]
+pub enum PoolScope<'a> {
+    /// Auto Scaling groups, by name (none: every group of the account and region).
+    AutoScaling(&'a [&'a str]),
+    /// The services of an ECS cluster, by name (none: every service of the cluster).
+    Ecs {
+        /// The cluster's name.
+        cluster: &'a str,
+        /// The services.
+        services: &'a [&'a str],
+    },
+}
+
 /// Lock table actions.
 pub const LOCK_ACTIONS: &[&str] = &[
     "dynamodb:GetItem",
@@ -47,6 +80,12 @@ pub const LOCK_ACTIONS: &[&str] = &[
 /// account and region when none is named, since albflip may discover them) and the lock table, when one
 /// is used.
 pub fn policy(route: &RouteId, lock_table: Option<&str>, asgs: &[&str]) -> Value {
+    policy_for(route, lock_table, PoolScope::AutoScaling(asgs))
+}
+
+/// The policy document for `route`, the capacity `pools` (Auto Scaling groups or ECS services) and the
+/// lock table, when one is used.
+pub fn policy_for(route: &RouteId, lock_table: Option<&str>, pools: PoolScope<'_>) -> Value {
     let (write, resource) = match route {
         RouteId::Listener(arn) => ("elasticloadbalancing:ModifyListener", arn.as_str()),
         RouteId::Rule(arn) => ("elasticloadbalancing:ModifyRule", arn.as_str()),
@@ -61,14 +100,8 @@ pub fn policy(route: &RouteId, lock_table: Option<&str>, asgs: &[&str]) -> Value
             "Resource": [resource],
         }),
         json!({"Sid": "AlbflipReadMetrics", "Effect": "Allow", "Action": METRIC_READS, "Resource": "*"}),
-        json!({"Sid": "AlbflipReadAutoScaling", "Effect": "Allow", "Action": ASG_READS, "Resource": "*"}),
-        json!({
-            "Sid": "AlbflipScaleColors",
-            "Effect": "Allow",
-            "Action": ASG_WRITES,
-            "Resource": scope.asg_arns(asgs),
-        }),
     ];
+    statements.extend(capacity_statements(&scope, pools));
     if let Some(table) = lock_table {
         statements.push(json!({
             "Sid": "AlbflipLock",
@@ -78,6 +111,73 @@ pub fn policy(route: &RouteId, lock_table: Option<&str>, asgs: &[&str]) -> Value
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Adds to `policy` what the test header needs (`--test-header`): creating its rule on the route's
+/// listener (with its tag) and deleting it, scoped to the listener and its rules.
+pub fn with_test_header(mut policy: Value, route: &RouteId) -> Value {
+    let listener = route.listener();
+    let rules = format!(
+        "{}/*",
+        listener
+            .as_str()
+            .replacen(":listener/", ":listener-rule/", 1)
+    );
+    let statement = json!({
+        "Sid": "AlbflipTestHeaderRule",
+        "Effect": "Allow",
+        "Action": TEST_RULE_ACTIONS,
+        "Resource": [listener.as_str(), rules],
+    });
+    if let Some(list) = policy["Statement"].as_array_mut() {
+        list.push(statement);
+    }
+    policy
+}
+
+/// The test header's rule: created on the listener (tagged as it is created), deleted at the end.
+pub const TEST_RULE_ACTIONS: &[&str] = &[
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:AddTags",
+];
+
+/// The statements that read and resize the colors' capacity.
+fn capacity_statements(scope: &Scope<'_>, pools: PoolScope<'_>) -> Vec<Value> {
+    match pools {
+        PoolScope::AutoScaling(asgs) => vec![
+            json!({"Sid": "AlbflipReadAutoScaling", "Effect": "Allow", "Action": ASG_READS, "Resource": "*"}),
+            json!({
+                "Sid": "AlbflipScaleColors",
+                "Effect": "Allow",
+                "Action": ASG_WRITES,
+                "Resource": scope.asg_arns(asgs),
+            }),
+        ],
+        PoolScope::Ecs { cluster, services } => {
+            let names = if services.is_empty() {
+                vec!["*"]
+            } else {
+                services.to_vec()
+            };
+            let arns: Vec<String> = names
+                .iter()
+                .map(|n| scope.arn("ecs", &format!("service/{cluster}/{n}")))
+                .collect();
+            vec![
+                json!({"Sid": "AlbflipReadEcs", "Effect": "Allow", "Action": ECS_READS, "Resource": "*"}),
+                json!({"Sid": "AlbflipScaleServices", "Effect": "Allow", "Action": ECS_WRITES, "Resource": arns}),
+                json!({"Sid": "AlbflipReadServiceScaling", "Effect": "Allow", "Action": SERVICE_SCALING_READS, "Resource": "*"}),
+                json!({
+                    "Sid": "AlbflipHoldServiceScaling",
+                    "Effect": "Allow",
+                    "Action": SERVICE_SCALING_WRITES,
+                    // A scalable target's ARN carries an id AWS gives it, not the service's name.
+                    "Resource": [scope.arn("application-autoscaling", "scalable-target/*")],
+                }),
+            ]
+        }
+    }
 }
 
 /// The partition, region and account of the route, which the other resources share.
@@ -167,6 +267,53 @@ mod tests {
             json!(["arn:aws:dynamodb:eu-west-1:123456789012:table/prod-shop-albflip-locks"])
         );
         assert!(s.iter().all(|st| st["Effect"] == "Allow"));
+    }
+
+    #[test]
+    fn ecs_services_are_scaled_on_their_arns_and_no_auto_scaling_group_is() {
+        let arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/prod-shop-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+        let route = RouteId::Listener(ListenerArn::parse(arn).unwrap());
+        let services = ["shop-blue", "shop-green"];
+        let pools = PoolScope::Ecs {
+            cluster: "prod",
+            services: &services,
+        };
+        let p = policy_for(&route, None, pools);
+        let s = p["Statement"].as_array().unwrap();
+        let text = p.to_string();
+        assert!(!text.contains("\"autoscaling:"), "{text}");
+        let scale = s
+            .iter()
+            .find(|st| st["Sid"] == "AlbflipScaleServices")
+            .unwrap();
+        assert_eq!(
+            scale["Resource"],
+            json!([
+                "arn:aws:ecs:eu-west-1:123456789012:service/prod/shop-blue",
+                "arn:aws:ecs:eu-west-1:123456789012:service/prod/shop-green"
+            ])
+        );
+        assert!(set_of(&scale["Action"]).contains(&"ecs:UpdateService".to_string()));
+        assert!(set_of(&scale["Action"]).contains(&"ecs:DescribeServices".to_string()));
+        assert!(text.contains("application-autoscaling:RegisterScalableTarget"));
+        assert!(text.contains("application-autoscaling:DescribeScalableTargets"));
+        let any = policy_for(
+            &route,
+            None,
+            PoolScope::Ecs {
+                cluster: "prod",
+                services: &[],
+            },
+        );
+        assert!(any.to_string().contains("service/prod/*"), "{any}");
+    }
+
+    fn set_of(v: &Value) -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
     }
 
     #[test]

@@ -18,9 +18,14 @@
 //! - [`checks`]: the checks around a write (healthy targets, the stickiness conversion) and the stable mark.
 //! - [`preflight`]: the ALB's pre-flight checks (`albflip check`).
 //! - [`iam`]: the least-privilege IAM policy for a route.
+//! - [`test_header`]: test traffic on the production listener: a temporary rule for a request header.
 //!
 //! Adapters from the [`crate::ports`] traits to the AWS SDK (they decide nothing):
 //! - [`autoscaling`]: reading and resizing Auto Scaling groups ([`AutoScaling`]).
+//! - [`ecs`]: reading and resizing ECS services, their Application Auto Scaling minimum held
+//!   ([`EcsServices`]).
+//! - [`pools`]: the colors' capacity, Auto Scaling or ECS, as one [`crate::ports::CapacityPool`]
+//!   ([`AwsPools`]).
 //! - [`sdk`]: one place where region, profile, endpoint, timeouts, retries and the HTTP client are set.
 //! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
 //! - [`dynamodb`]: the deployment lock ([`DynamoLock`]).
@@ -37,11 +42,13 @@ pub mod calls;
 pub mod checks;
 pub mod cloudwatch;
 pub mod dynamodb;
+pub mod ecs;
 pub mod elbv2;
 pub mod errors;
 pub mod http;
 pub mod iam;
 pub mod lockstep;
+pub mod pools;
 pub mod preflight;
 pub mod resolve;
 pub mod route;
@@ -49,6 +56,7 @@ pub mod router;
 pub mod routes;
 pub mod sdk;
 pub mod sticky;
+pub mod test_header;
 pub mod throttle;
 pub mod unsupported;
 pub mod weights;
@@ -59,5 +67,7 @@ pub use aws_config::SdkConfig;
 pub use calls::CallCounter;
 pub use cloudwatch::{CloudWatch, SeriesFold};
 pub use dynamodb::DynamoLock;
+pub use ecs::EcsServices;
 pub use elbv2::ElbV2;
+pub use pools::AwsPools;
 pub use sdk::{load_config, AwsSettings};

@@ -20,6 +20,7 @@ use crate::providers::aws::preflight;
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::{self, RouteId, RouteSnapshot};
 use crate::providers::aws::sticky;
+use crate::providers::aws::test_header::{self, HeaderRoute, TestRoute};
 use crate::providers::aws::unsupported::unsupported;
 use crate::providers::aws::write::{self, Verification};
 use crate::text;
@@ -99,7 +100,7 @@ impl<A: Alb> AlbRoutes<'_, A> {
 }
 
 impl<A: Alb> Routes for AlbRoutes<'_, A> {
-    type Test = RouteSnapshot;
+    type Test = TestRoute;
     type Probe = SdkHttp;
 
     fn names(&self) -> RouteNames {
@@ -237,6 +238,12 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         Ok(())
     }
 
+    async fn load_records(&self) -> Result<Tags, ApiError> {
+        let resource = self.resolved.snapshot.route.resource_arn();
+        let mut all = self.alb.tags(&[resource]).await?;
+        Ok(all.remove(resource).unwrap_or_default())
+    }
+
     async fn save(&self, records: &[(&str, &str)]) -> Result<(), ApiError> {
         let resource = self.resolved.snapshot.route.resource_arn();
         self.alb.set_tags(resource, records).await
@@ -254,9 +261,14 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
     async fn check_unserved(
         &self,
         color: Color,
-        test: Option<&RouteSnapshot>,
+        test: Option<&TestRoute>,
         pool: &str,
     ) -> Result<(), Error> {
+        // The test header's rule, if any, is found with the listener's other rules below.
+        let test = test.and_then(|t| match t {
+            TestRoute::Listener(snapshot) => Some(snapshot),
+            TestRoute::Header(_) => None,
+        });
         let group = self.resolved.groups.of(color);
         // Every route that forwards to the group at all, not only albflip's lockstep group.
         let ours: Vec<RouteId> = self
@@ -288,11 +300,12 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         Ok(())
     }
 
-    async fn take_test_route(
-        &mut self,
-        spec: &TestListener,
-    ) -> Result<Option<RouteSnapshot>, Error> {
+    async fn take_test_route(&mut self, spec: &TestListener) -> Result<Option<TestRoute>, Error> {
         let found = match spec {
+            TestListener::Header(header) => {
+                let route = HeaderRoute::on(&self.resolved.snapshot.route, header)?;
+                return Ok(Some(TestRoute::Header(route)));
+            }
             TestListener::Port(port) => {
                 let lb = self.resolved.snapshot.load_balancer.name();
                 self.alb.find_listener(lb, *port).await
@@ -328,10 +341,22 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
             .peers
             .retain(|p| p.snapshot.route != test.route);
         self.resolved.left_alone.retain(|l| l.route != test.route);
-        Ok(Some(test))
+        Ok(Some(TestRoute::Listener(test)))
     }
 
-    async fn point_test_route(&self, test: &RouteSnapshot, color: Color) -> Result<(), Error> {
+    async fn point_test_route(&self, test: &TestRoute, color: Color) -> Result<(), Error> {
+        let test = match test {
+            TestRoute::Listener(snapshot) => snapshot,
+            // The header's requests go to the new color; "back on the stable color" is without the
+            // rule: the production route serves them like any other request.
+            TestRoute::Header(route) if color == self.resolved.stable => {
+                return test_header::remove(self.alb, route).await.map(|_| ())
+            }
+            TestRoute::Header(route) => {
+                let to = self.resolved.groups.of(color);
+                return test_header::point(self.alb, route, to).await.map(|_| ());
+            }
+        };
         let live = self.alb.read(&test.route).await.map_err(Error::Read)?;
         write::write_group(
             self.alb,
@@ -344,8 +369,20 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
         .map(|_| ())
     }
 
-    fn test_route_id(&self, test: &RouteSnapshot) -> String {
-        test.route.resource_arn().to_string()
+    async fn end_test_route(&self, test: &TestRoute) -> Result<bool, Error> {
+        match test {
+            TestRoute::Listener(_) => Ok(false),
+            TestRoute::Header(route) => test_header::remove(self.alb, route).await,
+        }
+    }
+
+    fn test_route_id(&self, test: &TestRoute) -> String {
+        match test {
+            TestRoute::Listener(snapshot) => snapshot.route.resource_arn().to_string(),
+            TestRoute::Header(route) => {
+                format!("requests with {} on {}", route.header, route.listener)
+            }
+        }
     }
 
     fn probe(&self) -> SdkHttp {
@@ -361,5 +398,6 @@ fn describe(spec: &TestListener) -> String {
     match spec {
         TestListener::Port(p) => format!("port {p}"),
         TestListener::Arn(a) => a.to_string(),
+        TestListener::Header(h) => format!("header {h}"),
     }
 }

@@ -399,6 +399,10 @@ impl Routes for NginxRoutes<'_> {
             .map_err(switch_error)
     }
 
+    async fn load_records(&self) -> Result<Tags, ApiError> {
+        self.provider.state.load(&self.key()).await
+    }
+
     async fn save(&self, records: &[(&str, &str)]) -> Result<(), ApiError> {
         self.provider.state.save(&self.key(), records).await
     }
