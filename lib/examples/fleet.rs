@@ -107,7 +107,8 @@ fn spec(target: Color, steps: &str) -> Result<DeploySpec, String> {
         window: MetricWindow::default(),
         force: false,
         adopt_drift: false,
-        ungated: false,
+        // No bake and no metrics: deliberately ungated (a zero bake is refused otherwise).
+        ungated: true,
         take_over: false,
         min_healthy_hosts: 1,
         lifecycle: Default::default(),

@@ -356,7 +356,16 @@ impl AlbInventory for InMemoryAlb {
         Ok((lb.name() == name).then_some(lb))
     }
 
-    async fn routes(
+    async fn rules(
+        &self,
+        _listeners: &[ListenerArn],
+        _load_balancer: &LoadBalancerArn,
+    ) -> Result<Vec<RouteSnapshot>, ApiError> {
+        // The in-memory load balancer has one route, its listener's default action.
+        Ok(Vec::new())
+    }
+
+    async fn listeners(
         &self,
         load_balancer: &LoadBalancerArn,
     ) -> Result<Vec<RouteSnapshot>, ApiError> {

@@ -440,6 +440,12 @@ fn a_rollback_takes_three_round_trips_with_discovery_and_two_with_single_route()
         !actions.iter().any(|a| a == "DescribeTargetGroups"),
         "{actions:?}"
     );
+    // Issue 20: the listing of the load balancer's listeners is the read of the named one too.
+    assert_eq!(
+        actions.iter().filter(|a| *a == "DescribeListeners").count(),
+        1,
+        "{actions:?}"
+    );
     assert_eq!(v["changes"].as_array().map(Vec::len), Some(3), "{v}");
     assert!(
         v["changes"]

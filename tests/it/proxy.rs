@@ -640,4 +640,84 @@ mod tests {
         assert_eq!(weights(&s), (Some(100), Some(0)));
         assert_eq!(forward(&s.listener_arn).1.map(|s| s.0), Some(false));
     }
+
+    /// The library's ELB adapter through `proxy`, with the test credentials: the SDK configured as
+    /// albflip configures it (`load_config`: standard retry, 4 attempts).
+    fn elb_via(proxy: &Proxy, rt: &tokio::runtime::Runtime) -> albflip::aws::ElbV2 {
+        use albflip::aws::{load_config, AwsSettings, CallCounter, ElbV2};
+        rt.block_on(async {
+            let settings = AwsSettings {
+                region: Some(REGION.to_string()),
+                profile: None,
+                endpoint_url: Some(proxy.endpoint.clone()),
+            };
+            let config = load_config(&settings)
+                .await
+                .expect("SDK config")
+                .into_builder()
+                .credentials_provider(
+                    aws_sdk_elasticloadbalancingv2::config::SharedCredentialsProvider::new(
+                        aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+                            "testing", "testing", None, None, "tests",
+                        ),
+                    ),
+                )
+                .build();
+            ElbV2::new(&config, CallCounter::default())
+        })
+    }
+
+    /// Issue 20: under throttling, every attempt of an ELB write goes through the process's write queue
+    /// (`retry_throttled`, which counts one call per turn), none is retried inside the SDK: the proxy
+    /// sees exactly as many write requests as the queue handed out turns. Before the fix the SDK made up
+    /// to 4 attempts per turn (3 requests for 1 turn here).
+    #[test]
+    fn proxy_every_throttled_write_attempt_takes_a_turn_in_the_write_queue() {
+        use albflip::aws::api::{AlbInventory, TrafficRouter};
+        use albflip::aws::arn::ListenerArn;
+        use albflip::aws::route::RouteId;
+
+        let s = stack(None);
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        for action in ["ModifyListener", "AddTags"] {
+            let proxy = Proxy::start(Config {
+                only_actions: Some(vec![action.to_string()]),
+                max_faults: Some(2),
+                ..Config::only(Fault::Throttled, 1.0)
+            });
+            let elb = elb_via(&proxy, &rt);
+            rt.block_on(async {
+                if action == "ModifyListener" {
+                    let route =
+                        RouteId::Listener(ListenerArn::parse(&s.listener_arn).expect("ARN"));
+                    let current = elb.read(&route).await.expect("read");
+                    let forward = current.forward.clone().expect("a forward action");
+                    elb.write(&current, &forward)
+                        .await
+                        .expect("the write, in the end");
+                } else {
+                    elb.set_tags(&s.listener_arn, &[("albflip:test", "queued")])
+                        .await
+                        .expect("the tags, in the end");
+                }
+            });
+            let sent = proxy.seen().iter().filter(|r| r.action == action).count() as u64;
+            let turns = elb
+                .calls()
+                .snapshot()
+                .get(&format!("elasticloadbalancing:{action}"))
+                .copied()
+                .unwrap_or(0);
+            assert_eq!(
+                proxy.counts().throttled,
+                2,
+                "{action}: {:?}",
+                proxy.counts()
+            );
+            assert_eq!(
+                sent, turns,
+                "{action}: {sent} requests sent for {turns} turns in the write queue"
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::model::Color;
 use crate::plan::{BakePolicy, GateThresholds, Plan, Steps, Strategy};
 use crate::ports::{ApiError, ApiErrorKind, Tags, TargetHealth, TokioClock};
 use crate::providers::aws::api::{AlbInventory, TargetGroupInfo, TrafficRouter};
-use crate::providers::aws::arn::{LoadBalancerArn, TargetGroupArn};
+use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, TargetGroupArn};
 use crate::providers::aws::resolve::{RouteSpec, Target};
 use crate::providers::aws::route::{ForwardAction, RouteId, RouteSnapshot};
 use crate::testing::{traffic, InMemoryAlb, ScriptedMetrics};
@@ -82,8 +82,16 @@ impl AlbInventory for TagsFailLater {
         self.alb.find_load_balancer(name).await
     }
 
-    async fn routes(&self, lb: &LoadBalancerArn) -> Result<Vec<RouteSnapshot>, ApiError> {
-        self.alb.routes(lb).await
+    async fn listeners(&self, lb: &LoadBalancerArn) -> Result<Vec<RouteSnapshot>, ApiError> {
+        self.alb.listeners(lb).await
+    }
+
+    async fn rules(
+        &self,
+        listeners: &[ListenerArn],
+        lb: &LoadBalancerArn,
+    ) -> Result<Vec<RouteSnapshot>, ApiError> {
+        self.alb.rules(listeners, lb).await
     }
 
     async fn health(&self, group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {

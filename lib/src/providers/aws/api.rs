@@ -94,12 +94,33 @@ pub trait AlbInventory: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Option<LoadBalancerArn>, ApiError>> + Send;
 
-    /// Every route of a load balancer, read in full: each listener's default action and each listener
-    /// rule other than the default one.
-    fn routes(
+    /// Every listener of a load balancer, each read in full (its default action), in one call.
+    fn listeners(
         &self,
         load_balancer: &LoadBalancerArn,
     ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send;
+
+    /// The rules of each of `listeners` (of `load_balancer`) other than its default rule, read in full,
+    /// all listeners at once.
+    fn rules(
+        &self,
+        listeners: &[ListenerArn],
+        load_balancer: &LoadBalancerArn,
+    ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send;
+
+    /// Every route of a load balancer, read in full: its [`Self::listeners`], then their
+    /// [`Self::rules`] (two round trips).
+    fn routes(
+        &self,
+        load_balancer: &LoadBalancerArn,
+    ) -> impl Future<Output = Result<Vec<RouteSnapshot>, ApiError>> + Send {
+        async move {
+            let mut routes = self.listeners(load_balancer).await?;
+            let rules = self.rules(&listener_arns(&routes), load_balancer).await?;
+            routes.extend(rules);
+            Ok(routes)
+        }
+    }
 
     /// Healthy and total targets of a target group.
     fn health(
@@ -164,6 +185,17 @@ pub struct ListenerRule {
     pub forward: Vec<TargetGroupArn>,
     /// Its tags (read for rules with a header condition only).
     pub tags: Tags,
+}
+
+/// The listeners among `routes`.
+pub fn listener_arns(routes: &[RouteSnapshot]) -> Vec<ListenerArn> {
+    routes
+        .iter()
+        .filter_map(|r| match &r.route {
+            RouteId::Listener(arn) => Some(arn.clone()),
+            RouteId::Rule(_) => None,
+        })
+        .collect()
 }
 
 /// Everything the ALB provider needs from a load balancer API.

@@ -18,6 +18,7 @@ use crate::providers::aws::errors::classify;
 use crate::providers::aws::route::{
     ForwardAction, ForwardTarget, Preserved, RouteId, RouteSnapshot,
 };
+use crate::providers::aws::sdk::queued_write;
 use crate::providers::aws::throttle::retry_throttled;
 
 mod rules;
@@ -348,6 +349,8 @@ impl TrafficRouter for ElbV2 {
                         .modify_listener()
                         .listener_arn(arn.as_str())
                         .set_default_actions(Some(actions.clone()))
+                        .customize()
+                        .config_override(queued_write())
                         .send()
                         .await
                         .map_err(|e| classify(&op, e))
@@ -367,6 +370,8 @@ impl TrafficRouter for ElbV2 {
                         .modify_rule()
                         .rule_arn(arn.as_str())
                         .set_actions(Some(actions.clone()))
+                        .customize()
+                        .config_override(queued_write())
                         .send()
                         .await
                         .map_err(|e| classify(&op, e))
@@ -505,6 +510,8 @@ impl AlbInventory for ElbV2 {
                 .add_tags()
                 .resource_arns(arn)
                 .set_tags(Some(tags.clone()))
+                .customize()
+                .config_override(queued_write())
                 .send()
                 .await
                 .map_err(|e| classify(&op, e))
@@ -569,7 +576,7 @@ impl AlbInventory for ElbV2 {
         }
     }
 
-    async fn routes(
+    async fn listeners(
         &self,
         load_balancer: &LoadBalancerArn,
     ) -> Result<Vec<RouteSnapshot>, ApiError> {
@@ -585,7 +592,6 @@ impl AlbInventory for ElbV2 {
             .await
             .map_err(|e| classify(&op, e))?;
         let mut routes = Vec::new();
-        let mut arns = Vec::new();
         for listener in &listeners {
             let Some(arn) = listener
                 .listener_arn()
@@ -593,22 +599,30 @@ impl AlbInventory for ElbV2 {
             else {
                 continue;
             };
-            let route = RouteId::Listener(arn.clone());
+            let route = RouteId::Listener(arn);
             routes.push(listener_snapshot(
                 &route,
                 load_balancer.clone(),
                 listener,
                 &op,
             )?);
-            arns.push(arn);
         }
+        Ok(routes)
+    }
+
+    async fn rules(
+        &self,
+        listeners: &[ListenerArn],
+        load_balancer: &LoadBalancerArn,
+    ) -> Result<Vec<RouteSnapshot>, ApiError> {
         // Every listener's rules at once: one round trip whatever the number of listeners.
         let rules = futures_util::future::try_join_all(
-            arns.iter().map(|arn| self.rules_of(arn, load_balancer)),
+            listeners
+                .iter()
+                .map(|arn| self.rules_of(arn, load_balancer)),
         )
         .await?;
-        routes.extend(rules.into_iter().flatten());
-        Ok(routes)
+        Ok(rules.into_iter().flatten().collect())
     }
 
     async fn health(&self, target_group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {

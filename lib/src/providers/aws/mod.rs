@@ -32,7 +32,7 @@
 //! - [`elbv2`]: the ALB router and inventory ([`ElbV2`]).
 //! - [`errors`]: SDK errors classified into [`crate::ports::ApiError`].
 //! - [`http`]: the smoke check's HTTP client, the SDK's own connector ([`http::SdkHttp`]).
-//! - [`throttle`]: longer retries for throttled writes.
+//! - [`throttle`]: the process's one fair queue for ELB writes, and longer retries for throttled calls.
 //! - [`calls`]: counts API calls per operation, for the summary and the benchmarks.
 
 pub mod api;

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use crate::error::Error;
 use crate::model::{Color, Split, Stickiness};
 use crate::ports::{ApiError, ApiErrorKind, Backend, Labels, Tags};
-use crate::providers::aws::api::Alb;
+use crate::providers::aws::api::{listener_arns, Alb};
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
 use crate::providers::aws::checks::KnownHealth;
 use crate::providers::aws::cloudwatch::{LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION};
@@ -365,17 +365,25 @@ async fn resolve_ahead<A: Alb>(
         .route
         .load_balancer()
         .filter(|_| target.lockstep.searches());
-    let lb_routes = async {
-        match &own_lb {
-            Some(lb) => Some(alb.routes(lb).await),
-            None => None,
+    let (named, health, own) = match (&target.route, own_lb) {
+        (RouteSpec::Listener(arn), Some(lb)) => {
+            resolve_listener_with_its_load_balancer(alb, target, rollback, arn, lb).await?
         }
-    };
-    let (named, lb_routes) = tokio::join!(resolve_named(alb, target, rollback), lb_routes);
-    let (named, health) = named?;
-    let own = match (own_lb, lb_routes) {
-        (Some(lb), Some(routes)) => Some((lb, routes.map_err(Error::Read)?)),
-        _ => None,
+        (_, own_lb) => {
+            let lb_routes = async {
+                match &own_lb {
+                    Some(lb) => Some(alb.routes(lb).await),
+                    None => None,
+                }
+            };
+            let (named, lb_routes) = tokio::join!(resolve_named(alb, target, rollback), lb_routes);
+            let (named, health) = named?;
+            let own = match (own_lb, lb_routes) {
+                (Some(lb), Some(routes)) => Some((lb, routes.map_err(Error::Read)?)),
+                _ => None,
+            };
+            (named, health, own)
+        }
     };
     let pairs = &target.lockstep.pairs;
     let (groups, pair_lbs) = with_pairs(alb, pairs, named.groups, &named.snapshot).await?;
@@ -411,6 +419,56 @@ async fn resolve_ahead<A: Alb>(
         None => with_sticky_records(alb, resolved).await?,
     };
     Ok((resolved, health))
+}
+
+/// A listener named by ARN whose load balancer is searched for lockstep routes: the listing of the load
+/// balancer's listeners is the read of the named one too (no `DescribeListeners` of its own, issue 20).
+///
+/// 1. the load balancer's listeners (the named one among them) and the named one's tags;
+/// 2. every listener's rules, and what the rest of the named route's resolution reads (the health a
+///    rollback checks).
+async fn resolve_listener_with_its_load_balancer<A: Alb>(
+    alb: &A,
+    target: &Target,
+    rollback: Option<Option<Color>>,
+    arn: &ListenerArn,
+    lb: LoadBalancerArn,
+) -> Result<
+    (
+        Named,
+        KnownHealth,
+        Option<(LoadBalancerArn, Vec<RouteSnapshot>)>,
+    ),
+    Error,
+> {
+    let route = RouteId::Listener(arn.clone());
+    let resource = [route.resource_arn()];
+    let (listeners, tags) = tokio::join!(alb.listeners(&lb), alb.tags(&resource));
+    let listeners = listeners.map_err(|e| not_found_or_read(e, &route))?;
+    let mut tags = tags.map_err(Error::Read)?;
+    let snapshot = listeners
+        .iter()
+        .find(|l| l.route == route)
+        .cloned()
+        .ok_or_else(|| missing(&route))?;
+    let own_tags = tags.remove(route.resource_arn()).unwrap_or_default();
+    let arns = listener_arns(&listeners);
+    // The health a rollback reads with the route itself is only ever `--single-route`'s: none here.
+    let (named, rules) = tokio::join!(
+        finish_named(
+            alb,
+            target,
+            rollback,
+            snapshot,
+            own_tags,
+            KnownHealth::default()
+        ),
+        alb.rules(&arns, &lb)
+    );
+    let (named, health) = named?;
+    let mut routes = listeners;
+    routes.extend(rules.map_err(Error::Read)?);
+    Ok((named, health, Some((lb, routes))))
 }
 
 /// `resolved` with the stickiness records of its routes: the named route's from its tags, the peers'
@@ -565,8 +623,21 @@ async fn resolve_named<A: Alb>(
             _ => KnownHealth::read(alb, &early).await,
         }
     };
-    let (read, mut health) = tokio::join!(read_route(alb, &target.route), ahead);
+    let (read, health) = tokio::join!(read_route(alb, &target.route), ahead);
     let (snapshot, tags) = read?;
+    finish_named(alb, target, rollback, snapshot, tags, health).await
+}
+
+/// The named route as read (`snapshot`, `tags`): its colors, its split and, for a rollback, the health
+/// it will check that `health` does not hold yet.
+async fn finish_named<A: Alb>(
+    alb: &A,
+    target: &Target,
+    rollback: Option<Option<Color>>,
+    snapshot: RouteSnapshot,
+    tags: Tags,
+    mut health: KnownHealth,
+) -> Result<(Named, KnownHealth), Error> {
     let route = snapshot.route.clone();
     let forward = route::forward_of(&snapshot).map_err(|p| unsupported(&route, p))?;
     route::check_forward(forward).map_err(|p| unsupported(&route, p))?;
@@ -691,16 +762,21 @@ async fn read_by_id<A: Alb>(
 
 fn not_found_or_read(e: ApiError, route: &RouteId) -> Error {
     if e.kind == ApiErrorKind::NotFound {
-        Error::NotFound {
-            what: route.to_string().into(),
-            fix: text!(
-                "Check the ARN and the region (",
-                {input Input::Region},
-                "); `aws elbv2 describe-listeners --load-balancer-arn ...` lists the listeners"
-            ),
-        }
+        missing(route)
     } else {
         Error::Read(e)
+    }
+}
+
+/// The route the user named does not exist.
+fn missing(route: &RouteId) -> Error {
+    Error::NotFound {
+        what: route.to_string().into(),
+        fix: text!(
+            "Check the ARN and the region (",
+            {input Input::Region},
+            "); `aws elbv2 describe-listeners --load-balancer-arn ...` lists the listeners"
+        ),
     }
 }
 

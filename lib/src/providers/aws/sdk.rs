@@ -14,8 +14,13 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority, RetryReason,
+};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::retry::ErrorKind;
 
 use crate::error::Error;
 
@@ -104,6 +109,46 @@ impl HttpConnector for BySchemeConnector {
                 .http_connector(&self.settings, &self.components)
                 .call(request)
         }
+    }
+}
+
+/// The per-call configuration of an ELB write (`ModifyListener`, `ModifyRule`, `AddTags`): a throttled
+/// attempt comes back to albflip instead of being retried inside the SDK, so that every attempt of a
+/// write under the write quota takes its turn in the process's write queue ([`super::throttle`]) and
+/// widens its gap. The SDK's standard retry still covers everything else (dropped connections, 5xx,
+/// timeouts). Issue 20: 499 of a fleet's 712 throttled writes had been retried by the SDK, outside the
+/// queue.
+pub fn queued_write() -> aws_sdk_elasticloadbalancingv2::config::Builder {
+    aws_sdk_elasticloadbalancingv2::config::Builder::default().retry_classifier(ThrottlingToQueue)
+}
+
+/// Turns the SDK's verdict "retry: throttling" into "do not retry"; any other verdict stands.
+#[derive(Debug)]
+struct ThrottlingToQueue;
+
+impl ClassifyRetry for ThrottlingToQueue {
+    fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
+        RetryAction::NoActionIndicated
+    }
+
+    fn classify_retry_v2(&self, _ctx: &InterceptorContext, previous: &RetryAction) -> RetryAction {
+        match previous {
+            RetryAction::RetryIndicated(RetryReason::RetryableError {
+                kind: ErrorKind::ThrottlingError,
+                ..
+            }) => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "albflip: throttled writes go back to the write queue"
+    }
+
+    /// After every classifier the SDK has (the transient-error one runs last of those), so that it
+    /// sees their verdict.
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
     }
 }
 

@@ -1,7 +1,8 @@
-//! Longer patience for writes under throttling. The SDK's standard retry gives every call a few
-//! attempts; a write that is still throttled after those (a fleet of deployments against the ELB API's
-//! write quota) is retried here with exponential backoff and jitter for up to [`WRITE_BUDGET`] (5 minutes), because
-//! giving up on a write mid-deployment is worse than waiting for it.
+//! Longer patience for writes under throttling, and one queue for them. An ELB write that AWS throttles
+//! comes straight back here (the SDK does not retry it: [`super::sdk::queued_write`]), waits with
+//! exponential backoff and jitter, and takes a new turn in the process's write queue, for up to
+//! [`WRITE_BUDGET`] (5 minutes), because giving up on a write mid-deployment is worse than waiting for it.
+//! A fleet of deployments against the ELB API's write quota is the case this is for.
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,46 +25,82 @@ pub fn backoff(attempt: u32, noise: u32) -> Duration {
 }
 
 /// Spaces the process's ELB writes when AWS throttles them: every write waits its turn in one FIFO
-/// queue (tokio's mutex is fair), and the gap between writes doubles on each throttled write (up to
-/// 2 s) and shrinks on each success. Without it, a fleet of deployments retrying independently lets
-/// some writes lose the race over and over until their budget runs out (measured with bench/run).
+/// queue (tokio's mutex is fair), and the gap between turns widens by [`WIDEN`] on a throttled write (at
+/// least [`FIRST_GAP`], at most [`MAX_GAP`]) and narrows by [`NARROW`] on each success. Without it, a
+/// fleet of deployments retrying independently lets some writes lose the race over and over until their
+/// budget runs out (measured with bench/run).
+///
+/// The gap widens once per throttling episode: a throttled write that took its turn before the last
+/// widening was sent at the old pace and says nothing about the new one (the writes in flight together
+/// come back throttled together). A small widening and a slow narrowing keep the pace close to the
+/// quota: issue 20 measured 68 % of the write floor with a doubling gap that narrowed by 20 % per
+/// success; `bench/run --only fleet` measures this one.
 struct Pacer {
     next: tokio::sync::Mutex<tokio::time::Instant>,
-    gap: std::sync::Mutex<Duration>,
+    pace: std::sync::Mutex<Pace>,
 }
 
+/// The gap between turns, and when it last widened.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    gap: Duration,
+    widened_at: Option<tokio::time::Instant>,
+}
+
+/// The gap after the first throttled write.
+const FIRST_GAP: Duration = Duration::from_millis(20);
 const MAX_GAP: Duration = Duration::from_secs(2);
+/// Widening factor on a throttled write.
+const WIDEN: f64 = 1.2;
+/// Narrowing factor on a write that succeeds.
+const NARROW: f64 = 0.99;
 
 fn pacer() -> &'static Pacer {
     static PACER: std::sync::OnceLock<Pacer> = std::sync::OnceLock::new();
-    PACER.get_or_init(|| Pacer {
-        next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
-        gap: std::sync::Mutex::new(Duration::ZERO),
-    })
+    PACER.get_or_init(Pacer::new)
 }
 
 impl Pacer {
-    fn gap(&self) -> Duration {
-        self.gap.lock().map(|g| *g).unwrap_or(Duration::ZERO)
-    }
-
-    fn adjust(&self, throttled: bool) {
-        if let Ok(mut gap) = self.gap.lock() {
-            *gap = if throttled {
-                (*gap * 2).max(Duration::from_millis(100)).min(MAX_GAP)
-            } else if *gap < Duration::from_millis(10) {
-                Duration::ZERO
-            } else {
-                gap.mul_f64(0.8)
-            };
+    fn new() -> Pacer {
+        Pacer {
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            pace: std::sync::Mutex::new(Pace {
+                gap: Duration::ZERO,
+                widened_at: None,
+            }),
         }
     }
 
-    /// Waits for this write's turn.
-    async fn turn(&self) {
+    fn gap(&self) -> Duration {
+        self.pace.lock().map(|p| p.gap).unwrap_or(Duration::ZERO)
+    }
+
+    /// Adjusts the gap to the outcome of a write that took its turn at `turn`.
+    fn adjust(&self, turn: tokio::time::Instant, throttled: bool) {
+        let Ok(mut pace) = self.pace.lock() else {
+            return;
+        };
+        if throttled {
+            if pace.widened_at.is_some_and(|at| turn <= at) {
+                return;
+            }
+            pace.gap = pace.gap.mul_f64(WIDEN).clamp(FIRST_GAP, MAX_GAP);
+            pace.widened_at = Some(tokio::time::Instant::now());
+        } else {
+            pace.gap = pace.gap.mul_f64(NARROW);
+            if pace.gap < Duration::from_millis(1) {
+                pace.gap = Duration::ZERO;
+            }
+        }
+    }
+
+    /// Waits for this write's turn; returns when the turn came.
+    async fn turn(&self) -> tokio::time::Instant {
         let mut next = self.next.lock().await;
         tokio::time::sleep_until(*next).await;
-        *next = tokio::time::Instant::now() + self.gap();
+        let now = tokio::time::Instant::now();
+        *next = now + self.gap();
+        now
     }
 }
 
@@ -98,13 +135,14 @@ where
     let started = tokio::time::Instant::now();
     let mut attempt = 0;
     loop {
-        if let Some(p) = pacer {
-            p.turn().await;
-        }
+        let turn = match pacer {
+            Some(p) => Some(p.turn().await),
+            None => None,
+        };
         let result = call().await;
         let throttled = matches!(&result, Err(e) if e.kind == ApiErrorKind::Throttled);
-        if let Some(p) = pacer {
-            p.adjust(throttled);
+        if let (Some(p), Some(turn)) = (pacer, turn) {
+            p.adjust(turn, throttled);
         }
         match result {
             Err(e) if throttled && started.elapsed() < WRITE_BUDGET => {
@@ -135,6 +173,35 @@ mod tests {
         assert_eq!(backoff(1, 0), Duration::from_secs(1));
         assert_eq!(backoff(10, 0), MAX_BACKOFF);
         assert_eq!(backoff(0, 999), Duration::from_micros(749_750));
+    }
+
+    /// Issue 20: writes in flight together come back throttled together; only the first of them widens
+    /// the gap, and successes narrow it slowly.
+    #[tokio::test(start_paused = true)]
+    async fn the_gap_widens_once_per_throttling_episode_and_narrows_slowly() {
+        let pacer = Pacer::new();
+        let turns = [pacer.turn().await, pacer.turn().await, pacer.turn().await];
+        assert_eq!(pacer.gap(), Duration::ZERO);
+        for turn in turns {
+            pacer.adjust(turn, true);
+        }
+        assert_eq!(
+            pacer.gap(),
+            FIRST_GAP,
+            "three throttled answers, one widening"
+        );
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let later = pacer.turn().await;
+        pacer.adjust(later, true);
+        assert_eq!(pacer.gap(), FIRST_GAP.mul_f64(WIDEN));
+        let wide = pacer.gap();
+        let turn = pacer.turn().await;
+        pacer.adjust(turn, false);
+        assert_eq!(pacer.gap(), wide.mul_f64(NARROW));
+        // The next turn waits the gap.
+        let before = tokio::time::Instant::now();
+        pacer.turn().await;
+        assert!(tokio::time::Instant::now() - before >= wide.mul_f64(NARROW));
     }
 
     #[tokio::test(start_paused = true)]
