@@ -529,6 +529,8 @@ impl AlbInventory for ElbV2 {
                 .remove_tags()
                 .resource_arns(arn)
                 .set_tag_keys(Some(keys.clone()))
+                .customize()
+                .config_override(queued_write())
                 .send()
                 .await
                 .map_err(|e| classify(&op, e))

@@ -9,6 +9,8 @@ use crate::ports::{ApiError, ApiErrorKind, TestHeader};
 use crate::providers::aws::api::ListenerRule;
 use crate::providers::aws::arn::{ListenerArn, RuleArn, TargetGroupArn};
 use crate::providers::aws::errors::classify;
+use crate::providers::aws::sdk::queued_write;
+use crate::providers::aws::throttle::retry_throttled;
 
 use super::{ElbV2, SERVICE};
 
@@ -63,7 +65,6 @@ impl ElbV2 {
         tags: &[(&str, &str)],
     ) -> Result<RuleArn, ApiError> {
         let op = format!("{SERVICE}:CreateRule");
-        self.calls.record(&op);
         let condition = RuleCondition::builder()
             .field("http-header")
             .http_header_config(
@@ -81,17 +82,23 @@ impl ElbV2 {
             .iter()
             .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
             .collect();
-        let out = self
-            .client
-            .create_rule()
-            .listener_arn(listener.as_str())
-            .priority(i32::try_from(priority).unwrap_or(i32::MAX))
-            .conditions(condition)
-            .actions(forward)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| classify(&op, e))?;
+        // A write like the route's: in its turn in the write queue, one SDK attempt per turn.
+        let out = retry_throttled(|| async {
+            self.calls.record(&op);
+            self.client
+                .create_rule()
+                .listener_arn(listener.as_str())
+                .priority(i32::try_from(priority).unwrap_or(i32::MAX))
+                .conditions(condition.clone())
+                .actions(forward.clone())
+                .set_tags(Some(tags.clone()))
+                .customize()
+                .config_override(queued_write())
+                .send()
+                .await
+                .map_err(|e| classify(&op, e))
+        })
+        .await?;
         out.rules()
             .first()
             .and_then(|r| r.rule_arn())
@@ -101,13 +108,18 @@ impl ElbV2 {
 
     pub(super) async fn delete(&self, rule: &RuleArn) -> Result<(), ApiError> {
         let op = format!("{SERVICE}:DeleteRule");
-        self.calls.record(&op);
-        self.client
-            .delete_rule()
-            .rule_arn(rule.as_str())
-            .send()
-            .await
-            .map_err(|e| classify(&op, e))?;
+        retry_throttled(|| async {
+            self.calls.record(&op);
+            self.client
+                .delete_rule()
+                .rule_arn(rule.as_str())
+                .customize()
+                .config_override(queued_write())
+                .send()
+                .await
+                .map_err(|e| classify(&op, e))
+        })
+        .await?;
         Ok(())
     }
 }
