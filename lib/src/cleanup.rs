@@ -171,7 +171,7 @@ fn check_settled(resolved: &Resolved) -> Result<(), Error> {
 /// Refuses while sticky clients may still reach the old color: group stickiness keeps a client on its
 /// target group even at weight 0 until its cookie expires, so the old color is scaled down only once its
 /// weight has been 0 for the longest stickiness duration of the routes (from the drain recorded on the
-/// named route, [`sticky::DRAINED_TAG`]). Without a record (drained by hand, or by an older albflip)
+/// named route, [`sticky::DRAINED_PREFIX`] in [`sticky::STICKINESS_TAG`]). Without a record (drained by hand, or by an older albflip)
 /// there is nothing to wait from.
 fn check_unstuck(resolved: &Resolved, now: std::time::SystemTime) -> Result<(), Error> {
     let old = resolved.stable.other();

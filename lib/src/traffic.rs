@@ -470,14 +470,6 @@ async fn apply_checked<A: Alb>(
         outcome.verification = verification;
         outcome.changes = changes(resolved, split, &pending, true);
     }
-    if let (Some(color), true) = (split.whole_color(), named_written(&outcome)) {
-        let drained = color.other();
-        if resolved.split.percent_of(drained).get() > 0 {
-            if let Err(e) = sticky::record_drained(alb, &route, &desired, drained).await {
-                tracing::warn!(error = %e, "recording when {drained} was drained failed; cleanup will not wait for its sticky clients");
-            }
-        }
-    }
     if !rollback && !outcome.stickiness_restored.is_empty() {
         let routes: Vec<RouteId> = resolved
             .sticky_records
@@ -487,6 +479,14 @@ async fn apply_checked<A: Alb>(
         // A record left behind is harmless: a setting is only ever written back over a released one.
         if let Err(e) = sticky::clear(alb, &routes).await {
             tracing::warn!(error = %e, "the stickiness record could not be removed after its setting was written back");
+        }
+    }
+    if let (Some(color), true) = (split.whole_color(), named_written(&outcome)) {
+        let drained = color.other();
+        if resolved.split.percent_of(drained).get() > 0 {
+            if let Err(e) = sticky::record_drained(alb, &route, &desired, drained).await {
+                tracing::warn!(error = %e, "recording when {drained} was drained failed; cleanup will not wait for its sticky clients");
+            }
         }
     }
     if tag_needed {

@@ -415,7 +415,7 @@ fn cleanup_waits_out_the_stickiness_duration_after_the_drain() {
     let s = stack(Some(3));
     shift(&s, "green", "100");
     assert!(
-        tag(&s.listener_arn, "albflip:drained").is_some_and(|v| v.starts_with("blue/")),
+        tag(&s.listener_arn, "albflip:stickiness").is_some_and(|v| v.starts_with("drained/blue/")),
         "the drain is recorded"
     );
     let name = blue_asg(&s);

@@ -214,6 +214,8 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
             let verified =
                 write::write_group(self.alb, &pending, groups, split, Verification::ReadBack)
                     .await?;
+            // The released setting's record goes first: the drain's record shares its tag.
+            self.clear_sticky_records().await;
             self.record_drained(&verified, expected, split).await;
         }
         self.clear_sticky_records().await;

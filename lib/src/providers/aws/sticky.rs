@@ -19,9 +19,12 @@ use std::time::SystemTime;
 /// The tag that records a route's group stickiness while a rollback has it released: `enabled/SECONDS`.
 pub const STICKINESS_TAG: &str = "albflip:stickiness";
 
-/// The tag that records when a color's weight last went to 0 on a sticky route (`COLOR/RFC3339`): its
-/// sticky clients keep reaching it for the stickiness duration after that, so `cleanup` waits.
-pub const DRAINED_TAG: &str = "albflip:drained";
+/// The prefix of [`STICKINESS_TAG`]'s other form, `drained/COLOR/RFC3339`: when a color's weight last
+/// went to 0 on a sticky route. Its sticky clients keep reaching it for the stickiness duration after
+/// that, so `cleanup` waits. The two forms never matter at once (a drain is recorded while stickiness is
+/// on, a released setting while it is off), so they share one tag: AWS allows 50 per listener, an
+/// emulator 10.
+pub const DRAINED_PREFIX: &str = "drained/";
 
 /// The longest group stickiness duration among `routes` whose stickiness is on (more than 1 s).
 pub fn longest(routes: &[&RouteSnapshot]) -> Option<std::time::Duration> {
@@ -37,12 +40,13 @@ pub fn longest(routes: &[&RouteSnapshot]) -> Option<std::time::Duration> {
 
 /// The drained record's tag value.
 pub fn drained_value(color: Color, at: SystemTime) -> String {
-    format!("{color}/{}", crate::state::timestamp(at))
+    format!("{DRAINED_PREFIX}{color}/{}", crate::state::timestamp(at))
 }
 
 /// When `color` last went to weight 0 on a sticky route, as recorded.
 pub fn drained_at(tags: &Tags, color: Color) -> Option<SystemTime> {
-    let (c, at) = tags.get(DRAINED_TAG)?.split_once('/')?;
+    let value = tags.get(STICKINESS_TAG)?.strip_prefix(DRAINED_PREFIX)?;
+    let (c, at) = value.split_once('/')?;
     (c.parse::<Color>().ok()? == color)
         .then(|| humantime::parse_rfc3339(at).ok())
         .flatten()
@@ -62,7 +66,7 @@ pub async fn record_drained<A: Alb>(
         return Ok(());
     }
     let value = drained_value(color, SystemTime::now());
-    alb.set_tags(route.resource_arn(), &[(DRAINED_TAG, value.as_str())])
+    alb.set_tags(route.resource_arn(), &[(STICKINESS_TAG, value.as_str())])
         .await
 }
 
@@ -437,7 +441,9 @@ mod tests {
             .unwrap();
             assert_eq!(alb.split(), Split::all_to(Color::Blue));
             assert_eq!(alb.stickiness(), HOUR);
-            assert_eq!(alb.tag(STICKINESS_TAG), None);
+            // No released setting is recorded; the tag holds when green was drained, for cleanup.
+            let tag = alb.tag(STICKINESS_TAG).unwrap_or_default();
+            assert!(tag.starts_with("drained/green/"), "{tag}");
         }
 
         /// Issue 17: the engine's rollback (a gate failure, an interrupt) releases and records too, and
