@@ -63,7 +63,8 @@ fn watch_exits_3_when_the_deployment_it_follows_rolls_back() {
     assert_eq!(deployed, Some(3));
     assert_eq!(watched.code, 3, "{watched:?}");
     assert!(watched.stdout.contains("rolled back"), "{}", watched.stdout);
-    assert!(watched.stdout.contains("FAIL"), "{}", watched.stdout);
+    // Whether a poll of watch itself saw the failing gate before the run rolled back depends on
+    // timing (green fails at once): the outcome and the exit code do not.
     assert!(actions.iter().all(|a| is_read(a)), "{actions:?}");
 }
 
