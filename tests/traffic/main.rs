@@ -4,8 +4,6 @@
 //! (`conformance.rs`). The same against a real nginx (`nginx.rs`, `nginx_conformance.rs`). Needs
 //! Debian's `haproxy` and `nginx` (`test.sh` installs them).
 
-mod bench;
-mod bench_nginx;
 mod conformance;
 mod haproxy;
 mod harness;
