@@ -5,16 +5,16 @@
 //! is also the lock's key.
 
 use crate::error::Error;
-use crate::input::{Input, Next, Text};
+use crate::input::{Input, Text};
 use crate::model::{Color, Split};
 use crate::ports::{
     ApiError, ApiErrorKind, Backend, Labels, Member, Provider, RouteNames, RouteRead, Router,
     RouterError, Routes, StateStore, Tags, TargetHealth, TestListener,
 };
 use crate::preflight::Check;
-use crate::providers::local::{NoProbe, StateFile, COUNTER_LABEL};
+use crate::providers::local::{single_route, NoProbe, StateFile, COUNTER_LABEL};
 use crate::state::{self, DeploymentRecord, RouteState, STABLE_TAG};
-use crate::switch::{self, SwitchError};
+use crate::switch::SwitchError;
 use crate::text;
 
 use super::counters::key;
@@ -326,35 +326,22 @@ impl Routes for HaproxyRoutes<'_> {
         on_adopted: &(dyn Fn(Split) + Sync),
     ) -> Result<(), Error> {
         let live = self.read_live().await?;
-        if live.split != expected {
-            if !adopt_drift {
-                return Err(Error::Drift {
-                    route: self.route.to_string(),
-                    expected: expected.to_string(),
-                    found: live.split.to_string(),
-                });
-            }
-            on_adopted(live.split);
-        }
-        if live.split == split {
-            return Ok(());
-        }
-        switch::write_verified(&self.router, &self.route, &live, split)
-            .await
-            .map(|_| ())
-            .map_err(switch_error)
+        single_route::write_step(
+            &self.router,
+            &self.route,
+            live,
+            expected,
+            split,
+            adopt_drift,
+            on_adopted,
+            switch_error,
+        )
+        .await
     }
 
     async fn rollback(&self, to: Color) -> Result<(), Error> {
         let live = self.read_live().await?;
-        let split = Split::all_to(to);
-        if live.split == split {
-            return Ok(());
-        }
-        switch::write_verified(&self.router, &self.route, &live, split)
-            .await
-            .map(|_| ())
-            .map_err(switch_error)
+        single_route::rollback(&self.router, &self.route, live, to, switch_error).await
     }
 
     async fn load_records(&self) -> Result<Tags, ApiError> {
@@ -386,17 +373,7 @@ impl Routes for HaproxyRoutes<'_> {
         pool: &str,
     ) -> Result<(), Error> {
         let live = self.read_live().await?;
-        let percent = live.split.percent_of(color);
-        if percent.get() == 0 {
-            return Ok(());
-        }
-        Err(Error::State {
-            what: text!(format!(
-                "refusing to scale {pool} down: the {} still gives {color} {percent}",
-                self.route
-            )),
-            fix: text!("Run ", {next Next::Status}, "; scale down only once the color has weight 0"),
-        })
+        single_route::check_unserved(&self.route, &live, color, pool)
     }
 
     async fn take_test_route(&mut self, _spec: &TestListener) -> Result<Option<()>, Error> {

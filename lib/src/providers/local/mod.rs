@@ -15,6 +15,7 @@
 
 pub mod counters;
 pub mod file_lock;
+pub mod single_route;
 pub mod state_dir;
 pub mod state_file;
 
