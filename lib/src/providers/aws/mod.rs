@@ -47,6 +47,7 @@ pub mod elbv2;
 pub mod errors;
 pub mod http;
 pub mod iam;
+pub mod known_health;
 pub mod lockstep;
 pub mod pools;
 pub mod preflight;
