@@ -172,6 +172,8 @@ pub async fn load_config(settings: &AwsSettings) -> Result<SdkConfig, Error> {
         loader = loader.region(Region::new(region.clone()));
     }
     if let Some(profile) = &settings.profile {
+        // Before anything else: the SDK would take the environment's keys over a missing profile.
+        super::profiles::check_exists(profile).await?;
         loader = loader.profile_name(profile);
     }
     if let Some(url) = &settings.endpoint_url {
