@@ -522,9 +522,63 @@ static CATALOGUE: &[Case] = &[
         name: "steps with another strategy",
         cmd: Cmd::Plan,
         args: &["--strategy", "immediate", "--steps", "10,100"],
-        input: &["--steps"],
-        fix: &["--strategy gradual"],
+        input: &["--steps / --strategy", "the strategy is immediate"],
+        fix: &["make the strategy gradual"],
         ..FLAG
+    },
+    // Issue 21: a conflict is named by the real source of each value.
+    Case {
+        name: "steps with another strategy",
+        env: &[("ALBFLIP_STRATEGY", "canary")],
+        cmd: Cmd::Plan,
+        args: &["--steps", "10,100"],
+        input: &["--steps / ALBFLIP_STRATEGY", "the strategy is canary"],
+        fix: &["make the strategy gradual"],
+        ..ENV
+    },
+    Case {
+        name: "steps with another strategy",
+        toml: Some("{route}[strategy]\nstrategy = \"immediate\"\n"),
+        env: &[("ALBFLIP_STEPS", "10,100")],
+        cmd: Cmd::PlanOnly,
+        input: &[
+            "ALBFLIP_STEPS / albflip.toml [strategy] strategy",
+            "the strategy is immediate",
+        ],
+        fix: &["make the strategy gradual"],
+        ..TOML
+    },
+    Case {
+        name: "the route named two ways",
+        env: &[
+            ("ALBFLIP_ENVIRONMENT", "prod"),
+            ("ALBFLIP_APPLICATION", "shop"),
+        ],
+        cmd: Cmd::Shift,
+        input: &[
+            "--listener-arn / ALBFLIP_ENVIRONMENT",
+            "each names the route",
+        ],
+        fix: &["Keep one of them"],
+        ..ENV
+    },
+    Case {
+        name: "environment without application",
+        env: &[("ALBFLIP_ENVIRONMENT", "prod")],
+        args: &["status"],
+        input: &["--application", "ALBFLIP_ENVIRONMENT"],
+        fix: &["fix or unset ALBFLIP_ENVIRONMENT"],
+        ..ENV
+    },
+    Case {
+        name: "test header and test listener",
+        toml: Some("{route}[test-traffic]\nheader = \"X-Test=1\"\nlistener-port = 8080\n"),
+        cmd: Cmd::PlanOnly,
+        input: &[
+            "albflip.toml [test-traffic] header and albflip.toml [test-traffic] listener-port",
+        ],
+        fix: &["Name one of them only"],
+        ..TOML
     },
     Case {
         name: "steps not increasing",
@@ -992,8 +1046,11 @@ static CATALOGUE: &[Case] = &[
         name: "two routes",
         toml: Some("[target]\nload-balancer = \"{lb}\"\nlistener-arn = \"{other_listener}\"\n"),
         cmd: Cmd::ShiftOnly,
-        input: &["listener-arn", "load-balancer"],
-        fix: &["Name the route one way only"],
+        input: &[
+            "albflip.toml [target] listener-arn / albflip.toml [target] load-balancer",
+            "each names the route",
+        ],
+        fix: &["Keep one of them"],
         ..TOML
     },
     Case {

@@ -1015,10 +1015,11 @@ async fn sibling_by_name<A: Alb>(
 ) -> Result<TargetGroupArn, Error> {
     let other = color.other();
     let name = sibling_name(single.name(), color).ok_or_else(|| {
-        Error::invalid_text(
-            format!("--{other}"),
+        Error::invalid(
+            Input::target_group(other),
+            text!({input Input::target_group(other)}),
             format!("the route forwards to {} only and the {other} target group cannot be derived from its name", single.name()),
-            format!("Name the {other} target group with --{other}"),
+            text!(format!("Name the {other} target group with "), {input Input::target_group(other)}),
         )
     })?;
     match alb.find_target_group(&name).await.map_err(Error::Read)? {
