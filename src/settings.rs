@@ -33,7 +33,8 @@ pub struct Settings {
 impl Settings {
     /// Merges flags/env over the config file.
     pub fn resolve(global: &GlobalArgs, flags: &TargetArgs, cwd: &Path) -> Result<Settings, Error> {
-        let (file, _path) = FileConfig::load(global.config.as_deref(), cwd)?;
+        let (file, path) = FileConfig::load(global.config.as_deref(), cwd)?;
+        tracing::debug!(config_file = ?path, "settings read");
         let cli = TargetSection {
             listener_arn: flags.listener_arn.clone(),
             rule_arn: flags.rule_arn.clone(),

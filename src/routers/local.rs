@@ -519,7 +519,14 @@ async fn run_engine<L: LocalRouter>(
     }
     let outcome = result?;
     let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
-    render::summary(&outcome, None, blast.as_ref(), g.output, g.quiet);
+    render::summary(
+        &outcome,
+        None,
+        blast.as_ref(),
+        g.output,
+        g.quiet,
+        g.verbose > 0,
+    );
     if spec.ungated && g.output == OutputFormat::Text {
         println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
     }

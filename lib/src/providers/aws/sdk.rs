@@ -181,6 +181,12 @@ pub async fn load_config(settings: &AwsSettings) -> Result<SdkConfig, Error> {
         loader = loader.endpoint_url(url);
     }
     let config = loader.load().await;
+    tracing::debug!(
+        region = ?config.region().map(|r| r.to_string()),
+        profile = ?settings.profile,
+        endpoint = ?settings.endpoint_url,
+        "AWS SDK configured"
+    );
     if config.region().is_none() {
         return Err(Error::invalid(
             Input::Region,
