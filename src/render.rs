@@ -348,13 +348,15 @@ pub fn change_json(
     })
 }
 
-/// The final summary of a deployment: a line for people, or a `summary` NDJSON object.
+/// The final summary of a deployment: a line for people (with `verbose`, the API calls per
+/// operation too), or a `summary` NDJSON object.
 pub fn summary(
     outcome: &albflip::engine::Outcome,
     calls: Option<&albflip::aws::CallCounter>,
     blast: Option<&albflip::events::BlastRadius>,
     format: crate::args::OutputFormat,
     quiet: bool,
+    verbose: bool,
 ) {
     use albflip::engine::Outcome;
     let text = match outcome {
@@ -434,6 +436,14 @@ pub fn summary(
                         .map(|(k, v)| format!("{k} {v}"))
                         .collect();
                     println!("API calls: {}", per.join(", "));
+                    if verbose {
+                        let ops: Vec<String> = calls
+                            .snapshot()
+                            .iter()
+                            .map(|(k, v)| format!("{k} x{v}"))
+                            .collect();
+                        println!("  by operation: {}", ops.join(", "));
+                    }
                 }
             }
         }

@@ -167,7 +167,14 @@ pub async fn run_engine(
     let outcome = result?;
     let code = exit::for_outcome(&outcome);
     let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
-    crate::render::summary(&outcome, Some(calls), blast.as_ref(), g.output, g.quiet);
+    crate::render::summary(
+        &outcome,
+        Some(calls),
+        blast.as_ref(),
+        g.output,
+        g.quiet,
+        g.verbose > 0,
+    );
     if spec.ungated && g.output == OutputFormat::Text {
         println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
     }

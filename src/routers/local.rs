@@ -436,27 +436,21 @@ pub async fn unlock<L: LocalRouter>(
 ) -> Result<u8, Error> {
     let lock = FileLock::new(s.state_dir.clone());
     let key = r.lock_key();
-    let Some(current) = lock.holder(&key).await.map_err(Error::Read)? else {
-        if !g.quiet {
-            println!("No lock is held on {key}.");
-        }
+    use crate::commands::unlock::{broken, holder_text, shown};
+    let current = lock.holder(&key).await.map_err(Error::Read)?;
+    let (Some(current), true) = (&current, a.force) else {
+        emit(&shown(&key, current.as_ref(), g.output), g);
         return Ok(exit::SUCCESS);
     };
-    let who = format!(
-        "{} since {} (expires {})",
-        current.holder, current.since, current.expires
-    );
-    if !(a.force && a.yes) {
+    if !a.yes {
         return Err(Error::InvalidInput {
-            what: "unlock".into(),
-            why: format!("the lock on {key} is held by {who}"),
+            what: "unlock --force".into(),
+            why: format!("the lock on {key} is held by {}", holder_text(current)),
             fix: "If that run is dead, pass --force --yes to break the lock".into(),
         });
     }
     lock.force_release(&key).await.map_err(Error::Read)?;
-    if !g.quiet {
-        println!("Broke the lock on {key} held by {who}.");
-    }
+    emit(&broken(&key, current, g.output), g);
     Ok(exit::SUCCESS)
 }
 
@@ -519,7 +513,14 @@ async fn run_engine<L: LocalRouter>(
     }
     let outcome = result?;
     let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
-    render::summary(&outcome, None, blast.as_ref(), g.output, g.quiet);
+    render::summary(
+        &outcome,
+        None,
+        blast.as_ref(),
+        g.output,
+        g.quiet,
+        g.verbose > 0,
+    );
     if spec.ungated && g.output == OutputFormat::Text {
         println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
     }
