@@ -43,6 +43,13 @@ pub struct WindowCounts {
     pub stable_requests: f64,
     /// The stable color's errors in the window.
     pub stable_errors: f64,
+    /// The new color's latency statistic in the window (its worst period), in seconds; absent without
+    /// datapoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_latency_seconds: Option<f64>,
+    /// The stable color's latency statistic in the same window, in seconds; absent without datapoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_latency_seconds: Option<f64>,
 }
 
 impl WindowCounts {
@@ -55,6 +62,45 @@ impl WindowCounts {
             new_errors: o.new.errors,
             stable_requests: o.stable.requests,
             stable_errors: o.stable.errors,
+            new_latency_seconds: o.new.latency_seconds,
+            stable_latency_seconds: o.stable.latency_seconds,
+        }
+    }
+}
+
+/// A color's backend as the provider names it, in [`Event::DeploymentStarted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackendName {
+    /// Its name for people (the ALB: the target group's name).
+    pub name: String,
+    /// The provider's id of it (the ALB: the target group's ARN).
+    pub id: String,
+}
+
+impl From<&crate::ports::Backend> for BackendName {
+    fn from(b: &crate::ports::Backend) -> Self {
+        BackendName {
+            name: b.name.clone(),
+            id: b.id.clone(),
+        }
+    }
+}
+
+/// Both colors' backends, in [`Event::DeploymentStarted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backends {
+    /// Blue's.
+    pub blue: BackendName,
+    /// Green's.
+    pub green: BackendName,
+}
+
+impl Backends {
+    /// The backend of `color`.
+    pub fn of(&self, color: Color) -> &BackendName {
+        match color {
+            Color::Blue => &self.blue,
+            Color::Green => &self.green,
         }
     }
 }
@@ -145,6 +191,8 @@ pub enum Event {
         steps: Vec<u8>,
         /// The live split at the start.
         split: SplitView,
+        /// Both colors' backends, named (the ALB: the target groups' names and ARNs).
+        backends: Backends,
     },
     /// A step started.
     StepStarted {
