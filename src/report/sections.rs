@@ -113,14 +113,22 @@ pub fn steps(h: &mut String, spec: &DeploySpec, f: &Facts) {
                         h.push_str("<tr>");
                     }
                     let (vclass, vtext) = verdict_cell(g.verdict);
+                    // Under the sequential judge a gate's value is its evidence, not a rate.
+                    let (value, bound) = match poll.judgement(&g.gate) {
+                        Some(j) => (text::judged_value(j), text::judged_bound(j)),
+                        None => (
+                            g.value
+                                .map(|v| gate_value(&g.gate, v))
+                                .unwrap_or_else(|| "—".into()),
+                            gate_bound(&g.gate, g.threshold),
+                        ),
+                    };
                     let _ = writeln!(
                         h,
                         "<td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"{vclass}\">{vtext}</td><td>{}</td></tr>",
                         escape(&gate_name(&g.gate, statistic)),
-                        g.value
-                            .map(|v| gate_value(&g.gate, v))
-                            .unwrap_or_else(|| "—".into()),
-                        escape(&gate_bound(&g.gate, g.threshold)),
+                        escape(&value),
+                        escape(&bound),
                         evidence(f, poll, g)
                     );
                 }

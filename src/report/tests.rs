@@ -452,7 +452,7 @@ fn each_step_has_its_shares_time_and_every_gate_with_value_threshold_verdict_and
         "{steps}"
     );
     assert!(
-        steps.contains("<td class=\"fail\">FAIL</td><td>green 8 of 40 failed, blue 2 of 360 over 4 periods; statistic 2735 against 1000 (tolerance 1%, 99.9% confidence)"),
+        steps.contains("<td>5XX rate</td><td class=\"num\">evidence 2735</td><td>fails at ≥ 1000</td><td class=\"fail\">FAIL</td><td>green 8 of 40 failed, blue 2 of 360 over 4 periods; evidence 2735 of 1000 needed (tolerance 1%, 99.9% confidence)"),
         "the judge's evidence on the failing gate: {steps}"
     );
     assert!(steps.contains("<td>≤ 1 s</td>"), "{steps}");
@@ -574,4 +574,15 @@ fn outcomes_and_errors_have_their_own_banner() {
         percent: 10,
     });
     assert!(render(&ctx, &spec(), &[], &canary).contains(">AWAITING PROMOTION<"));
+}
+
+#[test]
+#[ignore]
+fn dump() {
+    let (events, result) = rolled_back();
+    std::fs::write(
+        "/tmp/report-dump.html",
+        render(&ctx(), &spec(), &events, &result),
+    )
+    .unwrap();
 }

@@ -69,6 +69,27 @@ pub fn gate_bound(g: &GateKind, v: f64) -> String {
     }
 }
 
+/// An e-value for people, written as the judge's own messages write it: `2.8e6`, `2735`, `0.35`.
+fn evidence_number(v: f64) -> String {
+    if v.is_finite() && v >= 1e5 {
+        format!("{v:.1e}")
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The value of a gate the sequential judge decided: its evidence (an e-value), not a rate.
+pub fn judged_value(j: &Judgement) -> String {
+    format!("evidence {}", evidence_number(j.evidence.statistic))
+}
+
+/// What the judge's evidence must reach to fail the gate.
+pub fn judged_bound(j: &Judgement) -> String {
+    format!("fails at ≥ {}", evidence_number(j.evidence.threshold))
+}
+
 /// The CSS class and the word of a verdict.
 pub fn verdict_cell(v: Verdict) -> (&'static str, &'static str) {
     match v {
@@ -95,14 +116,14 @@ pub fn evidence(j: &Judgement, new: Color, stable: Color) -> String {
         _ => format!("{}%", trim(e.tolerance * 100.0)),
     };
     format!(
-        "{new} {} of {} {what}, {stable} {} of {} over {} periods; statistic {} against {} (tolerance {tolerance}, {}% confidence)",
+        "{new} {} of {} {what}, {stable} {} of {} over {} periods; evidence {} of {} needed (tolerance {tolerance}, {}% confidence)",
         count(e.new_errors),
         count(e.new_requests),
         count(e.stable_errors),
         count(e.stable_requests),
         e.periods,
-        trim(e.statistic),
-        trim(e.threshold),
+        evidence_number(e.statistic),
+        evidence_number(e.threshold),
         trim(e.confidence)
     )
 }
