@@ -470,7 +470,7 @@ impl Observer for Both<'_> {
 }
 
 #[cfg(test)]
-mod blast_tests {
+mod tests {
     use super::*;
 
     fn period(start: f64, requests: f64, errors: f64) -> ObservedPeriod {
@@ -505,6 +505,64 @@ mod blast_tests {
                 stable: Color::Green
             }]),
             None
+        );
+    }
+
+    #[test]
+    fn deployment_started_names_both_backends_and_counts_carry_both_latencies_when_read() {
+        let backend = |name: &str| BackendName {
+            name: name.into(),
+            id: format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/1"),
+        };
+        let started = Event::DeploymentStarted {
+            deployment_id: None,
+            started_by: None,
+            route: "r".into(),
+            target: Color::Green,
+            stable: Color::Blue,
+            strategy: "canary".into(),
+            steps: vec![10],
+            split: SplitView {
+                blue: 100,
+                green: 0,
+            },
+            backends: Backends {
+                blue: backend("shop-blue-tg"),
+                green: backend("shop-green-tg"),
+            },
+        };
+        let v = serde_json::to_value(&started).unwrap();
+        assert_eq!(v["backends"]["green"]["name"], "shop-green-tg");
+        assert_eq!(
+            v["backends"]["blue"]["id"],
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/shop-blue-tg/1"
+        );
+        let t = SystemTime::UNIX_EPOCH;
+        let color = |requests: f64, latency: Option<f64>| crate::plan::ColorMetrics {
+            requests,
+            latency_seconds: latency,
+            ..Default::default()
+        };
+        let read = WindowCounts::of(&crate::plan::Observation::totals(
+            color(10.0, Some(0.2)),
+            color(90.0, Some(0.1)),
+            t,
+            t,
+        ));
+        assert_eq!(
+            (read.new_latency_seconds, read.stable_latency_seconds),
+            (Some(0.2), Some(0.1))
+        );
+        let none = WindowCounts::of(&crate::plan::Observation::totals(
+            color(0.0, None),
+            color(0.0, None),
+            t,
+            t,
+        ));
+        let v = serde_json::to_value(&none).unwrap();
+        assert!(
+            v.get("new_latency_seconds").is_none() && v.get("stable_latency_seconds").is_none(),
+            "absent without datapoints: {v}"
         );
     }
 }

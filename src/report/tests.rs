@@ -575,14 +575,3 @@ fn outcomes_and_errors_have_their_own_banner() {
     });
     assert!(render(&ctx, &spec(), &[], &canary).contains(">AWAITING PROMOTION<"));
 }
-
-#[test]
-#[ignore]
-fn dump() {
-    let (events, result) = rolled_back();
-    std::fs::write(
-        "/tmp/report-dump.html",
-        render(&ctx(), &spec(), &events, &result),
-    )
-    .unwrap();
-}
