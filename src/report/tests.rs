@@ -507,6 +507,14 @@ fn no_event_is_debug_formatted_and_outside_text_is_escaped() {
         "{rows}"
     );
     assert!(
+        rows.contains("5XX rate evidence 2735 (fail), latency (p99) 50 ms (pass) → failed"),
+        "a gate the judge decided shows its evidence, not a rate: {rows}"
+    );
+    assert!(
+        rows.contains("5XX rate 0.00% (pass), latency (p99) 50 ms (pass) → passed"),
+        "{rows}"
+    );
+    assert!(
         rows.contains("deployment 20231114T221320Z-00ab of green (gradual/10/25/50/75/100) started by jenkins-shop-42"),
         "{rows}"
     );

@@ -136,19 +136,29 @@ pub struct Words<'a> {
     pub statistic: &'a LatencyStatistic,
 }
 
-fn results_text(results: &[GateResult], statistic: &LatencyStatistic) -> String {
+/// A poll's gates in a line: each gate's value (the judge's evidence where it decided the gate) and
+/// verdict.
+fn results_text(
+    results: &[GateResult],
+    judgements: &[Judgement],
+    statistic: &LatencyStatistic,
+) -> String {
     if results.is_empty() {
         return "no gate read".into();
     }
     results
         .iter()
         .map(|r| {
-            format!(
-                "{} {} ({})",
-                gate_name(&r.gate, statistic),
-                r.value
+            let value = match judgements.iter().find(|j| j.gate == r.gate) {
+                Some(j) => judged_value(j),
+                None => r
+                    .value
                     .map(|v| gate_value(&r.gate, v))
                     .unwrap_or_else(|| "no value".into()),
+            };
+            format!(
+                "{} {value} ({})",
+                gate_name(&r.gate, statistic),
                 verdict_cell(r.verdict).1.to_lowercase()
             )
         })
@@ -192,11 +202,12 @@ pub fn event(e: &Event, w: &Words) -> String {
             bake_seconds,
             covered_seconds,
             results,
+            judgements,
             decision,
             ..
         } => format!(
             "step {step}: gates read {elapsed_seconds:.0}s into the step ({covered_seconds:.0}s of the {bake_seconds:.0}s bake published): {} → {decision}",
-            results_text(results, w.statistic)
+            results_text(results, judgements, w.statistic)
         ),
         Event::Observed {
             step,

@@ -170,6 +170,14 @@ fn header_steps_and_series(s: &Stack, html: &str, id_file: &Path) {
         }),
         "a poll with both colors' requests and rates: {samples}"
     );
+    // Events read as sentences; a gate the judge decided shows its evidence, not a rate.
+    let events = section(html, "<table id=\"events\">", "</table>");
+    assert!(
+        events.contains("started by jenkins-shop-report-7 on the default action of listener")
+            && events.contains("5XX rate evidence ")
+            && events.contains("rolled back: all traffic on blue"),
+        "{events}"
+    );
     // No event is debug-formatted.
     for artefact in [
         "Some(",
