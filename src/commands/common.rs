@@ -212,10 +212,14 @@ pub fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
 /// balancer and port (the port is not in the listener's ARN), and who runs this command.
 fn report_context(target: &albflip::aws::resolve::Target) -> report::Context {
     use albflip::aws::resolve::RouteSpec;
+    let (named, route) = match &target.route {
+        RouteSpec::Listener(arn) => (None, arn.to_string()),
+        RouteSpec::Rule(arn) => (None, arn.to_string()),
+        other => (Some(other.to_string()), other.to_string()),
+    };
     report::Context {
-        named: matches!(target.route, RouteSpec::LoadBalancer { .. })
-            .then(|| target.route.to_string()),
-        route: target.route.to_string(),
+        named,
+        route,
         runner: albflip::state::identity_from_env(),
     }
 }

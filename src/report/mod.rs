@@ -50,7 +50,8 @@ pub struct Context {
     /// The route as the user named it, when by names (`listener on port 80 of load balancer x`);
     /// otherwise its name is read from its id.
     pub named: Option<String>,
-    /// The route's id, for a run that stopped before its first event named it.
+    /// The route's id (the ALB: the listener's or rule's ARN), for a run that stopped before its first
+    /// event named it.
     pub route: String,
     /// Who ran the command: shown when no deployment record names who started it (a gated shift).
     pub runner: String,
@@ -185,7 +186,7 @@ fn route_name(ctx: &Context, route_id: &str) -> String {
     ctx.named
         .clone()
         .or_else(|| names::of_arn(route_id))
-        .unwrap_or_else(|| route_id.to_string())
+        .unwrap_or_else(|| names::without_arns(route_id))
 }
 
 /// The header: which deployment, who, which version, which route and target groups, when, the gates.

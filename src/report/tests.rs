@@ -575,6 +575,18 @@ fn outcomes_and_errors_have_their_own_banner() {
     });
     let html = render(&ctx, &spec(), &[], &err);
     assert!(html.contains("<div id=\"verdict\">ERROR</div>"));
+    let by_arn = Context {
+        named: None,
+        route: LISTENER.into(),
+        ..ctx.clone()
+    };
+    let early = render(&by_arn, &spec(), &[], &err);
+    assert!(
+        early.contains(&format!(
+            "<dd id=\"route\"><span title=\"{LISTENER}\">default action of listener f2f7dc8efc522ab2 on prod-shop-alb</span></dd>"
+        )),
+        "a run that stopped before its first event names its route from the ARN it was given: {early}"
+    );
     assert!(html.contains("load balancer &lt;x&gt; not found"), "{html}");
     assert!(html.contains("exit code 2"), "{html}");
     let canary = Ok(Outcome::AwaitingPromotion {
