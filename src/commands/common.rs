@@ -161,8 +161,14 @@ pub async fn run_engine(
     locking::release(held).await;
     let events = collected.events();
     if let Some(path) = &bake.report {
-        let route = settings.target.route.to_string();
-        write_report(path, &route, spec, &events, &result, g);
+        write_report(
+            path,
+            &report_context(&settings.target),
+            spec,
+            &events,
+            &result,
+            g,
+        );
     }
     let outcome = result?;
     let code = exit::for_outcome(&outcome);
@@ -209,16 +215,32 @@ pub fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
     })
 }
 
+/// What the report knows of an ALB route beyond the events: its name when the user named it by load
+/// balancer and port (the port is not in the listener's ARN), and who runs this command.
+fn report_context(target: &albflip::aws::resolve::Target) -> report::Context {
+    use albflip::aws::resolve::RouteSpec;
+    let (named, route) = match &target.route {
+        RouteSpec::Listener(arn) => (None, arn.to_string()),
+        RouteSpec::Rule(arn) => (None, arn.to_string()),
+        other => (Some(other.to_string()), other.to_string()),
+    };
+    report::Context {
+        named,
+        route,
+        runner: albflip::state::identity_from_env(),
+    }
+}
+
 /// Writes the HTML report of the run (`--report`); a failure to write it is a warning.
 pub fn write_report(
     path: &std::path::Path,
-    route: &str,
+    ctx: &report::Context,
     spec: &DeploySpec,
     events: &[(std::time::SystemTime, Event)],
     result: &Result<Outcome, Error>,
     g: &GlobalArgs,
 ) {
-    let html = report::render(route, spec, events, result);
+    let html = report::render(ctx, spec, events, result);
     if let Err(e) = std::fs::write(path, html) {
         eprintln!(
             "albflip: warning: could not write the report {}: {e}",

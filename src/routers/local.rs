@@ -509,7 +509,12 @@ async fn run_engine<L: LocalRouter>(
     release(held).await;
     let events = collected.events();
     if let Some(path) = &bake.report {
-        write_report(path, &r.lock_key(), &spec, &events, &result, g);
+        let ctx = crate::report::Context {
+            named: None,
+            route: r.lock_key(),
+            runner: albflip::state::identity_from_env(),
+        };
+        write_report(path, &ctx, &spec, &events, &result, g);
     }
     let outcome = result?;
     let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
