@@ -483,18 +483,19 @@ async fn run_engine<L: LocalRouter>(
         InterruptArg::Hold => OnInterrupt::Hold,
         InterruptArg::Rollback => OnInterrupt::Rollback,
     };
-    let cancel = signals::interrupts();
+    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
+        .then(|| Arc::new(live::LiveView::new(g.verbose > 0)));
+    let say = live::say(live.as_ref());
+    let cancel = signals::interrupts(say.clone());
     let held = take_lock(r, s).await?;
-    stop_when_lost(Some(&held), &cancel);
+    stop_when_lost(Some(&held), &cancel, say);
     let clock = TokioClock::new();
     let metrics = CounterMetrics::start(r.counters(), clock, spec.window.period);
     let printer = Arc::new(progress::Printer::new(g.output, g.verbose > 0, g.quiet));
     let collected = Collect::default();
-    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
-        .then(|| live::LiveView::new(g.verbose > 0));
     let beat = live.is_none().then(|| heartbeat(printer.clone()));
     let screen: &dyn Observer = match &live {
-        Some(view) => view,
+        Some(view) => view.as_ref(),
         None => printer.as_ref(),
     };
     let observer = albflip::events::Both(screen, &collected);
@@ -509,6 +510,9 @@ async fn run_engine<L: LocalRouter>(
         Run::Promote => engine.promote(target, &spec).await,
         Run::Shift => engine.shift(target, &spec).await,
     };
+    if let Some(view) = &live {
+        view.finish();
+    }
     if let Some(h) = beat {
         h.abort();
     }
