@@ -19,6 +19,7 @@ pub struct Paint {
 
 impl Paint {
     /// No colors: every method returns its text unchanged.
+    #[cfg(test)]
     pub const PLAIN: Paint = Paint { on: false };
     /// Colors, whatever the terminal (for tests).
     #[cfg(test)]
@@ -41,6 +42,7 @@ impl Paint {
     }
 
     /// Whether this paint colors.
+    #[cfg(test)]
     pub fn colors(self) -> bool {
         self.on
     }
@@ -104,6 +106,29 @@ impl Paint {
     }
 }
 
+impl Paint {
+    /// A color's healthy/total targets: all healthy green, none healthy while it has traffic red, some
+    /// unhealthy yellow; a color without targets and without traffic (scaled down) dim.
+    pub fn health(self, healthy: u32, total: u32, percent: u8, text: impl AsRef<str>) -> String {
+        match (healthy, total) {
+            (0, 0) if percent == 0 => self.dim(text),
+            (h, t) if h == t && t > 0 => self.good(text),
+            (0, _) if percent > 0 => self.bad(text),
+            _ => self.warn(text),
+        }
+    }
+
+    /// A deployment's phase: complete green, rolled back red, in flight or interrupted yellow.
+    pub fn phase(self, phase: albflip::state::Phase, text: impl AsRef<str>) -> String {
+        use albflip::state::Phase;
+        match phase {
+            Phase::Complete => self.good(text),
+            Phase::RolledBack => self.bad(text),
+            _ => self.warn(text),
+        }
+    }
+}
+
 /// Left-aligns `text` (which may hold color codes) to `width` visible columns: `format!("{:<6}")`
 /// would count the codes.
 pub fn pad(text: &str, width: usize) -> String {
@@ -150,6 +175,18 @@ mod tests {
             console::strip_ansi_codes(&Paint::COLORED.verdict(Verdict::Skipped, "SKIPPED")),
             "SKIPPED"
         );
+    }
+
+    #[test]
+    fn health_is_green_when_whole_red_when_none_serves_traffic_yellow_in_between() {
+        let c = Paint::COLORED;
+        assert_eq!(c.health(2, 2, 10, "2/2"), c.good("2/2"));
+        assert_eq!(c.health(0, 2, 10, "0/2"), c.bad("0/2"));
+        assert_eq!(c.health(1, 2, 10, "1/2"), c.warn("1/2"));
+        assert_eq!(c.health(0, 2, 0, "0/2"), c.warn("0/2"));
+        assert_eq!(c.health(0, 0, 0, "0/0"), c.dim("0/0"));
+        assert_eq!(c.health(0, 0, 50, "0/0"), c.bad("0/0"));
+        assert_eq!(Paint::PLAIN.health(0, 2, 10, "0/2"), "0/2");
     }
 
     #[test]
