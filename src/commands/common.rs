@@ -215,7 +215,14 @@ pub fn write_report(
     result: &Result<Outcome, Error>,
     g: &GlobalArgs,
 ) {
-    let html = report::render(route, spec, events, result);
+    // The report's timeline holds the polls, not the waits for data between them (one per poll,
+    // shown live on a terminal and in the NDJSON).
+    let events: Vec<(std::time::SystemTime, Event)> = events
+        .iter()
+        .filter(|(_, e)| !matches!(e, Event::WaitingForData { .. }))
+        .cloned()
+        .collect();
+    let html = report::render(route, spec, &events, result);
     if let Err(e) = std::fs::write(path, html) {
         eprintln!(
             "albflip: warning: could not write the report {}: {e}",
