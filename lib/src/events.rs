@@ -239,6 +239,23 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         counts: Option<WindowCounts>,
     },
+    /// The step has nothing to judge yet and waits for data: no metric period after its write is
+    /// published yet, or the new color served too few requests to judge (the no-data policy `wait`). Said at
+    /// each poll of the wait, with when the wait ends: the step then fails for want of data.
+    WaitingForData {
+        /// Step number.
+        step: usize,
+        /// Seconds since the weights were verified.
+        elapsed_seconds: f64,
+        /// The step's expected length, as in [`Event::GateEvaluated`].
+        step_seconds: f64,
+        /// The seconds since the weights were verified at which the wait ends (the no-data limit of
+        /// this run: the bake plus `max_bake_extension`, or, while no period is published, the step's
+        /// expected length plus the extension).
+        gives_up_seconds: f64,
+        /// What is missing, for people.
+        reason: String,
+    },
     /// The new color's counts in each metric period one poll read (from a source that reports its data
     /// period by period). A period read by several polls is reported by each, with the same start:
     /// keep the last. What the run cost the new color's users (its failed requests, and for how long)
