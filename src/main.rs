@@ -3,6 +3,7 @@
 //! hands each subcommand to its function in `commands/`, and turns the result into the exit code.
 
 mod args;
+mod arn_names;
 mod commands;
 mod exit;
 mod lifecycle;

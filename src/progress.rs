@@ -144,6 +144,12 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
                 .as_ref()
                 .map(|id| format!("deployment {id}: "))
                 .unwrap_or_default();
+            // Names, as `status` shows them; -v keeps the ARNs.
+            let route = if verbose {
+                route.clone()
+            } else {
+                crate::arn_names::without_arns(route)
+            };
             format!(
                 "{id}deploying {target} ({strategy}) on {route}; stable {stable}; now {}",
                 split(s)
@@ -379,6 +385,40 @@ mod tests {
             line(&waiting, true).as_deref(),
             Some("step 2: waiting for data (12 of the 50 requests to green needed in the window), gives up in 20s")
         );
+    }
+
+    #[test]
+    fn the_start_names_the_route_and_v_shows_its_arn() {
+        let arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-shop-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+        let group = |name: &str| albflip::events::BackendName {
+            name: name.into(),
+            id: name.into(),
+        };
+        let started = Event::DeploymentStarted {
+            deployment_id: Some("d-1".into()),
+            started_by: None,
+            route: format!("default action of listener {arn}"),
+            target: albflip::model::Color::Green,
+            stable: albflip::model::Color::Blue,
+            strategy: "canary".into(),
+            steps: vec![10, 100],
+            split: albflip::events::SplitView {
+                blue: 100,
+                green: 0,
+            },
+            backends: albflip::events::Backends {
+                blue: group("blue-tg"),
+                green: group("green-tg"),
+            },
+        };
+        let plain = line(&started, false).unwrap_or_default();
+        assert!(
+            plain.contains("on default action of listener f2f7dc8efc522ab2 on prod-shop-alb;"),
+            "{plain}"
+        );
+        assert!(!plain.contains("arn:aws"), "{plain}");
+        let verbose = line(&started, true).unwrap_or_default();
+        assert!(verbose.contains(arn), "{verbose}");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 mod chart;
 mod facts;
-mod names;
+
 mod sections;
 mod text;
 
@@ -185,8 +185,8 @@ fn named(name: &str, id: &str) -> String {
 fn route_name(ctx: &Context, route_id: &str) -> String {
     ctx.named
         .clone()
-        .or_else(|| names::of_arn(route_id))
-        .unwrap_or_else(|| names::without_arns(route_id))
+        .or_else(|| crate::arn_names::of_arn(route_id))
+        .unwrap_or_else(|| crate::arn_names::without_arns(route_id))
 }
 
 /// The header: which deployment, who, which version, which route and target groups, when, the gates.
@@ -300,7 +300,7 @@ pub fn render(
     let _ = writeln!(
         h,
         "<div class=\"banner banner-{class}\"><div id=\"verdict\">{word}</div><div id=\"outcome\">{}</div><div class=\"muted\">exit code {code}: {}</div></div>",
-        escape(&names::without_arns(&sentence)),
+        escape(&crate::arn_names::without_arns(&sentence)),
         exit_meaning(code)
     );
     sections::timeline(&mut h, &f);

@@ -7,7 +7,7 @@ use albflip::plan::judge::Judgement;
 use albflip::plan::{GateKind, GateResult, LatencyStatistic, Verdict};
 
 use super::chart::{seconds_label, trim};
-use super::names::without_arns;
+use crate::arn_names::without_arns;
 
 /// `blue 90% / green 10%`.
 pub fn split(s: &SplitView) -> String {

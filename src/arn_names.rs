@@ -1,5 +1,5 @@
-//! Names for people in the report: a route, load balancer or target group by its name, not its ARN.
-//! The ARNs stay in the report's resource list (and in `title` attributes), never in its sentences.
+//! Names for people: a route, load balancer or target group by its name, not its ARN, in the HTML
+//! report's sentences (the ARNs stay in its resource list and `title` attributes) and in the console lines.
 
 use albflip::aws::arn::{LoadBalancerArn, TargetGroupArn};
 use albflip::aws::route::RouteId;
@@ -38,13 +38,35 @@ pub fn without_arns(text: &str) -> String {
         let token = &rest[i..i + len];
         out.push_str(&rest[..i]);
         match of_arn(token).filter(|_| starts_word) {
-            Some(name) => out.push_str(&name),
+            Some(name) => {
+                // "default action of listener ARN" reads "default action of listener ID on LB",
+                // not the kind twice.
+                out.truncate(out.len() - said_already(&out, &name));
+                out.push_str(&name);
+            }
             None => out.push_str(token),
         }
         rest = &rest[i + len.max(1)..];
     }
     out.push_str(rest);
     out
+}
+
+/// How many bytes at the end of `out` already say the kind `name` starts with (its first words,
+/// e.g. `default action of listener `, `target group `): 0 when none do.
+fn said_already(out: &str, name: &str) -> usize {
+    name.match_indices(' ')
+        .map(|(i, _)| &name[..=i])
+        .filter(|kind| {
+            out.ends_with(kind)
+                && out[..out.len() - kind.len()]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !c.is_alphanumeric())
+        })
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -93,5 +115,24 @@ mod tests {
             "no arn here, nor xarn:"
         );
         assert_eq!(without_arns(""), "");
+    }
+
+    #[test]
+    fn a_kind_already_said_before_the_arn_is_not_said_twice() {
+        assert_eq!(
+            without_arns(&format!(
+                "rolled back default action of listener {LISTENER}."
+            )),
+            "rolled back default action of listener f2f7dc8efc522ab2 on prod-shop-alb."
+        );
+        assert_eq!(
+            without_arns(&format!("the target group {GROUP} has no healthy targets")),
+            "the target group prod-shop-green-tg has no healthy targets"
+        );
+        // Only whole words: "retarget " does not say "target ".
+        assert_eq!(
+            without_arns(&format!("retarget {GROUP}")),
+            "retarget target group prod-shop-green-tg"
+        );
     }
 }
