@@ -402,12 +402,31 @@ fn errors_seen_only_through_the_second_load_balancer_roll_back_every_route() {
         "20s",
     ));
     assert_eq!(r.code, 3, "{r:?}");
-    assert!(r.stdout.contains("green 5XX 25%"), "{}", r.stdout);
+    // Green fails half its requests through the internal load balancer and none through the external
+    // one: the rate judged is a mix of the two, 25 % when both carry as much, other values when a
+    // window holds periods from before the write (the publishers' periods are not aligned with it).
+    let rate = green_5xx_percent(&r.stdout);
+    assert!(rate > 0.0 && rate <= 50.0, "{rate}: {}", r.stdout);
     assert_eq!(listener_weights(&s, &s.listener_arn), (Some(100), Some(0)));
     assert_eq!(
         listener_weights(&s, &through.listener_arn),
         (Some(100), Some(0))
     );
+}
+
+/// The green 5XX rate a verdict line states ("green 5XX 25% (…)"), in percent.
+fn green_5xx_percent(stdout: &str) -> f64 {
+    let at = stdout
+        .find("green 5XX ")
+        .unwrap_or_else(|| panic!("no green 5XX verdict: {stdout}"));
+    let rest = &stdout[at + "green 5XX ".len()..];
+    let number: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("no rate after 'green 5XX ': {stdout}"))
 }
 
 /// Every route of `three_routes` on blue 50% / green 50%.
