@@ -27,7 +27,6 @@ pub fn write_out(bytes: &[u8], what: &str) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn every_shell_gets_a_script() {
