@@ -194,6 +194,7 @@ where
             Command::Plan(a) => local::plan(a, &r, &s, g).await,
             Command::Check(a) => local::check(a, &r, &s, g).await,
             Command::Unlock(a) => local::unlock(a, &r, &s, g).await,
+            Command::History(a) => local::history(a, &r, &s, g).await,
             _ => Err(Error::InvalidInput {
                 what: format!("--router {flag}"),
                 why: "this command is for the ALB only (Auto Scaling, IAM)".into(),
