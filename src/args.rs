@@ -98,7 +98,8 @@ pub enum Command {
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
     /// The route's last deployments (id, who, when, strategy, outcome, the reason, how long), newest
-    /// first, from the lock table (each finished deploy, resume and promote adds one).
+    /// first, from the lock table (HAProxy, nginx: the state directory's history.json); each finished
+    /// deploy, resume and promote adds one.
     History(HistoryArgs),
     /// Print the least-privilege IAM policy (JSON) albflip needs for this route and lock table.
     IamPolicy,
@@ -787,8 +788,8 @@ pub struct GlobalArgs {
         help_heading = "Router"
     )]
     pub health_path: Option<String>,
-    /// Where a router on this host (HAProxy, nginx) keeps albflip's state file and lock [default:
-    /// /var/lib/albflip].
+    /// Where a router on this host (HAProxy, nginx) keeps albflip's state file, lock and history
+    /// [default: /var/lib/albflip].
     #[arg(
         long,
         global = true,
