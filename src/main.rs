@@ -11,6 +11,7 @@ mod locking;
 mod naming;
 mod notify;
 mod origins;
+mod paint;
 mod progress;
 mod render;
 mod report;

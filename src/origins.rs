@@ -129,8 +129,15 @@ impl Origins {
     }
 
     /// The `ALBFLIP_*` variables (set in this process) that feed a flag named in `message`, for clap's
-    /// own errors, which always name the flag.
+    /// own errors, which always name the flag. A missing required argument is required by a flag
+    /// named only in the usage line (`--environment` needs `--application`): there, that line counts.
     pub fn env_behind(message: &str, command: &Command) -> Vec<(String, String)> {
+        let usage = message
+            .contains("required arguments were not provided")
+            .then(|| message.lines().find(|l| l.starts_with("Usage: ")))
+            .flatten()
+            .map(|l| format!("{l} "))
+            .unwrap_or_default();
         let mut out = Vec::new();
         let mut scan = |cmd: &Command| {
             for arg in cmd.get_arguments() {
@@ -141,7 +148,9 @@ impl Origins {
                 let flag = format!("--{long}");
                 let on_argv =
                     std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
-                if message.contains(&format!("'{flag} ")) || message.contains(&format!("'{flag}'"))
+                if message.contains(&format!("'{flag} "))
+                    || message.contains(&format!("'{flag}'"))
+                    || usage.contains(&format!(" {flag} "))
                 {
                     if let (Ok(value), false) = (std::env::var(&env), on_argv) {
                         if !out.iter().any(|(e, _): &(String, String)| e == &env) {

@@ -118,7 +118,8 @@ impl Printer {
     }
 }
 
-fn clock(at: SystemTime) -> String {
+/// `HH:MM:SS` (UTC) of a line's time.
+pub fn clock(at: SystemTime) -> String {
     let full = humantime::format_rfc3339_seconds(at).to_string();
     full.get(11..19).unwrap_or(&full).to_string()
 }
@@ -179,6 +180,18 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
                 shown.join("; ")
             )
         }
+        Event::WaitingForData {
+            step,
+            elapsed_seconds,
+            gives_up_seconds,
+            reason,
+            ..
+        } if verbose => format!(
+            "step {step}: waiting for data ({reason}), gives up in {}",
+            albflip::duration::human(std::time::Duration::from_secs(
+                (gives_up_seconds - elapsed_seconds).max(0.0).ceil() as u64
+            ))
+        ),
         Event::DriftAdopted {
             step,
             expected,
@@ -351,6 +364,22 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_wait_for_data_is_a_line_with_v_only() {
+        let waiting = Event::WaitingForData {
+            step: 2,
+            elapsed_seconds: 250.0,
+            step_seconds: 90.0,
+            gives_up_seconds: 270.0,
+            reason: "12 of the 50 requests to green needed in the window".into(),
+        };
+        assert_eq!(line(&waiting, false), None);
+        assert_eq!(
+            line(&waiting, true).as_deref(),
+            Some("step 2: waiting for data (12 of the 50 requests to green needed in the window), gives up in 20s")
+        );
+    }
 
     #[test]
     fn the_heartbeat_says_applied_only_once_the_weights_are() {

@@ -8,24 +8,27 @@ use albflip::model::Color;
 use albflip::traffic::{ChangeOutcome, RouteStatus, Verification};
 use serde_json::json;
 
-/// Renders `status` for people.
-pub fn status_text(s: &RouteStatus, verbose: bool) -> String {
+use crate::paint::Paint;
+
+/// Renders `status` for people, colored with `paint` (blue and green in their colors, health and the
+/// deployment's phase by what they say, warnings yellow).
+pub fn status_text(s: &RouteStatus, verbose: bool, paint: Paint) -> String {
     let mut out = String::new();
     out.push_str(&format!("Route       {}\n", route_name(&s.route, verbose)));
     out.push_str(&format!(
         "Stable      {}{}\n",
-        s.stable,
-        match s.stable_source {
+        paint.color_name(s.stable),
+        paint.dim(match s.stable_source {
             StableSource::Tag => " (albflip:stable tag)",
             StableSource::Default => " (no albflip:stable tag: blue by default)",
             _ => "",
-        }
+        })
     ));
     out.push_str(&format!("Stickiness  {}", s.stickiness));
     if let Some(recorded) = s.stickiness_recorded {
-        out.push_str(&format!(
+        out.push_str(&paint.warn(format!(
             " (a rollback turned off {recorded}; the next shift or deploy turns it back on)"
-        ));
+        )));
     }
     out.push('\n');
     if let Some(d) = &s.deployment {
@@ -33,13 +36,17 @@ pub fn status_text(s: &RouteStatus, verbose: bool) -> String {
         out.push_str(&format!(
             "Deployment  {} of {} ({}{} {}), step {} of {}, {}; started by {}, updated {}\n",
             d.id,
-            d.target,
+            paint.color_name(d.target),
             d.strategy,
-            if d.gated { "" } else { ", UNGATED" },
+            if d.gated {
+                String::new()
+            } else {
+                paint.warn(", UNGATED")
+            },
             steps.join("→"),
             d.step,
             d.steps.len(),
-            d.phase.as_str(),
+            paint.phase(d.phase, d.phase.as_str()),
             if d.started_by.is_empty() {
                 "?"
             } else {
@@ -59,7 +66,8 @@ pub fn status_text(s: &RouteStatus, verbose: bool) -> String {
     }
     if let Some(until) = &s.waiting_until {
         out.push_str(&format!(
-            "Waiting     for promotion until {until}, gates on (`albflip promote` goes on, `albflip rollback` stops)\n"
+            "Waiting     {}\n",
+            paint.warn(format!("for promotion until {until}, gates on (`albflip promote` goes on, `albflip rollback` stops)"))
         ));
     }
     if s.single_target_group {
@@ -79,15 +87,16 @@ pub fn status_text(s: &RouteStatus, verbose: bool) -> String {
         } else {
             c.target_group_name.to_string()
         };
+        let health = format!("{:>8}", format!("{}/{}", c.healthy, c.total));
         out.push_str(&format!(
-            "  {:<6} {:>6}% {:>6} {:>8}  {group}\n",
-            color.as_str(),
+            "  {} {:>6}% {:>6} {}  {group}\n",
+            paint.color(color, format!("{:<6}", color.as_str())),
             c.percent,
             weight,
-            format!("{}/{}", c.healthy, c.total),
+            paint.health(c.healthy, c.total, c.percent, health),
         ));
     }
-    out.push_str(&routes_text(s, verbose));
+    out.push_str(&routes_text(s, verbose, paint));
     if !verbose {
         out.push_str("\n(names; -v shows the ARNs)\n");
     }
@@ -120,7 +129,7 @@ pub fn route_name(route: &albflip::aws::route::RouteId, verbose: bool) -> String
 }
 
 /// The lockstep group: each route with its split, then the routes left alone.
-fn routes_text(s: &RouteStatus, verbose: bool) -> String {
+fn routes_text(s: &RouteStatus, verbose: bool, paint: Paint) -> String {
     let mut out = format!(
         "
   Routes moved together ({}):
@@ -135,8 +144,10 @@ fn routes_text(s: &RouteStatus, verbose: bool) -> String {
             String::new()
         };
         out.push_str(&format!(
-            "  blue {:>3}% / green {:>3}%  {}{lb}\n",
+            "  {} {:>3}% / {} {:>3}%  {}{lb}\n",
+            paint.color_name(Color::Blue),
             r.blue_percent,
+            paint.color_name(Color::Green),
             r.green_percent,
             route_name(&r.route, verbose),
         ));
@@ -179,13 +190,13 @@ pub fn status_json(s: &RouteStatus) -> serde_json::Value {
 }
 
 /// The capacity holds albflip keeps on the colors' Auto Scaling groups, one line each.
-pub fn holds_text(holds: &[albflip::cleanup::HeldGroup]) -> String {
+pub fn holds_text(holds: &[albflip::cleanup::HeldGroup], paint: Paint) -> String {
     holds
         .iter()
         .map(|h| {
             format!(
                 "Hold        {} {}: minimum {} held by albflip (albflip:held-min; {} when the deployment ends)\n",
-                h.color, h.group, h.min, h.held_min
+                paint.color_name(h.color), h.group, h.min, h.held_min
             )
         })
         .collect()
@@ -348,13 +359,15 @@ pub fn change_json(
     })
 }
 
-/// The final summary of a deployment: a line for people, or a `summary` NDJSON object.
+/// The final summary of a deployment: a line for people (with `verbose`, the API calls per
+/// operation too), or a `summary` NDJSON object.
 pub fn summary(
     outcome: &albflip::engine::Outcome,
     calls: Option<&albflip::aws::CallCounter>,
     blast: Option<&albflip::events::BlastRadius>,
     format: crate::args::OutputFormat,
     quiet: bool,
+    verbose: bool,
 ) {
     use albflip::engine::Outcome;
     let text = match outcome {
@@ -423,7 +436,7 @@ pub fn summary(
                     Outcome::RolledBack { .. } | Outcome::Interrupted { .. }
                 )
             {
-                println!("{text}");
+                println!("{}", outcome_colored(outcome, &text, Paint::stdout(format)));
                 if let Some(b) = blast {
                     println!("{}", blast_text(b));
                 }
@@ -434,9 +447,27 @@ pub fn summary(
                         .map(|(k, v)| format!("{k} {v}"))
                         .collect();
                     println!("API calls: {}", per.join(", "));
+                    if verbose {
+                        let ops: Vec<String> = calls
+                            .snapshot()
+                            .iter()
+                            .map(|(k, v)| format!("{k} x{v}"))
+                            .collect();
+                        println!("  by operation: {}", ops.join(", "));
+                    }
                 }
             }
         }
+    }
+}
+
+/// The outcome's line in its color: rolled back red, interrupted yellow, the rest green.
+fn outcome_colored(outcome: &albflip::engine::Outcome, text: &str, paint: Paint) -> String {
+    use albflip::engine::Outcome;
+    match outcome {
+        Outcome::RolledBack { .. } => paint.bad(text),
+        Outcome::Interrupted { .. } => paint.warn(text),
+        _ => paint.good(text),
     }
 }
 
@@ -568,11 +599,20 @@ pub fn plan_json(
     })
 }
 
-/// `albflip check`: each pre-flight verdict, then the gates evaluated now.
-pub fn check_text(r: &albflip::engine::CheckReport) -> String {
-    let mut out = format!("Pre-flight for {} on the {}\n", r.target, r.route);
+/// `albflip check`: each pre-flight verdict, then the gates evaluated now, colored with `paint` (PASS
+/// green, FAIL red, no data yet yellow).
+pub fn check_text(r: &albflip::engine::CheckReport, paint: Paint) -> String {
+    let mut out = format!(
+        "Pre-flight for {} on the {}\n",
+        paint.color_name(r.target),
+        r.route
+    );
     for c in &r.checks {
-        let mark = if c.passed { "PASS" } else { "FAIL" };
+        let mark = if c.passed {
+            paint.good("PASS")
+        } else {
+            paint.bad("FAIL")
+        };
         out.push_str(&format!(
             "  {mark}  {:<20} {}\n",
             c.name,
@@ -580,13 +620,17 @@ pub fn check_text(r: &albflip::engine::CheckReport) -> String {
         ));
     }
     match (&r.gates, &r.metrics_error) {
-        (_, Some(e)) => out.push_str(&format!("Gates now: FAIL  metrics unavailable: {e}\n")),
+        (_, Some(e)) => out.push_str(&format!(
+            "Gates now: {}  metrics unavailable: {e}\n",
+            paint.bad("FAIL")
+        )),
         (Some(g), None) => {
             out.push_str("Gates now:\n");
             for result in &g.results {
+                let verdict = format!("{:<7}", format!("{:?}", result.verdict).to_uppercase());
                 out.push_str(&format!(
-                    "  {:<7} {}\n",
-                    format!("{:?}", result.verdict).to_uppercase(),
+                    "  {} {}\n",
+                    paint.verdict(result.verdict, verdict),
                     result.message
                 ));
             }
@@ -595,10 +639,11 @@ pub fn check_text(r: &albflip::engine::CheckReport) -> String {
     }
     let failed = r.checks.iter().filter(|c| !c.passed).count();
     out.push_str(&if r.passed() {
-        "Result: ready; nothing was changed.\n".to_string()
+        format!("Result: {}; nothing was changed.\n", paint.good("ready"))
     } else {
         format!(
-            "Result: NOT READY ({failed} check(s) failed{}); nothing was changed.\n",
+            "Result: {} ({failed} check(s) failed{}); nothing was changed.\n",
+            paint.bad("NOT READY"),
             if r.metrics_error.is_some()
                 || r.gates
                     .as_ref()
@@ -704,5 +749,161 @@ fn number(v: f64) -> String {
         a if a >= 100.0 => format!("{v:.0}"),
         a if a >= 1.0 => format!("{v:.2}"),
         _ => format!("{v:.4}"),
+    }
+}
+
+#[cfg(test)]
+mod colored_tests {
+    use super::*;
+    use albflip::aws::arn::{LoadBalancerArn, TargetGroupArn};
+    use albflip::aws::route::RouteId;
+    use albflip::engine::CheckReport;
+    use albflip::model::Stickiness;
+    use albflip::plan::{GateKind, GateReport, GateResult, Verdict};
+    use albflip::preflight::Check;
+    use albflip::state::{DeploymentRecord, Phase};
+    use albflip::traffic::{ColorStatus, LockstepRoute};
+
+    const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
+    const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2";
+
+    fn color(name: &str, percent: u8, healthy: u32, total: u32) -> ColorStatus {
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/73e2d6bc24d8a067");
+        ColorStatus {
+            target_group_arn: TargetGroupArn::parse(&arn).unwrap(),
+            target_group_name: name.into(),
+            percent,
+            weight: Some(i64::from(percent)),
+            healthy,
+            total,
+        }
+    }
+
+    fn status(phase: Phase) -> RouteStatus {
+        let route = RouteId::parse(LISTENER).unwrap();
+        let lb = LoadBalancerArn::parse(LB).unwrap();
+        RouteStatus {
+            route: route.clone(),
+            listener_arn: LISTENER.into(),
+            load_balancer_arn: lb.clone(),
+            blue: color("shop-blue", 75, 2, 2),
+            green: color("shop-green", 25, 0, 2),
+            stickiness: Stickiness::OFF,
+            stickiness_recorded: None,
+            stable: Color::Blue,
+            stable_source: StableSource::Tag,
+            single_target_group: false,
+            deployment: Some(DeploymentRecord {
+                id: "20261129T200000Z-abcd".into(),
+                target: Color::Green,
+                strategy: "gradual".into(),
+                steps: vec![25, 100],
+                step: 1,
+                phase,
+                started_by: "jenkins-shop-42".into(),
+                updated: "2026-11-29T20:00:00Z".into(),
+                gated: true,
+            }),
+            waiting_until: None,
+            test_rules: Vec::new(),
+            routes: vec![LockstepRoute {
+                route,
+                load_balancer_arn: lb,
+                blue_percent: 75,
+                green_percent: 25,
+            }],
+            left_alone: Vec::new(),
+        }
+    }
+
+    const ESC: char = '\u{1b}';
+
+    #[test]
+    fn status_is_colored_only_with_colors_and_reads_the_same_without_them() {
+        let s = status(Phase::RolledBack);
+        let plain = status_text(&s, false, Paint::PLAIN);
+        let colored = status_text(&s, false, Paint::COLORED);
+        assert!(!plain.contains(ESC), "{plain}");
+        assert_eq!(console::strip_ansi_codes(&colored), plain);
+        // The columns stay aligned: the codes wrap padded text.
+        assert!(
+            plain.contains("  blue       75%     75      2/2  shop-blue\n"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("  green      25%     25      0/2  shop-green\n"),
+            "{plain}"
+        );
+        let line = |text: &str, start: &str| {
+            text.lines()
+                .find(|l| console::strip_ansi_codes(l).starts_with(start))
+                .unwrap()
+                .to_string()
+        };
+        // Blue and green in their colors, a color without healthy targets while it has traffic red,
+        // a rolled-back deployment red.
+        assert!(line(&colored, "Stable").contains(&Paint::COLORED.color_name(Color::Blue)));
+        let green = line(&colored, "  green");
+        assert!(
+            green.contains(&Paint::COLORED.color(Color::Green, "green ")),
+            "{green:?}"
+        );
+        assert!(green.contains(&Paint::COLORED.bad("     0/2")), "{green:?}");
+        assert!(line(&colored, "  blue ").contains(&Paint::COLORED.good("     2/2")));
+        assert!(line(&colored, "Deployment").contains(&Paint::COLORED.bad("rolled-back")));
+        let in_flight = status_text(&status(Phase::InProgress), false, Paint::COLORED);
+        assert!(line(&in_flight, "Deployment").contains(&Paint::COLORED.warn("in-progress")));
+        let done = status_text(&status(Phase::Complete), false, Paint::COLORED);
+        assert!(line(&done, "Deployment").contains(&Paint::COLORED.good("complete")));
+    }
+
+    fn report(passed: bool, verdicts: &[Verdict]) -> CheckReport {
+        CheckReport {
+            route: LISTENER.into(),
+            target: Color::Green,
+            checks: vec![Check {
+                name: "green health".into(),
+                passed,
+                detail: "2 of 2 targets healthy".into(),
+            }],
+            gates: Some(GateReport {
+                results: verdicts
+                    .iter()
+                    .map(|v| GateResult {
+                        gate: GateKind::ErrorRate,
+                        verdict: *v,
+                        value: None,
+                        threshold: 0.01,
+                        message: "green error rate".into(),
+                    })
+                    .collect(),
+                has_data: false,
+            }),
+            metrics_error: None,
+        }
+    }
+
+    #[test]
+    fn check_colors_pass_green_fail_red_and_no_data_yellow() {
+        let ready = report(true, &[Verdict::Pass, Verdict::NoData]);
+        let plain = check_text(&ready, Paint::PLAIN);
+        let colored = check_text(&ready, Paint::COLORED);
+        assert!(!plain.contains(ESC));
+        assert_eq!(console::strip_ansi_codes(&colored), plain);
+        assert!(plain.contains("  PASS  green health"), "{plain}");
+        assert!(plain.contains("  NODATA  green error rate"), "{plain}");
+        assert!(colored.contains(&Paint::COLORED.good("PASS")));
+        assert!(colored.contains(&Paint::COLORED.warn("NODATA ")));
+        assert!(colored.contains(&Paint::COLORED.good("ready")));
+        let failing = check_text(&report(false, &[Verdict::Fail]), Paint::COLORED);
+        assert!(failing.contains(&Paint::COLORED.bad("FAIL")), "{failing}");
+        assert!(
+            failing.contains(&Paint::COLORED.bad("FAIL   ")),
+            "{failing}"
+        );
+        assert!(
+            failing.contains(&Paint::COLORED.bad("NOT READY")),
+            "{failing}"
+        );
     }
 }

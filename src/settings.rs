@@ -33,7 +33,8 @@ pub struct Settings {
 impl Settings {
     /// Merges flags/env over the config file.
     pub fn resolve(global: &GlobalArgs, flags: &TargetArgs, cwd: &Path) -> Result<Settings, Error> {
-        let (file, _path) = FileConfig::load(global.config.as_deref(), cwd)?;
+        let (file, path) = FileConfig::load(global.config.as_deref(), cwd)?;
+        tracing::debug!(config_file = ?path, "settings read");
         let cli = TargetSection {
             listener_arn: flags.listener_arn.clone(),
             rule_arn: flags.rule_arn.clone(),
@@ -169,20 +170,22 @@ fn target_from(cli: &TargetSection, file: &TargetSection) -> Result<Target, Erro
 }
 
 fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
-    let count = [
-        t.listener_arn.is_some(),
-        t.rule_arn.is_some(),
-        t.load_balancer.is_some(),
-        t.environment.is_some(),
+    let set: Vec<&str> = [
+        ("--listener-arn", t.listener_arn.is_some()),
+        ("--rule-arn", t.rule_arn.is_some()),
+        ("--load-balancer", t.load_balancer.is_some()),
+        ("--environment", t.environment.is_some()),
     ]
-    .iter()
-    .filter(|x| **x)
-    .count();
-    if count > 1 {
+    .into_iter()
+    .filter_map(|(flag, is_set)| is_set.then_some(flag))
+    .collect();
+    if set.len() > 1 {
+        // Named by flag here; `main` renames each after where its value came from (flag, variable
+        // or albflip.toml key), so the user sees which two sources disagree.
         return Err(Error::InvalidInput {
-            what: "target".into(),
-            why: "more than one of listener-arn, rule-arn, load-balancer and environment/application is set".into(),
-            fix: "Name the route one way only".into(),
+            what: set.join("/"),
+            why: "each names the route, and the route is named one way only".into(),
+            fix: "Keep one of them: a listener ARN, a rule ARN, a load balancer (with a port) or an environment and application".into(),
         });
     }
     let invalid = |flag: &str, e: albflip::aws::arn::InvalidArn| Error::InvalidInput {
@@ -207,9 +210,9 @@ fn route_of(t: &TargetSection, port: u16) -> Result<Target, Error> {
     match (&t.environment, &t.application) {
         (Some(e), Some(a)) => Ok(Target::from_convention(e, a, port)),
         _ => Err(Error::InvalidInput {
-            what: "--environment/--application".into(),
-            why: "both are needed for the naming convention".into(),
-            fix: "Pass both, or name the listener with --listener-arn".into(),
+            what: format!("--environment {}", t.environment.as_deref().unwrap_or_default()),
+            why: "the naming convention needs the application too, and none is given".into(),
+            fix: "Give the application next to it (--application, ALBFLIP_APPLICATION or albflip.toml [target] application), or name the listener with --listener-arn".into(),
         }),
     }
 }

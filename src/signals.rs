@@ -3,9 +3,20 @@
 //! what would leave traffic on the new color), the third exits at once, saying plainly that traffic
 //! may be on the new color and how to put it back.
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::exit;
+
+/// Where the lines of an interruption go: stderr ([`to_stderr`]), or the live view, which clears its
+/// bar before printing them so that no half-drawn bar is left above the rollback's lines.
+pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The lines of an interruption on stderr.
+pub fn to_stderr() -> Say {
+    Arc::new(|line: &str| eprintln!("{line}"))
+}
 
 /// What the `seen`-th signal does.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,8 +44,8 @@ fn on_signal(seen: u32) -> OnSignal {
 }
 
 /// A token cancelled by the first SIGINT or SIGTERM; the second is reported, the third exits at once
-/// with 130.
-pub fn interrupts() -> CancellationToken {
+/// with 130. Each says so through `say`.
+pub fn interrupts(say: Say) -> CancellationToken {
     use tokio::signal::unix::{signal, SignalKind};
     let token = CancellationToken::new();
     let (Ok(mut int), Ok(mut term)) = (
@@ -55,12 +66,12 @@ pub fn interrupts() -> CancellationToken {
             }
             match on_signal(seen) {
                 OnSignal::Cancel(line) => {
-                    eprintln!("{line}");
+                    say(line);
                     cancel.cancel();
                 }
-                OnSignal::Wait(line) => eprintln!("{line}"),
+                OnSignal::Wait(line) => say(line),
                 OnSignal::Exit(line) => {
-                    eprintln!("{line}");
+                    say(line);
                     std::process::exit(i32::from(exit::INTERRUPTED));
                 }
             }

@@ -31,7 +31,7 @@ use crate::ports::CapacityPool;
 use crate::ports::Clock;
 use crate::ports::PoolInfo;
 use crate::providers::aws::api::Alb;
-use crate::providers::aws::checks::KnownHealth;
+use crate::providers::aws::known_health::KnownHealth;
 use crate::providers::aws::resolve::{self, Resolved, Target};
 use crate::providers::aws::route::RouteId;
 use crate::providers::aws::routes::AlbRoutes;

@@ -389,11 +389,7 @@ fn file_error(text: &str, origin: &Path, e: &toml::de::Error) -> Error {
     };
     let (why, fix) = match unknown_field(message) {
         Some((bad, valid)) => {
-            let closest = valid
-                .iter()
-                .min_by_key(|v| strsim::levenshtein(&bad, v))
-                .filter(|v| strsim::levenshtein(&bad, v) <= 3);
-            let fix = match closest {
+            let fix = match crate::suggest::closest(&bad, &valid).first() {
                 Some(c) => format!("Did you mean `{c}`? Valid keys here: {}", valid.join(", ")),
                 None => format!("Valid keys here: {}", valid.join(", ")),
             };

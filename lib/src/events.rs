@@ -43,6 +43,13 @@ pub struct WindowCounts {
     pub stable_requests: f64,
     /// The stable color's errors in the window.
     pub stable_errors: f64,
+    /// The new color's latency statistic in the window (its worst period), in seconds; absent without
+    /// datapoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_latency_seconds: Option<f64>,
+    /// The stable color's latency statistic in the same window, in seconds; absent without datapoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_latency_seconds: Option<f64>,
 }
 
 impl WindowCounts {
@@ -55,6 +62,45 @@ impl WindowCounts {
             new_errors: o.new.errors,
             stable_requests: o.stable.requests,
             stable_errors: o.stable.errors,
+            new_latency_seconds: o.new.latency_seconds,
+            stable_latency_seconds: o.stable.latency_seconds,
+        }
+    }
+}
+
+/// A color's backend as the provider names it, in [`Event::DeploymentStarted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackendName {
+    /// Its name for people (the ALB: the target group's name).
+    pub name: String,
+    /// The provider's id of it (the ALB: the target group's ARN).
+    pub id: String,
+}
+
+impl From<&crate::ports::Backend> for BackendName {
+    fn from(b: &crate::ports::Backend) -> Self {
+        BackendName {
+            name: b.name.clone(),
+            id: b.id.clone(),
+        }
+    }
+}
+
+/// Both colors' backends, in [`Event::DeploymentStarted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backends {
+    /// Blue's.
+    pub blue: BackendName,
+    /// Green's.
+    pub green: BackendName,
+}
+
+impl Backends {
+    /// The backend of `color`.
+    pub fn of(&self, color: Color) -> &BackendName {
+        match color {
+            Color::Blue => &self.blue,
+            Color::Green => &self.green,
         }
     }
 }
@@ -145,6 +191,8 @@ pub enum Event {
         steps: Vec<u8>,
         /// The live split at the start.
         split: SplitView,
+        /// Both colors' backends, named (the ALB: the target groups' names and ARNs).
+        backends: Backends,
     },
     /// A step started.
     StepStarted {
@@ -190,6 +238,23 @@ pub enum Event {
         /// first period after the write is published.
         #[serde(skip_serializing_if = "Option::is_none")]
         counts: Option<WindowCounts>,
+    },
+    /// The step has nothing to judge yet and waits for data: no metric period after its write is
+    /// published yet, or the new color served too few requests to judge (the no-data policy `wait`). Said at
+    /// each poll of the wait, with when the wait ends: the step then fails for want of data.
+    WaitingForData {
+        /// Step number.
+        step: usize,
+        /// Seconds since the weights were verified.
+        elapsed_seconds: f64,
+        /// The step's expected length, as in [`Event::GateEvaluated`].
+        step_seconds: f64,
+        /// The seconds since the weights were verified at which the wait ends (the no-data limit of
+        /// this run: the bake plus `max_bake_extension`, or, while no period is published, the step's
+        /// expected length plus the extension).
+        gives_up_seconds: f64,
+        /// What is missing, for people.
+        reason: String,
     },
     /// The new color's counts in each metric period one poll read (from a source that reports its data
     /// period by period). A period read by several polls is reported by each, with the same start:
@@ -422,7 +487,7 @@ impl Observer for Both<'_> {
 }
 
 #[cfg(test)]
-mod blast_tests {
+mod tests {
     use super::*;
 
     fn period(start: f64, requests: f64, errors: f64) -> ObservedPeriod {
@@ -457,6 +522,64 @@ mod blast_tests {
                 stable: Color::Green
             }]),
             None
+        );
+    }
+
+    #[test]
+    fn deployment_started_names_both_backends_and_counts_carry_both_latencies_when_read() {
+        let backend = |name: &str| BackendName {
+            name: name.into(),
+            id: format!("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/{name}/1"),
+        };
+        let started = Event::DeploymentStarted {
+            deployment_id: None,
+            started_by: None,
+            route: "r".into(),
+            target: Color::Green,
+            stable: Color::Blue,
+            strategy: "canary".into(),
+            steps: vec![10],
+            split: SplitView {
+                blue: 100,
+                green: 0,
+            },
+            backends: Backends {
+                blue: backend("shop-blue-tg"),
+                green: backend("shop-green-tg"),
+            },
+        };
+        let v = serde_json::to_value(&started).unwrap();
+        assert_eq!(v["backends"]["green"]["name"], "shop-green-tg");
+        assert_eq!(
+            v["backends"]["blue"]["id"],
+            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/shop-blue-tg/1"
+        );
+        let t = SystemTime::UNIX_EPOCH;
+        let color = |requests: f64, latency: Option<f64>| crate::plan::ColorMetrics {
+            requests,
+            latency_seconds: latency,
+            ..Default::default()
+        };
+        let read = WindowCounts::of(&crate::plan::Observation::totals(
+            color(10.0, Some(0.2)),
+            color(90.0, Some(0.1)),
+            t,
+            t,
+        ));
+        assert_eq!(
+            (read.new_latency_seconds, read.stable_latency_seconds),
+            (Some(0.2), Some(0.1))
+        );
+        let none = WindowCounts::of(&crate::plan::Observation::totals(
+            color(0.0, None),
+            color(0.0, None),
+            t,
+            t,
+        ));
+        let v = serde_json::to_value(&none).unwrap();
+        assert!(
+            v.get("new_latency_seconds").is_none() && v.get("stable_latency_seconds").is_none(),
+            "absent without datapoints: {v}"
         );
     }
 }

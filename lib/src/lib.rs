@@ -75,6 +75,7 @@
 //! - [`lock`]: one deployment per route: a lease taken, renewed and released around a run.
 //! - [`input`]: the inputs and next steps library errors refer to, typed; a caller names them its way.
 //! - [`config`]: the `albflip.toml` file, and a whole deployment from it.
+//! - [`suggest`]: "did you mean": the known names closest to a misspelt one.
 //! - [`duration`]: durations for people (a measured time rounded: `40s`, not `40s 685ms 900us`).
 //! - [`testing`] (feature `testing`): in-memory load balancer, Auto Scaling and lock, scripted metrics,
 //!   and [`testing::InMemoryRouter`], the smallest provider.
@@ -188,6 +189,7 @@ pub mod preflight;
 pub mod providers;
 pub mod smoke;
 pub mod state;
+pub mod suggest;
 pub mod switch;
 // Also built for the library's own unit tests, which run against the same fakes, and for the docs.
 #[cfg(any(test, feature = "testing", doc))]

@@ -47,6 +47,7 @@ pub async fn acquire<L: Lock + 'static, C: Clock + Clone + 'static>(
         Ok(version) => version,
         Err(current) => take_over_if_abandoned(&*lock, key, holder, ttl, &clock, current).await?,
     };
+    tracing::debug!(%key, %holder, version, ttl = %humantime::format_duration(ttl), "deployment lock taken");
     let lost = CancellationToken::new();
     let renewer = tokio::spawn(renew(
         clock,
@@ -142,6 +143,7 @@ async fn renew<L: Lock, C: Clock>(
             .await
         {
             Ok(Some(version)) => {
+                tracing::debug!(%key, version, "deployment lock renewed");
                 lease.version = version;
                 last_ok = now;
             }
@@ -190,6 +192,7 @@ impl<L: Lock + 'static> Held<L> {
     /// Stops renewing and deletes the lease (only if still ours).
     pub async fn release(self) -> Result<(), ApiError> {
         self.renewer.abort();
+        tracing::debug!(key = %self.key, "deployment lock released");
         self.lock.release(&self.key, &self.holder).await
     }
 }

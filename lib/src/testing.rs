@@ -318,6 +318,13 @@ impl AlbInventory for InMemoryAlb {
         self.find_target_group(arn_.name()).await
     }
 
+    async fn target_group_names(&self) -> Result<Vec<String>, ApiError> {
+        Ok([&self.groups.blue, &self.groups.green]
+            .into_iter()
+            .map(|a| a.name().to_string())
+            .collect())
+    }
+
     async fn tags(&self, arns: &[&str]) -> Result<BTreeMap<String, Tags>, ApiError> {
         let s = self.lock();
         Ok(arns

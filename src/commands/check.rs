@@ -41,7 +41,7 @@ pub async fn run(a: &DeployArgs, settings: Settings, g: &GlobalArgs) -> Result<u
             }
             format!("{v}\n")
         }
-        OutputFormat::Text => render::check_text(&report),
+        OutputFormat::Text => render::check_text(&report, crate::paint::Paint::stdout(g.output)),
     };
     emit(&text, g);
     Ok(exit::for_check(report.passed()))

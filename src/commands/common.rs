@@ -100,23 +100,24 @@ pub async fn run_engine(
         &bake.notify,
         settings.file.notify.urls.as_ref(),
     )?);
-    let cancel = signals::interrupts();
+    // On a terminal, a live view; in a pipeline (or with -q or JSON), plain lines with a heartbeat.
+    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
+        .then(|| Arc::new(live::LiveView::new(g.verbose > 0)));
+    let say = live::say(live.as_ref());
+    let cancel = signals::interrupts(say.clone());
     let Session {
         config, calls, alb, ..
     } = session;
     let table = locking::lock_table(alb, config, settings).await;
     let held = locking::take_lock_in(table.as_deref(), alb, config, settings, g).await?;
-    stop_when_lost(held.as_ref(), &cancel);
+    stop_when_lost(held.as_ref(), &cancel, say);
     let metrics = CloudWatch::new(config, calls.clone());
     let clock = TokioClock::new();
     let printer = Arc::new(progress::Printer::new(g.output, g.verbose > 0, g.quiet));
     let collected = Collect::default();
-    // On a terminal, a live view; in a pipeline (or with -q or JSON), plain lines with a heartbeat.
-    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
-        .then(|| live::LiveView::new(g.verbose > 0));
     let heartbeat = live.is_none().then(|| heartbeat(printer.clone()));
     let screen: &dyn Observer = match &live {
-        Some(view) => view,
+        Some(view) => view.as_ref(),
         None => printer.as_ref(),
     };
     let files = crate::run_files::RunFiles::open(
@@ -146,6 +147,9 @@ pub async fn run_engine(
         Run::Promote => engine.promote(target, spec).await,
         Run::Shift => engine.shift(target, spec).await,
     };
+    if let Some(view) = &live {
+        view.finish();
+    }
     if let Some(h) = heartbeat {
         h.abort();
     }
@@ -161,31 +165,44 @@ pub async fn run_engine(
     locking::release(held).await;
     let events = collected.events();
     if let Some(path) = &bake.report {
-        let route = settings.target.route.to_string();
-        write_report(path, &route, spec, &events, &result, g);
+        write_report(
+            path,
+            &report_context(&settings.target),
+            spec,
+            &events,
+            &result,
+            g,
+        );
     }
     let outcome = result?;
     let code = exit::for_outcome(&outcome);
     let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
-    crate::render::summary(&outcome, Some(calls), blast.as_ref(), g.output, g.quiet);
+    crate::render::summary(
+        &outcome,
+        Some(calls),
+        blast.as_ref(),
+        g.output,
+        g.quiet,
+        g.verbose > 0,
+    );
     if spec.ungated && g.output == OutputFormat::Text {
         println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
     }
     Ok(code)
 }
 
-/// Losing the lease (taken over, or not renewable before it expired) stops the run like a signal.
+/// Losing the lease (taken over, or not renewable before it expired) stops the run like a signal, and
+/// says so through `say`.
 pub fn stop_when_lost<L: albflip::ports::Lock + 'static>(
     held: Option<&albflip::lock::Held<L>>,
     cancel: &CancellationToken,
+    say: signals::Say,
 ) {
     if let Some(h) = held {
         let (lost, cancel) = (h.lost(), cancel.clone());
         tokio::spawn(async move {
             lost.cancelled().await;
-            eprintln!(
-                "albflip: the deployment lock was lost: stopping without writing anything more"
-            );
+            say("albflip: the deployment lock was lost: stopping without writing anything more");
             cancel.cancel();
         });
     }
@@ -202,16 +219,39 @@ pub fn heartbeat(printer: Arc<progress::Printer>) -> JoinHandle<()> {
     })
 }
 
+/// What the report knows of an ALB route beyond the events: its name when the user named it by load
+/// balancer and port (the port is not in the listener's ARN), and who runs this command.
+fn report_context(target: &albflip::aws::resolve::Target) -> report::Context {
+    use albflip::aws::resolve::RouteSpec;
+    let (named, route) = match &target.route {
+        RouteSpec::Listener(arn) => (None, arn.to_string()),
+        RouteSpec::Rule(arn) => (None, arn.to_string()),
+        other => (Some(other.to_string()), other.to_string()),
+    };
+    report::Context {
+        named,
+        route,
+        runner: albflip::state::identity_from_env(),
+    }
+}
+
 /// Writes the HTML report of the run (`--report`); a failure to write it is a warning.
 pub fn write_report(
     path: &std::path::Path,
-    route: &str,
+    ctx: &report::Context,
     spec: &DeploySpec,
     events: &[(std::time::SystemTime, Event)],
     result: &Result<Outcome, Error>,
     g: &GlobalArgs,
 ) {
-    let html = report::render(route, spec, events, result);
+    // The report's timeline holds the polls, not the waits for data between them (one per poll,
+    // shown live on a terminal and in the NDJSON).
+    let events: Vec<(std::time::SystemTime, Event)> = events
+        .iter()
+        .filter(|(_, e)| !matches!(e, Event::WaitingForData { .. }))
+        .cloned()
+        .collect();
+    let html = report::render(ctx, spec, &events, result);
     if let Err(e) = std::fs::write(path, html) {
         eprintln!(
             "albflip: warning: could not write the report {}: {e}",

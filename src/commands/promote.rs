@@ -27,7 +27,14 @@ pub async fn run(a: &PromoteArgs, settings: Settings, g: &GlobalArgs) -> Result<
     // A run that waits for promotion (`--wait-for-promotion`) takes the request and goes on itself;
     // only when none does (or none answers) does this run promote, under the lock.
     if let Some(outcome) = hand_over(&session, &settings).await? {
-        crate::render::summary(&outcome, Some(&session.calls), None, g.output, g.quiet);
+        crate::render::summary(
+            &outcome,
+            Some(&session.calls),
+            None,
+            g.output,
+            g.quiet,
+            g.verbose > 0,
+        );
         return Ok(exit::SUCCESS);
     }
     run_engine(Run::Promote, &session, &settings, &spec, &a.bake, g).await

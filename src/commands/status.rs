@@ -32,7 +32,8 @@ pub async fn run(settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
             format!("{v}\n")
         }
         OutputFormat::Text => {
-            render::status_text(&status, g.verbose > 0) + &render::holds_text(&holds)
+            let paint = crate::paint::Paint::stdout(g.output);
+            render::status_text(&status, g.verbose > 0, paint) + &render::holds_text(&holds, paint)
         }
     };
     emit(&out, g);

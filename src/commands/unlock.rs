@@ -1,19 +1,20 @@
-//! `albflip unlock`: who holds the route's deployment lock; with `--force`, break a stale one (after
-//! confirmation).
+//! `albflip unlock`: who holds the route's deployment lock (holder, since when, expiry), or that nobody
+//! does; with `--force`, break a stale one (after confirmation). Shared with the routers on this host.
 
 use albflip::aws::DynamoLock;
-use albflip::ports::Lock;
+use albflip::ports::{LeaseHolder, Lock};
 use albflip::Error;
+use serde_json::json;
 
-use super::common::Session;
-use crate::args::{GlobalArgs, UnlockArgs};
+use super::common::{emit, Session};
+use crate::args::{GlobalArgs, OutputFormat, UnlockArgs};
 use crate::settings::Settings;
 use crate::{exit, locking};
 
 /// Shows the lock's holder, or breaks the lock with `--force`.
 pub async fn run(a: &UnlockArgs, settings: Settings, g: &GlobalArgs) -> Result<u8, Error> {
     let session = Session::open(None, &settings, g).await?;
-    let Some(table) = &settings.lock_table else {
+    let Some(table) = locking::lock_table(&session.alb, &session.config, &settings).await else {
         return Err(Error::InvalidInput {
             what: "unlock".into(),
             why: "no lock table is configured".into(),
@@ -22,34 +23,55 @@ pub async fn run(a: &UnlockArgs, settings: Settings, g: &GlobalArgs) -> Result<u
         });
     };
     let key = locking::lock_key(&session.alb, &settings).await?;
-    let lock = DynamoLock::new(&session.config, table, session.calls.clone());
-    let Some(current) = albflip::lock::holder(&lock, &key).await? else {
-        if !g.quiet {
-            println!("No lock is held on {key}.");
-        }
+    let lock = DynamoLock::new(&session.config, &table, session.calls.clone());
+    let current = albflip::lock::holder(&lock, &key)
+        .await
+        .map_err(|e| locking::missing_table(e, &table))?;
+    let (Some(current), true) = (&current, a.force) else {
+        emit(&shown(&key, current.as_ref(), g.output), g);
         return Ok(exit::SUCCESS);
     };
-    let who = format!(
-        "{} since {} (expires {})",
-        current.holder, current.since, current.expires
-    );
-    confirmed(a, &key, &who)?;
+    confirmed(a, &key, &holder_text(current))?;
     lock.force_release(&key).await.map_err(Error::Read)?;
-    if !g.quiet {
-        println!("Broke the lock on {key} held by {who}.");
-    }
+    emit(&broken(&key, current, g.output), g);
     Ok(exit::SUCCESS)
 }
 
-/// Breaking the lock needs `--force`, then `--yes` or a `y` at the prompt.
-fn confirmed(a: &UnlockArgs, key: &str, who: &str) -> Result<(), Error> {
-    if !a.force {
-        return Err(Error::InvalidInput {
-            what: "unlock".into(),
-            why: format!("the lock on {key} is held by {who}"),
-            fix: "If that run is dead, pass --force to break the lock".into(),
-        });
+/// The holder in words: `HOLDER since SINCE (expires EXPIRES)`.
+pub fn holder_text(h: &LeaseHolder) -> String {
+    format!("{} since {} (expires {})", h.holder, h.since, h.expires)
+}
+
+/// Who holds the lock on `key`, or that nobody does, in the output format.
+pub fn shown(key: &str, current: Option<&LeaseHolder>, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            json!({"command": "unlock", "lock": key, "held": current.is_some(), "holder": current, "broken": false})
+        ),
+        OutputFormat::Text => match current {
+            None => format!("No lock is held on {key}.\n"),
+            Some(h) => format!(
+                "The lock on {key} is held by {}\n  since   {}\n  expires {} (unless its run renews it)\nIf that run is dead, `albflip unlock --force` breaks the lock.\n",
+                h.holder, h.since, h.expires
+            ),
+        },
     }
+}
+
+/// A lock broken by `--force`, in the output format.
+pub fn broken(key: &str, was: &LeaseHolder, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            json!({"command": "unlock", "lock": key, "held": false, "holder": was, "broken": true})
+        ),
+        OutputFormat::Text => format!("Broke the lock on {key} held by {}.\n", holder_text(was)),
+    }
+}
+
+/// Breaking the lock needs `--yes` or a `y` at the prompt.
+fn confirmed(a: &UnlockArgs, key: &str, who: &str) -> Result<(), Error> {
     if !a.yes && !confirm(&format!("Break the lock on {key} held by {who}? [y/N] ")) {
         return Err(Error::InvalidInput {
             what: "unlock --force".into(),
@@ -69,4 +91,45 @@ fn confirm(question: &str) -> bool {
     eprint!("{question}");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder() -> LeaseHolder {
+        LeaseHolder {
+            holder: "jenkins@ci (pid 42)".into(),
+            since: "2026-11-29T20:00:00Z".into(),
+            expires: "2026-11-29T20:02:00Z".into(),
+            expires_at: None,
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn the_holder_since_and_expiry_are_shown_in_text_and_json() {
+        let h = holder();
+        let text = shown("L", Some(&h), OutputFormat::Text);
+        for part in [
+            "held by jenkins@ci (pid 42)",
+            "since   2026-11-29T20:00:00Z",
+            "expires 2026-11-29T20:02:00Z",
+            "--force",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        assert_eq!(
+            shown("L", None, OutputFormat::Text),
+            "No lock is held on L.\n"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&shown("L", Some(&h), OutputFormat::Json)).unwrap();
+        assert_eq!(v["held"], true);
+        assert_eq!(v["holder"]["holder"], "jenkins@ci (pid 42)");
+        assert_eq!(v["holder"]["expires"], "2026-11-29T20:02:00Z");
+        let v: serde_json::Value =
+            serde_json::from_str(&broken("L", &h, OutputFormat::Json)).unwrap();
+        assert_eq!(v["broken"], true);
+    }
 }

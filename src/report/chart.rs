@@ -1,5 +1,6 @@
-//! The report's chart: an inline SVG with three panels on one time axis (the new color's share, its 5XX
-//! rate, its latency), thresholds as dashed lines and step/rollback markers. Pure: data in, markup out.
+//! The report's chart: an inline SVG with four panels on one time axis (the new color's share; both
+//! colors' 5XX rate, latency and requests per poll, the stable color's dashed), thresholds as dashed
+//! red lines and step/rollback markers. Pure: data in, markup out.
 
 use std::fmt::Write;
 
@@ -60,20 +61,30 @@ pub struct Marker {
 pub struct ChartData {
     /// The new color (`green`/`blue`), for labels and the share line's color.
     pub color: String,
+    /// The stable color, for labels.
+    pub stable_color: String,
     /// Seconds from the start to the end of the run.
     pub span: f64,
     /// The new color's share in percent, at each change.
     pub share: Vec<Point>,
     /// The new color's 5XX rate in percent, per poll.
     pub error_rate: Series,
+    /// The stable color's 5XX rate in percent, per poll.
+    pub stable_error_rate: Series,
     /// The error rate threshold in percent.
     pub max_error_rate: f64,
     /// The new color's latency in seconds, per poll.
     pub latency: Series,
+    /// The stable color's latency in seconds, per poll.
+    pub stable_latency: Series,
     /// The latency threshold in seconds.
     pub max_latency: f64,
     /// The latency statistic (`p99`, `Average`).
     pub latency_statistic: String,
+    /// The new color's requests in the window each poll read.
+    pub requests: Series,
+    /// The stable color's requests in the same windows.
+    pub stable_requests: Series,
     /// Step and rollback markers.
     pub markers: Vec<Marker>,
 }
@@ -276,28 +287,56 @@ fn series(svg: &mut String, s: &Series, class: &str, x: Scale, y: Scale) {
     }
 }
 
+/// A series nothing is judged on (the stable color's, dashed grey; the request volume): its line and
+/// small marks.
+fn plain_series(svg: &mut String, s: &Series, class: &str, x: Scale, y: Scale) {
+    for run in s.runs.iter().filter(|r| !r.is_empty()) {
+        let _ = write!(
+            svg,
+            r##"<polyline class="series {class}" points="{}"/>"##,
+            points(run, x, y)
+        );
+    }
+    for &((t, v), _) in &s.marks {
+        let _ = write!(
+            svg,
+            r##"<circle class="poll {class}" cx="{:.1}" cy="{:.1}" r="2.5"/>"##,
+            x.at(t),
+            y.at(v)
+        );
+    }
+}
+
+/// The y range of a panel: the largest value of either series or the threshold, with room above.
+fn ymax(a: &Series, b: &Series, threshold: f64) -> f64 {
+    nice_ceiling(a.max().max(b.max()).max(threshold) * 1.15)
+}
+
 /// The chart as an inline `<svg id="chart">`.
 pub fn svg(d: &ChartData) -> String {
-    let height = TOP + 3.0 * PANEL + 2.0 * GAP + 40.0;
+    let height = TOP + 4.0 * PANEL + 3.0 * GAP + 40.0;
     let span = d.span.max(1.0);
     // A little room after the last event so a final rollback shows.
     let x = Scale::new((0.0, span * 1.03), (LEFT, WIDTH - RIGHT));
-    let tops = [TOP, TOP + PANEL + GAP, TOP + 2.0 * (PANEL + GAP)];
+    let tops = [0.0, 1.0, 2.0, 3.0].map(|i| TOP + i * (PANEL + GAP));
+    let (new, stable) = (&d.color, &d.stable_color);
     let mut s = String::new();
     let _ = write!(
         s,
-        r##"<svg id="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-labelledby="chart-title"><title id="chart-title">{} share, 5XX rate and latency over time</title>"##,
-        escape(&d.color)
+        r##"<svg id="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-labelledby="chart-title"><title id="chart-title">{} share; {} and {} 5XX rate, latency and requests over time</title>"##,
+        escape(new),
+        escape(new),
+        escape(stable)
     );
     s.push_str(
-        "<style>.grid{stroke:#e5e7eb}.frame{fill:none;stroke:#9ca3af}.tick,.threshold-label,.marker-label{font:11px sans-serif;fill:#4b5563}.panel-title{font:bold 13px sans-serif;fill:#111827}.threshold{stroke:#b91c1c;stroke-width:1.5}.threshold-label{fill:#b91c1c}.series{fill:none;stroke-width:2}.error-rate{stroke:#ea580c}.latency{stroke:#7c3aed}.poll.pass{fill:#16a34a}.poll.fail{fill:#dc2626}.marker{stroke:#6b7280;stroke-dasharray:2 3}.marker.alarm{stroke:#dc2626;stroke-dasharray:none;stroke-width:1.5}.marker-label.alarm{fill:#dc2626;font-weight:bold}.empty{font:italic 12px sans-serif;fill:#6b7280}</style>",
+        "<style>.grid{stroke:#e5e7eb}.frame{fill:none;stroke:#9ca3af}.tick,.threshold-label,.marker-label{font:11px sans-serif;fill:#4b5563}.panel-title{font:bold 13px sans-serif;fill:#111827}.threshold{stroke:#b91c1c;stroke-width:1.5}.threshold-label{fill:#b91c1c}.series{fill:none;stroke-width:2}.error-rate{stroke:#ea580c}.latency{stroke:#7c3aed}.requests{stroke:#0891b2}.series.stable{stroke:#6b7280;stroke-dasharray:5 3;stroke-width:1.5}.poll.pass{fill:#16a34a}.poll.fail{fill:#dc2626}.poll.stable{fill:#6b7280}.poll.requests{fill:#0891b2}.marker{stroke:#6b7280;stroke-dasharray:2 3}.marker.alarm{stroke:#dc2626;stroke-dasharray:none;stroke-width:1.5}.marker-label.alarm{fill:#dc2626;font-weight:bold}.empty{font:italic 12px sans-serif;fill:#6b7280}</style>",
     );
 
     // Share of the new color: a step line.
     let y = panel(
         &mut s,
         tops[0],
-        &format!("{} share of traffic (%)", d.color),
+        &format!("{new} share of traffic (%)"),
         100.0,
         |v| format!("{v:.0}%"),
     );
@@ -306,18 +345,17 @@ pub fn svg(d: &ChartData) -> String {
         let _ = write!(
             s,
             r##"<polyline class="series share" stroke="{}" points="{}"/>"##,
-            share_stroke(&d.color),
+            share_stroke(new),
             points(&share, x, y)
         );
     }
 
-    // Error rate (percent) against its threshold.
-    let ymax = nice_ceiling(d.error_rate.max().max(d.max_error_rate) * 1.15);
+    // Error rate (percent) of both colors against the threshold.
     let y = panel(
         &mut s,
         tops[1],
-        &format!("{} 5XX rate (%) per poll", d.color),
-        ymax,
+        &format!("5XX rate (%) per poll: {new} solid, {stable} dashed"),
+        ymax(&d.error_rate, &d.stable_error_rate, d.max_error_rate),
         |v| format!("{}%", trim(v)),
     );
     threshold(
@@ -326,22 +364,27 @@ pub fn svg(d: &ChartData) -> String {
         d.max_error_rate,
         &format!("max {}%", trim(d.max_error_rate)),
     );
+    plain_series(
+        &mut s,
+        &d.stable_error_rate,
+        "stable error-rate-stable",
+        x,
+        y,
+    );
     series(&mut s, &d.error_rate, "error-rate", x, y);
     if d.error_rate.marks.is_empty() {
-        empty(
-            &mut s,
-            tops[1],
-            "no error rate judged (too few requests or no polls)",
-        );
+        empty(&mut s, tops[1], "no requests counted (no polls with data)");
     }
 
-    // Latency (seconds) against its threshold.
-    let ymax = nice_ceiling(d.latency.max().max(d.max_latency) * 1.15);
+    // Latency (seconds) of both colors against the threshold.
     let y = panel(
         &mut s,
         tops[2],
-        &format!("{} latency ({}) per poll", d.color, d.latency_statistic),
-        ymax,
+        &format!(
+            "latency ({}) per poll: {new} solid, {stable} dashed",
+            d.latency_statistic
+        ),
+        ymax(&d.latency, &d.stable_latency, d.max_latency),
         seconds_label,
     );
     threshold(
@@ -350,13 +393,28 @@ pub fn svg(d: &ChartData) -> String {
         d.max_latency,
         &format!("max {}", seconds_label(d.max_latency)),
     );
+    plain_series(&mut s, &d.stable_latency, "stable latency-stable", x, y);
     series(&mut s, &d.latency, "latency", x, y);
     if d.latency.marks.is_empty() {
         empty(&mut s, tops[2], "no latency datapoints");
     }
 
+    // Request volume of both colors: what each poll's numbers rest on.
+    let y = panel(
+        &mut s,
+        tops[3],
+        &format!("requests in each poll's window: {new} solid, {stable} dashed"),
+        ymax(&d.requests, &d.stable_requests, 0.0),
+        trim,
+    );
+    plain_series(&mut s, &d.stable_requests, "stable requests-stable", x, y);
+    plain_series(&mut s, &d.requests, "requests", x, y);
+    if d.requests.marks.is_empty() && d.stable_requests.marks.is_empty() {
+        empty(&mut s, tops[3], "no requests counted");
+    }
+
     // Time axis under the last panel, with vertical grid lines through all panels.
-    let bottom = tops[2] + PANEL;
+    let bottom = tops[3] + PANEL;
     let step = time_step(span);
     let mut t = 0.0;
     while t <= span + 1e-9 {
@@ -427,15 +485,27 @@ mod tests {
         error_rate.push(7.0, Some(20.0), true);
         let mut latency = Series::default();
         latency.push(4.0, Some(0.05), false);
+        let mut stable_error_rate = Series::default();
+        stable_error_rate.push(4.0, Some(0.5), false);
+        stable_error_rate.push(6.0, Some(0.4), false);
+        let mut requests = Series::default();
+        requests.push(4.0, Some(40.0), false);
+        let mut stable_requests = Series::default();
+        stable_requests.push(4.0, Some(360.0), false);
         ChartData {
             color: "green".into(),
+            stable_color: "blue".into(),
             span: 10.0,
             share: vec![(0.0, 0.0), (1.0, 10.0), (8.0, 0.0)],
             error_rate,
+            stable_error_rate,
             max_error_rate: 1.0,
             latency,
+            stable_latency: Series::default(),
             max_latency: 1.0,
             latency_statistic: "Average".into(),
+            requests,
+            stable_requests,
             markers: vec![Marker {
                 t: 8.0,
                 label: "rollback <now>".into(),
@@ -515,6 +585,24 @@ mod tests {
             2
         );
         assert_eq!(svg.matches("<polyline class=\"series latency\"").count(), 1);
+        assert_eq!(
+            svg.matches("<polyline class=\"series stable error-rate-stable\"")
+                .count(),
+            1,
+            "the stable color's 5XX rate beside the new one's: {svg}"
+        );
+        assert_eq!(
+            svg.matches("<polyline class=\"series stable latency-stable\"")
+                .count(),
+            0,
+            "no stable latency line without stable latency data"
+        );
+        assert!(
+            svg.contains("<polyline class=\"series requests\"")
+                && svg.contains("<polyline class=\"series stable requests-stable\""),
+            "both colors' request volume: {svg}"
+        );
+        assert!(svg.contains("green solid, blue dashed"), "{svg}");
         assert_eq!(svg.matches("class=\"threshold\"").count(), 2);
         assert!(
             svg.contains(">max 1%<") && svg.contains(">max 1 s<"),

@@ -14,6 +14,7 @@ use albflip::history::HistoryStore;
 use albflip::local::{
     CounterMetrics, CounterSource, FileLock, HistoryFile, StateDir, LOCAL_WINDOW,
 };
+use albflip::model::Color;
 use albflip::ports::{Lock, Provider, Routes, TokioClock};
 use albflip::traffic::neutral::{self, Change, Status};
 use albflip::traffic::ChangeOptions;
@@ -25,6 +26,7 @@ use crate::args::{
     PromoteArgs, RollbackArgs, ShiftArgs, UnlockArgs,
 };
 use crate::commands::common::{emit, heartbeat, stop_when_lost, warn_when_quiet, write_report};
+use crate::paint::Paint;
 use crate::{exit, lifecycle, live, progress, render, signals, spec};
 
 /// A router on this host, as the commands drive it.
@@ -126,24 +128,38 @@ pub async fn status<L: LocalRouter>(r: &L, s: &LocalSettings, g: &GlobalArgs) ->
             }
             format!("{v}\n")
         }
-        OutputFormat::Text => status_text(&status, holder.as_ref(), &s.state_dir),
+        OutputFormat::Text => status_text(
+            &status,
+            holder.as_ref(),
+            &s.state_dir,
+            Paint::stdout(g.output),
+        ),
     };
     emit(&out, g);
     warn_when_quiet(&status.warnings, g);
     Ok(exit::SUCCESS)
 }
 
-fn status_text(s: &Status, holder: Option<&albflip::ports::LeaseHolder>, dir: &StateDir) -> String {
-    let mut out = format!("Route       {}\nStable      {}\n", s.route, s.stable);
+fn status_text(
+    s: &Status,
+    holder: Option<&albflip::ports::LeaseHolder>,
+    dir: &StateDir,
+    paint: Paint,
+) -> String {
+    let mut out = format!(
+        "Route       {}\nStable      {}\n",
+        s.route,
+        paint.color_name(s.stable)
+    );
     if let Some(d) = &s.deployment {
         out.push_str(&format!(
             "Deployment  {} of {} ({}), step {} of {}, {}; started by {}, updated {}\n",
             d.id,
-            d.target,
+            paint.color_name(d.target),
             d.strategy,
             d.step,
             d.steps.len(),
-            d.phase.as_str(),
+            paint.phase(d.phase, d.phase.as_str()),
             d.started_by,
             d.updated
         ));
@@ -160,12 +176,13 @@ fn status_text(s: &Status, holder: Option<&albflip::ports::LeaseHolder>, dir: &S
         "\n  {:<6} {:>7} {:>8}  {}\n",
         "COLOR", "TRAFFIC", "HEALTHY", "SERVERS"
     ));
-    for (name, c) in [("blue", &s.blue), ("green", &s.green)] {
+    for (color, c) in [(Color::Blue, &s.blue), (Color::Green, &s.green)] {
+        let health = format!("{:>8}", format!("{}/{}", c.health.healthy, c.health.total));
         out.push_str(&format!(
-            "  {:<6} {:>6}% {:>8}  {}\n",
-            name,
+            "  {} {:>6}% {}  {}\n",
+            paint.color(color, format!("{:<6}", color.as_str())),
             c.percent,
-            format!("{}/{}", c.health.healthy, c.health.total),
+            paint.health(c.health.healthy, c.health.total, c.percent, health),
             c.backend
         ));
     }
@@ -176,9 +193,9 @@ fn status_text(s: &Status, holder: Option<&albflip::ports::LeaseHolder>, dir: &S
         ));
         for m in &s.members {
             out.push_str(&format!(
-                "  {:<16} {:<6} {:>6} {:>10}\n",
+                "  {:<16} {} {:>6} {:>10}\n",
                 m.name,
-                m.color.as_str(),
+                paint.color(m.color, format!("{:<6}", m.color.as_str())),
                 m.weight,
                 m.configured_weight
                     .map_or_else(|| "-".into(), |w| w.to_string())
@@ -186,7 +203,10 @@ fn status_text(s: &Status, holder: Option<&albflip::ports::LeaseHolder>, dir: &S
         }
     }
     for w in &s.warnings {
-        out.push_str(&format!("\nWARNING: {}\n", crate::naming::text(w)));
+        out.push_str(&format!(
+            "\n{}\n",
+            paint.warn(format!("WARNING: {}", crate::naming::text(w)))
+        ));
     }
     out
 }
@@ -424,7 +444,7 @@ pub async fn check<L: LocalRouter>(
             crate::naming::json::check(&mut v, &report.checks);
             format!("{v}\n")
         }
-        OutputFormat::Text => render::check_text(&report),
+        OutputFormat::Text => render::check_text(&report, Paint::stdout(g.output)),
     };
     emit(&text, g);
     Ok(exit::for_check(report.passed()))
@@ -439,27 +459,21 @@ pub async fn unlock<L: LocalRouter>(
 ) -> Result<u8, Error> {
     let lock = FileLock::new(s.state_dir.clone());
     let key = r.lock_key();
-    let Some(current) = lock.holder(&key).await.map_err(Error::Read)? else {
-        if !g.quiet {
-            println!("No lock is held on {key}.");
-        }
+    use crate::commands::unlock::{broken, holder_text, shown};
+    let current = lock.holder(&key).await.map_err(Error::Read)?;
+    let (Some(current), true) = (&current, a.force) else {
+        emit(&shown(&key, current.as_ref(), g.output), g);
         return Ok(exit::SUCCESS);
     };
-    let who = format!(
-        "{} since {} (expires {})",
-        current.holder, current.since, current.expires
-    );
-    if !(a.force && a.yes) {
+    if !a.yes {
         return Err(Error::InvalidInput {
-            what: "unlock".into(),
-            why: format!("the lock on {key} is held by {who}"),
+            what: "unlock --force".into(),
+            why: format!("the lock on {key} is held by {}", holder_text(current)),
             fix: "If that run is dead, pass --force --yes to break the lock".into(),
         });
     }
     lock.force_release(&key).await.map_err(Error::Read)?;
-    if !g.quiet {
-        println!("Broke the lock on {key} held by {who}.");
-    }
+    emit(&broken(&key, current, g.output), g);
     Ok(exit::SUCCESS)
 }
 
@@ -505,18 +519,19 @@ async fn run_engine<L: LocalRouter>(
         InterruptArg::Hold => OnInterrupt::Hold,
         InterruptArg::Rollback => OnInterrupt::Rollback,
     };
-    let cancel = signals::interrupts();
+    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
+        .then(|| Arc::new(live::LiveView::new(g.verbose > 0)));
+    let say = live::say(live.as_ref());
+    let cancel = signals::interrupts(say.clone());
     let held = take_lock(r, s).await?;
-    stop_when_lost(Some(&held), &cancel);
+    stop_when_lost(Some(&held), &cancel, say);
     let clock = TokioClock::new();
     let metrics = CounterMetrics::start(r.counters(), clock, spec.window.period);
     let printer = Arc::new(progress::Printer::new(g.output, g.verbose > 0, g.quiet));
     let collected = Collect::default();
-    let live = (g.output == OutputFormat::Text && !g.quiet && live::LiveView::wanted())
-        .then(|| live::LiveView::new(g.verbose > 0));
     let beat = live.is_none().then(|| heartbeat(printer.clone()));
     let screen: &dyn Observer = match &live {
-        Some(view) => view,
+        Some(view) => view.as_ref(),
         None => printer.as_ref(),
     };
     let observer = albflip::events::Both(screen, &collected);
@@ -531,6 +546,9 @@ async fn run_engine<L: LocalRouter>(
         Run::Promote => engine.promote(target, &spec).await,
         Run::Shift => engine.shift(target, &spec).await,
     };
+    if let Some(view) = &live {
+        view.finish();
+    }
     if let Some(h) = beat {
         h.abort();
     }
@@ -540,11 +558,23 @@ async fn run_engine<L: LocalRouter>(
     release(held).await;
     let events = collected.events();
     if let Some(path) = &bake.report {
-        write_report(path, &r.lock_key(), &spec, &events, &result, g);
+        let ctx = crate::report::Context {
+            named: None,
+            route: r.lock_key(),
+            runner: albflip::state::identity_from_env(),
+        };
+        write_report(path, &ctx, &spec, &events, &result, g);
     }
     let outcome = result?;
     let blast = albflip::events::blast_radius(events.iter().map(|(_, e)| e));
-    render::summary(&outcome, None, blast.as_ref(), g.output, g.quiet);
+    render::summary(
+        &outcome,
+        None,
+        blast.as_ref(),
+        g.output,
+        g.quiet,
+        g.verbose > 0,
+    );
     if spec.ungated && g.output == OutputFormat::Text {
         println!("UNGATED: no step of this run was judged by the gates (--no-gates)");
     }

@@ -301,6 +301,8 @@ struct Fixtures {
     /// A loopback port that accepts connections and never answers (an instance metadata endpoint
     /// that hangs, as on a laptop where 169.254.169.254 is a black hole).
     hanging: std::net::TcpListener,
+    /// AWS config and credentials files with the profiles `default`, `staging` and `production`.
+    aws_files: std::path::PathBuf,
 }
 
 fn fixtures() -> Fixtures {
@@ -334,8 +336,18 @@ fn fixtures() -> Fixtures {
         weighted(&[(&s.blue_tg, 50), (&s.blue_tg, 50)], None),
     );
     let hanging = std::net::TcpListener::bind("127.0.0.1:0").expect("hanging port");
+    let aws_files = dir_with_file(
+        "config",
+        "[default]\nregion = us-east-1\n[profile staging]\nregion = us-east-1\n",
+    );
+    std::fs::write(
+        aws_files.join("credentials"),
+        "[production]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("credentials file");
     Fixtures {
         hanging,
+        aws_files,
         s,
         other,
         loose_tg,
@@ -371,6 +383,20 @@ fn vars(fx: &Fixtures) -> Vars {
         ("lb", fx.s.lb_name()),
         ("blue_tg", fx.s.blue_tg.clone()),
         ("blue_name", tg_name(&fx.s.blue_tg)),
+        // The blue target group's name misspelt.
+        (
+            "blue_typo",
+            tg_name(&fx.s.blue_tg).replace("-blue-", "-bleu-"),
+        ),
+        // The AWS profile files.
+        (
+            "aws_config",
+            fx.aws_files.join("config").display().to_string(),
+        ),
+        (
+            "aws_credentials",
+            fx.aws_files.join("credentials").display().to_string(),
+        ),
         ("loose_name", tg_name(&fx.loose_tg)),
         // The other stack (another load balancer).
         ("other_listener", fx.other.listener_arn.clone()),
@@ -496,9 +522,63 @@ static CATALOGUE: &[Case] = &[
         name: "steps with another strategy",
         cmd: Cmd::Plan,
         args: &["--strategy", "immediate", "--steps", "10,100"],
-        input: &["--steps"],
-        fix: &["--strategy gradual"],
+        input: &["--steps / --strategy", "the strategy is immediate"],
+        fix: &["make the strategy gradual"],
         ..FLAG
+    },
+    // Issue 21: a conflict is named by the real source of each value.
+    Case {
+        name: "steps with another strategy",
+        env: &[("ALBFLIP_STRATEGY", "canary")],
+        cmd: Cmd::Plan,
+        args: &["--steps", "10,100"],
+        input: &["--steps / ALBFLIP_STRATEGY", "the strategy is canary"],
+        fix: &["make the strategy gradual"],
+        ..ENV
+    },
+    Case {
+        name: "steps with another strategy",
+        toml: Some("{route}[strategy]\nstrategy = \"immediate\"\n"),
+        env: &[("ALBFLIP_STEPS", "10,100")],
+        cmd: Cmd::PlanOnly,
+        input: &[
+            "ALBFLIP_STEPS / albflip.toml [strategy] strategy",
+            "the strategy is immediate",
+        ],
+        fix: &["make the strategy gradual"],
+        ..TOML
+    },
+    Case {
+        name: "the route named two ways",
+        env: &[
+            ("ALBFLIP_ENVIRONMENT", "prod"),
+            ("ALBFLIP_APPLICATION", "shop"),
+        ],
+        cmd: Cmd::Shift,
+        input: &[
+            "--listener-arn / ALBFLIP_ENVIRONMENT",
+            "each names the route",
+        ],
+        fix: &["Keep one of them"],
+        ..ENV
+    },
+    Case {
+        name: "environment without application",
+        env: &[("ALBFLIP_ENVIRONMENT", "prod")],
+        args: &["status"],
+        input: &["--application", "ALBFLIP_ENVIRONMENT"],
+        fix: &["fix or unset ALBFLIP_ENVIRONMENT"],
+        ..ENV
+    },
+    Case {
+        name: "test header and test listener",
+        toml: Some("{route}[test-traffic]\nheader = \"X-Test=1\"\nlistener-port = 8080\n"),
+        cmd: Cmd::PlanOnly,
+        input: &[
+            "albflip.toml [test-traffic] header and albflip.toml [test-traffic] listener-port",
+        ],
+        fix: &["Name one of them only"],
+        ..TOML
     },
     Case {
         name: "steps not increasing",
@@ -966,8 +1046,11 @@ static CATALOGUE: &[Case] = &[
         name: "two routes",
         toml: Some("[target]\nload-balancer = \"{lb}\"\nlistener-arn = \"{other_listener}\"\n"),
         cmd: Cmd::ShiftOnly,
-        input: &["listener-arn", "load-balancer"],
-        fix: &["Name the route one way only"],
+        input: &[
+            "albflip.toml [target] listener-arn / albflip.toml [target] load-balancer",
+            "each names the route",
+        ],
+        fix: &["Keep one of them"],
         ..TOML
     },
     Case {
@@ -1009,6 +1092,23 @@ static CATALOGUE: &[Case] = &[
         input: &["--green", "{loose_name}", "not in the forward action"],
         fix: &["Name a target group of that action"],
         ..FLAG
+    },
+    // Issue 21: a target group name not found comes with the closest names of the region.
+    Case {
+        name: "misspelt target group",
+        cmd: Cmd::Shift,
+        args: &["--blue", "{blue_typo}"],
+        input: &["blue target group \"{blue_typo}\" not found"],
+        fix: &["Did you mean \"{blue_name}\"", "--blue"],
+        ..FLAG
+    },
+    Case {
+        name: "misspelt target group",
+        env: &[("ALBFLIP_BLUE", "{blue_typo}")],
+        cmd: Cmd::Shift,
+        input: &["blue target group \"{blue_typo}\" not found"],
+        fix: &["Did you mean \"{blue_name}\""],
+        ..ENV
     },
     Case {
         name: "the same group as blue and green",
@@ -1112,6 +1212,46 @@ static CATALOGUE: &[Case] = &[
         absent: &["endpoint unreachable"],
         max_secs: 10,
         ..ENV
+    },
+    // Issue 21: a profile that does not exist is refused even with keys in the environment (the SDK
+    // would take the keys and ignore the profile). The harness sets AWS_ACCESS_KEY_ID for every row.
+    Case {
+        name: "profile that does not exist, keys in the environment",
+        env: &[
+            ("AWS_CONFIG_FILE", "{aws_config}"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "{aws_credentials}"),
+        ],
+        cmd: Cmd::Shift,
+        args: &["--profile", "stagign"],
+        input: &[
+            "--profile \"stagign\"",
+            "no such AWS profile in {aws_config} or {aws_credentials}",
+        ],
+        fix: &["Did you mean \"staging\"", "default, production, staging"],
+        ..FLAG
+    },
+    Case {
+        name: "profile that does not exist, keys in the environment",
+        env: &[
+            ("ALBFLIP_PROFILE", "nope"),
+            ("AWS_CONFIG_FILE", "{aws_config}"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "{aws_credentials}"),
+        ],
+        cmd: Cmd::Shift,
+        input: &["ALBFLIP_PROFILE \"nope\"", "no such AWS profile"],
+        fix: &["default, production, staging"],
+        ..ENV
+    },
+    Case {
+        name: "profile that does not exist, keys in the environment",
+        toml: Some("{route}[aws]\nprofile = \"nope\"\n"),
+        cmd: Cmd::ShiftOnly,
+        input: &[
+            "albflip.toml [aws] profile \"nope\"",
+            "no such AWS profile in /dev/null",
+        ],
+        fix: &["Create it", "albflip.toml [aws] profile unset"],
+        ..TOML
     },
     Case {
         name: "unreachable endpoint",

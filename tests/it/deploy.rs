@@ -166,6 +166,26 @@ fn a_healthy_deployment_on_periods_published_late_completes() {
         .filter(|e| e["event"] == "gate_evaluated")
         .any(|e| e["results"][0]["verdict"] == "pass");
     assert!(judged, "no poll judged the error rate: {}", r.stdout);
+    // Before each step's first period is published (3 s late), the run says it waits for data and
+    // when it gives up: the step's expected length plus the extension (by default the bake, 3 s).
+    let waits: Vec<&serde_json::Value> = ev
+        .iter()
+        .filter(|e| e["event"] == "waiting_for_data")
+        .collect();
+    assert!(!waits.is_empty(), "no wait for data said: {}", r.stdout);
+    for w in waits {
+        let (elapsed, length, gives_up) = (
+            w["elapsed_seconds"].as_f64().unwrap(),
+            w["step_seconds"].as_f64().unwrap(),
+            w["gives_up_seconds"].as_f64().unwrap(),
+        );
+        assert_eq!(gives_up, length + 3.0, "{w}");
+        assert!(elapsed < gives_up, "{w}");
+        assert_eq!(
+            w["reason"], "no metric period after the step's write is published yet",
+            "{w}"
+        );
+    }
     assert_completed_on_green(&s, Some((false, None)));
 }
 

@@ -57,13 +57,32 @@ fn a_second_run_on_a_locked_listener_exits_4_naming_the_holder_and_unlock_breaks
             .iter()
             .map(|x| x.to_string()),
     );
-    let r = run(&unlock);
-    assert_eq!(r.code, 2, "{r:?}");
+    // Issue 21: plain `unlock` shows the holder, since when and the expiry, and exits 0.
+    let r = run(&unlock).ok();
+    for part in [
+        "held by ".to_string(),
+        format!("(pid {pid})"),
+        "since   ".to_string(),
+        "expires ".to_string(),
+        "albflip unlock --force".to_string(),
+    ] {
+        assert!(r.stdout.contains(&part), "{part:?} missing: {}", r.stdout);
+    }
+    let mut json = unlock.clone();
+    json.extend(["--output".to_string(), "json".to_string()]);
+    let v = run(&json).ok().json();
+    assert_eq!(v["held"], true, "{v}");
     assert!(
-        r.stderr.contains(&format!("(pid {pid})")) && r.stderr.contains("--force"),
-        "{}",
-        r.stderr
+        v["holder"]["holder"]
+            .as_str()
+            .is_some_and(|h| h.contains(&format!("(pid {pid})"))),
+        "{v}"
     );
+    assert!(
+        v["holder"]["since"].is_string() && v["holder"]["expires"].is_string(),
+        "{v}"
+    );
+    assert_eq!(v["lock"], s.listener_arn.as_str(), "{v}");
     let mut force = unlock.clone();
     force.push("--force".into());
     let r = run(&force);
@@ -75,6 +94,9 @@ fn a_second_run_on_a_locked_listener_exits_4_naming_the_holder_and_unlock_breaks
     assert_eq!(first.wait().expect("wait").code(), Some(130));
     let r = run(&unlock).ok();
     assert!(r.stdout.contains("No lock is held"), "{}", r.stdout);
+    let v = run(&json).ok().json();
+    assert_eq!(v["held"], false, "{v}");
+    assert!(v["holder"].is_null(), "{v}");
 
     // A stale lock (its holder was killed) is broken with --force --yes.
     let (mut second, _lines) = start_until_weights(&deploy_args(&s, &lock, "60s"));

@@ -290,3 +290,61 @@ fn completions_and_the_man_page_end_quietly_when_the_reader_stops() {
         assert!(!first.is_empty());
     }
 }
+
+/// Issue 21: `-v` lists API calls and every gate, `-vv` adds debug logs (albflip's: settings, each API
+/// call, the lock), `-vvv` everything, the SDK's own included. Without `-vv` no debug line is printed.
+#[test]
+fn verbosity_levels_log_as_documented() {
+    let s = stack(None);
+    let shift = |v: &str, pct: &str| {
+        run(&args(
+            &[&s.by_arn()],
+            &[v, "shift", "--target", "green", "--percentage", pct],
+        ))
+        .ok()
+    };
+    let one = shift("-v", "10");
+    assert!(
+        one.stdout
+            .contains("elasticloadbalancing:ModifyListener x1"),
+        "-v lists the API calls: {}",
+        one.stdout
+    );
+    assert!(
+        !one.stderr.contains("DEBUG"),
+        "no debug line with -v: {}",
+        one.stderr
+    );
+    let two = shift("-vv", "20");
+    let debug: Vec<&str> = two
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" DEBUG "))
+        .collect();
+    assert!(
+        debug
+            .iter()
+            .any(|l| l.contains("API call") && l.contains("elasticloadbalancing:ModifyListener")),
+        "-vv logs each API call: {}",
+        two.stderr
+    );
+    assert!(
+        debug.iter().any(|l| l.contains("AWS SDK configured")),
+        "-vv logs the SDK set-up: {}",
+        two.stderr
+    );
+    assert!(
+        debug.iter().all(|l| l.contains(" albflip::")),
+        "-vv logs albflip's own debug lines, not the SDK's: {}",
+        two.stderr
+    );
+    let three = run(&args(&[&s.by_arn()], &["-vvv", "status"])).ok();
+    assert!(
+        three
+            .stderr
+            .lines()
+            .any(|l| l.contains(" DEBUG ") && l.contains("aws_")),
+        "-vvv adds the SDK's own debug logs: {}",
+        three.stderr
+    );
+}

@@ -346,6 +346,79 @@ async fn no_traffic_under_each_no_data_policy() {
     assert_eq!(greens(&alb), vec![10, 25, 50, 75, 100]);
 }
 
+/// The wait for data is announced at each poll with when it ends, and the step fails for want of data
+/// exactly then: what the live view counts down ("waiting for data, gives up in 20 s") is the engine's
+/// own limit, from the run's settings (the bake, `max_bake_extension`, the lag and period).
+#[tokio::test(start_paused = true)]
+async fn the_wait_for_data_says_when_it_gives_up_and_gives_up_then() {
+    let none = |_: &MetricContext| -> Sample { (traffic(0.0, 0.0), traffic(0.0, 0.0)).into() };
+    let extension = Duration::from_secs(60);
+    for judge in [JudgeKind::Sequential, JudgeKind::Threshold] {
+        let alb = Arc::new(InMemoryAlb::new());
+        let p = BakePolicy {
+            on_no_data: NoDataPolicy::Wait,
+            max_bake_extension: extension,
+            ..policy()
+        };
+        let gates = GateThresholds {
+            judge,
+            ..GateThresholds::default()
+        };
+        let run = deploy(&alb, &spec(gradual(), p, gates), none).await;
+        let at = |wanted: fn(&Event) -> bool| {
+            run.events
+                .iter()
+                .find(|(_, e)| wanted(e))
+                .map(|(t, _)| *t)
+                .unwrap()
+        };
+        let written = at(|e| matches!(e, Event::WeightsApplied { .. }));
+        let failed = at(|e| matches!(e, Event::RollingBack { .. }));
+        let waits: Vec<(f64, f64, &str)> = run
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::WaitingForData {
+                    elapsed_seconds,
+                    gives_up_seconds,
+                    reason,
+                    ..
+                } => Some((*elapsed_seconds, *gives_up_seconds, reason.as_str())),
+                _ => None,
+            })
+            .collect();
+        // The first poll (30 s) comes before the first 60 s period after the write is published: the
+        // wait for it ends at the step's expected length plus the extension.
+        let length = albflip::plan::step_length(BAKE, Duration::ZERO, PERIOD);
+        assert_eq!(
+            waits.first().copied(),
+            Some((
+                30.0,
+                (length + extension).as_secs_f64(),
+                "no metric period after the step's write is published yet"
+            )),
+            "{judge:?}"
+        );
+        // Then the periods hold no request: the wait ends at the bake plus the extension, when the
+        // step fails.
+        let last = waits.last().unwrap();
+        assert_eq!(last.1, (BAKE + extension).as_secs_f64(), "{judge:?}");
+        assert!(last.0 < last.1 && last.2.contains("green"), "{last:?}");
+        assert_eq!(
+            failed.duration_since(written).unwrap(),
+            BAKE + extension,
+            "{judge:?}: failed when announced"
+        );
+        assert!(matches!(
+            run.result.unwrap(),
+            Outcome::RolledBack {
+                failure: Failure::NoData { .. },
+                ..
+            }
+        ));
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_breach_shorter_than_the_failure_threshold_does_not_roll_back() {
     let alb = Arc::new(InMemoryAlb::new());

@@ -254,6 +254,14 @@ fn green_killed_mid_step_is_rolled_back() {
         "{}",
         second.stderr
     );
+    // Issue 21: plain `unlock` shows the holder, since when and the expiry, and exits 0.
+    let unlock = s.run(&["unlock"]);
+    assert_eq!(unlock.code, 0, "{unlock:?}");
+    assert!(
+        unlock.stdout.contains("held by") && unlock.stdout.contains("expires "),
+        "{}",
+        unlock.stdout
+    );
     std::thread::sleep(Duration::from_millis(1500));
     s.green.kill();
     let run = wait_exit(child);

@@ -119,6 +119,13 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                         .into(),
                     }));
                 }
+                self.emit(Event::WaitingForData {
+                    step: n,
+                    elapsed_seconds: elapsed.as_secs_f64(),
+                    step_seconds: length.as_secs_f64(),
+                    gives_up_seconds: limit.as_secs_f64(),
+                    reason: "no metric period after the step's write is published yet".into(),
+                });
                 continue;
             };
             let query = self.query_between(routes, spec, window.start, window.end);
@@ -186,6 +193,9 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 }),
                 None => tracker.judge_step(&policy, &report, progress),
             };
+            let waits_for_data = matches!(decision, BakeDecision::Continue)
+                && !report.has_data
+                && policy.on_no_data == crate::plan::NoDataPolicy::Wait;
             self.emit(Event::GateEvaluated {
                 step: n,
                 elapsed_seconds: elapsed.as_secs_f64(),
@@ -202,6 +212,16 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
                 }
                 .into(),
             });
+            if waits_for_data {
+                // `BakeTracker::judge_step` gives up waiting at the bake plus the extension.
+                self.emit(Event::WaitingForData {
+                    step: n,
+                    elapsed_seconds: elapsed.as_secs_f64(),
+                    step_seconds: length.as_secs_f64(),
+                    gives_up_seconds: (policy.bake + policy.max_bake_extension).as_secs_f64(),
+                    reason: no_data_reason(spec, &observation),
+                });
+            }
             match decision {
                 BakeDecision::Continue => {}
                 BakeDecision::Passed => return Ok(Baked::Passed),
@@ -434,6 +454,19 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             period: spec.window.period,
             latency_statistic: spec.gates.latency_statistic,
         }
+    }
+}
+
+/// Why a poll had nothing to judge: the sequential judge needs one request to the new color since the
+/// step's write, the threshold judge `min_requests` in the window.
+fn no_data_reason(spec: &DeploySpec, observation: &Observation) -> String {
+    let new = spec.plan.target;
+    match spec.gates.judge {
+        JudgeKind::Threshold => format!(
+            "{} of the {} requests to {new} needed in the window",
+            observation.new.requests, spec.gates.min_requests
+        ),
+        _ => format!("no request to {new} since the step's write yet"),
     }
 }
 

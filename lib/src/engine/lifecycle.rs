@@ -306,10 +306,15 @@ fn test_traffic(
     test: &crate::config::TestTrafficSection,
 ) -> Result<Option<TestTraffic>, crate::Error> {
     if let Some(header) = &test.header {
-        if test.listener_arn.is_some() || test.listener_port.is_some() {
+        let listener = if test.listener_arn.is_some() {
+            Some(Input::TestListenerArn)
+        } else {
+            test.listener_port.map(|_| Input::TestListenerPort)
+        };
+        if let Some(listener) = listener {
             return Err(crate::Error::invalid(
                 Input::TestHeader,
-                crate::text!({given Input::TestHeader}, " and a test listener"),
+                crate::text!({given Input::TestHeader}, " and ", {given listener}),
                 "test traffic goes either to a test listener or, by a header, through the production listener",
                 "Name one of them only",
             ));

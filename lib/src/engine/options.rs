@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::config::{GatesSection, StrategySection};
-use crate::engine::spec::{DeploySpec, MetricWindow};
+use crate::engine::spec::{zero_bake, DeploySpec, MetricWindow};
 use crate::error::Error;
 use crate::model::{Color, Percent};
 use crate::plan::judge::{InvalidJudge, JudgeKind, DEFAULT_CONFIDENCE};
@@ -575,22 +575,6 @@ fn check_record_fits(plan: &Plan, ungated: bool) -> Result<(), Error> {
         gated: !ungated,
     };
     crate::state::check_record_fits(&record)
-}
-
-/// The refusal of a zero bake for a gated run; `what` names the value where it was given.
-pub(crate) fn zero_bake(what: Text) -> Error {
-    Error::invalid(
-        Input::Bake,
-        what,
-        "a zero bake passes every step at once without a single judged period: the gates would be off",
-        text!(
-            "Give a bake of at least one metric period (e.g. ",
-            {input Input::Bake},
-            " 3m), or ",
-            {input Input::NoGates},
-            " for a deliberately ungated deployment"
-        ),
-    )
 }
 
 fn named(in_code: bool, input: Input, key: &str) -> Text {

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use crate::error::Error;
 use crate::events::{Event, SplitView};
 use crate::hooks::Stage;
-use crate::model::Split;
+use crate::model::{Color, Split};
 use crate::plan::Step;
 use crate::ports::{CapacityPool, Clock, MetricSource, Provider, Routes};
 use crate::state::{Phase, STABLE_TAG};
@@ -63,6 +63,10 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             strategy: run.spec.strategy.clone(),
             steps: steps.iter().map(|s| s.percent.get()).collect(),
             split: run.routes.split().into(),
+            backends: crate::events::Backends {
+                blue: (&run.routes.backend(Color::Blue)).into(),
+                green: (&run.routes.backend(Color::Green)).into(),
+            },
         });
         if run.spec.ungated {
             self.emit(Event::Warning {

@@ -4,10 +4,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::events::SplitView;
+use crate::input::{Input, Text};
 use crate::model::Color;
 use crate::plan::decide::Failure;
 use crate::plan::{BakePolicy, GateThresholds, Plan};
+use crate::text;
 
 /// Where the metrics window sits relative to now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,11 +125,27 @@ impl DeploySpec {
     pub fn check_judged(&self) -> Result<(), crate::Error> {
         let zero = self.plan.steps.iter().any(|s| s.bake.is_zero()) || self.policy.bake.is_zero();
         if zero && !self.ungated {
-            return Err(super::options::zero_bake(crate::text!(
+            return Err(zero_bake(crate::text!(
                 {given crate::input::Input::Bake},
                 " 0s"
             )));
         }
         Ok(())
     }
+}
+
+/// The refusal of a zero bake for a gated run; `what` names the value where it was given.
+pub(crate) fn zero_bake(what: Text) -> Error {
+    Error::invalid(
+        Input::Bake,
+        what,
+        "a zero bake passes every step at once without a single judged period: the gates would be off",
+        text!(
+            "Give a bake of at least one metric period (e.g. ",
+            {input Input::Bake},
+            " 3m), or ",
+            {input Input::NoGates},
+            " for a deliberately ungated deployment"
+        ),
+    )
 }

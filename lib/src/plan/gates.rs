@@ -104,7 +104,7 @@ pub struct GateThresholds {
     /// Which judge decides the error rate, its increase over the stable color and the latency
     /// against the stable color: sequential (the default) or threshold (the window against the
     /// thresholds at every poll, with `min_requests` and the failure threshold).
-    pub judge: crate::plan::judge::JudgeKind,
+    pub judge: crate::plan::judge_choice::JudgeKind,
     /// The sequential judge's confidence in percent (default 99.8: a healthy step fails at most 0.2 %
     /// of the time, a 5-step deployment at most 1 %).
     pub confidence: f64,
@@ -122,8 +122,8 @@ impl Default for GateThresholds {
             max_error_rate_increase: 0.005,
             max_latency_increase: DEFAULT_MAX_LATENCY_INCREASE,
             alarms: Vec::new(),
-            judge: crate::plan::judge::JudgeKind::Sequential,
-            confidence: crate::plan::judge::DEFAULT_CONFIDENCE,
+            judge: crate::plan::judge_choice::JudgeKind::Sequential,
+            confidence: crate::plan::judge_choice::DEFAULT_CONFIDENCE,
         }
     }
 }

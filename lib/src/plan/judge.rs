@@ -87,15 +87,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+pub use crate::plan::judge_choice::{InvalidJudge, JudgeKind, DEFAULT_CONFIDENCE};
+
 use crate::model::Color;
 use crate::plan::gates::{
     ColorMetrics, GateKind, GateReport, GateResult, GateThresholds, Observation, Period,
     PeriodCounts, Verdict,
 };
-
-/// The default confidence in percent: 99.8 %, so a deployment of 5 steps rolls back a healthy release
-/// at most 1 % of the time (`alpha = 0.002` per step).
-pub const DEFAULT_CONFIDENCE: f64 = 99.8;
 
 /// Fewest requests of each color in a period for that period to compare latency percentiles.
 pub const LATENCY_MIN_REQUESTS: f64 = 50.0;
@@ -105,44 +103,6 @@ pub const SHIFTS: [f64; 10] = [0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.
 
 /// Log-odds shifts of the latency sign test, from `q = 1/2` (`q` = 0.62 to 0.993).
 pub const LATENCY_SHIFTS: [f64; 5] = [0.5, 1.0, 2.0, 3.0, 5.0];
-
-/// Which judge decides a step's error rate and latency against the stable color.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum JudgeKind {
-    /// Anytime-valid sequential tests over the step's periods (this module).
-    #[default]
-    Sequential,
-    /// The window's rates against the thresholds at every poll ([`crate::plan::gates::evaluate`]).
-    Threshold,
-}
-
-/// A string that is not a judge.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a judge: use sequential or threshold")]
-pub struct InvalidJudge(pub String);
-
-impl std::str::FromStr for JudgeKind {
-    type Err = InvalidJudge;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "sequential" => Ok(JudgeKind::Sequential),
-            "threshold" => Ok(JudgeKind::Threshold),
-            _ => Err(InvalidJudge(s.to_string())),
-        }
-    }
-}
-
-impl std::fmt::Display for JudgeKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            JudgeKind::Sequential => "sequential",
-            JudgeKind::Threshold => "threshold",
-        })
-    }
-}
 
 /// What the sequential judge tests. Rates are fractions (0.01 = 1 %).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -5,6 +5,7 @@
 pub mod decide;
 pub mod gates;
 pub mod judge;
+pub mod judge_choice;
 pub mod strategy;
 pub mod window;
 

@@ -56,6 +56,12 @@ pub trait AlbInventory: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Option<TargetGroupInfo>, ApiError>> + Send;
 
+    /// The names of every target group in the region, for a "did you mean" when a name is not found. A
+    /// backend that cannot list them keeps this default: none.
+    fn target_group_names(&self) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send {
+        std::future::ready(Ok(Vec::new()))
+    }
+
     /// The target group with ARN `arn`, if it exists.
     fn target_group(
         &self,

@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl CallCounter {
-    /// Records one call of `operation` (e.g. `elasticloadbalancing:ModifyListener`).
+    /// Records one call of `operation` (e.g. `elasticloadbalancing:ModifyListener`), and logs it at
+    /// debug level (`-vv`).
     pub fn record(&self, operation: &str) {
+        tracing::debug!(%operation, "API call");
         if let Ok(mut map) = self.0.lock() {
             *map.entry(operation.to_string()).or_default() += 1;
         }

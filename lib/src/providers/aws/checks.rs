@@ -5,75 +5,13 @@
 use crate::error::Error;
 use crate::input::{Input, Text};
 use crate::model::{Color, Split};
-use crate::ports::{ApiError, ApiErrorKind, TargetHealth};
+use crate::ports::{ApiErrorKind, TargetHealth};
 use crate::providers::aws::api::Alb;
 use crate::providers::aws::arn::TargetGroupArn;
+use crate::providers::aws::known_health::KnownHealth;
 use crate::providers::aws::resolve::{Resolved, STABLE_TAG};
 use crate::providers::aws::route::{self, ForwardAction, RouteId, RouteSnapshot};
-use crate::providers::aws::sticky::{self, Release};
 use crate::providers::aws::write::unwritable;
-
-/// Target health read ahead of [`check_health`] (a rollback reads it alongside the route's discovery, see
-/// [`crate::providers::aws::resolve`]), by target group: the answer or the error, as a fresh read gives.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct KnownHealth {
-    health: Vec<(TargetGroupArn, Result<TargetHealth, ApiError>)>,
-    /// How a rollback releases stickiness, when read ahead with the health.
-    release: Option<Release>,
-}
-
-impl KnownHealth {
-    /// Reads the health of each of `groups`, all at once.
-    pub(crate) async fn read<A: Alb>(alb: &A, groups: &[&TargetGroupArn]) -> KnownHealth {
-        let answers = futures_util::future::join_all(groups.iter().map(|g| alb.health(g))).await;
-        KnownHealth {
-            health: groups.iter().map(|g| (*g).clone()).zip(answers).collect(),
-            release: None,
-        }
-    }
-
-    /// [`KnownHealth::read`] and, at the same time, how a rollback releases the stickiness of a route
-    /// between `blue` and `green` ([`sticky::target_groups_release`]), so that a rollback spends no
-    /// round trip of its own on it.
-    pub(crate) async fn read_for_rollback<A: Alb>(
-        alb: &A,
-        groups: &[&TargetGroupArn],
-        blue: &TargetGroupArn,
-        green: &TargetGroupArn,
-    ) -> KnownHealth {
-        let (mut known, release) = tokio::join!(
-            KnownHealth::read(alb, groups),
-            sticky::target_groups_release(alb, blue, green)
-        );
-        known.release = Some(release);
-        known
-    }
-
-    /// How a rollback releases stickiness, if it was read ahead.
-    pub(crate) fn release(&self) -> Option<Release> {
-        self.release
-    }
-
-    /// Whether the health of `group` is known.
-    pub(crate) fn has(&self, group: &TargetGroupArn) -> bool {
-        self.health.iter().any(|(g, _)| g == group)
-    }
-
-    /// Both sets of answers.
-    pub(crate) fn merge(mut self, other: KnownHealth) -> KnownHealth {
-        self.health.extend(other.health);
-        self.release = self.release.or(other.release);
-        self
-    }
-
-    /// The health of `group`: as known, or read now.
-    async fn of<A: Alb>(&self, alb: &A, group: &TargetGroupArn) -> Result<TargetHealth, ApiError> {
-        match self.health.iter().find(|(g, _)| g == group) {
-            Some((_, answer)) => answer.clone(),
-            None => alb.health(group).await,
-        }
-    }
-}
 
 /// Records `stable` as the stable color on each of `routes`.
 pub(crate) async fn tag_stable<A: Alb>(

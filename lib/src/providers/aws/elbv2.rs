@@ -470,6 +470,23 @@ impl AlbInventory for ElbV2 {
         self.describe_target_groups(None, Some(arn)).await
     }
 
+    async fn target_group_names(&self) -> Result<Vec<String>, ApiError> {
+        let op = self.op("DescribeTargetGroups");
+        let pages = self
+            .client
+            .describe_target_groups()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(&op, e))?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.target_groups())
+            .filter_map(|tg| tg.target_group_name().map(String::from))
+            .collect())
+    }
+
     async fn tags(&self, arns: &[&str]) -> Result<BTreeMap<String, Tags>, ApiError> {
         let op = self.op("DescribeTags");
         let out = self

@@ -27,6 +27,7 @@
 //! - [`pools`]: the colors' capacity, Auto Scaling or ECS, as one [`crate::ports::CapacityPool`]
 //!   ([`AwsPools`]).
 //! - [`sdk`]: one place where region, profile, endpoint, timeouts, retries and the HTTP client are set.
+//! - [`profiles`]: the AWS profile albflip is told to use exists (the SDK's own parser).
 //! - [`cloudwatch`]: gate observations from CloudWatch ([`CloudWatch`]).
 //! - [`dynamodb`]: the deployment lock ([`DynamoLock`]).
 //! - [`elbv2`]: the ALB router and inventory ([`ElbV2`]).
@@ -47,9 +48,11 @@ pub mod elbv2;
 pub mod errors;
 pub mod http;
 pub mod iam;
+pub mod known_health;
 pub mod lockstep;
 pub mod pools;
 pub mod preflight;
+pub mod profiles;
 pub mod resolve;
 pub mod route;
 pub mod router;

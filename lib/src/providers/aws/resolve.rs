@@ -1,7 +1,7 @@
 //! Resolving what to act on: from what the user named (a listener ARN, a load balancer and port, target
 //! group names or ARNs, or nothing) to a live route with known blue and green target groups.
 
-use crate::input::Input;
+use crate::input::{Input, Text};
 use crate::text;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,8 +12,8 @@ use crate::model::{Color, Split, Stickiness};
 use crate::ports::{ApiError, ApiErrorKind, Backend, Labels, Tags};
 use crate::providers::aws::api::{listener_arns, Alb};
 use crate::providers::aws::arn::{ListenerArn, LoadBalancerArn, RuleArn, TargetGroupArn};
-use crate::providers::aws::checks::KnownHealth;
 use crate::providers::aws::cloudwatch::{LOAD_BALANCER_DIMENSION, TARGET_GROUP_DIMENSION};
+use crate::providers::aws::known_health::KnownHealth;
 use crate::providers::aws::lockstep::{self, LeftAlone, Lockstep, Peer};
 use crate::providers::aws::route::{self, ColorGroups, ForwardAction, RouteId, RouteSnapshot};
 use crate::providers::aws::sticky;
@@ -545,6 +545,18 @@ async fn pair_load_balancer<A: Alb>(
         })
 }
 
+/// A pair's target group that does not exist, with the closest names when it was given by name.
+async fn pair_group_missing<A: Alb>(alb: &A, group: &GroupRef) -> Error {
+    let suggestion = match group {
+        GroupRef::Name(name) => did_you_mean(alb, name).await,
+        GroupRef::Arn(_) => Text::new(),
+    };
+    Error::NotFound {
+        what: text!({input Input::Pair}, format!(": target group {:?}", group.to_string())),
+        fix: suggestion.lit("Give a target group name or ARN of this region"),
+    }
+}
+
 /// A pair's target group (name or ARN), which must be attached to the pair's load balancer.
 async fn pair_group<A: Alb>(
     alb: &A,
@@ -552,20 +564,17 @@ async fn pair_group<A: Alb>(
     given: &str,
     lb: &LoadBalancerArn,
 ) -> Result<TargetGroupArn, Error> {
-    let found = match given.parse::<GroupRef>()? {
-        GroupRef::Arn(arn) => alb.target_group(&arn).await,
-        GroupRef::Name(name) => alb.find_target_group(&name).await,
+    let group = given.parse::<GroupRef>()?;
+    let found = match &group {
+        GroupRef::Arn(arn) => alb.target_group(arn).await,
+        GroupRef::Name(name) => alb.find_target_group(name).await,
     };
     let info = match found {
         Ok(Some(info)) => info,
-        Ok(None) => None.ok_or_else(|| Error::NotFound {
-            what: text!({input Input::Pair}, format!(": target group {given:?}")),
-            fix: "Give a target group name or ARN of this region".into(),
-        })?,
-        Err(e) if e.kind == ApiErrorKind::NotFound => Err(Error::NotFound {
-            what: text!({input Input::Pair}, format!(": target group {given:?}")),
-            fix: "Give a target group name or ARN of this region".into(),
-        })?,
+        Ok(None) => return Err(pair_group_missing(alb, &group).await),
+        Err(e) if e.kind == ApiErrorKind::NotFound => {
+            return Err(pair_group_missing(alb, &group).await)
+        }
         Err(e) => return Err(Error::Read(e)),
     };
     // A group no route forwards to yet (green, before a single-group forward's first shift) belongs to
@@ -870,15 +879,30 @@ async fn lookup<A: Alb>(
                 Ok(Some(info)) => Ok(info.arn),
                 Ok(None) => Err(Error::NotFound {
                     what: format!("{color} target group {name:?}").into(),
-                    fix: hint,
+                    fix: did_you_mean(alb, name).await.then(hint),
                 }),
                 Err(e) if e.kind == ApiErrorKind::NotFound => Err(Error::NotFound {
                     what: format!("{color} target group {name:?}").into(),
-                    fix: hint,
+                    fix: did_you_mean(alb, name).await.then(hint),
                 }),
                 Err(e) => Err(Error::Read(e)),
             }
         }
+    }
+}
+
+/// The target groups of the region whose names are closest to a `name` that was not found, as "Did you
+/// mean ...? ", or nothing. One more read, on this error path only; when it fails, no suggestion.
+async fn did_you_mean<A: Alb>(alb: &A, name: &str) -> Text {
+    let known = alb.target_group_names().await.unwrap_or_default();
+    let close: Vec<String> = crate::suggest::closest(name, &known)
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect();
+    match close.as_slice() {
+        [] => Text::new(),
+        [one] => text!(format!("Did you mean {one}? ")),
+        [init @ .., last] => text!(format!("Did you mean {} or {last}? ", init.join(", "))),
     }
 }
 
@@ -991,10 +1015,11 @@ async fn sibling_by_name<A: Alb>(
 ) -> Result<TargetGroupArn, Error> {
     let other = color.other();
     let name = sibling_name(single.name(), color).ok_or_else(|| {
-        Error::invalid_text(
-            format!("--{other}"),
+        Error::invalid(
+            Input::target_group(other),
+            text!({input Input::target_group(other)}),
             format!("the route forwards to {} only and the {other} target group cannot be derived from its name", single.name()),
-            format!("Name the {other} target group with --{other}"),
+            text!(format!("Name the {other} target group with "), {input Input::target_group(other)}),
         )
     })?;
     match alb.find_target_group(&name).await.map_err(Error::Read)? {

@@ -167,7 +167,7 @@ impl<A: Alb> Routes for AlbRoutes<'_, A> {
             split,
             force,
             min_healthy,
-            &checks::KnownHealth::default(),
+            &crate::providers::aws::known_health::KnownHealth::default(),
         )
         .await
     }

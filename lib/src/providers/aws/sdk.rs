@@ -172,6 +172,8 @@ pub async fn load_config(settings: &AwsSettings) -> Result<SdkConfig, Error> {
         loader = loader.region(Region::new(region.clone()));
     }
     if let Some(profile) = &settings.profile {
+        // Before anything else: the SDK would take the environment's keys over a missing profile.
+        super::profiles::check_exists(profile).await?;
         loader = loader.profile_name(profile);
     }
     if let Some(url) = &settings.endpoint_url {
@@ -179,6 +181,12 @@ pub async fn load_config(settings: &AwsSettings) -> Result<SdkConfig, Error> {
         loader = loader.endpoint_url(url);
     }
     let config = loader.load().await;
+    tracing::debug!(
+        region = ?config.region().map(|r| r.to_string()),
+        profile = ?settings.profile,
+        endpoint = ?settings.endpoint_url,
+        "AWS SDK configured"
+    );
     if config.region().is_none() {
         return Err(Error::invalid(
             Input::Region,

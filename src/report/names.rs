@@ -1,0 +1,97 @@
+//! Names for people in the report: a route, load balancer or target group by its name, not its ARN.
+//! The ARNs stay in the report's resource list (and in `title` attributes), never in its sentences.
+
+use albflip::aws::arn::{LoadBalancerArn, TargetGroupArn};
+use albflip::aws::route::RouteId;
+
+/// The name of one ELB resource from its ARN: `default action of listener ID on LB`, `listener rule
+/// ID of listener ID on LB`, `target group NAME`, `load balancer NAME`; `None` for anything else.
+pub fn of_arn(arn: &str) -> Option<String> {
+    if let Ok(route) = RouteId::parse(arn) {
+        return Some(crate::render::route_name(&route, false));
+    }
+    if let Ok(group) = TargetGroupArn::parse(arn) {
+        return Some(format!("target group {}", group.name()));
+    }
+    if let Ok(lb) = LoadBalancerArn::parse(arn) {
+        return Some(format!("load balancer {}", lb.name()));
+    }
+    None
+}
+
+/// Whether `c` can be part of an ELB ARN (`arn:aws:elasticloadbalancing:REGION:ACCOUNT:TYPE/…`).
+fn in_arn(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '-' | '_')
+}
+
+/// `text` with every ELB ARN in it replaced by its name ([`of_arn`]); other text, and ARNs of other
+/// services, as they are.
+pub fn without_arns(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("arn:") {
+        // An ARN starts a word: `warn:` is not one.
+        let starts_word = rest[..i].chars().next_back().is_none_or(|c| !in_arn(c));
+        let len = rest[i..]
+            .find(|c: char| !in_arn(c))
+            .unwrap_or(rest.len() - i);
+        let token = &rest[i..i + len];
+        out.push_str(&rest[..i]);
+        match of_arn(token).filter(|_| starts_word) {
+            Some(name) => out.push_str(&name),
+            None => out.push_str(token),
+        }
+        rest = &rest[i + len.max(1)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LISTENER: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-shop-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+    const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/prod-shop-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+    const GROUP: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/prod-shop-green-tg/73e2d6bc24d8a067";
+
+    #[test]
+    fn each_kind_of_arn_reads_as_its_name() {
+        assert_eq!(
+            of_arn(LISTENER).as_deref(),
+            Some("default action of listener f2f7dc8efc522ab2 on prod-shop-alb")
+        );
+        assert_eq!(
+            of_arn(RULE).as_deref(),
+            Some("listener rule 9683b2d02a6cabee of listener f2f7dc8efc522ab2 on prod-shop-alb")
+        );
+        assert_eq!(
+            of_arn(GROUP).as_deref(),
+            Some("target group prod-shop-green-tg")
+        );
+        assert_eq!(
+            of_arn("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/x/1").as_deref(),
+            Some("load balancer x")
+        );
+        assert_eq!(of_arn("arn:aws:sns:us-east-1:1:topic"), None);
+    }
+
+    #[test]
+    fn arns_in_a_sentence_become_names_and_the_rest_stays() {
+        let text = format!(
+            "requests with X-Test=1 on {LISTENER}; group ({GROUP}), warn: arn:aws:sns:x:1:t."
+        );
+        assert_eq!(
+            without_arns(&text),
+            "requests with X-Test=1 on default action of listener f2f7dc8efc522ab2 on prod-shop-alb; \
+             group (target group prod-shop-green-tg), warn: arn:aws:sns:x:1:t."
+        );
+        assert_eq!(
+            without_arns("no arn here, nor xarn:"),
+            "no arn here, nor xarn:"
+        );
+        assert_eq!(without_arns(""), "");
+    }
+}
