@@ -98,7 +98,8 @@ pub enum Command {
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
     /// The route's last deployments (id, who, when, strategy, outcome, the reason, how long), newest
-    /// first, from the lock table (each finished deploy, resume and promote adds one).
+    /// first, from the lock table (HAProxy, nginx: the state directory's history.json); each finished
+    /// deploy, resume and promote adds one.
     History(HistoryArgs),
     /// Print the least-privilege IAM policy (JSON) albflip needs for this route and lock table.
     IamPolicy,
@@ -620,12 +621,19 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "NAME|ARN",
-        env = "ALBFLIP_ECS_CLUSTER"
+        env = "ALBFLIP_ECS_CLUSTER",
+        help_heading = "Capacity, hooks and test traffic"
     )]
     pub ecs_cluster: Option<String>,
     /// Blue's ECS service (with --ecs-cluster) [default: the service whose load balancers name blue's
     /// target group].
-    #[arg(long, global = true, value_name = "NAME", env = "ALBFLIP_BLUE_SERVICE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "ALBFLIP_BLUE_SERVICE",
+        help_heading = "Capacity, hooks and test traffic"
+    )]
     pub blue_service: Option<String>,
     /// Green's ECS service (with --ecs-cluster) [default: the service whose load balancers name
     /// green's target group].
@@ -633,7 +641,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "NAME",
-        env = "ALBFLIP_GREEN_SERVICE"
+        env = "ALBFLIP_GREEN_SERVICE",
+        help_heading = "Capacity, hooks and test traffic"
     )]
     pub green_service: Option<String>,
     /// Configuration file [default: ./albflip.toml when present].
@@ -690,14 +699,21 @@ pub struct GlobalArgs {
     pub verbose: u8,
     /// What moves the traffic: an AWS Application Load Balancer, or HAProxy through its runtime API
     /// [default: aws; albflip.toml [target] router].
-    #[arg(long, global = true, value_enum, env = "ALBFLIP_ROUTER")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "ALBFLIP_ROUTER",
+        help_heading = "Router"
+    )]
     pub router: Option<RouterArg>,
     /// HAProxy's runtime API: a unix socket (`stats socket PATH level admin`) or tcp:HOST:PORT.
     #[arg(
         long,
         global = true,
         value_name = "PATH",
-        env = "ALBFLIP_HAPROXY_SOCKET"
+        env = "ALBFLIP_HAPROXY_SOCKET",
+        help_heading = "Router"
     )]
     pub haproxy_socket: Option<String>,
     /// The HAProxy backend whose blue and green servers share the traffic.
@@ -705,7 +721,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "NAME",
-        env = "ALBFLIP_HAPROXY_BACKEND"
+        env = "ALBFLIP_HAPROXY_BACKEND",
+        help_heading = "Router"
     )]
     pub haproxy_backend: Option<String>,
     /// The nginx upstream file albflip owns and rewrites (your nginx.conf includes it).
@@ -713,7 +730,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "FILE",
-        env = "ALBFLIP_NGINX_UPSTREAM_FILE"
+        env = "ALBFLIP_NGINX_UPSTREAM_FILE",
+        help_heading = "Router"
     )]
     pub nginx_upstream_file: Option<PathBuf>,
     /// The upstream block in that file whose blue and green servers share the traffic.
@@ -721,7 +739,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "NAME",
-        env = "ALBFLIP_NGINX_UPSTREAM"
+        env = "ALBFLIP_NGINX_UPSTREAM",
+        help_heading = "Router"
     )]
     pub nginx_upstream: Option<String>,
     /// nginx's access log, written in albflip's JSON log_format (the README's nginx section).
@@ -729,7 +748,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "FILE",
-        env = "ALBFLIP_NGINX_ACCESS_LOG"
+        env = "ALBFLIP_NGINX_ACCESS_LOG",
+        help_heading = "Router"
     )]
     pub nginx_access_log: Option<PathBuf>,
     /// The command that reloads nginx, run by sh -c [default: nginx -s reload].
@@ -737,7 +757,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "CMD",
-        env = "ALBFLIP_NGINX_RELOAD_COMMAND"
+        env = "ALBFLIP_NGINX_RELOAD_COMMAND",
+        help_heading = "Router"
     )]
     pub nginx_reload_command: Option<String>,
     /// The command that tests nginx's configuration, run by sh -c [default: nginx -t].
@@ -745,7 +766,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "CMD",
-        env = "ALBFLIP_NGINX_TEST_COMMAND"
+        env = "ALBFLIP_NGINX_TEST_COMMAND",
+        help_heading = "Router"
     )]
     pub nginx_test_command: Option<String>,
     /// nginx's pid file, to check that a reload started new workers [default: /run/nginx.pid].
@@ -753,15 +775,28 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "FILE",
-        env = "ALBFLIP_NGINX_PID_FILE"
+        env = "ALBFLIP_NGINX_PID_FILE",
+        help_heading = "Router"
     )]
     pub nginx_pid_file: Option<PathBuf>,
     /// With --router nginx, the path each server answers health probes on [default: /].
-    #[arg(long, global = true, value_name = "PATH", env = "ALBFLIP_HEALTH_PATH")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "ALBFLIP_HEALTH_PATH",
+        help_heading = "Router"
+    )]
     pub health_path: Option<String>,
-    /// Where a router on this host (HAProxy, nginx) keeps albflip's state file and lock [default:
-    /// /var/lib/albflip].
-    #[arg(long, global = true, value_name = "DIR", env = "ALBFLIP_STATE_DIR")]
+    /// Where a router on this host (HAProxy, nginx) keeps albflip's state file, lock and history
+    /// [default: /var/lib/albflip].
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "ALBFLIP_STATE_DIR",
+        help_heading = "Router"
+    )]
     pub state_dir: Option<PathBuf>,
 }
 

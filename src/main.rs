@@ -22,27 +22,30 @@ mod scaling;
 mod settings;
 mod signals;
 mod spec;
+mod usage;
 
 use std::future::Future;
 use std::process::ExitCode;
 
 use albflip::Error;
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 use args::{Cli, Command};
 use exit::Failed;
 use settings::Settings;
 
 fn main() -> ExitCode {
-    let command = Cli::command();
+    let command = usage::command();
     let parsed = command
         .clone()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
-    let (cli, matches) = match parsed {
+    let (mut cli, matches) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return clap_error(e, &command),
     };
+    // What the subcommand's help does not show cannot change what it does.
+    usage::forget_unused(&mut cli);
     let origins = origins::Origins::new(&command, &matches);
     naming::init(origins.clone());
     ExitCode::from(dispatch(&cli, &origins))
@@ -66,6 +69,22 @@ fn dispatch(cli: &Cli, origins: &origins::Origins) -> u8 {
             Err(e) => return finish(Err(Failed::from(e)), cli, origins),
         },
     };
+    let name = usage::command_name(&cli.command);
+    if router != args::RouterArg::Aws && !usage::uses(name, "router") {
+        let flag = if router == args::RouterArg::Haproxy {
+            "haproxy"
+        } else {
+            "nginx"
+        };
+        let e = Error::InvalidInput {
+            what: format!("--router {flag}"),
+            why: format!("albflip {name} is for the ALB only"),
+            fix: format!(
+                "Run it without --router {flag} (and without [target] router in albflip.toml)"
+            ),
+        };
+        return finish(Err(Failed::from(e)), cli, origins);
+    }
     match router {
         args::RouterArg::Haproxy => {
             return on_local(cli, origins, "haproxy", routers::haproxy::resolve)
@@ -177,6 +196,7 @@ where
             Command::Plan(a) => local::plan(a, &r, &s, g).await,
             Command::Check(a) => local::check(a, &r, &s, g).await,
             Command::Unlock(a) => local::unlock(a, &r, &s, g).await,
+            Command::History(a) => local::history(a, &r, &s, g).await,
             _ => Err(Error::InvalidInput {
                 what: format!("--router {flag}"),
                 why: "this command is for the ALB only (Auto Scaling, IAM)".into(),

@@ -1,6 +1,7 @@
 //! The deployments a route has seen: one [`HistoryEntry`] per finished run (deploy, resume, promote),
 //! kept in a [`HistoryStore`] (the lock table's DynamoDB table on AWS, in items of their own that
-//! never collide with the lease) for `albflip history`.
+//! never collide with the lease; `history.json` in the state directory of a local router,
+//! [`crate::local::HistoryFile`]) for the CLI's history command.
 
 use std::time::{Duration, SystemTime};
 

@@ -1,13 +1,10 @@
 //! `albflip completions SHELL`: a completion script, from the clap definition.
 
-use clap::CommandFactory;
-
-use crate::args::Cli;
 use crate::exit;
 
 /// Prints the completion script for `shell`. A reader that stops early (`| head -1`) is not an error.
 pub fn run(shell: clap_complete::Shell) -> u8 {
-    let mut cmd = Cli::command();
+    let mut cmd = crate::usage::for_completions();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "albflip", &mut script);
     write_out(&script, "the completion script")
@@ -30,13 +27,17 @@ pub fn write_out(bytes: &[u8], what: &str) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn every_shell_gets_a_script() {
         for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh] {
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "albflip", &mut script);
+            clap_complete::generate(
+                shell,
+                &mut crate::usage::for_completions(),
+                "albflip",
+                &mut script,
+            );
             assert!(String::from_utf8_lossy(&script).contains("albflip"));
         }
     }
@@ -47,7 +48,7 @@ mod tests {
         let mut script = Vec::new();
         clap_complete::generate(
             clap_complete::Shell::Fish,
-            &mut Cli::command(),
+            &mut crate::usage::for_completions(),
             "albflip",
             &mut script,
         );

@@ -1,5 +1,5 @@
-//! `albflip history`: the route's last deployments, from the lock table; and the entry a run adds to it
-//! when it ends.
+//! `albflip history`: the route's last deployments, from the lock table (HAProxy and nginx: the state
+//! directory's history file, `routers/local.rs`); and the entry a run adds to it when it ends.
 
 use std::time::SystemTime;
 
@@ -29,15 +29,19 @@ pub async fn run(a: &HistoryArgs, settings: Settings, g: &GlobalArgs) -> Result<
         .recent(&key, a.limit)
         .await
         .map_err(|e| locking::missing_table(Error::Read(e), &table))?;
-    let out = match g.output {
+    emit(&render(&key, &entries, g.output), g);
+    Ok(exit::SUCCESS)
+}
+
+/// The history of `route` as the output format wants it (the same on every router).
+pub fn render(route: &str, entries: &[HistoryEntry], output: OutputFormat) -> String {
+    match output {
         OutputFormat::Json => format!(
             "{}\n",
-            serde_json::json!({"route": key, "deployments": entries})
+            serde_json::json!({"route": route, "deployments": entries})
         ),
-        OutputFormat::Text => text(&key, &entries),
-    };
-    emit(&out, g);
-    Ok(exit::SUCCESS)
+        OutputFormat::Text => text(route, entries),
+    }
 }
 
 /// The history as aligned columns.

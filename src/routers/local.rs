@@ -1,5 +1,5 @@
-//! The commands on a router that runs on this host (HAProxy; nginx next): `status`, `shift`,
-//! `rollback`, `deploy`, `promote`, `plan`, `check` and `unlock`, the same for every such router. The
+//! The commands on a router that runs on this host (HAProxy, nginx): `status`, `shift`, `rollback`,
+//! `deploy`, `promote`, `plan`, `check`, `unlock` and `history`, the same for every such router. The
 //! library does the work: [`albflip::traffic::neutral`] for the traffic operations, the [`Engine`] for
 //! the gated runs, [`albflip::local`] for the state file, the file lock and the counters. A router
 //! plugs in through [`LocalRouter`].
@@ -10,7 +10,10 @@ use std::time::Duration;
 use albflip::config::FileConfig;
 use albflip::engine::{DeploySpec, Engine, OnInterrupt, Outcome};
 use albflip::events::{Collect, Observer};
-use albflip::local::{CounterMetrics, CounterSource, FileLock, StateDir, LOCAL_WINDOW};
+use albflip::history::HistoryStore;
+use albflip::local::{
+    CounterMetrics, CounterSource, FileLock, HistoryFile, StateDir, LOCAL_WINDOW,
+};
 use albflip::model::Color;
 use albflip::ports::{Lock, Provider, Routes, TokioClock};
 use albflip::traffic::neutral::{self, Change, Status};
@@ -19,8 +22,8 @@ use albflip::Error;
 use serde_json::json;
 
 use crate::args::{
-    BakeArgs, DeployArgs, GateArgs, GlobalArgs, InterruptArg, OutputFormat, PromoteArgs,
-    RollbackArgs, ShiftArgs, UnlockArgs,
+    BakeArgs, DeployArgs, GateArgs, GlobalArgs, HistoryArgs, InterruptArg, OutputFormat,
+    PromoteArgs, RollbackArgs, ShiftArgs, UnlockArgs,
 };
 use crate::commands::common::{emit, heartbeat, stop_when_lost, warn_when_quiet, write_report};
 use crate::paint::Paint;
@@ -474,6 +477,25 @@ pub async fn unlock<L: LocalRouter>(
     Ok(exit::SUCCESS)
 }
 
+/// `history`: the route's last deployments, from the state directory's history file, newest first.
+pub async fn history<L: LocalRouter>(
+    a: &HistoryArgs,
+    r: &L,
+    s: &LocalSettings,
+    g: &GlobalArgs,
+) -> Result<u8, Error> {
+    let key = r.lock_key();
+    let entries = HistoryFile::new(s.state_dir.clone())
+        .recent(&key, a.limit)
+        .await
+        .map_err(Error::Read)?;
+    emit(
+        &crate::commands::history::render(&key, &entries, g.output),
+        g,
+    );
+    Ok(exit::SUCCESS)
+}
+
 /// Which of the engine's runs to make.
 #[derive(Debug, Clone, Copy)]
 enum Run {
@@ -530,6 +552,9 @@ async fn run_engine<L: LocalRouter>(
     if let Some(h) = beat {
         h.abort();
     }
+    // The history is written while the lease is still held, so that the next run sees it.
+    let history = HistoryFile::new(s.state_dir.clone());
+    crate::commands::history::record(&history, &collected.events(), &result).await;
     release(held).await;
     let events = collected.events();
     if let Some(path) = &bake.report {

@@ -439,3 +439,95 @@ fn check_plan_a_canary_and_its_promotion_on_real_traffic() {
     let total = s.load.stop();
     assert_eq!(total.failed(), 0, "{total:?}");
 }
+
+/// The id of the deployment a run started, from its NDJSON.
+fn deployment_id(events: &[Value]) -> String {
+    events
+        .iter()
+        .find_map(|e| {
+            e["deployment_id"]
+                .as_str()
+                .filter(|_| e["event"] == "deployment_started")
+        })
+        .unwrap_or_else(|| panic!("no deployment started in {events:?}"))
+        .to_string()
+}
+
+/// Issue 21: on HAProxy, each deployment adds an entry to the state directory's history file, and
+/// `albflip history` lists them newest first, with their outcomes, as on the ALB.
+#[test]
+fn history_lists_a_completed_and_a_rolled_back_deployment_newest_first() {
+    let mut s = Stack::start();
+    s.haproxy.wait_status("app", "green1", "UP");
+    let empty = s.run(&["history"]);
+    assert_eq!(empty.code, 0, "{empty:?}");
+    assert!(
+        empty.stdout.contains("No deployment recorded"),
+        "{}",
+        empty.stdout
+    );
+
+    let passed = s.run(&deploy(&["--strategy", "immediate", "--bake", "3s"]));
+    assert_eq!(passed.code, 0, "{passed:?}");
+    assert_eq!(s.weights(), (0, 256));
+    let passed_id = deployment_id(&events(&passed.stdout));
+
+    // Back to blue, which now fails half of its requests: rolled back to green.
+    s.blue.fail_percent(50);
+    let mut to_blue = vec![
+        "deploy", "--target", "blue", "--steps", "50,100", "--bake", "20s",
+    ];
+    to_blue.extend_from_slice(FAST);
+    let failed = s.run(&to_blue);
+    assert_eq!(failed.code, 3, "rolled back: {failed:?}");
+    assert_eq!(s.weights(), (0, 256), "all traffic back on green");
+    let failed_id = deployment_id(&events(&failed.stdout));
+    s.load.stop();
+
+    let json = s.run(&["history", "--output", "json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let v: Value = serde_json::from_str(json.stdout.trim()).expect("history JSON");
+    assert!(
+        v["route"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("haproxy "),
+        "{v}"
+    );
+    let list = v["deployments"].as_array().expect("deployments");
+    assert_eq!(list.len(), 2, "{v}");
+    assert_eq!(list[0]["id"], failed_id.as_str(), "newest first: {v}");
+    assert_eq!(list[0]["outcome"], "rolled_back");
+    assert_eq!(list[0]["target"], "blue");
+    assert!(
+        !list[0]["reason"].as_str().unwrap_or_default().is_empty(),
+        "the failing gate is the reason: {v}"
+    );
+    assert_eq!(list[1]["id"], passed_id.as_str());
+    assert_eq!(list[1]["outcome"], "completed");
+    assert_eq!(list[1]["target"], "green");
+    for e in list {
+        assert!(e["seconds"].as_f64().unwrap_or_default() > 0.0, "{e}");
+        assert!(
+            !e["started_by"].as_str().unwrap_or_default().is_empty(),
+            "{e}"
+        );
+    }
+
+    let text = s.run(&["history", "--limit", "1"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        text.stdout.contains("newest first") && text.stdout.contains("rolled back"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        !text.stdout.contains(&passed_id),
+        "--limit 1: {}",
+        text.stdout
+    );
+    assert!(
+        s.state.join("history.json").exists(),
+        "the history lives in the state directory"
+    );
+}

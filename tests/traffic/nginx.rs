@@ -452,3 +452,52 @@ fn nginx_check_and_plan_write_nothing() {
     );
     assert_eq!(s.nginx.upstream_text(), before);
 }
+
+/// Issue 21: on nginx too, each deployment adds an entry to the state directory's history file and
+/// `albflip history` lists them newest first: here a rolled-back one, then a completed one.
+#[test]
+fn nginx_history_lists_a_rolled_back_and_a_completed_deployment_newest_first() {
+    let mut s = Stack::start();
+    s.green.fail_percent(50);
+    let failed = s.run(&deploy(&["--steps", "50,100", "--bake", "20s"]));
+    assert_eq!(failed.code, 3, "rolled back: {failed:?}");
+    assert_eq!(s.weights(), (256, 0), "all traffic back on blue");
+    s.green.fail_percent(0);
+    let passed = s.run(&deploy(&["--strategy", "immediate", "--bake", "3s"]));
+    assert_eq!(passed.code, 0, "{passed:?}");
+    s.load.stop();
+    let id = |run: &Run| {
+        events(&run.stdout)
+            .iter()
+            .find(|e| e["event"] == "deployment_started")
+            .and_then(|e| e["deployment_id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| panic!("no deployment started: {run:?}"))
+    };
+    let json = s.run(&["history", "--output", "json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let v: Value = serde_json::from_str(json.stdout.trim()).expect("history JSON");
+    let list = v["deployments"].as_array().expect("deployments");
+    let got: Vec<(&str, &str)> = list
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or_default(),
+                e["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (id(&passed).as_str(), "completed"),
+            (id(&failed).as_str(), "rolled_back")
+        ],
+        "{v}"
+    );
+    let text = s.run(&["history"]);
+    assert!(
+        text.stdout.contains("completed") && text.stdout.contains("rolled back"),
+        "{}",
+        text.stdout
+    );
+}

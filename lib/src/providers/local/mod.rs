@@ -9,18 +9,22 @@
 //!   each route as keys and values, as the ALB keeps them in tags.
 //! - [`file_lock`]: [`FileLock`], the [`crate::ports::Lock`] over `locks.json` in the same directory,
 //!   with the lease, version and takeover rules of the port.
+//! - [`history_file`]: [`HistoryFile`], the [`crate::history::HistoryStore`] over `history.json` in
+//!   the same directory: each route's last [`history_file::HISTORY_KEEP`] finished runs.
 //! - [`counters`]: [`CounterMetrics`], a [`crate::ports::MetricSource`] over any [`CounterSource`]
 //!   (cumulative counters per server): sampled at every period boundary, answered as per-period deltas
 //!   with no publication lag.
 
 pub mod counters;
 pub mod file_lock;
+pub mod history_file;
 pub mod single_route;
 pub mod state_dir;
 pub mod state_file;
 
 pub use counters::{CounterMetrics, CounterSource, Cumulative, COUNTER_LABEL};
 pub use file_lock::FileLock;
+pub use history_file::HistoryFile;
 pub use state_dir::{StateDir, DEFAULT_STATE_DIR};
 pub use state_file::StateFile;
 
