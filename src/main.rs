@@ -6,6 +6,7 @@ mod args;
 mod arn_names;
 mod commands;
 mod exit;
+mod history_entry;
 mod lifecycle;
 mod live;
 mod locking;

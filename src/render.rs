@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use albflip::aws::resolve::StableSource;
 use albflip::aws::write::describe_forward;
 use albflip::model::Color;
+use albflip::state::Phase;
 use albflip::traffic::{ChangeOutcome, RouteStatus, Verification};
 use serde_json::json;
 
@@ -692,7 +693,7 @@ pub fn watch_text(r: &albflip::engine::WatchReport, now: std::time::SystemTime) 
         rec.id,
         rec.strategy,
         rec.target,
-        crate::commands::watch::phase_words(rec.phase),
+        phase_words(rec.phase),
         rec.step,
         rec.steps.len()
     );
@@ -749,6 +750,18 @@ fn number(v: f64) -> String {
         a if a >= 100.0 => format!("{v:.0}"),
         a if a >= 1.0 => format!("{v:.2}"),
         _ => format!("{v:.4}"),
+    }
+}
+
+/// The phase as the person reads it.
+pub fn phase_words(phase: Phase) -> &'static str {
+    match phase {
+        Phase::InProgress => "in progress",
+        Phase::AwaitingPromotion => "awaiting promotion",
+        Phase::Complete => "completed",
+        Phase::RolledBack => "rolled back",
+        Phase::Interrupted => "interrupted",
+        _ => "in an unknown phase",
     }
 }
 

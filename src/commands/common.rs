@@ -156,7 +156,7 @@ pub async fn run_engine(
     // The history is written while the lease is still held, so that the next run sees it.
     if let Some(table) = table.as_deref().filter(|_| held.is_some()) {
         let store = albflip::aws::DynamoLock::new(config, table, calls.clone());
-        super::history::record(&store, &collected.events(), &result).await;
+        crate::history_entry::record(&store, &collected.events(), &result).await;
     }
     if let Some(n) = &notifier {
         n.finish().await;

@@ -8,7 +8,6 @@ use albflip::engine::{Engine, WatchReport};
 use albflip::error::Text;
 use albflip::input::Next;
 use albflip::ports::TokioClock;
-use albflip::state::Phase;
 use albflip::Error;
 
 use super::common::{emit, Session};
@@ -85,17 +84,5 @@ fn look(report: &WatchReport, output: OutputFormat) -> String {
             format!("{v}\n")
         }
         OutputFormat::Text => render::watch_text(report, SystemTime::now()),
-    }
-}
-
-/// The phase as the person reads it.
-pub fn phase_words(phase: Phase) -> &'static str {
-    match phase {
-        Phase::InProgress => "in progress",
-        Phase::AwaitingPromotion => "awaiting promotion",
-        Phase::Complete => "completed",
-        Phase::RolledBack => "rolled back",
-        Phase::Interrupted => "interrupted",
-        _ => "in an unknown phase",
     }
 }

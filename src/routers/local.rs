@@ -554,7 +554,7 @@ async fn run_engine<L: LocalRouter>(
     }
     // The history is written while the lease is still held, so that the next run sees it.
     let history = HistoryFile::new(s.state_dir.clone());
-    crate::commands::history::record(&history, &collected.events(), &result).await;
+    crate::history_entry::record(&history, &collected.events(), &result).await;
     release(held).await;
     let events = collected.events();
     if let Some(path) = &bake.report {
