@@ -1,21 +1,26 @@
-//! The real-traffic harness: real blue and green HTTP servers ([`servers`]), a real HAProxy in front of
-//! them ([`haproxy`]), a client load that counts every response by color ([`load`]), and the real
-//! `albflip` binary ([`albflip`]). Shared by every router's scenarios: a router adds how it starts its
-//! proxy and the flags that name its route.
+//! The real-traffic harness: real blue and green HTTP servers ([`servers`]), a real HAProxy or nginx
+//! in front of them ([`haproxy`], [`nginx`]), a client load that counts every response by color
+//! ([`load`]), the real `albflip` binary ([`albflip`]), and what a scenario reads of its output
+//! ([`run`]). Shared by every router's scenarios through a [`Stack`] of a [`Router`] ([`stack`]): how
+//! it starts its proxy, the flags that name its route, how its weights read.
 
 pub mod haproxy;
 pub mod load;
 pub mod nginx;
+pub mod run;
 pub mod servers;
+pub mod stack;
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub use haproxy::{BackendSpec, Haproxy, Server};
 pub use load::Load;
 pub use nginx::{Nginx, Upstreamed};
+pub use run::{deploy, deployment_id, events, summary, ts, wait_exit, FAST};
 pub use servers::ColorServer;
+pub use stack::{Router, Stack};
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
@@ -59,11 +64,16 @@ pub struct Run {
 
 /// Runs `cmd` with `args` to the end.
 pub fn run(mut cmd: Command, args: &[String]) -> Run {
-    let out = cmd.args(args).output().expect("run albflip");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::from(cmd.args(args).output().expect("run albflip"))
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 }
 
