@@ -6,101 +6,18 @@
 //!
 //! A benchmark, not a test: it takes minutes, so it is its own target (`harness = false`, `test =
 //! false`) that `cargo test --all-targets` leaves out; `cargo test --test blast-radius -- [haproxy|nginx]`
-//! runs it. It shares the real-traffic tests' harness.
+//! runs it. It shares the real-traffic tests' harness: their `Stack` of a `Router`, and how they read
+//! albflip's events.
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
-#[allow(dead_code)] // the benchmark uses part of the real-traffic tests' harness
+#[allow(dead_code, unused_imports)] // the benchmark uses part of the real-traffic tests' harness
 #[path = "../tests/traffic/harness/mod.rs"]
 mod harness;
 
 use harness::*;
 
 const RUNS: usize = 10;
-
-/// The proxy a run goes through.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Router {
-    Haproxy,
-    Nginx,
-}
-
-/// A proxy started in front of blue and green, and the flags that name its route to albflip.
-enum Proxy {
-    Haproxy(Haproxy),
-    Nginx(Nginx),
-}
-
-impl Proxy {
-    fn start(router: Router, blue: &ColorServer, green: &ColorServer) -> Proxy {
-        match router {
-            Router::Haproxy => {
-                let haproxy = Haproxy::start(&[BackendSpec::new(
-                    "app",
-                    vec![
-                        Server::new("blue1", blue.port(), 256),
-                        Server::new("green1", green.port(), 0),
-                    ],
-                )]);
-                haproxy.wait_status("app", "green1", "UP");
-                Proxy::Haproxy(haproxy)
-            }
-            Router::Nginx => Proxy::Nginx(Nginx::start(&[
-                Upstreamed::new("blue1", blue.port(), 256),
-                Upstreamed::new("green1", green.port(), 0),
-            ])),
-        }
-    }
-
-    fn port(&self) -> u16 {
-        match self {
-            Proxy::Haproxy(h) => h.port,
-            Proxy::Nginx(n) => n.port,
-        }
-    }
-
-    /// `--router …` and the flags that name the route (blue and green included).
-    fn route_flags(&self, blue: &ColorServer, green: &ColorServer) -> Vec<String> {
-        match self {
-            Proxy::Haproxy(h) => strings(&[
-                "--router",
-                "haproxy",
-                "--haproxy-socket",
-                &h.socket_arg(),
-                "--haproxy-backend",
-                "app",
-                "--blue",
-                "blue1",
-                "--green",
-                "green1",
-            ]),
-            Proxy::Nginx(n) => strings(&[
-                "--router",
-                "nginx",
-                "--nginx-upstream-file",
-                &n.upstream_file.display().to_string(),
-                "--nginx-upstream",
-                "app",
-                "--nginx-access-log",
-                &n.access_log.display().to_string(),
-                "--nginx-reload-command",
-                &n.reload_command(),
-                "--nginx-test-command",
-                &n.test_command(),
-                "--nginx-pid-file",
-                &n.pid_file().display().to_string(),
-                "--health-path",
-                "/health",
-                "--blue",
-                &Upstreamed::new("blue1", blue.port(), 256).address(),
-                "--green",
-                &Upstreamed::new("green1", green.port(), 0).address(),
-            ]),
-        }
-    }
-}
 
 struct Measured {
     client_failed: u64,
@@ -112,69 +29,38 @@ struct Measured {
 }
 
 fn one(router: Router, judge: &str, fail_percent: u32) -> Measured {
-    let (blue, green) = (ColorServer::start("blue"), ColorServer::start("green"));
-    let proxy = Proxy::start(router, &blue, &green);
-    let mut load = Load::start(
-        &format!("http://127.0.0.1:{}/", proxy.port()),
-        4,
-        Duration::from_millis(5),
-    );
-    green.fail_percent(fail_percent);
+    let mut s = Stack::start(router);
+    s.green.fail_percent(fail_percent);
     std::thread::sleep(Duration::from_secs(1));
-    let state = temp_dir("bench-state");
     let started = SystemTime::now();
-    let mut args = proxy.route_flags(&blue, &green);
-    args.extend(strings(&[
-        "--state-dir",
-        &state.display().to_string(),
-        "deploy",
-        "--target",
-        "green",
+    let run = s.run(&deploy(&[
         "--steps",
         "10,50,100",
         "--bake",
         "30s",
         "--judge",
         judge,
-        "--poll-interval",
-        "1s",
-        "--metric-period",
-        "1s",
-        "--metric-window",
-        "10s",
-        "--output",
-        "json",
     ]));
-    let run = run(albflip(), &args);
     std::thread::sleep(Duration::from_millis(500));
-    let total = load.stop();
+    let total = s.load.stop();
     let elapsed = SystemTime::now()
         .duration_since(started)
         .unwrap_or_default();
     assert_eq!(run.code, 3, "a bad green is rolled back: {run:?}");
-    let events: Vec<Value> = run
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = events(&run.stdout);
     let at = |name: &str| {
         events
             .iter()
             .find(|e| e["event"] == name)
-            .and_then(|e| e["ts"].as_str())
-            .and_then(|t| humantime::parse_rfc3339(t).ok())
+            .map(ts)
             .unwrap_or_else(|| panic!("no {name}"))
     };
     let detect = at("rolled_back")
         .duration_since(at("weights_applied"))
         .unwrap_or_default();
-    let summary = events
-        .iter()
-        .find(|e| e["event"] == "summary")
-        .expect("summary");
     Measured {
         client_failed: total.failed_green + total.failed_unknown + total.failed_blue,
-        albflip_failed: summary["blast_radius"]["failed_requests"]
+        albflip_failed: summary(&events)["blast_radius"]["failed_requests"]
             .as_f64()
             .unwrap_or(-1.0) as u64,
         green_requests: total.green,

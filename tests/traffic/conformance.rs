@@ -21,7 +21,8 @@ fn colors(blue: &[&str], green: &[&str]) -> ServerColors {
     }
 }
 
-fn rt() -> tokio::runtime::Runtime {
+/// A runtime to drive the async contracts on (nginx's conformance uses it too).
+pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -11,14 +11,7 @@ use albflip::nginx::{Control, NginxRoute, NginxRouter};
 use crate::harness::nginx::upstream_text;
 use crate::harness::*;
 
-use crate::conformance::contract;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
+use crate::conformance::{contract, rt};
 
 /// nginx over closed ports (the router's contracts need no traffic), blue1/green1 in `app`.
 fn nginx() -> (Nginx, u16, u16) {

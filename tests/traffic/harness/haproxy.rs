@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{free_port, temp_dir};
+use super::{free_port, sbin, temp_dir};
 
 /// One server line of a backend.
 pub struct Server {
@@ -83,7 +83,7 @@ impl Haproxy {
         }
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, cfg).expect("write haproxy.cfg");
-        let child = Command::new(binary())
+        let child = Command::new(sbin("haproxy"))
             .args(["-db", "-f"])
             .arg(&path)
             .stdout(Stdio::null())
@@ -167,19 +167,4 @@ impl Drop for Haproxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The haproxy binary: on PATH or in /usr/sbin.
-fn binary() -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/usr/local/sbin"])
-    {
-        let path = PathBuf::from(dir).join("haproxy");
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("haproxy is not installed: run ./test.sh as root (it installs Debian's haproxy) or `apt-get install haproxy`");
 }

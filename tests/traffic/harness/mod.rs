@@ -30,6 +30,21 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The binary of Debian's package `name` (`haproxy`, `nginx`): on PATH or in /usr/sbin.
+pub fn sbin(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/usr/local/sbin"])
+    {
+        let path = PathBuf::from(dir).join(name);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("{name} is not installed: run ./test.sh as root (it installs Debian's {name}) or `apt-get install {name}`");
+}
+
 /// A fresh directory under the system's temporary directory.
 pub fn temp_dir(what: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use albflip::nginx::upstream;
 
-use super::{free_port, temp_dir};
+use super::{free_port, sbin, temp_dir};
 
 /// The JSON log format albflip reads (the README's, verbatim).
 pub const LOG_FORMAT: &str = r#"log_format albflip escape=json '{"time":"$time_iso8601","status":"$status","upstream_addr":"$upstream_addr","upstream_status":"$upstream_status","request_time":"$request_time","upstream_response_time":"$upstream_response_time"}';"#;
@@ -99,7 +99,7 @@ impl Nginx {
         std::fs::create_dir_all(dir.join("extra")).expect("extra dir");
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("nginx.conf");
-        let child = Command::new(binary())
+        let child = Command::new(sbin("nginx"))
             .args(["-p"])
             .arg(&dir)
             .arg("-c")
@@ -126,7 +126,7 @@ impl Nginx {
     fn command(&self, tail: &str) -> String {
         format!(
             "{} -p {} -c {} -e {} {tail}",
-            binary().display(),
+            sbin("nginx").display(),
             self.dir.display(),
             self.conf.display(),
             self.dir.join("error.log").display()
@@ -200,19 +200,4 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The nginx binary: on PATH or in /usr/sbin.
-fn binary() -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/usr/local/sbin"])
-    {
-        let path = PathBuf::from(dir).join("nginx");
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("nginx is not installed: run ./test.sh as root (it installs Debian's nginx) or `apt-get install nginx`");
 }
