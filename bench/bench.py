@@ -384,7 +384,7 @@ class Bench:
             self.check(f"{m}: writes", "exactly 1", f"{writes}", writes == 1)
             got = res["delayed"]["methods"][m]["round_trips"]
             self.check(f"{m}: round trips (time the {res['delayed']['delay_ms']:g} ms delay adds ÷ delay)",
-                       f"≤ {trips}", f"{got:.2f}", got is not None and round(got) <= trips)
+                       f"≤ {trips} (+0.25 for timing noise)", f"{got:.2f}", got is not None and got <= trips + 0.25)
             chain = res["delayed"]["methods"][m]["proxy_round_trips"]
             self.check(f"{m}: round trips (the proxy's longest chain of requests, worst run)",
                        f"≤ {trips}", f"{chain}", chain is not None and chain <= trips)

@@ -38,7 +38,9 @@ pub fn entry(
                 "interrupted; traffic held where it was".to_string()
             },
         ),
-        Ok(_) => ("completed", String::new()),
+        // A gated shift records no deployment; a promotion handed to the waiting run is recorded by
+        // that run; an outcome this version does not know is not guessed at.
+        Ok(Outcome::Shifted { .. } | Outcome::PromotionHandedOver { .. }) | Ok(_) => return None,
         Err(e) => ("failed", crate::naming::render(e)),
     };
     Some(HistoryEntry {

@@ -29,12 +29,13 @@ impl Paint {
     pub fn stdout(format: OutputFormat) -> Paint {
         Paint::when(
             format,
-            std::env::var_os("NO_COLOR").is_some(),
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             console::Term::stdout().features().colors_supported(),
         )
     }
 
-    /// The rule itself: text output, no `NO_COLOR` (whatever its value), a terminal with colors.
+    /// The rule itself: text output, no `NO_COLOR` (set and not empty, as no-color.org says), a
+    /// terminal with colors.
     fn when(format: OutputFormat, no_color: bool, color_terminal: bool) -> Paint {
         Paint {
             on: format == OutputFormat::Text && !no_color && color_terminal,

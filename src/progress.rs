@@ -128,8 +128,19 @@ fn split(s: &SplitView) -> String {
     format!("blue {}% / green {}%", s.blue, s.green)
 }
 
-/// One line for people, or `None` to stay silent.
+/// One line for people, or `None` to stay silent. Resources by name, as `status` shows them; `-v`
+/// keeps the ARNs.
 pub fn line(event: &Event, verbose: bool) -> Option<String> {
+    let line = words(event, verbose)?;
+    Some(if verbose {
+        line
+    } else {
+        crate::arn_names::without_arns(&line)
+    })
+}
+
+/// [`line`] as the event says it, ARNs and all.
+fn words(event: &Event, verbose: bool) -> Option<String> {
     Some(match event {
         Event::DeploymentStarted {
             deployment_id,
@@ -144,12 +155,6 @@ pub fn line(event: &Event, verbose: bool) -> Option<String> {
                 .as_ref()
                 .map(|id| format!("deployment {id}: "))
                 .unwrap_or_default();
-            // Names, as `status` shows them; -v keeps the ARNs.
-            let route = if verbose {
-                route.clone()
-            } else {
-                crate::arn_names::without_arns(route)
-            };
             format!(
                 "{id}deploying {target} ({strategy}) on {route}; stable {stable}; now {}",
                 split(s)

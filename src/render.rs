@@ -274,7 +274,12 @@ pub fn change_text(
         out.push_str(&format!(": {}", list.join(", ")));
     }
     out.push('\n');
-    out
+    // Names, as `status` shows them; -v keeps the ARNs.
+    if verbose {
+        out
+    } else {
+        crate::arn_names::without_arns(&out)
+    }
 }
 
 /// How the write was verified, and what happened to group stickiness: kept, released by a rollback

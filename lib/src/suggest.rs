@@ -5,15 +5,16 @@
 const MAX: usize = 3;
 
 /// The names in `known` close enough to `given` to be what was meant, closest first, at most three:
-/// within 3 edits, or within a third of the longer name's length (long names typed with several
-/// slips). `given` itself is never suggested.
+/// one edit away, or within a third of the longer name's length (long names typed with several
+/// slips). Short names need to be close: `dev` suggests neither `qa` nor `prd` (a profile of another
+/// account is a poor guess in a safety message). `given` itself is never suggested.
 pub fn closest<'a, S: AsRef<str>>(given: &str, known: &'a [S]) -> Vec<&'a str> {
     let mut near: Vec<(usize, &str)> = known
         .iter()
         .map(AsRef::as_ref)
         .filter(|k| *k != given)
         .map(|k| (strsim::levenshtein(given, k), k))
-        .filter(|(d, k)| *d <= 3 || *d * 3 <= given.chars().count().max(k.chars().count()))
+        .filter(|(d, k)| *d <= 1 || *d * 3 <= given.chars().count().max(k.chars().count()))
         .collect();
     near.sort();
     near.dedup();
@@ -23,6 +24,13 @@ pub fn closest<'a, S: AsRef<str>>(given: &str, known: &'a [S]) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::closest;
+
+    #[test]
+    fn a_short_name_suggests_only_what_is_one_slip_away() {
+        assert!(closest("dev", &["qa", "prd", "staging"]).is_empty());
+        assert_eq!(closest("dev", &["qa", "de", "prd"]), vec!["de"]);
+        assert_eq!(closest("prd", &["prod", "qa"]), vec!["prod"]);
+    }
 
     #[test]
     fn the_closest_names_first_and_nothing_far() {

@@ -5,8 +5,8 @@
 //! its deciding poll (with the judge's evidence), a chart of the new color's share and both colors' 5XX
 //! rate, latency and requests (`chart.rs`), every poll's counts, and every event as a sentence.
 //!
-//! `facts.rs` gathers what the events say, `text.rs` words it, `names.rs` turns ARNs into names,
-//! `sections.rs` writes the tables. Everything that comes from outside (names, messages, reasons) is
+//! `facts.rs` gathers what the events say, `text.rs` words it (ARNs turned into names by
+//! `crate::arn_names`), `sections.rs` writes the tables. Everything that comes from outside (names, messages, reasons) is
 //! escaped.
 
 mod chart;

@@ -45,6 +45,22 @@ fn shift_to_10_50_100_and_back_writes_the_weights_and_tags_the_stable_color() {
         tag(&s.listener_arn, "albflip:stable").as_deref(),
         Some("blue")
     );
+    // The route by name, as status shows it; -v shows its ARN.
+    let id = s.listener_arn.rsplit('/').next().unwrap_or_default();
+    assert!(
+        r.stdout.contains(&format!(
+            "on the default action of listener {id} on {}\n",
+            s.lb_name()
+        )) && !r.stdout.contains("arn:aws"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&args(
+        &[&base],
+        &["-v", "shift", "--target", "blue", "--percentage", "100"],
+    ))
+    .ok();
+    assert!(r.stdout.contains(&s.listener_arn), "{}", r.stdout);
 }
 
 #[test]

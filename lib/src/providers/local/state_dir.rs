@@ -90,7 +90,8 @@ impl StateDir {
     }
 
     /// Replaces `name` with `text` atomically: written to a temporary file in the directory, synced,
-    /// then renamed over it.
+    /// renamed over it, then the directory synced where it can be (so that the rename itself survives
+    /// a power loss).
     pub fn write(&self, operation: &'static str, name: &str, text: &str) -> Result<(), ApiError> {
         let path = self.file(name);
         let temp = self.file(&format!(".{name}.{}.tmp", std::process::id()));
@@ -98,7 +99,13 @@ impl StateDir {
             let mut file = File::create(&temp)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
-            std::fs::rename(&temp, &path)
+            std::fs::rename(&temp, &path)?;
+            // Best effort: the rename is done and the file is whole either way, so a directory that
+            // cannot be synced must not make a write that happened read as one that did not.
+            if let Some(dir) = path.parent() {
+                let _ = File::open(dir).and_then(|d| d.sync_all());
+            }
+            Ok(())
         })();
         written.map_err(|e| {
             let _ = std::fs::remove_file(&temp);
