@@ -154,7 +154,12 @@ pub fn cleanup_text(o: &CleanupOutcome, calls: &BTreeMap<String, u64>, verbose: 
         out.push_str("Nothing was written.\n");
     }
     out.push_str(&calls_line(calls, verbose));
-    out
+    // Names, as `status` shows them; -v keeps the ARNs.
+    if verbose {
+        out
+    } else {
+        crate::arn_names::without_arns(&out)
+    }
 }
 
 fn routes_phrase(n: usize) -> String {
