@@ -35,6 +35,8 @@ pub fn without_arns(text: &str) -> String {
         let len = rest[i..]
             .find(|c: char| !in_arn(c))
             .unwrap_or(rest.len() - i);
+        // An ARN never ends with ':': one there is the sentence's ("on ARN: blue 50% …").
+        let len = rest[i..i + len].trim_end_matches(':').len();
         let token = &rest[i..i + len];
         out.push_str(&rest[..i]);
         match of_arn(token).filter(|_| starts_word) {
@@ -128,6 +130,10 @@ mod tests {
         assert_eq!(
             without_arns(&format!("the target group {GROUP} has no healthy targets")),
             "the target group prod-shop-green-tg has no healthy targets"
+        );
+        assert_eq!(
+            without_arns(&format!("and in lockstep on the default action of listener {LISTENER}: blue 50%")),
+            "and in lockstep on the default action of listener f2f7dc8efc522ab2 on prod-shop-alb: blue 50%"
         );
         // Only whole words: "retarget " does not say "target ".
         assert_eq!(

@@ -288,7 +288,8 @@ fn a_route_albflip_leaves_alone_still_forwarding_to_blue_keeps_blue_from_being_s
     );
     assert_eq!(r.code, 0, "the deployment itself completes: {r:?}");
     assert!(
-        r.stdout.contains("blue was not scaled down") && r.stdout.contains(&blue_only),
+        r.stdout.contains("blue was not scaled down")
+            && r.stdout.contains(&route_named(&blue_only)),
         "{}",
         r.stdout
     );

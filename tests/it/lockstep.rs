@@ -236,7 +236,11 @@ fn two_load_balancers_move_in_lockstep() {
         &["shift", "--target", "green", "--percentage", "40"],
     ))
     .ok();
-    assert!(r.stdout.contains(&internal_listener), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&route_named(&internal_listener)),
+        "{}",
+        r.stdout
+    );
     assert_eq!(listener_weights(&s, &s.listener_arn), (Some(60), Some(40)));
     assert_eq!(
         listener_weights(&s, &internal_listener),
@@ -353,7 +357,7 @@ fn routes_to_one_group_or_a_third_are_left_alone_unless_included() {
         &["shift", "--target", "green", "--percentage", "20"],
     ))
     .ok();
-    assert!(r.stdout.contains(&blue_only), "{}", r.stdout);
+    assert!(r.stdout.contains(&route_named(&blue_only)), "{}", r.stdout);
     assert_eq!(listener_weights(&s, &blue_only), (Some(80), Some(20)));
     assert_eq!(fingerprint(&third), third_before);
 
@@ -522,7 +526,8 @@ fn a_lockstep_rollback_reports_each_routes_own_split_and_writes_nothing_once_all
         r.stdout
             .contains("Rolled back: already at blue 100% / green 0% on the")
             && r.stdout.contains(&format!(
-                "{l8080}: blue 50% / green 50% -> blue 100% / green 0%"
+                "{}: blue 50% / green 50% -> blue 100% / green 0%",
+                route_named(&l8080)
             )),
         "{}",
         r.stdout
@@ -579,8 +584,8 @@ fn a_pair_on_another_load_balancer_shifts_and_rolls_back_with_the_route() {
     .ok();
     assert!(
         r.stdout.contains(&format!(
-            "and in lockstep on the default action of listener {}",
-            internal.listener_arn
+            "and in lockstep on the {}",
+            route_named(&internal.listener_arn)
         )),
         "{}",
         r.stdout

@@ -204,3 +204,18 @@ pub fn scalable_target(cluster: &str, name: &str) -> (i32, i32) {
         (t.min_capacity(), t.max_capacity())
     })
 }
+
+/// A listener's or rule's ARN as albflip's lines name it without `-v`: `default action of listener ID
+/// on LB`, `listener rule ID of listener ID on LB`.
+pub fn route_named(arn: &str) -> String {
+    let parts: Vec<&str> = arn.rsplit(':').next().unwrap_or(arn).split('/').collect();
+    match parts.as_slice() {
+        ["listener", _, lb, _, listener] => {
+            format!("default action of listener {listener} on {lb}")
+        }
+        ["listener-rule", _, lb, _, listener, rule] => {
+            format!("listener rule {rule} of listener {listener} on {lb}")
+        }
+        _ => panic!("not a listener or rule ARN: {arn}"),
+    }
+}
