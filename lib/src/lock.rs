@@ -202,6 +202,40 @@ pub async fn holder<L: Lock>(lock: &L, key: &str) -> Result<Option<LeaseHolder>,
     lock.holder(key).await.map_err(Error::Read)
 }
 
+/// Breaks the lease on `key` that was `shown` to the person breaking it, and only that one: when it
+/// changed in between (its run renewed it, or it expired and a new run took the lock), nothing is
+/// deleted and the error is a conflict naming who holds it now. `Ok(false)`: nobody holds it any more
+/// (released in between), so there was nothing to break.
+pub async fn force_release<L: Lock>(lock: &L, key: &str, shown: &LeaseHolder) -> Result<bool, Error> {
+    match lock.force_release(key, shown).await.map_err(Error::Read)? {
+        Ok(()) => {
+            tracing::debug!(%key, holder = %shown.holder, version = shown.version, "deployment lock broken");
+            Ok(true)
+        }
+        Err(None) => Ok(false),
+        Err(Some(now)) => Err(changed(key, shown, &now)),
+    }
+}
+
+/// The conflict error for a lease that changed between being shown and being broken.
+fn changed(key: &str, shown: &LeaseHolder, now: &LeaseHolder) -> Error {
+    let what = if now.holder == shown.holder && now.since == shown.since {
+        format!(
+            "the lock on {key} was renewed since it was shown (version {} is now {}): its run is alive; nothing was broken. It is held by {} since {} (expires {})",
+            shown.version, now.version, now.holder, now.since, now.expires
+        )
+    } else {
+        format!(
+            "the lock on {key} changed hands since it was shown: it is now held by {} since {} (expires {}); nothing was broken",
+            now.holder, now.since, now.expires
+        )
+    };
+    Error::Conflict {
+        what,
+        fix: text!("Look again before breaking it: if that run is dead too, run ", {next Next::ForceUnlock}, " again"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -256,8 +290,12 @@ mod tests {
             Ok(None)
         }
 
-        async fn force_release(&self, _: &str) -> Result<(), ApiError> {
-            Ok(())
+        async fn force_release(
+            &self,
+            _: &str,
+            _: &LeaseHolder,
+        ) -> Result<Result<(), Option<LeaseHolder>>, ApiError> {
+            Ok(Ok(()))
         }
     }
 

@@ -167,11 +167,20 @@ impl Lock for FileLock {
         .await
     }
 
-    async fn force_release(&self, key: &str) -> Result<(), ApiError> {
-        let key = key.to_string();
+    async fn force_release(
+        &self,
+        key: &str,
+        shown: &LeaseHolder,
+    ) -> Result<Result<(), Option<LeaseHolder>>, ApiError> {
+        let (key, shown) = (key.to_string(), shown.clone());
         self.change("file-lock:ForceRelease", true, move |leases| {
-            let had = leases.remove(&key).is_some();
-            ((), had)
+            match leases.get(&key) {
+                Some(current) if current.same_as(&shown) => {
+                    leases.remove(&key);
+                    (Ok(()), true)
+                }
+                current => (Err(current.map(Lease::view)), false),
+            }
         })
         .await
     }
