@@ -128,6 +128,32 @@ mod tests {
         }
     }
 
+    fn force(yes: bool) -> UnlockArgs {
+        UnlockArgs { force: true, yes }
+    }
+
+    /// Review of issue 21: the one confirmation both the ALB and the local routers use: `--yes`
+    /// skips the prompt; without it, a `y` at the prompt breaks the lock, and anything else (or no
+    /// terminal, where the prompt answers false) refuses naming the holder, the prompt and `--yes`.
+    #[test]
+    fn breaking_the_lock_needs_yes_or_a_y_at_the_prompt() {
+        let never = |_: &str| -> bool { panic!("--yes asks nothing") };
+        assert!(confirmed(&force(true), "L", "ci (pid 1)", never).is_ok());
+        let mut asked = String::new();
+        assert!(confirmed(&force(false), "L", "ci (pid 1)", |q| {
+            asked = q.to_string();
+            true
+        })
+        .is_ok());
+        assert_eq!(asked, "Break the lock on L held by ci (pid 1)? [y/N] ");
+        let e = confirmed(&force(false), "L", "ci (pid 1)", |_| false).unwrap_err();
+        assert_eq!(e.kind(), albflip::ErrorKind::InvalidInput, "{e}");
+        let text = e.to_string();
+        for part in ["unlock --force", "not confirmed", "held by ci (pid 1)", "--yes", "answer y"] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+    }
+
     #[test]
     fn the_holder_since_and_expiry_are_shown_in_text_and_json() {
         let h = holder();
