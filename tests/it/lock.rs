@@ -87,7 +87,10 @@ fn a_second_run_on_a_locked_listener_exits_4_naming_the_holder_and_unlock_breaks
     force.push("--force".into());
     let r = run(&force);
     assert_eq!(r.code, 2, "not confirmed without a terminal: {r:?}");
-    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+    // The same message as on HAProxy/nginx (tests/traffic/scenarios.rs).
+    for part in ["unlock --force: not confirmed", "held by", "answer y at the prompt", "--yes"] {
+        assert!(r.stderr.contains(part), "{part}: {}", r.stderr);
+    }
 
     // The first run finishes cleanly on SIGINT and releases the lock.
     signal(&first, "INT");
