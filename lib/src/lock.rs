@@ -206,7 +206,11 @@ pub async fn holder<L: Lock>(lock: &L, key: &str) -> Result<Option<LeaseHolder>,
 /// changed in between (its run renewed it, or it expired and a new run took the lock), nothing is
 /// deleted and the error is a conflict naming who holds it now. `Ok(false)`: nobody holds it any more
 /// (released in between), so there was nothing to break.
-pub async fn force_release<L: Lock>(lock: &L, key: &str, shown: &LeaseHolder) -> Result<bool, Error> {
+pub async fn force_release<L: Lock>(
+    lock: &L,
+    key: &str,
+    shown: &LeaseHolder,
+) -> Result<bool, Error> {
     match lock.force_release(key, shown).await.map_err(Error::Read)? {
         Ok(()) => {
             tracing::debug!(%key, holder = %shown.holder, version = shown.version, "deployment lock broken");

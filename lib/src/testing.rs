@@ -608,7 +608,11 @@ impl crate::ports::Lock for InMemoryLock {
         let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
         let current = leases.get(key).map(MemoryLease::view);
         match current {
-            Some(v) if v.holder == shown.holder && v.since == shown.since && v.version == shown.version => {
+            Some(v)
+                if v.holder == shown.holder
+                    && v.since == shown.since
+                    && v.version == shown.version =>
+            {
                 leases.remove(key);
                 Ok(Ok(()))
             }

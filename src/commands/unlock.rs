@@ -149,7 +149,13 @@ mod tests {
         let e = confirmed(&force(false), "L", "ci (pid 1)", |_| false).unwrap_err();
         assert_eq!(e.kind(), albflip::ErrorKind::InvalidInput, "{e}");
         let text = e.to_string();
-        for part in ["unlock --force", "not confirmed", "held by ci (pid 1)", "--yes", "answer y"] {
+        for part in [
+            "unlock --force",
+            "not confirmed",
+            "held by ci (pid 1)",
+            "--yes",
+            "answer y",
+        ] {
             assert!(text.contains(part), "{part}: {text}");
         }
     }

@@ -88,7 +88,12 @@ fn a_second_run_on_a_locked_listener_exits_4_naming_the_holder_and_unlock_breaks
     let r = run(&force);
     assert_eq!(r.code, 2, "not confirmed without a terminal: {r:?}");
     // The same message as on HAProxy/nginx (tests/traffic/scenarios.rs).
-    for part in ["unlock --force: not confirmed", "held by", "answer y at the prompt", "--yes"] {
+    for part in [
+        "unlock --force: not confirmed",
+        "held by",
+        "answer y at the prompt",
+        "--yes",
+    ] {
         assert!(r.stderr.contains(part), "{part}: {}", r.stderr);
     }
 
@@ -635,10 +640,15 @@ fn force_release_breaks_only_the_lease_that_was_shown() {
         assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
         assert!(e.to_string().contains("renewed"), "{e}");
         let still = holder(&lock).await.expect("still held");
-        assert_eq!((still.holder.as_str(), still.version), ("dead run (pid 1)", 2));
+        assert_eq!(
+            (still.holder.as_str(), still.version),
+            ("dead run (pid 1)", 2)
+        );
 
         // It ended and a new run took the lock (version 1 again): the new lease is not broken.
-        lock.release(key, "dead run (pid 1)").await.expect("DeleteItem");
+        lock.release(key, "dead run (pid 1)")
+            .await
+            .expect("DeleteItem");
         let later = now + Duration::from_secs(5);
         assert_eq!(
             lock.acquire(key, "new run (pid 2)", ttl, later, None)
@@ -655,8 +665,12 @@ fn force_release_breaks_only_the_lease_that_was_shown() {
         assert_eq!(new.holder, "new run (pid 2)");
 
         // The lease shown now is broken; breaking it again finds nothing to break.
-        assert!(albflip::lock::force_release(&lock, key, &new).await.expect("DeleteItem"));
+        assert!(albflip::lock::force_release(&lock, key, &new)
+            .await
+            .expect("DeleteItem"));
         assert_eq!(holder(&lock).await, None);
-        assert!(!albflip::lock::force_release(&lock, key, &new).await.expect("DeleteItem"));
+        assert!(!albflip::lock::force_release(&lock, key, &new)
+            .await
+            .expect("DeleteItem"));
     });
 }
