@@ -323,4 +323,45 @@ mod tests {
             "lost once the failed renewal returned"
         );
     }
+
+    /// Review of issue 21: the conflict says whether the shown lease was renewed (its run is alive) or
+    /// changed hands, names who holds it now and is exit 4's kind; a lease gone is nothing to break.
+    #[tokio::test]
+    async fn breaking_a_lease_that_changed_is_a_conflict_naming_the_holder_now() {
+        let lock = crate::testing::InMemoryLock::default();
+        let (t0, ttl) = (
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
+            Duration::from_secs(90),
+        );
+        lock.put("k", "dead (pid 1)", t0, ttl);
+        let shown = holder(&lock, "k").await.unwrap().unwrap();
+        lock.renew("k", "dead (pid 1)", 1, ttl, t0).await.unwrap();
+        let e = force_release(&lock, "k", &shown).await.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        let text = e.to_string();
+        assert!(
+            text.contains("renewed") && text.contains("version 1 is now 2"),
+            "{text}"
+        );
+
+        lock.put("k", "new (pid 2)", t0 + ttl, ttl);
+        let e = force_release(&lock, "k", &shown).await.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        let text = e.to_string();
+        assert!(
+            text.contains("changed hands") && text.contains("held by new (pid 2)"),
+            "{text}"
+        );
+        assert!(
+            holder(&lock, "k").await.unwrap().is_some(),
+            "nothing broken"
+        );
+
+        let now = holder(&lock, "k").await.unwrap().unwrap();
+        assert!(force_release(&lock, "k", &now).await.unwrap());
+        assert!(
+            !force_release(&lock, "k", &now).await.unwrap(),
+            "gone: nothing to break"
+        );
+    }
 }
