@@ -53,12 +53,12 @@ pub async fn show_or_break<L: Lock>(
 }
 
 /// The holder in words: `HOLDER since SINCE (expires EXPIRES)`.
-pub fn holder_text(h: &LeaseHolder) -> String {
+fn holder_text(h: &LeaseHolder) -> String {
     format!("{} since {} (expires {})", h.holder, h.since, h.expires)
 }
 
 /// Who holds the lock on `key`, or that nobody does, in the output format.
-pub fn shown(key: &str, current: Option<&LeaseHolder>, format: OutputFormat) -> String {
+fn shown(key: &str, current: Option<&LeaseHolder>, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => format!(
             "{}\n",
@@ -75,7 +75,7 @@ pub fn shown(key: &str, current: Option<&LeaseHolder>, format: OutputFormat) -> 
 }
 
 /// A lock broken by `--force`, in the output format.
-pub fn broken(key: &str, was: &LeaseHolder, format: OutputFormat) -> String {
+fn broken(key: &str, was: &LeaseHolder, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => format!(
             "{}\n",
