@@ -145,7 +145,8 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// Break the lock whoever holds it (after confirmation).
+    /// Break the lock shown, whoever holds it (after confirmation); one that changed meanwhile is
+    /// left alone (exit 4).
     #[arg(long)]
     pub force: bool,
     /// Confirm without asking (for non-interactive runs).

@@ -202,6 +202,44 @@ pub async fn holder<L: Lock>(lock: &L, key: &str) -> Result<Option<LeaseHolder>,
     lock.holder(key).await.map_err(Error::Read)
 }
 
+/// Breaks the lease on `key` that was `shown` to the person breaking it, and only that one: when it
+/// changed in between (its run renewed it, or it expired and a new run took the lock), nothing is
+/// deleted and the error is a conflict naming who holds it now. `Ok(false)`: nobody holds it any more
+/// (released in between), so there was nothing to break.
+pub async fn force_release<L: Lock>(
+    lock: &L,
+    key: &str,
+    shown: &LeaseHolder,
+) -> Result<bool, Error> {
+    match lock.force_release(key, shown).await.map_err(Error::Read)? {
+        Ok(()) => {
+            tracing::debug!(%key, holder = %shown.holder, version = shown.version, "deployment lock broken");
+            Ok(true)
+        }
+        Err(None) => Ok(false),
+        Err(Some(now)) => Err(changed(key, shown, &now)),
+    }
+}
+
+/// The conflict error for a lease that changed between being shown and being broken.
+fn changed(key: &str, shown: &LeaseHolder, now: &LeaseHolder) -> Error {
+    let what = if now.holder == shown.holder && now.since == shown.since {
+        format!(
+            "the lock on {key} was renewed since it was shown (version {} is now {}): its run is alive; nothing was broken. It is held by {} since {} (expires {})",
+            shown.version, now.version, now.holder, now.since, now.expires
+        )
+    } else {
+        format!(
+            "the lock on {key} changed hands since it was shown: it is now held by {} since {} (expires {}); nothing was broken",
+            now.holder, now.since, now.expires
+        )
+    };
+    Error::Conflict {
+        what,
+        fix: text!("Look again before breaking it: if that run is dead too, run ", {next Next::ForceUnlock}, " again"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -256,8 +294,12 @@ mod tests {
             Ok(None)
         }
 
-        async fn force_release(&self, _: &str) -> Result<(), ApiError> {
-            Ok(())
+        async fn force_release(
+            &self,
+            _: &str,
+            _: &LeaseHolder,
+        ) -> Result<Result<(), Option<LeaseHolder>>, ApiError> {
+            Ok(Ok(()))
         }
     }
 
@@ -279,6 +321,47 @@ mod tests {
         assert!(
             held.lost().is_cancelled(),
             "lost once the failed renewal returned"
+        );
+    }
+
+    /// Review of issue 21: the conflict says whether the shown lease was renewed (its run is alive) or
+    /// changed hands, names who holds it now and is exit 4's kind; a lease gone is nothing to break.
+    #[tokio::test]
+    async fn breaking_a_lease_that_changed_is_a_conflict_naming_the_holder_now() {
+        let lock = crate::testing::InMemoryLock::default();
+        let (t0, ttl) = (
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
+            Duration::from_secs(90),
+        );
+        lock.put("k", "dead (pid 1)", t0, ttl);
+        let shown = holder(&lock, "k").await.unwrap().unwrap();
+        lock.renew("k", "dead (pid 1)", 1, ttl, t0).await.unwrap();
+        let e = force_release(&lock, "k", &shown).await.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        let text = e.to_string();
+        assert!(
+            text.contains("renewed") && text.contains("version 1 is now 2"),
+            "{text}"
+        );
+
+        lock.put("k", "new (pid 2)", t0 + ttl, ttl);
+        let e = force_release(&lock, "k", &shown).await.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        let text = e.to_string();
+        assert!(
+            text.contains("changed hands") && text.contains("held by new (pid 2)"),
+            "{text}"
+        );
+        assert!(
+            holder(&lock, "k").await.unwrap().is_some(),
+            "nothing broken"
+        );
+
+        let now = holder(&lock, "k").await.unwrap().unwrap();
+        assert!(force_release(&lock, "k", &now).await.unwrap());
+        assert!(
+            !force_release(&lock, "k", &now).await.unwrap(),
+            "gone: nothing to break"
         );
     }
 }

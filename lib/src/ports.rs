@@ -565,8 +565,15 @@ pub trait Lock: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<Option<LeaseHolder>, ApiError>> + Send;
 
-    /// Deletes the lease whoever holds it (`albflip unlock --force`).
-    fn force_release(&self, key: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Deletes the lease whoever holds it, but only while it is still exactly the lease `shown` to the
+    /// person breaking it (same holder, since and version, as [`Lock::acquire`]'s `stale`): a renewal,
+    /// or a new run's lease taken since, is never broken. Returns `Ok(())` when deleted, or the lease
+    /// that holds the key now instead (`None`: nobody's) and deletes nothing.
+    fn force_release(
+        &self,
+        key: &str,
+        shown: &LeaseHolder,
+    ) -> impl Future<Output = Result<Result<(), Option<LeaseHolder>>, ApiError>> + Send;
 }
 
 /// The three sizes of an Auto Scaling group, written together.

@@ -600,12 +600,24 @@ impl crate::ports::Lock for InMemoryLock {
         Ok(leases.get(key).map(MemoryLease::view))
     }
 
-    async fn force_release(&self, key: &str) -> Result<(), ApiError> {
-        self.leases
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        Ok(())
+    async fn force_release(
+        &self,
+        key: &str,
+        shown: &crate::ports::LeaseHolder,
+    ) -> Result<Result<(), Option<crate::ports::LeaseHolder>>, ApiError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let current = leases.get(key).map(MemoryLease::view);
+        match current {
+            Some(v)
+                if v.holder == shown.holder
+                    && v.since == shown.since
+                    && v.version == shown.version =>
+            {
+                leases.remove(key);
+                Ok(Ok(()))
+            }
+            other => Ok(Err(other)),
+        }
     }
 }
 

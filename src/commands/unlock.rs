@@ -24,26 +24,41 @@ pub async fn run(a: &UnlockArgs, settings: Settings, g: &GlobalArgs) -> Result<u
     };
     let key = locking::lock_key(&session.alb, &settings).await?;
     let lock = DynamoLock::new(&session.config, &table, session.calls.clone());
-    let current = albflip::lock::holder(&lock, &key)
+    show_or_break(&lock, &key, a, g)
         .await
-        .map_err(|e| locking::missing_table(e, &table))?;
+        .map_err(|e| locking::missing_table(e, &table))
+}
+
+/// The whole of `unlock` over any lock (the ALB's DynamoDB table, a local router's lock file): shows
+/// the holder, or with `--force` breaks the lease shown, after confirmation, and only that lease (a
+/// renewal or a new run's lease taken while the prompt waited is a conflict, exit 4).
+pub async fn show_or_break<L: Lock>(
+    lock: &L,
+    key: &str,
+    a: &UnlockArgs,
+    g: &GlobalArgs,
+) -> Result<u8, Error> {
+    let current = albflip::lock::holder(lock, key).await?;
     let (Some(current), true) = (&current, a.force) else {
-        emit(&shown(&key, current.as_ref(), g.output), g);
+        emit(&shown(key, current.as_ref(), g.output), g);
         return Ok(exit::SUCCESS);
     };
-    confirmed(a, &key, &holder_text(current))?;
-    lock.force_release(&key).await.map_err(Error::Read)?;
-    emit(&broken(&key, current, g.output), g);
+    confirmed(a, key, &holder_text(current), confirm)?;
+    if albflip::lock::force_release(lock, key, current).await? {
+        emit(&broken(key, current, g.output), g);
+    } else {
+        emit(&shown(key, None, g.output), g);
+    }
     Ok(exit::SUCCESS)
 }
 
 /// The holder in words: `HOLDER since SINCE (expires EXPIRES)`.
-pub fn holder_text(h: &LeaseHolder) -> String {
+fn holder_text(h: &LeaseHolder) -> String {
     format!("{} since {} (expires {})", h.holder, h.since, h.expires)
 }
 
 /// Who holds the lock on `key`, or that nobody does, in the output format.
-pub fn shown(key: &str, current: Option<&LeaseHolder>, format: OutputFormat) -> String {
+fn shown(key: &str, current: Option<&LeaseHolder>, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => format!(
             "{}\n",
@@ -60,7 +75,7 @@ pub fn shown(key: &str, current: Option<&LeaseHolder>, format: OutputFormat) -> 
 }
 
 /// A lock broken by `--force`, in the output format.
-pub fn broken(key: &str, was: &LeaseHolder, format: OutputFormat) -> String {
+fn broken(key: &str, was: &LeaseHolder, format: OutputFormat) -> String {
     match format {
         OutputFormat::Json => format!(
             "{}\n",
@@ -70,13 +85,19 @@ pub fn broken(key: &str, was: &LeaseHolder, format: OutputFormat) -> String {
     }
 }
 
-/// Breaking the lock needs `--yes` or a `y` at the prompt.
-fn confirmed(a: &UnlockArgs, key: &str, who: &str) -> Result<(), Error> {
-    if !a.yes && !confirm(&format!("Break the lock on {key} held by {who}? [y/N] ")) {
+/// Breaking the lock needs `--yes` or a `y` at the prompt `ask` puts (false: no terminal, or not `y`).
+fn confirmed(
+    a: &UnlockArgs,
+    key: &str,
+    who: &str,
+    ask: impl FnOnce(&str) -> bool,
+) -> Result<(), Error> {
+    if !a.yes && !ask(&format!("Break the lock on {key} held by {who}? [y/N] ")) {
         return Err(Error::InvalidInput {
             what: "unlock --force".into(),
-            why: "not confirmed".into(),
-            fix: "Answer y at the prompt, or pass --yes in a non-interactive run".into(),
+            why: format!("not confirmed: the lock on {key} is held by {who}"),
+            fix: "If that run is dead, answer y at the prompt, or pass --yes in a non-interactive run"
+                .into(),
         });
     }
     Ok(())
@@ -104,6 +125,38 @@ mod tests {
             expires: "2026-11-29T20:02:00Z".into(),
             expires_at: None,
             version: 3,
+        }
+    }
+
+    fn force(yes: bool) -> UnlockArgs {
+        UnlockArgs { force: true, yes }
+    }
+
+    /// Review of issue 21: the one confirmation both the ALB and the local routers use: `--yes`
+    /// skips the prompt; without it, a `y` at the prompt breaks the lock, and anything else (or no
+    /// terminal, where the prompt answers false) refuses naming the holder, the prompt and `--yes`.
+    #[test]
+    fn breaking_the_lock_needs_yes_or_a_y_at_the_prompt() {
+        let never = |_: &str| -> bool { panic!("--yes asks nothing") };
+        assert!(confirmed(&force(true), "L", "ci (pid 1)", never).is_ok());
+        let mut asked = String::new();
+        assert!(confirmed(&force(false), "L", "ci (pid 1)", |q| {
+            asked = q.to_string();
+            true
+        })
+        .is_ok());
+        assert_eq!(asked, "Break the lock on L held by ci (pid 1)? [y/N] ");
+        let e = confirmed(&force(false), "L", "ci (pid 1)", |_| false).unwrap_err();
+        assert_eq!(e.kind(), albflip::ErrorKind::InvalidInput, "{e}");
+        let text = e.to_string();
+        for part in [
+            "unlock --force",
+            "not confirmed",
+            "held by ci (pid 1)",
+            "--yes",
+            "answer y",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
         }
     }
 

@@ -450,7 +450,7 @@ pub async fn check<L: LocalRouter>(
     Ok(exit::for_check(report.passed()))
 }
 
-/// `unlock`: who holds the route's lock; with `--force --yes`, break it.
+/// `unlock`: who holds the route's lock; with `--force`, break it after confirmation (as on the ALB).
 pub async fn unlock<L: LocalRouter>(
     a: &UnlockArgs,
     r: &L,
@@ -458,23 +458,7 @@ pub async fn unlock<L: LocalRouter>(
     g: &GlobalArgs,
 ) -> Result<u8, Error> {
     let lock = FileLock::new(s.state_dir.clone());
-    let key = r.lock_key();
-    use crate::commands::unlock::{broken, holder_text, shown};
-    let current = lock.holder(&key).await.map_err(Error::Read)?;
-    let (Some(current), true) = (&current, a.force) else {
-        emit(&shown(&key, current.as_ref(), g.output), g);
-        return Ok(exit::SUCCESS);
-    };
-    if !a.yes {
-        return Err(Error::InvalidInput {
-            what: "unlock --force".into(),
-            why: format!("the lock on {key} is held by {}", holder_text(current)),
-            fix: "If that run is dead, pass --force --yes to break the lock".into(),
-        });
-    }
-    lock.force_release(&key).await.map_err(Error::Read)?;
-    emit(&broken(&key, current, g.output), g);
-    Ok(exit::SUCCESS)
+    crate::commands::unlock::show_or_break(&lock, &r.lock_key(), a, g).await
 }
 
 /// `history`: the route's last deployments, from the state directory's history file, newest first.

@@ -87,7 +87,15 @@ fn a_second_run_on_a_locked_listener_exits_4_naming_the_holder_and_unlock_breaks
     force.push("--force".into());
     let r = run(&force);
     assert_eq!(r.code, 2, "not confirmed without a terminal: {r:?}");
-    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+    // The same message as on HAProxy/nginx (tests/traffic/scenarios.rs).
+    for part in [
+        "unlock --force: not confirmed",
+        "held by",
+        "answer y at the prompt",
+        "--yes",
+    ] {
+        assert!(r.stderr.contains(part), "{part}: {}", r.stderr);
+    }
 
     // The first run finishes cleanly on SIGINT and releases the lock.
     signal(&first, "INT");
@@ -592,4 +600,77 @@ fn a_missing_lock_table_is_named_with_the_fix_and_nothing_is_written() {
         r.stderr
     );
     assert_eq!(fingerprint(&s.listener_arn), before, "nothing written");
+}
+
+/// Review of issue 21: `unlock --force` breaks only the lease it showed. Staged on the emulator's
+/// DynamoDB through the real SDK client: a lease shown, then renewed by its run (its version moved), is
+/// not broken; a lease shown, then released and taken by a new run at the same version 1, is not broken
+/// either; each refusal is a conflict (exit 4) naming who holds it now and leaves the lease in place.
+#[test]
+fn force_release_breaks_only_the_lease_that_was_shown() {
+    use albflip::aws::{CallCounter, DynamoLock};
+    use albflip::ports::Lock;
+    use albflip::ErrorKind;
+    use std::time::SystemTime;
+
+    let s = stack(None);
+    let lock = DynamoLock::new(&sdk_config(), &s.lock_table, CallCounter::default());
+    let key = s.listener_arn.as_str();
+    let ttl = Duration::from_secs(120);
+    let now = SystemTime::now();
+    rt().block_on(async {
+        let holder = |lock: &DynamoLock| {
+            let lock = lock.clone();
+            async move { lock.holder(key).await.expect("GetItem") }
+        };
+        assert_eq!(
+            lock.acquire(key, "dead run (pid 1)", ttl, now, None)
+                .await
+                .expect("PutItem"),
+            Ok(1)
+        );
+        let shown = holder(&lock).await.expect("held");
+
+        // Its run renewed it after it was shown: alive, not broken.
+        let renewed = lock.renew(key, "dead run (pid 1)", 1, ttl, now).await;
+        assert_eq!(renewed.expect("UpdateItem"), Some(2));
+        let e = albflip::lock::force_release(&lock, key, &shown)
+            .await
+            .expect_err("a renewed lease is not the one shown");
+        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+        assert!(e.to_string().contains("renewed"), "{e}");
+        let still = holder(&lock).await.expect("still held");
+        assert_eq!(
+            (still.holder.as_str(), still.version),
+            ("dead run (pid 1)", 2)
+        );
+
+        // It ended and a new run took the lock (version 1 again): the new lease is not broken.
+        lock.release(key, "dead run (pid 1)")
+            .await
+            .expect("DeleteItem");
+        let later = now + Duration::from_secs(5);
+        assert_eq!(
+            lock.acquire(key, "new run (pid 2)", ttl, later, None)
+                .await
+                .expect("PutItem"),
+            Ok(1)
+        );
+        let e = albflip::lock::force_release(&lock, key, &shown)
+            .await
+            .expect_err("a new run's lease is not the one shown");
+        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+        assert!(e.to_string().contains("new run (pid 2)"), "{e}");
+        let new = holder(&lock).await.expect("the new run still holds it");
+        assert_eq!(new.holder, "new run (pid 2)");
+
+        // The lease shown now is broken; breaking it again finds nothing to break.
+        assert!(albflip::lock::force_release(&lock, key, &new)
+            .await
+            .expect("DeleteItem"));
+        assert_eq!(holder(&lock).await, None);
+        assert!(!albflip::lock::force_release(&lock, key, &new)
+            .await
+            .expect("DeleteItem"));
+    });
 }

@@ -137,6 +137,30 @@ pub fn green_killed_mid_step_is_rolled_back(router: Router) -> Stack {
         "{}",
         unlock.stdout
     );
+    // Review of issue 21: `--force` confirms as on the ALB. Without a terminal or `--yes`: refused,
+    // exit 2, with the ALB's message; on a terminal it asks, and an `n` breaks nothing.
+    let force = s.run(&["unlock", "--force"]);
+    assert_eq!(force.code, 2, "{force:?}");
+    for part in [
+        "unlock --force: not confirmed",
+        "held by",
+        "answer y at the prompt",
+        "--yes",
+    ] {
+        assert!(force.stderr.contains(part), "{part}: {}", force.stderr);
+    }
+    let asked = s.run_on_terminal(&["unlock", "--force"], "n\n");
+    assert!(
+        asked.stdout.contains("Break the lock on") && asked.stdout.contains("[y/N]"),
+        "asked on a terminal: {asked:?}"
+    );
+    assert!(asked.stdout.contains("not confirmed"), "{asked:?}");
+    assert_eq!(asked.code, 2, "{asked:?}");
+    let still = s.run(&["unlock"]);
+    assert!(
+        still.stdout.contains("held by"),
+        "nothing broken: {still:?}"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     s.green.kill();
     let run = wait_exit(child);

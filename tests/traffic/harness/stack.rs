@@ -237,6 +237,43 @@ impl Stack {
         run(albflip(), &self.args(tail))
     }
 
+    /// Runs albflip on the route on a terminal (util-linux `script` gives it a pseudo-terminal), typing
+    /// `input`; what it printed comes back as stdout (the terminal merges both streams).
+    pub fn run_on_terminal(&self, tail: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let albflip = albflip();
+        let quoted = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+        let line = std::iter::once(albflip.get_program().to_string_lossy().into_owned())
+            .chain(self.args(tail))
+            .map(|a| quoted(&a))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut script = std::process::Command::new("script");
+        for (k, v) in albflip.get_envs() {
+            match v {
+                Some(v) => script.env(k, v),
+                None => script.env_remove(k),
+            };
+        }
+        if let Some(dir) = albflip.get_current_dir() {
+            script.current_dir(dir);
+        }
+        let mut child = script
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start script (util-linux)");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("type the answer");
+        Run::from(child.wait_with_output().expect("run albflip on a terminal"))
+    }
+
     /// Starts albflip on the route in the background.
     pub fn spawn(&self, tail: &[&str]) -> Child {
         albflip()

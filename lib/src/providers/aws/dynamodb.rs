@@ -234,16 +234,32 @@ impl Lock for DynamoLock {
         }))
     }
 
-    async fn force_release(&self, key: &str) -> Result<(), ApiError> {
+    async fn force_release(
+        &self,
+        key: &str,
+        shown: &LeaseHolder,
+    ) -> Result<Result<(), Option<LeaseHolder>>, ApiError> {
         let op = self.op("DeleteItem");
-        self.client
+        let mut delete = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key("lock_id", s(key))
-            .send()
-            .await
-            .map_err(|e| classify(&op, e))?;
-        Ok(())
+            // Exactly the lease shown: a renewal bumps the version, a new run's lease has another since.
+            .condition_expression(format!(
+                "holder = :oh AND since = :os AND {}",
+                version_is(shown.version)
+            ))
+            .expression_attribute_values(":oh", s(&shown.holder))
+            .expression_attribute_values(":os", s(&shown.since));
+        if shown.version > 0 {
+            delete = delete.expression_attribute_values(":v", n(shown.version));
+        }
+        match delete.send().await.map_err(|e| classify(&op, e)) {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if condition_failed(&e) => Ok(Err(self.holder(key).await?)),
+            Err(e) => Err(e),
+        }
     }
 }
 

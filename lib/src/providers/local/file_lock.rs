@@ -167,11 +167,20 @@ impl Lock for FileLock {
         .await
     }
 
-    async fn force_release(&self, key: &str) -> Result<(), ApiError> {
-        let key = key.to_string();
+    async fn force_release(
+        &self,
+        key: &str,
+        shown: &LeaseHolder,
+    ) -> Result<Result<(), Option<LeaseHolder>>, ApiError> {
+        let (key, shown) = (key.to_string(), shown.clone());
         self.change("file-lock:ForceRelease", true, move |leases| {
-            let had = leases.remove(&key).is_some();
-            ((), had)
+            match leases.get(&key) {
+                Some(current) if current.same_as(&shown) => {
+                    leases.remove(&key);
+                    (Ok(()), true)
+                }
+                current => (Err(current.map(Lease::view)), false),
+            }
         })
         .await
     }
@@ -278,8 +287,44 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        lock.force_release("k").await.unwrap();
+        let shown = lock.holder("k").await.unwrap().unwrap();
+        assert_eq!(lock.force_release("k", &shown).await.unwrap(), Ok(()));
         assert!(lock.holder("k").await.unwrap().is_none());
+        assert_eq!(
+            lock.force_release("k", &shown).await.unwrap(),
+            Err(None),
+            "nothing left to break"
+        );
+    }
+
+    /// Review of issue 21: `unlock --force` breaks only the lease it showed, compared under the
+    /// directory lock: not one its run renewed since, nor a new run's lease at the same version 1.
+    #[tokio::test]
+    async fn force_release_breaks_only_the_lease_that_was_shown() {
+        let lock = FileLock::new(StateDir::new(tempdir()));
+        let now = SystemTime::now();
+        lock.acquire("k", "dead", TTL, now, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let shown = lock.holder("k").await.unwrap().unwrap();
+
+        lock.renew("k", "dead", 1, TTL, now).await.unwrap();
+        let refused = lock.force_release("k", &shown).await.unwrap();
+        let now_held = refused.expect_err("renewed since it was shown").unwrap();
+        assert_eq!((now_held.holder.as_str(), now_held.version), ("dead", 2));
+        assert!(lock.holder("k").await.unwrap().is_some(), "not broken");
+
+        lock.release("k", "dead").await.unwrap();
+        let later = now + Duration::from_secs(5);
+        lock.acquire("k", "new", TTL, later, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let refused = lock.force_release("k", &shown).await.unwrap();
+        let now_held = refused.expect_err("a new run's lease").unwrap();
+        assert_eq!((now_held.holder.as_str(), now_held.version), ("new", 1));
+        assert_eq!(lock.holder("k").await.unwrap().unwrap().holder, "new");
     }
 
     /// The lease module's own acquire, renew and release over the file: the whole lifecycle a run goes
