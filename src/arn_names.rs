@@ -8,7 +8,7 @@ use albflip::aws::route::RouteId;
 /// ID of listener ID on LB`, `target group NAME`, `load balancer NAME`; `None` for anything else.
 pub fn of_arn(arn: &str) -> Option<String> {
     if let Ok(route) = RouteId::parse(arn) {
-        return Some(crate::render::route_name(&route, false));
+        return Some(route_name(&route, false));
     }
     if let Ok(group) = TargetGroupArn::parse(arn) {
         return Some(format!("target group {}", group.name()));
@@ -17,6 +17,31 @@ pub fn of_arn(arn: &str) -> Option<String> {
         return Some(format!("load balancer {}", lb.name()));
     }
     None
+}
+
+/// A route for people: by its load balancer's name and the listener's (and rule's) id, or with `verbose`
+/// by its ARN.
+pub fn route_name(route: &albflip::aws::route::RouteId, verbose: bool) -> String {
+    use albflip::aws::route::RouteId;
+    if verbose {
+        return route.to_string();
+    }
+    let last = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+    let listener = route.listener();
+    let lb = listener.load_balancer();
+    match route {
+        RouteId::Listener(_) => format!(
+            "default action of listener {} on {}",
+            last(listener.as_str()),
+            lb.name()
+        ),
+        RouteId::Rule(rule) => format!(
+            "listener rule {} of listener {} on {}",
+            last(rule.as_str()),
+            last(listener.as_str()),
+            lb.name()
+        ),
+    }
 }
 
 /// Whether `c` can be part of an ELB ARN (`arn:aws:elasticloadbalancing:REGION:ACCOUNT:TYPE/…`).

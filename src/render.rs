@@ -15,7 +15,10 @@ use crate::paint::Paint;
 /// deployment's phase by what they say, warnings yellow).
 pub fn status_text(s: &RouteStatus, verbose: bool, paint: Paint) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Route       {}\n", route_name(&s.route, verbose)));
+    out.push_str(&format!(
+        "Route       {}\n",
+        crate::arn_names::route_name(&s.route, verbose)
+    ));
     out.push_str(&format!(
         "Stable      {}{}\n",
         paint.color_name(s.stable),
@@ -104,31 +107,6 @@ pub fn status_text(s: &RouteStatus, verbose: bool, paint: Paint) -> String {
     out
 }
 
-/// A route for people: by its load balancer's name and the listener's (and rule's) id, or with `verbose`
-/// by its ARN.
-pub fn route_name(route: &albflip::aws::route::RouteId, verbose: bool) -> String {
-    use albflip::aws::route::RouteId;
-    if verbose {
-        return route.to_string();
-    }
-    let last = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
-    let listener = route.listener();
-    let lb = listener.load_balancer();
-    match route {
-        RouteId::Listener(_) => format!(
-            "default action of listener {} on {}",
-            last(listener.as_str()),
-            lb.name()
-        ),
-        RouteId::Rule(rule) => format!(
-            "listener rule {} of listener {} on {}",
-            last(rule.as_str()),
-            last(listener.as_str()),
-            lb.name()
-        ),
-    }
-}
-
 /// The lockstep group: each route with its split, then the routes left alone.
 fn routes_text(s: &RouteStatus, verbose: bool, paint: Paint) -> String {
     let mut out = format!(
@@ -150,7 +128,7 @@ fn routes_text(s: &RouteStatus, verbose: bool, paint: Paint) -> String {
             r.blue_percent,
             paint.color_name(Color::Green),
             r.green_percent,
-            route_name(&r.route, verbose),
+            crate::arn_names::route_name(&r.route, verbose),
         ));
     }
     if !s.left_alone.is_empty() {
