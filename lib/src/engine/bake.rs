@@ -383,7 +383,8 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
     }
 
     /// After a failed step's rollback, from a live source ([`MetricSource::live`]): waits for the period
-    /// that holds the rollback to end, then reads the latest window once more and reports its periods,
+    /// that holds the rollback and the requests still in flight then to end
+    /// ([`crate::plan::window::after_rollback_end`]), then reads the latest window once more and reports its periods,
     /// so that the run's blast radius counts the requests the new color failed between the last poll
     /// and the rollback. A source that publishes late (CloudWatch) is not waited for. Best effort.
     pub(super) async fn observe_after_rollback<R: Routes>(
@@ -397,7 +398,7 @@ impl<P: Provider, M: MetricSource, C: Clock, S: CapacityPool> Engine<'_, P, M, C
             return;
         }
         let now = self.clock.now();
-        let end = crate::plan::window::align_up(now, w.period);
+        let end = crate::plan::window::after_rollback_end(now, w.period);
         // The boundary's sample is read right after it: a little margin.
         let margin = (w.period / 4).min(std::time::Duration::from_millis(500));
         self.clock

@@ -93,9 +93,33 @@ pub fn align_up(t: SystemTime, period: Duration) -> SystemTime {
     }
 }
 
+/// Requests in flight when a rollback's write lands finish within this much, as far as the blast
+/// radius is concerned (a live source counts a request in the period it completes in).
+pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(1);
+
+/// The end of the last period a live source must have sampled for a run's blast radius to hold every
+/// request the new color served up to a rollback written at `rolled_back`: the boundary after the
+/// rollback and the requests still in flight then ([`IN_FLIGHT_GRACE`], at most one period).
+pub fn after_rollback_end(rolled_back: SystemTime, period: Duration) -> SystemTime {
+    align_up(rolled_back + IN_FLIGHT_GRACE.min(period), period)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_blast_radius_waits_for_the_period_the_requests_in_flight_end_in() {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        let five = Duration::from_secs(5);
+        // Early in a period: its own end.
+        assert_eq!(after_rollback_end(at(101_000), five), at(105_000));
+        // Within the grace of its end: a request in flight then completes in the next period.
+        assert_eq!(after_rollback_end(at(104_500), five), at(110_000));
+        // Never more than one period of grace.
+        let half = Duration::from_millis(500);
+        assert_eq!(after_rollback_end(at(100_100), half), at(101_000));
+    }
 
     #[test]
     fn coverage_is_read_from_the_periods_published() {
