@@ -49,6 +49,16 @@ fn in_arn(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '-' | '_')
 }
 
+/// A console line or block for people: resources by name ([`without_arns`]), as `status` shows
+/// them; with `-v` (`verbose`) as it is, ARNs and all.
+pub fn for_people(text: String, verbose: bool) -> String {
+    if verbose {
+        text
+    } else {
+        without_arns(&text)
+    }
+}
+
 /// `text` with every ELB ARN in it replaced by its name ([`of_arn`]); other text, and ARNs of other
 /// services, as they are.
 pub fn without_arns(text: &str) -> String {

@@ -40,7 +40,7 @@ pub fn entry(
         ),
         // A gated shift records no deployment; a promotion handed to the waiting run is recorded by
         // that run; an outcome this version does not know is not guessed at.
-        Ok(Outcome::Shifted { .. } | Outcome::PromotionHandedOver { .. }) | Ok(_) => return None,
+        Ok(_) => return None,
         Err(e) => ("failed", crate::naming::render(e)),
     };
     Some(HistoryEntry {

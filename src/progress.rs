@@ -131,12 +131,10 @@ fn split(s: &SplitView) -> String {
 /// One line for people, or `None` to stay silent. Resources by name, as `status` shows them; `-v`
 /// keeps the ARNs.
 pub fn line(event: &Event, verbose: bool) -> Option<String> {
-    let line = words(event, verbose)?;
-    Some(if verbose {
-        line
-    } else {
-        crate::arn_names::without_arns(&line)
-    })
+    Some(crate::arn_names::for_people(
+        words(event, verbose)?,
+        verbose,
+    ))
 }
 
 /// [`line`] as the event says it, ARNs and all.

@@ -252,12 +252,7 @@ pub fn change_text(
         out.push_str(&format!(": {}", list.join(", ")));
     }
     out.push('\n');
-    // Names, as `status` shows them; -v keeps the ARNs.
-    if verbose {
-        out
-    } else {
-        crate::arn_names::without_arns(&out)
-    }
+    crate::arn_names::for_people(out, verbose)
 }
 
 /// How the write was verified, and what happened to group stickiness: kept, released by a rollback

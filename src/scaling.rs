@@ -154,12 +154,7 @@ pub fn cleanup_text(o: &CleanupOutcome, calls: &BTreeMap<String, u64>, verbose: 
         out.push_str("Nothing was written.\n");
     }
     out.push_str(&calls_line(calls, verbose));
-    // Names, as `status` shows them; -v keeps the ARNs.
-    if verbose {
-        out
-    } else {
-        crate::arn_names::without_arns(&out)
-    }
+    crate::arn_names::for_people(out, verbose)
 }
 
 fn routes_phrase(n: usize) -> String {
